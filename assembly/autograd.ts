@@ -1,0 +1,214 @@
+// Running ops, walking the tape backwards, and releasing nodes.
+//
+// Every op goes through `runOp`: it builds a tape record, appends it when an input requires
+// grad (or writes it to a scratch slot when not), and runs the forward kernel from the record.
+// `backward` walks the tape from the root's record down, and for every record whose output has
+// a gradient runs that op's backward kernel, which accumulates (+=) into its inputs' gradients.
+
+import * as Op from "./ops/opcodes";
+import { binaryForward, binaryBackward, unaryForward, unaryBackward } from "./ops/elementwise";
+import { matmulForward, matmulBackward } from "./ops/matmul";
+import { reduceForward, reduceBackward } from "./ops/reduce";
+import { softmaxForward, softmaxBackward } from "./ops/softmax";
+import { shapeForward, shapeBackward } from "./ops/shape";
+import { alloc, free, allocFailures } from "./alloc";
+import { newNode, freeRowOf, flagsOf, setFlags, requiresGrad, refsOf, setRefs, bumpGen, addRecord,
+  firstRecord, recordCount, gradPtr, setGradPtr, gradFor, dropGrad, sizeOf, dataPtr, REQUIRES_GRAD, HANDLE } from "./nodes";
+import { appendRecord, trimTape, recordAt, scratchRecord, opOf, outOf, inA, inB, inC, DEAD,
+  RECORD_SIZE, OP, OUT, IN_A, IN_B, IN_C, I0, F0 } from "./tape";
+
+let gradEnabled: bool = true;
+/** The opcode backward found no rule for (reported by the bindings as an error). */
+export let missingRule: i32 = -1;
+
+// @ts-ignore: decorator
+@inline const OUT_OF_MEMORY: i32 = -1;
+// @ts-ignore: decorator
+@inline const NO_RULE: i32 = -2;
+
+function forward(rec: usize): bool {
+  switch (opOf(rec)) {
+    case Op.ADD: case Op.SUB: case Op.MUL: case Op.DIV: case Op.POW: case Op.MAXIMUM: case Op.MINIMUM:
+      binaryForward(rec); return true;
+    case Op.NEG: case Op.ABS: case Op.EXP: case Op.LOG: case Op.SQRT: case Op.TANH: case Op.SIGMOID:
+    case Op.RELU: case Op.LEAKY_RELU: case Op.GELU: case Op.GELU_TANH:
+      unaryForward(rec); return true;
+    case Op.MATMUL:
+      matmulForward(rec); return true;
+    case Op.SUM: case Op.MEAN: case Op.MAX: case Op.MIN: case Op.LOGSUMEXP:
+      reduceForward(rec); return true;
+    case Op.SOFTMAX: case Op.LOG_SOFTMAX:
+      softmaxForward(rec); return true;
+    case Op.RESHAPE: case Op.PERMUTE: case Op.EXPAND: case Op.CAT_PART: case Op.NARROW:
+    case Op.INDEX_SELECT: case Op.GATHER:
+      shapeForward(rec); return true;
+  }
+  return false;
+}
+
+function backwardRecord(rec: usize): bool {
+  switch (opOf(rec)) {
+    case Op.ADD: case Op.SUB: case Op.MUL: case Op.DIV: case Op.POW: case Op.MAXIMUM: case Op.MINIMUM:
+      binaryBackward(rec); return true;
+    case Op.NEG: case Op.ABS: case Op.EXP: case Op.LOG: case Op.SQRT: case Op.TANH: case Op.SIGMOID:
+    case Op.RELU: case Op.LEAKY_RELU: case Op.GELU: case Op.GELU_TANH:
+      unaryBackward(rec); return true;
+    case Op.MATMUL:
+      matmulBackward(rec); return true;
+    case Op.SUM: case Op.MEAN: case Op.MAX: case Op.MIN: case Op.LOGSUMEXP:
+      reduceBackward(rec); return true;
+    case Op.SOFTMAX: case Op.LOG_SOFTMAX:
+      softmaxBackward(rec); return true;
+    case Op.RESHAPE: case Op.PERMUTE: case Op.EXPAND: case Op.CAT_PART: case Op.NARROW:
+    case Op.INDEX_SELECT: case Op.GATHER:
+      shapeBackward(rec); return true;
+  }
+  return false;
+}
+
+// @ts-ignore: decorator
+@inline function tracks(id: i32): bool { return id >= 0 && requiresGrad(id); }
+
+/**
+ * Runs op `op` writing node `out` from inputs a, b, c (-1 for none) with integer attributes
+ * i0..i4 and float attribute f0. Returns 0, OUT_OF_MEMORY, or NO_RULE.
+ */
+export function runOpInto(op: i32, out: i32, a: i32, b: i32, c: i32, i0: i32, i1: i32, i2: i32, i3: i32, i4: i32, f0: f32): i32 {
+  let record = gradEnabled && (tracks(a) || tracks(b));
+  let rec = scratchRecord;
+  memory.fill(rec, 0, RECORD_SIZE);
+  store<i32>(rec, op, OP);
+  store<i32>(rec, out, OUT);
+  store<i32>(rec, a, IN_A);
+  store<i32>(rec, b, IN_B);
+  store<i32>(rec, c, IN_C);
+  store<i32>(rec, i0, I0);
+  store<i32>(rec, i1, I0 + 4);
+  store<i32>(rec, i2, I0 + 8);
+  store<i32>(rec, i3, I0 + 12);
+  store<i32>(rec, i4, I0 + 16);
+  store<f32>(rec, f0, F0);
+  if (record) {
+    let index = appendRecord(scratchRecord);
+    if (index < 0) return OUT_OF_MEMORY;
+    rec = recordAt(index);
+    addRecord(out, index);
+    setFlags(out, flagsOf(out) | REQUIRES_GRAD);
+    if (a >= 0) setRefs(a, refsOf(a) + 1);
+    if (b >= 0) setRefs(b, refsOf(b) + 1);
+    if (c >= 0) setRefs(c, refsOf(c) + 1);
+  }
+  return forward(rec) ? 0 : NO_RULE;
+}
+
+/** Creates the output (shape in the header scratch) and runs the op; returns its id or a code < 0. */
+export function runOp(op: i32, rank: i32, a: i32, b: i32, c: i32, i0: i32, i1: i32, i2: i32, i3: i32, i4: i32, f0: f32): i32 {
+  let out = newNode(rank, false);
+  if (out < 0) return OUT_OF_MEMORY;
+  let status = runOpInto(op, out, a, b, c, i0, i1, i2, i3, i4, f0);
+  if (status < 0) { release(out); return status; }
+  return out;
+}
+
+export function setGradEnabled(on: bool): bool {
+  let was = gradEnabled;
+  gradEnabled = on;
+  return was;
+}
+
+/**
+ * Accumulates the gradient of `root` — ones when seed < 0, else node `seed`'s values — and
+ * propagates it to every leaf that requires grad. Gradients of non-leaf nodes are dropped once
+ * used, so a second backward() starts them from zero again (leaves keep accumulating).
+ */
+export function backward(root: i32, seed: i32): i32 {
+  let failures = allocFailures;
+  let g = gradFor(root);
+  if (!g) return OUT_OF_MEMORY;
+  let n = sizeOf(root);
+  if (seed >= 0) {
+    let s = dataPtr(seed);
+    for (let i = 0; i < n; i++) store<f32>(g + (<usize>i << 2), load<f32>(g + (<usize>i << 2)) + load<f32>(s + (<usize>i << 2)));
+  } else {
+    for (let i = 0; i < n; i++) store<f32>(g + (<usize>i << 2), load<f32>(g + (<usize>i << 2)) + 1);
+  }
+  let last = firstRecord(root) + recordCount(root) - 1;
+  if (recordCount(root) == 0) return 0; // a leaf: its own gradient is all there is
+  for (let i = last; i >= 0; i--) {
+    let rec = recordAt(i);
+    if (opOf(rec) == DEAD) continue;
+    let out = outOf(rec);
+    if (!gradPtr(out)) continue;
+    if (!backwardRecord(rec)) { missingRule = opOf(rec); return NO_RULE; }
+    if (i == firstRecord(out)) dropGrad(out);
+  }
+  return allocFailures == failures ? 0 : OUT_OF_MEMORY;
+}
+
+// Nodes waiting to be freed (a release can free a whole graph).
+let pending: usize = 0;
+let pendingCapacity: i32 = 0;
+let pendingCount: i32 = 0;
+
+function pushPending(id: i32): void {
+  if (pendingCount == pendingCapacity) {
+    let capacity = pendingCapacity ? pendingCapacity << 1 : 256;
+    let grown = alloc(<usize>capacity << 2);
+    // Out of memory while freeing: free this node now and let its inputs leak rather than trap.
+    if (!grown) { freeRowOf(id); return; }
+    if (pending) { memory.copy(grown, pending, <usize>pendingCount << 2); free(pending, <usize>pendingCapacity << 2); }
+    pending = grown;
+    pendingCapacity = capacity;
+  }
+  store<i32>(pending + (<usize>pendingCount << 2), id);
+  pendingCount++;
+}
+
+// @ts-ignore: decorator
+@inline function unref(id: i32): void {
+  if (id < 0) return;
+  let refs = refsOf(id) - 1;
+  setRefs(id, refs);
+  if (refs == 0 && !(flagsOf(id) & HANDLE)) pushPending(id);
+}
+
+/**
+ * Drops the JavaScript handle of node `id`. The node is freed now unless a live tape record
+ * still reads it; freeing kills the node's records, which may free their inputs in turn.
+ */
+export function release(id: i32): void {
+  bumpGen(id);
+  setFlags(id, flagsOf(id) & ~HANDLE);
+  if (refsOf(id) > 0) return;
+  pushPending(id);
+  while (pendingCount > 0) {
+    pendingCount--;
+    let node = load<i32>(pending + (<usize>pendingCount << 2));
+    let first = firstRecord(node), count = recordCount(node);
+    for (let r = first; r < first + count; r++) {
+      let rec = recordAt(r);
+      store<i32>(rec, DEAD, OP);
+      unref(inA(rec));
+      unref(inB(rec));
+      unref(inC(rec));
+    }
+    freeRowOf(node);
+  }
+  trimTape();
+}
+
+export function setRequiresGrad(id: i32, on: bool): void {
+  setFlags(id, on ? flagsOf(id) | REQUIRES_GRAD : flagsOf(id) & ~REQUIRES_GRAD);
+}
+
+export function zeroGrad(id: i32): void {
+  let g = gradPtr(id);
+  if (g) memory.fill(g, 0, <usize>sizeOf(id) << 2);
+}
+
+/** Replaces node `id`'s gradient buffer with `ptr` (0 for none) and returns the old one (for grad()). */
+export function swapGrad(id: i32, ptr: usize): usize {
+  let old = gradPtr(id);
+  setGradPtr(id, ptr);
+  return old;
+}

@@ -1,0 +1,35 @@
+// The module's exports: what the bindings call. Everything takes and returns plain numbers
+// (node ids, sizes, pointers into this module's memory).
+
+export { header, newNode, sizeOf as nodeSize } from "./nodes";
+export { runOp, runOpInto, backward, release, setGradEnabled, setRequiresGrad, zeroGrad, swapGrad, missingRule } from "./autograd";
+export { allocatedBytes, failedRequest, free } from "./alloc";
+export { seed } from "./random";
+export { tapeLen } from "./tape";
+
+import { dataPtr, gradPtr, sizeOf, newNode as makeNode } from "./nodes";
+import { fillRandom } from "./random";
+import { argExtreme } from "./ops/reduce";
+
+export function dataOf(id: i32): usize { return dataPtr(id); }
+export function gradOf(id: i32): usize { return gradPtr(id); }
+
+/** Fills node `id` with uniform [lo, hi) or normal(lo, hi) numbers from the seeded generator. */
+export function fillRandomNode(id: i32, normal: bool, lo: f64, hi: f64): void {
+  fillRandom(dataPtr(id), sizeOf(id), normal, lo, hi);
+}
+
+export function fillNode(id: i32, value: f32): void {
+  let p = dataPtr(id), n = sizeOf(id);
+  let v = f32x4.splat(value);
+  let i = 0;
+  for (; i + 4 <= n; i += 4) v128.store(p + (<usize>i << 2), v);
+  for (; i < n; i++) store<f32>(p + (<usize>i << 2), value);
+}
+
+/** argmax / argmin along [outer, R, inner] into a new node (shape in the header scratch). */
+export function argReduce(isMax: bool, a: i32, rank: i32, outer: i32, R: i32, inner: i32): i32 {
+  let out = makeNode(rank, false);
+  if (out >= 0) argExtreme(isMax, dataPtr(a), dataPtr(out), outer, R, inner);
+  return out;
+}

@@ -1,0 +1,197 @@
+// The node table: one 64-byte row per tensor, in one growable buffer of linear memory.
+//
+//   row = nodeTable + id * NODE_ROW
+//   ┌──────┬──────┬──────┬──────┬───────┬──────┬──────┬──────┬──────┬──────────────────────────┐
+//   │ data │ grad │ size │ rank │ flags │ rec  │ nrec │ gen  │ refs │ shape[0..MAX_RANK)  (i32) │
+//   │ ptr  │ ptr  │ i32  │ i32  │ i32   │ i32  │ i32  │ i32  │ i32  │                           │
+//   └──────┴──────┴──────┴──────┴───────┴──────┴──────┴──────┴──────┴──────────────────────────┘
+//   0      4      8      12     16      20     24     28     32     36                        64
+//
+// data   f32 values, row-major, contiguous (every op writes a fresh contiguous buffer)
+// grad   f32 gradient, same layout, 0 until a gradient exists (zero-filled when created)
+// rec    index of the first tape record that wrote this node, or -1 for a leaf; nrec records
+//        from there on wrote it (cat writes one record per input)
+// gen    bumped when the node is released, so a stale JavaScript handle is detected
+// refs   live tape records that read this node: a released node whose data a live record still
+//        needs (the graph behind a tensor returned from tidy) is kept until that record dies
+// A free row keeps its gen and links the free list through `rec`.
+
+import { alloc, allocZeroed, free } from "./alloc";
+
+// @ts-ignore: decorator
+@inline export const NODE_ROW: usize = 64;
+// @ts-ignore: decorator
+@inline export const MAX_RANK: i32 = 7;
+// @ts-ignore: decorator
+@inline const DATA: usize = 0;
+// @ts-ignore: decorator
+@inline const GRAD: usize = 4;
+// @ts-ignore: decorator
+@inline const SIZE: usize = 8;
+// @ts-ignore: decorator
+@inline const RANK: usize = 12;
+// @ts-ignore: decorator
+@inline const FLAGS: usize = 16;
+// @ts-ignore: decorator
+@inline const REC: usize = 20;
+// @ts-ignore: decorator
+@inline const NREC: usize = 24;
+// @ts-ignore: decorator
+@inline const GEN: usize = 28;
+// @ts-ignore: decorator
+@inline const REFS: usize = 32;
+// @ts-ignore: decorator
+@inline const SHAPE: usize = 36;
+
+// flags
+// @ts-ignore: decorator
+@inline export const REQUIRES_GRAD: i32 = 1;
+/** A JavaScript handle refers to this node (cleared by release). */
+// @ts-ignore: decorator
+@inline export const HANDLE: i32 = 2;
+/** Row is in use (allocated and not yet freed). */
+// @ts-ignore: decorator
+@inline export const IN_USE: i32 = 4;
+
+/**
+ * Fixed header that JavaScript reads directly (its address is exported once by `header()`):
+ *   [0] nodeTable pointer   [1] node capacity   [2] live node count
+ *   [3..3+MAX_RANK) shape scratch: JavaScript writes an output shape here before creating a node
+ */
+export const header: usize = memory.data(64);
+// @ts-ignore: decorator
+@inline export const SHAPE_SCRATCH: usize = 12;
+
+let nodeTable: usize = 0;
+let capacity: i32 = 0;
+let freeRow: i32 = -1;
+let liveNodes: i32 = 0;
+
+// @ts-ignore: decorator
+@inline export function row(id: i32): usize { return nodeTable + <usize>id * NODE_ROW; }
+// @ts-ignore: decorator
+@inline export function dataPtr(id: i32): usize { return load<usize>(row(id), DATA); }
+// @ts-ignore: decorator
+@inline export function gradPtr(id: i32): usize { return load<usize>(row(id), GRAD); }
+// @ts-ignore: decorator
+@inline export function setGradPtr(id: i32, p: usize): void { store<usize>(row(id), p, GRAD); }
+// @ts-ignore: decorator
+@inline export function sizeOf(id: i32): i32 { return load<i32>(row(id), SIZE); }
+// @ts-ignore: decorator
+@inline export function rankOf(id: i32): i32 { return load<i32>(row(id), RANK); }
+// @ts-ignore: decorator
+@inline export function dim(id: i32, axis: i32): i32 { return load<i32>(row(id) + SHAPE + (<usize>axis << 2)); }
+// @ts-ignore: decorator
+@inline export function shapePtr(id: i32): usize { return row(id) + SHAPE; }
+// @ts-ignore: decorator
+@inline export function flagsOf(id: i32): i32 { return load<i32>(row(id), FLAGS); }
+// @ts-ignore: decorator
+@inline export function setFlags(id: i32, f: i32): void { store<i32>(row(id), f, FLAGS); }
+// @ts-ignore: decorator
+@inline export function requiresGrad(id: i32): bool { return (flagsOf(id) & REQUIRES_GRAD) != 0; }
+// @ts-ignore: decorator
+@inline export function firstRecord(id: i32): i32 { return load<i32>(row(id), REC); }
+// @ts-ignore: decorator
+@inline export function recordCount(id: i32): i32 { return load<i32>(row(id), NREC); }
+// @ts-ignore: decorator
+@inline export function genOf(id: i32): i32 { return load<i32>(row(id), GEN); }
+// @ts-ignore: decorator
+@inline export function bumpGen(id: i32): void { store<i32>(row(id), genOf(id) + 1, GEN); }
+// @ts-ignore: decorator
+@inline export function refsOf(id: i32): i32 { return load<i32>(row(id), REFS); }
+// @ts-ignore: decorator
+@inline export function setRefs(id: i32, n: i32): void { store<i32>(row(id), n, REFS); }
+
+/** Notes that tape record `rec` wrote node `id`. Records of one node are consecutive. */
+export function addRecord(id: i32, rec: i32): void {
+  let r = row(id);
+  if (load<i32>(r, NREC) == 0) store<i32>(r, rec, REC);
+  store<i32>(r, load<i32>(r, NREC) + 1, NREC);
+}
+
+function growTable(): bool {
+  let newCapacity = capacity ? capacity << 1 : 1024;
+  let table = alloc(<usize>newCapacity * NODE_ROW);
+  if (!table) return false;
+  if (nodeTable) {
+    memory.copy(table, nodeTable, <usize>capacity * NODE_ROW);
+    free(nodeTable, <usize>capacity * NODE_ROW);
+  }
+  memory.fill(table + <usize>capacity * NODE_ROW, 0, <usize>(newCapacity - capacity) * NODE_ROW);
+  // Rows of the new half join the free list in ascending order.
+  for (let id = newCapacity - 1; id >= capacity; id--) {
+    store<i32>(table + <usize>id * NODE_ROW, freeRow, REC);
+    freeRow = id;
+  }
+  nodeTable = table;
+  capacity = newCapacity;
+  store<usize>(header, nodeTable, 0);
+  store<i32>(header, capacity, 4);
+  return true;
+}
+
+/**
+ * Creates a node whose shape is the `rank` dims in the header's shape scratch, with an
+ * uninitialised (or zeroed) data buffer. Returns -1 when memory is exhausted; nothing changes then.
+ */
+export function newNode(rank: i32, zeroed: bool): i32 {
+  let size = 1;
+  let scratch = header + SHAPE_SCRATCH;
+  for (let i = 0; i < rank; i++) size *= load<i32>(scratch + (<usize>i << 2));
+  if (freeRow < 0 && !growTable()) return -1;
+  let bytes = <usize>max(size, 1) << 2;
+  let data = zeroed ? allocZeroed(bytes) : alloc(bytes);
+  if (!data) return -1;
+  let id = freeRow;
+  let r = row(id);
+  freeRow = load<i32>(r, REC);
+  store<usize>(r, data, DATA);
+  store<usize>(r, 0, GRAD);
+  store<i32>(r, size, SIZE);
+  store<i32>(r, rank, RANK);
+  store<i32>(r, HANDLE | IN_USE, FLAGS);
+  store<i32>(r, -1, REC);
+  store<i32>(r, 0, NREC);
+  store<i32>(r, 0, REFS);
+  memory.copy(r + SHAPE, scratch, <usize>rank << 2);
+  liveNodes++;
+  store<i32>(header, liveNodes, 8);
+  return id;
+}
+
+/** Returns the node's row to the free list and its buffers to the allocator. */
+export function freeRowOf(id: i32): void {
+  let r = row(id);
+  let bytes = <usize>max(load<i32>(r, SIZE), 1) << 2;
+  free(load<usize>(r, DATA), bytes);
+  let g = load<usize>(r, GRAD);
+  if (g) free(g, bytes);
+  store<usize>(r, 0, DATA);
+  store<usize>(r, 0, GRAD);
+  store<i32>(r, 0, FLAGS);
+  store<i32>(r, freeRow, REC);
+  freeRow = id;
+  liveNodes--;
+  store<i32>(header, liveNodes, 8);
+}
+
+/**
+ * The node's gradient buffer, created zero-filled on first use; 0 when memory is exhausted
+ * (alloc counts the failure, backward reports it, and kernels skip an input whose grad is 0).
+ */
+export function gradFor(id: i32): usize {
+  let g = gradPtr(id);
+  if (!g) {
+    g = allocZeroed(<usize>max(sizeOf(id), 1) << 2);
+    setGradPtr(id, g);
+  }
+  return g;
+}
+
+export function dropGrad(id: i32): void {
+  let g = gradPtr(id);
+  if (g) {
+    free(g, <usize>max(sizeOf(id), 1) << 2);
+    setGradPtr(id, 0);
+  }
+}

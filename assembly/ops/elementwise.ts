@@ -1,0 +1,384 @@
+// Elementwise ops: the binary ones broadcast like NumPy/PyTorch, the unary ones map.
+// Each op's forward value and its local derivative stand together in `binaryValue`/`binaryGrad*`
+// and `unaryValue`/`unaryGrad`; the loops below apply them.
+
+import { ADD, SUB, MUL, DIV, POW, MAXIMUM, MINIMUM, NEG, ABS, EXP, LOG, SQRT, TANH, SIGMOID,
+  RELU, LEAKY_RELU, GELU, GELU_TANH } from "./opcodes";
+import { dataPtr, rankOf, shapePtr, sizeOf, requiresGrad, gradPtr, gradFor, MAX_RANK } from "../nodes";
+import { OUT, IN_A, IN_B, I0, F0, opOf, fattr } from "../tape";
+
+// ── binary ─────────────────────────────────────────────────────────────────────────────────────
+
+// @ts-ignore: decorator
+@inline function binaryValue(op: i32, x: f32, y: f32): f32 {
+  switch (op) {
+    case ADD: return x + y;
+    case SUB: return x - y;
+    case MUL: return x * y;
+    case DIV: return x / y;
+    case POW: return Mathf.pow(x, y);
+    case MAXIMUM: return max(x, y);
+    default: return min(x, y); // MINIMUM
+  }
+}
+
+// @ts-ignore: decorator
+@inline function binaryValueV(op: i32, x: v128, y: v128): v128 {
+  switch (op) {
+    case ADD: return f32x4.add(x, y);
+    case SUB: return f32x4.sub(x, y);
+    case MUL: return f32x4.mul(x, y);
+    case DIV: return f32x4.div(x, y);
+    case MAXIMUM: return f32x4.max(x, y);
+    default: return f32x4.min(x, y); // MINIMUM
+  }
+}
+
+/** d out / d x, for out = x op y. */
+// @ts-ignore: decorator
+@inline function binaryGradX(op: i32, x: f32, y: f32, out: f32): f32 {
+  switch (op) {
+    case ADD: return 1;
+    case SUB: return 1;
+    case MUL: return y;
+    case DIV: return 1 / y;
+    case POW: return y == 0 ? 0 : y * Mathf.pow(x, y - 1);
+    case MAXIMUM: return x > y ? 1 : x == y ? 0.5 : 0;
+    default: return x < y ? 1 : x == y ? 0.5 : 0; // MINIMUM
+  }
+}
+
+/** d out / d y, for out = x op y. */
+// @ts-ignore: decorator
+@inline function binaryGradY(op: i32, x: f32, y: f32, out: f32): f32 {
+  switch (op) {
+    case ADD: return 1;
+    case SUB: return -1;
+    case MUL: return x;
+    case DIV: return -x / (y * y);
+    case POW: return x == 0 && y >= 0 ? 0 : out * Mathf.log(x);
+    case MAXIMUM: return y > x ? 1 : x == y ? 0.5 : 0;
+    default: return y < x ? 1 : x == y ? 0.5 : 0; // MINIMUM
+  }
+}
+
+// A broadcast plan: the output's dims with runs of dims that broadcast alike merged, and the
+// element strides of x and y along each (0 where that operand is broadcast).
+const planExtent: usize = memory.data(MAX_RANK * 4, 16);
+const planStrideX: usize = memory.data(MAX_RANK * 4, 16);
+const planStrideY: usize = memory.data(MAX_RANK * 4, 16);
+let planRank: i32 = 0;
+
+/** Dim `axis` of `shape` (rank `rank`) right-aligned against an output of rank `outRank`. */
+// @ts-ignore: decorator
+@inline function alignedDim(shape: usize, rank: i32, outRank: i32, axis: i32): i32 {
+  let k = axis - (outRank - rank);
+  return k < 0 ? 1 : load<i32>(shape + (<usize>k << 2));
+}
+
+function makePlan(outShape: usize, outRank: i32, xShape: usize, xRank: i32, yShape: usize, yRank: i32): void {
+  planRank = 0;
+  let prevKind = -1;
+  for (let d = 0; d < outRank; d++) {
+    let n = load<i32>(outShape + (<usize>d << 2));
+    if (n == 1) continue; // size-1 output dims move nothing
+    let kind = (alignedDim(xShape, xRank, outRank, d) == 1 ? 1 : 0) | (alignedDim(yShape, yRank, outRank, d) == 1 ? 2 : 0);
+    if (kind == prevKind) {
+      let p = planExtent + (<usize>(planRank - 1) << 2);
+      store<i32>(p, load<i32>(p) * n);
+    } else {
+      store<i32>(planExtent + (<usize>planRank << 2), n);
+      store<i32>(planStrideX + (<usize>planRank << 2), kind & 1 ? 0 : 1);
+      store<i32>(planStrideY + (<usize>planRank << 2), kind & 2 ? 0 : 1);
+      planRank++;
+      prevKind = kind;
+    }
+  }
+  // Element strides from the innermost dim outwards (an operand's own extent is the plan's
+  // extent where it is not broadcast).
+  let sx = 1, sy = 1;
+  for (let d = planRank - 1; d >= 0; d--) {
+    let n = load<i32>(planExtent + (<usize>d << 2));
+    let px = planStrideX + (<usize>d << 2), py = planStrideY + (<usize>d << 2);
+    if (load<i32>(px)) { store<i32>(px, sx); sx *= n; }
+    if (load<i32>(py)) { store<i32>(py, sy); sy *= n; }
+  }
+  if (planRank == 0) { // every dim is 1: one element
+    store<i32>(planExtent, 1);
+    store<i32>(planStrideX, 0);
+    store<i32>(planStrideY, 0);
+    planRank = 1;
+  }
+}
+
+const counter: usize = memory.data(MAX_RANK * 4, 16);
+
+/**
+ * Walks the plan: calls the inner loop once per run of the innermost plan dim, with the element
+ * offsets of out, x and y. `kind` selects the inner loop (a constant, so each call site inlines
+ * into its own specialised loop).
+ */
+// @ts-ignore: decorator
+@inline function walkPlan(kind: i32, op: i32, po: usize, px: usize, py: usize, go: usize, gx: usize, gy: usize): void {
+  let inner = planRank - 1;
+  let n = load<i32>(planExtent + (<usize>inner << 2));
+  let sx = load<i32>(planStrideX + (<usize>inner << 2));
+  let sy = load<i32>(planStrideY + (<usize>inner << 2));
+  memory.fill(counter, 0, <usize>planRank << 2);
+  let ox = 0, oy = 0, oo = 0;
+  while (true) {
+    if (kind == 0) binaryRun(op, n, po + (<usize>oo << 2), px + (<usize>ox << 2), sx, py + (<usize>oy << 2), sy);
+    else binaryGradRun(op, n, go + (<usize>oo << 2), po + (<usize>oo << 2), px + (<usize>ox << 2), sx, py + (<usize>oy << 2), sy,
+      gx ? gx + (<usize>ox << 2) : 0, gy ? gy + (<usize>oy << 2) : 0);
+    oo += n;
+    // odometer over the outer plan dims
+    let d = inner - 1;
+    while (d >= 0) {
+      let c = counter + (<usize>d << 2);
+      let ext = load<i32>(planExtent + (<usize>d << 2));
+      let stx = load<i32>(planStrideX + (<usize>d << 2));
+      let sty = load<i32>(planStrideY + (<usize>d << 2));
+      let v = load<i32>(c) + 1;
+      if (v < ext) { store<i32>(c, v); ox += stx; oy += sty; break; }
+      store<i32>(c, 0);
+      ox -= stx * (ext - 1);
+      oy -= sty * (ext - 1);
+      d--;
+    }
+    if (d < 0) return;
+  }
+}
+
+// @ts-ignore: decorator
+@inline function binaryRun(op: i32, n: i32, out: usize, x: usize, sx: i32, y: usize, sy: i32): void {
+  let i = 0;
+  if (op != POW) {
+    if (sx == 1 && sy == 1) {
+      for (; i + 4 <= n; i += 4) {
+        let o = <usize>i << 2;
+        v128.store(out + o, binaryValueV(op, v128.load(x + o), v128.load(y + o)));
+      }
+    } else if (sx == 1 && sy == 0) {
+      let vy = v128.load32_splat(y);
+      for (; i + 4 <= n; i += 4) {
+        let o = <usize>i << 2;
+        v128.store(out + o, binaryValueV(op, v128.load(x + o), vy));
+      }
+    } else if (sx == 0 && sy == 1) {
+      let vx = v128.load32_splat(x);
+      for (; i + 4 <= n; i += 4) {
+        let o = <usize>i << 2;
+        v128.store(out + o, binaryValueV(op, vx, v128.load(y + o)));
+      }
+    }
+  }
+  for (; i < n; i++) {
+    store<f32>(out + (<usize>i << 2), binaryValue(op, load<f32>(x + (<usize>(i * sx) << 2)), load<f32>(y + (<usize>(i * sy) << 2))));
+  }
+}
+
+// @ts-ignore: decorator
+@inline function binaryGradRun(op: i32, n: i32, g: usize, out: usize, x: usize, sx: i32, y: usize, sy: i32, gx: usize, gy: usize): void {
+  for (let i = 0; i < n; i++) {
+    let gi = load<f32>(g + (<usize>i << 2));
+    let xo = <usize>(i * sx) << 2, yo = <usize>(i * sy) << 2;
+    let xv = load<f32>(x + xo), yv = load<f32>(y + yo), ov = load<f32>(out + (<usize>i << 2));
+    if (gx) store<f32>(gx + xo, load<f32>(gx + xo) + gi * binaryGradX(op, xv, yv, ov));
+    if (gy) store<f32>(gy + yo, load<f32>(gy + yo) + gi * binaryGradY(op, xv, yv, ov));
+  }
+}
+
+// The operands of a binary record: x op y. With a plain-number operand (b = -1) the number lives
+// in the record's f0, read as a 0-d tensor; i0 = 1 puts it on the left (`2 - t`).
+let xNode: i32 = 0, yNode: i32 = 0;
+let xData: usize = 0, yData: usize = 0;
+
+function bindOperands(rec: usize): void {
+  let a = load<i32>(rec, IN_A), b = load<i32>(rec, IN_B);
+  if (b >= 0) { xNode = a; yNode = b; }
+  else if (load<i32>(rec, I0)) { xNode = -1; yNode = a; }
+  else { xNode = a; yNode = -1; }
+  xData = xNode >= 0 ? dataPtr(xNode) : rec + F0;
+  yData = yNode >= 0 ? dataPtr(yNode) : rec + F0;
+  let out = load<i32>(rec, OUT);
+  makePlan(shapePtr(out), rankOf(out),
+    xNode >= 0 ? shapePtr(xNode) : 0, xNode >= 0 ? rankOf(xNode) : 0,
+    yNode >= 0 ? shapePtr(yNode) : 0, yNode >= 0 ? rankOf(yNode) : 0);
+}
+
+function binaryForwardAs(op: i32, out: usize): void {
+  switch (op) {
+    case ADD: walkPlan(0, ADD, out, xData, yData, 0, 0, 0); break;
+    case SUB: walkPlan(0, SUB, out, xData, yData, 0, 0, 0); break;
+    case MUL: walkPlan(0, MUL, out, xData, yData, 0, 0, 0); break;
+    case DIV: walkPlan(0, DIV, out, xData, yData, 0, 0, 0); break;
+    case POW: walkPlan(0, POW, out, xData, yData, 0, 0, 0); break;
+    case MAXIMUM: walkPlan(0, MAXIMUM, out, xData, yData, 0, 0, 0); break;
+    default: walkPlan(0, MINIMUM, out, xData, yData, 0, 0, 0);
+  }
+}
+
+export function binaryForward(rec: usize): void {
+  bindOperands(rec);
+  binaryForwardAs(opOf(rec), dataPtr(load<i32>(rec, OUT)));
+}
+
+export function binaryBackward(rec: usize): void {
+  bindOperands(rec);
+  let out = load<i32>(rec, OUT);
+  let gx: usize = xNode >= 0 && requiresGrad(xNode) ? gradFor(xNode) : 0;
+  let gy: usize = yNode >= 0 && requiresGrad(yNode) ? gradFor(yNode) : 0;
+  if (!gx && !gy) return;
+  let po = dataPtr(out), go = gradPtr(out);
+  switch (opOf(rec)) {
+    case ADD: walkPlan(1, ADD, po, xData, yData, go, gx, gy); break;
+    case SUB: walkPlan(1, SUB, po, xData, yData, go, gx, gy); break;
+    case MUL: walkPlan(1, MUL, po, xData, yData, go, gx, gy); break;
+    case DIV: walkPlan(1, DIV, po, xData, yData, go, gx, gy); break;
+    case POW: walkPlan(1, POW, po, xData, yData, go, gx, gy); break;
+    case MAXIMUM: walkPlan(1, MAXIMUM, po, xData, yData, go, gx, gy); break;
+    default: walkPlan(1, MINIMUM, po, xData, yData, go, gx, gy);
+  }
+}
+
+/** out = broadcast of a to out's shape (expand's forward), and its backward: sum over broadcast dims. */
+export function broadcastCopy(a: i32, out: i32): void {
+  makePlan(shapePtr(out), rankOf(out), shapePtr(a), rankOf(a), 0, 0);
+  // x + 0 with y a 0-d zero: the plan's y strides are all 0
+  walkPlan(0, ADD, dataPtr(out), dataPtr(a), zero, 0, 0, 0);
+}
+
+export function broadcastReduceGrad(a: i32, out: i32, ga: usize): void {
+  makePlan(shapePtr(out), rankOf(out), shapePtr(a), rankOf(a), 0, 0);
+  walkPlan(1, ADD, dataPtr(out), dataPtr(a), zero, gradPtr(out), ga, 0);
+}
+
+const zero: usize = memory.data(16, 16);
+
+// ── unary ──────────────────────────────────────────────────────────────────────────────────────
+
+// @ts-ignore: decorator
+@inline const SQRT_HALF: f32 = 0.7071067811865476;
+// @ts-ignore: decorator
+@inline const INV_SQRT_2PI: f32 = 0.3989422804014327;
+// @ts-ignore: decorator
+@inline const SQRT_2_OVER_PI: f32 = 0.7978845608028654;
+// @ts-ignore: decorator
+@inline const GELU_C: f32 = 0.044715;
+
+/** erf(x) to within 1.2e-7 (Numerical Recipes' erfc Chebyshev fit), in f64 for f32 accuracy. */
+function erf(x: f32): f32 {
+  let z = Math.abs(<f64>x);
+  let t = 1 / (1 + 0.5 * z);
+  let r = t * Math.exp(-z * z - 1.26551223 + t * (1.00002368 + t * (0.37409196 + t * (0.09678418 +
+    t * (-0.18628806 + t * (0.27886807 + t * (-1.13520398 + t * (1.48851587 +
+    t * (-0.82215223 + t * 0.17087277)))))))));
+  return <f32>(x >= 0 ? 1 - r : r - 1);
+}
+
+// @ts-ignore: decorator
+@inline function sigmoid(x: f32): f32 {
+  if (x >= 0) return 1 / (1 + Mathf.exp(-x));
+  let e = Mathf.exp(x);
+  return e / (1 + e);
+}
+
+// @ts-ignore: decorator
+@inline function unaryValue(op: i32, x: f32, slope: f32): f32 {
+  switch (op) {
+    case NEG: return -x;
+    case ABS: return Mathf.abs(x);
+    case EXP: return Mathf.exp(x);
+    case LOG: return Mathf.log(x);
+    case SQRT: return Mathf.sqrt(x);
+    case TANH: return Mathf.tanh(x);
+    case SIGMOID: return sigmoid(x);
+    case RELU: return x > 0 ? x : 0;
+    case LEAKY_RELU: return x > 0 ? x : x * slope;
+    case GELU: return 0.5 * x * (1 + erf(x * SQRT_HALF));
+    default: // GELU_TANH
+      return 0.5 * x * (1 + Mathf.tanh(SQRT_2_OVER_PI * (x + GELU_C * x * x * x)));
+  }
+}
+
+/** d out / d x, given the input x and the output y. */
+// @ts-ignore: decorator
+@inline function unaryGrad(op: i32, x: f32, y: f32, slope: f32): f32 {
+  switch (op) {
+    case NEG: return -1;
+    case ABS: return x > 0 ? 1 : x < 0 ? -1 : 0;
+    case EXP: return y;
+    case LOG: return 1 / x;
+    case SQRT: return 0.5 / y;
+    case TANH: return 1 - y * y;
+    case SIGMOID: return y * (1 - y);
+    case RELU: return x > 0 ? 1 : 0;
+    case LEAKY_RELU: return x > 0 ? 1 : slope;
+    case GELU: return 0.5 * (1 + erf(x * SQRT_HALF)) + x * INV_SQRT_2PI * Mathf.exp(-0.5 * x * x);
+    default: { // GELU_TANH
+      let t = Mathf.tanh(SQRT_2_OVER_PI * (x + GELU_C * x * x * x));
+      return 0.5 * (1 + t) + 0.5 * x * (1 - t * t) * SQRT_2_OVER_PI * (1 + 3 * GELU_C * x * x);
+    }
+  }
+}
+
+// @ts-ignore: decorator
+@inline function unaryMap(op: i32, n: i32, x: usize, y: usize, slope: f32): void {
+  let i = 0;
+  if (op == NEG || op == ABS || op == SQRT || op == RELU) {
+    let zeroV = f32x4.splat(0);
+    for (; i + 4 <= n; i += 4) {
+      let o = <usize>i << 2;
+      let v = v128.load(x + o);
+      let r = op == NEG ? f32x4.neg(v) : op == ABS ? f32x4.abs(v) : op == SQRT ? f32x4.sqrt(v) : f32x4.max(v, zeroV);
+      v128.store(y + o, r);
+    }
+  }
+  for (; i < n; i++) store<f32>(y + (<usize>i << 2), unaryValue(op, load<f32>(x + (<usize>i << 2)), slope));
+}
+
+// @ts-ignore: decorator
+@inline function unaryGradMap(op: i32, n: i32, x: usize, y: usize, g: usize, gx: usize, slope: f32): void {
+  for (let i = 0; i < n; i++) {
+    let o = <usize>i << 2;
+    store<f32>(gx + o, load<f32>(gx + o) + load<f32>(g + o) * unaryGrad(op, load<f32>(x + o), load<f32>(y + o), slope));
+  }
+}
+
+export function unaryForward(rec: usize): void {
+  let a = load<i32>(rec, IN_A), out = load<i32>(rec, OUT);
+  let n = sizeOf(out), x = dataPtr(a), y = dataPtr(out), slope = fattr(rec, 0);
+  switch (opOf(rec)) {
+    case NEG: unaryMap(NEG, n, x, y, slope); break;
+    case ABS: unaryMap(ABS, n, x, y, slope); break;
+    case EXP: unaryMap(EXP, n, x, y, slope); break;
+    case LOG: unaryMap(LOG, n, x, y, slope); break;
+    case SQRT: unaryMap(SQRT, n, x, y, slope); break;
+    case TANH: unaryMap(TANH, n, x, y, slope); break;
+    case SIGMOID: unaryMap(SIGMOID, n, x, y, slope); break;
+    case RELU: unaryMap(RELU, n, x, y, slope); break;
+    case LEAKY_RELU: unaryMap(LEAKY_RELU, n, x, y, slope); break;
+    case GELU: unaryMap(GELU, n, x, y, slope); break;
+    default: unaryMap(GELU_TANH, n, x, y, slope);
+  }
+}
+
+export function unaryBackward(rec: usize): void {
+  let a = load<i32>(rec, IN_A), out = load<i32>(rec, OUT);
+  let gx: usize = requiresGrad(a) ? gradFor(a) : 0;
+  if (!gx) return;
+  let n = sizeOf(out), x = dataPtr(a), y = dataPtr(out), g = gradPtr(out), slope = fattr(rec, 0);
+  switch (opOf(rec)) {
+    case NEG: unaryGradMap(NEG, n, x, y, g, gx, slope); break;
+    case ABS: unaryGradMap(ABS, n, x, y, g, gx, slope); break;
+    case EXP: unaryGradMap(EXP, n, x, y, g, gx, slope); break;
+    case LOG: unaryGradMap(LOG, n, x, y, g, gx, slope); break;
+    case SQRT: unaryGradMap(SQRT, n, x, y, g, gx, slope); break;
+    case TANH: unaryGradMap(TANH, n, x, y, g, gx, slope); break;
+    case SIGMOID: unaryGradMap(SIGMOID, n, x, y, g, gx, slope); break;
+    case RELU: unaryGradMap(RELU, n, x, y, g, gx, slope); break;
+    case LEAKY_RELU: unaryGradMap(LEAKY_RELU, n, x, y, g, gx, slope); break;
+    case GELU: unaryGradMap(GELU, n, x, y, g, gx, slope); break;
+    default: unaryGradMap(GELU_TANH, n, x, y, g, gx, slope);
+  }
+}

@@ -1,0 +1,44 @@
+// The opcode enum. Every opcode has a forward kernel and a backward kernel, dispatched by the
+// two switches in autograd.ts; the bindings mirror these numbers in bindings/opcodes.ts.
+
+// elementwise binary, broadcasting (ops/elementwise.ts)
+export const ADD = 0;
+export const SUB = 1;
+export const MUL = 2;
+export const DIV = 3;
+export const POW = 4;
+export const MAXIMUM = 5;
+export const MINIMUM = 6;
+// elementwise unary (ops/elementwise.ts)
+export const NEG = 7;
+export const ABS = 8;
+export const EXP = 9;
+export const LOG = 10;
+export const SQRT = 11;
+export const TANH = 12;
+export const SIGMOID = 13;
+export const RELU = 14;
+export const LEAKY_RELU = 15;
+export const GELU = 16;
+export const GELU_TANH = 17;
+// matrix product (ops/matmul.ts)
+export const MATMUL = 18;
+// reductions over one run of axes, seen as [outer, reduced, inner] (ops/reduce.ts)
+export const SUM = 19;
+export const MEAN = 20;
+export const MAX = 21;
+export const MIN = 22;
+export const LOGSUMEXP = 23;
+// along one axis, seen as [outer, axis, inner] (ops/softmax.ts)
+export const SOFTMAX = 24;
+export const LOG_SOFTMAX = 25;
+// data movement (ops/shape.ts)
+export const RESHAPE = 26;
+export const PERMUTE = 27;
+export const EXPAND = 28;
+export const CAT_PART = 29;
+export const NARROW = 30;
+export const INDEX_SELECT = 31;
+export const GATHER = 32;
+
+export const OP_COUNT = 33;

@@ -1,0 +1,131 @@
+// Reductions over one run of adjacent axes. The input is seen as [outer, R, inner] and the output
+// as [outer, inner] (keepdim only changes the output's shape, which the bindings set). Reducing
+// several non-adjacent axes is a chain of these; reducing everything is [1, size, 1].
+//
+// record: a = input, i0 = outer, i1 = R, i2 = inner
+
+import { SUM, MEAN, MAX, MIN } from "./opcodes";
+import { dataPtr, requiresGrad, gradPtr, gradFor } from "../nodes";
+import { OUT, IN_A, opOf, attr } from "../tape";
+
+// @ts-ignore: decorator
+@inline function at(base: usize, index: i32): usize { return base + (<usize>index << 2); }
+
+/** Sum of n contiguous floats, four lanes at a time. */
+function sumRun(p: usize, n: i32): f32 {
+  let acc = f32x4.splat(0);
+  let i = 0;
+  for (; i + 4 <= n; i += 4) acc = f32x4.add(acc, v128.load(at(p, i)));
+  let s = f32x4.extract_lane(acc, 0) + f32x4.extract_lane(acc, 1) + f32x4.extract_lane(acc, 2) + f32x4.extract_lane(acc, 3);
+  for (; i < n; i++) s += load<f32>(at(p, i));
+  return s;
+}
+
+/** out[o, j] = Σ_r x[o, r, j]: rows of `inner` added with SIMD, or a contiguous run when inner = 1. */
+function sumAxis(x: usize, y: usize, outer: i32, R: i32, inner: i32): void {
+  if (inner == 1) {
+    for (let o = 0; o < outer; o++) store<f32>(at(y, o), sumRun(at(x, o * R), R));
+    return;
+  }
+  memory.fill(y, 0, <usize>(outer * inner) << 2);
+  for (let o = 0; o < outer; o++) {
+    let dst = at(y, o * inner);
+    for (let r = 0; r < R; r++) {
+      let src = at(x, (o * R + r) * inner);
+      let j = 0;
+      for (; j + 4 <= inner; j += 4) v128.store(at(dst, j), f32x4.add(v128.load(at(dst, j)), v128.load(at(src, j))));
+      for (; j < inner; j++) store<f32>(at(dst, j), load<f32>(at(dst, j)) + load<f32>(at(src, j)));
+    }
+  }
+}
+
+function extremeAxis(isMax: bool, x: usize, y: usize, outer: i32, R: i32, inner: i32): void {
+  for (let o = 0; o < outer; o++) {
+    for (let j = 0; j < inner; j++) {
+      let base = o * R * inner + j;
+      let best = load<f32>(at(x, base));
+      for (let r = 1; r < R; r++) {
+        let v = load<f32>(at(x, base + r * inner));
+        if (isMax ? v > best : v < best) best = v;
+      }
+      store<f32>(at(y, o * inner + j), best);
+    }
+  }
+}
+
+function logsumexpAxis(x: usize, y: usize, outer: i32, R: i32, inner: i32): void {
+  for (let o = 0; o < outer; o++) {
+    for (let j = 0; j < inner; j++) {
+      let base = o * R * inner + j;
+      let m = load<f32>(at(x, base));
+      for (let r = 1; r < R; r++) m = max(m, load<f32>(at(x, base + r * inner)));
+      if (m == -Infinity) { store<f32>(at(y, o * inner + j), m); continue; }
+      let s: f32 = 0;
+      for (let r = 0; r < R; r++) s += Mathf.exp(load<f32>(at(x, base + r * inner)) - m);
+      store<f32>(at(y, o * inner + j), m + Mathf.log(s));
+    }
+  }
+}
+
+export function reduceForward(rec: usize): void {
+  let x = dataPtr(load<i32>(rec, IN_A)), y = dataPtr(load<i32>(rec, OUT));
+  let outer = attr(rec, 0), R = attr(rec, 1), inner = attr(rec, 2);
+  let op = opOf(rec);
+  if (op == SUM || op == MEAN) {
+    sumAxis(x, y, outer, R, inner);
+    if (op == MEAN) {
+      let scale: f32 = 1 / <f32>R, n = outer * inner;
+      for (let i = 0; i < n; i++) store<f32>(at(y, i), load<f32>(at(y, i)) * scale);
+    }
+  } else if (op == MAX || op == MIN) {
+    extremeAxis(op == MAX, x, y, outer, R, inner);
+  } else { // LOGSUMEXP
+    logsumexpAxis(x, y, outer, R, inner);
+  }
+}
+
+/**
+ * sum: dx += g;  mean: dx += g / R;  max, min: the first extreme element gets g;
+ * logsumexp: dx += g · exp(x − out), the softmax of x.
+ */
+export function reduceBackward(rec: usize): void {
+  let a = load<i32>(rec, IN_A), out = load<i32>(rec, OUT);
+  let gx: usize = requiresGrad(a) ? gradFor(a) : 0;
+  if (!gx) return;
+  let x = dataPtr(a), y = dataPtr(out), g = gradPtr(out);
+  let outer = attr(rec, 0), R = attr(rec, 1), inner = attr(rec, 2);
+  let op = opOf(rec);
+  for (let o = 0; o < outer; o++) {
+    for (let j = 0; j < inner; j++) {
+      let base = o * R * inner + j;
+      let gy = load<f32>(at(g, o * inner + j)), yv = load<f32>(at(y, o * inner + j));
+      if (op == MAX || op == MIN) {
+        for (let r = 0; r < R; r++) {
+          let p = base + r * inner;
+          if (load<f32>(at(x, p)) == yv) { store<f32>(at(gx, p), load<f32>(at(gx, p)) + gy); break; }
+        }
+        continue;
+      }
+      for (let r = 0; r < R; r++) {
+        let p = base + r * inner;
+        let d: f32 = op == SUM ? gy : op == MEAN ? gy / <f32>R : gy * Mathf.exp(load<f32>(at(x, p)) - yv);
+        store<f32>(at(gx, p), load<f32>(at(gx, p)) + d);
+      }
+    }
+  }
+}
+
+/** Index of the first maximum (or minimum) along R, as f32: argmax/argmin (no gradient). */
+export function argExtreme(isMax: bool, x: usize, y: usize, outer: i32, R: i32, inner: i32): void {
+  for (let o = 0; o < outer; o++) {
+    for (let j = 0; j < inner; j++) {
+      let base = o * R * inner + j;
+      let best = load<f32>(at(x, base)), bestR = 0;
+      for (let r = 1; r < R; r++) {
+        let v = load<f32>(at(x, base + r * inner));
+        if (isMax ? v > best : v < best) { best = v; bestR = r; }
+      }
+      store<f32>(at(y, o * inner + j), <f32>bestR);
+    }
+  }
+}

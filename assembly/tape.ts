@@ -1,0 +1,86 @@
+// The tape: fixed-size records of plain numbers, appended in execution order.
+//
+//   record = tape + index * RECORD_SIZE
+//   ┌─────┬─────┬─────┬─────┬─────┬────┬────┬────┬────┬────┬────┬────┬────┬────┬────┬────┐
+//   │ op  │ out │  a  │  b  │  c  │ i0 │ i1 │ i2 │ i3 │ i4 │ i5 │ i6 │ f0 │ f1 │ f2 │ f3 │
+//   └─────┴─────┴─────┴─────┴─────┴────┴────┴────┴────┴────┴────┴────┴────┴────┴────┴────┘
+//   0     4     8     12    16    20   24   28   32   36   40   44   48   52   56   60    64
+//
+// op     opcode (ops/opcodes.ts); DEAD once the output node is freed
+// out    node written;  a, b, c: node ids read, or -1 (b = -1 with a scalar operand in f0)
+// i0..i6 integer attributes (axis extents, flags, permutation), f0..f3 float attributes
+//
+// A record holds everything its forward and backward kernels need, so the tape can be walked
+// backwards by backward() and replayed forwards with new inputs. Records whose output died are
+// popped off the tail, so a loop inside tidy() leaves the tape as long as it found it.
+
+import { alloc, free } from "./alloc";
+
+// @ts-ignore: decorator
+@inline export const RECORD_SIZE: usize = 64;
+// @ts-ignore: decorator
+@inline export const DEAD: i32 = -1;
+
+// @ts-ignore: decorator
+@inline export const OP: usize = 0;
+// @ts-ignore: decorator
+@inline export const OUT: usize = 4;
+// @ts-ignore: decorator
+@inline export const IN_A: usize = 8;
+// @ts-ignore: decorator
+@inline export const IN_B: usize = 12;
+// @ts-ignore: decorator
+@inline export const IN_C: usize = 16;
+// @ts-ignore: decorator
+@inline export const I0: usize = 20;
+// @ts-ignore: decorator
+@inline export const F0: usize = 48;
+
+let tape: usize = 0;
+let tapeCapacity: i32 = 0;
+let tapeLength: i32 = 0;
+
+/** A record built outside the tape, for ops that are not recorded (no input requires grad). */
+export const scratchRecord: usize = memory.data(<i32>RECORD_SIZE, 16);
+
+// @ts-ignore: decorator
+@inline export function recordAt(index: i32): usize { return tape + <usize>index * RECORD_SIZE; }
+// @ts-ignore: decorator
+@inline export function opOf(rec: usize): i32 { return load<i32>(rec, OP); }
+// @ts-ignore: decorator
+@inline export function outOf(rec: usize): i32 { return load<i32>(rec, OUT); }
+// @ts-ignore: decorator
+@inline export function inA(rec: usize): i32 { return load<i32>(rec, IN_A); }
+// @ts-ignore: decorator
+@inline export function inB(rec: usize): i32 { return load<i32>(rec, IN_B); }
+// @ts-ignore: decorator
+@inline export function inC(rec: usize): i32 { return load<i32>(rec, IN_C); }
+// @ts-ignore: decorator
+@inline export function attr(rec: usize, k: i32): i32 { return load<i32>(rec + I0 + (<usize>k << 2)); }
+// @ts-ignore: decorator
+@inline export function fattr(rec: usize, k: i32): f32 { return load<f32>(rec + F0 + (<usize>k << 2)); }
+
+export function tapeLen(): i32 { return tapeLength; }
+
+/** Appends a copy of `src` to the tape; returns its index, or -1 when memory is exhausted. */
+export function appendRecord(src: usize): i32 {
+  if (tapeLength == tapeCapacity) {
+    let newCapacity = tapeCapacity ? tapeCapacity << 1 : 1024;
+    let grown = alloc(<usize>newCapacity * RECORD_SIZE);
+    if (!grown) return -1;
+    if (tape) {
+      memory.copy(grown, tape, <usize>tapeLength * RECORD_SIZE);
+      free(tape, <usize>tapeCapacity * RECORD_SIZE);
+    }
+    tape = grown;
+    tapeCapacity = newCapacity;
+  }
+  let index = tapeLength++;
+  memory.copy(recordAt(index), src, RECORD_SIZE);
+  return index;
+}
+
+/** Pops dead records off the tail. */
+export function trimTape(): void {
+  while (tapeLength > 0 && opOf(recordAt(tapeLength - 1)) == DEAD) tapeLength--;
+}

@@ -1,0 +1,88 @@
+// Loads core.wasm (the relaxed-SIMD build where the runtime validates it) synchronously at import
+// and gives the rest of the bindings typed access to its exports and memory.
+import simdBytes from '../build/core.wasm';
+import relaxedBytes from '../build/core-relaxed.wasm';
+
+interface CoreExports {
+  memory: WebAssembly.Memory;
+  header: WebAssembly.Global;
+  failedRequest: WebAssembly.Global;
+  missingRule: WebAssembly.Global;
+  newNode(rank: number, zeroed: number): number;
+  nodeSize(id: number): number;
+  runOp(op: number, rank: number, a: number, b: number, c: number, i0: number, i1: number, i2: number, i3: number, i4: number, f0: number): number;
+  runOpInto(op: number, out: number, a: number, b: number, c: number, i0: number, i1: number, i2: number, i3: number, i4: number, f0: number): number;
+  backward(root: number, seed: number): number;
+  release(id: number): void;
+  setGradEnabled(on: number): number;
+  setRequiresGrad(id: number, on: number): void;
+  zeroGrad(id: number): void;
+  swapGrad(id: number, ptr: number): number;
+  allocatedBytes(): number;
+  free(ptr: number, bytes: number): void;
+  seed(s: number): void;
+  tapeLen(): number;
+  dataOf(id: number): number;
+  gradOf(id: number): number;
+  fillRandomNode(id: number, normal: number, lo: number, hi: number): void;
+  fillNode(id: number, value: number): void;
+  argReduce(isMax: number, a: number, rank: number, outer: number, R: number, inner: number): number;
+}
+
+/** Which build was loaded: 'relaxed-simd' where the runtime supports it, else 'simd'. */
+export const build: 'simd' | 'relaxed-simd' = WebAssembly.validate(relaxedBytes) ? 'relaxed-simd' : 'simd';
+
+const instance = new WebAssembly.Instance(new WebAssembly.Module(build === 'relaxed-simd' ? relaxedBytes : simdBytes), {});
+export const core = instance.exports as unknown as CoreExports;
+
+export const OUT_OF_MEMORY = -1;
+export const NO_RULE = -2;
+export const MAX_RANK = 7;
+const NODE_ROW = 64;
+const GEN_OFFSET = 28;
+const FLAGS_OFFSET = 16;
+export const REQUIRES_GRAD = 1;
+const HEADER = core.header.value as number;
+const SHAPE_SCRATCH = HEADER + 12;
+
+// Views over linear memory; memory.grow detaches them, so each use goes through these getters.
+let f32 = new Float32Array(core.memory.buffer);
+let i32 = new Int32Array(core.memory.buffer);
+function refresh(): void {
+  if (i32.length === 0 || i32.buffer !== core.memory.buffer) {
+    f32 = new Float32Array(core.memory.buffer);
+    i32 = new Int32Array(core.memory.buffer);
+  }
+}
+export function heapF32(): Float32Array { refresh(); return f32; }
+export function heapI32(): Int32Array { refresh(); return i32; }
+
+/** The generation counter of node `id` (bumped when it is released). */
+export function genOf(id: number): number {
+  return nodeField(id, GEN_OFFSET);
+}
+
+function nodeField(id: number, offset: number): number {
+  const h = heapI32();
+  return h[(h[HEADER >> 2] + id * NODE_ROW + offset) >> 2];
+}
+
+export function flagsOf(id: number): number {
+  return nodeField(id, FLAGS_OFFSET);
+}
+
+export function liveNodes(): number {
+  return heapI32()[(HEADER + 8) >> 2];
+}
+
+/** Writes `shape` to the header's shape scratch, where newNode and runOp read an output shape. */
+export function setScratchShape(shape: readonly number[]): void {
+  const h = heapI32();
+  for (let i = 0; i < shape.length; i++) h[(SHAPE_SCRATCH >> 2) + i] = shape[i];
+}
+
+/** Throws the RangeError for a failed allocation (called when the core returned OUT_OF_MEMORY). */
+export function outOfMemory(op: string): never {
+  const bytes = core.failedRequest.value as number;
+  throw new RangeError(`${op}: out of memory allocating ${bytes} bytes (WebAssembly memory is ${core.memory.buffer.byteLength} bytes)`);
+}

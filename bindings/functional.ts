@@ -1,0 +1,85 @@
+// Functional autograd: grad(fn, inputs) and gradcheck(fn, inputs).
+import { core, heapF32 } from './core';
+import { Tensor, live, zeros, noGrad, newTensor } from './tensor';
+import { tidy } from './memory';
+import { fmt } from './shape';
+
+/**
+ * Gradients of the one-element result of fn(...inputs) with respect to each input, as new
+ * tensors. The inputs' own `.grad` is left as it was.
+ */
+export function grad(fn: (...inputs: Tensor[]) => Tensor, inputs: Tensor[]): Tensor[] {
+  if (!Array.isArray(inputs) || inputs.some((t) => !(t instanceof Tensor))) {
+    throw new Error('grad: inputs must be an array of tensors');
+  }
+  inputs.forEach((t) => live(t, 'grad'));
+  // Park the inputs' existing gradients so this backward starts from zero.
+  const parked = inputs.map((t) => core.swapGrad(t.id, 0));
+  try {
+    return tidy(() => {
+      const out = fn(...inputs);
+      if (!(out instanceof Tensor)) throw new Error('grad: fn must return a Tensor');
+      out.backward();
+      return inputs.map((t) => t.grad ?? zeros(t.shape));
+    });
+  } finally {
+    inputs.forEach((t, i) => {
+      const fresh = core.swapGrad(t.id, parked[i]);
+      if (fresh) core.free(fresh, Math.max(t.size, 1) * 4);
+    });
+  }
+}
+
+export interface GradcheckOptions { eps?: number; atol?: number; rtol?: number }
+
+/** Deterministic weights in [-1, 1), independent of manualSeed. */
+function weights(n: number): Float64Array {
+  const w = new Float64Array(n);
+  let s = 0x9e3779b9;
+  for (let i = 0; i < n; i++) {
+    s = (Math.imul(s ^ (s >>> 15), 0x2c1b3c6d) + 0x6d2b79f5) | 0;
+    w[i] = ((s >>> 0) / 2 ** 32) * 2 - 1;
+  }
+  return w;
+}
+
+/**
+ * Compares the analytical gradient of sum(fn(...inputs) · w), for fixed random w, with central
+ * finite differences (computed in float64 from fn's float32 outputs). Returns true, or throws
+ * naming the input, the element, and both values.
+ */
+export function gradcheck(fn: (...inputs: Tensor[]) => Tensor, inputs: Tensor[], options: GradcheckOptions = {}): true {
+  const eps = options.eps ?? 1e-3, atol = options.atol ?? 1e-3, rtol = options.rtol ?? 1e-2;
+  const probe = noGrad(() => tidy(() => fn(...inputs).size));
+  const w = weights(probe);
+  const objective = (): number => noGrad(() => tidy(() => {
+    const y = fn(...inputs).data();
+    let s = 0;
+    for (let i = 0; i < y.length; i++) s += y[i] * w[i];
+    return s;
+  }));
+  const analytical = tidy(() => grad((...xs) => {
+    const y = fn(...xs);
+    const wt = newTensor(y.dims, 'gradcheck');
+    heapF32().set(Float32Array.from(w), core.dataOf(wt.id) >> 2);
+    return y.mul(wt).sum();
+  }, inputs).map((g) => g.data()));
+  inputs.forEach((t, k) => {
+    if (!t.requiresGrad) return;
+    for (let i = 0; i < t.size; i++) {
+      const p = (core.dataOf(t.id) >> 2) + i;
+      const x0 = heapF32()[p];
+      heapF32()[p] = x0 + eps;
+      const up = objective();
+      heapF32()[p] = x0 - eps;
+      const down = objective();
+      heapF32()[p] = x0;
+      const numerical = (up - down) / (2 * eps);
+      const a = analytical[k][i];
+      if (!(Math.abs(a - numerical) <= atol + rtol * Math.abs(numerical))) {
+        throw new Error(`gradcheck: input ${k} (shape ${fmt(t.dims)}) element ${i}: analytical ${a} vs numerical ${numerical}`);
+      }
+    }
+  });
+  return true;
+}

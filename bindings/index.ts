@@ -1,0 +1,14 @@
+// tapegrad: automatic differentiation with a WebAssembly core.
+export { build } from './core';
+export {
+  Tensor, tensor, zeros, ones, full, arange, rand, randn, manualSeed,
+  add, sub, mul, div, pow, maximum, minimum, neg, abs, exp, log, sqrt, tanh, sigmoid, relu, leakyRelu, gelu,
+  matmul, sum, mean, max, min, logsumexp, argmax, argmin, softmax, logSoftmax,
+  reshape, flatten, transpose, permute, squeeze, unsqueeze, expand, cat, stack, narrow, indexSelect, gather,
+  backward, noGrad, detach,
+} from './tensor';
+export type { TensorLike, NestedArray, Index, CreateOptions, TensorOptions } from './tensor';
+export { grad, gradcheck } from './functional';
+export type { GradcheckOptions } from './functional';
+export { tidy, dispose, memory } from './memory';
+export type { MemoryInfo } from './memory';

@@ -1,0 +1,10 @@
+// Mirror of assembly/ops/opcodes.ts (a test checks the two files agree).
+export const enum Op {
+  ADD = 0, SUB = 1, MUL = 2, DIV = 3, POW = 4, MAXIMUM = 5, MINIMUM = 6,
+  NEG = 7, ABS = 8, EXP = 9, LOG = 10, SQRT = 11, TANH = 12, SIGMOID = 13, RELU = 14,
+  LEAKY_RELU = 15, GELU = 16, GELU_TANH = 17,
+  MATMUL = 18,
+  SUM = 19, MEAN = 20, MAX = 21, MIN = 22, LOGSUMEXP = 23,
+  SOFTMAX = 24, LOG_SOFTMAX = 25,
+  RESHAPE = 26, PERMUTE = 27, EXPAND = 28, CAT_PART = 29, NARROW = 30, INDEX_SELECT = 31, GATHER = 32,
+}

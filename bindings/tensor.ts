@@ -1,0 +1,668 @@
+// The Tensor handle and every op. A Tensor is a node id plus the generation it was created with;
+// the numbers live in WebAssembly memory. Ops check their arguments, compute the output shape,
+// and make one call into the core, which runs the kernel and records the tape.
+import { core, genOf, flagsOf, REQUIRES_GRAD, heapF32, setScratchShape, outOfMemory, OUT_OF_MEMORY, NO_RULE, MAX_RANK } from './core';
+import { Op } from './opcodes';
+import { track, setTensorCheck } from './memory';
+import { type Shape, fmt, numel, sameShape, checkShape, checkBytes, normAxis, broadcastShape, prod, dimsArg } from './shape';
+
+/** An operand: a tensor, a plain number, or nested arrays of numbers. */
+export type TensorLike = Tensor | number | NestedArray;
+export type NestedArray = number[] | NestedArray[];
+export type Index = Tensor | number[] | Int32Array;
+
+export class Tensor {
+  /** @internal */ readonly id: number;
+  /** @internal */ readonly gen: number;
+  /** @internal */ readonly dims: Shape;
+
+  /** @internal use tensor(), zeros() and the ops to make tensors */
+  constructor(id: number, dims: Shape) {
+    this.id = id;
+    this.gen = genOf(id);
+    this.dims = dims;
+    track(this);
+  }
+
+  get shape(): number[] { return this.dims.slice(); }
+  get ndim(): number { return this.dims.length; }
+  get size(): number { return numel(this.dims); }
+  get isDisposed(): boolean { return genOf(this.id) !== this.gen; }
+  get requiresGrad(): boolean { return (flagsOf(live(this, 'requiresGrad')) & REQUIRES_GRAD) !== 0; }
+
+  /** A copy of the values, row-major. */
+  data(): Float32Array {
+    live(this, 'data');
+    const p = core.dataOf(this.id) >> 2;
+    return heapF32().slice(p, p + this.size);
+  }
+
+  item(): number {
+    live(this, 'item');
+    if (this.size !== 1) throw new Error(`item: only a tensor with one element can be converted to a number, got shape ${fmt(this.dims)}`);
+    return heapF32()[core.dataOf(this.id) >> 2];
+  }
+
+  /** Nested arrays of numbers (a number for a 0-d tensor). */
+  toArray(): number | NestedArray {
+    const flat = this.data();
+    const build = (axis: number, offset: number): number | NestedArray => {
+      if (axis === this.dims.length) return flat[offset];
+      const stride = prod(this.dims, axis + 1, this.dims.length);
+      const out: unknown[] = [];
+      for (let i = 0; i < this.dims[axis]; i++) out.push(build(axis + 1, offset + i * stride));
+      return out as NestedArray;
+    };
+    return build(0, 0);
+  }
+
+  /** The gradient (a fresh tensor holding a copy), or null before backward() reached this tensor. */
+  get grad(): Tensor | null {
+    live(this, 'grad');
+    const g = core.gradOf(this.id);
+    if (g === 0) return null;
+    const out = newTensor(this.dims, 'grad');
+    const heap = heapF32();
+    const src = core.gradOf(this.id) >> 2;
+    heap.copyWithin(core.dataOf(out.id) >> 2, src, src + this.size);
+    return out;
+  }
+
+  toString(): string {
+    if (this.isDisposed) return 'tensor(<disposed>)';
+    const body = JSON.stringify(this.toArray()).replace(/,/g, ', ');
+    return `tensor(${body}${this.requiresGrad ? ', requiresGrad=true' : ''})`;
+  }
+
+  /** Releases the tensor's memory now; using it afterwards throws. */
+  dispose(): void {
+    if (!this.isDisposed) core.release(this.id);
+  }
+
+  // ── autograd ──
+  backward(grad?: TensorLike): void { backward(this, grad); }
+  zeroGrad(): void { core.zeroGrad(live(this, 'zeroGrad')); }
+  detach(): Tensor { return detach(this); }
+  requiresGrad_(flag = true): Tensor {
+    core.setRequiresGrad(live(this, 'requiresGrad_'), flag ? 1 : 0);
+    return this;
+  }
+
+  // ── elementwise ──
+  add(other: TensorLike): Tensor { return add(this, other); }
+  sub(other: TensorLike): Tensor { return sub(this, other); }
+  mul(other: TensorLike): Tensor { return mul(this, other); }
+  div(other: TensorLike): Tensor { return div(this, other); }
+  pow(other: TensorLike): Tensor { return pow(this, other); }
+  maximum(other: TensorLike): Tensor { return maximum(this, other); }
+  minimum(other: TensorLike): Tensor { return minimum(this, other); }
+  neg(): Tensor { return neg(this); }
+  abs(): Tensor { return abs(this); }
+  exp(): Tensor { return exp(this); }
+  log(): Tensor { return log(this); }
+  sqrt(): Tensor { return sqrt(this); }
+  tanh(): Tensor { return tanh(this); }
+  sigmoid(): Tensor { return sigmoid(this); }
+  relu(): Tensor { return relu(this); }
+  leakyRelu(negativeSlope = 0.01): Tensor { return leakyRelu(this, negativeSlope); }
+  gelu(options?: { approximate?: 'none' | 'tanh' }): Tensor { return gelu(this, options); }
+  // ── matmul, reductions, softmax ──
+  matmul(other: Tensor): Tensor { return matmul(this, other); }
+  sum(dim?: number | number[], keepdim = false): Tensor { return sum(this, dim, keepdim); }
+  mean(dim?: number | number[], keepdim = false): Tensor { return mean(this, dim, keepdim); }
+  max(dim?: number | number[], keepdim = false): Tensor { return max(this, dim, keepdim); }
+  min(dim?: number | number[], keepdim = false): Tensor { return min(this, dim, keepdim); }
+  logsumexp(dim?: number | number[], keepdim = false): Tensor { return logsumexp(this, dim, keepdim); }
+  argmax(dim?: number, keepdim = false): Tensor { return argmax(this, dim, keepdim); }
+  argmin(dim?: number, keepdim = false): Tensor { return argmin(this, dim, keepdim); }
+  softmax(dim: number): Tensor { return softmax(this, dim); }
+  logSoftmax(dim: number): Tensor { return logSoftmax(this, dim); }
+  // ── shape ──
+  reshape(...shape: number[] | [number[]]): Tensor { return reshape(this, dimsArg(shape) as number[]); }
+  view(...shape: number[] | [number[]]): Tensor { return reshape(this, dimsArg(shape) as number[], 'view'); }
+  flatten(startDim = 0, endDim = -1): Tensor { return flatten(this, startDim, endDim); }
+  transpose(dim0: number, dim1: number): Tensor { return transpose(this, dim0, dim1); }
+  permute(...dims: number[] | [number[]]): Tensor { return permute(this, dimsArg(dims) as number[]); }
+  squeeze(dim?: number): Tensor { return squeeze(this, dim); }
+  unsqueeze(dim: number): Tensor { return unsqueeze(this, dim); }
+  expand(...shape: number[] | [number[]]): Tensor { return expand(this, dimsArg(shape) as number[]); }
+  narrow(dim: number, start: number, length: number): Tensor { return narrow(this, dim, start, length); }
+  indexSelect(dim: number, index: Index): Tensor { return indexSelect(this, dim, index); }
+  gather(dim: number, index: Tensor | NestedArray): Tensor { return gather(this, dim, index); }
+}
+
+setTensorCheck((v: unknown): v is Tensor => v instanceof Tensor);
+
+// ── plumbing ───────────────────────────────────────────────────────────────────────────────────
+
+/** The node id of a live tensor, or an error that names the op. */
+export function live(t: Tensor, op: string): number {
+  if (genOf(t.id) !== t.gen) {
+    throw new Error(`${op}: the tensor was disposed (by dispose() or by the tidy() scope that created it) and cannot be used`);
+  }
+  return t.id;
+}
+
+function fail(status: number, op: string): never {
+  if (status === OUT_OF_MEMORY) outOfMemory(op);
+  if (status === NO_RULE) throw new Error(`${op}: the core has no kernel for opcode ${(core.missingRule.value as number)}`);
+  throw new Error(`${op}: failed with status ${status}`);
+}
+
+/** A new uninitialised (or zeroed) node of `shape`. */
+export function newTensor(shape: Shape, op: string, zeroed = false): Tensor {
+  checkBytes(shape, op);
+  setScratchShape(shape);
+  const id = core.newNode(shape.length, zeroed ? 1 : 0);
+  if (id < 0) outOfMemory(op);
+  return new Tensor(id, shape);
+}
+
+/** Runs one op in the core: a new output of `shape` from inputs a, b, c and attributes. */
+function run(op: Op, name: string, shape: Shape, a: Tensor, b: Tensor | null, c: Tensor | null,
+  i0 = 0, i1 = 0, i2 = 0, i3 = 0, i4 = 0, f0 = 0): Tensor {
+  if (shape.length > MAX_RANK) throw new Error(`${name}: result would have ${shape.length} dims; at most ${MAX_RANK} are supported`);
+  checkBytes(shape, name);
+  setScratchShape(shape);
+  const id = core.runOp(op, shape.length, a.id, b ? b.id : -1, c ? c.id : -1, i0, i1, i2, i3, i4, f0);
+  if (id < 0) fail(id, name);
+  return new Tensor(id, shape);
+}
+
+/** Turns numbers and nested arrays into a (constant) tensor; checks a tensor is live. */
+export function asTensor(x: unknown, op: string): Tensor {
+  if (x instanceof Tensor) { live(x, op); return x; }
+  if (typeof x === 'number' || Array.isArray(x) || x instanceof Float32Array) return tensor(x as NestedArray, {}, op);
+  throw new Error(`${op}: expected a Tensor, a number or nested arrays of numbers, got ${describe(x)}`);
+}
+
+function describe(x: unknown): string {
+  if (x === null) return 'null';
+  if (typeof x === 'string') return `the string ${JSON.stringify(x)}`;
+  return typeof x === 'object' ? (x.constructor?.name ?? 'object') : typeof x;
+}
+
+// ── creation ───────────────────────────────────────────────────────────────────────────────────
+
+export interface CreateOptions { requiresGrad?: boolean }
+export interface TensorOptions extends CreateOptions { shape?: number[] }
+
+/** Infers the shape of nested arrays and flattens them, or names where they are ragged. */
+function flattenNested(data: unknown, op: string): { shape: number[]; values: number[] } {
+  const shape: number[] = [];
+  for (let d: unknown = data; Array.isArray(d); d = d[0]) shape.push(d.length);
+  const values: number[] = [];
+  const walk = (d: unknown, axis: number, path: number[]): void => {
+    if (axis === shape.length) {
+      if (typeof d !== 'number') throw new Error(`${op}: expected a number at [${path.join('][')}], got ${describe(d)}`);
+      values.push(d);
+      return;
+    }
+    if (!Array.isArray(d) || d.length !== shape[axis]) {
+      throw new Error(`${op}: ragged nested array: expected ${shape[axis]} elements at [${path.join('][')}] (like the first row), got ${Array.isArray(d) ? d.length : describe(d)}`);
+    }
+    for (let i = 0; i < d.length; i++) walk(d[i], axis + 1, [...path, i]);
+  };
+  walk(data, 0, []);
+  return { shape, values };
+}
+
+/** A tensor from a number, nested arrays, or a flat array / Float32Array with `shape`. */
+export function tensor(data: number | NestedArray | Float32Array, options: TensorOptions = {}, op = 'tensor'): Tensor {
+  let shape: number[];
+  let values: ArrayLike<number>;
+  if (typeof data === 'number') {
+    shape = []; values = [data];
+  } else if (data instanceof Float32Array) {
+    shape = [data.length]; values = data;
+  } else if (Array.isArray(data)) {
+    ({ shape, values } = flattenNested(data, op));
+  } else {
+    throw new Error(`${op}: expected a number, nested arrays of numbers or a Float32Array, got ${describe(data)}`);
+  }
+  if (options.shape !== undefined) {
+    const target = checkShape(options.shape, op);
+    if (numel(target) !== values.length) {
+      throw new Error(`${op}: ${values.length} values cannot fill shape ${fmt(target)} (it needs ${numel(target)})`);
+    }
+    shape = target;
+  }
+  const t = newTensor(shape, op);
+  heapF32().set(values, core.dataOf(t.id) >> 2);
+  if (options.requiresGrad) core.setRequiresGrad(t.id, 1);
+  return t;
+}
+
+function creationShape(args: unknown[], op: string): { shape: number[]; options: CreateOptions } {
+  const last = args[args.length - 1];
+  const hasOptions = last !== null && typeof last === 'object' && !Array.isArray(last);
+  const dims = dimsArg(hasOptions ? args.slice(0, -1) : args);
+  return { shape: checkShape(dims, op), options: hasOptions ? (last as CreateOptions) : {} };
+}
+
+function filled(op: string, args: unknown[], fill: (t: Tensor) => void): Tensor {
+  const { shape, options } = creationShape(args, op);
+  const t = newTensor(shape, op);
+  fill(t);
+  if (options.requiresGrad) core.setRequiresGrad(t.id, 1);
+  return t;
+}
+
+export const zeros = (...args: (number | number[] | CreateOptions)[]): Tensor => filled('zeros', args, (t) => core.fillNode(t.id, 0));
+export const ones = (...args: (number | number[] | CreateOptions)[]): Tensor => filled('ones', args, (t) => core.fillNode(t.id, 1));
+/** Uniform in [0, 1) from the seeded generator. */
+export const rand = (...args: (number | number[] | CreateOptions)[]): Tensor => filled('rand', args, (t) => core.fillRandomNode(t.id, 0, 0, 1));
+/** Standard normal from the seeded generator. */
+export const randn = (...args: (number | number[] | CreateOptions)[]): Tensor => filled('randn', args, (t) => core.fillRandomNode(t.id, 1, 0, 1));
+
+export function full(shape: number[], value: number, options: CreateOptions = {}): Tensor {
+  if (typeof value !== 'number') throw new Error(`full: value must be a number, got ${describe(value)}`);
+  return filled('full', [shape, options], (t) => core.fillNode(t.id, value));
+}
+
+/** arange(end) or arange(start, end, step = 1), like PyTorch. */
+export function arange(start: number, end?: number, step = 1, options: CreateOptions = {}): Tensor {
+  if (end === undefined) { end = start; start = 0; }
+  for (const [name, v] of [['start', start], ['end', end], ['step', step]] as const) {
+    if (typeof v !== 'number' || !Number.isFinite(v)) throw new Error(`arange: ${name} must be a finite number, got ${String(v)}`);
+  }
+  if (step === 0) throw new Error('arange: step must be nonzero');
+  const n = Math.max(0, Math.ceil((end - start) / step));
+  const values = new Float32Array(n);
+  for (let i = 0; i < n; i++) values[i] = start + i * step;
+  return tensor(values, options, 'arange');
+}
+
+/** Seeds the generator behind rand and randn; the same seed gives the same numbers everywhere. */
+export function manualSeed(seed: number): void {
+  if (typeof seed !== 'number' || !Number.isInteger(seed) || seed < 0) throw new Error(`manualSeed: seed must be an integer ≥ 0, got ${String(seed)}`);
+  core.seed(seed);
+}
+
+// ── elementwise ────────────────────────────────────────────────────────────────────────────────
+
+function binary(op: Op, name: string, x: TensorLike, y: TensorLike): Tensor {
+  // A plain number rides in the record (i0 = 1 when it is the left operand): no tensor is made.
+  if (typeof y === 'number' && x instanceof Tensor) {
+    live(x, name);
+    return run(op, name, x.dims, x, null, null, 0, 0, 0, 0, 0, y);
+  }
+  if (typeof x === 'number' && y instanceof Tensor) {
+    live(y, name);
+    return run(op, name, y.dims, y, null, null, 1, 0, 0, 0, 0, x);
+  }
+  const a = asTensor(x, name), b = asTensor(y, name);
+  return run(op, name, broadcastShape(a.dims, b.dims, name), a, b, null);
+}
+
+export const add = (a: TensorLike, b: TensorLike): Tensor => binary(Op.ADD, 'add', a, b);
+export const sub = (a: TensorLike, b: TensorLike): Tensor => binary(Op.SUB, 'sub', a, b);
+export const mul = (a: TensorLike, b: TensorLike): Tensor => binary(Op.MUL, 'mul', a, b);
+export const div = (a: TensorLike, b: TensorLike): Tensor => binary(Op.DIV, 'div', a, b);
+export const pow = (a: TensorLike, b: TensorLike): Tensor => binary(Op.POW, 'pow', a, b);
+export const maximum = (a: TensorLike, b: TensorLike): Tensor => binary(Op.MAXIMUM, 'maximum', a, b);
+export const minimum = (a: TensorLike, b: TensorLike): Tensor => binary(Op.MINIMUM, 'minimum', a, b);
+
+function unary(op: Op, name: string, x: TensorLike, f0 = 0): Tensor {
+  const a = asTensor(x, name);
+  return run(op, name, a.dims, a, null, null, 0, 0, 0, 0, 0, f0);
+}
+
+export const neg = (a: TensorLike): Tensor => unary(Op.NEG, 'neg', a);
+export const abs = (a: TensorLike): Tensor => unary(Op.ABS, 'abs', a);
+export const exp = (a: TensorLike): Tensor => unary(Op.EXP, 'exp', a);
+export const log = (a: TensorLike): Tensor => unary(Op.LOG, 'log', a);
+export const sqrt = (a: TensorLike): Tensor => unary(Op.SQRT, 'sqrt', a);
+export const tanh = (a: TensorLike): Tensor => unary(Op.TANH, 'tanh', a);
+export const sigmoid = (a: TensorLike): Tensor => unary(Op.SIGMOID, 'sigmoid', a);
+export const relu = (a: TensorLike): Tensor => unary(Op.RELU, 'relu', a);
+
+export function leakyRelu(a: TensorLike, negativeSlope = 0.01): Tensor {
+  if (typeof negativeSlope !== 'number' || !Number.isFinite(negativeSlope)) {
+    throw new Error(`leakyRelu: negativeSlope must be a finite number, got ${String(negativeSlope)}`);
+  }
+  return unary(Op.LEAKY_RELU, 'leakyRelu', a, negativeSlope);
+}
+
+/** GELU, exact (erf) by default; `{approximate: 'tanh'}` for the tanh approximation, like PyTorch. */
+export function gelu(a: TensorLike, options: { approximate?: 'none' | 'tanh' } = {}): Tensor {
+  const approximate = options.approximate ?? 'none';
+  if (approximate !== 'none' && approximate !== 'tanh') {
+    throw new Error(`gelu: approximate must be 'none' or 'tanh', got ${JSON.stringify(approximate)}`);
+  }
+  return unary(approximate === 'tanh' ? Op.GELU_TANH : Op.GELU, 'gelu', a);
+}
+
+// ── matmul ─────────────────────────────────────────────────────────────────────────────────────
+
+/** Matrix product with PyTorch's rules for 1-D, 2-D and batched (broadcast) operands. */
+export function matmul(x: TensorLike, y: TensorLike): Tensor {
+  const a = asTensor(x, 'matmul'), b = asTensor(y, 'matmul');
+  const sa = a.dims, sb = b.dims;
+  if (sa.length === 0 || sb.length === 0) {
+    throw new Error(`matmul: both operands need at least 1 dim, got shapes ${fmt(sa)} and ${fmt(sb)}`);
+  }
+  const M = sa.length === 1 ? 1 : sa[sa.length - 2];
+  const K = sa[sa.length - 1];
+  const Kb = sb.length === 1 ? sb[0] : sb[sb.length - 2];
+  const N = sb.length === 1 ? 1 : sb[sb.length - 1];
+  if (K !== Kb) {
+    throw new Error(`matmul: shapes ${fmt(sa)} and ${fmt(sb)} cannot be multiplied (${K} columns vs ${Kb} rows)`);
+  }
+  const batch = broadcastShape(sa.slice(0, Math.max(0, sa.length - 2)), sb.slice(0, Math.max(0, sb.length - 2)), 'matmul');
+  const shape = [...batch];
+  if (sa.length > 1) shape.push(M);
+  if (sb.length > 1) shape.push(N);
+  return run(Op.MATMUL, 'matmul', shape, a, b, null, M, K, N, numel(batch), batch.length);
+}
+
+// ── reductions ─────────────────────────────────────────────────────────────────────────────────
+
+/** Sorted, de-duplicated axes of a dim argument (undefined: every axis). */
+function reduceAxes(a: Tensor, dim: number | number[] | undefined, op: string): number[] {
+  const rank = a.dims.length;
+  if (dim === undefined) return Array.from({ length: rank }, (_, i) => i);
+  const list = Array.isArray(dim) ? dim : [dim];
+  const axes = [...new Set(list.map((d) => normAxis(d, rank, op, a.dims)))].sort((p, q) => p - q);
+  return rank === 0 ? [] : axes;
+}
+
+function reduce(op: Op, name: string, x: TensorLike, dim: number | number[] | undefined, keepdim: boolean): Tensor {
+  const a = asTensor(x, name);
+  const axes = reduceAxes(a, dim, name);
+  const shape = a.dims;
+  const outShape = keepdim ? shape.map((d, i) => (axes.includes(i) ? 1 : d)) : shape.filter((_, i) => !axes.includes(i));
+  if (axes.length > 0 && axes.some((ax) => shape[ax] === 0) && (op === Op.MAX || op === Op.MIN)) {
+    throw new Error(`${name}: cannot reduce an empty dim of shape ${fmt(shape)}`);
+  }
+  // Split the axes into runs of adjacent axes; each run is one [outer, R, inner] reduction.
+  const runs: [number, number][] = [];
+  for (const ax of axes) {
+    const lastRun = runs[runs.length - 1];
+    if (lastRun && lastRun[1] === ax - 1) lastRun[1] = ax;
+    else runs.push([ax, ax]);
+  }
+  if (runs.length === 0) runs.push([0, -1]); // nothing to reduce: a copy through [size, 1, 1]
+  let cur = a;
+  let curShape: number[] = shape.slice();
+  for (let r = runs.length - 1; r >= 0; r--) {
+    const [first, last] = runs[r];
+    const outer = prod(curShape, 0, first), R = prod(curShape, first, last + 1), inner = prod(curShape, last + 1, curShape.length);
+    const isLast = r === 0;
+    const nextShape = curShape.map((d, i) => (i >= first && i <= last ? 1 : d));
+    const next = run(op, name, isLast ? outShape : nextShape, cur, null, null, outer, R, inner);
+    if (cur !== a) cur.dispose(); // an intermediate of a multi-run reduction: its record keeps it
+    cur = next;
+    curShape = nextShape;
+  }
+  return cur;
+}
+
+export const sum = (a: TensorLike, dim?: number | number[], keepdim = false): Tensor => reduce(Op.SUM, 'sum', a, dim, keepdim);
+export const mean = (a: TensorLike, dim?: number | number[], keepdim = false): Tensor => reduce(Op.MEAN, 'mean', a, dim, keepdim);
+export const max = (a: TensorLike, dim?: number | number[], keepdim = false): Tensor => reduce(Op.MAX, 'max', a, dim, keepdim);
+export const min = (a: TensorLike, dim?: number | number[], keepdim = false): Tensor => reduce(Op.MIN, 'min', a, dim, keepdim);
+export const logsumexp = (a: TensorLike, dim?: number | number[], keepdim = false): Tensor => reduce(Op.LOGSUMEXP, 'logsumexp', a, dim, keepdim);
+
+function argReduce(isMax: boolean, name: string, x: TensorLike, dim: number | undefined, keepdim: boolean): Tensor {
+  const a = asTensor(x, name);
+  if (a.size === 0) throw new Error(`${name}: cannot reduce an empty tensor of shape ${fmt(a.dims)}`);
+  let shape: number[], outer: number, R: number, inner: number;
+  if (dim === undefined) {
+    shape = []; outer = 1; R = a.size; inner = 1;
+  } else {
+    const ax = normAxis(dim, a.dims.length, name, a.dims);
+    outer = prod(a.dims, 0, ax); R = a.dims.length ? a.dims[ax] : 1; inner = prod(a.dims, ax + 1, a.dims.length);
+    shape = keepdim ? a.dims.map((d, i) => (i === ax ? 1 : d)) : a.dims.filter((_, i) => i !== ax);
+  }
+  setScratchShape(shape);
+  const id = core.argReduce(isMax ? 1 : 0, a.id, shape.length, outer, R, inner);
+  if (id < 0) outOfMemory(name);
+  return new Tensor(id, shape);
+}
+
+export const argmax = (a: TensorLike, dim?: number, keepdim = false): Tensor => argReduce(true, 'argmax', a, dim, keepdim);
+export const argmin = (a: TensorLike, dim?: number, keepdim = false): Tensor => argReduce(false, 'argmin', a, dim, keepdim);
+
+function softmaxLike(op: Op, name: string, x: TensorLike, dim: number): Tensor {
+  const a = asTensor(x, name);
+  if (dim === undefined) throw new Error(`${name}: dim is required (the axis to normalise over)`);
+  const ax = normAxis(dim, a.dims.length, name, a.dims);
+  const R = a.dims.length ? a.dims[ax] : 1;
+  return run(op, name, a.dims, a, null, null, prod(a.dims, 0, ax), R, prod(a.dims, ax + 1, a.dims.length));
+}
+
+export const softmax = (a: TensorLike, dim: number): Tensor => softmaxLike(Op.SOFTMAX, 'softmax', a, dim);
+export const logSoftmax = (a: TensorLike, dim: number): Tensor => softmaxLike(Op.LOG_SOFTMAX, 'logSoftmax', a, dim);
+
+// ── shape ──────────────────────────────────────────────────────────────────────────────────────
+
+export function reshape(x: TensorLike, shape: number[], name = 'reshape'): Tensor {
+  const a = asTensor(x, name);
+  if (!Array.isArray(shape)) throw new Error(`${name}: shape must be an array of integers, got ${describe(shape)}`);
+  const free = shape.filter((d) => d === -1).length;
+  if (free > 1) throw new Error(`${name}: only one dim can be -1, got shape ${fmt(shape)}`);
+  const target = checkShape(shape.map((d) => (d === -1 ? 0 : d)), name);
+  const known = numel(target.filter((_, i) => shape[i] !== -1));
+  if (free === 1) {
+    const i = shape.indexOf(-1);
+    if (known === 0 || a.size % known !== 0) throw new Error(`${name}: shape ${fmt(shape)} is invalid for a tensor of shape ${fmt(a.dims)} (${a.size} elements)`);
+    target[i] = a.size / known;
+  }
+  if (numel(target) !== a.size) throw new Error(`${name}: shape ${fmt(shape)} is invalid for a tensor of shape ${fmt(a.dims)} (${a.size} elements)`);
+  return run(Op.RESHAPE, name, target, a, null, null);
+}
+
+export function flatten(x: TensorLike, startDim = 0, endDim = -1): Tensor {
+  const a = asTensor(x, 'flatten');
+  if (a.dims.length === 0) return reshape(a, [1], 'flatten');
+  const s = normAxis(startDim, a.dims.length, 'flatten', a.dims), e = normAxis(endDim, a.dims.length, 'flatten', a.dims);
+  if (s > e) throw new Error(`flatten: startDim ${startDim} comes after endDim ${endDim} for shape ${fmt(a.dims)}`);
+  return reshape(a, [...a.dims.slice(0, s), prod(a.dims, s, e + 1), ...a.dims.slice(e + 1)], 'flatten');
+}
+
+export function squeeze(x: TensorLike, dim?: number): Tensor {
+  const a = asTensor(x, 'squeeze');
+  if (dim === undefined) return reshape(a, a.dims.filter((d) => d !== 1), 'squeeze');
+  const ax = normAxis(dim, a.dims.length, 'squeeze', a.dims);
+  return reshape(a, a.dims.filter((d, i) => i !== ax || d !== 1), 'squeeze');
+}
+
+export function unsqueeze(x: TensorLike, dim: number): Tensor {
+  const a = asTensor(x, 'unsqueeze');
+  const ax = normAxis(dim, a.dims.length + 1, 'unsqueeze', a.dims);
+  return reshape(a, [...a.dims.slice(0, ax), 1, ...a.dims.slice(ax)], 'unsqueeze');
+}
+
+export function permute(x: TensorLike, dims: number[], name = 'permute'): Tensor {
+  const a = asTensor(x, name);
+  const rank = a.dims.length;
+  if (!Array.isArray(dims) || dims.length !== rank) {
+    throw new Error(`${name}: dims ${Array.isArray(dims) ? fmt(dims) : String(dims)} must list each of the ${rank} dims of shape ${fmt(a.dims)} once`);
+  }
+  const perm = dims.map((d) => normAxis(d, rank, name, a.dims));
+  if (new Set(perm).size !== rank) throw new Error(`${name}: dims ${fmt(dims)} repeat a dim of shape ${fmt(a.dims)}`);
+  let packed = 0;
+  perm.forEach((p, i) => { packed |= p << (4 * i); });
+  return run(Op.PERMUTE, name, perm.map((p) => a.dims[p]), a, null, null, packed);
+}
+
+export function transpose(x: TensorLike, dim0: number, dim1: number): Tensor {
+  const a = asTensor(x, 'transpose');
+  const rank = a.dims.length;
+  const d0 = normAxis(dim0, rank, 'transpose', a.dims), d1 = normAxis(dim1, rank, 'transpose', a.dims);
+  const perm = Array.from({ length: rank }, (_, i) => i);
+  perm[d0] = d1; perm[d1] = d0;
+  return permute(a, perm, 'transpose');
+}
+
+export function expand(x: TensorLike, shape: number[]): Tensor {
+  const a = asTensor(x, 'expand');
+  if (!Array.isArray(shape) || shape.length < a.dims.length) {
+    throw new Error(`expand: shape ${Array.isArray(shape) ? fmt(shape) : String(shape)} must have at least the ${a.dims.length} dims of ${fmt(a.dims)}`);
+  }
+  const lead = shape.length - a.dims.length;
+  const target = shape.map((d, i) => {
+    const own = i < lead ? -1 : a.dims[i - lead];
+    if (d === -1) {
+      if (i < lead) throw new Error(`expand: -1 is not allowed for the new leading dim ${i} in ${fmt(shape)}`);
+      return own;
+    }
+    if (!Number.isInteger(d) || d < 0 || (i >= lead && own !== 1 && own !== d)) {
+      throw new Error(`expand: cannot expand shape ${fmt(a.dims)} to ${fmt(shape)} (dim ${i})`);
+    }
+    return d;
+  });
+  return run(Op.EXPAND, 'expand', checkShape(target, 'expand'), a, null, null);
+}
+
+function tensorList(tensors: unknown, op: string): Tensor[] {
+  if (!Array.isArray(tensors) || tensors.length === 0) throw new Error(`${op}: expected a non-empty array of tensors`);
+  return tensors.map((t) => asTensor(t, op));
+}
+
+/** Writes each input into its slice of a new output, one CAT_PART record per input. */
+function joinParts(name: string, shape: number[], parts: Tensor[], outer: number, rowOut: number, rowOf: (t: Tensor) => number): Tensor {
+  const out = newTensor(shape, name);
+  let offset = 0;
+  for (const t of parts) {
+    const row = rowOf(t);
+    const status = core.runOpInto(Op.CAT_PART, out.id, t.id, -1, -1, outer, rowOut, row, offset, 0, 0);
+    if (status < 0) { out.dispose(); fail(status, name); }
+    offset += row;
+  }
+  return out;
+}
+
+export function cat(tensors: Tensor[], dim = 0): Tensor {
+  const parts = tensorList(tensors, 'cat');
+  const first = parts[0].dims;
+  if (first.length === 0) throw new Error('cat: zero-dimensional tensors cannot be concatenated');
+  const ax = normAxis(dim, first.length, 'cat', first);
+  for (const t of parts) {
+    if (t.dims.length !== first.length || t.dims.some((d, i) => i !== ax && d !== first[i])) {
+      throw new Error(`cat: shapes ${fmt(first)} and ${fmt(t.dims)} differ outside dim ${ax}`);
+    }
+  }
+  const shape = first.slice();
+  shape[ax] = parts.reduce((s, t) => s + t.dims[ax], 0);
+  const inner = prod(first, ax + 1, first.length);
+  return joinParts('cat', checkShape(shape, 'cat'), parts, prod(first, 0, ax), shape[ax] * inner, (t) => t.dims[ax] * inner);
+}
+
+export function stack(tensors: Tensor[], dim = 0): Tensor {
+  const parts = tensorList(tensors, 'stack');
+  const first = parts[0].dims;
+  for (const t of parts) {
+    if (!sameShape(t.dims, first)) throw new Error(`stack: all tensors must have the same shape, got ${fmt(first)} and ${fmt(t.dims)}`);
+  }
+  const ax = normAxis(dim, first.length + 1, 'stack', first);
+  const shape = [...first.slice(0, ax), parts.length, ...first.slice(ax)];
+  const inner = prod(first, ax, first.length);
+  return joinParts('stack', checkShape(shape, 'stack'), parts, prod(first, 0, ax), parts.length * inner, () => inner);
+}
+
+export function narrow(x: TensorLike, dim: number, start: number, length: number): Tensor {
+  const a = asTensor(x, 'narrow');
+  if (a.dims.length === 0) throw new Error('narrow: cannot narrow a 0-d tensor');
+  const ax = normAxis(dim, a.dims.length, 'narrow', a.dims);
+  const n = a.dims[ax];
+  if (!Number.isInteger(start) || start < -n || start > n) throw new Error(`narrow: start ${start} is out of range for dim ${ax} of shape ${fmt(a.dims)}`);
+  const s = start < 0 ? start + n : start;
+  if (!Number.isInteger(length) || length < 0 || s + length > n) {
+    throw new Error(`narrow: start ${start} + length ${length} exceeds dim ${ax} of size ${n} in shape ${fmt(a.dims)}`);
+  }
+  const inner = prod(a.dims, ax + 1, a.dims.length);
+  const shape = a.dims.slice();
+  shape[ax] = length;
+  return run(Op.NARROW, 'narrow', shape, a, null, null, prod(a.dims, 0, ax), n * inner, length * inner, s * inner);
+}
+
+/** An index argument as a tensor of integer values < bound, and whether we made it (to release). */
+function indexTensor(index: unknown, bound: number, op: string): { t: Tensor; owned: boolean } {
+  let t: Tensor, owned = false;
+  if (index instanceof Tensor) t = asTensor(index, op);
+  else if (index instanceof Int32Array) { t = tensor(Float32Array.from(index), {}, op); owned = true; }
+  else if (Array.isArray(index)) { t = tensor(index as NestedArray, {}, op); owned = true; }
+  else throw new Error(`${op}: index must be a Tensor, number[] or Int32Array, got ${describe(index)}`);
+  const values = t.data();
+  for (let i = 0; i < values.length; i++) {
+    const v = values[i];
+    if (!Number.isInteger(v) || v < 0 || v >= bound) {
+      if (owned) t.dispose();
+      throw new Error(`${op}: index ${v} at position ${i} is out of range [0, ${bound})`);
+    }
+  }
+  return { t, owned };
+}
+
+export function indexSelect(x: TensorLike, dim: number, index: Index): Tensor {
+  const a = asTensor(x, 'indexSelect');
+  const ax = normAxis(dim, a.dims.length, 'indexSelect', a.dims);
+  const R = a.dims.length ? a.dims[ax] : 1;
+  const { t, owned } = indexTensor(index, R, 'indexSelect');
+  try {
+    if (t.dims.length > 1) throw new Error(`indexSelect: index must be 1-D, got shape ${fmt(t.dims)}`);
+    const count = t.size;
+    const shape = a.dims.length ? a.dims.slice() : [];
+    if (shape.length) shape[ax] = count;
+    return run(Op.INDEX_SELECT, 'indexSelect', shape, a, null, t, prod(a.dims, 0, ax), R, prod(a.dims, ax + 1, a.dims.length), count);
+  } finally {
+    if (owned) t.dispose(); // the tape record keeps the index node alive while it needs it
+  }
+}
+
+export function gather(x: TensorLike, dim: number, index: Tensor | NestedArray): Tensor {
+  const a = asTensor(x, 'gather');
+  const ax = normAxis(dim, a.dims.length, 'gather', a.dims);
+  const R = a.dims.length ? a.dims[ax] : 1;
+  const { t, owned } = indexTensor(index, R, 'gather');
+  try {
+    if (t.dims.length !== a.dims.length || t.dims.some((d, i) => i !== ax && d > a.dims[i])) {
+      throw new Error(`gather: index of shape ${fmt(t.dims)} does not fit input of shape ${fmt(a.dims)} along dim ${ax}`);
+    }
+    return run(Op.GATHER, 'gather', t.dims, a, null, t, ax);
+  } finally {
+    if (owned) t.dispose();
+  }
+}
+
+// ── autograd ───────────────────────────────────────────────────────────────────────────────────
+
+export function backward(root: Tensor, grad?: TensorLike): void {
+  const id = live(root, 'backward');
+  if (!root.requiresGrad) throw new Error(`backward: the tensor of shape ${fmt(root.dims)} does not require grad (no input had requiresGrad, or it was made under noGrad)`);
+  let seed = -1;
+  let owned: Tensor | null = null;
+  if (grad === undefined) {
+    if (root.size !== 1) {
+      throw new Error(`backward: a gradient can be implied only for a tensor with one element, got shape ${fmt(root.dims)}; pass backward(grad) with a gradient of that shape`);
+    }
+  } else {
+    const g = grad instanceof Tensor ? asTensor(grad, 'backward') : (owned = asTensor(grad, 'backward'));
+    if (g.size !== root.size || (g.dims.length > 0 && !sameShape(g.dims, root.dims))) {
+      owned?.dispose();
+      throw new Error(`backward: gradient of shape ${fmt(g.dims)} does not match the tensor's shape ${fmt(root.dims)}`);
+    }
+    seed = g.id;
+  }
+  const status = core.backward(id, seed);
+  owned?.dispose();
+  if (status < 0) fail(status, 'backward');
+}
+
+/** Runs fn with gradient tracking off: nothing is recorded and results do not require grad. */
+export function noGrad<T>(fn: () => T): T {
+  const was = core.setGradEnabled(0);
+  try {
+    return fn();
+  } finally {
+    core.setGradEnabled(was);
+  }
+}
+
+/** A new tensor with the same values that is not part of any graph. */
+export function detach(x: Tensor): Tensor {
+  const a = asTensor(x, 'detach');
+  return noGrad(() => run(Op.RESHAPE, 'detach', a.dims, a, null, null));
+}
