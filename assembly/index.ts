@@ -1,9 +1,9 @@
 // The module's exports: what the bindings call. Everything takes and returns plain numbers
 // (node ids, sizes, pointers into this module's memory).
 
-export { header, newNode, sizeOf as nodeSize } from "./nodes";
+export { header, newNode, dropGrad, tensorBytesInUse } from "./nodes";
 export { runOp, runOpInto, backward, release, setGradEnabled, setRequiresGrad, zeroGrad, swapGrad, missingRule } from "./autograd";
-export { allocatedBytes, failedRequest, free } from "./alloc";
+export { failedRequest } from "./alloc";
 export { seed } from "./random";
 export { tapeLen } from "./tape";
 

@@ -66,6 +66,11 @@ let nodeTable: usize = 0;
 let capacity: i32 = 0;
 let freeRow: i32 = -1;
 let liveNodes: i32 = 0;
+/** Bytes of tensor data and gradient buffers (what memory() reports; the table, tape and
+ *  kernel scratch are the engine's own and are not counted). */
+let tensorBytes: f64 = 0;
+
+export function tensorBytesInUse(): f64 { return tensorBytes; }
 
 // @ts-ignore: decorator
 @inline export function row(id: i32): usize { return nodeTable + <usize>id * NODE_ROW; }
@@ -142,6 +147,7 @@ export function newNode(rank: i32, zeroed: bool): i32 {
   let bytes = <usize>max(size, 1) << 2;
   let data = zeroed ? allocZeroed(bytes) : alloc(bytes);
   if (!data) return -1;
+  tensorBytes += <f64>bytes;
   let id = freeRow;
   let r = row(id);
   freeRow = load<i32>(r, REC);
@@ -164,10 +170,9 @@ export function freeRowOf(id: i32): void {
   let r = row(id);
   let bytes = <usize>max(load<i32>(r, SIZE), 1) << 2;
   free(load<usize>(r, DATA), bytes);
-  let g = load<usize>(r, GRAD);
-  if (g) free(g, bytes);
+  tensorBytes -= <f64>bytes;
+  dropGrad(id);
   store<usize>(r, 0, DATA);
-  store<usize>(r, 0, GRAD);
   store<i32>(r, 0, FLAGS);
   store<i32>(r, freeRow, REC);
   freeRow = id;
@@ -182,7 +187,9 @@ export function freeRowOf(id: i32): void {
 export function gradFor(id: i32): usize {
   let g = gradPtr(id);
   if (!g) {
-    g = allocZeroed(<usize>max(sizeOf(id), 1) << 2);
+    let bytes = <usize>max(sizeOf(id), 1) << 2;
+    g = allocZeroed(bytes);
+    if (g) tensorBytes += <f64>bytes;
     setGradPtr(id, g);
   }
   return g;
@@ -191,7 +198,9 @@ export function gradFor(id: i32): usize {
 export function dropGrad(id: i32): void {
   let g = gradPtr(id);
   if (g) {
-    free(g, <usize>max(sizeOf(id), 1) << 2);
+    let bytes = <usize>max(sizeOf(id), 1) << 2;
+    free(g, bytes);
+    tensorBytes -= <f64>bytes;
     setGradPtr(id, 0);
   }
 }

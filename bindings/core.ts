@@ -9,7 +9,6 @@ interface CoreExports {
   failedRequest: WebAssembly.Global;
   missingRule: WebAssembly.Global;
   newNode(rank: number, zeroed: number): number;
-  nodeSize(id: number): number;
   runOp(op: number, rank: number, a: number, b: number, c: number, i0: number, i1: number, i2: number, i3: number, i4: number, f0: number): number;
   runOpInto(op: number, out: number, a: number, b: number, c: number, i0: number, i1: number, i2: number, i3: number, i4: number, f0: number): number;
   backward(root: number, seed: number): number;
@@ -18,8 +17,8 @@ interface CoreExports {
   setRequiresGrad(id: number, on: number): void;
   zeroGrad(id: number): void;
   swapGrad(id: number, ptr: number): number;
-  allocatedBytes(): number;
-  free(ptr: number, bytes: number): void;
+  tensorBytesInUse(): number;
+  dropGrad(id: number): void;
   seed(s: number): void;
   tapeLen(): number;
   dataOf(id: number): number;

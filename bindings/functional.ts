@@ -24,8 +24,8 @@ export function grad(fn: (...inputs: Tensor[]) => Tensor, inputs: Tensor[]): Ten
     });
   } finally {
     inputs.forEach((t, i) => {
-      const fresh = core.swapGrad(t.id, parked[i]);
-      if (fresh) core.free(fresh, Math.max(t.size, 1) * 4);
+      core.dropGrad(t.id);
+      core.swapGrad(t.id, parked[i]);
     });
   }
 }

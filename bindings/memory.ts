@@ -64,12 +64,12 @@ export function dispose(value: unknown): void {
 export interface MemoryInfo {
   /** Tensors alive in the arena (including ones a live graph still needs). */
   tensors: number;
-  /** Bytes of tensor, gradient and tape buffers in use. */
+  /** Bytes of tensor values and gradients in use. */
   bytes: number;
   /** Size of the WebAssembly memory. */
   arenaBytes: number;
 }
 
 export function memory(): MemoryInfo {
-  return { tensors: liveNodes(), bytes: core.allocatedBytes(), arenaBytes: core.memory.buffer.byteLength };
+  return { tensors: liveNodes(), bytes: core.tensorBytesInUse(), arenaBytes: core.memory.buffer.byteLength };
 }

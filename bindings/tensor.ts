@@ -349,7 +349,13 @@ export function matmul(x: TensorLike, y: TensorLike): Tensor {
   if (K !== Kb) {
     throw new Error(`matmul: shapes ${fmt(sa)} and ${fmt(sb)} cannot be multiplied (${K} columns vs ${Kb} rows)`);
   }
-  const batch = broadcastShape(sa.slice(0, Math.max(0, sa.length - 2)), sb.slice(0, Math.max(0, sb.length - 2)), 'matmul');
+  const batchA = sa.slice(0, Math.max(0, sa.length - 2)), batchB = sb.slice(0, Math.max(0, sb.length - 2));
+  let batch: Shape;
+  try {
+    batch = broadcastShape(batchA, batchB, 'matmul');
+  } catch {
+    throw new Error(`matmul: batch dims of shapes ${fmt(sa)} and ${fmt(sb)} cannot be broadcast (${fmt(batchA)} vs ${fmt(batchB)})`);
+  }
   const shape = [...batch];
   if (sa.length > 1) shape.push(M);
   if (sb.length > 1) shape.push(N);

@@ -1,0 +1,54 @@
+// Shared assertions for tapegrad's tests.
+
+/** Row-major multi-index of flat index `i` in `shape`, e.g. [1,0,2]. */
+export function unravel(i: number, shape: readonly number[]): number[] {
+  const idx = new Array<number>(shape.length);
+  for (let d = shape.length - 1; d >= 0; d--) {
+    idx[d] = i % shape[d];
+    i = Math.floor(i / shape[d]);
+  }
+  return idx;
+}
+
+/**
+ * Elementwise |actual - expected| <= atol + rtol * |expected| (NaN never passes; matching
+ * infinities pass). On failure throws an Error naming `label`, how many elements failed, and
+ * the worst one (largest error relative to its tolerance): index, actual, expected.
+ * Pass `shape` to also see the worst element's multi-index.
+ */
+export function expectClose(
+  actual: Float32Array | ArrayLike<number>,
+  expected: ArrayLike<number>,
+  rtol: number,
+  atol: number,
+  label: string,
+  shape?: readonly number[],
+): void {
+  if (actual.length !== expected.length) {
+    throw new Error(`${label}: length ${actual.length}, expected ${expected.length}`);
+  }
+  let bad = 0;
+  let worst = -1;
+  let worstRatio = -1;
+  for (let i = 0; i < expected.length; i++) {
+    const a = actual[i];
+    const e = expected[i];
+    if (a === e) continue; // includes matching infinities
+    const allowed = atol + rtol * Math.abs(e);
+    const diff = Math.abs(a - e);
+    const ratio = Number.isNaN(diff) ? Infinity : diff / allowed;
+    if (!(diff <= allowed)) bad++;
+    if (ratio > worstRatio) {
+      worstRatio = ratio;
+      worst = i;
+    }
+  }
+  if (bad === 0) return;
+  const a = actual[worst];
+  const e = expected[worst];
+  const at = shape && shape.length > 0 ? ` [${unravel(worst, shape).join(',')}]` : '';
+  throw new Error(
+    `${label}: ${bad} of ${expected.length} elements differ (rtol ${rtol}, atol ${+atol.toPrecision(3)}); ` +
+      `worst at index ${worst}${at}: actual ${a}, expected ${e}, |diff| ${Math.abs(a - e)}`,
+  );
+}
