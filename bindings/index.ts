@@ -10,5 +10,5 @@ export {
 export type { TensorLike, NestedArray, Index, CreateOptions, TensorOptions } from './tensor';
 export { grad, gradcheck } from './functional';
 export type { GradcheckOptions } from './functional';
-export { tidy, dispose, memory } from './memory';
+export { tidy, dispose, keep, memory } from './memory';
 export type { MemoryInfo } from './memory';

@@ -10,8 +10,12 @@ export function track(t: Tensor): void {
   if (scopes.length > 0) scopes[scopes.length - 1].push(t);
 }
 
-export function inScope(): boolean {
-  return scopes.length > 0;
+const kept = new WeakSet<Tensor>();
+
+/** Exempts a tensor from every tidy() scope (nn parameters, optimizer state); dispose() still frees it. */
+export function keep<T extends Tensor>(t: T): T {
+  kept.add(t);
+  return t;
 }
 
 /** Every tensor reachable from `value` through arrays and plain objects. */
@@ -40,7 +44,7 @@ export function tidy<T>(fn: () => T): T {
     result = fn();
   } catch (err) {
     scopes.pop();
-    for (const t of scope) t.dispose();
+    for (const t of scope) if (!kept.has(t)) t.dispose();
     throw err;
   }
   scopes.pop();
@@ -49,7 +53,7 @@ export function tidy<T>(fn: () => T): T {
   const parent = scopes.length > 0 ? scopes[scopes.length - 1] : null;
   for (const t of scope) {
     if (keep.has(t)) parent?.push(t);
-    else t.dispose();
+    else if (!kept.has(t)) t.dispose();
   }
   return result;
 }
