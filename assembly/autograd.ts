@@ -11,6 +11,8 @@ import { matmulForward, matmulBackward } from "./ops/matmul";
 import { reduceForward, reduceBackward } from "./ops/reduce";
 import { softmaxForward, softmaxBackward } from "./ops/softmax";
 import { shapeForward, shapeBackward } from "./ops/shape";
+import { conv2dForward, conv2dBackward, poolForward, poolBackward } from "./ops/conv";
+import { lossForward, lossBackward } from "./ops/loss";
 import { alloc, free, allocFailures } from "./alloc";
 import { newNode, freeRowOf, flagsOf, setFlags, requiresGrad, refsOf, setRefs, bumpGen, addRecord,
   firstRecord, recordCount, gradPtr, setGradPtr, gradFor, dropGrad, sizeOf, dataPtr, REQUIRES_GRAD, HANDLE } from "./nodes";
@@ -42,6 +44,12 @@ function forward(rec: usize): bool {
     case Op.RESHAPE: case Op.PERMUTE: case Op.EXPAND: case Op.CAT_PART: case Op.NARROW:
     case Op.INDEX_SELECT: case Op.GATHER:
       shapeForward(rec); return true;
+    case Op.CONV2D:
+      conv2dForward(rec); return true;
+    case Op.MAX_POOL2D: case Op.AVG_POOL2D:
+      poolForward(rec); return true;
+    case Op.CROSS_ENTROPY: case Op.NLL_LOSS: case Op.MSE_LOSS: case Op.BCE_WITH_LOGITS:
+      lossForward(rec); return true;
   }
   return false;
 }
@@ -62,6 +70,12 @@ function backwardRecord(rec: usize): bool {
     case Op.RESHAPE: case Op.PERMUTE: case Op.EXPAND: case Op.CAT_PART: case Op.NARROW:
     case Op.INDEX_SELECT: case Op.GATHER:
       shapeBackward(rec); return true;
+    case Op.CONV2D:
+      conv2dBackward(rec); return true;
+    case Op.MAX_POOL2D: case Op.AVG_POOL2D:
+      poolBackward(rec); return true;
+    case Op.CROSS_ENTROPY: case Op.NLL_LOSS: case Op.MSE_LOSS: case Op.BCE_WITH_LOGITS:
+      lossBackward(rec); return true;
   }
   return false;
 }
@@ -71,10 +85,10 @@ function backwardRecord(rec: usize): bool {
 
 /**
  * Runs op `op` writing node `out` from inputs a, b, c (-1 for none) with integer attributes
- * i0..i4 and float attribute f0. Returns 0, OUT_OF_MEMORY, or NO_RULE.
+ * i0..i5 and float attribute f0. Returns 0, OUT_OF_MEMORY, or NO_RULE.
  */
-export function runOpInto(op: i32, out: i32, a: i32, b: i32, c: i32, i0: i32, i1: i32, i2: i32, i3: i32, i4: i32, f0: f32): i32 {
-  let record = gradEnabled && (tracks(a) || tracks(b));
+export function runOpInto(op: i32, out: i32, a: i32, b: i32, c: i32, i0: i32, i1: i32, i2: i32, i3: i32, i4: i32, i5: i32, f0: f32): i32 {
+  let record = gradEnabled && (tracks(a) || tracks(b) || tracks(c));
   let rec = scratchRecord;
   memory.fill(rec, 0, RECORD_SIZE);
   store<i32>(rec, op, OP);
@@ -87,6 +101,7 @@ export function runOpInto(op: i32, out: i32, a: i32, b: i32, c: i32, i0: i32, i1
   store<i32>(rec, i2, I0 + 8);
   store<i32>(rec, i3, I0 + 12);
   store<i32>(rec, i4, I0 + 16);
+  store<i32>(rec, i5, I0 + 20);
   store<f32>(rec, f0, F0);
   if (record) {
     let index = appendRecord(scratchRecord);
@@ -98,14 +113,16 @@ export function runOpInto(op: i32, out: i32, a: i32, b: i32, c: i32, i0: i32, i1
     if (b >= 0) setRefs(b, refsOf(b) + 1);
     if (c >= 0) setRefs(c, refsOf(c) + 1);
   }
-  return forward(rec) ? 0 : NO_RULE;
+  let failures = allocFailures; // a kernel's scratch allocation can fail too
+  if (!forward(rec)) return NO_RULE;
+  return allocFailures == failures ? 0 : OUT_OF_MEMORY;
 }
 
 /** Creates the output (shape in the header scratch) and runs the op; returns its id or a code < 0. */
-export function runOp(op: i32, rank: i32, a: i32, b: i32, c: i32, i0: i32, i1: i32, i2: i32, i3: i32, i4: i32, f0: f32): i32 {
+export function runOp(op: i32, rank: i32, a: i32, b: i32, c: i32, i0: i32, i1: i32, i2: i32, i3: i32, i4: i32, i5: i32, f0: f32): i32 {
   let out = newNode(rank, false);
   if (out < 0) return OUT_OF_MEMORY;
-  let status = runOpInto(op, out, a, b, c, i0, i1, i2, i3, i4, f0);
+  let status = runOpInto(op, out, a, b, c, i0, i1, i2, i3, i4, i5, f0);
   if (status < 0) { release(out); return status; }
   return out;
 }

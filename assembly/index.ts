@@ -6,9 +6,11 @@ export { runOp, runOpInto, backward, release, setGradEnabled, setRequiresGrad, z
 export { failedRequest } from "./alloc";
 export { seed } from "./random";
 export { tapeLen } from "./tape";
+export { sgdStep, adamStep, zeroGrads, clipGradNorm } from "./ops/optim";
 
 import { dataPtr, gradPtr, sizeOf, newNode as makeNode } from "./nodes";
-import { fillRandom } from "./random";
+import { fillRandom, fillDropoutMask } from "./random";
+import { alloc, free } from "./alloc";
 import { argExtreme } from "./ops/reduce";
 
 export function dataOf(id: i32): usize { return dataPtr(id); }
@@ -33,3 +35,17 @@ export function argReduce(isMax: bool, a: i32, rank: i32, outer: i32, R: i32, in
   if (out >= 0) argExtreme(isMax, dataPtr(a), dataPtr(out), outer, R, inner);
   return out;
 }
+
+/** Fills node `id` with 0 (probability p) or 1 / (1 − p): a dropout mask. */
+export function dropoutMask(id: i32, p: f64): void {
+  fillDropoutMask(dataPtr(id), sizeOf(id), p);
+}
+
+/** dst's values = src's values (same element count): loading weights, copy_. */
+export function copyData(dst: i32, src: i32): void {
+  memory.copy(dataPtr(dst), dataPtr(src), <usize>sizeOf(dst) << 2);
+}
+
+/** A raw buffer for the bindings' own lists (optimizer parameter ids); 0 when out of memory. */
+export function allocBuffer(bytes: i32): usize { return alloc(<usize>bytes); }
+export function freeBuffer(ptr: usize, bytes: i32): void { free(ptr, <usize>bytes); }

@@ -46,3 +46,8 @@ export function fillRandom(p: usize, n: i32, normal: bool, lo: f64, hi: f64): vo
     if (i + 1 < n) store<f32>(p + (<usize>(i + 1) << 2), <f32>(lo + hi * r * Math.sin(2.0 * Math.PI * u2)));
   }
 }
+
+export function fillDropoutMask(p: usize, n: i32, drop: f64): void {
+  let keep = <f32>(1.0 / (1.0 - drop));
+  for (let i = 0; i < n; i++) store<f32>(p + (<usize>i << 2), uniform() < drop ? 0 : keep);
+}

@@ -9,8 +9,8 @@ interface CoreExports {
   failedRequest: WebAssembly.Global;
   missingRule: WebAssembly.Global;
   newNode(rank: number, zeroed: number): number;
-  runOp(op: number, rank: number, a: number, b: number, c: number, i0: number, i1: number, i2: number, i3: number, i4: number, f0: number): number;
-  runOpInto(op: number, out: number, a: number, b: number, c: number, i0: number, i1: number, i2: number, i3: number, i4: number, f0: number): number;
+  runOp(op: number, rank: number, a: number, b: number, c: number, i0: number, i1: number, i2: number, i3: number, i4: number, i5: number, f0: number): number;
+  runOpInto(op: number, out: number, a: number, b: number, c: number, i0: number, i1: number, i2: number, i3: number, i4: number, i5: number, f0: number): number;
   backward(root: number, seed: number): number;
   release(id: number): void;
   setGradEnabled(on: number): number;
@@ -26,6 +26,14 @@ interface CoreExports {
   fillRandomNode(id: number, normal: number, lo: number, hi: number): void;
   fillNode(id: number, value: number): void;
   argReduce(isMax: number, a: number, rank: number, outer: number, R: number, inner: number): number;
+  dropoutMask(id: number, p: number): void;
+  copyData(dst: number, src: number): void;
+  allocBuffer(bytes: number): number;
+  freeBuffer(ptr: number, bytes: number): void;
+  sgdStep(params: number, bufs: number, count: number, lr: number, momentum: number, dampening: number, nesterov: number, weightDecay: number, firstStep: number): void;
+  adamStep(params: number, ms: number, vs: number, count: number, lr: number, beta1: number, beta2: number, eps: number, weightDecay: number, decoupled: number, step: number): void;
+  zeroGrads(params: number, count: number): void;
+  clipGradNorm(params: number, count: number, maxNorm: number, p: number): number;
 }
 
 /** Which build was loaded: 'relaxed-simd' where the runtime supports it, else 'simd'. */

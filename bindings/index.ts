@@ -12,3 +12,5 @@ export { grad, gradcheck } from './functional';
 export type { GradcheckOptions } from './functional';
 export { tidy, dispose, keep, memory } from './memory';
 export type { MemoryInfo } from './memory';
+export * as optim from './optim';
+export * as nn from './nn';

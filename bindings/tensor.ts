@@ -88,6 +88,15 @@ export class Tensor {
     return this;
   }
 
+  /** Overwrites this tensor's values with src's (same shape), outside any graph; returns this. */
+  copy_(src: TensorLike): Tensor {
+    const s = asTensor(src, 'copy_');
+    live(this, 'copy_');
+    if (!sameShape(s.dims, this.dims)) throw new Error(`copy_: source shape ${fmt(s.dims)} does not match ${fmt(this.dims)}`);
+    core.copyData(this.id, s.id);
+    return this;
+  }
+
   // ── elementwise ──
   add(other: TensorLike): Tensor { return add(this, other); }
   sub(other: TensorLike): Tensor { return sub(this, other); }
@@ -143,7 +152,7 @@ export function live(t: Tensor, op: string): number {
   return t.id;
 }
 
-function fail(status: number, op: string): never {
+export function fail(status: number, op: string): never {
   if (status === OUT_OF_MEMORY) outOfMemory(op);
   if (status === NO_RULE) throw new Error(`${op}: the core has no kernel for opcode ${(core.missingRule.value as number)}`);
   throw new Error(`${op}: failed with status ${status}`);
@@ -159,12 +168,12 @@ export function newTensor(shape: Shape, op: string, zeroed = false): Tensor {
 }
 
 /** Runs one op in the core: a new output of `shape` from inputs a, b, c and attributes. */
-function run(op: Op, name: string, shape: Shape, a: Tensor, b: Tensor | null, c: Tensor | null,
-  i0 = 0, i1 = 0, i2 = 0, i3 = 0, i4 = 0, f0 = 0): Tensor {
+export function run(op: Op, name: string, shape: Shape, a: Tensor, b: Tensor | null, c: Tensor | null,
+  i0 = 0, i1 = 0, i2 = 0, i3 = 0, i4 = 0, i5 = 0, f0 = 0): Tensor {
   if (shape.length > MAX_RANK) throw new Error(`${name}: result would have ${shape.length} dims; at most ${MAX_RANK} are supported`);
   checkBytes(shape, name);
   setScratchShape(shape);
-  const id = core.runOp(op, shape.length, a.id, b ? b.id : -1, c ? c.id : -1, i0, i1, i2, i3, i4, f0);
+  const id = core.runOp(op, shape.length, a.id, b ? b.id : -1, c ? c.id : -1, i0, i1, i2, i3, i4, i5, f0);
   if (id < 0) fail(id, name);
   return new Tensor(id, shape);
 }
@@ -176,7 +185,7 @@ export function asTensor(x: unknown, op: string): Tensor {
   throw new Error(`${op}: expected a Tensor, a number or nested arrays of numbers, got ${describe(x)}`);
 }
 
-function describe(x: unknown): string {
+export function describe(x: unknown): string {
   if (x === null) return 'null';
   if (typeof x === 'string') return `the string ${JSON.stringify(x)}`;
   return typeof x === 'object' ? (x.constructor?.name ?? 'object') : typeof x;
@@ -285,11 +294,11 @@ function binary(op: Op, name: string, x: TensorLike, y: TensorLike): Tensor {
   // A plain number rides in the record (i0 = 1 when it is the left operand): no tensor is made.
   if (typeof y === 'number' && x instanceof Tensor) {
     live(x, name);
-    return run(op, name, x.dims, x, null, null, 0, 0, 0, 0, 0, y);
+    return run(op, name, x.dims, x, null, null, 0, 0, 0, 0, 0, 0, y);
   }
   if (typeof x === 'number' && y instanceof Tensor) {
     live(y, name);
-    return run(op, name, y.dims, y, null, null, 1, 0, 0, 0, 0, x);
+    return run(op, name, y.dims, y, null, null, 1, 0, 0, 0, 0, 0, x);
   }
   const a = asTensor(x, name), b = asTensor(y, name);
   return run(op, name, broadcastShape(a.dims, b.dims, name), a, b, null);
@@ -305,7 +314,7 @@ export const minimum = (a: TensorLike, b: TensorLike): Tensor => binary(Op.MINIM
 
 function unary(op: Op, name: string, x: TensorLike, f0 = 0): Tensor {
   const a = asTensor(x, name);
-  return run(op, name, a.dims, a, null, null, 0, 0, 0, 0, 0, f0);
+  return run(op, name, a.dims, a, null, null, 0, 0, 0, 0, 0, 0, f0);
 }
 
 export const neg = (a: TensorLike): Tensor => unary(Op.NEG, 'neg', a);
@@ -337,17 +346,25 @@ export function gelu(a: TensorLike, options: { approximate?: 'none' | 'tanh' } =
 
 /** Matrix product with PyTorch's rules for 1-D, 2-D and batched (broadcast) operands. */
 export function matmul(x: TensorLike, y: TensorLike): Tensor {
-  const a = asTensor(x, 'matmul'), b = asTensor(y, 'matmul');
-  const sa = a.dims, sb = b.dims;
+  return matmulWith(asTensor(x, 'matmul'), asTensor(y, 'matmul'), false, 'matmul');
+}
+
+/**
+ * a · b, or a · bᵀ for a 2-D b when `transposeB` (nn.linear's weight is [out, in]): the kernel
+ * reads b through strides, so no transposed copy is made.
+ */
+export function matmulWith(a: Tensor, y: Tensor, transposeB: boolean, name: string): Tensor {
+  const b = y;
+  const sa = a.dims, sb = transposeB ? [b.dims[1], b.dims[0]] : b.dims;
   if (sa.length === 0 || sb.length === 0) {
-    throw new Error(`matmul: both operands need at least 1 dim, got shapes ${fmt(sa)} and ${fmt(sb)}`);
+    throw new Error(`${name}: both operands need at least 1 dim, got shapes ${fmt(sa)} and ${fmt(sb)}`);
   }
   const M = sa.length === 1 ? 1 : sa[sa.length - 2];
   const K = sa[sa.length - 1];
   const Kb = sb.length === 1 ? sb[0] : sb[sb.length - 2];
   const N = sb.length === 1 ? 1 : sb[sb.length - 1];
   if (K !== Kb) {
-    throw new Error(`matmul: shapes ${fmt(sa)} and ${fmt(sb)} cannot be multiplied (${K} columns vs ${Kb} rows)`);
+    throw new Error(`${name}: shapes ${fmt(a.dims)} and ${fmt(b.dims)} cannot be multiplied (${K} columns vs ${Kb} rows${transposeB ? ' of the transposed weight' : ''})`);
   }
   const batchA = sa.slice(0, Math.max(0, sa.length - 2)), batchB = sb.slice(0, Math.max(0, sb.length - 2));
   let batch: Shape;
@@ -359,7 +376,7 @@ export function matmul(x: TensorLike, y: TensorLike): Tensor {
   const shape = [...batch];
   if (sa.length > 1) shape.push(M);
   if (sb.length > 1) shape.push(N);
-  return run(Op.MATMUL, 'matmul', shape, a, b, null, M, K, N, numel(batch), batch.length);
+  return run(Op.MATMUL, name, shape, a, b, null, M, K, N, numel(batch), batch.length, transposeB ? 1 : 0);
 }
 
 // ── reductions ─────────────────────────────────────────────────────────────────────────────────
@@ -533,7 +550,7 @@ function joinParts(name: string, shape: number[], parts: Tensor[], outer: number
   let offset = 0;
   for (const t of parts) {
     const row = rowOf(t);
-    const status = core.runOpInto(Op.CAT_PART, out.id, t.id, -1, -1, outer, rowOut, row, offset, 0, 0);
+    const status = core.runOpInto(Op.CAT_PART, out.id, t.id, -1, -1, outer, rowOut, row, offset, 0, 0, 0);
     if (status < 0) { out.dispose(); fail(status, name); }
     offset += row;
   }
@@ -585,7 +602,7 @@ export function narrow(x: TensorLike, dim: number, start: number, length: number
 }
 
 /** An index argument as a tensor of integer values < bound, and whether we made it (to release). */
-function indexTensor(index: unknown, bound: number, op: string): { t: Tensor; owned: boolean } {
+export function indexTensor(index: unknown, bound: number, op: string): { t: Tensor; owned: boolean } {
   let t: Tensor, owned = false;
   if (index instanceof Tensor) t = asTensor(index, op);
   else if (index instanceof Int32Array) { t = tensor(Float32Array.from(index), {}, op); owned = true; }

@@ -3,7 +3,8 @@
 // read through (row, col) strides, so dA = dC·Bᵀ and dB = Aᵀ·dC never materialise a transpose.
 //
 // record: a, b = operands, i0 = M, i1 = K, i2 = N, i3 = batch count (product of out's batch dims),
-//         i4 = number of out batch dims. A 1-D a is a 1×K row, a 1-D b a K×1 column.
+//         i4 = number of out batch dims, i5 = 1 when b is stored transposed (an N×K weight, as
+//         nn.Linear keeps it). A 1-D a is a 1×K row, a 1-D b a K×1 column.
 
 import { dataPtr, rankOf, shapePtr, requiresGrad, gradPtr, gradFor, MAX_RANK } from "../nodes";
 import { alloc } from "../alloc";
@@ -150,6 +151,9 @@ const batchCounter: usize = memory.data(MAX_RANK * 4, 16);
 function forEachBatch(rec: usize, kind: i32): void {
   let a = load<i32>(rec, IN_A), b = load<i32>(rec, IN_B), out = load<i32>(rec, OUT);
   let M = attr(rec, 0), K = attr(rec, 1), N = attr(rec, 2), batches = attr(rec, 3), nb = attr(rec, 4);
+  let transB = attr(rec, 5) != 0;
+  // B[k, n] = b[k*sbk + n*sbn]
+  let sbk = transB ? 1 : N, sbn = transB ? K : 1;
   let ra = rankOf(a), rb = rankOf(b);
   let abatch = ra > 2 ? ra - 2 : 0, bbatch = rb > 2 ? rb - 2 : 0;
   let sa = shapePtr(a), sb = shapePtr(b), so = shapePtr(out);
@@ -169,9 +173,11 @@ function forEachBatch(rec: usize, kind: i32): void {
     }
     let offC = t * M * N;
     let A = pa + (<usize>offA << 2), B = pb + (<usize>offB << 2);
-    if (kind == 0) gemm(M, N, K, A, K, 1, B, N, 1, po + (<usize>offC << 2), false);
-    else if (kind == 1) gemm(M, K, N, go + (<usize>offC << 2), N, 1, B, 1, N, ga + (<usize>offA << 2), true);  // dA += dC·Bᵀ
-    else gemm(K, N, M, A, 1, K, go + (<usize>offC << 2), N, 1, gb + (<usize>offB << 2), true);                  // dB += Aᵀ·dC
+    let dC = go + (<usize>offC << 2);
+    if (kind == 0) gemm(M, N, K, A, K, 1, B, sbk, sbn, po + (<usize>offC << 2), false);
+    else if (kind == 1) gemm(M, K, N, dC, N, 1, B, sbn, sbk, ga + (<usize>offA << 2), true);   // dA += dC·Bᵀ
+    else if (transB) gemm(N, K, M, dC, 1, N, A, K, 1, gb + (<usize>offB << 2), true);            // dbᵀ: db += dCᵀ·A
+    else gemm(K, N, M, A, 1, K, dC, N, 1, gb + (<usize>offB << 2), true);                        // dB += Aᵀ·dC
     // next out batch index
     for (let d = nb - 1; d >= 0; d--) {
       let p = batchCounter + (<usize>d << 2);

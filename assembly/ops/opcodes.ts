@@ -41,4 +41,14 @@ export const NARROW = 30;
 export const INDEX_SELECT = 31;
 export const GATHER = 32;
 
-export const OP_COUNT = 33;
+// convolution and pooling over NCHW images (ops/conv.ts)
+export const CONV2D = 33;
+export const MAX_POOL2D = 34;
+export const AVG_POOL2D = 35;
+// losses with fused backward (ops/loss.ts)
+export const CROSS_ENTROPY = 36;
+export const NLL_LOSS = 37;
+export const MSE_LOSS = 38;
+export const BCE_WITH_LOGITS = 39;
+
+export const OP_COUNT = 40;

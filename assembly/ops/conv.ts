@@ -1,0 +1,170 @@
+// 2-D convolution and pooling over NCHW images.
+//
+// conv2d lowers each image to columns (im2col) and multiplies with the blocked SIMD gemm:
+//   cols[(c·KH + kh)·KW + kw, oh·OW + ow] = x[n, c, oh·SH − PH + kh, ow·SW − PW + kw]  (0 in the padding)
+//   out[n] = W[O, C·KH·KW] · cols  (+ bias per output channel)
+// and its backward reuses the same columns:
+//   dW += dOut[n] · colsᵀ,   dCols = Wᵀ · dOut[n] → scattered back onto dx (col2im),   dBias += Σ dOut
+//
+// conv record: a = x [N,C,H,W], b = weight [O,C,KH,KW], c = bias [O] or -1,
+//              i0 = stride h, i1 = stride w, i2 = padding h, i3 = padding w
+// pool record: a = x, i0 = KH, i1 = KW, i2 = stride h, i3 = stride w, i4 = padding h, i5 = padding w
+//   max pool ignores the padding; avg pool counts it as zeros (PyTorch's count_include_pad)
+
+import { MAX_POOL2D } from "./opcodes";
+import { dataPtr, shapePtr, requiresGrad, gradPtr, gradFor } from "../nodes";
+import { alloc, free } from "../alloc";
+import { OUT, IN_A, IN_B, IN_C, opOf, attr } from "../tape";
+import { gemm } from "./matmul";
+
+// @ts-ignore: decorator
+@inline function at(base: usize, index: i32): usize { return base + (<usize>index << 2); }
+// @ts-ignore: decorator
+@inline function dimOf(id: i32, axis: i32): i32 { return load<i32>(at(shapePtr(id), axis)); }
+
+// The geometry of the current record, read once per kernel call.
+let N = 0, C = 0, H = 0, W = 0, O = 0, KH = 0, KW = 0, SH = 0, SW = 0, PH = 0, PW = 0, OH = 0, OW = 0;
+
+function readGeometry(rec: usize, isConv: bool): void {
+  let x = load<i32>(rec, IN_A), out = load<i32>(rec, OUT);
+  N = dimOf(x, 0); C = dimOf(x, 1); H = dimOf(x, 2); W = dimOf(x, 3);
+  OH = dimOf(out, 2); OW = dimOf(out, 3);
+  if (isConv) {
+    let w = load<i32>(rec, IN_B);
+    O = dimOf(w, 0); KH = dimOf(w, 2); KW = dimOf(w, 3);
+    SH = attr(rec, 0); SW = attr(rec, 1); PH = attr(rec, 2); PW = attr(rec, 3);
+  } else {
+    O = C; KH = attr(rec, 0); KW = attr(rec, 1);
+    SH = attr(rec, 2); SW = attr(rec, 3); PH = attr(rec, 4); PW = attr(rec, 5);
+  }
+}
+
+/** im2col of image x (C×H×W) into cols, or (scatter = true) col2im: x += cols. */
+function columns(x: usize, cols: usize, scatter: bool): void {
+  let ohw = OH * OW;
+  for (let c = 0; c < C; c++) {
+    for (let kh = 0; kh < KH; kh++) {
+      for (let kw = 0; kw < KW; kw++) {
+        let colRow = at(cols, ((c * KH + kh) * KW + kw) * ohw);
+        for (let oh = 0; oh < OH; oh++) {
+          let ih = oh * SH - PH + kh;
+          let dst = at(colRow, oh * OW);
+          if (ih < 0 || ih >= H) {
+            if (!scatter) memory.fill(dst, 0, <usize>OW << 2);
+            continue;
+          }
+          let src = at(x, (c * H + ih) * W);
+          for (let ow = 0; ow < OW; ow++) {
+            let iw = ow * SW - PW + kw;
+            let inside = iw >= 0 && iw < W;
+            if (scatter) {
+              if (inside) store<f32>(at(src, iw), load<f32>(at(src, iw)) + load<f32>(at(dst, ow)));
+            } else {
+              store<f32>(at(dst, ow), inside ? load<f32>(at(src, iw)) : 0);
+            }
+          }
+        }
+      }
+    }
+  }
+}
+
+export function conv2dForward(rec: usize): void {
+  readGeometry(rec, true);
+  let x = dataPtr(load<i32>(rec, IN_A)), w = dataPtr(load<i32>(rec, IN_B)), y = dataPtr(load<i32>(rec, OUT));
+  let bias = load<i32>(rec, IN_C);
+  let ckk = C * KH * KW, ohw = OH * OW;
+  let colBytes = <usize>max(ckk * ohw, 1) << 2;
+  let cols = alloc(colBytes);
+  if (!cols) return; // counted by alloc; runOp reports out of memory
+  for (let n = 0; n < N; n++) {
+    columns(at(x, n * C * H * W), cols, false);
+    let yn = at(y, n * O * ohw);
+    gemm(O, ohw, ckk, w, ckk, 1, cols, ohw, 1, yn, false);
+    if (bias >= 0) {
+      let b = dataPtr(bias);
+      for (let o = 0; o < O; o++) {
+        let bv = f32x4.splat(load<f32>(at(b, o)));
+        let row = at(yn, o * ohw);
+        let j = 0;
+        for (; j + 4 <= ohw; j += 4) v128.store(at(row, j), f32x4.add(v128.load(at(row, j)), bv));
+        for (; j < ohw; j++) store<f32>(at(row, j), load<f32>(at(row, j)) + f32x4.extract_lane(bv, 0));
+      }
+    }
+  }
+  free(cols, colBytes);
+}
+
+export function conv2dBackward(rec: usize): void {
+  readGeometry(rec, true);
+  let xId = load<i32>(rec, IN_A), wId = load<i32>(rec, IN_B), bias = load<i32>(rec, IN_C);
+  let x = dataPtr(xId), w = dataPtr(wId), g = gradPtr(load<i32>(rec, OUT));
+  let gx: usize = requiresGrad(xId) ? gradFor(xId) : 0;
+  let gw: usize = requiresGrad(wId) ? gradFor(wId) : 0;
+  let gb: usize = bias >= 0 && requiresGrad(bias) ? gradFor(bias) : 0;
+  let ckk = C * KH * KW, ohw = OH * OW;
+  if (gb) {
+    for (let n = 0; n < N; n++) {
+      for (let o = 0; o < O; o++) {
+        let row = at(g, (n * O + o) * ohw), s: f32 = 0;
+        for (let j = 0; j < ohw; j++) s += load<f32>(at(row, j));
+        store<f32>(at(gb, o), load<f32>(at(gb, o)) + s);
+      }
+    }
+  }
+  if (!gx && !gw) return;
+  let colBytes = <usize>max(ckk * ohw, 1) << 2;
+  let cols = alloc(colBytes);
+  if (!cols) return;
+  for (let n = 0; n < N; n++) {
+    let gn = at(g, n * O * ohw);
+    if (gw) {
+      columns(at(x, n * C * H * W), cols, false);
+      gemm(O, ckk, ohw, gn, ohw, 1, cols, 1, ohw, gw, true);     // dW += dOut · colsᵀ
+    }
+    if (gx) {
+      gemm(ckk, ohw, O, w, 1, ckk, gn, ohw, 1, cols, false);      // dCols = Wᵀ · dOut
+      columns(at(gx, n * C * H * W), cols, true);
+    }
+  }
+  free(cols, colBytes);
+}
+
+/** Visits each pooling window: forward writes out; backward adds out's grad to the inputs. */
+function pool(rec: usize, backward: bool): void {
+  readGeometry(rec, false);
+  let xId = load<i32>(rec, IN_A), out = load<i32>(rec, OUT);
+  let x = dataPtr(xId), y = dataPtr(out), g = gradPtr(out);
+  let gx: usize = 0;
+  if (backward) { gx = requiresGrad(xId) ? gradFor(xId) : 0; if (!gx) return; }
+  let isMax = opOf(rec) == MAX_POOL2D;
+  let inv: f32 = 1 / <f32>(KH * KW);
+  for (let plane = 0; plane < N * C; plane++) {
+    let xp = at(x, plane * H * W);
+    for (let oh = 0; oh < OH; oh++) {
+      for (let ow = 0; ow < OW; ow++) {
+        let o = plane * OH * OW + oh * OW + ow;
+        let h0 = oh * SH - PH, w0 = ow * SW - PW;
+        let best: f32 = -Infinity, bestAt = -1, sum: f32 = 0;
+        for (let kh = 0; kh < KH; kh++) {
+          let ih = h0 + kh;
+          if (ih < 0 || ih >= H) continue;
+          for (let kw = 0; kw < KW; kw++) {
+            let iw = w0 + kw;
+            if (iw < 0 || iw >= W) continue;
+            let idx = ih * W + iw;
+            let v = load<f32>(at(xp, idx));
+            if (isMax) { if (v > best || bestAt < 0) { best = v; bestAt = idx; } }
+            else if (backward) { let p = at(gx, plane * H * W + idx); store<f32>(p, load<f32>(p) + load<f32>(at(g, o)) * inv); }
+            else sum += v;
+          }
+        }
+        if (!backward) store<f32>(at(y, o), isMax ? best : sum * inv);
+        else if (isMax && bestAt >= 0) { let p = at(gx, plane * H * W + bestAt); store<f32>(p, load<f32>(p) + load<f32>(at(g, o))); }
+      }
+    }
+  }
+}
+
+export function poolForward(rec: usize): void { pool(rec, false); }
+export function poolBackward(rec: usize): void { pool(rec, true); }

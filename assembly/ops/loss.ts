@@ -1,0 +1,100 @@
+// Losses, each one fused op with its own backward, so no intermediate softmax or log is kept.
+//
+//   crossEntropy  ℓᵢ = lseᵢ − Σ_c tᵢc·xᵢc,  t = (1−ε)·onehot(yᵢ) + ε/C     ∂ℓᵢ/∂xᵢc = softmax(xᵢ)c − tᵢc
+//   nllLoss       ℓᵢ = −xᵢ,yᵢ                                              ∂ℓᵢ/∂xᵢ,yᵢ = −1
+//   mseLoss       ℓᵢ = (aᵢ − bᵢ)²                                          ∂ℓᵢ/∂aᵢ = 2(aᵢ − bᵢ) = −∂ℓᵢ/∂bᵢ
+//   bceWithLogits ℓᵢ = max(xᵢ,0) − xᵢyᵢ + log(1 + e^−|xᵢ|)                 ∂ℓᵢ/∂xᵢ = σ(xᵢ) − yᵢ,  ∂ℓᵢ/∂yᵢ = −xᵢ
+//
+// The bce form never exponentiates a positive number, so logits of ±100 are exact.
+// record: a = input, b = target (mse, bce) or -1, c = class labels (crossEntropy, nll) or -1,
+//         i0 = reduction (NONE, MEAN, SUM), i1 = rows N, i2 = classes C (or elements per row), f0 = ε
+
+import { CROSS_ENTROPY, NLL_LOSS, MSE_LOSS } from "./opcodes";
+import { dataPtr, requiresGrad, gradPtr, gradFor } from "../nodes";
+import { OUT, IN_A, IN_B, IN_C, opOf, attr, fattr } from "../tape";
+
+// @ts-ignore: decorator
+@inline const NONE: i32 = 0;
+// @ts-ignore: decorator
+@inline const MEAN: i32 = 1;
+
+// @ts-ignore: decorator
+@inline function at(base: usize, index: i32): usize { return base + (<usize>index << 2); }
+
+/** log Σ exp over n floats, shifted by the maximum. */
+function logSumExp(x: usize, n: i32): f32 {
+  let m = load<f32>(x);
+  for (let c = 1; c < n; c++) m = max(m, load<f32>(at(x, c)));
+  let s: f32 = 0;
+  for (let c = 0; c < n; c++) s += Mathf.exp(load<f32>(at(x, c)) - m);
+  return m + Mathf.log(s);
+}
+
+// @ts-ignore: decorator
+@inline function label(rec: usize, i: i32): i32 { return <i32>load<f32>(at(dataPtr(load<i32>(rec, IN_C)), i)); }
+
+/** The loss of element (row) i of the input: `count` values from `p`, or one per row for ce/nll. */
+function rowLoss(rec: usize, i: i32): f32 {
+  let op = opOf(rec), C = attr(rec, 2);
+  let x = dataPtr(load<i32>(rec, IN_A));
+  if (op == CROSS_ENTROPY) {
+    let row = at(x, i * C), eps = fattr(rec, 0);
+    let sum: f32 = 0;
+    if (eps != 0) for (let c = 0; c < C; c++) sum += load<f32>(at(row, c));
+    return logSumExp(row, C) - (1 - eps) * load<f32>(at(row, label(rec, i))) - eps / <f32>C * sum;
+  }
+  if (op == NLL_LOSS) return -load<f32>(at(x, i * C + label(rec, i)));
+  let xv = load<f32>(at(x, i)), yv = load<f32>(at(dataPtr(load<i32>(rec, IN_B)), i));
+  if (op == MSE_LOSS) return (xv - yv) * (xv - yv);
+  return max(xv, 0) - xv * yv + Mathf.log(1 + Mathf.exp(-Mathf.abs(xv))); // BCE_WITH_LOGITS
+}
+
+/** Rows: N for crossEntropy and nll, every element for mse and bce (i1 holds that count). */
+export function lossForward(rec: usize): void {
+  let y = dataPtr(load<i32>(rec, OUT));
+  let n = attr(rec, 1), reduction = attr(rec, 0);
+  if (reduction == NONE) {
+    for (let i = 0; i < n; i++) store<f32>(at(y, i), rowLoss(rec, i));
+    return;
+  }
+  let total: f64 = 0; // f64 so a mean over many rows does not lose the small terms
+  for (let i = 0; i < n; i++) total += <f64>rowLoss(rec, i);
+  store<f32>(y, <f32>(reduction == MEAN ? total / <f64>n : total));
+}
+
+export function lossBackward(rec: usize): void {
+  let op = opOf(rec), n = attr(rec, 1), C = attr(rec, 2), reduction = attr(rec, 0);
+  let a = load<i32>(rec, IN_A), b = load<i32>(rec, IN_B);
+  let x = dataPtr(a), g = gradPtr(load<i32>(rec, OUT));
+  let gx: usize = requiresGrad(a) ? gradFor(a) : 0;
+  let gt: usize = b >= 0 && requiresGrad(b) ? gradFor(b) : 0;
+  if (!gx && !gt) return;
+  let scale: f32 = reduction == MEAN ? 1 / <f32>n : 1;
+  for (let i = 0; i < n; i++) {
+    let gi = (reduction == NONE ? load<f32>(at(g, i)) : load<f32>(g)) * scale;
+    if (op == CROSS_ENTROPY) {
+      if (!gx) return;
+      let row = at(x, i * C), grow = at(gx, i * C), eps = fattr(rec, 0);
+      let lse = logSumExp(row, C), y = label(rec, i);
+      for (let c = 0; c < C; c++) {
+        let t = eps / <f32>C + (c == y ? 1 - eps : 0);
+        let p = at(grow, c);
+        store<f32>(p, load<f32>(p) + gi * (Mathf.exp(load<f32>(at(row, c)) - lse) - t));
+      }
+    } else if (op == NLL_LOSS) {
+      if (!gx) return;
+      let p = at(gx, i * C + label(rec, i));
+      store<f32>(p, load<f32>(p) - gi);
+    } else {
+      let xv = load<f32>(at(x, i)), yv = load<f32>(at(dataPtr(b), i));
+      let dx: f32, dy: f32;
+      if (op == MSE_LOSS) { dx = 2 * (xv - yv); dy = -dx; }
+      else {
+        let s: f32 = xv >= 0 ? 1 / (1 + Mathf.exp(-xv)) : Mathf.exp(xv) / (1 + Mathf.exp(xv));
+        dx = s - yv; dy = -xv;
+      }
+      if (gx) store<f32>(at(gx, i), load<f32>(at(gx, i)) + gi * dx);
+      if (gt) store<f32>(at(gt, i), load<f32>(at(gt, i)) + gi * dy);
+    }
+  }
+}

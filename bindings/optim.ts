@@ -1,0 +1,269 @@
+// Optimizers: the update loops run in WebAssembly over a list of parameter ids kept in linear
+// memory, so step() and zeroGrad() are one call each whatever the number of parameters.
+import { core, heapI32, outOfMemory } from './core';
+import { Tensor, live, zeros } from './tensor';
+import { keep } from './memory';
+
+/** An i32 list of node ids in WebAssembly memory. */
+class IdList {
+  readonly ptr: number;
+  readonly count: number;
+  constructor(ids: number[], op: string) {
+    this.count = ids.length;
+    this.ptr = core.allocBuffer(Math.max(ids.length, 1) * 4);
+    if (this.ptr === 0) outOfMemory(op);
+    heapI32().set(ids, this.ptr >> 2);
+  }
+  free(): void { core.freeBuffer(this.ptr, Math.max(this.count, 1) * 4); }
+}
+
+function paramList(params: Iterable<Tensor>, op: string): Tensor[] {
+  const list = Array.from(params ?? []);
+  if (list.length === 0) throw new Error(`${op}: got an empty parameter list`);
+  list.forEach((p, i) => {
+    if (!(p instanceof Tensor)) throw new Error(`${op}: parameter ${i} is not a Tensor`);
+    live(p, op);
+  });
+  return list;
+}
+
+function checkRate(value: unknown, name: string, op: string, upper = Infinity): number {
+  if (typeof value !== 'number' || !(value >= 0 && value < upper)) {
+    throw new Error(`${op}: ${name} must be a number in [0, ${upper === Infinity ? '∞' : upper}), got ${String(value)}`);
+  }
+  return value;
+}
+
+/** State buffers shaped like the parameters, zero-filled and exempt from tidy. */
+function stateLike(params: Tensor[]): Tensor[] {
+  return params.map((p) => keep(zeros(p.shape)));
+}
+
+export abstract class Optimizer {
+  readonly params: Tensor[];
+  lr: number;
+  protected readonly ids: IdList;
+  protected readonly name: string;
+
+  constructor(params: Iterable<Tensor>, lr: number, name: string) {
+    this.name = name;
+    this.params = paramList(params, name);
+    this.lr = checkRate(lr, 'lr', name);
+    this.ids = new IdList(this.params.map((p) => p.id), name);
+  }
+
+  /** Sets every parameter's gradient to zero. */
+  zeroGrad(): void {
+    this.checkLive();
+    core.zeroGrads(this.ids.ptr, this.ids.count);
+  }
+
+  abstract step(): void;
+  abstract stateDict(): OptimizerState;
+  abstract loadStateDict(state: OptimizerState): void;
+
+  /** Frees the optimizer's state buffers. */
+  dispose(): void {
+    for (const t of this.stateTensors()) t.dispose();
+    this.ids.free();
+  }
+
+  protected abstract stateTensors(): Tensor[];
+
+  protected checkLive(): void {
+    for (const p of this.params) live(p, `${this.name}.step`);
+  }
+
+  protected loadBuffers(into: Tensor[], from: unknown, key: string): void {
+    if (!Array.isArray(from) || from.length !== into.length) {
+      throw new Error(`${this.name}.loadStateDict: ${key} must be a list of ${into.length} tensors`);
+    }
+    from.forEach((t, i) => into[i].copy_(t as Tensor));
+  }
+}
+
+export interface OptimizerState { step: number; lr: number; [key: string]: unknown }
+
+export interface SGDOptions { lr: number; momentum?: number; dampening?: number; nesterov?: boolean; weightDecay?: number }
+
+/** Stochastic gradient descent with PyTorch's momentum, dampening, Nesterov and weight decay. */
+export class SGD extends Optimizer {
+  momentum: number;
+  dampening: number;
+  nesterov: boolean;
+  weightDecay: number;
+  private steps = 0;
+  private buffers: Tensor[] = [];
+  private bufferIds: IdList | null = null;
+
+  constructor(params: Iterable<Tensor>, options: SGDOptions) {
+    super(params, options?.lr, 'SGD');
+    this.momentum = checkRate(options.momentum ?? 0, 'momentum', 'SGD');
+    this.dampening = checkRate(options.dampening ?? 0, 'dampening', 'SGD');
+    this.nesterov = options.nesterov ?? false;
+    this.weightDecay = checkRate(options.weightDecay ?? 0, 'weightDecay', 'SGD');
+    if (this.nesterov && (this.momentum <= 0 || this.dampening !== 0)) {
+      throw new Error('SGD: nesterov momentum requires a momentum > 0 and zero dampening');
+    }
+  }
+
+  step(): void {
+    this.checkLive();
+    if (this.momentum !== 0 && !this.bufferIds) {
+      this.buffers = stateLike(this.params);
+      this.bufferIds = new IdList(this.buffers.map((b) => b.id), 'SGD');
+    }
+    core.sgdStep(this.ids.ptr, this.bufferIds?.ptr ?? 0, this.ids.count, this.lr, this.momentum, this.dampening,
+      this.nesterov ? 1 : 0, this.weightDecay, this.steps === 0 ? 1 : 0);
+    this.steps++;
+  }
+
+  stateDict(): OptimizerState {
+    return { step: this.steps, lr: this.lr, momentum: this.momentum, dampening: this.dampening, nesterov: this.nesterov,
+      weightDecay: this.weightDecay, momentumBuffers: this.buffers.slice() };
+  }
+
+  loadStateDict(state: OptimizerState): void {
+    if (this.momentum !== 0) {
+      if (!this.bufferIds) {
+        this.buffers = stateLike(this.params);
+        this.bufferIds = new IdList(this.buffers.map((b) => b.id), 'SGD');
+      }
+      this.loadBuffers(this.buffers, state.momentumBuffers, 'momentumBuffers');
+    }
+    this.steps = state.step;
+    this.lr = state.lr;
+  }
+
+  protected stateTensors(): Tensor[] {
+    this.bufferIds?.free();
+    this.bufferIds = null;
+    return this.buffers;
+  }
+}
+
+export interface AdamOptions { lr?: number; betas?: [number, number]; eps?: number; weightDecay?: number }
+
+/** Adam (L2 weight decay added to the gradient), with PyTorch's bias corrections. */
+export class Adam extends Optimizer {
+  betas: [number, number];
+  eps: number;
+  weightDecay: number;
+  private steps = 0;
+  private readonly m: Tensor[];
+  private readonly v: Tensor[];
+  private readonly mIds: IdList;
+  private readonly vIds: IdList;
+  protected readonly decoupled: boolean = false;
+
+  constructor(params: Iterable<Tensor>, options: AdamOptions = {}, name = 'Adam', defaultDecay = 0) {
+    super(params, options.lr ?? 1e-3, name);
+    const betas = options.betas ?? [0.9, 0.999];
+    this.betas = [checkRate(betas[0], 'betas[0]', name, 1), checkRate(betas[1], 'betas[1]', name, 1)];
+    this.eps = checkRate(options.eps ?? 1e-8, 'eps', name);
+    this.weightDecay = checkRate(options.weightDecay ?? defaultDecay, 'weightDecay', name);
+    this.m = stateLike(this.params);
+    this.v = stateLike(this.params);
+    this.mIds = new IdList(this.m.map((t) => t.id), name);
+    this.vIds = new IdList(this.v.map((t) => t.id), name);
+  }
+
+  step(): void {
+    this.checkLive();
+    this.steps++;
+    core.adamStep(this.ids.ptr, this.mIds.ptr, this.vIds.ptr, this.ids.count, this.lr, this.betas[0], this.betas[1],
+      this.eps, this.weightDecay, this.decoupled ? 1 : 0, this.steps);
+  }
+
+  stateDict(): OptimizerState {
+    return { step: this.steps, lr: this.lr, betas: [...this.betas], eps: this.eps, weightDecay: this.weightDecay,
+      expAvg: this.m.slice(), expAvgSq: this.v.slice() };
+  }
+
+  loadStateDict(state: OptimizerState): void {
+    this.loadBuffers(this.m, state.expAvg, 'expAvg');
+    this.loadBuffers(this.v, state.expAvgSq, 'expAvgSq');
+    this.steps = state.step;
+    this.lr = state.lr;
+  }
+
+  protected stateTensors(): Tensor[] {
+    this.mIds.free();
+    this.vIds.free();
+    return [...this.m, ...this.v];
+  }
+}
+
+/** Adam with decoupled weight decay (p −= lr·λ·p before the update), default λ = 0.01. */
+export class AdamW extends Adam {
+  protected readonly decoupled: boolean = true;
+  constructor(params: Iterable<Tensor>, options: AdamOptions = {}) {
+    super(params, options, 'AdamW', 1e-2);
+  }
+}
+
+/**
+ * Scales the gradients of `params` in place so their joint norm is at most maxNorm; returns the
+ * norm before clipping (normType 2 by default, Infinity for the max norm).
+ */
+export function clipGradNorm(params: Iterable<Tensor>, maxNorm: number, normType = 2): number {
+  const list = paramList(params, 'clipGradNorm');
+  checkRate(maxNorm, 'maxNorm', 'clipGradNorm');
+  if (typeof normType !== 'number' || !(normType > 0)) throw new Error(`clipGradNorm: normType must be a positive number or Infinity, got ${String(normType)}`);
+  const ids = new IdList(list.map((p) => p.id), 'clipGradNorm');
+  try {
+    return core.clipGradNorm(ids.ptr, ids.count, maxNorm, normType);
+  } finally {
+    ids.free();
+  }
+}
+
+/** Base of the learning-rate schedules: step() once per epoch (after optimizer.step()). */
+abstract class LRScheduler {
+  readonly optimizer: Optimizer;
+  readonly baseLr: number;
+  lastEpoch = 0;
+  constructor(optimizer: Optimizer) {
+    if (!(optimizer instanceof Optimizer)) throw new Error('LRScheduler: expected an optimizer from tg.optim');
+    this.optimizer = optimizer;
+    this.baseLr = optimizer.lr;
+  }
+  step(): void {
+    this.lastEpoch++;
+    this.optimizer.lr = this.lrAt(this.lastEpoch);
+  }
+  getLastLr(): number[] {
+    return [this.optimizer.lr];
+  }
+  protected abstract lrAt(epoch: number): number;
+}
+
+/** lr = baseLr · gamma^⌊epoch / stepSize⌋. */
+export class StepLR extends LRScheduler {
+  readonly stepSize: number;
+  readonly gamma: number;
+  constructor(optimizer: Optimizer, options: { stepSize: number; gamma?: number }) {
+    super(optimizer);
+    if (!Number.isInteger(options?.stepSize) || options.stepSize < 1) throw new Error(`StepLR: stepSize must be an integer ≥ 1, got ${String(options?.stepSize)}`);
+    this.stepSize = options.stepSize;
+    this.gamma = checkRate(options.gamma ?? 0.1, 'gamma', 'StepLR');
+  }
+  protected lrAt(epoch: number): number {
+    return this.baseLr * this.gamma ** Math.floor(epoch / this.stepSize);
+  }
+}
+
+/** lr = etaMin + (baseLr − etaMin) · (1 + cos(π · epoch / tMax)) / 2. */
+export class CosineAnnealingLR extends LRScheduler {
+  readonly tMax: number;
+  readonly etaMin: number;
+  constructor(optimizer: Optimizer, options: { tMax: number; etaMin?: number }) {
+    super(optimizer);
+    if (!(typeof options?.tMax === 'number' && options.tMax > 0)) throw new Error(`CosineAnnealingLR: tMax must be a positive number, got ${String(options?.tMax)}`);
+    this.tMax = options.tMax;
+    this.etaMin = checkRate(options.etaMin ?? 0, 'etaMin', 'CosineAnnealingLR');
+  }
+  protected lrAt(epoch: number): number {
+    return this.etaMin + ((this.baseLr - this.etaMin) * (1 + Math.cos((Math.PI * epoch) / this.tMax))) / 2;
+  }
+}
