@@ -1,0 +1,11 @@
+// tg.nn: modules, layers and (as nn.functional) the functional forms of the layers and losses.
+export { Module, parameter } from './module';
+export type { StateDict, LoadStateDictOptions, LoadStateDictResult } from './module';
+export {
+  Linear, Sequential, MLP, Embedding, LayerNorm, Dropout, Conv2d, MaxPool2d, AvgPool2d, Flatten,
+  Identity, ReLU, Tanh, Sigmoid, GELU, LeakyReLU,
+} from './layers';
+export type {
+  LinearOptions, MLPOptions, Activation, LayerNormOptions, Conv2dOptions, Pool2dOptions, GELUOptions,
+} from './layers';
+export * as functional from '../nnfunctional';

@@ -1,0 +1,417 @@
+// The layers of tg.nn. Each holds its parameters as fields (so names match PyTorch's state_dict:
+// `weight`, `bias`, `0.weight`, `layers.1.bias`) and computes with tg.nn.functional.
+import { Tensor, type Index, type NestedArray, tensor } from '../tensor';
+import { linear, conv2d, maxPool2d, avgPool2d, dropout, layerNorm } from '../nnfunctional';
+import { fmt } from '../shape';
+import { Module, uniformParameter, normalParameter, constantParameter } from './module';
+
+type Pair = number | [number, number];
+
+function positiveInt(v: unknown, what: string, op: string): number {
+  if (typeof v !== 'number' || !Number.isInteger(v) || v <= 0) throw new Error(`${op}: ${what} must be a positive integer, got ${String(v)}`);
+  return v;
+}
+
+function pair(v: unknown, what: string, op: string, min: number): [number, number] {
+  const p = typeof v === 'number' ? [v, v] : v;
+  if (!Array.isArray(p) || p.length !== 2 || p.some((d) => typeof d !== 'number' || !Number.isInteger(d) || d < min)) {
+    throw new Error(`${op}: ${what} must be an integer ≥ ${min} or a pair [h, w] of them, got ${Array.isArray(v) ? fmt(v) : String(v)}`);
+  }
+  return [p[0], p[1]];
+}
+
+const showPair = (p: [number, number]): string => `(${p[0]}, ${p[1]})`;
+
+// ── Linear, Sequential, MLP ───────────────────────────────────────────────────────────────────
+
+export interface LinearOptions { bias?: boolean }
+
+/** y = x Wᵀ + b with weight [out, in] and bias [out]; both start U(-1/√in, 1/√in) like PyTorch. */
+export class Linear extends Module {
+  static readonly typeName = 'Linear';
+  readonly inFeatures: number;
+  readonly outFeatures: number;
+  weight: Tensor;
+  bias: Tensor | null;
+
+  constructor(inFeatures: number, outFeatures: number, options: LinearOptions = {}) {
+    super();
+    this.inFeatures = positiveInt(inFeatures, 'inFeatures', 'Linear');
+    this.outFeatures = positiveInt(outFeatures, 'outFeatures', 'Linear');
+    const bound = 1 / Math.sqrt(inFeatures);
+    this.weight = uniformParameter([outFeatures, inFeatures], bound);
+    this.bias = (options.bias ?? true) ? uniformParameter([outFeatures], bound) : null;
+  }
+
+  forward(x: Tensor): Tensor {
+    return linear(x, this.weight, this.bias);
+  }
+
+  extraRepr(): string {
+    return `in_features=${this.inFeatures}, out_features=${this.outFeatures}, bias=${this.bias !== null}`;
+  }
+}
+
+/** Runs its modules in order; they are named "0", "1", ... like PyTorch's nn.Sequential. */
+export class Sequential extends Module {
+  static readonly typeName = 'Sequential';
+  private _list: Module[] = [];
+
+  constructor(...modules: Module[]) {
+    super();
+    for (const m of modules) this.append(m);
+  }
+
+  /** Adds a module at the end; returns this. */
+  append(m: Module): this {
+    if (!(m instanceof Module)) throw new Error(`Sequential: every item must be a Module, got ${m === null ? 'null' : typeof m} at position ${this._list.length}`);
+    this.registerModule(String(this._list.length), m);
+    this._list.push(m);
+    return this;
+  }
+
+  get length(): number {
+    return this._list.length;
+  }
+
+  /** The module at `index` (negative counts from the end). */
+  at(index: number): Module {
+    const i = index < 0 ? index + this._list.length : index;
+    if (!Number.isInteger(i) || i < 0 || i >= this._list.length) {
+      throw new Error(`Sequential.at: index ${index} is out of range for ${this._list.length} modules`);
+    }
+    return this._list[i];
+  }
+
+  [Symbol.iterator](): Iterator<Module> {
+    return this._list[Symbol.iterator]();
+  }
+
+  forward(x: any): Tensor {
+    let y = x;
+    for (const m of this._list) y = m.forward(y);
+    return y;
+  }
+}
+
+export type Activation = 'relu' | 'tanh' | 'sigmoid' | 'gelu' | 'leakyRelu' | ((x: Tensor) => Tensor);
+
+export interface MLPOptions {
+  /** Between the Linear layers, not after the last (default 'relu'). */
+  activation?: Activation;
+  bias?: boolean;
+}
+
+const ACTIVATIONS: Record<string, (x: Tensor) => Tensor> = {
+  relu: (x) => x.relu(),
+  tanh: (x) => x.tanh(),
+  sigmoid: (x) => x.sigmoid(),
+  gelu: (x) => x.gelu(),
+  leakyRelu: (x) => x.leakyRelu(),
+};
+
+/**
+ * Linear(in, h0) → act → Linear(h0, h1) → act → … → Linear(hk, out). The layers are the list
+ * `layers`, so parameters are named `layers.0.weight`, `layers.0.bias`, `layers.1.weight`, ...
+ */
+export class MLP extends Module {
+  static readonly typeName = 'MLP';
+  layers: Linear[];
+  private _activation: (x: Tensor) => Tensor;
+  private _activationName: string;
+
+  constructor(inFeatures: number, hidden: number[], outFeatures: number, options: MLPOptions = {}) {
+    super();
+    if (!Array.isArray(hidden)) throw new Error(`MLP: hidden must be an array of layer sizes, got ${String(hidden)}`);
+    const act = options.activation ?? 'relu';
+    if (typeof act === 'function') {
+      this._activation = act;
+      this._activationName = act.name || 'custom';
+    } else if (Object.prototype.hasOwnProperty.call(ACTIVATIONS, act)) {
+      this._activation = ACTIVATIONS[act];
+      this._activationName = act;
+    } else {
+      throw new Error(`MLP: unknown activation ${JSON.stringify(act)} (use ${Object.keys(ACTIVATIONS).map((k) => `'${k}'`).join(', ')} or a function)`);
+    }
+    const sizes = [inFeatures, ...hidden, outFeatures];
+    sizes.forEach((s, i) => positiveInt(s, i === 0 ? 'inFeatures' : i === sizes.length - 1 ? 'outFeatures' : `hidden[${i - 1}]`, 'MLP'));
+    this.layers = [];
+    for (let i = 0; i + 1 < sizes.length; i++) this.layers.push(new Linear(sizes[i], sizes[i + 1], { bias: options.bias }));
+  }
+
+  forward(x: Tensor): Tensor {
+    let y = x;
+    this.layers.forEach((layer, i) => {
+      y = layer.forward(y);
+      if (i < this.layers.length - 1) y = this._activation(y);
+    });
+    return y;
+  }
+
+  extraRepr(): string {
+    return `activation=${this._activationName}`;
+  }
+}
+
+// ── Embedding, LayerNorm, Dropout ────────────────────────────────────────────────────────────
+
+/** A lookup table [num, dim] initialised N(0, 1); forward(indices) → [...indices.shape, dim]. */
+export class Embedding extends Module {
+  static readonly typeName = 'Embedding';
+  readonly numEmbeddings: number;
+  readonly embeddingDim: number;
+  weight: Tensor;
+
+  constructor(numEmbeddings: number, embeddingDim: number) {
+    super();
+    this.numEmbeddings = positiveInt(numEmbeddings, 'numEmbeddings', 'Embedding');
+    this.embeddingDim = positiveInt(embeddingDim, 'embeddingDim', 'Embedding');
+    this.weight = normalParameter([numEmbeddings, embeddingDim]);
+  }
+
+  /** indices: integers in [0, num) as number[] (nested for more dims), an Int32Array or a Tensor. */
+  forward(indices: Index | NestedArray): Tensor {
+    let flat: Index;
+    let shape: number[];
+    let owned: Tensor | null = null;
+    if (indices instanceof Tensor) {
+      shape = indices.shape;
+      flat = shape.length === 1 ? indices : (owned = indices.reshape([-1]));
+    } else if (indices instanceof Int32Array) {
+      shape = [indices.length];
+      flat = indices;
+    } else if (Array.isArray(indices)) {
+      if (indices.length > 0 && Array.isArray(indices[0])) {
+        owned = tensor(indices as NestedArray, {}, 'Embedding');
+        shape = owned.shape;
+        const reshaped = owned.reshape([-1]);
+        owned.dispose();
+        owned = reshaped;
+        flat = reshaped;
+      } else {
+        shape = [indices.length];
+        flat = indices as number[];
+      }
+    } else {
+      throw new Error(`Embedding: indices must be a Tensor, number[] (nested for more dims) or Int32Array, got ${indices === null ? 'null' : typeof indices}`);
+    }
+    try {
+      const rows = this.weight.indexSelect(0, flat);
+      if (shape.length === 1) return rows;
+      const out = rows.reshape([...shape, this.embeddingDim]);
+      rows.dispose(); // the reshape's tape record keeps what backward needs
+      return out;
+    } finally {
+      owned?.dispose();
+    }
+  }
+
+  extraRepr(): string {
+    return `${this.numEmbeddings}, ${this.embeddingDim}`;
+  }
+}
+
+export interface LayerNormOptions { eps?: number; elementwiseAffine?: boolean }
+
+/** Normalises over the trailing `normalizedShape` dims; weight ones and bias zeros like PyTorch. */
+export class LayerNorm extends Module {
+  static readonly typeName = 'LayerNorm';
+  readonly normalizedShape: number[];
+  readonly eps: number;
+  weight: Tensor | null;
+  bias: Tensor | null;
+
+  constructor(normalizedShape: number | number[], options: LayerNormOptions = {}) {
+    super();
+    const shape = typeof normalizedShape === 'number' ? [normalizedShape] : normalizedShape;
+    if (!Array.isArray(shape) || shape.length === 0) throw new Error(`LayerNorm: normalizedShape must be a positive integer or a non-empty array of them, got ${String(normalizedShape)}`);
+    shape.forEach((d) => positiveInt(d, `normalizedShape ${fmt(shape)}`, 'LayerNorm'));
+    this.normalizedShape = shape.slice();
+    this.eps = options.eps ?? 1e-5;
+    if (typeof this.eps !== 'number' || !(this.eps >= 0)) throw new Error(`LayerNorm: eps must be a number ≥ 0, got ${String(options.eps)}`);
+    const affine = options.elementwiseAffine ?? true;
+    this.weight = affine ? constantParameter(this.normalizedShape, 1) : null;
+    this.bias = affine ? constantParameter(this.normalizedShape, 0) : null;
+  }
+
+  forward(x: Tensor): Tensor {
+    return layerNorm(x, this.normalizedShape, this.weight, this.bias, this.eps);
+  }
+
+  extraRepr(): string {
+    return `(${this.normalizedShape.join(', ')}${this.normalizedShape.length === 1 ? ',' : ''}), eps=${this.eps}, elementwise_affine=${this.weight !== null}`;
+  }
+}
+
+/** Zeroes each element with probability p in training mode (scaling the rest by 1/(1-p)); identity in eval(). */
+export class Dropout extends Module {
+  static readonly typeName = 'Dropout';
+  readonly p: number;
+
+  constructor(p = 0.5) {
+    super();
+    if (typeof p !== 'number' || !(p >= 0 && p <= 1)) throw new Error(`Dropout: p must be a probability in [0, 1], got ${String(p)}`);
+    this.p = p;
+  }
+
+  forward(x: Tensor): Tensor {
+    return dropout(x, this.p, this.training);
+  }
+
+  extraRepr(): string {
+    return `p=${this.p}`;
+  }
+}
+
+// ── convolution and pooling ──────────────────────────────────────────────────────────────────
+
+export interface Conv2dOptions { stride?: Pair; padding?: Pair; bias?: boolean }
+
+/** 2-D convolution over [N, C, H, W]; weight [out, in, kh, kw] and bias [out] start U(-1/√(in·kh·kw), +). */
+export class Conv2d extends Module {
+  static readonly typeName = 'Conv2d';
+  readonly inChannels: number;
+  readonly outChannels: number;
+  readonly kernelSize: [number, number];
+  readonly stride: [number, number];
+  readonly padding: [number, number];
+  weight: Tensor;
+  bias: Tensor | null;
+
+  constructor(inChannels: number, outChannels: number, kernelSize: Pair, options: Conv2dOptions = {}) {
+    super();
+    this.inChannels = positiveInt(inChannels, 'inChannels', 'Conv2d');
+    this.outChannels = positiveInt(outChannels, 'outChannels', 'Conv2d');
+    this.kernelSize = pair(kernelSize, 'kernelSize', 'Conv2d', 1);
+    this.stride = pair(options.stride ?? 1, 'stride', 'Conv2d', 1);
+    this.padding = pair(options.padding ?? 0, 'padding', 'Conv2d', 0);
+    const [kh, kw] = this.kernelSize;
+    const bound = 1 / Math.sqrt(inChannels * kh * kw);
+    this.weight = uniformParameter([outChannels, inChannels, kh, kw], bound);
+    this.bias = (options.bias ?? true) ? uniformParameter([outChannels], bound) : null;
+  }
+
+  forward(x: Tensor): Tensor {
+    return conv2d(x, this.weight, this.bias, { stride: this.stride, padding: this.padding });
+  }
+
+  extraRepr(): string {
+    let s = `${this.inChannels}, ${this.outChannels}, kernel_size=${showPair(this.kernelSize)}, stride=${showPair(this.stride)}`;
+    if (this.padding[0] !== 0 || this.padding[1] !== 0) s += `, padding=${showPair(this.padding)}`;
+    if (this.bias === null) s += ', bias=false';
+    return s;
+  }
+}
+
+export interface Pool2dOptions { stride?: Pair; padding?: Pair }
+
+abstract class Pool2d extends Module {
+  readonly kernelSize: [number, number];
+  readonly stride: [number, number];
+  readonly padding: [number, number];
+
+  constructor(kernelSize: Pair, options: Pool2dOptions, op: string) {
+    super();
+    this.kernelSize = pair(kernelSize, 'kernelSize', op, 1);
+    this.stride = options.stride === undefined || options.stride === null ? this.kernelSize : pair(options.stride, 'stride', op, 1);
+    this.padding = pair(options.padding ?? 0, 'padding', op, 0);
+    if (this.padding[0] * 2 > this.kernelSize[0] || this.padding[1] * 2 > this.kernelSize[1]) {
+      throw new Error(`${op}: padding ${showPair(this.padding)} must be at most half of kernelSize ${showPair(this.kernelSize)}`);
+    }
+  }
+
+  extraRepr(): string {
+    return `kernel_size=${showPair(this.kernelSize)}, stride=${showPair(this.stride)}, padding=${showPair(this.padding)}`;
+  }
+}
+
+/** Max over kernelSize windows (stride defaults to kernelSize; padding counts as -∞). */
+export class MaxPool2d extends Pool2d {
+  static readonly typeName = 'MaxPool2d';
+  constructor(kernelSize: Pair, options: Pool2dOptions = {}) {
+    super(kernelSize, options, 'MaxPool2d');
+  }
+
+  forward(x: Tensor): Tensor {
+    return maxPool2d(x, this.kernelSize, { stride: this.stride, padding: this.padding });
+  }
+}
+
+/** Mean over kernelSize windows (stride defaults to kernelSize; padding counts as zeros, like PyTorch). */
+export class AvgPool2d extends Pool2d {
+  static readonly typeName = 'AvgPool2d';
+  constructor(kernelSize: Pair, options: Pool2dOptions = {}) {
+    super(kernelSize, options, 'AvgPool2d');
+  }
+
+  forward(x: Tensor): Tensor {
+    return avgPool2d(x, this.kernelSize, { stride: this.stride, padding: this.padding });
+  }
+}
+
+/** Flattens dims startDim..endDim (default: all but the batch dim). */
+export class Flatten extends Module {
+  static readonly typeName = 'Flatten';
+  readonly startDim: number;
+  readonly endDim: number;
+
+  constructor(startDim = 1, endDim = -1) {
+    super();
+    this.startDim = startDim;
+    this.endDim = endDim;
+  }
+
+  forward(x: Tensor): Tensor {
+    return x.flatten(this.startDim, this.endDim);
+  }
+
+  extraRepr(): string {
+    return `start_dim=${this.startDim}, end_dim=${this.endDim}`;
+  }
+}
+
+// ── activations ──────────────────────────────────────────────────────────────────────────────
+
+export class Identity extends Module {
+  static readonly typeName = 'Identity';
+  forward(x: Tensor): Tensor { return x; }
+}
+
+export class ReLU extends Module {
+  static readonly typeName = 'ReLU';
+  forward(x: Tensor): Tensor { return x.relu(); }
+}
+
+export class Tanh extends Module {
+  static readonly typeName = 'Tanh';
+  forward(x: Tensor): Tensor { return x.tanh(); }
+}
+
+export class Sigmoid extends Module {
+  static readonly typeName = 'Sigmoid';
+  forward(x: Tensor): Tensor { return x.sigmoid(); }
+}
+
+export interface GELUOptions { approximate?: 'none' | 'tanh' }
+
+export class GELU extends Module {
+  static readonly typeName = 'GELU';
+  readonly approximate: 'none' | 'tanh';
+  constructor(options: GELUOptions = {}) {
+    super();
+    this.approximate = options.approximate ?? 'none';
+  }
+  forward(x: Tensor): Tensor { return x.gelu({ approximate: this.approximate }); }
+  extraRepr(): string { return `approximate='${this.approximate}'`; }
+}
+
+export class LeakyReLU extends Module {
+  static readonly typeName = 'LeakyReLU';
+  readonly negativeSlope: number;
+  constructor(negativeSlope = 0.01) {
+    super();
+    this.negativeSlope = negativeSlope;
+  }
+  forward(x: Tensor): Tensor { return x.leakyRelu(this.negativeSlope); }
+  extraRepr(): string { return `negative_slope=${this.negativeSlope}`; }
+}
