@@ -9,7 +9,7 @@ export default defineConfig({
   target: 'es2020',
   dts: true,
   clean: true,
-  minify: true,
+  minify: !process.env.TAPEGRAD_PROFILE,
   sourcemap: false,
   loader: { '.wasm': 'binary' },
 });

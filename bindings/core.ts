@@ -52,11 +52,12 @@ export const REQUIRES_GRAD = 1;
 const HEADER = core.header.value as number;
 const SHAPE_SCRATCH = HEADER + 12;
 
-// Views over linear memory; memory.grow detaches them, so each use goes through these getters.
+// Views over linear memory. memory.grow detaches the old buffer, which leaves these views with
+// length 0: that is the cheap test for renewing them (reading memory.buffer costs more).
 let f32 = new Float32Array(core.memory.buffer);
 let i32 = new Int32Array(core.memory.buffer);
 function refresh(): void {
-  if (i32.length === 0 || i32.buffer !== core.memory.buffer) {
+  if (i32.length === 0) {
     f32 = new Float32Array(core.memory.buffer);
     i32 = new Int32Array(core.memory.buffer);
   }
