@@ -17,7 +17,7 @@ import { alloc, free, allocFailures } from "./alloc";
 import { newNode, freeRowOf, flagsOf, setFlags, requiresGrad, refsOf, setRefs, bumpGen, addRecord,
   firstRecord, recordCount, gradPtr, setGradPtr, gradFor, dropGrad, sizeOf, dataPtr, REQUIRES_GRAD, HANDLE } from "./nodes";
 import { appendRecord, trimTape, recordAt, scratchRecord, opOf, outOf, inA, inB, inC, DEAD,
-  RECORD_SIZE, OP, OUT, IN_A, IN_B, IN_C, I0, F0 } from "./tape";
+  OP, OUT, IN_A, IN_B, IN_C, I0, F0 } from "./tape";
 
 let gradEnabled: bool = true;
 /** The opcode backward found no rule for (reported by the bindings as an error). */
@@ -89,8 +89,14 @@ function backwardRecord(rec: usize): bool {
  */
 export function runOpInto(op: i32, out: i32, a: i32, b: i32, c: i32, i0: i32, i1: i32, i2: i32, i3: i32, i4: i32, i5: i32, f0: f32): i32 {
   let record = gradEnabled && (tracks(a) || tracks(b) || tracks(c));
+  // Recorded ops are written straight into their tape slot; others into the scratch record.
+  let index = -1;
   let rec = scratchRecord;
-  memory.fill(rec, 0, RECORD_SIZE);
+  if (record) {
+    index = appendRecord();
+    if (index < 0) return OUT_OF_MEMORY;
+    rec = recordAt(index);
+  }
   store<i32>(rec, op, OP);
   store<i32>(rec, out, OUT);
   store<i32>(rec, a, IN_A);
@@ -104,9 +110,6 @@ export function runOpInto(op: i32, out: i32, a: i32, b: i32, c: i32, i0: i32, i1
   store<i32>(rec, i5, I0 + 20);
   store<f32>(rec, f0, F0);
   if (record) {
-    let index = appendRecord(scratchRecord);
-    if (index < 0) return OUT_OF_MEMORY;
-    rec = recordAt(index);
     addRecord(out, index);
     setFlags(out, flagsOf(out) | REQUIRES_GRAD);
     if (a >= 0) setRefs(a, refsOf(a) + 1);

@@ -62,8 +62,8 @@ export const scratchRecord: usize = memory.data(<i32>RECORD_SIZE, 16);
 
 export function tapeLen(): i32 { return tapeLength; }
 
-/** Appends a copy of `src` to the tape; returns its index, or -1 when memory is exhausted. */
-export function appendRecord(src: usize): i32 {
+/** Appends a record (its fields are the caller's to write); returns its index, or -1 when memory is exhausted. */
+export function appendRecord(): i32 {
   if (tapeLength == tapeCapacity) {
     let newCapacity = tapeCapacity ? tapeCapacity << 1 : 1024;
     let grown = alloc(<usize>newCapacity * RECORD_SIZE);
@@ -75,9 +75,7 @@ export function appendRecord(src: usize): i32 {
     tape = grown;
     tapeCapacity = newCapacity;
   }
-  let index = tapeLength++;
-  memory.copy(recordAt(index), src, RECORD_SIZE);
-  return index;
+  return tapeLength++;
 }
 
 /** Pops dead records off the tail. */

@@ -62,6 +62,11 @@ import { OUT, IN_A, IN_B, I0, F0, opOf, fattr } from "../tape";
   }
 }
 
+// Runtime-op versions of the rules above, for the one-element path.
+function binaryValueOf(op: i32, x: f32, y: f32): f32 { return binaryValue(op, x, y); }
+function binaryGradXOf(op: i32, x: f32, y: f32, out: f32): f32 { return binaryGradX(op, x, y, out); }
+function binaryGradYOf(op: i32, x: f32, y: f32, out: f32): f32 { return binaryGradY(op, x, y, out); }
+
 // A broadcast plan: the output's dims with runs of dims that broadcast alike merged, and the
 // element strides of x and y along each (0 where that operand is broadcast).
 const planExtent: usize = memory.data(MAX_RANK * 4, 16);
@@ -193,13 +198,17 @@ const counter: usize = memory.data(MAX_RANK * 4, 16);
 let xNode: i32 = 0, yNode: i32 = 0;
 let xData: usize = 0, yData: usize = 0;
 
-function bindOperands(rec: usize): void {
+function bindScalars(rec: usize): void {
   let a = load<i32>(rec, IN_A), b = load<i32>(rec, IN_B);
   if (b >= 0) { xNode = a; yNode = b; }
   else if (load<i32>(rec, I0)) { xNode = -1; yNode = a; }
   else { xNode = a; yNode = -1; }
   xData = xNode >= 0 ? dataPtr(xNode) : rec + F0;
   yData = yNode >= 0 ? dataPtr(yNode) : rec + F0;
+}
+
+function bindOperands(rec: usize): void {
+  bindScalars(rec);
   let out = load<i32>(rec, OUT);
   makePlan(shapePtr(out), rankOf(out),
     xNode >= 0 ? shapePtr(xNode) : 0, xNode >= 0 ? rankOf(xNode) : 0,
@@ -219,13 +228,29 @@ function binaryForwardAs(op: i32, out: usize): void {
 }
 
 export function binaryForward(rec: usize): void {
+  let out = load<i32>(rec, OUT);
+  if (sizeOf(out) == 1) { // one element (a scalar graph): no broadcast plan needed
+    bindScalars(rec);
+    store<f32>(dataPtr(out), binaryValueOf(opOf(rec), load<f32>(xData), load<f32>(yData)));
+    return;
+  }
   bindOperands(rec);
   binaryForwardAs(opOf(rec), dataPtr(load<i32>(rec, OUT)));
 }
 
 export function binaryBackward(rec: usize): void {
-  bindOperands(rec);
   let out = load<i32>(rec, OUT);
+  if (sizeOf(out) == 1) {
+    bindScalars(rec);
+    let gx: usize = xNode >= 0 && requiresGrad(xNode) ? gradFor(xNode) : 0;
+    let gy: usize = yNode >= 0 && requiresGrad(yNode) ? gradFor(yNode) : 0;
+    let g = load<f32>(gradPtr(out)), x = load<f32>(xData), y = load<f32>(yData), z = load<f32>(dataPtr(out));
+    let op = opOf(rec);
+    if (gx) store<f32>(gx, load<f32>(gx) + g * binaryGradXOf(op, x, y, z));
+    if (gy) store<f32>(gy, load<f32>(gy) + g * binaryGradYOf(op, x, y, z));
+    return;
+  }
+  bindOperands(rec);
   let gx: usize = xNode >= 0 && requiresGrad(xNode) ? gradFor(xNode) : 0;
   let gy: usize = yNode >= 0 && requiresGrad(yNode) ? gradFor(yNode) : 0;
   if (!gx && !gy) return;
