@@ -69,7 +69,10 @@ export function alloc(bytes: usize): usize {
 /** Like alloc, and the block is zero-filled. */
 export function allocZeroed(bytes: usize): usize {
   let block = alloc(bytes);
-  if (block) memory.fill(block, 0, bytes);
+  if (!block) return 0;
+  // Blocks are whole 16-byte units; small ones (scalars) are cheaper to clear with stores than memory.fill.
+  if (bytes <= 64) for (let p: usize = 0; p < bytes; p += 16) v128.store(block + p, i64x2.splat(0));
+  else memory.fill(block, 0, bytes);
   return block;
 }
 

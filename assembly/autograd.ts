@@ -14,7 +14,8 @@ import { shapeForward, shapeBackward } from "./ops/shape";
 import { conv2dForward, conv2dBackward, poolForward, poolBackward } from "./ops/conv";
 import { lossForward, lossBackward } from "./ops/loss";
 import { alloc, free, allocFailures } from "./alloc";
-import { newNode, freeRowOf, flagsOf, setFlags, requiresGrad, refsOf, setRefs, bumpGen, addRecord,
+import { newScopedNode } from "./scopes";
+import { freeRowOf, flagsOf, setFlags, requiresGrad, refsOf, setRefs, bumpGen, addRecord,
   firstRecord, recordCount, gradPtr, setGradPtr, gradFor, dropGrad, sizeOf, dataPtr, REQUIRES_GRAD, HANDLE } from "./nodes";
 import { appendRecord, trimTape, recordAt, scratchRecord, opOf, outOf, inA, inB, inC, DEAD,
   OP, OUT, IN_A, IN_B, IN_C, I0, F0 } from "./tape";
@@ -123,7 +124,7 @@ export function runOpInto(op: i32, out: i32, a: i32, b: i32, c: i32, i0: i32, i1
 
 /** Creates the output (shape in the header scratch) and runs the op; returns its id or a code < 0. */
 export function runOp(op: i32, rank: i32, a: i32, b: i32, c: i32, i0: i32, i1: i32, i2: i32, i3: i32, i4: i32, i5: i32, f0: f32): i32 {
-  let out = newNode(rank, false);
+  let out = newScopedNode(rank, false);
   if (out < 0) return OUT_OF_MEMORY;
   let status = runOpInto(op, out, a, b, c, i0, i1, i2, i3, i4, i5, f0);
   if (status < 0) { release(out); return status; }

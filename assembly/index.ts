@@ -1,14 +1,16 @@
 // The module's exports: what the bindings call. Everything takes and returns plain numbers
 // (node ids, sizes, pointers into this module's memory).
 
-export { header, newNode, dropGrad, tensorBytesInUse } from "./nodes";
+export { header, dropGrad, tensorBytesInUse } from "./nodes";
 export { runOp, runOpInto, backward, release, setGradEnabled, setRequiresGrad, zeroGrad, swapGrad, missingRule } from "./autograd";
 export { failedRequest } from "./alloc";
 export { seed } from "./random";
 export { tapeLen } from "./tape";
+export { beginScope, endScope, markReturned, keepNode, scopeDepth, newScopedNode as newNode } from "./scopes";
 export { sgdStep, adamStep, zeroGrads, clipGradNorm } from "./ops/optim";
 
-import { dataPtr, gradPtr, sizeOf, newNode as makeNode } from "./nodes";
+import { dataPtr, gradPtr, sizeOf } from "./nodes";
+import { newScopedNode } from "./scopes";
 import { fillRandom, fillDropoutMask } from "./random";
 import { alloc, free } from "./alloc";
 import { argExtreme } from "./ops/reduce";
@@ -31,7 +33,7 @@ export function fillNode(id: i32, value: f32): void {
 
 /** argmax / argmin along [outer, R, inner] into a new node (shape in the header scratch). */
 export function argReduce(isMax: bool, a: i32, rank: i32, outer: i32, R: i32, inner: i32): i32 {
-  let out = makeNode(rank, false);
+  let out = newScopedNode(rank, false);
   if (out >= 0) argExtreme(isMax, dataPtr(a), dataPtr(out), outer, R, inner);
   return out;
 }

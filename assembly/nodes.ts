@@ -52,6 +52,12 @@ import { alloc, allocZeroed, free } from "./alloc";
 /** Row is in use (allocated and not yet freed). */
 // @ts-ignore: decorator
 @inline export const IN_USE: i32 = 4;
+/** Exempt from tidy() scopes: parameters and optimizer state. */
+// @ts-ignore: decorator
+@inline export const KEPT: i32 = 8;
+/** Returned by the function of the scope being closed: moves to the enclosing scope. */
+// @ts-ignore: decorator
+@inline export const RETURNED: i32 = 16;
 
 /**
  * Fixed header that JavaScript reads directly (its address is exported once by `header()`):
@@ -159,7 +165,7 @@ export function newNode(rank: i32, zeroed: bool): i32 {
   store<i32>(r, -1, REC);
   store<i32>(r, 0, NREC);
   store<i32>(r, 0, REFS);
-  memory.copy(r + SHAPE, scratch, <usize>rank << 2);
+  for (let i = 0; i < rank; i++) store<i32>(r + SHAPE + (<usize>i << 2), load<i32>(scratch + (<usize>i << 2)));
   liveNodes++;
   store<i32>(header, liveNodes, 8);
   return id;

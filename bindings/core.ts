@@ -27,6 +27,10 @@ interface CoreExports {
   fillNode(id: number, value: number): void;
   argReduce(isMax: number, a: number, rank: number, outer: number, R: number, inner: number): number;
   dropoutMask(id: number, p: number): void;
+  beginScope(): number;
+  endScope(): void;
+  markReturned(id: number, on: number): void;
+  keepNode(id: number): void;
   copyData(dst: number, src: number): void;
   allocBuffer(bytes: number): number;
   freeBuffer(ptr: number, bytes: number): void;

@@ -1,22 +1,7 @@
 // Lifetimes: tidy() scopes, dispose(), memory(). WebAssembly memory is not garbage collected,
 // so every tensor is released explicitly, either by the scope it was made in or by dispose().
-import { core, liveNodes } from './core';
+import { core, liveNodes, outOfMemory } from './core';
 import type { Tensor } from './tensor';
-
-const scopes: Tensor[][] = [];
-
-/** Called by the Tensor constructor: the tensor belongs to the innermost open scope, if any. */
-export function track(t: Tensor): void {
-  if (scopes.length > 0) scopes[scopes.length - 1].push(t);
-}
-
-const kept = new WeakSet<Tensor>();
-
-/** Exempts a tensor from every tidy() scope (nn parameters, optimizer state); dispose() still frees it. */
-export function keep<T extends Tensor>(t: T): T {
-  kept.add(t);
-  return t;
-}
 
 /** Every tensor reachable from `value` through arrays and plain objects. */
 function collect(value: unknown, into: Set<Tensor>, isTensor: (v: unknown) => v is Tensor): void {
@@ -32,29 +17,34 @@ export function setTensorCheck(fn: (v: unknown) => v is Tensor): void {
   isTensorFn = fn;
 }
 
+/** Exempts a tensor from every tidy() scope (nn parameters, optimizer state); dispose() still frees it. */
+export function keep<T extends Tensor>(t: T): T {
+  if (!t.isDisposed) core.keepNode(t.id);
+  return t;
+}
+
 /**
  * Runs `fn` and releases every tensor created inside it, except what it returns (a tensor, or
  * arrays and plain objects holding tensors), which moves to the enclosing scope. Scopes nest.
+ * The core keeps the scope's list of nodes, so closing a scope is one call.
  */
 export function tidy<T>(fn: () => T): T {
-  const scope: Tensor[] = [];
-  scopes.push(scope);
+  if (!core.beginScope()) outOfMemory('tidy');
   let result: T;
   try {
     result = fn();
   } catch (err) {
-    scopes.pop();
-    for (const t of scope) if (!kept.has(t)) t.dispose();
+    core.endScope();
     throw err;
   }
-  scopes.pop();
-  const keep = new Set<Tensor>();
-  collect(result, keep, isTensorFn);
-  const parent = scopes.length > 0 ? scopes[scopes.length - 1] : null;
-  for (const t of scope) {
-    if (keep.has(t)) parent?.push(t);
-    else if (!kept.has(t)) t.dispose();
+  const returned = new Set<Tensor>();
+  collect(result, returned, isTensorFn);
+  const marked: Tensor[] = [];
+  for (const t of returned) {
+    if (!t.isDisposed) { core.markReturned(t.id, 1); marked.push(t); }
   }
+  core.endScope();
+  for (const t of marked) core.markReturned(t.id, 0);
   return result;
 }
 

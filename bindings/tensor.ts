@@ -3,7 +3,7 @@
 // and make one call into the core, which runs the kernel and records the tape.
 import { core, genOf, flagsOf, REQUIRES_GRAD, heapF32, setScratchShape, outOfMemory, OUT_OF_MEMORY, NO_RULE, MAX_RANK } from './core';
 import { Op } from './opcodes';
-import { track, setTensorCheck } from './memory';
+import { setTensorCheck } from './memory';
 import { type Shape, fmt, numel, sameShape, checkShape, checkBytes, normAxis, broadcastShape, prod, dimsArg } from './shape';
 
 /** An operand: a tensor, a plain number, or nested arrays of numbers. */
@@ -21,7 +21,6 @@ export class Tensor {
     this.id = id;
     this.gen = genOf(id);
     this.dims = dims;
-    track(this);
   }
 
   get shape(): number[] { return this.dims.slice(); }
@@ -170,8 +169,10 @@ export function newTensor(shape: Shape, op: string, zeroed = false): Tensor {
 /** Runs one op in the core: a new output of `shape` from inputs a, b, c and attributes. */
 export function run(op: Op, name: string, shape: Shape, a: Tensor, b: Tensor | null, c: Tensor | null,
   i0 = 0, i1 = 0, i2 = 0, i3 = 0, i4 = 0, i5 = 0, f0 = 0): Tensor {
-  if (shape.length > MAX_RANK) throw new Error(`${name}: result would have ${shape.length} dims; at most ${MAX_RANK} are supported`);
-  checkBytes(shape, name);
+  if (shape !== a.dims) { // a new shape (an input's has been checked)
+    if (shape.length > MAX_RANK) throw new Error(`${name}: result would have ${shape.length} dims; at most ${MAX_RANK} are supported`);
+    checkBytes(shape, name);
+  }
   setScratchShape(shape);
   const id = core.runOp(op, shape.length, a.id, b ? b.id : -1, c ? c.id : -1, i0, i1, i2, i3, i4, i5, f0);
   if (id < 0) fail(id, name);

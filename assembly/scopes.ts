@@ -1,0 +1,112 @@
+// tidy() scopes, kept in the core so that ending a scope is one call however many tensors it made.
+//
+//   scopeEntries: (id, gen) pairs of every node created while a scope is open, in creation order
+//   scopeMarks:   for each open scope, the entry count when it opened
+//
+//   entries ┌────┬─────┬────┬─────┬────┬─────┬────┬─────┐
+//           │ id │ gen │ id │ gen │ id │ gen │ id │ gen │ …
+//           └────┴─────┴────┴─────┴────┴─────┴────┴─────┘
+//           ▲ mark of scope 0       ▲ mark of scope 1 (nested)
+//
+// A pair whose gen no longer matches was released early (dispose) and its row may belong to a
+// newer node, so ending the scope skips it. Nodes flagged KEPT (parameters, optimizer state)
+// belong to no scope; nodes flagged RETURNED (what fn returned) move to the enclosing scope.
+
+import { alloc, free } from "./alloc";
+import { newNode, genOf, flagsOf, setFlags, HANDLE, KEPT, RETURNED } from "./nodes";
+import { release } from "./autograd";
+
+let entries: usize = 0;
+let entryCapacity: i32 = 0;
+let entryCount: i32 = 0;
+let marks: usize = 0;
+let markCapacity: i32 = 0;
+let depth: i32 = 0;
+
+/** Grows a buffer of i32 pairs/values; returns the new pointer or 0 (the old buffer is kept then). */
+function grow(buffer: usize, used: i32, capacity: i32, newCapacity: i32): usize {
+  let grown = alloc(<usize>newCapacity << 2);
+  if (!grown) return 0;
+  if (buffer) {
+    memory.copy(grown, buffer, <usize>used << 2);
+    free(buffer, <usize>capacity << 2);
+  }
+  return grown;
+}
+
+/** Opens a scope; false when memory is exhausted. */
+export function beginScope(): bool {
+  if (depth == markCapacity) {
+    let capacity = markCapacity ? markCapacity << 1 : 64;
+    let grown = grow(marks, depth, markCapacity, capacity);
+    if (!grown) return false;
+    marks = grown;
+    markCapacity = capacity;
+  }
+  store<i32>(marks + (<usize>depth << 2), entryCount);
+  depth++;
+  return true;
+}
+
+/** newNode, and the node joins the innermost open scope. Every node the bindings see is made here. */
+export function newScopedNode(rank: i32, zeroed: bool): i32 {
+  let id = newNode(rank, zeroed);
+  if (id >= 0 && !enterScope(id)) { release(id); return -1; }
+  return id;
+}
+
+/** Records node `id` in the innermost open scope. False when out of memory. */
+function enterScope(id: i32): bool {
+  if (depth == 0) return true;
+  if (entryCount + 2 > entryCapacity) {
+    let capacity = entryCapacity ? entryCapacity << 1 : 4096;
+    let grown = grow(entries, entryCount, entryCapacity, capacity);
+    if (!grown) return false;
+    entries = grown;
+    entryCapacity = capacity;
+  }
+  let p = entries + (<usize>entryCount << 2);
+  store<i32>(p, id);
+  store<i32>(p, genOf(id), 4);
+  entryCount += 2;
+  return true;
+}
+
+/** Marks (or unmarks) a node the scope's function returned: it survives the scope and joins the enclosing one. */
+export function markReturned(id: i32, on: bool): void {
+  setFlags(id, on ? flagsOf(id) | RETURNED : flagsOf(id) & ~RETURNED);
+}
+
+/** Exempts a node from every scope (parameters, optimizer state). */
+export function keepNode(id: i32): void {
+  setFlags(id, flagsOf(id) | KEPT);
+}
+
+/** Closes the innermost scope: releases what it made, except returned and kept nodes. */
+export function endScope(): void {
+  if (depth == 0) return;
+  depth--;
+  let start = load<i32>(marks + (<usize>depth << 2));
+  let end = entryCount;
+  entryCount = start;
+  for (let k = start; k < end; k += 2) {
+    let p = entries + (<usize>k << 2);
+    let id = load<i32>(p);
+    if (genOf(id) != load<i32>(p, 4)) continue; // released already
+    let flags = flagsOf(id);
+    if (!(flags & HANDLE) || (flags & KEPT)) continue;
+    if (flags & RETURNED) {
+      // Moves down to the enclosing scope; never needs more room than it had.
+      if (depth > 0) {
+        let q = entries + (<usize>entryCount << 2);
+        store<i32>(q, id);
+        store<i32>(q, load<i32>(p, 4), 4);
+        entryCount += 2;
+      }
+      continue;
+    }
+    release(id);
+  }
+}
+
+export function scopeDepth(): i32 { return depth; }
