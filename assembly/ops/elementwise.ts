@@ -182,15 +182,52 @@ const counter: usize = memory.data(MAX_RANK * 4, 16);
   }
 }
 
+/** gx += g·∂out/∂x and gy += g·∂out/∂y along one run; a stride of 0 sums the run into one element. */
 // @ts-ignore: decorator
 @inline function binaryGradRun(op: i32, n: i32, g: usize, out: usize, x: usize, sx: i32, y: usize, sy: i32, gx: usize, gy: usize): void {
-  for (let i = 0; i < n; i++) {
+  let i = 0;
+  if (op == ADD || op == SUB) { // the local derivatives are ±1: add (or subtract) g itself, four lanes at a time
+    if (gx) accumulateRun(gx, sx, g, n, false);
+    if (gy) accumulateRun(gy, sy, g, n, op == SUB);
+    return;
+  }
+  if (op == MUL && sx == 1 && sy == 1) {
+    for (; i + 4 <= n; i += 4) {
+      let o = <usize>i << 2;
+      let gv = v128.load(g + o);
+      if (gx) v128.store(gx + o, f32x4.add(v128.load(gx + o), f32x4.mul(gv, v128.load(y + o))));
+      if (gy) v128.store(gy + o, f32x4.add(v128.load(gy + o), f32x4.mul(gv, v128.load(x + o))));
+    }
+  }
+  for (; i < n; i++) {
     let gi = load<f32>(g + (<usize>i << 2));
     let xo = <usize>(i * sx) << 2, yo = <usize>(i * sy) << 2;
     let xv = load<f32>(x + xo), yv = load<f32>(y + yo), ov = load<f32>(out + (<usize>i << 2));
     if (gx) store<f32>(gx + xo, load<f32>(gx + xo) + gi * binaryGradX(op, xv, yv, ov));
     if (gy) store<f32>(gy + yo, load<f32>(gy + yo) + gi * binaryGradY(op, xv, yv, ov));
   }
+}
+
+/** dst[i·stride] ±= g[i] for a run of n: elementwise when stride is 1, a sum into dst[0] when 0. */
+function accumulateRun(dst: usize, stride: i32, g: usize, n: i32, negate: bool): void {
+  let i = 0;
+  if (stride == 1) {
+    for (; i + 4 <= n; i += 4) {
+      let o = <usize>i << 2;
+      let gv = v128.load(g + o);
+      v128.store(dst + o, negate ? f32x4.sub(v128.load(dst + o), gv) : f32x4.add(v128.load(dst + o), gv));
+    }
+    for (; i < n; i++) {
+      let o = <usize>i << 2;
+      store<f32>(dst + o, negate ? load<f32>(dst + o) - load<f32>(g + o) : load<f32>(dst + o) + load<f32>(g + o));
+    }
+    return;
+  }
+  let acc = f32x4.splat(0);
+  for (; i + 4 <= n; i += 4) acc = f32x4.add(acc, v128.load(g + (<usize>i << 2)));
+  let sum = f32x4.extract_lane(acc, 0) + f32x4.extract_lane(acc, 1) + f32x4.extract_lane(acc, 2) + f32x4.extract_lane(acc, 3);
+  for (; i < n; i++) sum += load<f32>(g + (<usize>i << 2));
+  store<f32>(dst, negate ? load<f32>(dst) - sum : load<f32>(dst) + sum);
 }
 
 // The operands of a binary record: x op y. With a plain-number operand (b = -1) the number lives
@@ -364,7 +401,16 @@ function erf(x: f32): f32 {
 
 // @ts-ignore: decorator
 @inline function unaryGradMap(op: i32, n: i32, x: usize, y: usize, g: usize, gx: usize, slope: f32): void {
-  for (let i = 0; i < n; i++) {
+  let i = 0;
+  if (op == RELU) { // gx += g where x > 0
+    let zeroV = f32x4.splat(0);
+    for (; i + 4 <= n; i += 4) {
+      let o = <usize>i << 2;
+      let kept = v128.and(v128.load(g + o), f32x4.gt(v128.load(x + o), zeroV));
+      v128.store(gx + o, f32x4.add(v128.load(gx + o), kept));
+    }
+  }
+  for (; i < n; i++) {
     let o = <usize>i << 2;
     store<f32>(gx + o, load<f32>(gx + o) + load<f32>(g + o) * unaryGrad(op, load<f32>(x + o), load<f32>(y + o), slope));
   }

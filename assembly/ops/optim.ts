@@ -15,13 +15,33 @@ import { dataPtr, gradPtr, sizeOf } from "../nodes";
 
 export function sgdStep(params: usize, bufs: usize, count: i32, lr: f32, momentum: f32, dampening: f32,
   nesterov: bool, weightDecay: f32, firstStep: bool): void {
+  let vlr = f32x4.splat(lr), vwd = f32x4.splat(weightDecay), vmom = f32x4.splat(momentum), vdamp = f32x4.splat(1 - dampening);
   for (let k = 0; k < count; k++) {
     let id = idAt(params, k);
     let grad = gradPtr(id);
     if (!grad) continue; // a parameter backward never reached is left alone, like PyTorch
     let p = dataPtr(id), n = sizeOf(id);
     let buf: usize = momentum != 0 ? dataPtr(idAt(bufs, k)) : 0;
-    for (let i = 0; i < n; i++) {
+    let i = 0;
+    if (!buf) { // plain SGD, four lanes at a time
+      for (; i + 4 <= n; i += 4) {
+        let o = <usize>i << 2;
+        let pv = v128.load(p + o);
+        let g = f32x4.add(v128.load(grad + o), f32x4.mul(vwd, pv));
+        v128.store(p + o, f32x4.sub(pv, f32x4.mul(vlr, g)));
+      }
+    } else if (!firstStep) {
+      for (; i + 4 <= n; i += 4) {
+        let o = <usize>i << 2;
+        let pv = v128.load(p + o);
+        let g = f32x4.add(v128.load(grad + o), f32x4.mul(vwd, pv));
+        let b = f32x4.add(f32x4.mul(vmom, v128.load(buf + o)), f32x4.mul(vdamp, g));
+        v128.store(buf + o, b);
+        g = nesterov ? f32x4.add(g, f32x4.mul(vmom, b)) : b;
+        v128.store(p + o, f32x4.sub(pv, f32x4.mul(vlr, g)));
+      }
+    }
+    for (; i < n; i++) {
       let pv = load<f32>(at(p, i));
       let g = load<f32>(at(grad, i)) + weightDecay * pv;
       if (buf) {
