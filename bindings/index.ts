@@ -14,3 +14,4 @@ export { tidy, dispose, keep, memory } from './memory';
 export type { MemoryInfo } from './memory';
 export * as optim from './optim';
 export * as nn from './nn';
+export { save, load, loadMetadata } from './safetensors';

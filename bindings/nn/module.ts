@@ -3,7 +3,6 @@
 // child, and an array field of modules (or of tensors) is a list whose items are named by index
 // (`layers.0.weight`). Fields whose name starts with `_` are private and never scanned.
 // registerParameter / registerModule / registerBuffer add entries under names that are not fields.
-import { core, heapF32 } from '../core';
 import { Tensor, live, rand, randn, ones, zeros, noGrad } from '../tensor';
 import { keep, tidy } from '../memory';
 import { fmt, sameShape } from '../shape';
@@ -47,18 +46,12 @@ export function constantParameter(shape: number[], fill: 0 | 1): Tensor {
   return parameter(noGrad(() => (fill === 1 ? ones(shape) : zeros(shape))));
 }
 
-/** Copies the values of `src` into `dst` (same number of elements) in place: no tape record. */
-function copyInto(dst: Tensor, src: Tensor): void {
-  if (dst === src) return;
-  const d = live(dst, 'loadStateDict'), s = live(src, 'loadStateDict');
-  if (d === s) return;
-  const from = core.dataOf(s) >> 2;
-  heapF32().copyWithin(core.dataOf(d) >> 2, from, from + src.size);
-}
-
 function describe(x: unknown): string {
   if (x === null) return 'null';
   if (x === undefined) return 'undefined';
+  if (Array.isArray(x)) return 'an array';
+  if (x instanceof Tensor) return 'a Tensor';
+  if (x instanceof Module) return 'a Module';
   return typeof x === 'object' ? (x.constructor?.name ?? 'object') : typeof x;
 }
 
@@ -287,7 +280,7 @@ export class Module {
     if (problems.length > 0) {
       throw new Error(`loadStateDict: cannot load into ${typeName(this)}: ${problems.join('; ')}`);
     }
-    for (const [dst, src] of copies) copyInto(dst, src);
+    for (const [dst, src] of copies) if (dst !== src) dst.copy_(src); // in place: optimizers keep the same tensors
     return { missingKeys, unexpectedKeys };
   }
 
