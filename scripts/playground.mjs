@@ -1,0 +1,74 @@
+// The playground: playground/ bundled by esbuild against the built package (dist/, through the
+// package's own name and exports map, as a user's app would import it).
+//
+//   node scripts/playground.mjs [--port 8080]    build, serve on 127.0.0.1, rebuild on edits
+//   node scripts/playground.mjs --build [dir]    write static files (default playground/dist)
+import * as esbuild from 'esbuild';
+import { copyFileSync, existsSync, mkdirSync, rmSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { serve } from './static-server.mjs';
+
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
+const SRC = join(ROOT, 'playground');
+const STATIC = ['index.html', 'style.css'];
+
+function options(outDir) {
+  return {
+    entryPoints: [join(SRC, 'main.js')],
+    outfile: join(outDir, 'main.js'),
+    bundle: true,
+    format: 'esm',
+    platform: 'browser',
+    target: 'es2020',
+    minify: true,
+    logLevel: 'warning',
+  };
+}
+
+function checkBuilt() {
+  if (!existsSync(join(ROOT, 'dist', 'index.js'))) {
+    throw new Error('playground: dist/index.js is missing; run `npm run build` first');
+  }
+}
+
+function copyStatic(outDir) {
+  for (const f of STATIC) copyFileSync(join(SRC, f), join(outDir, f));
+}
+
+/** Writes the playground's static files (index.html, style.css, main.js) into outDir. */
+export async function buildPlayground(outDir) {
+  checkBuilt();
+  rmSync(outDir, { recursive: true, force: true });
+  mkdirSync(outDir, { recursive: true });
+  copyStatic(outDir);
+  await esbuild.build(options(outDir));
+  return outDir;
+}
+
+async function main() {
+  const args = process.argv.slice(2);
+  if (args.includes('--build')) {
+    const dir = args[args.indexOf('--build') + 1];
+    const out = await buildPlayground(resolve(dir && !dir.startsWith('--') ? dir : join(SRC, 'dist')));
+    console.log(`playground written to ${out}`);
+    return;
+  }
+  const port = args.includes('--port') ? Number(args[args.indexOf('--port') + 1]) : 8080;
+  const out = await buildPlayground(join(SRC, 'dist'));
+  // rebuild main.js on edits to playground/ (reload the page to see them)
+  const ctx = await esbuild.context({
+    ...options(out),
+    plugins: [{ name: 'copy-static', setup: (b) => b.onEnd(() => copyStatic(out)) }],
+  });
+  await ctx.watch();
+  const server = await serve(out, { port });
+  console.log(`tapegrad playground: ${server.url}  (Ctrl+C to stop)`);
+}
+
+if (import.meta.url === pathToFileURL(process.argv[1]).href) {
+  main().catch((e) => {
+    console.error(e.message ?? e);
+    process.exit(1);
+  });
+}

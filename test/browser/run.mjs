@@ -1,0 +1,269 @@
+// npm run test:browser — tapegrad as a browser user gets it.
+//
+// Packs the package, installs the tarball into a temporary project holding test/browser/app/,
+// bundles that app with Vite (build and dev server), esbuild and webpack 5 (no wasm plugin or
+// config), serves each on 127.0.0.1 and opens it in Debian's Chromium through playwright-core.
+// The page trains the fixed-seed MLP of app/train.js; Node runs the same module, and the losses
+// must agree within 1e-5 relative. Then the playground is built, trained in Chromium until its
+// loss falls below a threshold, and screenshotted to test-artifacts/playground.png.
+// Exits non-zero on any failure.
+import { execFileSync } from 'node:child_process';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, relative } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import * as esbuild from 'esbuild';
+import { chromium } from 'playwright-core';
+import * as vite from 'vite';
+import webpack from 'webpack';
+import { serve } from '../../scripts/static-server.mjs';
+import { buildPlayground } from '../../scripts/playground.mjs';
+
+const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+const APP = join(ROOT, 'test', 'browser', 'app');
+const ARTIFACTS = join(ROOT, 'test-artifacts');
+const CHROMIUM = '/usr/bin/chromium';
+const CHROMIUM_ARGS = [
+  '--no-sandbox', '--disable-gpu', '--disable-quic', '--disable-background-networking',
+  '--disable-component-update', '--disable-sync', '--no-first-run',
+];
+const REL_TOL = 1e-5;
+const PLAYGROUND_LOSS = 0.05;
+const PAGE_TIMEOUT = 60_000;
+
+const t0 = performance.now();
+const elapsed = () => `${((performance.now() - t0) / 1000).toFixed(1)}s`;
+const log = (msg) => console.log(`[${elapsed()}] ${msg}`);
+
+/** the environment without npm's lifecycle variables (set when run through `npm run`) */
+function cleanEnv() {
+  return Object.fromEntries(Object.entries(process.env).filter(([k]) => !/^npm_/i.test(k)));
+}
+
+function run(cmd, args, cwd) {
+  try {
+    return execFileSync(cmd, args, { cwd, env: cleanEnv(), encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+  } catch (e) {
+    throw new Error(`${cmd} ${args.join(' ')} failed in ${cwd}:\n${e.stdout ?? ''}\n${e.stderr ?? ''}`);
+  }
+}
+
+// ── the package ──────────────────────────────────────────────────────────────────────────────
+
+function newestMtime(path) {
+  const st = statSync(path);
+  if (!st.isDirectory()) return st.mtimeMs;
+  return Math.max(0, ...readdirSync(path).map((f) => newestMtime(join(path, f))));
+}
+
+/** Builds dist/ when it is missing or older than the sources (npm test has usually just built it). */
+function ensureBuilt() {
+  const dist = join(ROOT, 'dist', 'index.js');
+  const sources = ['assembly', 'bindings', 'asconfig.json', 'tsup.config.ts'].map((p) => join(ROOT, p));
+  if (existsSync(dist) && statSync(dist).mtimeMs >= Math.max(...sources.map(newestMtime))) return;
+  log('dist/ is missing or stale: npm run build');
+  run('npm', ['run', 'build'], ROOT);
+}
+
+/** npm pack into `work`, then a project there with the tarball installed and the app copied in. */
+function packAndInstall(work) {
+  const out = run('npm', ['pack', '--json', '--ignore-scripts', '--pack-destination', work], ROOT);
+  const tarball = join(work, JSON.parse(out.slice(out.indexOf('[')))[0].filename);
+  const project = join(work, 'app');
+  cpSync(APP, project, { recursive: true });
+  writeFileSync(join(project, 'package.json'), JSON.stringify({ name: 'app', private: true, type: 'module' }, null, 2));
+  run('npm', ['install', tarball, '--no-audit', '--no-fund', '--ignore-scripts', '--offline', '--cache', join(work, 'npm-cache')], project);
+  return { tarball, project };
+}
+
+// ── the bundlers (each with no plugin and nothing about wasm in its configuration) ─────────
+
+async function buildVite(project, outDir) {
+  await vite.build({ root: project, configFile: false, logLevel: 'warn', build: { outDir, emptyOutDir: true } });
+  return outDir;
+}
+
+/** esbuild for the browser platform; its inputs show that the page reaches no Node built-in. */
+async function buildEsbuild(project, outDir) {
+  const result = await esbuild.build({
+    entryPoints: [join(project, 'main.js')],
+    outfile: join(outDir, 'main.js'),
+    bundle: true,
+    format: 'esm',
+    platform: 'browser',
+    minify: true,
+    metafile: true,
+    logLevel: 'warning',
+  });
+  cpSync(join(project, 'index.html'), join(outDir, 'index.html'));
+  const inputs = Object.keys(result.metafile.inputs).map((f) => relative(project, join(process.cwd(), f)));
+  const expected = new Set(['main.js', 'train.js', join('node_modules', 'tapegrad', 'dist', 'index.js')]);
+  const unexpected = inputs.filter((f) => !expected.has(f));
+  if (unexpected.length) throw new Error(`esbuild: the browser bundle pulls in more than the package's ESM file: ${unexpected.join(', ')}`);
+  log(`esbuild inputs: ${inputs.join(', ')} (no Node built-in)`);
+  return outDir;
+}
+
+async function buildWebpack(project, outDir) {
+  const stats = await new Promise((ok, fail) => {
+    const compiler = webpack({ mode: 'production', context: project, entry: './main.js', output: { path: outDir, filename: 'main.js' } });
+    compiler.run((err, s) => compiler.close(() => (err ? fail(err) : ok(s))));
+  });
+  if (stats.hasErrors()) throw new Error(`webpack:\n${stats.toString('errors-only')}`);
+  if (stats.hasWarnings()) log(`webpack warnings:\n${stats.toString('errors-warnings')}`);
+  cpSync(join(project, 'index.html'), join(outDir, 'index.html'));
+  return outDir;
+}
+
+async function startViteDev(project) {
+  const server = await vite.createServer({
+    root: project,
+    configFile: false,
+    logLevel: 'warn',
+    server: { host: '127.0.0.1', port: 0, strictPort: true, hmr: false },
+  });
+  await server.listen();
+  return { url: server.resolvedUrls.local[0], close: () => server.close() };
+}
+
+// ── Chromium ─────────────────────────────────────────────────────────────────────────────────
+
+/** Opens `url` and waits for the page's result (window.__result); page errors fail the run. */
+async function runPage(context, url) {
+  const page = await context.newPage();
+  const errors = [];
+  page.on('pageerror', (e) => errors.push(String(e)));
+  page.on('console', (m) => m.type() === 'error' && errors.push(m.text()));
+  try {
+    await page.goto(url);
+    await page.waitForFunction(() => window.__result, null, { timeout: PAGE_TIMEOUT });
+    const result = await page.evaluate(() => window.__result);
+    if (result.error) throw new Error(result.error);
+    if (errors.length) throw new Error(errors.join('\n'));
+    return result;
+  } finally {
+    await page.close();
+  }
+}
+
+function relDiff(a, b) {
+  return a === b ? 0 : Math.abs(a - b) / Math.max(Math.abs(a), Math.abs(b));
+}
+
+/** Checks a Chromium run against Node's; returns the largest relative difference. */
+function compare(name, node, browser) {
+  if (browser.losses.length !== node.losses.length) throw new Error(`${name}: ${browser.losses.length} losses, Node has ${node.losses.length}`);
+  const worst = Math.max(...node.losses.map((l, i) => relDiff(l, browser.losses[i])));
+  if (!(worst <= REL_TOL)) throw new Error(`${name}: losses differ from Node's by ${worst.toExponential(2)} relative (> ${REL_TOL})`);
+  if (browser.build !== 'relaxed-simd') throw new Error(`${name}: Chromium loaded the '${browser.build}' build, expected 'relaxed-simd'`);
+  return worst;
+}
+
+async function testPlayground(context, work) {
+  const server = await serve(await buildPlayground(join(work, 'playground')));
+  const page = await context.newPage();
+  const errors = [];
+  page.on('pageerror', (e) => errors.push(String(e)));
+  page.on('console', (m) => m.type() === 'error' && errors.push(m.text()));
+  try {
+    await page.setViewportSize({ width: 820, height: 740 });
+    await page.goto(server.url);
+    await page.selectOption('#dataset', 'spirals');
+    await page.selectOption('#optimizer', 'adam');
+    await page.selectOption('#lr', '0.03');
+    const start = performance.now();
+    await page.click('#train');
+    const reached = await page.waitForFunction(
+      (target) => window.playground.loss < target && { step: window.playground.step, loss: window.playground.loss },
+      PLAYGROUND_LOSS, { timeout: PAGE_TIMEOUT },
+    ).then((h) => h.jsonValue());
+    const seconds = (performance.now() - start) / 1000;
+    await page.waitForTimeout(300); // a few more frames, so steps/s is on screen
+    mkdirSync(ARTIFACTS, { recursive: true });
+    const shot = join(ARTIFACTS, 'playground.png');
+    await page.screenshot({ path: shot, fullPage: true });
+    const info = await page.evaluate(() => ({ ...window.playground, tensors: document.querySelector('#tensors').textContent }));
+    await page.click('#train');
+    if (errors.length) throw new Error(errors.join('\n'));
+    log(`playground (spirals): loss ${reached.loss.toPrecision(3)} < ${PLAYGROUND_LOSS} at step ${reached.step}, ${seconds.toFixed(1)}s after Train; ` +
+      `at the screenshot: step ${info.step}, loss ${info.loss.toPrecision(3)}, accuracy ${(100 * info.accuracy).toFixed(1)}%, ` +
+      `${Math.round(info.stepsPerSecond)} steps/s, ${info.tensors} live tensors, build ${info.build} → ${relative(ROOT, shot)}`);
+    return { reached, seconds, atScreenshot: info, screenshot: relative(ROOT, shot) };
+  } finally {
+    await page.close();
+    await server.close();
+  }
+}
+
+// ── main ─────────────────────────────────────────────────────────────────────────────────────
+
+async function main() {
+  if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} not found: apt-get install -y chromium`);
+  ensureBuilt();
+  const work = mkdtempSync(join(tmpdir(), 'tapegrad-browser-'));
+  const closers = [];
+  try {
+    const { tarball, project } = packAndInstall(work);
+    log(`packed ${relative(work, tarball)} and installed it into a fresh project`);
+
+    const { train } = await import(pathToFileURL(join(project, 'train.js')).href);
+    const node = train();
+    log(`Node ${process.version}: build '${node.build}', ${node.losses.length} losses`);
+
+    const out = (name) => join(work, 'out', name);
+    const targets = [];
+    targets.push(['vite build', await buildVite(project, out('vite'))]);
+    log('vite build done');
+    targets.push(['esbuild', await buildEsbuild(project, out('esbuild'))]);
+    targets.push(['webpack 5', await buildWebpack(project, out('webpack'))]);
+    log('webpack done');
+
+    const userDataDir = join(work, 'chromium-profile');
+    const context = await chromium.launchPersistentContext(userDataDir, { executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS });
+    closers.push(() => context.close());
+    log(`Chromium ${context.browser()?.version() ?? ''} started`);
+
+    const results = {};
+    for (const [name, dir] of targets) {
+      const server = await serve(dir);
+      closers.push(server.close);
+      results[name] = await runPage(context, server.url);
+      log(`${name}: ${server.url} → build '${results[name].build}'`);
+    }
+    const dev = await startViteDev(project);
+    closers.push(dev.close);
+    results['vite dev'] = await runPage(context, dev.url);
+    log(`vite dev: ${dev.url} → build '${results['vite dev'].build}'`);
+
+    const names = Object.keys(results);
+    const first = results[names[0]];
+    console.log(`\nlosses, Node (${node.build}) vs Chromium (${first.build}):`);
+    console.log(' step  Node          Chromium      rel. diff');
+    node.losses.forEach((l, i) => {
+      const c = first.losses[i];
+      const same = names.every((n) => results[n].losses[i] === c) ? '' : '  (bundlers differ)';
+      console.log(`${String(i + 1).padStart(5)}  ${l.toFixed(9)}   ${c.toFixed(9)}   ${relDiff(l, c).toExponential(2)}${same}`);
+    });
+    console.log();
+    const worst = Object.fromEntries(names.map((n) => [n, compare(n, node, results[n])]));
+    for (const n of names) console.log(`  ${n.padEnd(10)} build ${results[n].build}, max relative difference ${worst[n].toExponential(2)} (≤ ${REL_TOL})`);
+    console.log();
+
+    const playground = await testPlayground(context, work);
+
+    mkdirSync(ARTIFACTS, { recursive: true });
+    writeFileSync(join(ARTIFACTS, 'browser-results.json'), JSON.stringify({ node: { version: process.version, ...node }, chromium: results, maxRelDiff: worst, playground }, null, 2) + '\n');
+    log(`ok: Chromium loaded '${first.build}', Node '${node.build}'; losses agree within ${REL_TOL} relative with Vite (build and dev), esbuild and webpack 5`);
+  } finally {
+    for (const close of closers.reverse()) await close().catch(() => {});
+    rmSync(work, { recursive: true, force: true });
+  }
+}
+
+main().then(
+  () => log('test:browser passed'),
+  (e) => {
+    console.error(`\ntest:browser FAILED after ${elapsed()}:\n${e.stack ?? e}`);
+    process.exitCode = 1;
+  },
+);
