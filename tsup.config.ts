@@ -11,5 +11,5 @@ export default defineConfig({
   clean: true,
   minify: !process.env.TAPEGRAD_PROFILE,
   sourcemap: false,
-  loader: { '.wasm': 'binary' },
+  loader: { '.wasm': 'binary', '.bin': 'binary' },
 });

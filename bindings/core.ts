@@ -1,7 +1,8 @@
 // Loads core.wasm (the relaxed-SIMD build where the runtime validates it) synchronously at import
 // and gives the rest of the bindings typed access to its exports and memory.
 import simdBytes from '../build/core.wasm';
-import relaxedBytes from '../build/core-relaxed.wasm';
+import relaxedPatch from '../build/relaxed-patch.bin';
+import relaxedSpan from '../build/relaxed-patch.json';
 
 interface CoreExports {
   memory: WebAssembly.Memory;
@@ -40,6 +41,17 @@ interface CoreExports {
   clipGradNorm(params: number, count: number, maxNorm: number, p: number): number;
 }
 
+/** The relaxed-SIMD build: the SIMD build with its differing middle span replaced (see scripts/build-wasm.mjs). */
+function relaxedBuild(): Uint8Array<ArrayBuffer> {
+  const { prefix, suffix } = relaxedSpan;
+  const bytes = new Uint8Array(prefix + relaxedPatch.length + suffix);
+  bytes.set(simdBytes.subarray(0, prefix));
+  bytes.set(relaxedPatch, prefix);
+  bytes.set(simdBytes.subarray(simdBytes.length - suffix), prefix + relaxedPatch.length);
+  return bytes;
+}
+
+const relaxedBytes = relaxedBuild();
 /** Which build was loaded: 'relaxed-simd' where the runtime supports it, else 'simd'. */
 export const build: 'simd' | 'relaxed-simd' = WebAssembly.validate(relaxedBytes) ? 'relaxed-simd' : 'simd';
 
