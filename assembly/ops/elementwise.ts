@@ -6,6 +6,7 @@ import { ADD, SUB, MUL, DIV, POW, MAXIMUM, MINIMUM, NEG, ABS, EXP, LOG, SQRT, TA
   RELU, LEAKY_RELU, GELU, GELU_TANH } from "./opcodes";
 import { dataPtr, rankOf, shapePtr, sizeOf, requiresGrad, gradPtr, gradFor, MAX_RANK } from "../nodes";
 import { OUT, IN_A, IN_B, I0, F0, opOf, fattr } from "../tape";
+import { expV, tanhV, sigmoidV } from "./vmath";
 
 // ── binary ─────────────────────────────────────────────────────────────────────────────────────
 
@@ -384,16 +385,27 @@ function erf(x: f32): f32 {
   }
 }
 
+/** Four lanes of unaryValue, for the ops that have one (the others run the scalar loop). */
+// @ts-ignore: decorator
+@inline function unaryValueV(op: i32, v: v128): v128 {
+  switch (op) {
+    case NEG: return f32x4.neg(v);
+    case ABS: return f32x4.abs(v);
+    case SQRT: return f32x4.sqrt(v);
+    case RELU: return f32x4.max(v, f32x4.splat(0));
+    case EXP: return expV(v);
+    case TANH: return tanhV(v);
+    default: return sigmoidV(v); // SIGMOID
+  }
+}
+
 // @ts-ignore: decorator
 @inline function unaryMap(op: i32, n: i32, x: usize, y: usize, slope: f32): void {
   let i = 0;
-  if (op == NEG || op == ABS || op == SQRT || op == RELU) {
-    let zeroV = f32x4.splat(0);
+  if (op == NEG || op == ABS || op == SQRT || op == RELU || op == EXP || op == TANH || op == SIGMOID) {
     for (; i + 4 <= n; i += 4) {
       let o = <usize>i << 2;
-      let v = v128.load(x + o);
-      let r = op == NEG ? f32x4.neg(v) : op == ABS ? f32x4.abs(v) : op == SQRT ? f32x4.sqrt(v) : f32x4.max(v, zeroV);
-      v128.store(y + o, r);
+      v128.store(y + o, unaryValueV(op, v128.load(x + o)));
     }
   }
   for (; i < n; i++) store<f32>(y + (<usize>i << 2), unaryValue(op, load<f32>(x + (<usize>i << 2)), slope));
@@ -408,6 +420,14 @@ function erf(x: f32): f32 {
       let o = <usize>i << 2;
       let kept = v128.and(v128.load(g + o), f32x4.gt(v128.load(x + o), zeroV));
       v128.store(gx + o, f32x4.add(v128.load(gx + o), kept));
+    }
+  } else if (op == EXP || op == TANH || op == SIGMOID) { // derivatives from the output y
+    let one = f32x4.splat(1);
+    for (; i + 4 <= n; i += 4) {
+      let o = <usize>i << 2;
+      let yv = v128.load(y + o);
+      let d = op == EXP ? yv : op == TANH ? f32x4.sub(one, f32x4.mul(yv, yv)) : f32x4.mul(yv, f32x4.sub(one, yv));
+      v128.store(gx + o, f32x4.add(v128.load(gx + o), f32x4.mul(v128.load(g + o), d)));
     }
   }
   for (; i < n; i++) {
