@@ -17,7 +17,7 @@ import { alloc, free, allocFailures } from "./alloc";
 import { newScopedNode } from "./scopes";
 import { freeRowOf, flagsOf, setFlags, requiresGrad, refsOf, setRefs, bumpGen, addRecord,
   firstRecord, recordCount, gradPtr, setGradPtr, gradFor, dropGrad, sizeOf, dataPtr, REQUIRES_GRAD, HANDLE } from "./nodes";
-import { appendRecord, trimTape, recordAt, scratchRecord, opOf, outOf, inA, inB, inC, DEAD,
+import { appendRecord, trimTape, killRecord, recordAt, scratchRecord, opOf, outOf, inA, inB, inC, DEAD,
   OP, OUT, IN_A, IN_B, IN_C, I0, F0 } from "./tape";
 
 let gradEnabled: bool = true;
@@ -208,7 +208,7 @@ export function release(id: i32): void {
     let first = firstRecord(node), count = recordCount(node);
     for (let r = first; r < first + count; r++) {
       let rec = recordAt(r);
-      store<i32>(rec, DEAD, OP);
+      killRecord(r);
       unref(inA(rec));
       unref(inB(rec));
       unref(inC(rec));

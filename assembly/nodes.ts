@@ -103,6 +103,8 @@ export function tensorBytesInUse(): f64 { return tensorBytes; }
 // @ts-ignore: decorator
 @inline export function firstRecord(id: i32): i32 { return load<i32>(row(id), REC); }
 // @ts-ignore: decorator
+@inline export function setFirstRecord(id: i32, rec: i32): void { store<i32>(row(id), rec, REC); }
+// @ts-ignore: decorator
 @inline export function recordCount(id: i32): i32 { return load<i32>(row(id), NREC); }
 // @ts-ignore: decorator
 @inline export function genOf(id: i32): i32 { return load<i32>(row(id), GEN); }

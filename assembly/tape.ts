@@ -12,9 +12,12 @@
 //
 // A record holds everything its forward and backward kernels need, so the tape can be walked
 // backwards by backward() and replayed forwards with new inputs. Records whose output died are
-// popped off the tail, so a loop inside tidy() leaves the tape as long as it found it.
+// popped off the tail, so a loop inside tidy() leaves the tape as long as it found it. Dead
+// records below a live one (a loss returned from tidy and disposed a step later) are squeezed out
+// once they outnumber the live ones, so the tape stays bounded in that pattern too.
 
 import { alloc, free } from "./alloc";
+import { firstRecord, setFirstRecord } from "./nodes";
 
 // @ts-ignore: decorator
 @inline export const RECORD_SIZE: usize = 64;
@@ -39,6 +42,7 @@ import { alloc, free } from "./alloc";
 let tape: usize = 0;
 let tapeCapacity: i32 = 0;
 let tapeLength: i32 = 0;
+let deadCount: i32 = 0;
 
 /** A record built outside the tape, for ops that are not recorded (no input requires grad). */
 export const scratchRecord: usize = memory.data(<i32>RECORD_SIZE, 16);
@@ -78,7 +82,33 @@ export function appendRecord(): i32 {
   return tapeLength++;
 }
 
-/** Pops dead records off the tail. */
+/** Marks record `index` dead: its output node has been freed. */
+export function killRecord(index: i32): void {
+  store<i32>(recordAt(index), DEAD, OP);
+  deadCount++;
+}
+
+/** Pops dead records off the tail, and compacts the tape when most of what remains is dead. */
 export function trimTape(): void {
-  while (tapeLength > 0 && opOf(recordAt(tapeLength - 1)) == DEAD) tapeLength--;
+  while (tapeLength > 0 && opOf(recordAt(tapeLength - 1)) == DEAD) { tapeLength--; deadCount--; }
+  if (deadCount > 1024 && deadCount > tapeLength >> 1) compactTape();
+}
+
+/**
+ * Moves the live records down over the dead ones, keeping their order (so each node's records
+ * stay consecutive and the tape stays topologically sorted), and points each node at its
+ * first record's new index.
+ */
+function compactTape(): void {
+  let kept = 0;
+  for (let i = 0; i < tapeLength; i++) {
+    let rec = recordAt(i);
+    if (opOf(rec) == DEAD) continue;
+    let out = outOf(rec);
+    if (firstRecord(out) == i) setFirstRecord(out, kept);
+    if (kept != i) memory.copy(recordAt(kept), rec, RECORD_SIZE);
+    kept++;
+  }
+  tapeLength = kept;
+  deadCount = 0;
 }

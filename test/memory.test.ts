@@ -319,4 +319,36 @@ describe('a training loop in tidy has a flat memory curve', () => {
     expect(n).toBeGreaterThan(0);
     tg.dispose([w, x]);
   });
+
+  it('a loss returned from tidy (graph kept) and disposed a step later keeps memory flat (5,000 steps)', () => {
+    // Each step's graph outlives its scope until the next step disposes the loss, so the tape
+    // always ends with live records above dead ones; the engine must still reclaim them.
+    const w = tg.tensor([[0.5, -0.25], [1, 0.75], [-0.5, 0.25]], { requiresGrad: true });
+    const x = tg.tensor([[1, 2, 3], [-1, 0, 2]]);
+    let last: tg.Tensor | null = null;
+    const step = (): void => {
+      const loss = tg.tidy(() => {
+        w.zeroGrad();
+        const l = x.matmul(w).tanh().mul(x.matmul(w)).sum();
+        l.backward();
+        return l;
+      });
+      last?.dispose();
+      last = loss;
+    };
+    // warm up past one compaction cycle (the tape compacts once over 1,024 dead records)
+    for (let i = 0; i < 1000; i++) step();
+    const start = tg.memory();
+    for (let i = 0; i < 5000; i++) step();
+    const end = tg.memory();
+    expect(end.tensors).toBe(start.tensors);
+    expect(end.bytes).toBe(start.bytes);
+    expect(end.arenaBytes).toBe(start.arenaBytes);
+    // the graph behind the last loss is still usable: a second backward adds the same gradient again
+    const g1 = w.grad!.data();
+    last!.backward();
+    const g2 = w.grad!.data();
+    g1.forEach((v, i) => expect(g2[i]).toBeCloseTo(2 * v, 5));
+    tg.dispose([last!, w, x]);
+  });
 });
