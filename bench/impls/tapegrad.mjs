@@ -1,0 +1,201 @@
+// tapegrad, imported from the built package (../dist/index.js). The library is still being written,
+// so every function is looked up first: a missing one makes the workload "n/a (missing: …)".
+import { existsSync } from 'node:fs';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { Unavailable } from '../lib/harness.mjs';
+import { rng } from '../lib/data.mjs';
+import { MLP, demoLoss, demoLearningRate } from '../micrograd.mjs';
+
+/** The built package; TAPEGRAD_DIST=/path/to/index.js benchmarks another build. */
+export const DIST = process.env.TAPEGRAD_DIST ?? fileURLToPath(new URL('../../dist/index.js', import.meta.url));
+let tg;
+
+/** tg.<path>, or Unavailable naming what is missing. */
+function need(path) {
+  const v = path.split('.').reduce((o, k) => o?.[k], tg);
+  if (v === undefined) throw new Unavailable(`missing: tg.${path}`);
+  return v;
+}
+
+/** A method of a tensor, or Unavailable. */
+function method(t, name) {
+  if (typeof t?.[name] !== 'function') throw new Unavailable(`missing: Tensor.${name}`);
+  return t[name].bind(t);
+}
+
+/**
+ * Zeroes and updates `params`: tg.optim.SGD when it exists; otherwise gradients are zeroed one
+ * tensor at a time and the update is skipped (the handle's note says so).
+ */
+function sgd(params, lr) {
+  const SGD = tg.optim?.SGD;
+  if (typeof SGD !== 'function') {
+    params.forEach((p) => method(p, 'zeroGrad'));
+    return {
+      note: 'no tg.optim.SGD: step measured without the parameter update',
+      zeroGrad: () => params.forEach((p) => p.zeroGrad()),
+      step() {},
+    };
+  }
+  const opt = new SGD(params, { lr });
+  return {
+    zeroGrad: () => opt.zeroGrad(),
+    step(newLr = lr) {
+      if (newLr !== lr) {
+        if (!('lr' in opt)) throw new Unavailable('cannot change the learning rate of tg.optim.SGD (no .lr)');
+        lr = opt.lr = newLr;
+      }
+      opt.step();
+    },
+  };
+}
+
+/** Mean softmax cross-entropy: tg.nn.functional.crossEntropy, else logSoftmax + gather + mean. */
+function crossEntropyFn(labels) {
+  const ce = tg.nn?.functional?.crossEntropy;
+  if (typeof ce === 'function') return (logits) => ce(logits, labels);
+  const index = Array.from(labels, (c) => [c]);
+  return (logits) => {
+    const picked = method(method(logits, 'logSoftmax')(1), 'gather')(1, index);
+    return method(method(picked, 'mean')(), 'neg')();
+  };
+}
+
+/** A training step in tidy: zero grads, forward, loss, backward, update. */
+function trainer(params, forward, { labels, lr }) {
+  const opt = sgd(params, lr);
+  const loss = crossEntropyFn(labels);
+  const tidy = need('tidy');
+  let last = null;
+  return {
+    note: opt.note,
+    step() {
+      const l = tidy(() => {
+        opt.zeroGrad();
+        const out = loss(forward());
+        method(out, 'backward')();
+        opt.step();
+        return out;
+      });
+      last?.dispose();
+      last = l;
+    },
+    loss: () => last.item(),
+  };
+}
+
+export default {
+  id: 'tapegrad',
+  label: 'tapegrad',
+
+  async init() {
+    if (!existsSync(DIST)) throw new Unavailable('dist/index.js not built (npm run build)');
+    tg = await import(pathToFileURL(DIST).href);
+    need('tensor');
+    return { build: tg.build ?? 'unknown' };
+  },
+
+  memoryStats() {
+    const m = need('memory')();
+    return { tensors: m.tensors, tensorBytes: m.bytes, wasmBytes: m.arenaBytes };
+  },
+
+  matmul(A, B, N) {
+    const matmul = need('matmul');
+    const a = tg.tensor(A, { shape: [N, N] }), b = tg.tensor(B, { shape: [N, N] });
+    let c = null;
+    return {
+      run() {
+        c?.dispose();
+        c = matmul(a, b);
+      },
+      read: () => c.data(),
+      dispose: () => [a, b, c].forEach((t) => t.dispose()),
+    };
+  },
+
+  trainMlp(spec) {
+    const [matmul, add, relu] = ['matmul', 'add', 'relu'].map(need);
+    const x = tg.tensor(spec.X, { shape: [spec.batch, spec.sizes[0]] });
+    const params = spec.layers.flatMap(({ nin, nout, W, b }) => [
+      tg.tensor(W, { shape: [nin, nout], requiresGrad: true }),
+      tg.tensor(b, { shape: [nout], requiresGrad: true }),
+    ]);
+    return trainer(params, () => {
+      let h = x;
+      for (let l = 0; l < params.length; l += 2) {
+        h = add(matmul(h, params[l]), params[l + 1]);
+        if (l + 2 < params.length) h = relu(h);
+      }
+      return h;
+    }, spec);
+  },
+
+  trainConv(spec) {
+    const Conv2d = tg.nn?.Conv2d;
+    if (typeof Conv2d !== 'function') throw new Unavailable('not yet (no tg.nn.Conv2d)');
+    const [matmul, add, relu] = ['matmul', 'add', 'relu'].map(need);
+    const { batch, height: H, width: W, convs, fc } = spec;
+    const x = tg.tensor(spec.X, { shape: [batch, 1, H, W] });
+    const layers = convs.map(({ cin, cout, W: k, b }) => {
+      const conv = new Conv2d(cin, cout, 3, { padding: 1 });
+      conv.loadStateDict({ weight: tg.tensor(k, { shape: [cout, cin, 3, 3] }), bias: tg.tensor(b, { shape: [cout] }) });
+      return conv;
+    });
+    const fcW = tg.tensor(fc.W, { shape: [fc.nin, fc.nout], requiresGrad: true });
+    const fcB = tg.tensor(fc.b, { shape: [fc.nout], requiresGrad: true });
+    const params = [...layers.flatMap((l) => l.parameters()), fcW, fcB];
+    return trainer(params, () => {
+      let h = x;
+      for (const conv of layers) h = relu(conv.forward(h));
+      return add(matmul(h.reshape([batch, fc.nin]), fcW), fcB);
+    }, spec);
+  },
+
+  /** The micrograd demo's graph, built from 0-d tensors by the same Neuron/Layer/MLP code. */
+  micrograd({ X, y, nin, nouts, seed }) {
+    const [tensor, tidy] = ['tensor', 'tidy'].map(need);
+    const model = new MLP(nin, nouts, { random: rng(seed), scalar: (v) => tensor(v, { requiresGrad: true }) });
+    const params = model.parameters();
+    ['add', 'mul', 'relu', 'backward', 'item'].forEach((m) => method(params[0], m));
+    const opt = sgd(params, demoLearningRate(0));
+    let k = 0;
+    return {
+      note: opt.note,
+      step() {
+        let result;
+        tidy(() => {
+          const { totalLoss, accuracy } = demoLoss(model, X, y, { scalar: (v) => tensor(v), read: (s) => s.item() });
+          opt.zeroGrad();
+          totalLoss.backward();
+          opt.step(demoLearningRate(k++ % 100));
+          result = { loss: totalLoss.item(), accuracy };
+        });
+        return result;
+      },
+    };
+  },
+
+  chain({ ops, x, a, m }) {
+    const [add, mul, tanh, tidy] = ['add', 'mul', 'tanh', 'tidy'].map(need);
+    const tx = tg.tensor(x, { requiresGrad: true }), ta = tg.tensor(a), tm = tg.tensor(m);
+    method(tx, 'zeroGrad');
+    return {
+      step() {
+        tidy(() => {
+          tx.zeroGrad();
+          let h = tx;
+          for (const op of ops) h = op === 'add' ? add(h, ta) : op === 'mul' ? mul(h, tm) : tanh(h);
+          method(h, 'sum')().backward();
+        });
+      },
+      grad() {
+        const g = tx.grad;
+        if (!g) throw new Error('x.grad is null after backward()');
+        const d = g.data();
+        g.dispose();
+        return d;
+      },
+    };
+  },
+};
