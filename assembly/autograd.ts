@@ -16,7 +16,7 @@ import { lossForward, lossBackward } from "./ops/loss";
 import { alloc, free, allocFailures } from "./alloc";
 import { newScopedNode } from "./scopes";
 import { freeRowOf, flagsOf, setFlags, requiresGrad, refsOf, setRefs, bumpGen, addRecord,
-  firstRecord, recordCount, gradPtr, setGradPtr, gradFor, dropGrad, sizeOf, dataPtr, REQUIRES_GRAD, HANDLE } from "./nodes";
+  firstRecord, recordCount, gradPtr, gradFor, dropGrad, sizeOf, dataPtr, REQUIRES_GRAD, HANDLE } from "./nodes";
 import { appendRecord, trimTape, killRecord, recordAt, scratchRecord, opOf, outOf, inA, inB, inC, DEAD,
   OP, OUT, IN_A, IN_B, IN_C, I0, F0 } from "./tape";
 
@@ -225,11 +225,4 @@ export function setRequiresGrad(id: i32, on: bool): void {
 export function zeroGrad(id: i32): void {
   let g = gradPtr(id);
   if (g) memory.fill(g, 0, <usize>sizeOf(id) << 2);
-}
-
-/** Replaces node `id`'s gradient buffer with `ptr` (0 for none) and returns the old one (for grad()). */
-export function swapGrad(id: i32, ptr: usize): usize {
-  let old = gradPtr(id);
-  setGradPtr(id, ptr);
-  return old;
 }

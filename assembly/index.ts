@@ -1,8 +1,8 @@
 // The module's exports: what the bindings call. Everything takes and returns plain numbers
 // (node ids, sizes, pointers into this module's memory).
 
-export { header, dropGrad, tensorBytesInUse } from "./nodes";
-export { runOp, runOpInto, backward, release, setGradEnabled, setRequiresGrad, zeroGrad, swapGrad, missingRule } from "./autograd";
+export { header, dropGrad, gradFor as ensureGrad, tensorBytesInUse } from "./nodes";
+export { runOp, runOpInto, backward, release, setGradEnabled, setRequiresGrad, zeroGrad, missingRule } from "./autograd";
 export { failedRequest } from "./alloc";
 export { seed } from "./random";
 export { tapeLen } from "./tape";

@@ -17,7 +17,7 @@ interface CoreExports {
   setGradEnabled(on: number): number;
   setRequiresGrad(id: number, on: number): void;
   zeroGrad(id: number): void;
-  swapGrad(id: number, ptr: number): number;
+  ensureGrad(id: number): number;
   tensorBytesInUse(): number;
   dropGrad(id: number): void;
   seed(s: number): void;

@@ -1,5 +1,5 @@
 // Functional autograd: grad(fn, inputs) and gradcheck(fn, inputs).
-import { core, heapF32 } from './core';
+import { core, heapF32, outOfMemory } from './core';
 import { Tensor, live, zeros, noGrad, newTensor } from './tensor';
 import { tidy } from './memory';
 import { fmt } from './shape';
@@ -13,8 +13,13 @@ export function grad(fn: (...inputs: Tensor[]) => Tensor, inputs: Tensor[]): Ten
     throw new Error('grad: inputs must be an array of tensors');
   }
   inputs.forEach((t) => live(t, 'grad'));
-  // Park the inputs' existing gradients so this backward starts from zero.
-  const parked = inputs.map((t) => core.swapGrad(t.id, 0));
+  // Set the inputs' existing gradients aside so this backward starts from none.
+  const parked = inputs.map((t) => {
+    const g = core.gradOf(t.id);
+    const values = g ? heapF32().slice(g >> 2, (g >> 2) + t.size) : null;
+    core.dropGrad(t.id);
+    return values;
+  });
   try {
     return tidy(() => {
       const out = fn(...inputs);
@@ -25,7 +30,12 @@ export function grad(fn: (...inputs: Tensor[]) => Tensor, inputs: Tensor[]): Ten
   } finally {
     inputs.forEach((t, i) => {
       core.dropGrad(t.id);
-      core.swapGrad(t.id, parked[i]);
+      const values = parked[i];
+      if (values) {
+        const g = core.ensureGrad(t.id);
+        if (g === 0) outOfMemory('grad');
+        heapF32().set(values, g >> 2);
+      }
     });
   }
 }
@@ -66,14 +76,16 @@ export function gradcheck(fn: (...inputs: Tensor[]) => Tensor, inputs: Tensor[],
   }, inputs).map((g) => g.data()));
   inputs.forEach((t, k) => {
     if (!t.requiresGrad) return;
+    // The element's address is read afresh each time: a 0-d tensor's value lives in the node
+    // table, which moves when the objective's tensors make it grow.
+    const at = (i: number): number => (core.dataOf(t.id) >> 2) + i;
     for (let i = 0; i < t.size; i++) {
-      const p = (core.dataOf(t.id) >> 2) + i;
-      const x0 = heapF32()[p];
-      heapF32()[p] = x0 + eps;
+      const x0 = heapF32()[at(i)];
+      heapF32()[at(i)] = x0 + eps;
       const up = objective();
-      heapF32()[p] = x0 - eps;
+      heapF32()[at(i)] = x0 - eps;
       const down = objective();
-      heapF32()[p] = x0;
+      heapF32()[at(i)] = x0;
       const numerical = (up - down) / (2 * eps);
       const a = analytical[k][i];
       if (!(Math.abs(a - numerical) <= atol + rtol * Math.abs(numerical))) {
