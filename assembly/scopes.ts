@@ -82,31 +82,35 @@ export function keepNode(id: i32): void {
   setFlags(id, flagsOf(id) | KEPT);
 }
 
-/** Closes the innermost scope: releases what it made, except returned and kept nodes. */
+/**
+ * Closes the innermost scope: releases what it made, except returned and kept nodes. Newest
+ * first, so each node's consumers are gone by the time it is released: it is freed on the spot
+ * and its record comes off the tail of the tape, instead of waiting for a cascade.
+ */
 export function endScope(): void {
   if (depth == 0) return;
   depth--;
   let start = load<i32>(marks + (<usize>depth << 2));
   let end = entryCount;
-  entryCount = start;
-  for (let k = start; k < end; k += 2) {
+  let top = end; // returned nodes gather in [top, end), among the entries already visited
+  for (let k = end - 2; k >= start; k -= 2) {
     let p = entries + (<usize>k << 2);
     let id = load<i32>(p);
     if (genOf(id) != load<i32>(p, 4)) continue; // released already
     let flags = flagsOf(id);
     if (!(flags & HANDLE) || (flags & KEPT)) continue;
     if (flags & RETURNED) {
-      // Moves down to the enclosing scope; never needs more room than it had.
-      if (depth > 0) {
-        let q = entries + (<usize>entryCount << 2);
-        store<i32>(q, id);
-        store<i32>(q, load<i32>(p, 4), 4);
-        entryCount += 2;
-      }
+      top -= 2;
+      let q = entries + (<usize>top << 2);
+      store<i32>(q, id);
+      store<i32>(q, load<i32>(p, 4), 4);
       continue;
     }
     release(id);
   }
+  // The returned nodes join the enclosing scope (none is open at depth 0: they are free-standing).
+  if (depth > 0 && top < end) memory.copy(entries + (<usize>start << 2), entries + (<usize>top << 2), <usize>(end - top) << 2);
+  entryCount = depth > 0 ? start + (end - top) : start;
 }
 
 export function scopeDepth(): i32 { return depth; }
