@@ -248,6 +248,17 @@ function bindScalars(rec: usize): void {
 function bindOperands(rec: usize): void {
   bindScalars(rec);
   let out = load<i32>(rec, OUT);
+  let n = sizeOf(out);
+  let nx = xNode >= 0 ? sizeOf(xNode) : 1, ny = yNode >= 0 ? sizeOf(yNode) : 1;
+  if ((nx == n || nx == 1) && (ny == n || ny == 1)) {
+    // Each operand is whole or a single element (same shapes, a plain number, a bias of size 1):
+    // one flat run, no dims to walk.
+    store<i32>(planExtent, n);
+    store<i32>(planStrideX, nx == n ? 1 : 0);
+    store<i32>(planStrideY, ny == n ? 1 : 0);
+    planRank = 1;
+    return;
+  }
   makePlan(shapePtr(out), rankOf(out),
     xNode >= 0 ? shapePtr(xNode) : 0, xNode >= 0 ? rankOf(xNode) : 0,
     yNode >= 0 ? shapePtr(yNode) : 0, yNode >= 0 ? rankOf(yNode) : 0);
