@@ -22,12 +22,20 @@ export async function timeOnce(fn) {
  * `inner` is chosen so a sample lasts at least `minSampleMs` (for microsecond-scale work).
  * Returns per-call milliseconds: { median, min, max, samples, inner }.
  */
+/** Minimum warm-up time before timing (bounded by maxMs / 5). */
+const WARM_MS = 300;
+
 export async function measure(fn, { warmup = 1, reps = 5, minReps = 3, maxMs = 2000, minSampleMs = 0 } = {}) {
   let last = 0;
   let async = false;
   const warmStart = performance.now();
-  // slow calls (seconds each) get fewer warm-up calls: stop once warm-up has taken maxMs / 5
-  for (let i = 0; i < Math.max(1, warmup) && (i === 0 || performance.now() - warmStart < maxMs / 5); i++) {
+  // Warm up for `warmup` calls and at least WARM_MS (so the JITs have tiered up before short
+  // calls are timed), but slow calls (seconds each) stop once warm-up has taken maxMs / 5.
+  const warmMs = Math.min(WARM_MS, maxMs / 5);
+  for (let i = 0; ; i++) {
+    const elapsed = performance.now() - warmStart;
+    const wantMore = i < Math.max(1, warmup) ? i === 0 || elapsed < maxMs / 5 : elapsed < warmMs;
+    if (!wantMore) break;
     const t0 = performance.now();
     const r = fn();
     async = isThenable(r);
