@@ -18,9 +18,11 @@ function reductionCode(reduction: unknown, op: string): number {
 export function linear(input: TensorLike, weight: Tensor, bias?: Tensor | null): Tensor {
   const x = asTensor(input, 'linear'), w = asTensor(weight, 'linear');
   if (w.dims.length !== 2) throw new Error(`linear: weight must be 2-D [out, in], got shape ${fmt(w.dims)}`);
+  const b = bias ? asTensor(bias, 'linear') : null;
+  // A bias of [out] rides in the matmul itself (one op, one pass); other shapes broadcast by add.
+  if (!b || (b.dims.length === 1 && b.dims[0] === w.dims[0] && x.dims.length > 0)) return matmulWith(x, w, true, 'linear', b);
   const y = matmulWith(x, w, true, 'linear');
-  if (!bias) return y;
-  const out = add(y, bias);
+  const out = add(y, b);
   y.dispose(); // the add's record keeps it while a graph needs it
   return out;
 }

@@ -352,9 +352,10 @@ export function matmul(x: TensorLike, y: TensorLike): Tensor {
 
 /**
  * a · b, or a · bᵀ for a 2-D b when `transposeB` (nn.linear's weight is [out, in]): the kernel
- * reads b through strides, so no transposed copy is made.
+ * reads b through strides, so no transposed copy is made. A `bias` of N values (the caller checks
+ * its shape) is added to every output row inside the same op.
  */
-export function matmulWith(a: Tensor, y: Tensor, transposeB: boolean, name: string): Tensor {
+export function matmulWith(a: Tensor, y: Tensor, transposeB: boolean, name: string, bias: Tensor | null = null): Tensor {
   const b = y;
   const sa = a.dims, sb = transposeB ? [b.dims[1], b.dims[0]] : b.dims;
   if (sa.length === 0 || sb.length === 0) {
@@ -377,7 +378,7 @@ export function matmulWith(a: Tensor, y: Tensor, transposeB: boolean, name: stri
   const shape = [...batch];
   if (sa.length > 1) shape.push(M);
   if (sb.length > 1) shape.push(N);
-  return run(Op.MATMUL, name, shape, a, b, null, M, K, N, numel(batch), batch.length, transposeB ? 1 : 0);
+  return run(Op.MATMUL, name, shape, a, b, bias, M, K, N, numel(batch), batch.length, transposeB ? 1 : 0);
 }
 
 // ── reductions ─────────────────────────────────────────────────────────────────────────────────

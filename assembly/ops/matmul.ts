@@ -4,11 +4,12 @@
 //
 // record: a, b = operands, i0 = M, i1 = K, i2 = N, i3 = batch count (product of out's batch dims),
 //         i4 = number of out batch dims, i5 = 1 when b is stored transposed (an N×K weight, as
-//         nn.Linear keeps it). A 1-D a is a 1×K row, a 1-D b a K×1 column.
+//         nn.Linear keeps it), c = a bias [N] added to every row (nn.linear), or -1.
+//         A 1-D a is a 1×K row, a 1-D b a K×1 column.
 
 import { dataPtr, rankOf, shapePtr, requiresGrad, gradPtr, gradFor, MAX_RANK } from "../nodes";
 import { alloc } from "../alloc";
-import { OUT, IN_A, IN_B, attr } from "../tape";
+import { OUT, IN_A, IN_B, IN_C, attr } from "../tape";
 
 // ── the blocked kernel ─────────────────────────────────────────────────────────────────────────
 //
@@ -322,6 +323,7 @@ function forEachBatch(rec: usize, kind: i32): void {
   let a = load<i32>(rec, IN_A), b = load<i32>(rec, IN_B), out = load<i32>(rec, OUT);
   let M = attr(rec, 0), K = attr(rec, 1), N = attr(rec, 2), batches = attr(rec, 3), nb = attr(rec, 4);
   let transB = attr(rec, 5) != 0;
+  let bias = load<i32>(rec, IN_C);
   // B[k, n] = b[k*sbk + n*sbn]
   let sbk = transB ? 1 : N, sbn = transB ? K : 1;
   let ra = rankOf(a), rb = rankOf(b);
@@ -344,7 +346,13 @@ function forEachBatch(rec: usize, kind: i32): void {
     let offC = t * M * N;
     let A = pa + (<usize>offA << 2), B = pb + (<usize>offB << 2);
     let dC = go + (<usize>offC << 2);
-    if (kind == 0) gemm(M, N, K, A, K, 1, B, sbk, sbn, po + (<usize>offC << 2), false);
+    if (kind == 0) {
+      let C = po + (<usize>offC << 2);
+      if (bias >= 0) { // start every row of C from the bias, then accumulate A·B onto it
+        for (let m = 0; m < M; m++) memory.copy(C + (<usize>(m * N) << 2), dataPtr(bias), <usize>N << 2);
+      }
+      gemm(M, N, K, A, K, 1, B, sbk, sbn, C, bias >= 0);
+    }
     else if (kind == 1) gemm(M, K, N, dC, N, 1, B, sbn, sbk, ga + (<usize>offA << 2), true);   // dA += dC·Bᵀ
     else if (transB) gemm(N, K, M, dC, 1, N, A, K, 1, gb + (<usize>offB << 2), true);            // dbᵀ: db += dCᵀ·A
     else gemm(K, N, M, A, 1, K, dC, N, 1, gb + (<usize>offB << 2), true);                        // dB += Aᵀ·dC
@@ -365,4 +373,26 @@ export function matmulForward(rec: usize): void {
 export function matmulBackward(rec: usize): void {
   if (requiresGrad(load<i32>(rec, IN_A))) forEachBatch(rec, 1);
   if (requiresGrad(load<i32>(rec, IN_B))) forEachBatch(rec, 2);
+  let bias = load<i32>(rec, IN_C);
+  if (bias >= 0 && requiresGrad(bias)) biasBackward(rec, bias);
+}
+
+/** dbias[n] += Σ dC[r, n] over every row r of every batch. */
+function biasBackward(rec: usize, bias: i32): void {
+  let gb = gradFor(bias);
+  if (!gb) return;
+  let N = attr(rec, 2), rows = attr(rec, 0) * attr(rec, 3);
+  let dC = gradPtr(load<i32>(rec, OUT));
+  for (let r = 0; r < rows; r++) {
+    let row = dC + (<usize>(r * N) << 2);
+    let j = 0;
+    for (; j + 4 <= N; j += 4) {
+      let p = gb + (<usize>j << 2);
+      v128.store(p, f32x4.add(v128.load(p), v128.load(row + (<usize>j << 2))));
+    }
+    for (; j < N; j++) {
+      let p = gb + (<usize>j << 2);
+      store<f32>(p, load<f32>(p) + load<f32>(row + (<usize>j << 2)));
+    }
+  }
 }
