@@ -15,21 +15,27 @@ import { conv2dForward, conv2dBackward, poolForward, poolBackward } from "./ops/
 import { lossForward, lossBackward } from "./ops/loss";
 import { alloc, free, allocFailures } from "./alloc";
 import { newScopedNode } from "./scopes";
+import { isTracing, traceInstruction } from "./replay";
 import { freeRowOf, flagsOf, setFlags, requiresGrad, refsOf, setRefs, bumpGen, addRecord,
   firstRecord, recordCount, gradPtr, gradFor, dropGrad, sizeOf, dataPtr, REQUIRES_GRAD, HANDLE } from "./nodes";
 import { appendRecord, trimTape, killRecord, recordAt, scratchRecord, opOf, outOf, inA, inB, inC, DEAD,
   OP, OUT, IN_A, IN_B, IN_C, I0, F0 } from "./tape";
 
 let gradEnabled: bool = true;
-/** The opcode backward found no rule for (reported by the bindings as an error). */
+/** The opcode (or command) that had no kernel or rule (reported by the bindings as an error). */
 export let missingRule: i32 = -1;
 
-// @ts-ignore: decorator
-@inline const OUT_OF_MEMORY: i32 = -1;
-// @ts-ignore: decorator
-@inline const NO_RULE: i32 = -2;
+export function noRuleFor(op: i32): i32 {
+  missingRule = op;
+  return NO_RULE;
+}
 
-function forward(rec: usize): bool {
+// @ts-ignore: decorator
+@inline export const OUT_OF_MEMORY: i32 = -1;
+// @ts-ignore: decorator
+@inline export const NO_RULE: i32 = -2;
+
+export function forward(rec: usize): bool {
   switch (opOf(rec)) {
     case Op.ADD: case Op.SUB: case Op.MUL: case Op.DIV: case Op.POW: case Op.MAXIMUM: case Op.MINIMUM:
       binaryForward(rec); return true;
@@ -117,8 +123,9 @@ export function runOpInto(op: i32, out: i32, a: i32, b: i32, c: i32, i0: i32, i1
     if (b >= 0) setRefs(b, refsOf(b) + 1);
     if (c >= 0) setRefs(c, refsOf(c) + 1);
   }
+  if (isTracing() && !traceInstruction(rec)) return OUT_OF_MEMORY;
   let failures = allocFailures; // a kernel's scratch allocation can fail too
-  if (!forward(rec)) return NO_RULE;
+  if (!forward(rec)) return noRuleFor(op);
   return allocFailures == failures ? 0 : OUT_OF_MEMORY;
 }
 
@@ -160,7 +167,7 @@ export function backward(root: i32, seed: i32): i32 {
     if (opOf(rec) == DEAD) continue;
     let out = outOf(rec);
     if (!gradPtr(out)) continue;
-    if (!backwardRecord(rec)) { missingRule = opOf(rec); return NO_RULE; }
+    if (!backwardRecord(rec)) return noRuleFor(opOf(rec));
     if (i == firstRecord(out)) dropGrad(out);
   }
   return allocFailures == failures ? 0 : OUT_OF_MEMORY;
@@ -195,13 +202,23 @@ function pushPending(id: i32): void {
 
 /**
  * Drops the JavaScript handle of node `id`. The node is freed now unless a live tape record
- * still reads it; freeing kills the node's records, which may free their inputs in turn.
+ * (or a trace) still reads it; freeing kills the node's records, which may free their inputs in turn.
  */
 export function release(id: i32): void {
   bumpGen(id);
   setFlags(id, flagsOf(id) & ~HANDLE);
   if (refsOf(id) > 0) return;
   pushPending(id);
+  freePending();
+}
+
+/** Drops one reference a trace held on node `id`, freeing it if nothing else holds it. */
+export function dropRef(id: i32): void {
+  unref(id);
+  freePending();
+}
+
+function freePending(): void {
   while (pendingCount > 0) {
     pendingCount--;
     let node = load<i32>(pending + (<usize>pendingCount << 2));
@@ -222,7 +239,3 @@ export function setRequiresGrad(id: i32, on: bool): void {
   setFlags(id, on ? flagsOf(id) | REQUIRES_GRAD : flagsOf(id) & ~REQUIRES_GRAD);
 }
 
-export function zeroGrad(id: i32): void {
-  let g = gradPtr(id);
-  if (g) memory.fill(g, 0, <usize>sizeOf(id) << 2);
-}

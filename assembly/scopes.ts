@@ -15,6 +15,7 @@
 import { alloc, free } from "./alloc";
 import { newNode, genOf, flagsOf, setFlags, HANDLE, KEPT, RETURNED } from "./nodes";
 import { release } from "./autograd";
+import { isTracing, traceNode } from "./replay";
 
 let entries: usize = 0;
 let entryCapacity: i32 = 0;
@@ -51,7 +52,8 @@ export function beginScope(): bool {
 /** newNode, and the node joins the innermost open scope. Every node the bindings see is made here. */
 export function newScopedNode(rank: i32, zeroed: bool): i32 {
   let id = newNode(rank, zeroed);
-  if (id >= 0 && !enterScope(id)) { release(id); return -1; }
+  if (id < 0) return -1;
+  if (!enterScope(id) || (isTracing() && !traceNode(id))) { release(id); return -1; }
   return id;
 }
 

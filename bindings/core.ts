@@ -3,6 +3,7 @@
 import simdBytes from '../build/core.wasm';
 import relaxedPatch from '../build/relaxed-patch.bin';
 import relaxedSpan from '../build/relaxed-patch.json';
+import type { Cmd } from './opcodes';
 
 interface CoreExports {
   memory: WebAssembly.Memory;
@@ -12,33 +13,29 @@ interface CoreExports {
   newNode(rank: number, zeroed: number): number;
   runOp(op: number, rank: number, a: number, b: number, c: number, i0: number, i1: number, i2: number, i3: number, i4: number, i5: number, f0: number): number;
   runOpInto(op: number, out: number, a: number, b: number, c: number, i0: number, i1: number, i2: number, i3: number, i4: number, i5: number, f0: number): number;
-  backward(root: number, seed: number): number;
   release(id: number): void;
   setGradEnabled(on: number): number;
   setRequiresGrad(id: number, on: number): void;
-  zeroGrad(id: number): void;
   ensureGrad(id: number): number;
   tensorBytesInUse(): number;
   dropGrad(id: number): void;
   seed(s: number): void;
-  tapeLen(): number;
   dataOf(id: number): number;
   gradOf(id: number): number;
-  fillRandomNode(id: number, normal: number, lo: number, hi: number): void;
   fillNode(id: number, value: number): void;
-  argReduce(isMax: number, a: number, rank: number, outer: number, R: number, inner: number): number;
-  dropoutMask(id: number, p: number): void;
   beginScope(): number;
   endScope(): void;
   markReturned(id: number, on: number): void;
   keepNode(id: number): void;
-  copyData(dst: number, src: number): void;
   allocBuffer(bytes: number): number;
   freeBuffer(ptr: number, bytes: number): void;
-  sgdStep(params: number, bufs: number, count: number, lr: number, momentum: number, dampening: number, nesterov: number, weightDecay: number, firstStep: number): void;
-  adamStep(params: number, ms: number, vs: number, count: number, lr: number, beta1: number, beta2: number, eps: number, weightDecay: number, decoupled: number, step: number): void;
-  zeroGrads(params: number, count: number): void;
-  clipGradNorm(params: number, count: number, maxNorm: number, p: number): number;
+  command(op: number, out: number, a: number, b: number, i0: number, i1: number, i2: number, i3: number, i4: number, f0: number, f1: number): void;
+  issue(): number;
+  lastNorm: WebAssembly.Global;
+  beginTrace(): number;
+  endTrace(): void;
+  runTrace(trace: number): number;
+  disposeTrace(trace: number): void;
 }
 
 /** The relaxed-SIMD build: the SIMD build with its differing middle span replaced (see scripts/build-wasm.mjs). */
@@ -103,6 +100,15 @@ export function liveNodes(): number {
 export function setScratchShape(shape: readonly number[]): void {
   const h = heapI32();
   for (let i = 0; i < shape.length; i++) h[(SHAPE_SCRATCH >> 2) + i] = shape[i];
+}
+
+/**
+ * Performs a command (see assembly/replay.ts): an action that is not an op, recorded by a trace
+ * while one is recording. Returns 0, OUT_OF_MEMORY or NO_RULE.
+ */
+export function issue(cmd: Cmd, out = -1, a = -1, b = -1, i0 = 0, i1 = 0, i2 = 0, i3 = 0, i4 = 0, f0 = 0, f1 = 0): number {
+  core.command(cmd, out, a, b, i0, i1, i2, i3, i4, f0, f1);
+  return core.issue();
 }
 
 /** Throws the RangeError for a failed allocation (called when the core returned OUT_OF_MEMORY). */

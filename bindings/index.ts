@@ -11,6 +11,7 @@ export type { TensorLike, NestedArray, Index, CreateOptions, TensorOptions } fro
 export { grad, gradcheck } from './functional';
 export type { GradcheckOptions } from './functional';
 export { tidy, dispose, keep, memory } from './memory';
+export { trace, Trace } from './trace';
 export type { MemoryInfo } from './memory';
 export * as optim from './optim';
 export * as nn from './nn';

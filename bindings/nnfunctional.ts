@@ -1,7 +1,7 @@
 // tg.nn.functional: layers and losses as functions. Each is one fused op in the core (conv2d,
 // pooling, the losses) or a short composition of tensor ops (linear, layerNorm, dropout).
-import { core } from './core';
-import { Op } from './opcodes';
+import { issue } from './core';
+import { Op, Cmd } from './opcodes';
 import { Tensor, type TensorLike, type Index, asTensor, run, matmulWith, newTensor, indexTensor, add, sub, mul, div, sqrt, mean } from './tensor';
 import { type Shape, fmt, numel, sameShape } from './shape';
 
@@ -132,7 +132,7 @@ export function dropout(input: TensorLike, p = 0.5, training = true): Tensor {
   if (typeof p !== 'number' || !(p >= 0 && p <= 1)) throw new Error(`dropout: p must be a probability in [0, 1], got ${String(p)}`);
   if (!training || p === 0) return x;
   const mask = newTensor(x.dims, 'dropout');
-  core.dropoutMask(mask.id, p);
+  issue(Cmd.DROPOUT, -1, mask.id, -1, 0, 0, 0, 0, 0, p);
   const out = mul(x, mask);
   mask.dispose(); // the mul's record keeps the mask while a graph needs it
   return out;

@@ -10,3 +10,9 @@ export const enum Op {
   CONV2D = 33, MAX_POOL2D = 34, AVG_POOL2D = 35,
   CROSS_ENTROPY = 36, NLL_LOSS = 37, MSE_LOSS = 38, BCE_WITH_LOGITS = 39,
 }
+
+/** Commands: replayable actions that are not ops (mirror of the CMD_ constants in assembly/replay.ts). */
+export const enum Cmd {
+  BACKWARD = -2, ZERO_GRAD = -3, ZERO_GRADS = -4, SGD = -5, ADAM = -6, CLIP = -7, RANDOM = -8,
+  DROPOUT = -9, COPY = -10, ARG_REDUCE = -11,
+}

@@ -1,6 +1,8 @@
 // Optimizers: the update loops run in WebAssembly over a list of parameter ids kept in linear
 // memory, so step() and zeroGrad() are one call each whatever the number of parameters.
-import { core, heapI32, outOfMemory } from './core';
+import { core, issue, heapI32, heapF32, outOfMemory } from './core';
+import { Cmd } from './opcodes';
+import { afterTrace } from './trace';
 import { Tensor, live, zeros } from './tensor';
 import { keep } from './memory';
 
@@ -39,23 +41,60 @@ function stateLike(params: Tensor[]): Tensor[] {
   return params.map((p) => keep(zeros(p.shape)));
 }
 
+/**
+ * The optimizer's config block in WebAssembly memory (layout in assembly/ops/optim.ts): the
+ * step count and hyperparameters the update loop reads, so a schedule's new learning rate or a
+ * replayed trace always uses the current values.
+ */
+class Config {
+  static readonly BYTES = 28;
+  readonly ptr: number;
+  constructor(op: string) {
+    this.ptr = core.allocBuffer(Config.BYTES);
+    if (this.ptr === 0) outOfMemory(op);
+    heapI32().fill(0, this.ptr >> 2, (this.ptr + Config.BYTES) >> 2);
+  }
+  get step(): number { return heapI32()[this.ptr >> 2]; }
+  set step(v: number) { heapI32()[this.ptr >> 2] = v; }
+  /** Float field k (1 = lr, 2 = momentum or beta1, 3 = dampening or beta2, 4 = eps, 5 = weight decay). */
+  get(k: number): number { return heapF32()[(this.ptr >> 2) + k]; }
+  set(k: number, v: number): void { heapF32()[(this.ptr >> 2) + k] = v; }
+  set flags(v: number) { heapI32()[(this.ptr >> 2) + 6] = v; }
+  free(): void { core.freeBuffer(this.ptr, Config.BYTES); }
+}
+const LR = 1, BETA1 = 2, BETA2 = 3, EPS = 4, WEIGHT_DECAY = 5;
+const NESTEROV = 1, DECOUPLED = 2;
+
 export abstract class Optimizer {
   readonly params: Tensor[];
-  lr: number;
   protected readonly ids: IdList;
+  protected readonly config: Config;
   protected readonly name: string;
+  private rate = 0;
 
   constructor(params: Iterable<Tensor>, lr: number, name: string) {
     this.name = name;
     this.params = paramList(params, name);
-    this.lr = checkRate(lr, 'lr', name);
+    const rate = checkRate(lr, 'lr', name);
     this.ids = new IdList(this.params.map((p) => p.id), name);
+    this.config = new Config(name);
+    this.lr = rate;
   }
+
+  /** The learning rate the next step() uses (the update loop reads its float32 copy). */
+  get lr(): number { return this.rate; }
+  set lr(value: number) {
+    this.rate = checkRate(value, 'lr', this.name);
+    this.config.set(LR, value);
+  }
+  get weightDecay(): number { return this.config.get(WEIGHT_DECAY); }
+  /** Steps taken so far. */
+  get steps(): number { return this.config.step; }
 
   /** Sets every parameter's gradient to zero. */
   zeroGrad(): void {
     this.checkLive();
-    core.zeroGrads(this.ids.ptr, this.ids.count);
+    issue(Cmd.ZERO_GRADS, -1, -1, -1, this.ids.ptr, this.ids.count);
   }
 
   abstract step(): void;
@@ -66,6 +105,7 @@ export abstract class Optimizer {
   dispose(): void {
     for (const t of this.stateTensors()) t.dispose();
     this.ids.free();
+    this.config.free();
   }
 
   protected abstract stateTensors(): Tensor[];
@@ -88,11 +128,9 @@ export interface SGDOptions { lr: number; momentum?: number; dampening?: number;
 
 /** Stochastic gradient descent with PyTorch's momentum, dampening, Nesterov and weight decay. */
 export class SGD extends Optimizer {
-  momentum: number;
-  dampening: number;
-  nesterov: boolean;
-  weightDecay: number;
-  private steps = 0;
+  readonly momentum: number;
+  readonly dampening: number;
+  readonly nesterov: boolean;
   private buffers: Tensor[] = [];
   private bufferIds: IdList | null = null;
 
@@ -101,21 +139,19 @@ export class SGD extends Optimizer {
     this.momentum = checkRate(options.momentum ?? 0, 'momentum', 'SGD');
     this.dampening = checkRate(options.dampening ?? 0, 'dampening', 'SGD');
     this.nesterov = options.nesterov ?? false;
-    this.weightDecay = checkRate(options.weightDecay ?? 0, 'weightDecay', 'SGD');
     if (this.nesterov && (this.momentum <= 0 || this.dampening !== 0)) {
       throw new Error('SGD: nesterov momentum requires a momentum > 0 and zero dampening');
     }
+    this.config.set(BETA1, this.momentum);
+    this.config.set(BETA2, this.dampening);
+    this.config.set(WEIGHT_DECAY, checkRate(options.weightDecay ?? 0, 'weightDecay', 'SGD'));
+    this.config.flags = this.nesterov ? NESTEROV : 0;
   }
 
   step(): void {
     this.checkLive();
-    if (this.momentum !== 0 && !this.bufferIds) {
-      this.buffers = stateLike(this.params);
-      this.bufferIds = new IdList(this.buffers.map((b) => b.id), 'SGD');
-    }
-    core.sgdStep(this.ids.ptr, this.bufferIds?.ptr ?? 0, this.ids.count, this.lr, this.momentum, this.dampening,
-      this.nesterov ? 1 : 0, this.weightDecay, this.steps === 0 ? 1 : 0);
-    this.steps++;
+    this.ensureBuffers();
+    issue(Cmd.SGD, -1, -1, -1, this.ids.ptr, this.bufferIds?.ptr ?? 0, this.ids.count, this.config.ptr);
   }
 
   stateDict(): OptimizerState {
@@ -125,14 +161,18 @@ export class SGD extends Optimizer {
 
   loadStateDict(state: OptimizerState): void {
     if (this.momentum !== 0) {
-      if (!this.bufferIds) {
-        this.buffers = stateLike(this.params);
-        this.bufferIds = new IdList(this.buffers.map((b) => b.id), 'SGD');
-      }
+      this.ensureBuffers();
       this.loadBuffers(this.buffers, state.momentumBuffers, 'momentumBuffers');
     }
-    this.steps = state.step;
+    this.config.step = state.step;
     this.lr = state.lr;
+  }
+
+  /** Momentum buffers, made on first use (plain SGD has none). */
+  private ensureBuffers(): void {
+    if (this.momentum === 0 || this.bufferIds) return;
+    this.buffers = stateLike(this.params);
+    this.bufferIds = new IdList(this.buffers.map((b) => b.id), 'SGD');
   }
 
   protected stateTensors(): Tensor[] {
@@ -146,22 +186,23 @@ export interface AdamOptions { lr?: number; betas?: [number, number]; eps?: numb
 
 /** Adam (L2 weight decay added to the gradient), with PyTorch's bias corrections. */
 export class Adam extends Optimizer {
-  betas: [number, number];
-  eps: number;
-  weightDecay: number;
-  private steps = 0;
+  readonly betas: [number, number];
+  readonly eps: number;
   private readonly m: Tensor[];
   private readonly v: Tensor[];
   private readonly mIds: IdList;
   private readonly vIds: IdList;
-  protected readonly decoupled: boolean = false;
 
-  constructor(params: Iterable<Tensor>, options: AdamOptions = {}, name = 'Adam', defaultDecay = 0) {
+  constructor(params: Iterable<Tensor>, options: AdamOptions = {}, name = 'Adam', decoupledDecay?: number) {
     super(params, options.lr ?? 1e-3, name);
     const betas = options.betas ?? [0.9, 0.999];
     this.betas = [checkRate(betas[0], 'betas[0]', name, 1), checkRate(betas[1], 'betas[1]', name, 1)];
     this.eps = checkRate(options.eps ?? 1e-8, 'eps', name);
-    this.weightDecay = checkRate(options.weightDecay ?? defaultDecay, 'weightDecay', name);
+    this.config.set(BETA1, this.betas[0]);
+    this.config.set(BETA2, this.betas[1]);
+    this.config.set(EPS, this.eps);
+    this.config.set(WEIGHT_DECAY, checkRate(options.weightDecay ?? decoupledDecay ?? 0, 'weightDecay', name));
+    this.config.flags = decoupledDecay === undefined ? 0 : DECOUPLED;
     this.m = stateLike(this.params);
     this.v = stateLike(this.params);
     this.mIds = new IdList(this.m.map((t) => t.id), name);
@@ -170,9 +211,7 @@ export class Adam extends Optimizer {
 
   step(): void {
     this.checkLive();
-    this.steps++;
-    core.adamStep(this.ids.ptr, this.mIds.ptr, this.vIds.ptr, this.ids.count, this.lr, this.betas[0], this.betas[1],
-      this.eps, this.weightDecay, this.decoupled ? 1 : 0, this.steps);
+    issue(Cmd.ADAM, -1, -1, -1, this.ids.ptr, this.mIds.ptr, this.vIds.ptr, this.ids.count, this.config.ptr);
   }
 
   stateDict(): OptimizerState {
@@ -183,7 +222,7 @@ export class Adam extends Optimizer {
   loadStateDict(state: OptimizerState): void {
     this.loadBuffers(this.m, state.expAvg, 'expAvg');
     this.loadBuffers(this.v, state.expAvgSq, 'expAvgSq');
-    this.steps = state.step;
+    this.config.step = state.step;
     this.lr = state.lr;
   }
 
@@ -196,7 +235,6 @@ export class Adam extends Optimizer {
 
 /** Adam with decoupled weight decay (p −= lr·λ·p before the update), default λ = 0.01. */
 export class AdamW extends Adam {
-  protected readonly decoupled: boolean = true;
   constructor(params: Iterable<Tensor>, options: AdamOptions = {}) {
     super(params, options, 'AdamW', 1e-2);
   }
@@ -212,9 +250,11 @@ export function clipGradNorm(params: Iterable<Tensor>, maxNorm: number, normType
   if (typeof normType !== 'number' || !(normType > 0)) throw new Error(`clipGradNorm: normType must be a positive number or Infinity, got ${String(normType)}`);
   const ids = new IdList(list.map((p) => p.id), 'clipGradNorm');
   try {
-    return core.clipGradNorm(ids.ptr, ids.count, maxNorm, normType);
+    const status = issue(Cmd.CLIP, -1, -1, -1, ids.ptr, ids.count, 0, 0, 0, maxNorm, normType);
+    if (status < 0) outOfMemory('clipGradNorm');
+    return core.lastNorm.value as number;
   } finally {
-    ids.free();
+    afterTrace(() => ids.free()); // a recording trace's program still refers to the list
   }
 }
 

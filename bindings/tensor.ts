@@ -1,8 +1,8 @@
 // The Tensor handle and every op. A Tensor is a node id plus the generation it was created with;
 // the numbers live in WebAssembly memory. Ops check their arguments, compute the output shape,
 // and make one call into the core, which runs the kernel and records the tape.
-import { core, genOf, flagsOf, REQUIRES_GRAD, heapF32, setScratchShape, outOfMemory, OUT_OF_MEMORY, NO_RULE, MAX_RANK } from './core';
-import { Op } from './opcodes';
+import { core, issue, genOf, flagsOf, REQUIRES_GRAD, heapF32, setScratchShape, outOfMemory, OUT_OF_MEMORY, NO_RULE, MAX_RANK } from './core';
+import { Op, Cmd } from './opcodes';
 import { setTensorCheck } from './memory';
 import { type Shape, fmt, numel, sameShape, checkShape, checkBytes, normAxis, broadcastShape, prod, dimsArg } from './shape';
 
@@ -80,7 +80,7 @@ export class Tensor {
 
   // ── autograd ──
   backward(grad?: TensorLike): void { backward(this, grad); }
-  zeroGrad(): void { core.zeroGrad(live(this, 'zeroGrad')); }
+  zeroGrad(): void { issue(Cmd.ZERO_GRAD, -1, live(this, 'zeroGrad')); }
   detach(): Tensor { return detach(this); }
   requiresGrad_(flag = true): Tensor {
     core.setRequiresGrad(live(this, 'requiresGrad_'), flag ? 1 : 0);
@@ -92,7 +92,7 @@ export class Tensor {
     const s = asTensor(src, 'copy_');
     live(this, 'copy_');
     if (!sameShape(s.dims, this.dims)) throw new Error(`copy_: source shape ${fmt(s.dims)} does not match ${fmt(this.dims)}`);
-    core.copyData(this.id, s.id);
+    issue(Cmd.COPY, this.id, s.id);
     return this;
   }
 
@@ -261,9 +261,9 @@ function filled(op: string, args: unknown[], fill: (t: Tensor) => void): Tensor 
 export const zeros = (...args: (number | number[] | CreateOptions)[]): Tensor => filled('zeros', args, (t) => core.fillNode(t.id, 0));
 export const ones = (...args: (number | number[] | CreateOptions)[]): Tensor => filled('ones', args, (t) => core.fillNode(t.id, 1));
 /** Uniform in [0, 1) from the seeded generator. */
-export const rand = (...args: (number | number[] | CreateOptions)[]): Tensor => filled('rand', args, (t) => core.fillRandomNode(t.id, 0, 0, 1));
+export const rand = (...args: (number | number[] | CreateOptions)[]): Tensor => filled('rand', args, (t) => issue(Cmd.RANDOM, -1, t.id, -1, 0, 0, 0, 0, 0, 0, 1));
 /** Standard normal from the seeded generator. */
-export const randn = (...args: (number | number[] | CreateOptions)[]): Tensor => filled('randn', args, (t) => core.fillRandomNode(t.id, 1, 0, 1));
+export const randn = (...args: (number | number[] | CreateOptions)[]): Tensor => filled('randn', args, (t) => issue(Cmd.RANDOM, -1, t.id, -1, 1, 0, 0, 0, 0, 0, 1));
 
 export function full(shape: number[], value: number, options: CreateOptions = {}): Tensor {
   if (typeof value !== 'number') throw new Error(`full: value must be a number, got ${describe(value)}`);
@@ -440,10 +440,9 @@ function argReduce(isMax: boolean, name: string, x: TensorLike, dim: number | un
     outer = prod(a.dims, 0, ax); R = a.dims.length ? a.dims[ax] : 1; inner = prod(a.dims, ax + 1, a.dims.length);
     shape = keepdim ? a.dims.map((d, i) => (i === ax ? 1 : d)) : a.dims.filter((_, i) => i !== ax);
   }
-  setScratchShape(shape);
-  const id = core.argReduce(isMax ? 1 : 0, a.id, shape.length, outer, R, inner);
-  if (id < 0) outOfMemory(name);
-  return new Tensor(id, shape);
+  const out = newTensor(shape, name);
+  issue(Cmd.ARG_REDUCE, out.id, a.id, -1, isMax ? 1 : 0, outer, R, inner);
+  return out;
 }
 
 export const argmax = (a: TensorLike, dim?: number, keepdim = false): Tensor => argReduce(true, 'argmax', a, dim, keepdim);
@@ -671,7 +670,7 @@ export function backward(root: Tensor, grad?: TensorLike): void {
     }
     seed = g.id;
   }
-  const status = core.backward(id, seed);
+  const status = issue(Cmd.BACKWARD, -1, id, seed);
   owned?.dispose();
   if (status < 0) fail(status, 'backward');
 }

@@ -1,6 +1,14 @@
 // Optimizer updates over a list of parameters, one call per step, with PyTorch's formulas.
 // `params` and each state list are i32 arrays of node ids in linear memory (state nodes hold
-// the momentum / moment buffers, the same shape as their parameter).
+// the momentum / moment buffers, the same shape as their parameter). Hyperparameters and the
+// step count live in a config block the bindings own, so a learning-rate schedule or a replayed
+// trace always sees the current values:
+//
+//   config ┌──────┬──────┬────────────────┬─────────────────┬──────┬──────────────┬───────┐
+//          │ step │  lr  │ momentum/beta1 │ dampening/beta2 │ eps  │ weight decay │ flags │
+//          │ i32  │ f32  │ f32            │ f32             │ f32  │ f32          │ i32   │
+//          └──────┴──────┴────────────────┴─────────────────┴──────┴──────────────┴───────┘
+//          0      4      8                12                16     20             24      28
 //
 //   SGD:   g = ∇ + λp;  b = μb + (1−τ)g (b = g on the first step);  g = g + μb (nesterov) or b;  p −= ηg
 //   Adam:  g = ∇ + λp (AdamW instead p −= ηλp);  m = β₁m + (1−β₁)g;  v = β₂v + (1−β₂)g²
@@ -9,12 +17,34 @@
 import { dataPtr, gradPtr, sizeOf } from "../nodes";
 
 // @ts-ignore: decorator
+@inline const STEP: usize = 0;
+// @ts-ignore: decorator
+@inline const LR: usize = 4;
+// @ts-ignore: decorator
+@inline const BETA1: usize = 8;
+// @ts-ignore: decorator
+@inline const BETA2: usize = 12;
+// @ts-ignore: decorator
+@inline const EPS: usize = 16;
+// @ts-ignore: decorator
+@inline const WEIGHT_DECAY: usize = 20;
+// @ts-ignore: decorator
+@inline const FLAGS: usize = 24;
+// @ts-ignore: decorator
+@inline const NESTEROV: i32 = 1;
+// @ts-ignore: decorator
+@inline const DECOUPLED: i32 = 2;
+
+// @ts-ignore: decorator
 @inline function at(base: usize, index: i32): usize { return base + (<usize>index << 2); }
 // @ts-ignore: decorator
 @inline function idAt(list: usize, k: i32): i32 { return load<i32>(at(list, k)); }
 
-export function sgdStep(params: usize, bufs: usize, count: i32, lr: f32, momentum: f32, dampening: f32,
-  nesterov: bool, weightDecay: f32, firstStep: bool): void {
+export function sgdStep(params: usize, bufs: usize, count: i32, config: usize): void {
+  let lr = load<f32>(config, LR), momentum = load<f32>(config, BETA1), dampening = load<f32>(config, BETA2);
+  let weightDecay = load<f32>(config, WEIGHT_DECAY), nesterov = (load<i32>(config, FLAGS) & NESTEROV) != 0;
+  let firstStep = load<i32>(config, STEP) == 0;
+  store<i32>(config, load<i32>(config, STEP) + 1, STEP);
   let vlr = f32x4.splat(lr), vwd = f32x4.splat(weightDecay), vmom = f32x4.splat(momentum), vdamp = f32x4.splat(1 - dampening);
   for (let k = 0; k < count; k++) {
     let id = idAt(params, k);
@@ -54,8 +84,12 @@ export function sgdStep(params: usize, bufs: usize, count: i32, lr: f32, momentu
   }
 }
 
-export function adamStep(params: usize, ms: usize, vs: usize, count: i32, lr: f32, beta1: f32, beta2: f32,
-  eps: f32, weightDecay: f32, decoupled: bool, step: i32): void {
+export function adamStep(params: usize, ms: usize, vs: usize, count: i32, config: usize): void {
+  let lr = load<f32>(config, LR), beta1 = load<f32>(config, BETA1), beta2 = load<f32>(config, BETA2);
+  let eps = load<f32>(config, EPS), weightDecay = load<f32>(config, WEIGHT_DECAY);
+  let decoupled = (load<i32>(config, FLAGS) & DECOUPLED) != 0;
+  let step = load<i32>(config, STEP) + 1;
+  store<i32>(config, step, STEP);
   let bc1 = 1 - Math.pow(<f64>beta1, <f64>step), bc2 = 1 - Math.pow(<f64>beta2, <f64>step);
   let stepSize = <f32>(<f64>lr / bc1);
   let bc2Sqrt = <f32>Math.sqrt(bc2);

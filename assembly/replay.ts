@@ -1,0 +1,188 @@
+// Commands and traces.
+//
+// A command is an action on the arena that is not an op — backward, zeroing gradients, an
+// optimizer update, refilling random numbers, a copy — written as a 64-byte record like the
+// tape's, with a negative opcode. Every such action the bindings ask for goes through `issue`,
+// which performs it; while a trace is recording it also appends it to the trace's program, next
+// to a copy of every op record (runOpInto appends those). Replaying a trace runs its program
+// again: the same kernels on the same nodes, with whatever values the inputs hold now, and no
+// JavaScript per op.
+//
+//   trace ┌─────────┬────────┬──────────┬───────┬───────┬──────────┐
+//         │ program │ length │ capacity │ nodes │ count │ capacity │   program: records (64 B each)
+//         └─────────┴────────┴──────────┴───────┴───────┴──────────┘   nodes: ids made while recording
+//         0         4        8          12      16      20        24
+//
+// A trace holds a reference on every node made while it recorded, so the tidy() scopes inside the
+// traced function release the handles but not the nodes its program needs.
+
+import { alloc, free, allocFailures } from "./alloc";
+import { dataPtr, sizeOf, gradPtr, refsOf, setRefs } from "./nodes";
+import { RECORD_SIZE, OP, OUT, IN_A, IN_B, I0, F0, opOf, attr, fattr } from "./tape";
+import { forward, backward, dropRef, noRuleFor, OUT_OF_MEMORY } from "./autograd";
+import { sgdStep, adamStep, zeroGrads, clipGradNorm } from "./ops/optim";
+import { argExtreme } from "./ops/reduce";
+import { fillRandom, fillDropoutMask } from "./random";
+
+export const CMD_BACKWARD = -2;   // a = root, b = seed node or -1
+export const CMD_ZERO_GRAD = -3;  // a = node
+export const CMD_ZERO_GRADS = -4; // i0 = id list, i1 = count
+export const CMD_SGD = -5;        // i0 = params, i1 = momentum buffers, i2 = count, i3 = config
+export const CMD_ADAM = -6;       // i0 = params, i1 = first moments, i2 = second moments, i3 = count, i4 = config
+export const CMD_CLIP = -7;       // i0 = params, i1 = count, f0 = max norm, f1 = norm type
+export const CMD_RANDOM = -8;     // a = node, i0 = 1 for normal, f0 = lo / mean, f1 = hi / std
+export const CMD_DROPOUT = -9;    // a = node, f0 = p
+export const CMD_COPY = -10;      // out = destination, a = source
+export const CMD_ARG_REDUCE = -11; // out, a, i0 = 1 for argmax, i1 = outer, i2 = R, i3 = inner
+
+/** The command being issued (bindings fill it through `command`). */
+const pendingCommand: usize = memory.data(<i32>RECORD_SIZE, 16);
+/** The norm the last CMD_CLIP measured. */
+export let lastNorm: f64 = 0;
+
+// ── traces ─────────────────────────────────────────────────────────────────────────────────────
+
+// @ts-ignore: decorator
+@inline const PROGRAM: usize = 0;
+// @ts-ignore: decorator
+@inline const LENGTH: usize = 4;
+// @ts-ignore: decorator
+@inline const CAPACITY: usize = 8;
+// @ts-ignore: decorator
+@inline const NODES: usize = 12;
+// @ts-ignore: decorator
+@inline const NODE_COUNT: usize = 16;
+// @ts-ignore: decorator
+@inline const NODE_CAPACITY: usize = 20;
+// @ts-ignore: decorator
+@inline const TRACE_BYTES: usize = 24;
+
+/** The trace being recorded, or 0. */
+let recording: usize = 0;
+
+export function isTracing(): bool { return recording != 0; }
+
+/**
+ * Appends `bytes` from `src` to the growable buffer whose pointer, length and capacity (in units
+ * of `unit` bytes) sit at `field`, field + 4 and field + 8 of the trace. False when out of memory.
+ */
+function append(field: usize, unit: usize, src: usize): bool {
+  let t = recording;
+  let buffer = load<usize>(t + field), length = load<i32>(t + field, 4), capacity = load<i32>(t + field, 8);
+  if (length == capacity) {
+    let grownCapacity = capacity ? capacity << 1 : 256;
+    let grown = alloc(<usize>grownCapacity * unit);
+    if (!grown) return false;
+    if (buffer) { memory.copy(grown, buffer, <usize>length * unit); free(buffer, <usize>capacity * unit); }
+    buffer = grown;
+    store<usize>(t + field, buffer);
+    store<i32>(t + field, grownCapacity, 8);
+  }
+  memory.copy(buffer + <usize>length * unit, src, unit);
+  store<i32>(t + field, length + 1, 4);
+  return true;
+}
+
+/** Adds a record (an op's or a command) to the program being recorded. */
+export function traceInstruction(rec: usize): bool {
+  return append(PROGRAM, RECORD_SIZE, rec);
+}
+
+const nodeScratch: usize = memory.data(4, 4);
+
+/** Holds a node made while recording, for as long as the trace lives. */
+export function traceNode(id: i32): bool {
+  store<i32>(nodeScratch, id);
+  if (!append(NODES, 4, nodeScratch)) return false;
+  setRefs(id, refsOf(id) + 1);
+  return true;
+}
+
+/** Starts recording; returns the trace, 0 when out of memory, or -1 when one is recording already. */
+export function beginTrace(): isize {
+  if (recording) return -1;
+  let t = alloc(TRACE_BYTES);
+  if (!t) return 0;
+  memory.fill(t, 0, TRACE_BYTES);
+  recording = t;
+  return <isize>t;
+}
+
+export function endTrace(): void {
+  recording = 0;
+}
+
+/** Runs a trace's program again; returns 0, OUT_OF_MEMORY or NO_RULE. */
+export function runTrace(t: usize): i32 {
+  let program = load<usize>(t + PROGRAM), length = load<i32>(t + LENGTH);
+  let failures = allocFailures;
+  for (let i = 0; i < length; i++) {
+    let rec = program + <usize>i * RECORD_SIZE;
+    let status = opOf(rec) >= 0 ? (forward(rec) ? 0 : noRuleFor(opOf(rec))) : perform(rec);
+    if (status < 0) return status;
+  }
+  return allocFailures == failures ? 0 : OUT_OF_MEMORY;
+}
+
+/** Frees a trace: its program, and its hold on the nodes it made. */
+export function disposeTrace(t: usize): void {
+  if (recording == t) recording = 0;
+  let nodes = load<usize>(t + NODES), count = load<i32>(t + NODE_COUNT);
+  for (let k = 0; k < count; k++) dropRef(load<i32>(nodes + (<usize>k << 2)));
+  if (nodes) free(nodes, <usize>load<i32>(t + NODE_CAPACITY) << 2);
+  let program = load<usize>(t + PROGRAM);
+  if (program) free(program, <usize>load<i32>(t + CAPACITY) * RECORD_SIZE);
+  free(t, TRACE_BYTES);
+}
+
+// ── commands ───────────────────────────────────────────────────────────────────────────────────
+
+/** Fills the pending command; `issue` then performs it. */
+export function command(op: i32, out: i32, a: i32, b: i32, i0: i32, i1: i32, i2: i32, i3: i32, i4: i32, f0: f32, f1: f32): void {
+  let c = pendingCommand;
+  memory.fill(c, 0, RECORD_SIZE);
+  store<i32>(c, op, OP);
+  store<i32>(c, out, OUT);
+  store<i32>(c, a, IN_A);
+  store<i32>(c, b, IN_B);
+  store<i32>(c, i0, I0);
+  store<i32>(c, i1, I0 + 4);
+  store<i32>(c, i2, I0 + 8);
+  store<i32>(c, i3, I0 + 12);
+  store<i32>(c, i4, I0 + 16);
+  store<f32>(c, f0, F0);
+  store<f32>(c, f1, F0 + 4);
+}
+
+/** Performs the pending command (recording it when a trace is); returns 0 or a status < 0. */
+export function issue(): i32 {
+  if (recording && !traceInstruction(pendingCommand)) return OUT_OF_MEMORY;
+  return perform(pendingCommand);
+}
+
+function perform(c: usize): i32 {
+  let a = load<i32>(c, IN_A);
+  switch (opOf(c)) {
+    case CMD_BACKWARD: return backward(a, load<i32>(c, IN_B));
+    case CMD_ZERO_GRAD: {
+      let g = gradPtr(a);
+      if (g) memory.fill(g, 0, <usize>sizeOf(a) << 2);
+      return 0;
+    }
+    case CMD_ZERO_GRADS: zeroGrads(<usize>attr(c, 0), attr(c, 1)); return 0;
+    case CMD_SGD: sgdStep(<usize>attr(c, 0), <usize>attr(c, 1), attr(c, 2), <usize>attr(c, 3)); return 0;
+    case CMD_ADAM: adamStep(<usize>attr(c, 0), <usize>attr(c, 1), <usize>attr(c, 2), attr(c, 3), <usize>attr(c, 4)); return 0;
+    case CMD_CLIP: lastNorm = clipGradNorm(<usize>attr(c, 0), attr(c, 1), <f64>fattr(c, 0), <f64>fattr(c, 1)); return 0;
+    case CMD_RANDOM: fillRandom(dataPtr(a), sizeOf(a), attr(c, 0) != 0, <f64>fattr(c, 0), <f64>fattr(c, 1)); return 0;
+    case CMD_DROPOUT: fillDropoutMask(dataPtr(a), sizeOf(a), <f64>fattr(c, 0)); return 0;
+    case CMD_COPY: {
+      let out = load<i32>(c, OUT);
+      memory.copy(dataPtr(out), dataPtr(a), <usize>sizeOf(out) << 2);
+      return 0;
+    }
+    case CMD_ARG_REDUCE:
+      argExtreme(attr(c, 0) != 0, dataPtr(a), dataPtr(load<i32>(c, OUT)), attr(c, 1), attr(c, 2), attr(c, 3));
+      return 0;
+  }
+  return noRuleFor(opOf(c));
+}

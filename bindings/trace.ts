@@ -1,0 +1,75 @@
+// Traces: record a training step once, replay it with one call.
+//
+// While `trace(fn)` runs fn, the core appends every op and every command (backward, zeroGrad,
+// optimizer steps, random refills, copies) to a program, and keeps every tensor fn makes alive
+// for the program's sake. `run()` executes the program again: the same kernels on the same
+// tensors, reading whatever values the inputs (tensors made outside fn, such as a batch you
+// refill with copy_, or the parameters) hold now — forward, backward and update in one
+// WebAssembly call, with no JavaScript per op.
+import { core, outOfMemory } from './core';
+import { fail } from './tensor';
+import { dispose } from './memory';
+
+let recording = false;
+
+export class Trace<T> {
+  /** What fn returned; its tensors hold the values of the latest run. */
+  readonly output: T;
+  private ptr: number;
+  private readonly cleanups: (() => void)[];
+
+  /** @internal */
+  constructor(ptr: number, output: T, cleanups: (() => void)[]) {
+    this.ptr = ptr;
+    this.output = output;
+    this.cleanups = cleanups;
+  }
+
+  /** Replays the recorded step; returns `output`. */
+  run(): T {
+    if (this.ptr === 0) throw new Error('trace.run: the trace was disposed');
+    const status = core.runTrace(this.ptr);
+    if (status < 0) fail(status, 'trace.run');
+    return this.output;
+  }
+
+  /** Frees the program, `output`, and the tensors only the program was keeping. */
+  dispose(): void {
+    if (this.ptr === 0) return;
+    dispose(this.output);
+    core.disposeTrace(this.ptr);
+    this.ptr = 0;
+    for (const cleanup of this.cleanups) cleanup();
+  }
+}
+
+const pendingCleanups: (() => void)[] = [];
+
+/** Runs `cleanup` now, or when the trace being recorded is disposed (its program may refer to what it frees). */
+export function afterTrace(cleanup: () => void): void {
+  if (recording) pendingCleanups.push(cleanup);
+  else cleanup();
+}
+
+/**
+ * Runs `fn` once, as usual, and records what it does for replay. Values fn reads into
+ * JavaScript (item(), data(), .grad) are not recorded: read them from `output` after run().
+ */
+export function trace<T>(fn: () => T): Trace<T> {
+  const ptr = core.beginTrace();
+  if (ptr === -1) throw new Error('trace: a trace is already recording (traces do not nest)');
+  if (ptr === 0) outOfMemory('trace');
+  recording = true;
+  let output: T;
+  try {
+    output = fn();
+  } catch (err) {
+    core.disposeTrace(ptr); // also stops the recording
+    pendingCleanups.splice(0).forEach((c) => c());
+    throw err;
+  } finally {
+    recording = false;
+    core.endTrace();
+  }
+  return new Trace(ptr, output, pendingCleanups.splice(0));
+}
