@@ -34,19 +34,18 @@ function sgd(params, lr) {
     return {
       note: 'no tg.optim.SGD: step measured without the parameter update',
       zeroGrad: () => params.forEach((p) => p.zeroGrad()),
+      setLr() {},
       step() {},
     };
   }
   const opt = new SGD(params, { lr });
   return {
     zeroGrad: () => opt.zeroGrad(),
-    step(newLr = lr) {
-      if (newLr !== lr) {
-        if (!('lr' in opt)) throw new Unavailable('cannot change the learning rate of tg.optim.SGD (no .lr)');
-        lr = opt.lr = newLr;
-      }
-      opt.step();
+    setLr(newLr) {
+      if (!('lr' in opt)) throw new Unavailable('cannot change the learning rate of tg.optim.SGD (no .lr)');
+      opt.lr = newLr;
     },
+    step: () => opt.step(),
   };
 }
 
@@ -61,22 +60,22 @@ function crossEntropyFn(labels) {
   };
 }
 
-/** A training step in tidy: zero grads, forward, loss, backward, update. */
-function trainer(params, forward, { labels, lr }) {
-  const opt = sgd(params, lr);
-  const loss = crossEntropyFn(labels);
-  const tidy = need('tidy');
+/**
+ * Runs `step` (which returns the loss tensor) each call: eagerly, disposing the previous loss, or,
+ * with `traced`, recorded once by tg.trace and replayed after that.
+ */
+function stepper(step, traced) {
   let last = null;
+  let replay = null;
   return {
-    note: opt.note,
     step() {
-      const l = tidy(() => {
-        opt.zeroGrad();
-        const out = loss(forward());
-        method(out, 'backward')();
-        opt.step();
-        return out;
-      });
+      if (traced) {
+        if (replay) replay.run();
+        else replay = need('trace')(step);
+        last = replay.output;
+        return;
+      }
+      const l = step();
       last?.dispose();
       last = l;
     },
@@ -84,7 +83,24 @@ function trainer(params, forward, { labels, lr }) {
   };
 }
 
-export default {
+/** A training step in tidy: zero grads, forward, loss, backward, update. */
+function trainer(params, forward, { labels, lr }, traced = false) {
+  const opt = sgd(params, lr);
+  const loss = crossEntropyFn(labels);
+  const tidy = need('tidy');
+  return {
+    note: opt.note,
+    ...stepper(() => tidy(() => {
+      opt.zeroGrad();
+      const out = loss(forward());
+      method(out, 'backward')();
+      opt.step();
+      return out;
+    }), traced),
+  };
+}
+
+const impl = {
   id: 'tapegrad',
   label: 'tapegrad',
 
@@ -114,7 +130,7 @@ export default {
     };
   },
 
-  trainMlp(spec) {
+  trainMlp(spec, traced = false) {
     const [matmul, add, relu] = ['matmul', 'add', 'relu'].map(need);
     const x = tg.tensor(spec.X, { shape: [spec.batch, spec.sizes[0]] });
     const params = spec.layers.flatMap(({ nin, nout, W, b }) => [
@@ -128,7 +144,7 @@ export default {
         if (l + 2 < params.length) h = relu(h);
       }
       return h;
-    }, spec);
+    }, spec, traced);
   },
 
   trainConv(spec) {
@@ -153,25 +169,32 @@ export default {
   },
 
   /** The micrograd demo's graph, built from 0-d tensors by the same Neuron/Layer/MLP code. */
-  micrograd({ X, y, nin, nouts, seed }) {
+  micrograd({ X, y, nin, nouts, seed }, traced = false) {
     const [tensor, tidy] = ['tensor', 'tidy'].map(need);
     const model = new MLP(nin, nouts, { random: rng(seed), scalar: (v) => tensor(v, { requiresGrad: true }) });
     const params = model.parameters();
     ['add', 'mul', 'relu', 'backward', 'item'].forEach((m) => method(params[0], m));
     const opt = sgd(params, demoLearningRate(0));
+    // Eager steps make the inputs each step, as micrograd does; a traced step reads tensors made
+    // once. Accuracy is computed where JavaScript runs: every eager step, the traced step's first.
+    const inputs = traced ? X.map((row) => row.map((v) => tg.keep(tensor(v)))) : X;
+    const scalar = traced ? (v) => v : (v) => tensor(v);
     let k = 0;
+    let accuracy = 0;
+    const run = stepper(() => tidy(() => {
+      const out = demoLoss(model, inputs, y, { scalar, read: (s) => s.item() });
+      accuracy = out.accuracy;
+      opt.zeroGrad();
+      out.totalLoss.backward();
+      opt.step();
+      return out.totalLoss.detach(); // the value only: the step's graph is released with the scope
+    }), traced);
     return {
       note: opt.note,
       step() {
-        let result;
-        tidy(() => {
-          const { totalLoss, accuracy } = demoLoss(model, X, y, { scalar: (v) => tensor(v), read: (s) => s.item() });
-          opt.zeroGrad();
-          totalLoss.backward();
-          opt.step(demoLearningRate(k++ % 100));
-          result = { loss: totalLoss.item(), accuracy };
-        });
-        return result;
+        opt.setLr(demoLearningRate(k++ % 100));
+        run.step();
+        return { loss: run.loss(), accuracy };
       },
     };
   },
@@ -198,4 +221,19 @@ export default {
       },
     };
   },
+};
+
+/**
+ * tapegrad with tg.trace: the training step is recorded once, then replayed with one call per
+ * step (forward, backward and update in WebAssembly, no JavaScript per op).
+ */
+export default impl;
+
+export const tapegradTrace = {
+  id: 'tapegrad-trace',
+  label: 'tapegrad trace',
+  init: impl.init,
+  memoryStats: impl.memoryStats,
+  trainMlp: (spec) => impl.trainMlp(spec, true),
+  micrograd: (spec) => impl.micrograd(spec, true),
 };
