@@ -64,9 +64,12 @@ import { expV, tanhV, sigmoidV } from "./vmath";
 }
 
 // Runtime-op versions of the rules above, for the one-element path.
-function binaryValueOf(op: i32, x: f32, y: f32): f32 { return binaryValue(op, x, y); }
-function binaryGradXOf(op: i32, x: f32, y: f32, out: f32): f32 { return binaryGradX(op, x, y, out); }
-function binaryGradYOf(op: i32, x: f32, y: f32, out: f32): f32 { return binaryGradY(op, x, y, out); }
+// @ts-ignore: decorator
+@inline function binaryValueOf(op: i32, x: f32, y: f32): f32 { return binaryValue(op, x, y); }
+// @ts-ignore: decorator
+@inline function binaryGradXOf(op: i32, x: f32, y: f32, out: f32): f32 { return binaryGradX(op, x, y, out); }
+// @ts-ignore: decorator
+@inline function binaryGradYOf(op: i32, x: f32, y: f32, out: f32): f32 { return binaryGradY(op, x, y, out); }
 
 // A broadcast plan: the output's dims with runs of dims that broadcast alike merged, and the
 // element strides of x and y along each (0 where that operand is broadcast).
@@ -236,7 +239,8 @@ function accumulateRun(dst: usize, stride: i32, g: usize, n: i32, negate: bool):
 let xNode: i32 = 0, yNode: i32 = 0;
 let xData: usize = 0, yData: usize = 0;
 
-function bindScalars(rec: usize): void {
+// @ts-ignore: decorator
+@inline function bindScalars(rec: usize): void {
   let a = load<i32>(rec, IN_A), b = load<i32>(rec, IN_B);
   if (b >= 0) { xNode = a; yNode = b; }
   else if (load<i32>(rec, I0)) { xNode = -1; yNode = a; }
