@@ -17,7 +17,7 @@ import { alloc, free, allocFailures } from "./alloc";
 import { newScopedNode } from "./scopes";
 import { isTracing, traceInstruction } from "./replay";
 import { freeRowOf, flagsOf, setFlags, requiresGrad, refsOf, setRefs, bumpGen, addRecord,
-  firstRecord, recordCount, gradPtr, gradFor, dropGrad, sizeOf, dataPtr, REQUIRES_GRAD, HANDLE } from "./nodes";
+  firstRecord, recordCount, gradPtr, gradFor, dropGrad, sizeOf, dataPtr, REQUIRES_GRAD, HANDLE, CAPTURE } from "./nodes";
 import { appendRecord, trimTape, killRecord, recordAt, scratchRecord, opOf, outOf, inA, inB, inC, DEAD,
   OP, OUT, IN_A, IN_B, IN_C, I0, F0 } from "./tape";
 
@@ -152,7 +152,7 @@ export function setGradEnabled(on: bool): bool {
 export function backward(root: i32, seed: i32): i32 {
   let failures = allocFailures;
   let g = gradFor(root);
-  if (!g) return OUT_OF_MEMORY;
+  if (!g) return allocFailures == failures ? 0 : OUT_OF_MEMORY; // or a leaf grad() does not capture
   let n = sizeOf(root);
   if (seed >= 0) {
     let s = dataPtr(seed);
@@ -168,7 +168,8 @@ export function backward(root: i32, seed: i32): i32 {
     let out = outOf(rec);
     if (!gradPtr(out)) continue;
     if (!backwardRecord(rec)) return noRuleFor(opOf(rec));
-    if (i == firstRecord(out)) dropGrad(out);
+    // a non-leaf's gradient is spent once its first record has used it (grad() keeps its inputs')
+    if (i == firstRecord(out) && !(flagsOf(out) & CAPTURE)) dropGrad(out);
   }
   return allocFailures == failures ? 0 : OUT_OF_MEMORY;
 }
@@ -237,5 +238,10 @@ function freePending(): void {
 
 export function setRequiresGrad(id: i32, on: bool): void {
   setFlags(id, on ? flagsOf(id) | REQUIRES_GRAD : flagsOf(id) & ~REQUIRES_GRAD);
+}
+
+/** Marks (or unmarks) an input of a functional grad(). */
+export function setCapture(id: i32, on: bool): void {
+  setFlags(id, on ? flagsOf(id) | CAPTURE : flagsOf(id) & ~CAPTURE);
 }
 

@@ -1,8 +1,8 @@
 // The module's exports: what the bindings call. Everything takes and returns plain numbers
 // (node ids, sizes, pointers into this module's memory).
 
-export { header, dropGrad, gradFor as ensureGrad, tensorBytesInUse } from "./nodes";
-export { runOp, runOpInto, release, setGradEnabled, setRequiresGrad, missingRule } from "./autograd";
+export { header, dropGrad, gradFor as ensureGrad, tensorBytesInUse, setCaptureMode } from "./nodes";
+export { runOp, runOpInto, release, setGradEnabled, setRequiresGrad, setCapture, missingRule } from "./autograd";
 export { command, issue, lastNorm, beginTrace, endTrace, runTrace, disposeTrace } from "./replay";
 export { failedRequest } from "./alloc";
 export { seed } from "./random";

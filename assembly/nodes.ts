@@ -61,6 +61,16 @@ import { alloc, allocZeroed, free } from "./alloc";
 /** Returned by the function of the scope being closed: moves to the enclosing scope. */
 // @ts-ignore: decorator
 @inline export const RETURNED: i32 = 16;
+/** An input of a functional grad(): its gradient is kept, and in capture mode only such leaves get one. */
+// @ts-ignore: decorator
+@inline export const CAPTURE: i32 = 32;
+
+/**
+ * Capture mode (functional grad()): backward gives gradients only to CAPTURE nodes among the
+ * leaves, so the `.grad` of every other leaf is left alone, as torch.autograd.grad does.
+ */
+let captureMode = false;
+export function setCaptureMode(on: bool): void { captureMode = on; }
 
 /**
  * Fixed header that JavaScript reads directly (its address is exported once by `header()`):
@@ -220,6 +230,7 @@ export function gradFor(id: i32): usize {
   let g = gradPtr(id);
   if (!g) {
     let r = row(id);
+    if (captureMode && load<i32>(r, NREC) == 0 && !(load<i32>(r, FLAGS) & CAPTURE)) return 0;
     let bytes = <usize>max(sizeOf(id), 1) << 2;
     if (isInline(r)) {
       g = r + INLINE_GRAD;

@@ -18,7 +18,7 @@
 
 import { alloc, free, allocFailures } from "./alloc";
 import { dataPtr, sizeOf, gradPtr, refsOf, setRefs } from "./nodes";
-import { RECORD_SIZE, OP, OUT, IN_A, IN_B, I0, F0, opOf, attr, fattr } from "./tape";
+import { RECORD_SIZE, OP, OUT, IN_A, IN_B, IN_C, I0, F0, opOf, attr, fattr } from "./tape";
 import { forward, backward, dropRef, noRuleFor, OUT_OF_MEMORY } from "./autograd";
 import { sgdStep, adamStep, zeroGrads, clipGradNorm } from "./ops/optim";
 import { argExtreme } from "./ops/reduce";
@@ -83,14 +83,22 @@ function append(field: usize, unit: usize, src: usize): bool {
   return true;
 }
 
-/** Adds a record (an op's or a command) to the program being recorded. */
+/**
+ * Adds a record (an op's or a command) to the program being recorded, and holds every node it
+ * names, so a replay never reads a node that was freed (an input disposed after recording).
+ */
 export function traceInstruction(rec: usize): bool {
-  return append(PROGRAM, RECORD_SIZE, rec);
+  if (!append(PROGRAM, RECORD_SIZE, rec)) return false;
+  for (let field = OUT; field <= IN_C; field += 4) {
+    let id = load<i32>(rec + field);
+    if (id >= 0 && !traceNode(id)) return false;
+  }
+  return true;
 }
 
 const nodeScratch: usize = memory.data(4, 4);
 
-/** Holds a node made while recording, for as long as the trace lives. */
+/** Holds a node (made while recording, or read by the program) for as long as the trace lives. */
 export function traceNode(id: i32): bool {
   store<i32>(nodeScratch, id);
   if (!append(NODES, 4, nodeScratch)) return false;
@@ -98,14 +106,14 @@ export function traceNode(id: i32): bool {
   return true;
 }
 
-/** Starts recording; returns the trace, 0 when out of memory, or -1 when one is recording already. */
-export function beginTrace(): isize {
-  if (recording) return -1;
+/** Starts recording; returns the trace, or 0 when out of memory or one is recording already. */
+export function beginTrace(): usize {
+  if (recording) return 0;
   let t = alloc(TRACE_BYTES);
   if (!t) return 0;
   memory.fill(t, 0, TRACE_BYTES);
   recording = t;
-  return <isize>t;
+  return t;
 }
 
 export function endTrace(): void {
@@ -145,6 +153,7 @@ export function command(op: i32, out: i32, a: i32, b: i32, i0: i32, i1: i32, i2:
   store<i32>(c, out, OUT);
   store<i32>(c, a, IN_A);
   store<i32>(c, b, IN_B);
+  store<i32>(c, -1, IN_C);
   store<i32>(c, i0, I0);
   store<i32>(c, i1, I0 + 4);
   store<i32>(c, i2, I0 + 8);

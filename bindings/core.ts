@@ -17,6 +17,8 @@ interface CoreExports {
   setGradEnabled(on: number): number;
   setRequiresGrad(id: number, on: number): void;
   ensureGrad(id: number): number;
+  setCaptureMode(on: number): void;
+  setCapture(id: number, on: number): void;
   tensorBytesInUse(): number;
   dropGrad(id: number): void;
   seed(s: number): void;
@@ -61,6 +63,7 @@ export const MAX_RANK = 7;
 const NODE_ROW = 64;
 const GEN_OFFSET = 28;
 const FLAGS_OFFSET = 16;
+const REC_OFFSET = 20;
 export const REQUIRES_GRAD = 1;
 const HEADER = core.header.value as number;
 const SHAPE_SCRATCH = HEADER + 12;
@@ -85,21 +88,27 @@ export function genOf(id: number): number {
 
 function nodeField(id: number, offset: number): number {
   const h = heapI32();
-  return h[(h[HEADER >> 2] + id * NODE_ROW + offset) >> 2];
+  // Pointers are unsigned: `>>> 0` and `>>> 2` keep addresses above 2 GiB right.
+  return h[((h[HEADER >>> 2] >>> 0) + id * NODE_ROW + offset) >>> 2];
 }
 
 export function flagsOf(id: number): number {
   return nodeField(id, FLAGS_OFFSET);
 }
 
+/** A leaf has no tape record: it was made by the user (or under noGrad), not computed in a graph. */
+export function isLeaf(id: number): boolean {
+  return nodeField(id, REC_OFFSET) < 0;
+}
+
 export function liveNodes(): number {
-  return heapI32()[(HEADER + 8) >> 2];
+  return heapI32()[(HEADER + 8) >>> 2];
 }
 
 /** Writes `shape` to the header's shape scratch, where newNode and runOp read an output shape. */
 export function setScratchShape(shape: readonly number[]): void {
   const h = heapI32();
-  for (let i = 0; i < shape.length; i++) h[(SHAPE_SCRATCH >> 2) + i] = shape[i];
+  for (let i = 0; i < shape.length; i++) h[(SHAPE_SCRATCH >>> 2) + i] = shape[i];
 }
 
 /**

@@ -6,9 +6,11 @@ import { fmt } from './shape';
 
 /**
  * Gradients of the one-element result of fn(...inputs) with respect to each input, as new
- * tensors. The inputs' own `.grad` is left as it was.
+ * tensors (zeros for an input that does not require grad). Like torch.autograd.grad, it changes
+ * no tensor's `.grad`: the inputs' are set aside and restored, and other leaves get none.
  */
 export function grad(fn: (...inputs: Tensor[]) => Tensor, inputs: Tensor[]): Tensor[] {
+  if (typeof fn !== 'function') throw new Error(`grad: expected a function, got ${typeof fn}`);
   if (!Array.isArray(inputs) || inputs.some((t) => !(t instanceof Tensor))) {
     throw new Error('grad: inputs must be an array of tensors');
   }
@@ -16,10 +18,12 @@ export function grad(fn: (...inputs: Tensor[]) => Tensor, inputs: Tensor[]): Ten
   // Set the inputs' existing gradients aside so this backward starts from none.
   const parked = inputs.map((t) => {
     const g = core.gradOf(t.id);
-    const values = g ? heapF32().slice(g >> 2, (g >> 2) + t.size) : null;
+    const values = g ? heapF32().slice(g >>> 2, (g >>> 2) + t.size) : null;
     core.dropGrad(t.id);
+    core.setCapture(t.id, 1);
     return values;
   });
+  core.setCaptureMode(1);
   try {
     return tidy(() => {
       const out = fn(...inputs);
@@ -28,13 +32,15 @@ export function grad(fn: (...inputs: Tensor[]) => Tensor, inputs: Tensor[]): Ten
       return inputs.map((t) => t.grad ?? zeros(t.shape));
     });
   } finally {
+    core.setCaptureMode(0);
     inputs.forEach((t, i) => {
+      core.setCapture(t.id, 0);
       core.dropGrad(t.id);
       const values = parked[i];
       if (values) {
         const g = core.ensureGrad(t.id);
         if (g === 0) outOfMemory('grad');
-        heapF32().set(values, g >> 2);
+        heapF32().set(values, g >>> 2);
       }
     });
   }
@@ -71,14 +77,14 @@ export function gradcheck(fn: (...inputs: Tensor[]) => Tensor, inputs: Tensor[],
   const analytical = tidy(() => grad((...xs) => {
     const y = fn(...xs);
     const wt = newTensor(y.dims, 'gradcheck');
-    heapF32().set(Float32Array.from(w), core.dataOf(wt.id) >> 2);
+    heapF32().set(Float32Array.from(w), core.dataOf(wt.id) >>> 2);
     return y.mul(wt).sum();
   }, inputs).map((g) => g.data()));
   inputs.forEach((t, k) => {
     if (!t.requiresGrad) return;
     // The element's address is read afresh each time: a 0-d tensor's value lives in the node
     // table, which moves when the objective's tensors make it grow.
-    const at = (i: number): number => (core.dataOf(t.id) >> 2) + i;
+    const at = (i: number): number => (core.dataOf(t.id) >>> 2) + i;
     for (let i = 0; i < t.size; i++) {
       const x0 = heapF32()[at(i)];
       heapF32()[at(i)] = x0 + eps;

@@ -29,6 +29,7 @@ export function keep<T extends Tensor>(t: T): T {
  * The core keeps the scope's list of nodes, so closing a scope is one call.
  */
 export function tidy<T>(fn: () => T): T {
+  if (typeof fn !== 'function') throw new Error(`tidy: expected a function, got ${typeof fn}`);
   if (!core.beginScope()) outOfMemory('tidy');
   let result: T;
   try {

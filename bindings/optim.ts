@@ -2,7 +2,7 @@
 // memory, so step() and zeroGrad() are one call each whatever the number of parameters.
 import { core, issue, heapI32, heapF32, outOfMemory } from './core';
 import { Cmd } from './opcodes';
-import { afterTrace } from './trace';
+import { afterTrace, isRecording } from './trace';
 import { Tensor, live, zeros } from './tensor';
 import { keep } from './memory';
 
@@ -14,7 +14,7 @@ class IdList {
     this.count = ids.length;
     this.ptr = core.allocBuffer(Math.max(ids.length, 1) * 4);
     if (this.ptr === 0) outOfMemory(op);
-    heapI32().set(ids, this.ptr >> 2);
+    heapI32().set(ids, this.ptr >>> 2);
   }
   free(): void { core.freeBuffer(this.ptr, Math.max(this.count, 1) * 4); }
 }
@@ -52,14 +52,14 @@ class Config {
   constructor(op: string) {
     this.ptr = core.allocBuffer(Config.BYTES);
     if (this.ptr === 0) outOfMemory(op);
-    heapI32().fill(0, this.ptr >> 2, (this.ptr + Config.BYTES) >> 2);
+    heapI32().fill(0, this.ptr >>> 2, (this.ptr + Config.BYTES) >>> 2);
   }
-  get step(): number { return heapI32()[this.ptr >> 2]; }
-  set step(v: number) { heapI32()[this.ptr >> 2] = v; }
+  get step(): number { return heapI32()[this.ptr >>> 2]; }
+  set step(v: number) { heapI32()[this.ptr >>> 2] = v; }
   /** Float field k (1 = lr, 2 = momentum or beta1, 3 = dampening or beta2, 4 = eps, 5 = weight decay). */
-  get(k: number): number { return heapF32()[(this.ptr >> 2) + k]; }
-  set(k: number, v: number): void { heapF32()[(this.ptr >> 2) + k] = v; }
-  set flags(v: number) { heapI32()[(this.ptr >> 2) + 6] = v; }
+  get(k: number): number { return heapF32()[(this.ptr >>> 2) + k]; }
+  set(k: number, v: number): void { heapF32()[(this.ptr >>> 2) + k] = v; }
+  set flags(v: number) { heapI32()[(this.ptr >>> 2) + 6] = v; }
   free(): void { core.freeBuffer(this.ptr, Config.BYTES); }
 }
 const LR = 1, BETA1 = 2, BETA2 = 3, EPS = 4, WEIGHT_DECAY = 5;
@@ -71,6 +71,9 @@ export abstract class Optimizer {
   protected readonly config: Config;
   protected readonly name: string;
   private rate = 0;
+  private disposed = false;
+  /** Traces whose program runs this optimizer's update: its buffers must outlive them. */
+  private holds = 0;
 
   constructor(params: Iterable<Tensor>, lr: number, name: string) {
     this.name = name;
@@ -84,6 +87,7 @@ export abstract class Optimizer {
   /** The learning rate the next step() uses (the update loop reads its float32 copy). */
   get lr(): number { return this.rate; }
   set lr(value: number) {
+    this.checkNotDisposed('lr');
     this.rate = checkRate(value, 'lr', this.name);
     this.config.set(LR, value);
   }
@@ -95,23 +99,46 @@ export abstract class Optimizer {
   zeroGrad(): void {
     this.checkLive();
     issue(Cmd.ZERO_GRADS, -1, -1, -1, this.ids.ptr, this.ids.count);
+    this.holdWhileTraced();
   }
 
   abstract step(): void;
   abstract stateDict(): OptimizerState;
   abstract loadStateDict(state: OptimizerState): void;
 
-  /** Frees the optimizer's state buffers. */
+  /** Frees the optimizer's state (once no live trace replays its update). Using it afterwards throws. */
   dispose(): void {
-    for (const t of this.stateTensors()) t.dispose();
-    this.ids.free();
-    this.config.free();
+    if (this.disposed) return;
+    this.disposed = true;
+    this.freeWhenUnused();
   }
 
   protected abstract stateTensors(): Tensor[];
 
+  protected checkNotDisposed(what: string): void {
+    if (this.disposed) throw new Error(`${this.name}.${what}: the optimizer was disposed`);
+  }
+
   protected checkLive(): void {
+    this.checkNotDisposed('step');
     for (const p of this.params) live(p, `${this.name}.step`);
+  }
+
+  /** Called after issuing an update: a recording trace's program now refers to our buffers. */
+  protected holdWhileTraced(): void {
+    if (!isRecording()) return;
+    this.holds++;
+    afterTrace(() => {
+      this.holds--;
+      this.freeWhenUnused();
+    });
+  }
+
+  private freeWhenUnused(): void {
+    if (!this.disposed || this.holds > 0) return;
+    for (const t of this.stateTensors()) t.dispose();
+    this.ids.free();
+    this.config.free();
   }
 
   protected loadBuffers(into: Tensor[], from: unknown, key: string): void {
@@ -152,6 +179,7 @@ export class SGD extends Optimizer {
     this.checkLive();
     this.ensureBuffers();
     issue(Cmd.SGD, -1, -1, -1, this.ids.ptr, this.bufferIds?.ptr ?? 0, this.ids.count, this.config.ptr);
+    this.holdWhileTraced();
   }
 
   stateDict(): OptimizerState {
@@ -160,6 +188,7 @@ export class SGD extends Optimizer {
   }
 
   loadStateDict(state: OptimizerState): void {
+    this.checkNotDisposed('loadStateDict');
     if (this.momentum !== 0) {
       this.ensureBuffers();
       this.loadBuffers(this.buffers, state.momentumBuffers, 'momentumBuffers');
@@ -212,6 +241,7 @@ export class Adam extends Optimizer {
   step(): void {
     this.checkLive();
     issue(Cmd.ADAM, -1, -1, -1, this.ids.ptr, this.mIds.ptr, this.vIds.ptr, this.ids.count, this.config.ptr);
+    this.holdWhileTraced();
   }
 
   stateDict(): OptimizerState {
@@ -220,6 +250,7 @@ export class Adam extends Optimizer {
   }
 
   loadStateDict(state: OptimizerState): void {
+    this.checkNotDisposed('loadStateDict');
     this.loadBuffers(this.m, state.expAvg, 'expAvg');
     this.loadBuffers(this.v, state.expAvgSq, 'expAvgSq');
     this.config.step = state.step;

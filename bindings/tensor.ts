@@ -1,7 +1,7 @@
 // The Tensor handle and every op. A Tensor is a node id plus the generation it was created with;
 // the numbers live in WebAssembly memory. Ops check their arguments, compute the output shape,
 // and make one call into the core, which runs the kernel and records the tape.
-import { core, issue, genOf, flagsOf, REQUIRES_GRAD, heapF32, setScratchShape, outOfMemory, OUT_OF_MEMORY, NO_RULE, MAX_RANK } from './core';
+import { core, issue, genOf, flagsOf, isLeaf, REQUIRES_GRAD, heapF32, setScratchShape, outOfMemory, OUT_OF_MEMORY, NO_RULE, MAX_RANK } from './core';
 import { Op, Cmd } from './opcodes';
 import { setTensorCheck } from './memory';
 import { type Shape, fmt, numel, sameShape, checkShape, checkBytes, normAxis, broadcastShape, prod, dimsArg } from './shape';
@@ -32,14 +32,14 @@ export class Tensor {
   /** A copy of the values, row-major. */
   data(): Float32Array {
     live(this, 'data');
-    const p = core.dataOf(this.id) >> 2;
+    const p = core.dataOf(this.id) >>> 2;
     return heapF32().slice(p, p + this.size);
   }
 
   item(): number {
     live(this, 'item');
     if (this.size !== 1) throw new Error(`item: only a tensor with one element can be converted to a number, got shape ${fmt(this.dims)}`);
-    return heapF32()[core.dataOf(this.id) >> 2];
+    return heapF32()[core.dataOf(this.id) >>> 2];
   }
 
   /** Nested arrays of numbers (a number for a 0-d tensor). */
@@ -62,8 +62,8 @@ export class Tensor {
     if (g === 0) return null;
     const out = newTensor(this.dims, 'grad');
     const heap = heapF32();
-    const src = core.gradOf(this.id) >> 2;
-    heap.copyWithin(core.dataOf(out.id) >> 2, src, src + this.size);
+    const src = core.gradOf(this.id) >>> 2;
+    heap.copyWithin(core.dataOf(out.id) >>> 2, src, src + this.size);
     return out;
   }
 
@@ -83,17 +83,25 @@ export class Tensor {
   zeroGrad(): void { issue(Cmd.ZERO_GRAD, -1, live(this, 'zeroGrad')); }
   detach(): Tensor { return detach(this); }
   requiresGrad_(flag = true): Tensor {
-    core.setRequiresGrad(live(this, 'requiresGrad_'), flag ? 1 : 0);
+    const id = live(this, 'requiresGrad_');
+    if (!flag && this.requiresGrad && !isLeaf(id)) {
+      throw new Error('requiresGrad_: only a leaf tensor can stop requiring grad (this one was computed from others); use detach() for a copy outside the graph');
+    }
+    core.setRequiresGrad(id, flag ? 1 : 0);
     return this;
   }
 
   /** Overwrites this tensor's values with src's (same shape), outside any graph; returns this. */
   copy_(src: TensorLike): Tensor {
     const s = asTensor(src, 'copy_');
-    live(this, 'copy_');
-    if (!sameShape(s.dims, this.dims)) throw new Error(`copy_: source shape ${fmt(s.dims)} does not match ${fmt(this.dims)}`);
-    issue(Cmd.COPY, this.id, s.id);
-    return this;
+    try {
+      live(this, 'copy_');
+      if (!sameShape(s.dims, this.dims)) throw new Error(`copy_: source shape ${fmt(s.dims)} does not match ${fmt(this.dims)}`);
+      issue(Cmd.COPY, this.id, s.id);
+      return this;
+    } finally {
+      dropTemporary(s, src);
+    }
   }
 
   // ── elementwise ──
@@ -186,6 +194,14 @@ export function asTensor(x: unknown, op: string): Tensor {
   throw new Error(`${op}: expected a Tensor, a number or nested arrays of numbers, got ${describe(x)}`);
 }
 
+/**
+ * Releases a tensor asTensor made from numbers or arrays (`t` is not the argument `x` itself) once
+ * its op has run: the op's tape record keeps it for as long as a graph needs it.
+ */
+function dropTemporary(t: Tensor, x: unknown): void {
+  if (t !== x) t.dispose();
+}
+
 export function describe(x: unknown): string {
   if (x === null) return 'null';
   if (typeof x === 'string') return `the string ${JSON.stringify(x)}`;
@@ -238,7 +254,7 @@ export function tensor(data: number | NestedArray | Float32Array, options: Tenso
     shape = target;
   }
   const t = newTensor(shape, op);
-  heapF32().set(values, core.dataOf(t.id) >> 2);
+  heapF32().set(values, core.dataOf(t.id) >>> 2);
   if (options.requiresGrad) core.setRequiresGrad(t.id, 1);
   return t;
 }
@@ -278,6 +294,7 @@ export function arange(start: number, end?: number, step = 1, options: CreateOpt
   }
   if (step === 0) throw new Error('arange: step must be nonzero');
   const n = Math.max(0, Math.ceil((end - start) / step));
+  checkBytes([n], 'arange');
   const values = new Float32Array(n);
   for (let i = 0; i < n; i++) values[i] = start + i * step;
   return tensor(values, options, 'arange');
@@ -302,7 +319,12 @@ function binary(op: Op, name: string, x: TensorLike, y: TensorLike): Tensor {
     return run(op, name, y.dims, y, null, null, 1, 0, 0, 0, 0, 0, x);
   }
   const a = asTensor(x, name), b = asTensor(y, name);
-  return run(op, name, broadcastShape(a.dims, b.dims, name), a, b, null);
+  try {
+    return run(op, name, broadcastShape(a.dims, b.dims, name), a, b, null);
+  } finally {
+    dropTemporary(a, x);
+    dropTemporary(b, y);
+  }
 }
 
 export const add = (a: TensorLike, b: TensorLike): Tensor => binary(Op.ADD, 'add', a, b);
@@ -315,7 +337,11 @@ export const minimum = (a: TensorLike, b: TensorLike): Tensor => binary(Op.MINIM
 
 function unary(op: Op, name: string, x: TensorLike, f0 = 0): Tensor {
   const a = asTensor(x, name);
-  return run(op, name, a.dims, a, null, null, 0, 0, 0, 0, 0, 0, f0);
+  try {
+    return run(op, name, a.dims, a, null, null, 0, 0, 0, 0, 0, 0, f0);
+  } finally {
+    dropTemporary(a, x);
+  }
 }
 
 export const neg = (a: TensorLike): Tensor => unary(Op.NEG, 'neg', a);
@@ -347,7 +373,13 @@ export function gelu(a: TensorLike, options: { approximate?: 'none' | 'tanh' } =
 
 /** Matrix product with PyTorch's rules for 1-D, 2-D and batched (broadcast) operands. */
 export function matmul(x: TensorLike, y: TensorLike): Tensor {
-  return matmulWith(asTensor(x, 'matmul'), asTensor(y, 'matmul'), false, 'matmul');
+  const a = asTensor(x, 'matmul'), b = asTensor(y, 'matmul');
+  try {
+    return matmulWith(a, b, false, 'matmul');
+  } finally {
+    dropTemporary(a, x);
+    dropTemporary(b, y);
+  }
 }
 
 /**
@@ -415,7 +447,10 @@ function reduce(op: Op, name: string, x: TensorLike, dim: number | number[] | un
     const outer = prod(curShape, 0, first), R = prod(curShape, first, last + 1), inner = prod(curShape, last + 1, curShape.length);
     const isLast = r === 0;
     const nextShape = curShape.map((d, i) => (i >= first && i <= last ? 1 : d));
-    const next = run(op, name, isLast ? outShape : nextShape, cur, null, null, outer, R, inner);
+    // max()/min() over everything or a list of dims share a tie's gradient (like amax); over one dim
+    // the first extreme takes it (like max(dim), whose gradient follows the index it returns)
+    const shareTies = typeof dim === 'number' ? 0 : 1;
+    const next = run(op, name, isLast ? outShape : nextShape, cur, null, null, outer, R, inner, shareTies);
     if (cur !== a) cur.dispose(); // an intermediate of a multi-run reduction: its record keeps it
     cur = next;
     curShape = nextShape;
@@ -677,6 +712,7 @@ export function backward(root: Tensor, grad?: TensorLike): void {
 
 /** Runs fn with gradient tracking off: nothing is recorded and results do not require grad. */
 export function noGrad<T>(fn: () => T): T {
+  if (typeof fn !== 'function') throw new Error(`noGrad: expected a function, got ${typeof fn}`);
   const was = core.setGradEnabled(0);
   try {
     return fn();

@@ -45,6 +45,10 @@ export class Trace<T> {
 
 const pendingCleanups: (() => void)[] = [];
 
+export function isRecording(): boolean {
+  return recording;
+}
+
 /** Runs `cleanup` now, or when the trace being recorded is disposed (its program may refer to what it frees). */
 export function afterTrace(cleanup: () => void): void {
   if (recording) pendingCleanups.push(cleanup);
@@ -56,8 +60,9 @@ export function afterTrace(cleanup: () => void): void {
  * JavaScript (item(), data(), .grad) are not recorded: read them from `output` after run().
  */
 export function trace<T>(fn: () => T): Trace<T> {
+  if (typeof fn !== 'function') throw new Error(`trace: expected a function, got ${typeof fn}`);
+  if (recording) throw new Error('trace: a trace is already recording (traces do not nest)');
   const ptr = core.beginTrace();
-  if (ptr === -1) throw new Error('trace: a trace is already recording (traces do not nest)');
   if (ptr === 0) outOfMemory('trace');
   recording = true;
   let output: T;

@@ -287,6 +287,7 @@ function rowTimesMatrix(N: i32, K: i32, x: usize, sx: i32, b: usize, sk: i32, sn
  * B[k,n] = b[k*sbk + n*sbn].
  */
 export function gemm(M: i32, N: i32, K: i32, a: usize, sam: i32, sak: i32, b: usize, sbk: i32, sbn: i32, c: usize, accumulate: bool): void {
+  if (M == 0 || N == 0) return; // an empty product: nothing to write
   if (K == 0) { if (!accumulate) memory.fill(c, 0, <usize>(M * N) << 2); return; }
   if (M == 1) { rowTimesMatrix(N, K, a, sak, b, sbk, sbn, c, accumulate); return; }
   if (N == 1) { rowTimesMatrix(M, K, b, sbk, a, sak, sam, c, accumulate); return; }

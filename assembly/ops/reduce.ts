@@ -2,7 +2,9 @@
 // as [outer, inner] (keepdim only changes the output's shape, which the bindings set). Reducing
 // several non-adjacent axes is a chain of these; reducing everything is [1, size, 1].
 //
-// record: a = input, i0 = outer, i1 = R, i2 = inner
+// record: a = input, i0 = outer, i1 = R, i2 = inner, i3 = 1 when max/min share the gradient
+//         evenly among tied extremes (PyTorch's max() and amax), 0 when the first one takes it
+//         (PyTorch's max(dim), whose gradient follows the index it returns)
 
 import { SUM, MEAN, MAX, MIN } from "./opcodes";
 import { dataPtr, requiresGrad, gradPtr, gradFor } from "../nodes";
@@ -39,14 +41,15 @@ function sumAxis(x: usize, y: usize, outer: i32, R: i32, inner: i32): void {
   }
 }
 
+/** max or min along R; a NaN anywhere makes the result NaN, like PyTorch. */
 function extremeAxis(isMax: bool, x: usize, y: usize, outer: i32, R: i32, inner: i32): void {
   for (let o = 0; o < outer; o++) {
     for (let j = 0; j < inner; j++) {
       let base = o * R * inner + j;
       let best = load<f32>(at(x, base));
-      for (let r = 1; r < R; r++) {
+      for (let r = 1; r < R && best == best; r++) {
         let v = load<f32>(at(x, base + r * inner));
-        if (isMax ? v > best : v < best) best = v;
+        if (v != v || (isMax ? v > best : v < best)) best = v;
       }
       store<f32>(at(y, o * inner + j), best);
     }
@@ -57,8 +60,8 @@ function logsumexpAxis(x: usize, y: usize, outer: i32, R: i32, inner: i32): void
   for (let o = 0; o < outer; o++) {
     for (let j = 0; j < inner; j++) {
       let base = o * R * inner + j;
-      let m = load<f32>(at(x, base));
-      for (let r = 1; r < R; r++) m = max(m, load<f32>(at(x, base + r * inner)));
+      let m: f32 = -Infinity; // an empty run gives log 0 = -Infinity
+      for (let r = 0; r < R; r++) m = max(m, load<f32>(at(x, base + r * inner)));
       if (m == -Infinity) { store<f32>(at(y, o * inner + j), m); continue; }
       let s: f32 = 0;
       for (let r = 0; r < R; r++) s += Mathf.exp(load<f32>(at(x, base + r * inner)) - m);
@@ -93,16 +96,21 @@ export function reduceBackward(rec: usize): void {
   let gx: usize = requiresGrad(a) ? gradFor(a) : 0;
   if (!gx) return;
   let x = dataPtr(a), y = dataPtr(out), g = gradPtr(out);
-  let outer = attr(rec, 0), R = attr(rec, 1), inner = attr(rec, 2);
+  let outer = attr(rec, 0), R = attr(rec, 1), inner = attr(rec, 2), shareTies = attr(rec, 3) != 0;
   let op = opOf(rec);
   for (let o = 0; o < outer; o++) {
     for (let j = 0; j < inner; j++) {
       let base = o * R * inner + j;
       let gy = load<f32>(at(g, o * inner + j)), yv = load<f32>(at(y, o * inner + j));
       if (op == MAX || op == MIN) {
+        let ties = 0;
+        if (shareTies) for (let r = 0; r < R; r++) if (load<f32>(at(x, base + r * inner)) == yv) ties++;
+        let share: f32 = shareTies ? gy / <f32>ties : gy;
         for (let r = 0; r < R; r++) {
           let p = base + r * inner;
-          if (load<f32>(at(x, p)) == yv) { store<f32>(at(gx, p), load<f32>(at(gx, p)) + gy); break; }
+          if (load<f32>(at(x, p)) != yv) continue;
+          store<f32>(at(gx, p), load<f32>(at(gx, p)) + share);
+          if (!shareTies) break;
         }
         continue;
       }

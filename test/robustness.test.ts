@@ -1,0 +1,119 @@
+// Regressions found in review: each case states what PyTorch (or plain arithmetic) gives and
+// checks the engine gives the same, or a clear error, and stays intact afterwards.
+import { describe, expect, it } from 'vitest';
+import * as tg from '../dist/index.js';
+
+describe('edge values and shapes', () => {
+  it('products with a zero-sized dim are empty, not a trap', () => {
+    tg.tidy(() => {
+      expect(tg.zeros([0, 2]).matmul(tg.ones([2, 3])).shape).toEqual([0, 3]);
+      expect(tg.ones([2, 3]).matmul(tg.zeros([3, 0])).shape).toEqual([2, 0]);
+      expect(tg.zeros([2, 0, 3]).matmul(tg.ones([3, 4])).shape).toEqual([2, 0, 4]);
+      const w = tg.ones([4, 3], { requiresGrad: true });
+      tg.nn.functional.linear(tg.zeros([0, 3]), w, tg.ones([4])).sum().backward();
+      expect(Array.from(w.grad!.data())).toEqual(new Array(12).fill(0));
+    });
+  });
+
+  it('logsumexp of nothing is -Infinity; max and min propagate NaN', () => {
+    tg.tidy(() => {
+      expect(tg.zeros([0]).logsumexp().item()).toBe(-Infinity);
+      expect(tg.tensor([1, NaN, 3]).max().item()).toBeNaN();
+      expect(tg.tensor([NaN, 1, 3]).min().item()).toBeNaN();
+      expect(tg.tensor([[1, 2], [NaN, 0]]).max(1).data()[1]).toBeNaN();
+    });
+  });
+
+  it('max() shares a tie\'s gradient evenly (like amax); max(dim) gives it to the first (like the index)', () => {
+    tg.tidy(() => {
+      const x = tg.tensor([3, 1, 3], { requiresGrad: true });
+      x.max().backward();
+      expect(Array.from(x.grad!.data())).toEqual([0.5, 0, 0.5]);
+      const y = tg.tensor([[3, 1, 3]], { requiresGrad: true });
+      y.max(1).sum().backward();
+      expect(Array.from(y.grad!.data())).toEqual([1, 0, 0]);
+    });
+  });
+});
+
+describe('functional grad() matches torch.autograd.grad', () => {
+  it('differentiates with respect to a non-leaf, and touches no .grad', () => {
+    tg.tidy(() => {
+      const x = tg.tensor([1, 2, 3], { requiresGrad: true });
+      const w = tg.tensor([4, 5, 6], { requiresGrad: true });
+      const y = x.mul(2);
+      const [gy] = tg.grad((t) => t.mul(t).sum(), [y]); // d/dy Σy² = 2y
+      expect(Array.from(gy.data())).toEqual([4, 8, 12]);
+      const [gx] = tg.grad((t) => t.mul(w).sum(), [x]);
+      expect(Array.from(gx.data())).toEqual([4, 5, 6]);
+      expect(x.grad).toBeNull();
+      expect(w.grad).toBeNull();
+    });
+  });
+});
+
+describe('misuse gets a clear error and changes nothing', () => {
+  it('an optimizer used after dispose() throws; dispose() twice is harmless', () => {
+    const p = tg.tensor([1, 2, 3], { requiresGrad: true });
+    const opt = new tg.optim.Adam([p], { lr: 0.1 });
+    opt.dispose();
+    opt.dispose();
+    expect(() => opt.step()).toThrow(/Adam\.step: the optimizer was disposed/);
+    expect(() => opt.zeroGrad()).toThrow(/disposed/);
+    expect(tg.tidy(() => tg.ones([5]).mul(7).toArray())).toEqual([7, 7, 7, 7, 7]);
+    expect(Array.from(p.data())).toEqual([1, 2, 3]);
+    p.dispose();
+  });
+
+  it('requiresGrad_(false) on a computed tensor throws instead of cutting the graph', () => {
+    tg.tidy(() => {
+      const x = tg.tensor([1, 2], { requiresGrad: true });
+      const y = x.mul(3);
+      expect(() => y.requiresGrad_(false)).toThrow(/only a leaf tensor/);
+      y.mul(2).sum().backward();
+      expect(Array.from(x.grad!.data())).toEqual([6, 6]);
+    });
+  });
+
+  it('non-functions and absurd sizes name the call', () => {
+    expect(() => tg.tidy(5 as never)).toThrow(/tidy: expected a function/);
+    expect(() => tg.noGrad(5 as never)).toThrow(/noGrad: expected a function/);
+    expect(() => tg.arange(0, 1e12)).toThrow(/arange: .* needs 4000000000000 bytes/);
+  });
+
+  it('numbers and arrays used as operands leave no tensor behind', () => {
+    const a = tg.tensor([1, 2, 3]);
+    const before = tg.memory();
+    for (let i = 0; i < 50; i++) a.add([1, 2, 3]).dispose();
+    for (let i = 0; i < 10; i++) a.copy_([4, 5, 6]);
+    tg.matmul([[1, 2]], [[3], [4]]).dispose();
+    expect(tg.memory()).toEqual(before);
+    expect(a.toArray()).toEqual([4, 5, 6]);
+    a.dispose();
+  });
+});
+
+describe('traces keep what their program reads', () => {
+  it('an input disposed after recording, and an optimizer disposed, are kept until the trace goes', () => {
+    const before = tg.memory();
+    const x = tg.tensor([1, 2, 3, 4]);
+    const w = tg.tensor([1, 1, 1, 1], { requiresGrad: true });
+    const opt = new tg.optim.SGD([w], { lr: 0.5 });
+    const step = tg.trace(() => tg.tidy(() => {
+      opt.zeroGrad();
+      const loss = x.mul(w).sum();
+      loss.backward();
+      opt.step();
+      return loss;
+    }));
+    x.dispose();
+    opt.dispose();
+    tg.tidy(() => { tg.tensor([100, 200]).add(1); }); // would reuse x's row had it been freed
+    expect(step.run().item()).toBe(1 * 0.5 + 2 * 0 + 3 * -0.5 + 4 * -1); // w after one step: 1 − 0.5·x
+    expect(Array.from(w.data())).toEqual([0, -1, -2, -3]); // and one more step: w − 0.5·x
+    step.dispose();
+    w.dispose();
+    expect(tg.memory().tensors).toBe(before.tensors);
+    expect(tg.memory().bytes).toBe(before.bytes);
+  });
+});
