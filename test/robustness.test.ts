@@ -117,3 +117,20 @@ describe('traces keep what their program reads', () => {
     expect(tg.memory().bytes).toBe(before.bytes);
   });
 });
+
+describe('addresses above 2 GiB', () => {
+  it('tensors placed past the 2 GiB mark read, write and differentiate correctly', () => {
+    const big = tg.zeros([2 ** 29]); // a 2 GiB block: everything made after it lives above 2 GiB
+    const a = tg.tensor([1, 2, 3, 4], { requiresGrad: true });
+    expect(Array.from(a.data())).toEqual([1, 2, 3, 4]);
+    const s = tg.tidy(() => {
+      const loss = a.mul(a).sum();
+      loss.backward();
+      return loss.item();
+    });
+    expect(s).toBe(30);
+    expect(Array.from(a.grad!.data())).toEqual([2, 4, 6, 8]);
+    expect(tg.tidy(() => a.sum().item())).toBe(10);
+    tg.dispose([a, big]);
+  }, 60_000);
+});
