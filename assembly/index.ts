@@ -6,8 +6,7 @@ export { runOp, runOpInto, release, setGradEnabled, setRequiresGrad, setCapture,
 export { command, issue, lastNorm, beginTrace, endTrace, runTrace, disposeTrace } from "./replay";
 export { failedRequest } from "./alloc";
 export { seed } from "./random";
-export { tapeLen } from "./tape";
-export { beginScope, endScope, markReturned, keepNode, scopeDepth, newScopedNode as newNode } from "./scopes";
+export { beginScope, endScope, markReturned, keepNode, newScopedNode as newNode } from "./scopes";
 
 import { dataPtr, gradPtr, sizeOf } from "./nodes";
 import { alloc, free } from "./alloc";

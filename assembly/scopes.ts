@@ -115,4 +115,3 @@ export function endScope(): void {
   entryCount = depth > 0 ? start + (end - top) : start;
 }
 
-export function scopeDepth(): i32 { return depth; }

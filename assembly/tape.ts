@@ -64,8 +64,6 @@ export const scratchRecord: usize = memory.data(<i32>RECORD_SIZE, 16);
 // @ts-ignore: decorator
 @inline export function fattr(rec: usize, k: i32): f32 { return load<f32>(rec + F0 + (<usize>k << 2)); }
 
-export function tapeLen(): i32 { return tapeLength; }
-
 /** Appends a record (its fields are the caller's to write); returns its index, or -1 when memory is exhausted. */
 export function appendRecord(): i32 {
   if (tapeLength == tapeCapacity) {
