@@ -48,6 +48,14 @@ function refuse(bytes: usize): usize {
   return 0;
 }
 
+/**
+ * Whether `bytes` more could be bump-allocated while staying under 1 GiB of memory: far enough
+ * below the 4 GiB limit (and below what browsers refuse) that growing there does not fail.
+ */
+export function roomToGrow(bytes: f64): bool {
+  return <f64>bumpPtr + bytes <= <f64>(1 << 30);
+}
+
 /** Returns a 16-byte aligned block of at least `bytes` bytes, or 0 when memory is exhausted. */
 export function alloc(bytes: usize): usize {
   if (bytes > (<usize>1 << 31)) return refuse(bytes);

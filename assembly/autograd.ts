@@ -13,11 +13,11 @@ import { softmaxForward, softmaxBackward } from "./ops/softmax";
 import { shapeForward, shapeBackward } from "./ops/shape";
 import { conv2dForward, conv2dBackward, poolForward, poolBackward } from "./ops/conv";
 import { lossForward, lossBackward } from "./ops/loss";
-import { alloc, free, allocFailures } from "./alloc";
+import { alloc, free, allocFailures, roomToGrow } from "./alloc";
 import { newScopedNode } from "./scopes";
 import { isTracing, traceInstruction } from "./replay";
 import { freeRowOf, flagsOf, setFlags, requiresGrad, refsOf, setRefs, bumpGen, addRecord,
-  firstRecord, recordCount, gradPtr, gradFor, dropGrad, sizeOf, dataPtr, REQUIRES_GRAD, HANDLE, CAPTURE } from "./nodes";
+  firstRecord, recordCount, gradPtr, gradFor, dropGrad, sizeOf, dataPtr, REQUIRES_GRAD, HANDLE, CAPTURE, REACHED, FRESH_GRAD, tensorBytesInUse } from "./nodes";
 import { appendRecord, trimTape, killRecord, recordAt, scratchRecord, opOf, outOf, inA, inB, inC, DEAD,
   OP, OUT, IN_A, IN_B, IN_C, I0, F0 } from "./tape";
 
@@ -146,11 +146,18 @@ export function setGradEnabled(on: bool): bool {
 
 /**
  * Accumulates the gradient of `root` — ones when seed < 0, else node `seed`'s values — and
- * propagates it to every leaf that requires grad. Gradients of non-leaf nodes are dropped once
+ * propagates it to every leaf that requires grad. Every gradient buffer the walk needs is made
+ * first, so running out of memory changes nothing. Gradients of non-leaf nodes are dropped once
  * used, so a second backward() starts them from zero again (leaves keep accumulating).
  */
 export function backward(root: i32, seed: i32): i32 {
   let failures = allocFailures;
+  let last = firstRecord(root) + recordCount(root) - 1;
+  // The walk can need at most every live tensor's size again (twice, in power-of-two blocks). When
+  // memory is that far from its limit, allocating on the way cannot fail in practice and the
+  // preparing pass is skipped; near the limit it runs, so running out changes nothing.
+  let prepared = !roomToGrow(2 * tensorBytesInUse());
+  if (prepared && !prepareGradients(root, last)) return OUT_OF_MEMORY;
   let g = gradFor(root);
   if (!g) return allocFailures == failures ? 0 : OUT_OF_MEMORY; // or a leaf grad() does not capture
   let n = sizeOf(root);
@@ -160,18 +167,74 @@ export function backward(root: i32, seed: i32): i32 {
   } else {
     for (let i = 0; i < n; i++) store<f32>(g + (<usize>i << 2), load<f32>(g + (<usize>i << 2)) + 1);
   }
-  let last = firstRecord(root) + recordCount(root) - 1;
-  if (recordCount(root) == 0) return 0; // a leaf: its own gradient is all there is
+  if (prepared) clearReached(root);
   for (let i = last; i >= 0; i--) {
     let rec = recordAt(i);
     if (opOf(rec) == DEAD) continue;
     let out = outOf(rec);
     if (!gradPtr(out)) continue;
     if (!backwardRecord(rec)) return noRuleFor(opOf(rec));
+    if (prepared) clearInputs(rec);
     // a non-leaf's gradient is spent once its first record has used it (grad() keeps its inputs')
     if (i == firstRecord(out) && !(flagsOf(out) & CAPTURE)) dropGrad(out);
   }
   return allocFailures == failures ? 0 : OUT_OF_MEMORY;
+}
+
+/**
+ * Marks every node the walk from `root` will reach and makes sure each has its gradient buffer.
+ * On running out of memory, frees the buffers it made, clears its marks and returns false.
+ */
+function prepareGradients(root: i32, last: i32): bool {
+  let ok = reach(root);
+  for (let i = last; ok && i >= 0; i--) {
+    let rec = recordAt(i);
+    if (opOf(rec) == DEAD || !(flagsOf(outOf(rec)) & REACHED)) continue;
+    ok = reach(inA(rec)) && reach(inB(rec)) && reach(inC(rec));
+  }
+  if (ok) return true;
+  undoReach(root);
+  for (let i = last; i >= 0; i--) {
+    let rec = recordAt(i);
+    if (opOf(rec) == DEAD) continue;
+    undoReach(outOf(rec));
+    undoReach(inA(rec));
+    undoReach(inB(rec));
+    undoReach(inC(rec));
+  }
+  return false;
+}
+
+/** Marks a node that will receive a gradient and gives it a buffer; false when out of memory. */
+function reach(id: i32): bool {
+  if (id < 0 || !requiresGrad(id)) return true;
+  let flags = flagsOf(id);
+  if (flags & REACHED) return true;
+  let had = gradPtr(id) != 0;
+  let failures = allocFailures;
+  if (!gradFor(id)) return allocFailures == failures; // grad() leaves uncaptured leaves out
+  setFlags(id, flags | REACHED | (had ? 0 : FRESH_GRAD));
+  return true;
+}
+
+function undoReach(id: i32): void {
+  if (id < 0) return;
+  let flags = flagsOf(id);
+  if (flags & FRESH_GRAD) dropGrad(id);
+  setFlags(id, flags & ~(REACHED | FRESH_GRAD));
+}
+
+// @ts-ignore: decorator
+@inline function clearReached(id: i32): void {
+  if (id >= 0) setFlags(id, flagsOf(id) & ~(REACHED | FRESH_GRAD));
+}
+
+/** The walk has used this record: its inputs' marks have done their job. */
+// @ts-ignore: decorator
+@inline function clearInputs(rec: usize): void {
+  clearReached(inA(rec));
+  clearReached(inB(rec));
+  clearReached(inC(rec));
 }
 
 // Nodes waiting to be freed (a release can free a whole graph).

@@ -64,6 +64,12 @@ import { alloc, allocZeroed, free } from "./alloc";
 /** An input of a functional grad(): its gradient is kept, and in capture mode only such leaves get one. */
 // @ts-ignore: decorator
 @inline export const CAPTURE: i32 = 32;
+/** During backward: the walk will give this node a gradient (its buffer is ready). */
+// @ts-ignore: decorator
+@inline export const REACHED: i32 = 64;
+/** During backward: the buffer was made for this walk (freed again if the walk cannot start). */
+// @ts-ignore: decorator
+@inline export const FRESH_GRAD: i32 = 128;
 
 /**
  * Capture mode (functional grad()): backward gives gradients only to CAPTURE nodes among the

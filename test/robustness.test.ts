@@ -134,3 +134,24 @@ describe('addresses above 2 GiB', () => {
     tg.dispose([a, big]);
   }, 60_000);
 });
+
+describe('running out of memory in the middle of backward', () => {
+  it('changes no gradient and leaves the engine usable', () => {
+    const N = 2 ** 24; // 64 MiB tensors
+    const a = tg.full([N], 1, { requiresGrad: true }), b = tg.full([N], 2, { requiresGrad: true });
+    const loss = a.mul(b).sum();
+    const filler: tg.Tensor[] = [];
+    expect(() => { for (;;) filler.push(tg.zeros([N])); }).toThrow(RangeError);
+    // Room for two of the three 64 MiB gradients backward needs (the product's, a's, b's).
+    filler.pop()!.dispose();
+    filler.pop()!.dispose();
+    expect(() => loss.backward()).toThrow(/backward: out of memory allocating 67108864 bytes/);
+    expect(a.grad).toBeNull();
+    expect(b.grad).toBeNull();
+    tg.dispose(filler.splice(0, 4));
+    loss.backward();
+    expect(tg.tidy(() => a.grad!.sum().item())).toBe(2 * N);
+    expect(tg.tidy(() => b.grad!.sum().item())).toBe(N);
+    tg.dispose([...filler, a, b, loss]);
+  }, 120_000);
+});
