@@ -3,7 +3,8 @@
 //
 // Installs the peers (bench/package.json, scripts ignored) when bench/node_modules is missing,
 // builds tapegrad when dist/ is missing, then runs every workload of every implementation in its
-// own child process, one at a time, and writes results/latest.{json,md}.
+// own child process, one at a time, and writes results/latest.{json,md} (partial.{json,md} when
+// --impl or --workload selects a subset).
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
@@ -156,8 +157,10 @@ for (const w of workloads) {
 meta.durationSec = (performance.now() - started) / 1000;
 meta.loadAverage.end = os.loadavg()[0];
 
+// A run of a subset (--impl, --workload) must not replace the full table the README quotes.
+const name = listArg('--impl') || listArg('--workload') ? 'partial' : 'latest';
 const dir = path.join(BENCH, 'results');
 mkdirSync(dir, { recursive: true });
-writeFileSync(path.join(dir, 'latest.json'), JSON.stringify(results, null, 2) + '\n');
-writeFileSync(path.join(dir, 'latest.md'), toMarkdown(results));
-console.log(`\n${toTerminal(results)}\n\nwritten: bench/results/latest.json, bench/results/latest.md`);
+writeFileSync(path.join(dir, `${name}.json`), JSON.stringify(results, null, 2) + '\n');
+writeFileSync(path.join(dir, `${name}.md`), toMarkdown(results));
+console.log(`\n${toTerminal(results)}\n\nwritten: bench/results/${name}.json, bench/results/${name}.md`);
