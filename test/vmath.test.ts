@@ -30,6 +30,37 @@ describe('vectorised exp, tanh, sigmoid', () => {
     });
   }
 
+  it('gelu (exact and tanh) and their gradients match a float64 reference over [-10, 10]', () => {
+    // erf by its Taylor series (exact to ~1e-9 for |x| ≤ 4; beyond, erf = ±1 to float32 precision)
+    const erf = (x: number): number => {
+      if (Math.abs(x) > 4) return Math.sign(x);
+      let term = x, sum = x;
+      for (let n = 1; n < 200; n++) { term *= (-x * x) / n; sum += term / (2 * n + 1); }
+      return (2 / Math.sqrt(Math.PI)) * sum;
+    };
+    const c = Math.sqrt(2 / Math.PI);
+    const refs: [string, (v: number) => number, (v: number) => number][] = [
+      ['none', (v) => 0.5 * v * (1 + erf(v / Math.SQRT2)),
+        (v) => 0.5 * (1 + erf(v / Math.SQRT2)) + (v * Math.exp(-0.5 * v * v)) / Math.sqrt(2 * Math.PI)],
+      ['tanh', (v) => 0.5 * v * (1 + Math.tanh(c * (v + 0.044715 * v ** 3))),
+        (v) => { const t = Math.tanh(c * (v + 0.044715 * v ** 3)); return 0.5 * (1 + t) + 0.5 * v * (1 - t * t) * c * (1 + 3 * 0.044715 * v * v); }],
+    ];
+    const xs: number[] = [];
+    for (let v = -10; v <= 10; v += 0.0173) xs.push(Math.fround(v));
+    for (const [approximate, value, slope] of refs) {
+      tg.tidy(() => {
+        const x = tg.tensor(xs, { requiresGrad: true });
+        const y = x.gelu({ approximate: approximate as 'none' | 'tanh' });
+        y.sum().backward();
+        const got = y.data(), grad = x.grad!.data();
+        xs.forEach((v, i) => {
+          expect(Math.abs(got[i] - value(v)), `gelu(${v}, ${approximate})`).toBeLessThanOrEqual(1e-6 + 1e-6 * Math.abs(value(v)));
+          expect(Math.abs(grad[i] - slope(v)), `gelu'(${v}, ${approximate})`).toBeLessThanOrEqual(2e-6);
+        });
+      });
+    }
+  });
+
   it('handles infinities and NaN like Math', () => {
     tg.tidy(() => {
       const x = tg.tensor([Infinity, -Infinity, NaN, 89, -104]);

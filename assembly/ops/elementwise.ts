@@ -6,7 +6,7 @@ import { ADD, SUB, MUL, DIV, POW, MAXIMUM, MINIMUM, NEG, ABS, EXP, LOG, SQRT, TA
   RELU, LEAKY_RELU, GELU, GELU_TANH } from "./opcodes";
 import { dataPtr, rankOf, shapePtr, sizeOf, requiresGrad, gradPtr, gradFor, MAX_RANK } from "../nodes";
 import { OUT, IN_A, IN_B, I0, F0, opOf, fattr } from "../tape";
-import { expV, tanhV, sigmoidV } from "./vmath";
+import { expV, tanhV, sigmoidV, erfV } from "./vmath";
 
 // ── binary ─────────────────────────────────────────────────────────────────────────────────────
 
@@ -410,14 +410,24 @@ function erf(x: f32): f32 {
     case RELU: return f32x4.max(v, f32x4.splat(0));
     case EXP: return expV(v);
     case TANH: return tanhV(v);
-    default: return sigmoidV(v); // SIGMOID
+    case SIGMOID: return sigmoidV(v);
+    case GELU: return f32x4.mul(f32x4.mul(f32x4.splat(0.5), v), f32x4.add(f32x4.splat(1), erfV(f32x4.mul(v, f32x4.splat(SQRT_HALF)))));
+    default: // GELU_TANH
+      return f32x4.mul(f32x4.mul(f32x4.splat(0.5), v), f32x4.add(f32x4.splat(1), tanhV(geluTanhArgV(v))));
   }
+}
+
+/** √(2/π)·(x + 0.044715·x³), the tanh approximation's argument. */
+// @ts-ignore: decorator
+@inline function geluTanhArgV(v: v128): v128 {
+  let x3 = f32x4.mul(f32x4.mul(v, v), v);
+  return f32x4.mul(f32x4.splat(SQRT_2_OVER_PI), f32x4.add(v, f32x4.mul(f32x4.splat(GELU_C), x3)));
 }
 
 // @ts-ignore: decorator
 @inline function unaryMap(op: i32, n: i32, x: usize, y: usize, slope: f32): void {
   let i = 0;
-  if (op == NEG || op == ABS || op == SQRT || op == RELU || op == EXP || op == TANH || op == SIGMOID) {
+  if (op != LOG && op != LEAKY_RELU) { // every unary op but these two has a four-lane form
     for (; i + 4 <= n; i += 4) {
       let o = <usize>i << 2;
       v128.store(y + o, unaryValueV(op, v128.load(x + o)));
@@ -442,6 +452,24 @@ function erf(x: f32): f32 {
       let o = <usize>i << 2;
       let yv = v128.load(y + o);
       let d = op == EXP ? yv : op == TANH ? f32x4.sub(one, f32x4.mul(yv, yv)) : f32x4.mul(yv, f32x4.sub(one, yv));
+      v128.store(gx + o, f32x4.add(v128.load(gx + o), f32x4.mul(v128.load(g + o), d)));
+    }
+  } else if (op == GELU || op == GELU_TANH) { // derivatives from the input x
+    let half = f32x4.splat(0.5), one = f32x4.splat(1);
+    for (; i + 4 <= n; i += 4) {
+      let o = <usize>i << 2;
+      let xv = v128.load(x + o);
+      let d: v128;
+      if (op == GELU) {
+        // ½(1 + erf(x/√2)) + x·φ(x), φ the standard normal density
+        let phi = f32x4.mul(f32x4.splat(INV_SQRT_2PI), expV(f32x4.mul(f32x4.splat(-0.5), f32x4.mul(xv, xv))));
+        d = f32x4.add(f32x4.mul(half, f32x4.add(one, erfV(f32x4.mul(xv, f32x4.splat(SQRT_HALF))))), f32x4.mul(xv, phi));
+      } else {
+        // ½(1 + t) + ½x(1 − t²)·√(2/π)(1 + 3·0.044715·x²), t = tanh(√(2/π)(x + 0.044715x³))
+        let t = tanhV(geluTanhArgV(xv));
+        let inner = f32x4.mul(f32x4.splat(SQRT_2_OVER_PI), f32x4.add(one, f32x4.mul(f32x4.splat(3 * GELU_C), f32x4.mul(xv, xv))));
+        d = f32x4.add(f32x4.mul(half, f32x4.add(one, t)), f32x4.mul(f32x4.mul(f32x4.mul(half, xv), f32x4.sub(one, f32x4.mul(t, t))), inner));
+      }
       v128.store(gx + o, f32x4.add(v128.load(gx + o), f32x4.mul(v128.load(g + o), d)));
     }
   }
