@@ -29,84 +29,26 @@ import json
 import math
 import os
 import sys
-import zlib
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
+from fixture_common import Gen, T, Idx, round7, flat, tensor_json, sh
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 OUT_DIR = os.path.join(ROOT, "test", "fixtures")
 MAX_FILE_BYTES = 1_400_000
 
-torch.set_num_threads(1)
-torch.use_deterministic_algorithms(True)
 
 
 # ----------------------------------------------------------------------------- numbers
 
-def round7(a):
-    """Round to 7 significant digits (what the JSON holds), as float64."""
-    a = np.asarray(a, dtype=np.float64)
-    return np.array([float(f"{v:.7g}") for v in a.ravel()], dtype=np.float64).reshape(a.shape)
-
-
-def flat(a):
-    return [float(f"{v:.7g}") for v in np.asarray(a, dtype=np.float64).ravel()]
-
-
-class Gen:
-    """Per-case random source; every method returns a float64 array of the given shape."""
-
-    def __init__(self, name):
-        self.rng = np.random.default_rng(zlib.crc32(name.encode()))
-
-    def randn(self, *shape, scale=1.0):
-        return self.rng.standard_normal(shape) * scale
-
-    def uniform(self, lo, hi, *shape):
-        return self.rng.uniform(lo, hi, shape)
-
-    def away(self, *shape, margin=0.05):
-        """Normal-ish values with |x| >= margin (for relu / abs / leakyRelu kinks)."""
-        x = self.rng.standard_normal(shape)
-        return np.sign(x + 1e-300) * (np.abs(x) + margin)
-
-    def pos(self, *shape, lo=0.2, hi=2.5):
-        return self.rng.uniform(lo, hi, shape)
-
-    def distinct(self, *shape, step=0.1):
-        """All values distinct (gap >= 0.6 * step): no ties for max / min / argmax."""
-        n = int(np.prod(shape))
-        base = (self.rng.permutation(n) - n / 2) * step
-        return (base + self.rng.uniform(-0.2 * step, 0.2 * step, n)).reshape(shape)
-
-    def lattice(self, *shape, odd=False):
-        """Values near multiples of 0.2 (odd=False) or near odd multiples of 0.1 (odd=True):
-        an even and an odd lattice never come within 0.06 of each other (maximum / minimum)."""
-        k = self.rng.integers(-10, 11, shape) * 0.2 + (0.1 if odd else 0.0)
-        return k + self.rng.uniform(-0.02, 0.02, shape)
-
-    def index(self, hi, *shape):
-        return self.rng.integers(0, hi, shape)
-
-
 # Input specs: what a case builder returns.
-
-class T:
-    def __init__(self, data, grad=True):
-        self.data = round7(data)
-        self.grad = grad
-
 
 class Num:
     def __init__(self, value):
         self.value = float(value)
-
-
-class Idx:
-    def __init__(self, data):
-        self.data = np.asarray(data, dtype=np.int64)
 
 
 # ----------------------------------------------------------------------------- ops
@@ -230,10 +172,6 @@ CASES = []
 def case(name, op, make_inputs, args=(), kwargs=None):
     """make_inputs: Gen -> list of T / Num / Idx."""
     CASES.append((name, op, make_inputs, list(args), kwargs or {}))
-
-
-def sh(shape):
-    return "[" + ",".join(str(d) for d in shape) + "]"
 
 
 def fmt_args(args, empty="all"):
@@ -512,13 +450,6 @@ for name, label, make in COMPOSITE_CASES:
 
 
 # ----------------------------------------------------------------------------- run
-
-def tensor_json(t):
-    a = t.detach().to(torch.float64).numpy()
-    if not np.all(np.isfinite(a)):
-        raise ValueError("non-finite value")
-    return {"shape": list(t.shape), "data": flat(a)}
-
 
 def run_case(name, op, make_inputs, args, kwargs):
     g = Gen(name)

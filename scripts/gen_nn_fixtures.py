@@ -40,65 +40,24 @@ import os
 import struct
 import sys
 import warnings
-import zlib
 
 import numpy as np
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from fixture_common import Gen, T, Idx, round7, flat, tensor_json, sh
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 OUT_DIR = os.path.join(ROOT, "test", "fixtures")
 
-torch.set_num_threads(1)
-torch.use_deterministic_algorithms(True)
 warnings.filterwarnings("ignore", message=".*lr_scheduler.step\\(\\)` before `optimizer.step\\(\\)`.*")
 
 
 # ----------------------------------------------------------------------------- numbers
 
-def round7(a):
-    a = np.asarray(a, dtype=np.float64)
-    return np.array([float(f"{v:.7g}") for v in a.ravel()], dtype=np.float64).reshape(a.shape)
-
-
-def flat(a):
-    return [float(f"{v:.7g}") for v in np.asarray(a, dtype=np.float64).ravel()]
-
-
-def tensor_json(t):
-    a = t.detach().to(torch.float64).numpy()
-    if not np.all(np.isfinite(a)):
-        raise ValueError("non-finite value")
-    return {"shape": list(t.shape), "data": flat(a)}
-
-
 def f32(a, grad=False):
     return torch.tensor(round7(a), dtype=torch.float32, requires_grad=grad)
-
-
-class Gen:
-    def __init__(self, name):
-        self.rng = np.random.default_rng(zlib.crc32(name.encode()))
-
-    def randn(self, *shape, scale=1.0):
-        return self.rng.standard_normal(shape) * scale
-
-    def uniform(self, lo, hi, *shape):
-        return self.rng.uniform(lo, hi, shape)
-
-    def distinct(self, *shape, step=0.1):
-        """All values distinct (no ties for max pooling)."""
-        n = int(np.prod(shape))
-        base = (self.rng.permutation(n) - n / 2) * step
-        return (base + self.rng.uniform(-0.2 * step, 0.2 * step, n)).reshape(shape)
-
-    def index(self, hi, *shape):
-        return self.rng.integers(0, hi, shape)
-
-
-def sh(shape):
-    return "[" + ",".join(str(d) for d in shape) + "]"
 
 
 # ----------------------------------------------------------------------------- modules
@@ -327,17 +286,6 @@ def run_module_case(name, spec, make_input, eval_mode):
 
 
 # ----------------------------------------------------------------------------- losses
-
-class T:
-    def __init__(self, data, grad=True):
-        self.data = round7(data)
-        self.grad = grad
-
-
-class Idx:
-    def __init__(self, data):
-        self.data = np.asarray(data, dtype=np.int64)
-
 
 def torch_ce(i, k):
     return F.cross_entropy(i[0], i[1], reduction=k.get("reduction", "mean"), label_smoothing=k.get("labelSmoothing", 0.0))
