@@ -19,7 +19,6 @@
 
 const freeHeads: usize = memory.data(<i32>(CLASS_COUNT * sizeof<usize>()));
 let bumpPtr: usize = (__heap_base + 15) & ~15;
-let bytesInUse: usize = 0;
 /** The size of the last request that could not be served (for the RangeError message). */
 export let failedRequest: f64 = 0;
 /** Counts failed requests, so a long operation (backward) can tell whether one failed. */
@@ -70,7 +69,6 @@ export function alloc(bytes: usize): usize {
     block = bumpPtr;
     bumpPtr += blockSize;
   }
-  bytesInUse += <usize>1 << cls;
   return block;
 }
 
@@ -89,9 +87,4 @@ export function free(block: usize, bytes: usize): void {
   let head = freeHeads + (<usize>cls << alignof<usize>());
   store<usize>(block, load<usize>(head));
   store<usize>(head, block);
-  bytesInUse -= <usize>1 << cls;
-}
-
-export function allocatedBytes(): usize {
-  return bytesInUse;
 }
