@@ -63,14 +63,6 @@ import { expV, tanhV, sigmoidV, erfV } from "./vmath";
   }
 }
 
-// Runtime-op versions of the rules above, for the one-element path.
-// @ts-ignore: decorator
-@inline function binaryValueOf(op: i32, x: f32, y: f32): f32 { return binaryValue(op, x, y); }
-// @ts-ignore: decorator
-@inline function binaryGradXOf(op: i32, x: f32, y: f32, out: f32): f32 { return binaryGradX(op, x, y, out); }
-// @ts-ignore: decorator
-@inline function binaryGradYOf(op: i32, x: f32, y: f32, out: f32): f32 { return binaryGradY(op, x, y, out); }
-
 // A broadcast plan: the output's dims with runs of dims that broadcast alike merged, and the
 // element strides of x and y along each (0 where that operand is broadcast).
 const planExtent: usize = memory.data(MAX_RANK * 4, 16);
@@ -284,7 +276,7 @@ export function binaryForward(rec: usize): void {
   let out = load<i32>(rec, OUT);
   if (sizeOf(out) == 1) { // one element (a scalar graph): no broadcast plan needed
     bindScalars(rec);
-    store<f32>(dataPtr(out), binaryValueOf(opOf(rec), load<f32>(xData), load<f32>(yData)));
+    store<f32>(dataPtr(out), binaryValue(opOf(rec), load<f32>(xData), load<f32>(yData)));
     return;
   }
   bindOperands(rec);
@@ -299,8 +291,8 @@ export function binaryBackward(rec: usize): void {
     let gy: usize = yNode >= 0 && requiresGrad(yNode) ? gradFor(yNode) : 0;
     let g = load<f32>(gradPtr(out)), x = load<f32>(xData), y = load<f32>(yData), z = load<f32>(dataPtr(out));
     let op = opOf(rec);
-    if (gx) store<f32>(gx, load<f32>(gx) + g * binaryGradXOf(op, x, y, z));
-    if (gy) store<f32>(gy, load<f32>(gy) + g * binaryGradYOf(op, x, y, z));
+    if (gx) store<f32>(gx, load<f32>(gx) + g * binaryGradX(op, x, y, z));
+    if (gy) store<f32>(gy, load<f32>(gy) + g * binaryGradY(op, x, y, z));
     return;
   }
   bindOperands(rec);
