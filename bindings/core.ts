@@ -2,7 +2,7 @@
 // and gives the rest of the bindings typed access to its exports and memory.
 import simdBytes from '../build/core.wasm';
 import relaxedPatch from '../build/relaxed-patch.bin';
-import relaxedSpan from '../build/relaxed-patch.json';
+import { applyPatch } from './patch';
 import type { Cmd } from './opcodes';
 
 interface CoreExports {
@@ -40,17 +40,7 @@ interface CoreExports {
   disposeTrace(trace: number): void;
 }
 
-/** The relaxed-SIMD build: the SIMD build with its differing middle span replaced (see scripts/build-wasm.mjs). */
-function relaxedBuild(): Uint8Array<ArrayBuffer> {
-  const { prefix, suffix } = relaxedSpan;
-  const bytes = new Uint8Array(prefix + relaxedPatch.length + suffix);
-  bytes.set(simdBytes.subarray(0, prefix));
-  bytes.set(relaxedPatch, prefix);
-  bytes.set(simdBytes.subarray(simdBytes.length - suffix), prefix + relaxedPatch.length);
-  return bytes;
-}
-
-const relaxedBytes = relaxedBuild();
+const relaxedBytes = applyPatch(simdBytes, relaxedPatch);
 /** Which build was loaded: 'relaxed-simd' where the runtime supports it, else 'simd'. */
 export const build: 'simd' | 'relaxed-simd' = WebAssembly.validate(relaxedBytes) ? 'relaxed-simd' : 'simd';
 

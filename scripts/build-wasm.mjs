@@ -2,9 +2,8 @@
 // using the targets in asconfig.json. The bindings pick one at load time.
 //
 // Both builds are inlined in the bundle, but they differ only where relaxed instructions replace
-// SIMD ones, so the relaxed build ships as a patch over the SIMD one: the differing middle span
-// (build/relaxed-patch.bin) and the lengths of the shared prefix and suffix
-// (build/relaxed-patch.json). That keeps the second build to a few KB of the download.
+// SIMD ones, so the relaxed build ships as a patch over the SIMD one (build/relaxed-patch.bin, in
+// the format bindings/patch.ts reads): runs copied from the SIMD build, and the bytes between them.
 import { execFileSync } from 'node:child_process';
 import { createRequire } from 'node:module';
 import { readFileSync, writeFileSync } from 'node:fs';
@@ -17,12 +16,51 @@ for (const target of ['simd', 'relaxed-simd']) {
 
 const simd = readFileSync('build/core.wasm');
 const relaxed = readFileSync('build/core-relaxed.wasm');
-let prefix = 0;
-while (prefix < simd.length && prefix < relaxed.length && simd[prefix] === relaxed[prefix]) prefix++;
-let suffix = 0;
-while (suffix < simd.length - prefix && suffix < relaxed.length - prefix &&
-  simd[simd.length - 1 - suffix] === relaxed[relaxed.length - 1 - suffix]) suffix++;
-const patch = relaxed.subarray(prefix, relaxed.length - suffix);
+const patch = diff(simd, relaxed);
 writeFileSync('build/relaxed-patch.bin', patch);
-writeFileSync('build/relaxed-patch.json', JSON.stringify({ prefix, suffix }) + '\n');
 console.log(`wasm: simd ${simd.length} B, relaxed ${relaxed.length} B, shipped as a ${patch.length} B patch`);
+
+/**
+ * Greedy copy/insert diff: at each position of `target`, the longest run (≥ MIN bytes) found in
+ * `base` through an index of its MIN-byte windows, preferring the run that continues the last copy.
+ */
+function diff(base, target) {
+  const MIN = 8;
+  const index = new Map();
+  for (let i = 0; i + MIN <= base.length; i++) {
+    const key = base.toString('latin1', i, i + MIN);
+    const list = index.get(key);
+    if (!list) index.set(key, [i]);
+    else if (list.length < 16) list.push(i);
+  }
+  const out = [];
+  const varint = (v) => { do { let b = v & 0x7f; v = Math.floor(v / 128); if (v) b |= 0x80; out.push(b); } while (v); };
+  let literal = [];
+  const flush = () => {
+    if (!literal.length) return;
+    out.push(1); varint(literal.length); out.push(...literal);
+    literal = [];
+  };
+  let next = -1; // where the last copy ended in base
+  for (let t = 0; t < target.length;) {
+    let best = -1, bestLength = 0;
+    const candidates = [...(index.get(target.toString('latin1', t, t + MIN)) ?? [])];
+    if (next >= 0) candidates.unshift(next);
+    for (const s of candidates) {
+      let n = 0;
+      while (s + n < base.length && t + n < target.length && base[s + n] === target[t + n]) n++;
+      if (n > bestLength) { best = s; bestLength = n; }
+    }
+    if (bestLength >= MIN) {
+      flush();
+      out.push(0); varint(best); varint(bestLength);
+      t += bestLength;
+      next = best + bestLength;
+    } else {
+      literal.push(target[t++]);
+      next = next >= 0 ? next + 1 : -1;
+    }
+  }
+  flush();
+  return Buffer.from(out);
+}
