@@ -34,7 +34,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from fixture_common import Gen, T, Idx, round7, flat, tensor_json, sh
+from fixture_common import Gen, T, Idx, flat, tensor_json, sh, backward_with_upstream
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 OUT_DIR = os.path.join(ROOT, "test", "fixtures")
@@ -469,14 +469,7 @@ def run_case(name, op, make_inputs, args, kwargs):
 
     out = OPS[op](inputs, args, kwargs)
     assert out.dtype == torch.float32, (name, out.dtype)
-    upstream = None
-    if out.requires_grad:
-        if out.dim() == 0:
-            out.backward()
-        else:
-            up = round7(g.randn(*out.shape))
-            upstream = {"shape": list(out.shape), "data": flat(up)}
-            out.backward(torch.tensor(up, dtype=torch.float32))
+    upstream = backward_with_upstream(out, g) if out.requires_grad else None
 
     grads = []
     for s, t in zip(specs, inputs):

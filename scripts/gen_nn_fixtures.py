@@ -46,7 +46,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from fixture_common import Gen, T, Idx, round7, flat, tensor_json, sh
+from fixture_common import Gen, T, Idx, round7, flat, tensor_json, sh, backward_with_upstream
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 OUT_DIR = os.path.join(ROOT, "test", "fixtures")
@@ -271,15 +271,14 @@ def run_module_case(name, spec, make_input, eval_mode):
         x = f32(raw, grad=True)
         input_json = {"shape": list(x.shape), "data": flat(round7(raw))}
     out = module(x)
-    up = round7(g.randn(*out.shape))
-    out.backward(torch.tensor(up, dtype=torch.float32))
+    upstream = backward_with_upstream(out, g)
     params = dict(module.named_parameters())
     return {
         "name": name, "spec": spec, "eval": eval_mode,
         "state": {k: {"shape": list(v.shape), "data": flat(v)} for k, v in state.items()},
         "input": input_json,
         "out": tensor_json(out),
-        "upstream": {"shape": list(out.shape), "data": flat(up)},
+        "upstream": upstream,
         "inputGrad": tensor_json(x.grad) if kind != "index" else None,
         "paramGrads": {k: tensor_json(p.grad) for k, p in params.items()},
     }
@@ -355,13 +354,7 @@ def run_loss_case(name, loss, make_inputs, kwargs):
             inputs.append(torch.tensor(s.data, dtype=torch.int64))
             spec_json.append({"index": {"shape": list(s.data.shape), "data": [int(v) for v in s.data.ravel()]}})
     out = LOSSES[loss](inputs, kwargs)
-    upstream = None
-    if out.dim() == 0:
-        out.backward()
-    else:
-        up = round7(g.randn(*out.shape))
-        upstream = {"shape": list(out.shape), "data": flat(up)}
-        out.backward(torch.tensor(up, dtype=torch.float32))
+    upstream = backward_with_upstream(out, g)
     grads = [tensor_json(t.grad) if isinstance(s, T) and s.grad else None for s, t in zip(specs, inputs)]
     return {"name": name, "loss": loss, "inputs": spec_json, "kwargs": kwargs, "out": tensor_json(out),
             "upstream": upstream, "grads": grads}

@@ -2,6 +2,7 @@
 // the analytical gradients written in this file and tg.gradcheck on every differentiable op.
 import { describe, it, expect } from 'vitest';
 import * as tg from '../dist/index.js';
+import { rng } from './helpers';
 
 type T = tg.Tensor;
 type Fn = (...xs: T[]) => T;
@@ -29,18 +30,6 @@ function flatten(x: unknown): number[] {
 }
 
 const prod = (s: number[]) => s.reduce((p, d) => p * d, 1);
-
-/** small deterministic generator (LCG), uniform in [0, 1) */
-function rng(seed: number) {
-  // scramble the seed (murmur3 finalizer) so that nearby seeds give unrelated streams
-  let s = Math.imul(seed ^ (seed >>> 16), 0x85ebca6b);
-  s = Math.imul(s ^ (s >>> 13), 0xc2b2ae35);
-  s = (s ^ (s >>> 16)) >>> 0 || 1;
-  return () => {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    return s / 4294967296;
-  };
-}
 
 /** values in [lo, hi), at least `away` from every kink in `kinks` */
 function uniform(shape: number[], seed: number, lo = -1, hi = 1, away = 0, kinks: number[] = [0]): In {

@@ -52,3 +52,15 @@ export function expectClose(
       `worst at index ${worst}${at}: actual ${a}, expected ${e}, |diff| ${Math.abs(a - e)}`,
   );
 }
+
+/** Small deterministic generator (LCG), uniform in [0, 1); nearby seeds give unrelated streams. */
+export function rng(seed: number): () => number {
+  // scramble the seed (murmur3 finalizer) so that nearby seeds give unrelated streams
+  let s = Math.imul(seed ^ (seed >>> 16), 0x85ebca6b);
+  s = Math.imul(s ^ (s >>> 13), 0xc2b2ae35);
+  s = (s ^ (s >>> 16)) >>> 0 || 1;
+  return () => {
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+    return s / 4294967296;
+  };
+}

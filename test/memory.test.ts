@@ -2,19 +2,10 @@
 // over 10,000 training steps (asserted on counts, never on timings).
 import { describe, it, expect, beforeAll } from 'vitest';
 import * as tg from '../dist/index.js';
+import { rng } from './helpers';
 
 type T = tg.Tensor;
 
-function rng(seed: number) {
-  // scramble the seed (murmur3 finalizer) so that nearby seeds give unrelated streams
-  let s = Math.imul(seed ^ (seed >>> 16), 0x85ebca6b);
-  s = Math.imul(s ^ (s >>> 13), 0xc2b2ae35);
-  s = (s ^ (s >>> 16)) >>> 0 || 1;
-  return () => {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    return s / 4294967296;
-  };
-}
 const randomValues = (n: number, seed: number, scale = 1) => {
   const r = rng(seed);
   return Array.from({ length: n }, () => Math.fround((2 * r() - 1) * scale));
