@@ -639,20 +639,29 @@ export function narrow(x: TensorLike, dim: number, start: number, length: number
 
 /** An index argument as a tensor of integer values < bound, and whether we made it (to release). */
 export function indexTensor(index: unknown, bound: number, op: string): { t: Tensor; owned: boolean } {
-  let t: Tensor, owned = false;
-  if (index instanceof Tensor) t = asTensor(index, op);
-  else if (index instanceof Int32Array) { t = tensor(Float32Array.from(index), {}, op); owned = true; }
-  else if (Array.isArray(index)) { t = tensor(index as NestedArray, {}, op); owned = true; }
-  else throw new Error(`${op}: index must be a Tensor, number[] or Int32Array, got ${describe(index)}`);
-  const values = t.data();
+  // Plain indices are checked where they are (no copy into the arena and back); a tensor's are read.
+  if (index instanceof Int32Array || (Array.isArray(index) && (index.length === 0 || typeof index[0] === 'number'))) {
+    checkIndices(index as ArrayLike<number>, bound, op);
+    return { t: tensor(index instanceof Int32Array ? Float32Array.from(index) : (index as number[]), {}, op), owned: true };
+  }
+  if (Array.isArray(index)) { // nested (gather): flattening is tensor()'s job
+    const t = tensor(index as NestedArray, {}, op);
+    try { checkIndices(t.data(), bound, op); } catch (err) { t.dispose(); throw err; }
+    return { t, owned: true };
+  }
+  if (!(index instanceof Tensor)) throw new Error(`${op}: index must be a Tensor, number[] or Int32Array, got ${describe(index)}`);
+  const t = asTensor(index, op);
+  checkIndices(t.data(), bound, op);
+  return { t, owned: false };
+}
+
+function checkIndices(values: ArrayLike<number>, bound: number, op: string): void {
   for (let i = 0; i < values.length; i++) {
     const v = values[i];
     if (!Number.isInteger(v) || v < 0 || v >= bound) {
-      if (owned) t.dispose();
       throw new Error(`${op}: index ${v} at position ${i} is out of range [0, ${bound})`);
     }
   }
-  return { t, owned };
 }
 
 export function indexSelect(x: TensorLike, dim: number, index: Index): Tensor {
