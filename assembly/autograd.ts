@@ -7,33 +7,44 @@
 
 import * as Op from "./ops/opcodes";
 import { binaryForward, binaryBackward, unaryForward, unaryBackward } from "./ops/elementwise";
-import { matmulForward, matmulBackward } from "./ops/matmul";
+import { matmulForward, matmulBackward, ensurePacks } from "./ops/matmul";
 import { reduceForward, reduceBackward } from "./ops/reduce";
 import { softmaxForward, softmaxBackward } from "./ops/softmax";
 import { shapeForward, shapeBackward } from "./ops/shape";
-import { conv2dForward, conv2dBackward, poolForward, poolBackward } from "./ops/conv";
+import { conv2dForward, conv2dBackward, conv2dReserve, poolForward, poolBackward } from "./ops/conv";
 import { lossForward, lossBackward } from "./ops/loss";
 import { alloc, free, allocFailures, roomToGrow } from "./alloc";
 import { newScopedNode } from "./scopes";
 import { isTracing, traceInstruction } from "./replay";
-import { freeRowOf, flagsOf, setFlags, requiresGrad, refsOf, setRefs, bumpGen, addRecord,
+import { freeRowOf, flagsOf, setFlags, requiresGrad, refsOf, setRefs, bumpGen, addRecord, versionOf, bumpVersion,
   firstRecord, recordCount, gradPtr, gradFor, dropGrad, sizeOf, dataPtr, REQUIRES_GRAD, HANDLE, CAPTURE, REACHED, FRESH_GRAD, tensorBytesInUse } from "./nodes";
 import { appendRecord, trimTape, killRecord, recordAt, scratchRecord, opOf, outOf, inA, inB, inC, DEAD,
-  OP, OUT, IN_A, IN_B, IN_C, I0, F0 } from "./tape";
+  OP, OUT, IN_A, IN_B, IN_C, I0, F0, STAMP, STATE, SPENT, spendRecord, graphNeedsCheck, markStaleRisk } from "./tape";
+import { OUT_OF_MEMORY, NO_RULE, BAD_INDEX, STALE, GRAPH_SPENT, badIndices, failWith } from "./errors";
 
 let gradEnabled: bool = true;
-/** The opcode (or command) that had no kernel or rule (reported by the bindings as an error). */
-export let missingRule: i32 = -1;
+/** While a trace replays: its program ran every forward afresh, so backward's graph checks are moot. */
+let replaying = false;
+export function setReplaying(on: bool): void { replaying = on; }
 
 export function noRuleFor(op: i32): i32 {
-  missingRule = op;
-  return NO_RULE;
+  return failWith(NO_RULE, op);
 }
 
+/** The sum of the versions of the nodes a record names: its stamp when it was written. */
 // @ts-ignore: decorator
-@inline export const OUT_OF_MEMORY: i32 = -1;
-// @ts-ignore: decorator
-@inline export const NO_RULE: i32 = -2;
+@inline function stampOf(rec: usize): i32 {
+  return versionOf(outOf(rec)) + versionOf(inA(rec)) + versionOf(inB(rec)) + versionOf(inC(rec));
+}
+
+/**
+ * Notes that node `id`'s values were overwritten in place (copy_, a fill, an optimizer update):
+ * a record that saved it can no longer be differentiated.
+ */
+export function wroteInPlace(id: i32): void {
+  bumpVersion(id);
+  if (refsOf(id) > 0 || recordCount(id) > 0) markStaleRisk();
+}
 
 export function forward(rec: usize): bool {
   switch (opOf(rec)) {
@@ -87,6 +98,15 @@ function backwardRecord(rec: usize): bool {
   return false;
 }
 
+/** Makes the scratch a record's backward kernel will take; false when out of memory. */
+function reserveScratch(rec: usize): bool {
+  switch (opOf(rec)) {
+    case Op.MATMUL: return ensurePacks();
+    case Op.CONV2D: return conv2dReserve(rec);
+  }
+  return true; // the other backward kernels allocate nothing but gradients
+}
+
 // @ts-ignore: decorator
 @inline function tracks(id: i32): bool { return id >= 0 && requiresGrad(id); }
 
@@ -117,6 +137,8 @@ export function runOpInto(op: i32, out: i32, a: i32, b: i32, c: i32, i0: i32, i1
   store<i32>(rec, i5, I0 + 20);
   store<f32>(rec, f0, F0);
   if (record) {
+    store<i32>(rec, stampOf(rec), STAMP);
+    store<i32>(rec, 0, STATE);
     addRecord(out, index);
     setFlags(out, flagsOf(out) | REQUIRES_GRAD);
     if (a >= 0) setRefs(a, refsOf(a) + 1);
@@ -124,8 +146,9 @@ export function runOpInto(op: i32, out: i32, a: i32, b: i32, c: i32, i0: i32, i1
     if (c >= 0) setRefs(c, refsOf(c) + 1);
   }
   if (isTracing() && !traceInstruction(rec)) return OUT_OF_MEMORY;
-  let failures = allocFailures; // a kernel's scratch allocation can fail too
+  let failures = allocFailures, bad = badIndices; // a kernel's scratch allocation can fail too
   if (!forward(rec)) return noRuleFor(op);
+  if (badIndices != bad) return BAD_INDEX;
   return allocFailures == failures ? 0 : OUT_OF_MEMORY;
 }
 
@@ -146,18 +169,26 @@ export function setGradEnabled(on: bool): bool {
 
 /**
  * Accumulates the gradient of `root` — ones when seed < 0, else node `seed`'s values — and
- * propagates it to every leaf that requires grad. Every gradient buffer the walk needs is made
- * first, so running out of memory changes nothing. Gradients of non-leaf nodes are dropped once
- * used, so a second backward() starts them from zero again (leaves keep accumulating).
+ * propagates it to every leaf that requires grad. Returns 0 or a status, and a status means
+ * nothing changed:
+ * - a graph a previous backward walked without `retain` (GRAPH_SPENT), or one that read a tensor
+ *   modified in place since (STALE), is refused before anything is written;
+ * - every gradient buffer and kernel scratch the walk needs is made first, so running out of
+ *   memory changes nothing.
+ * Both take a pass over the graph that is skipped when it cannot find anything: no live record is
+ * spent or may be stale (see tape.ts), and memory is far from its limit (allocating on the way
+ * cannot fail then). Gradients of non-leaf nodes are dropped once used (grad() keeps its inputs').
  */
-export function backward(root: i32, seed: i32): i32 {
-  let failures = allocFailures;
+export function backward(root: i32, seed: i32, retain: bool): i32 {
+  let failures = allocFailures, bad = badIndices;
   let last = firstRecord(root) + recordCount(root) - 1;
-  // The walk can need at most every live tensor's size again (twice, in power-of-two blocks). When
-  // memory is that far from its limit, allocating on the way cannot fail in practice and the
-  // preparing pass is skipped; near the limit it runs, so running out changes nothing.
-  let prepared = !roomToGrow(2 * tensorBytesInUse());
-  if (prepared && !prepareGradients(root, last)) return OUT_OF_MEMORY;
+  let check = !replaying && graphNeedsCheck();
+  // The walk can need at most every live tensor's size again (twice, in power-of-two blocks).
+  let prepared = check || !roomToGrow(2 * tensorBytesInUse());
+  if (prepared) {
+    let status = prepareGradients(root, last, check);
+    if (status < 0) return status;
+  }
   let g = gradFor(root);
   if (!g) return allocFailures == failures ? 0 : OUT_OF_MEMORY; // or a leaf grad() does not capture
   let n = sizeOf(root);
@@ -174,25 +205,30 @@ export function backward(root: i32, seed: i32): i32 {
     let out = outOf(rec);
     if (!gradPtr(out)) continue;
     if (!backwardRecord(rec)) return noRuleFor(opOf(rec));
+    if (!retain) spendRecord(rec);
     if (prepared) clearInputs(rec);
     // a non-leaf's gradient is spent once its first record has used it (grad() keeps its inputs')
     if (i == firstRecord(out) && !(flagsOf(out) & CAPTURE)) dropGrad(out);
   }
+  if (badIndices != bad) return BAD_INDEX;
   return allocFailures == failures ? 0 : OUT_OF_MEMORY;
 }
 
 /**
- * Marks every node the walk from `root` will reach and makes sure each has its gradient buffer.
- * On running out of memory, frees the buffers it made, clears its marks and returns false.
+ * Marks every node the walk from `root` will reach and makes sure each has its gradient buffer
+ * and each record its kernel scratch; with `check`, refuses a spent or stale record. On failure,
+ * frees the buffers it made, clears its marks and returns the status.
  */
-function prepareGradients(root: i32, last: i32): bool {
-  let ok = reach(root);
-  for (let i = last; ok && i >= 0; i--) {
+function prepareGradients(root: i32, last: i32, check: bool): i32 {
+  let status = reach(root) ? 0 : OUT_OF_MEMORY;
+  for (let i = last; status == 0 && i >= 0; i--) {
     let rec = recordAt(i);
     if (opOf(rec) == DEAD || !(flagsOf(outOf(rec)) & REACHED)) continue;
-    ok = reach(inA(rec)) && reach(inB(rec)) && reach(inC(rec));
+    if (check && load<i32>(rec, STATE) == SPENT) status = failWith(GRAPH_SPENT, opOf(rec));
+    else if (check && load<i32>(rec, STAMP) != stampOf(rec)) status = failWith(STALE, opOf(rec));
+    else if (!(reach(inA(rec)) && reach(inB(rec)) && reach(inC(rec)) && reserveScratch(rec))) status = OUT_OF_MEMORY;
   }
-  if (ok) return true;
+  if (status == 0) return 0;
   undoReach(root);
   for (let i = last; i >= 0; i--) {
     let rec = recordAt(i);
@@ -202,7 +238,7 @@ function prepareGradients(root: i32, last: i32): bool {
     undoReach(inB(rec));
     undoReach(inC(rec));
   }
-  return false;
+  return status;
 }
 
 /** Marks a node that will receive a gradient and gives it a buffer; false when out of memory. */

@@ -2,7 +2,8 @@
 // (node ids, sizes, pointers into this module's memory).
 
 export { header, dropGrad, gradFor as ensureGrad, tensorBytesInUse, setCaptureMode } from "./nodes";
-export { runOp, runOpInto, release, setGradEnabled, setRequiresGrad, setCapture, missingRule } from "./autograd";
+export { runOp, runOpInto, release, setGradEnabled, setRequiresGrad, setCapture } from "./autograd";
+export { failedOp, badValue, badPosition, badBound } from "./errors";
 export { command, issue, lastNorm, beginTrace, endTrace, runTrace, disposeTrace } from "./replay";
 export { failedRequest } from "./alloc";
 export { seed } from "./random";

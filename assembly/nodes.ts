@@ -46,7 +46,7 @@ import { alloc, allocZeroed, free } from "./alloc";
 // @ts-ignore: decorator
 @inline const SHAPE: usize = 36;
 
-// flags
+// flags (the low byte; the bits from VERSION_SHIFT up count in-place writes: the node's version)
 // @ts-ignore: decorator
 @inline export const REQUIRES_GRAD: i32 = 1;
 /** A JavaScript handle refers to this node (cleared by release). */
@@ -70,6 +70,14 @@ import { alloc, allocZeroed, free } from "./alloc";
 /** During backward: the buffer was made for this walk (freed again if the walk cannot start). */
 // @ts-ignore: decorator
 @inline export const FRESH_GRAD: i32 = 128;
+/**
+ * A gradient view: the node's data is another node's gradient buffer, which it does not own.
+ * The two rows name each other through `rec` (unused by leaves): rec = -2 - other id.
+ */
+// @ts-ignore: decorator
+@inline export const GRAD_VIEW: i32 = 256;
+// @ts-ignore: decorator
+@inline const VERSION_SHIFT: i32 = 10;
 
 /**
  * Capture mode (functional grad()): backward gives gradients only to CAPTURE nodes among the
@@ -117,6 +125,11 @@ export function tensorBytesInUse(): f64 { return tensorBytes; }
 @inline export function flagsOf(id: i32): i32 { return load<i32>(row(id), FLAGS); }
 // @ts-ignore: decorator
 @inline export function setFlags(id: i32, f: i32): void { store<i32>(row(id), f, FLAGS); }
+/** How many times the node's values were overwritten in place (copy_, fills, optimizer updates). */
+// @ts-ignore: decorator
+@inline export function versionOf(id: i32): i32 { return id < 0 ? 0 : flagsOf(id) >>> VERSION_SHIFT; }
+// @ts-ignore: decorator
+@inline export function bumpVersion(id: i32): void { setFlags(id, flagsOf(id) + (1 << VERSION_SHIFT)); }
 // @ts-ignore: decorator
 @inline export function requiresGrad(id: i32): bool { return (flagsOf(id) & REQUIRES_GRAD) != 0; }
 // @ts-ignore: decorator

@@ -13,18 +13,21 @@
 //         └─────────┴────────┴──────────┴───────┴───────┴──────────┘   nodes: ids made while recording
 //         0         4        8          12      16      20        24
 //
-// A trace holds a reference on every node made while it recorded, so the tidy() scopes inside the
-// traced function release the handles but not the nodes its program needs.
+// A trace holds a reference on every node its program names — made while it recorded, read or
+// written by an op or a command, the parameters and state in an optimizer's lists included — so
+// neither the tidy() scopes inside the traced function nor a dispose() afterwards can free a node
+// the program needs (the handle dies; the node waits for the trace).
 
 import { alloc, free, allocFailures } from "./alloc";
 import { dataPtr, sizeOf, gradPtr, refsOf, setRefs } from "./nodes";
 import { RECORD_SIZE, OP, OUT, IN_A, IN_B, IN_C, I0, F0, opOf, attr, fattr } from "./tape";
-import { forward, backward, dropRef, noRuleFor, OUT_OF_MEMORY } from "./autograd";
+import { forward, backward, dropRef, noRuleFor, wroteInPlace, setReplaying } from "./autograd";
+import { OUT_OF_MEMORY, BAD_INDEX, badIndices } from "./errors";
 import { sgdStep, adamStep, zeroGrads, clipGradNorm } from "./ops/optim";
 import { argExtreme } from "./ops/reduce";
 import { fillRandom, fillDropoutMask } from "./random";
 
-export const CMD_BACKWARD = -2;   // a = root, b = seed node or -1
+export const CMD_BACKWARD = -2;   // a = root, b = seed node or -1, i0 = 1 to retain the graph
 export const CMD_ZERO_GRAD = -3;  // a = node
 export const CMD_ZERO_GRADS = -4; // i0 = id list, i1 = count
 export const CMD_SGD = -5;        // i0 = params, i1 = momentum buffers, i2 = count, i3 = config
@@ -93,6 +96,19 @@ export function traceInstruction(rec: usize): bool {
     let id = load<i32>(rec + field);
     if (id >= 0 && !traceNode(id)) return false;
   }
+  switch (opOf(rec)) { // commands over id lists: hold every node of every list
+    case CMD_ZERO_GRADS: return traceList(attr(rec, 0), attr(rec, 1));
+    case CMD_CLIP: return traceList(attr(rec, 0), attr(rec, 1));
+    case CMD_SGD: return traceList(attr(rec, 0), attr(rec, 2)) && traceList(attr(rec, 1), attr(rec, 2));
+    case CMD_ADAM: return traceList(attr(rec, 0), attr(rec, 3)) && traceList(attr(rec, 1), attr(rec, 3)) && traceList(attr(rec, 2), attr(rec, 3));
+  }
+  return true;
+}
+
+/** Holds the `count` nodes of the id list at `list` (0 for no list). */
+function traceList(list: i32, count: i32): bool {
+  if (!list) return true;
+  for (let k = 0; k < count; k++) if (!traceNode(load<i32>(<usize>list + (<usize>k << 2)))) return false;
   return true;
 }
 
@@ -120,16 +136,23 @@ export function endTrace(): void {
   recording = 0;
 }
 
-/** Runs a trace's program again; returns 0, OUT_OF_MEMORY or NO_RULE. */
+/**
+ * Runs a trace's program again; returns 0 or a status. It stops at the first instruction that
+ * fails (a bad index or label stops it before the backward and the update that follow).
+ */
 export function runTrace(t: usize): i32 {
   let program = load<usize>(t + PROGRAM), length = load<i32>(t + LENGTH);
-  let failures = allocFailures;
-  for (let i = 0; i < length; i++) {
+  let failures = allocFailures, bad = badIndices;
+  let status = 0;
+  setReplaying(true);
+  for (let i = 0; i < length && status == 0; i++) {
     let rec = program + <usize>i * RECORD_SIZE;
-    let status = opOf(rec) >= 0 ? (forward(rec) ? 0 : noRuleFor(opOf(rec))) : perform(rec);
-    if (status < 0) return status;
+    status = opOf(rec) >= 0 ? (forward(rec) ? 0 : noRuleFor(opOf(rec))) : perform(rec);
+    if (status == 0 && badIndices != bad) status = BAD_INDEX;
   }
-  return allocFailures == failures ? 0 : OUT_OF_MEMORY;
+  setReplaying(false);
+  if (status == 0 && allocFailures != failures) status = OUT_OF_MEMORY;
+  return status;
 }
 
 /** Frees a trace: its program, and its hold on the nodes it made. */
@@ -169,23 +192,44 @@ export function issue(): i32 {
   return perform(pendingCommand);
 }
 
+/** An optimizer step is about to overwrite the parameters that have a gradient (it skips the rest). */
+function updated(params: usize, count: i32): void {
+  for (let k = 0; k < count; k++) {
+    let id = load<i32>(params + (<usize>k << 2));
+    if (gradPtr(id)) wroteInPlace(id);
+  }
+}
+
 function perform(c: usize): i32 {
   let a = load<i32>(c, IN_A);
   switch (opOf(c)) {
-    case CMD_BACKWARD: return backward(a, load<i32>(c, IN_B));
+    case CMD_BACKWARD: return backward(a, load<i32>(c, IN_B), attr(c, 0) != 0);
     case CMD_ZERO_GRAD: {
       let g = gradPtr(a);
       if (g) memory.fill(g, 0, <usize>sizeOf(a) << 2);
       return 0;
     }
     case CMD_ZERO_GRADS: zeroGrads(<usize>attr(c, 0), attr(c, 1)); return 0;
-    case CMD_SGD: sgdStep(<usize>attr(c, 0), <usize>attr(c, 1), attr(c, 2), <usize>attr(c, 3)); return 0;
-    case CMD_ADAM: adamStep(<usize>attr(c, 0), <usize>attr(c, 1), <usize>attr(c, 2), attr(c, 3), <usize>attr(c, 4)); return 0;
+    case CMD_SGD:
+      updated(<usize>attr(c, 0), attr(c, 2));
+      sgdStep(<usize>attr(c, 0), <usize>attr(c, 1), attr(c, 2), <usize>attr(c, 3));
+      return 0;
+    case CMD_ADAM:
+      updated(<usize>attr(c, 0), attr(c, 3));
+      adamStep(<usize>attr(c, 0), <usize>attr(c, 1), <usize>attr(c, 2), attr(c, 3), <usize>attr(c, 4));
+      return 0;
     case CMD_CLIP: lastNorm = clipGradNorm(<usize>attr(c, 0), attr(c, 1), <f64>fattr(c, 0), <f64>fattr(c, 1)); return 0;
-    case CMD_RANDOM: fillRandom(dataPtr(a), sizeOf(a), attr(c, 0) != 0, <f64>fattr(c, 0), <f64>fattr(c, 1)); return 0;
-    case CMD_DROPOUT: fillDropoutMask(dataPtr(a), sizeOf(a), <f64>fattr(c, 0)); return 0;
+    case CMD_RANDOM:
+      wroteInPlace(a);
+      fillRandom(dataPtr(a), sizeOf(a), attr(c, 0) != 0, <f64>fattr(c, 0), <f64>fattr(c, 1));
+      return 0;
+    case CMD_DROPOUT:
+      wroteInPlace(a);
+      fillDropoutMask(dataPtr(a), sizeOf(a), <f64>fattr(c, 0));
+      return 0;
     case CMD_COPY: {
       let out = load<i32>(c, OUT);
+      wroteInPlace(out);
       memory.copy(dataPtr(out), dataPtr(a), <usize>sizeOf(out) << 2);
       return 0;
     }

@@ -2,13 +2,16 @@
 //
 //   record = tape + index * RECORD_SIZE
 //   ┌─────┬─────┬─────┬─────┬─────┬────┬────┬────┬────┬────┬────┬────┬────┬────┬────┬────┐
-//   │ op  │ out │  a  │  b  │  c  │ i0 │ i1 │ i2 │ i3 │ i4 │ i5 │ i6 │ f0 │ f1 │ f2 │ f3 │
-//   └─────┴─────┴─────┴─────┴─────┴────┴────┴────┴────┴────┴────┴────┴────┴────┴────┴────┘
-//   0     4     8     12    16    20   24   28   32   36   40   44   48   52   56   60    64
+//   │ op  │ out │  a  │  b  │  c  │ i0 │ i1 │ i2 │ i3 │ i4 │ i5 │stamp│ f0 │ f1 │ f2 │state│
+//   └─────┴─────┴─────┴─────┴─────┴────┴────┴────┴────┴────┴────┴─────┴────┴────┴────┴─────┘
+//   0     4     8     12    16    20   24   28   32   36   40   44    48   52   56   60    64
 //
 // op     opcode (ops/opcodes.ts); DEAD once the output node is freed
 // out    node written;  a, b, c: node ids read, or -1 (b = -1 with a scalar operand in f0)
-// i0..i6 integer attributes (axis extents, flags, permutation), f0..f3 float attributes
+// i0..i5 integer attributes (axis extents, flags, permutation), f0..f2 float attributes
+// stamp  the sum of the versions of out, a, b and c when the op ran (tape records only): backward
+//        compares it with their versions now, so a tensor modified in place since throws
+// state  SPENT once backward has walked the record without retainGraph (a second walk throws)
 //
 // A record holds everything its forward and backward kernels need, so the tape can be walked
 // backwards by backward() and replayed forwards with new inputs. Records whose output died are
@@ -38,11 +41,36 @@ import { firstRecord, setFirstRecord } from "./nodes";
 @inline export const I0: usize = 20;
 // @ts-ignore: decorator
 @inline export const F0: usize = 48;
+// @ts-ignore: decorator
+@inline export const STAMP: usize = 44;
+// @ts-ignore: decorator
+@inline export const STATE: usize = 60;
+// @ts-ignore: decorator
+@inline export const SPENT: i32 = 1;
 
 let tape: usize = 0;
 let tapeCapacity: i32 = 0;
 let tapeLength: i32 = 0;
 let deadCount: i32 = 0;
+/** Live records marked SPENT. */
+let spentCount: i32 = 0;
+/**
+ * Set when a node that a live record reads or wrote is modified in place; cleared when the tape
+ * is empty. While both this and spentCount are clear, no live record can fail backward's checks,
+ * so backward skips its checking pass.
+ */
+let staleRisk = false;
+
+export function markStaleRisk(): void { staleRisk = true; }
+/** Whether a live record may be stale or spent: backward must check the records it will walk. */
+export function graphNeedsCheck(): bool { return staleRisk || spentCount > 0; }
+
+/** Marks a record walked by a backward that did not retain the graph. */
+export function spendRecord(rec: usize): void {
+  if (load<i32>(rec, STATE) == SPENT) return;
+  store<i32>(rec, SPENT, STATE);
+  spentCount++;
+}
 
 /** A record built outside the tape, for ops that are not recorded (no input requires grad). */
 export const scratchRecord: usize = memory.data(<i32>RECORD_SIZE, 16);
@@ -82,13 +110,16 @@ export function appendRecord(): i32 {
 
 /** Marks record `index` dead: its output node has been freed. */
 export function killRecord(index: i32): void {
-  store<i32>(recordAt(index), DEAD, OP);
+  let rec = recordAt(index);
+  if (load<i32>(rec, STATE) == SPENT) spentCount--;
+  store<i32>(rec, DEAD, OP);
   deadCount++;
 }
 
 /** Pops dead records off the tail, and compacts the tape when most of what remains is dead. */
 export function trimTape(): void {
   while (tapeLength > 0 && opOf(recordAt(tapeLength - 1)) == DEAD) { tapeLength--; deadCount--; }
+  if (tapeLength == 0) staleRisk = false;
   if (deadCount > 1024 && deadCount > tapeLength >> 1) compactTape();
 }
 

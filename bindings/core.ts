@@ -9,7 +9,10 @@ interface CoreExports {
   memory: WebAssembly.Memory;
   header: WebAssembly.Global;
   failedRequest: WebAssembly.Global;
-  missingRule: WebAssembly.Global;
+  failedOp: WebAssembly.Global;
+  badValue: WebAssembly.Global;
+  badPosition: WebAssembly.Global;
+  badBound: WebAssembly.Global;
   newNode(rank: number, zeroed: number): number;
   runOp(op: number, rank: number, a: number, b: number, c: number, i0: number, i1: number, i2: number, i3: number, i4: number, i5: number, f0: number): number;
   runOpInto(op: number, out: number, a: number, b: number, c: number, i0: number, i1: number, i2: number, i3: number, i4: number, i5: number, f0: number): number;
@@ -47,8 +50,12 @@ export const build: 'simd' | 'relaxed-simd' = WebAssembly.validate(relaxedBytes)
 const instance = new WebAssembly.Instance(new WebAssembly.Module(build === 'relaxed-simd' ? relaxedBytes : simdBytes), {});
 export const core = instance.exports as unknown as CoreExports;
 
+// Status codes (assembly/errors.ts).
 export const OUT_OF_MEMORY = -1;
 export const NO_RULE = -2;
+export const BAD_INDEX = -3;
+export const STALE = -4;
+export const GRAPH_SPENT = -5;
 export const MAX_RANK = 7;
 const NODE_ROW = 64;
 const GEN_OFFSET = 28;

@@ -16,3 +16,15 @@ export const enum Cmd {
   BACKWARD = -2, ZERO_GRAD = -3, ZERO_GRADS = -4, SGD = -5, ADAM = -6, CLIP = -7, RANDOM = -8,
   DROPOUT = -9, COPY = -10, ARG_REDUCE = -11,
 }
+
+/** Each opcode's name in the public API, for error messages (indexed by opcode). */
+export const OP_NAMES: readonly string[] = [
+  'add', 'sub', 'mul', 'div', 'pow', 'maximum', 'minimum',
+  'neg', 'abs', 'exp', 'log', 'sqrt', 'tanh', 'sigmoid', 'relu', 'leakyRelu', 'gelu', 'gelu',
+  'matmul',
+  'sum', 'mean', 'max', 'min', 'logsumexp',
+  'softmax', 'logSoftmax',
+  'reshape', 'permute', 'expand', 'cat', 'narrow', 'indexSelect', 'gather',
+  'conv2d', 'maxPool2d', 'avgPool2d',
+  'crossEntropy', 'nllLoss', 'mseLoss', 'binaryCrossEntropyWithLogits',
+];

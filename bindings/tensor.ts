@@ -1,8 +1,9 @@
 // The Tensor handle and every op. A Tensor is a node id plus the generation it was created with;
 // the numbers live in WebAssembly memory. Ops check their arguments, compute the output shape,
 // and make one call into the core, which runs the kernel and records the tape.
-import { core, issue, genOf, flagsOf, isLeaf, REQUIRES_GRAD, heapF32, setScratchShape, outOfMemory, OUT_OF_MEMORY, NO_RULE, MAX_RANK } from './core';
-import { Op, Cmd } from './opcodes';
+import { core, issue, genOf, flagsOf, isLeaf, REQUIRES_GRAD, heapF32, setScratchShape, outOfMemory, OUT_OF_MEMORY, NO_RULE,
+  BAD_INDEX, STALE, GRAPH_SPENT, MAX_RANK } from './core';
+import { Op, Cmd, OP_NAMES } from './opcodes';
 import { setTensorCheck } from './memory';
 import { type Shape, fmt, numel, sameShape, checkShape, checkBytes, normAxis, broadcastShape, prod, dimsArg } from './shape';
 
@@ -79,7 +80,7 @@ export class Tensor {
   }
 
   // ── autograd ──
-  backward(grad?: TensorLike): void { backward(this, grad); }
+  backward(grad?: TensorLike | BackwardOptions, options?: BackwardOptions): void { backward(this, grad, options); }
   zeroGrad(): void { issue(Cmd.ZERO_GRAD, -1, live(this, 'zeroGrad')); }
   detach(): Tensor { return detach(this); }
   requiresGrad_(flag = true): Tensor {
@@ -159,9 +160,23 @@ export function live(t: Tensor, op: string): number {
   return t.id;
 }
 
+/** Throws the Error for a status the core returned (assembly/errors.ts). */
 export function fail(status: number, op: string): never {
   if (status === OUT_OF_MEMORY) outOfMemory(op);
-  if (status === NO_RULE) throw new Error(`${op}: the core has no kernel for opcode ${(core.missingRule.value as number)}`);
+  const code = core.failedOp.value as number;
+  const name = OP_NAMES[code] ?? `opcode ${code}`;
+  if (status === BAD_INDEX) {
+    const value = core.badValue.value as number, what = name === 'crossEntropy' || name === 'nllLoss' ? 'label' : 'index';
+    const problem = Number.isInteger(value) ? `is out of range [0, ${core.badBound.value as number})` : 'is not an integer';
+    throw new Error(`${op}: ${name}: ${what} ${value} at position ${core.badPosition.value as number} ${problem} (its tensor holds this value now; nothing was written through it)`);
+  }
+  if (status === STALE) {
+    throw new Error(`${op}: a tensor that ${name} saved for the gradient was modified in place (copy_, a fill or an optimizer step) after ${name} ran; compute the graph again after modifying it`);
+  }
+  if (status === GRAPH_SPENT) {
+    throw new Error(`${op}: this graph (through ${name}) was already walked by backward(); pass {retainGraph: true} to the first backward() to walk it again`);
+  }
+  if (status === NO_RULE) throw new Error(`${op}: the core has no kernel for ${name}`);
   throw new Error(`${op}: failed with status ${status}`);
 }
 
@@ -697,8 +712,19 @@ export function gather(x: TensorLike, dim: number, index: Tensor | NestedArray):
 
 // ── autograd ───────────────────────────────────────────────────────────────────────────────────
 
-export function backward(root: Tensor, grad?: TensorLike): void {
+export interface BackwardOptions {
+  /** Keep the graph walkable: without it a second backward() through the same graph throws, as in PyTorch. */
+  retainGraph?: boolean;
+}
+
+/**
+ * Accumulates d(root)/d(leaf) into every leaf's `.grad`. `grad` is the gradient of root (needed
+ * unless root has one element); `backward(options)` and `backward(grad, options)` both work.
+ */
+export function backward(root: Tensor, grad?: TensorLike | BackwardOptions, options?: BackwardOptions): void {
   const id = live(root, 'backward');
+  if (options === undefined && isPlainObject(grad)) { options = grad as BackwardOptions; grad = undefined; }
+  const retain = backwardOptions(options);
   if (!root.requiresGrad) throw new Error(`backward: the tensor of shape ${fmt(root.dims)} does not require grad (no input had requiresGrad, or it was made under noGrad)`);
   let seed = -1;
   let owned: Tensor | null = null;
@@ -714,9 +740,24 @@ export function backward(root: Tensor, grad?: TensorLike): void {
     }
     seed = g.id;
   }
-  const status = issue(Cmd.BACKWARD, -1, id, seed);
+  const status = issue(Cmd.BACKWARD, -1, id, seed, retain ? 1 : 0);
   owned?.dispose();
   if (status < 0) fail(status, 'backward');
+}
+
+function isPlainObject(x: unknown): boolean {
+  return x !== null && typeof x === 'object' && !Array.isArray(x) && !(x instanceof Tensor) && !(x instanceof Float32Array);
+}
+
+function backwardOptions(options: unknown): boolean {
+  if (options === undefined) return false;
+  if (!isPlainObject(options)) throw new Error(`backward: options must be an object like {retainGraph: true}, got ${describe(options)}`);
+  for (const key of Object.keys(options as object)) {
+    if (key !== 'retainGraph') throw new Error(`backward: unknown option "${key}" (accepted: retainGraph)`);
+  }
+  const retain = Object.prototype.hasOwnProperty.call(options, 'retainGraph') ? (options as BackwardOptions).retainGraph : false;
+  if (retain !== undefined && typeof retain !== 'boolean') throw new Error(`backward: retainGraph must be a boolean, got ${describe(retain)}`);
+  return retain === true;
 }
 
 /** Runs fn with gradient tracking off: nothing is recorded and results do not require grad. */

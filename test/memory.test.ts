@@ -321,7 +321,7 @@ describe('a training loop in tidy has a flat memory curve', () => {
       const loss = tg.tidy(() => {
         w.zeroGrad();
         const l = x.matmul(w).tanh().mul(x.matmul(w)).sum();
-        l.backward();
+        l.backward({ retainGraph: true });
         return l;
       });
       last?.dispose();
@@ -335,7 +335,7 @@ describe('a training loop in tidy has a flat memory curve', () => {
     expect(end.tensors).toBe(start.tensors);
     expect(end.bytes).toBe(start.bytes);
     expect(end.arenaBytes).toBe(start.arenaBytes);
-    // the graph behind the last loss is still usable: a second backward adds the same gradient again
+    // the graph behind the last loss (retained) is still usable: a second backward adds the same gradient again
     const g1 = w.grad!.data();
     last!.backward();
     const g2 = w.grad!.data();

@@ -13,7 +13,7 @@
 
 import { MAX_POOL2D } from "./opcodes";
 import { dataPtr, shapePtr, requiresGrad, gradPtr, gradFor } from "../nodes";
-import { alloc, free } from "../alloc";
+import { scratchFor } from "../scratch";
 import { OUT, IN_A, IN_B, IN_C, opOf, attr } from "../tape";
 import { gemm } from "./matmul";
 
@@ -69,13 +69,23 @@ function columns(x: usize, cols: usize, scatter: bool): void {
   }
 }
 
+/** The column matrix of one image: the scratch conv2d's forward and backward use. */
+function columnBytes(): usize {
+  return <usize>max(C * KH * KW * OH * OW, 1) << 2;
+}
+
+/** Reserves conv2d's scratch for `rec` (backward does, before it writes a gradient); false when out of memory. */
+export function conv2dReserve(rec: usize): bool {
+  readGeometry(rec, true);
+  return scratchFor(columnBytes()) != 0;
+}
+
 export function conv2dForward(rec: usize): void {
   readGeometry(rec, true);
   let x = dataPtr(load<i32>(rec, IN_A)), w = dataPtr(load<i32>(rec, IN_B)), y = dataPtr(load<i32>(rec, OUT));
   let bias = load<i32>(rec, IN_C);
   let ckk = C * KH * KW, ohw = OH * OW;
-  let colBytes = <usize>max(ckk * ohw, 1) << 2;
-  let cols = alloc(colBytes);
+  let cols = scratchFor(columnBytes());
   if (!cols) return; // counted by alloc; runOp reports out of memory
   for (let n = 0; n < N; n++) {
     columns(at(x, n * C * H * W), cols, false);
@@ -92,7 +102,6 @@ export function conv2dForward(rec: usize): void {
       }
     }
   }
-  free(cols, colBytes);
 }
 
 export function conv2dBackward(rec: usize): void {
@@ -113,8 +122,7 @@ export function conv2dBackward(rec: usize): void {
     }
   }
   if (!gx && !gw) return;
-  let colBytes = <usize>max(ckk * ohw, 1) << 2;
-  let cols = alloc(colBytes);
+  let cols = scratchFor(columnBytes());
   if (!cols) return;
   for (let n = 0; n < N; n++) {
     let gn = at(g, n * O * ohw);
@@ -127,7 +135,6 @@ export function conv2dBackward(rec: usize): void {
       columns(at(gx, n * C * H * W), cols, true);
     }
   }
-  free(cols, colBytes);
 }
 
 /** Visits each pooling window: forward writes out; backward adds out's grad to the inputs. */

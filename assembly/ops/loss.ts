@@ -12,6 +12,7 @@
 import { CROSS_ENTROPY, NLL_LOSS, MSE_LOSS } from "./opcodes";
 import { dataPtr, requiresGrad, gradPtr, gradFor } from "../nodes";
 import { OUT, IN_A, IN_B, IN_C, opOf, attr, fattr } from "../tape";
+import { validIndex, reportBadIndex } from "../errors";
 
 // @ts-ignore: decorator
 @inline const NONE: i32 = 0;
@@ -30,20 +31,31 @@ function logSumExp(x: usize, n: i32): f32 {
   return m + Mathf.log(s);
 }
 
-// @ts-ignore: decorator
-@inline function label(rec: usize, i: i32): i32 { return <i32>load<f32>(at(dataPtr(load<i32>(rec, IN_C)), i)); }
+/** Row i's class label, or -1 (reported) when it is not an integer in [0, C). */
+function label(rec: usize, i: i32): i32 {
+  let v = load<f32>(at(dataPtr(load<i32>(rec, IN_C)), i));
+  let C = attr(rec, 2);
+  if (validIndex(v, C)) return <i32>v;
+  reportBadIndex(opOf(rec), v, i, C);
+  return -1;
+}
 
 /** The loss of element (row) i of the input: `count` values from `p`, or one per row for ce/nll. */
 function rowLoss(rec: usize, i: i32): f32 {
   let op = opOf(rec), C = attr(rec, 2);
   let x = dataPtr(load<i32>(rec, IN_A));
   if (op == CROSS_ENTROPY) {
+    let y = label(rec, i);
+    if (y < 0) return NaN;
     let row = at(x, i * C), eps = fattr(rec, 0);
     let sum: f32 = 0;
     if (eps != 0) for (let c = 0; c < C; c++) sum += load<f32>(at(row, c));
-    return logSumExp(row, C) - (1 - eps) * load<f32>(at(row, label(rec, i))) - eps / <f32>C * sum;
+    return logSumExp(row, C) - (1 - eps) * load<f32>(at(row, y)) - eps / <f32>C * sum;
   }
-  if (op == NLL_LOSS) return -load<f32>(at(x, i * C + label(rec, i)));
+  if (op == NLL_LOSS) {
+    let y = label(rec, i);
+    return y < 0 ? NaN : -load<f32>(at(x, i * C + y));
+  }
   let xv = load<f32>(at(x, i)), yv = load<f32>(at(dataPtr(load<i32>(rec, IN_B)), i));
   if (op == MSE_LOSS) return (xv - yv) * (xv - yv);
   return max(xv, 0) - xv * yv + Mathf.log(1 + Mathf.exp(-Mathf.abs(xv))); // BCE_WITH_LOGITS
@@ -75,7 +87,9 @@ export function lossBackward(rec: usize): void {
     if (op == CROSS_ENTROPY) {
       if (!gx) return;
       let row = at(x, i * C), grow = at(gx, i * C), eps = fattr(rec, 0);
-      let lse = logSumExp(row, C), y = label(rec, i);
+      let y = label(rec, i);
+      if (y < 0) return;
+      let lse = logSumExp(row, C);
       for (let c = 0; c < C; c++) {
         let t = eps / <f32>C + (c == y ? 1 - eps : 0);
         let p = at(grow, c);
@@ -83,7 +97,9 @@ export function lossBackward(rec: usize): void {
       }
     } else if (op == NLL_LOSS) {
       if (!gx) return;
-      let p = at(gx, i * C + label(rec, i));
+      let y = label(rec, i);
+      if (y < 0) return;
+      let p = at(gx, i * C + y);
       store<f32>(p, load<f32>(p) - gi);
     } else {
       let xv = load<f32>(at(x, i)), yv = load<f32>(at(dataPtr(b), i));

@@ -213,7 +213,8 @@ function packCols(b: usize, sk: i32, sn: i32, k0: i32, kc: i32, n0: i32, nc: i32
   }
 }
 
-function ensurePacks(): bool {
+/** Makes the packing buffers (once; backward calls this before it writes a gradient). */
+export function ensurePacks(): bool {
   if (!packA) packA = alloc(<usize>(MC * KC) << 2);
   if (!packB) packB = alloc(<usize>(NC * KC) << 2);
   return packA != 0 && packB != 0;

@@ -11,7 +11,8 @@
 
 import { dataPtr, rankOf, shapePtr, sizeOf, requiresGrad, gradPtr, gradFor, MAX_RANK } from "../nodes";
 import { OUT, IN_A, IN_C, opOf, attr } from "../tape";
-import { RESHAPE, PERMUTE, EXPAND, CAT_PART, NARROW, INDEX_SELECT } from "./opcodes";
+import { RESHAPE, PERMUTE, EXPAND, CAT_PART, NARROW, INDEX_SELECT, GATHER } from "./opcodes";
+import { validIndex, reportBadIndex } from "../errors";
 import { broadcastCopy, broadcastReduceGrad } from "./elementwise";
 
 // @ts-ignore: decorator
@@ -32,9 +33,10 @@ function stridesOf(id: i32, dst: usize): void {
 
 /**
  * Visits out's elements in order with the matching offset into a (walkStride per out dim, plus
- * c[i]·gatherStride when c is given). backward = false copies a → out; true adds out's grad to a's.
+ * c[i]·gatherStride when c is given, each c[i] checked against gatherBound). backward = false
+ * copies a → out; true adds out's grad to a's.
  */
-function walkStrided(backward: bool, out: i32, a: i32, c: usize, gatherStride: i32): void {
+function walkStrided(backward: bool, out: i32, a: i32, c: usize, gatherStride: i32, gatherBound: i32): void {
   let rank = rankOf(out), n = sizeOf(out), shape = shapePtr(out);
   let src = dataPtr(a), dst = dataPtr(out);
   let ga: usize = 0, g: usize = 0;
@@ -42,7 +44,12 @@ function walkStrided(backward: bool, out: i32, a: i32, c: usize, gatherStride: i
   memory.fill(walkCounter, 0, <usize>MAX_RANK << 2);
   let off = 0;
   for (let i = 0; i < n; i++) {
-    let p = c ? off + <i32>load<f32>(at(c, i)) * gatherStride : off;
+    let p = off;
+    if (c) {
+      let v = load<f32>(at(c, i));
+      if (!validIndex(v, gatherBound)) { reportBadIndex(GATHER, v, i, gatherBound); return; }
+      p += <i32>v * gatherStride;
+    }
     if (backward) store<f32>(at(ga, p), load<f32>(at(ga, p)) + load<f32>(at(g, i)));
     else store<f32>(at(dst, i), load<f32>(at(src, p)));
     for (let d = rank - 1; d >= 0; d--) {
@@ -95,7 +102,7 @@ export function shapeForward(rec: usize): void {
     case INDEX_SELECT: indexSelect(rec, false); break;
     default: { // PERMUTE, GATHER
       let gatherStride = prepareWalk(rec);
-      walkStrided(false, out, a, opOf(rec) == PERMUTE ? 0 : dataPtr(load<i32>(rec, IN_C)), gatherStride);
+      walkStrided(false, out, a, opOf(rec) == PERMUTE ? 0 : dataPtr(load<i32>(rec, IN_C)), gatherStride, gatherBound(rec));
     }
   }
 }
@@ -112,9 +119,14 @@ export function shapeBackward(rec: usize): void {
     case INDEX_SELECT: indexSelect(rec, true); break;
     default: {
       let gatherStride = prepareWalk(rec);
-      walkStrided(true, out, a, opOf(rec) == PERMUTE ? 0 : dataPtr(load<i32>(rec, IN_C)), gatherStride);
+      walkStrided(true, out, a, opOf(rec) == PERMUTE ? 0 : dataPtr(load<i32>(rec, IN_C)), gatherStride, gatherBound(rec));
     }
   }
+}
+
+/** GATHER: a's extent along the gathered dim (the bound of every index). */
+function gatherBound(rec: usize): i32 {
+  return opOf(rec) == GATHER ? load<i32>(at(shapePtr(load<i32>(rec, IN_A)), attr(rec, 0))) : 0;
 }
 
 function indexSelect(rec: usize, backward: bool): void {
@@ -126,7 +138,9 @@ function indexSelect(rec: usize, backward: bool): void {
   if (backward) { ga = gradFor(a); g = gradPtr(out); if (!ga) return; }
   for (let o = 0; o < outer; o++) {
     for (let t = 0; t < count; t++) {
-      let src = (o * R + <i32>load<f32>(at(idx, t))) * inner;
+      let v = load<f32>(at(idx, t));
+      if (!validIndex(v, R)) { reportBadIndex(INDEX_SELECT, v, t, R); return; }
+      let src = (o * R + <i32>v) * inner;
       let dst = (o * count + t) * inner;
       if (backward) copyRows(at(ga, src), 0, at(g, dst), 0, 1, inner, true);
       else memory.copy(at(y, dst), at(x, src), <usize>inner << 2);
