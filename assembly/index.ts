@@ -1,7 +1,7 @@
 // The module's exports: what the bindings call. Everything takes and returns plain numbers
 // (node ids, sizes, pointers into this module's memory).
 
-export { header, dropGrad, gradFor as ensureGrad, tensorBytesInUse, setCaptureMode } from "./nodes";
+export { header, dropGrad, gradFor as ensureGrad, gradView, tensorBytesInUse, setCaptureMode } from "./nodes";
 export { runOp, runOpInto, release, setGradEnabled, setRequiresGrad, setCapture } from "./autograd";
 export { failedOp, badValue, badPosition, badBound } from "./errors";
 export { command, issue, lastNorm, beginTrace, endTrace, runTrace, disposeTrace } from "./replay";

@@ -175,6 +175,12 @@ function growTable(): bool {
       store<usize>(r, r + INLINE_DATA, DATA);
       if (load<usize>(r, GRAD)) store<usize>(r, r + INLINE_GRAD, GRAD);
     }
+    // ...and a view of such a node's gradient follows it
+    for (let id = 0; id < capacity; id++) {
+      let r = table + <usize>id * NODE_ROW;
+      if (!(load<i32>(r, FLAGS) & GRAD_VIEW)) continue;
+      store<usize>(r, load<usize>(table + <usize>viewPartner(r) * NODE_ROW, GRAD), DATA);
+    }
   }
   memory.fill(table + <usize>capacity * NODE_ROW, 0, <usize>(newCapacity - capacity) * NODE_ROW);
   // Rows of the new half join the free list in ascending order.
@@ -230,8 +236,12 @@ export function newNode(rank: i32, zeroed: bool): i32 {
 export function freeRowOf(id: i32): void {
   let r = row(id);
   let bytes = <usize>max(load<i32>(r, SIZE), 1) << 2;
-  if (!isInline(r)) free(load<usize>(r, DATA), bytes);
-  tensorBytes -= <f64>bytes;
+  if (load<i32>(r, FLAGS) & GRAD_VIEW) {
+    store<i32>(row(viewPartner(r)), -1, REC); // the gradient's owner has no view now
+  } else {
+    if (!isInline(r)) free(load<usize>(r, DATA), bytes);
+    tensorBytes -= <f64>bytes;
+  }
   dropGrad(id);
   store<usize>(r, 0, DATA);
   store<i32>(r, 0, FLAGS);
@@ -265,10 +275,71 @@ export function gradFor(id: i32): usize {
 
 export function dropGrad(id: i32): void {
   let g = gradPtr(id);
-  if (g) {
-    let bytes = <usize>max(sizeOf(id), 1) << 2;
-    if (!isInline(row(id))) free(g, bytes);
-    tensorBytes -= <f64>bytes;
-    setGradPtr(id, 0);
+  if (!g) return;
+  let view = viewOf(id);
+  setGradPtr(id, 0);
+  if (view >= 0) {
+    store<i32>(row(id), -1, REC);
+    // A live record still reads the view: the view takes the values over (its handle dies with
+    // the gradient; the record keeps the values until it is freed, and they stay counted).
+    if (refsOf(view) > 0) { handOver(view, g); return; }
+    bumpGen(view);
+    freeRowOf(view);
   }
+  let bytes = <usize>max(sizeOf(id), 1) << 2;
+  if (!isInline(row(id))) free(g, bytes);
+  tensorBytes -= <f64>bytes;
+}
+
+// ── gradient views: `t.grad` is one tensor whose data is t's gradient buffer ─────────────────
+
+// @ts-ignore: decorator
+@inline function viewPartner(r: usize): i32 { return -2 - load<i32>(r, REC); }
+
+/** The view of node `id`'s gradient, or -1. Only leaves have views (their `rec` is free). */
+function viewOf(id: i32): i32 {
+  let r = row(id);
+  if (load<i32>(r, NREC) != 0 || load<i32>(r, REC) > -2 || (load<i32>(r, FLAGS) & GRAD_VIEW)) return -1;
+  return viewPartner(r);
+}
+
+/** Turns a view into an ordinary node that owns the gradient values `g` (no longer anyone's gradient). */
+function handOver(view: i32, g: usize): void {
+  let v = row(view);
+  store<i32>(v, load<i32>(v, FLAGS) & ~(GRAD_VIEW | HANDLE), FLAGS);
+  bumpGen(view);
+  store<i32>(v, -1, REC);
+  if (isInline(v)) { // a 0-d gradient lived in its owner's row: move the value into the view's own
+    store<f32>(v + INLINE_DATA, load<f32>(g));
+    store<usize>(v, v + INLINE_DATA, DATA);
+  }
+}
+
+/**
+ * The node that views leaf `id`'s gradient buffer, made on first use: -1 when the node has no
+ * gradient (or is not a leaf), -2 when the node table cannot grow. The view is exempt from scopes
+ * and owned by the leaf: it is freed when the gradient is (or handed the buffer, see dropGrad).
+ */
+export function gradView(id: i32): i32 {
+  let g = gradPtr(id);
+  if (!g || load<i32>(row(id), NREC) != 0 || (flagsOf(id) & GRAD_VIEW)) return -1;
+  let view = viewOf(id);
+  if (view >= 0) return view;
+  if (freeRow < 0 && !growTable()) return -2;
+  view = freeRow;
+  let r = row(view), p = row(id);
+  freeRow = load<i32>(r, REC);
+  store<usize>(r, gradPtr(id), DATA);
+  store<usize>(r, 0, GRAD);
+  store<i32>(r, load<i32>(p, SIZE), SIZE);
+  store<i32>(r, load<i32>(p, RANK), RANK);
+  store<i32>(r, HANDLE | IN_USE | KEPT | GRAD_VIEW, FLAGS);
+  store<i32>(r, -2 - id, REC);
+  store<i32>(r, 0, NREC);
+  store<i32>(r, 0, REFS);
+  memory.copy(r + SHAPE, p + SHAPE, <usize>MAX_RANK << 2);
+  store<i32>(p, -2 - view, REC);
+  liveNodes++;
+  store<i32>(header, liveNodes, 8);
+  return view;
 }

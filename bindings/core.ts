@@ -20,6 +20,7 @@ interface CoreExports {
   setGradEnabled(on: number): number;
   setRequiresGrad(id: number, on: number): void;
   ensureGrad(id: number): number;
+  gradView(id: number): number;
   setCaptureMode(on: number): void;
   setCapture(id: number, on: number): void;
   tensorBytesInUse(): number;
@@ -62,6 +63,8 @@ const GEN_OFFSET = 28;
 const FLAGS_OFFSET = 16;
 const REC_OFFSET = 20;
 export const REQUIRES_GRAD = 1;
+/** The node is a view of another's gradient (assembly/nodes.ts). */
+export const GRAD_VIEW = 256;
 const HEADER = core.header.value as number;
 const SHAPE_SCRATCH = HEADER + 12;
 

@@ -1,6 +1,6 @@
 // Functional autograd: grad(fn, inputs) and gradcheck(fn, inputs).
 import { core, heapF32, outOfMemory } from './core';
-import { Tensor, live, zeros, noGrad, newTensor } from './tensor';
+import { Tensor, live, noGrad, newTensor } from './tensor';
 import { tidy } from './memory';
 import { fmt } from './shape';
 
@@ -29,7 +29,7 @@ export function grad(fn: (...inputs: Tensor[]) => Tensor, inputs: Tensor[]): Ten
       const out = fn(...inputs);
       if (!(out instanceof Tensor)) throw new Error('grad: fn must return a Tensor');
       out.backward();
-      return inputs.map((t) => t.grad ?? zeros(t.shape));
+      return inputs.map((t) => gradCopy(t));
     });
   } finally {
     core.setCaptureMode(0);
@@ -44,6 +44,14 @@ export function grad(fn: (...inputs: Tensor[]) => Tensor, inputs: Tensor[]): Ten
       }
     });
   }
+}
+
+/** A new tensor holding a copy of t's gradient (zeros when it has none). */
+function gradCopy(t: Tensor): Tensor {
+  const out = newTensor(t.shape, 'grad', true);
+  const g = core.gradOf(t.id);
+  if (g !== 0) heapF32().copyWithin(core.dataOf(out.id) >>> 2, g >>> 2, (g >>> 2) + t.size);
+  return out;
 }
 
 export interface GradcheckOptions { eps?: number; atol?: number; rtol?: number }

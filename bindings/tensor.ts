@@ -1,7 +1,7 @@
 // The Tensor handle and every op. A Tensor is a node id plus the generation it was created with;
 // the numbers live in WebAssembly memory. Ops check their arguments, compute the output shape,
 // and make one call into the core, which runs the kernel and records the tape.
-import { core, issue, genOf, flagsOf, isLeaf, REQUIRES_GRAD, heapF32, setScratchShape, outOfMemory, OUT_OF_MEMORY, NO_RULE,
+import { core, issue, genOf, flagsOf, isLeaf, REQUIRES_GRAD, GRAD_VIEW, heapF32, setScratchShape, outOfMemory, OUT_OF_MEMORY, NO_RULE,
   BAD_INDEX, STALE, GRAPH_SPENT, MAX_RANK } from './core';
 import { Op, Cmd, OP_NAMES } from './opcodes';
 import { setTensorCheck } from './memory';
@@ -16,6 +16,8 @@ export class Tensor {
   /** @internal */ readonly id: number;
   /** @internal */ readonly gen: number;
   /** @internal */ readonly dims: Shape;
+  /** @internal the tensor `grad` returned last (one object per gradient) */
+  private gradTensor: Tensor | null = null;
 
   /** @internal use tensor(), zeros() and the ops to make tensors */
   constructor(id: number, dims: Shape) {
@@ -56,16 +58,17 @@ export class Tensor {
     return build(0, 0);
   }
 
-  /** The gradient (a fresh tensor holding a copy), or null before backward() reached this tensor. */
+  /**
+   * The gradient of a leaf, or null before backward() reached it (and for tensors computed from
+   * others, as in PyTorch). It is one tensor per gradient, a view of the gradient buffer that the
+   * leaf owns: reading it in a loop makes nothing new, and it lives until the leaf is disposed.
+   */
   get grad(): Tensor | null {
-    live(this, 'grad');
-    const g = core.gradOf(this.id);
-    if (g === 0) return null;
-    const out = newTensor(this.dims, 'grad');
-    const heap = heapF32();
-    const src = core.gradOf(this.id) >>> 2;
-    heap.copyWithin(core.dataOf(out.id) >>> 2, src, src + this.size);
-    return out;
+    const view = core.gradView(live(this, 'grad'));
+    if (view === -1) return null;
+    if (view < 0) outOfMemory('grad');
+    if (this.gradTensor === null || this.gradTensor.id !== view || this.gradTensor.isDisposed) this.gradTensor = new Tensor(view, this.dims);
+    return this.gradTensor;
   }
 
   toString(): string {
@@ -85,6 +88,9 @@ export class Tensor {
   detach(): Tensor { return detach(this); }
   requiresGrad_(flag = true): Tensor {
     const id = live(this, 'requiresGrad_');
+    if (flag && (flagsOf(id) & GRAD_VIEW)) {
+      throw new Error('requiresGrad_: this tensor is a view of a gradient (.grad); make a copy with detach() to differentiate through it');
+    }
     if (!flag && this.requiresGrad && !isLeaf(id)) {
       throw new Error('requiresGrad_: only a leaf tensor can stop requiring grad (this one was computed from others); use detach() for a copy outside the graph');
     }

@@ -159,16 +159,19 @@ describe('gradient accumulation', () => {
     });
   });
 
-  it('.grad is a copy: it does not change when the gradient later accumulates', () => {
+  it('.grad is one tensor, a view of the gradient: it shows later accumulation, and detach() copies it', () => {
     tg.tidy(() => {
       const x = tg.tensor([1, 2], { requiresGrad: true });
       x.sum().backward();
       const g1 = x.grad!;
+      const copy = g1.detach();
       x.sum().backward();
-      expect(Array.from(g1.data())).toEqual([1, 1]);
-      expect(Array.from(x.grad!.data())).toEqual([2, 2]);
-      expect(x.grad!.shape).toEqual([2]);
-      expect(x.grad!.requiresGrad).toBe(false);
+      expect(x.grad).toBe(g1);
+      expect(Array.from(g1.data())).toEqual([2, 2]);
+      expect(Array.from(copy.data())).toEqual([1, 1]);
+      expect(g1.shape).toEqual([2]);
+      expect(g1.requiresGrad).toBe(false);
+      expect(() => g1.requiresGrad_()).toThrow(/view of a gradient/);
     });
   });
 });

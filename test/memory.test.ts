@@ -182,20 +182,53 @@ describe('memory()', () => {
     expect(tg.memory().bytes).toBe(m0.bytes);
   });
 
-  it('the .grad copy is a tensor of its own, released by dispose or tidy', () => {
+  it('.grad is one tensor per gradient: reading it in a loop (in or out of tidy) makes nothing new (row 15)', () => {
     const x = tg.ones([4], { requiresGrad: true });
-    tg.tidy(() => x.sum().backward());
+    const s = tg.tensor(3, { requiresGrad: true }); // a 0-d leaf keeps its gradient in its own row
+    tg.tidy(() => x.sum().add(s).backward());
     const m0 = tg.memory();
     const g = x.grad!;
+    expect(tg.memory().tensors).toBe(m0.tensors + 1); // the view, once
+    for (let i = 0; i < 1000; i++) expect(x.grad).toBe(g);
+    tg.tidy(() => { for (let i = 0; i < 1000; i++) void x.grad; });
+    expect(g.isDisposed).toBe(false); // a scope does not own a view: its leaf does
     expect(tg.memory().tensors).toBe(m0.tensors + 1);
-    g.dispose();
-    tg.tidy(() => {
-      void x.grad;
-      void x.grad;
-    });
+    expect(tg.memory().bytes).toBe(m0.bytes); // the view shares the gradient's buffer
+    g.dispose(); // drops the view only; the gradient stays
     expect(tg.memory().tensors).toBe(m0.tensors);
-    expect(tg.memory().bytes).toBe(m0.bytes);
-    x.dispose();
+    expect(Array.from(x.grad!.data())).toEqual([1, 1, 1, 1]);
+    // growing the node table moves 0-d rows: the view of a 0-d gradient follows its leaf
+    const sg = s.grad!;
+    const many = Array.from({ length: 5000 }, () => tg.zeros([1]));
+    expect(sg.item()).toBe(1);
+    tg.dispose(many);
+    x.dispose(); // the leaf takes its view with it
+    s.dispose();
+    expect(sg.isDisposed).toBe(true);
+    expect(() => g.data()).toThrow(/disposed/);
+    expect(tg.memory().tensors).toBe(m0.tensors - 2);
+    expect(tg.memory().bytes).toBe(m0.bytes - 4 * 4 * 2 - 4 * 2);
+  });
+
+  it('a .grad view read by a live graph keeps its values when the gradient goes away', () => {
+    const w = tg.tensor([1, 2], { requiresGrad: true });
+    const x = tg.tensor([3, 4], { requiresGrad: true });
+    tg.tidy(() => w.mul(5).sum().backward()); // w.grad = [5, 5]
+    const m0 = tg.memory();
+    const stranger = tg.tidy(() => {
+      const view = w.grad!;
+      const y = x.mul(view).sum(); // the mul record reads the view
+      w.dispose(); // the gradient goes with w, the handle of its view too
+      expect(view.isDisposed).toBe(true);
+      const stranger = tg.full([2], -1); // may reuse the freed buffers
+      y.backward(); // d(sum(x · g))/dx = g, read from the values the record kept
+      return stranger;
+    });
+    expect(Array.from(x.grad!.data())).toEqual([5, 5]);
+    expect(Array.from(stranger.data())).toEqual([-1, -1]);
+    tg.dispose([x, stranger]);
+    expect(tg.memory().tensors).toBe(m0.tensors - 2); // w and x, and everything the scope made
+    expect(tg.memory().bytes).toBe(m0.bytes - 3 * 8); // w's values and gradient, x's values
   });
 });
 
