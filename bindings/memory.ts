@@ -3,13 +3,17 @@
 import { core, liveNodes, outOfMemory } from './core';
 import type { Tensor } from './tensor';
 
-/** Every tensor reachable from `value` through arrays and plain objects. */
-function collect(value: unknown, into: Set<Tensor>, isTensor: (v: unknown) => v is Tensor): void {
-  if (isTensor(value)) into.add(value);
-  else if (Array.isArray(value)) for (const v of value) collect(v, into, isTensor);
-  else if (value !== null && typeof value === 'object' && Object.getPrototypeOf(value) === Object.prototype) {
-    for (const v of Object.values(value)) collect(v, into, isTensor);
-  }
+/**
+ * Every tensor reachable from `value` through arrays and plain objects (null-prototype ones too,
+ * as load() returns), each container visited once so cycles end.
+ */
+function collect(value: unknown, into: Set<Tensor>, isTensor: (v: unknown) => v is Tensor, seen = new Set<object>()): void {
+  if (isTensor(value)) { into.add(value); return; }
+  if (value === null || typeof value !== 'object' || seen.has(value)) return;
+  const proto = Object.getPrototypeOf(value);
+  if (!Array.isArray(value) && proto !== Object.prototype && proto !== null) return;
+  seen.add(value);
+  for (const v of Object.values(value)) collect(v, into, isTensor, seen);
 }
 
 let isTensorFn: (v: unknown) => v is Tensor = (_v): _v is Tensor => false;
@@ -26,27 +30,36 @@ export function keep<T extends Tensor>(t: T): T {
 /**
  * Runs `fn` and releases every tensor created inside it, except what it returns (a tensor, or
  * arrays and plain objects holding tensors), which moves to the enclosing scope. Scopes nest.
- * The core keeps the scope's list of nodes, so closing a scope is one call.
+ * The core keeps the scope's list of nodes, so closing a scope is one call. The scope closes
+ * whatever fn does: returns, throws, or returns something whose reading throws.
  */
 export function tidy<T>(fn: () => T): T {
   if (typeof fn !== 'function') throw new Error(`tidy: expected a function, got ${typeof fn}`);
+  const kind = (fn as { constructor?: { name?: string } }).constructor?.name;
+  if (kind === 'AsyncFunction' || kind === 'AsyncGeneratorFunction') throw new Error(ASYNC_TIDY);
   if (!core.beginScope()) outOfMemory('tidy');
-  let result: T;
-  try {
-    result = fn();
-  } catch (err) {
-    core.endScope();
-    throw err;
-  }
-  const returned = new Set<Tensor>();
-  collect(result, returned, isTensorFn);
   const marked: Tensor[] = [];
-  for (const t of returned) {
-    if (!t.isDisposed) { core.markReturned(t.id, 1); marked.push(t); }
+  try {
+    const result = fn();
+    if (isThenable(result)) throw new Error(ASYNC_TIDY);
+    const returned = new Set<Tensor>();
+    collect(result, returned, isTensorFn);
+    for (const t of returned) {
+      if (!t.isDisposed) { core.markReturned(t.id, 1); marked.push(t); }
+    }
+    return result;
+  } finally {
+    core.endScope();
+    for (const t of marked) core.markReturned(t.id, 0);
   }
-  core.endScope();
-  for (const t of marked) core.markReturned(t.id, 0);
-  return result;
+}
+
+const ASYNC_TIDY = 'tidy: fn is async (it returned a Promise): tidy releases the tensors fn made when fn returns, ' +
+  'which for an async function is at its first await, and cannot see the tensors made after it. Put tidy around ' +
+  'the synchronous part instead: const loss = tidy(() => step(batch)); await somethingElse();';
+
+function isThenable(x: unknown): boolean {
+  return x !== null && (typeof x === 'object' || typeof x === 'function') && typeof (x as { then?: unknown }).then === 'function';
 }
 
 /** Releases a tensor, or every tensor in an array or plain object. */

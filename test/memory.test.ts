@@ -376,3 +376,49 @@ describe('a training loop in tidy has a flat memory curve', () => {
     tg.dispose([last!, w, x]);
   });
 });
+
+describe('tidy always closes its scope (row 10)', () => {
+  it('a returned cycle is walked once; its tensors survive, the rest is released', () => {
+    const m0 = tg.memory();
+    const out = tg.tidy(() => {
+      tg.ones([3]).mul(2); // released
+      const box: { t: tg.Tensor; self?: unknown; list: unknown[] } = { t: tg.full([2], 4), list: [] };
+      box.self = box;
+      box.list.push(box, [box]);
+      return box;
+    });
+    expect(tg.memory().tensors).toBe(m0.tensors + 1);
+    expect(Array.from(out.t.data())).toEqual([4, 4]);
+    tg.dispose(out); // dispose walks the cycle too
+    expect(tg.memory()).toEqual(m0);
+  });
+
+  it('a result whose getter throws: the error comes out and every tensor fn made is released', () => {
+    const m0 = tg.memory();
+    expect(() => tg.tidy(() => {
+      const t = tg.ones([5]);
+      return { t, get boom(): never { throw new Error('getter failed'); } };
+    })).toThrow('getter failed');
+    expect(tg.memory()).toEqual(m0);
+    // the scope stack is balanced: a tensor made now belongs to no scope and survives
+    const kept = tg.ones([1]);
+    tg.tidy(() => undefined);
+    expect(kept.isDisposed).toBe(false);
+    kept.dispose();
+  });
+
+  it('an async function is refused before it runs; a returned Promise closes the scope and is refused', async () => {
+    const m0 = tg.memory();
+    let ran = false;
+    expect(() => tg.tidy((async () => { ran = true; return tg.ones([2]); }) as never)).toThrow(/tidy: fn is async .* tidy\(\(\) => step\(batch\)\)/);
+    expect(ran).toBe(false);
+    let later: tg.Tensor | null = null;
+    const pending = new Promise<void>((resolve) => setTimeout(resolve, 0));
+    expect(() => tg.tidy(() => { tg.ones([7]); return pending.then(() => { later = tg.ones([1]); }); })).toThrow(/returned a Promise/);
+    expect(tg.memory()).toEqual(m0); // what fn made before returning was released
+    await pending;
+    await new Promise((resolve) => setTimeout(resolve, 0));
+    later!.dispose(); // made after tidy returned: the caller's, as the message says
+    expect(tg.memory()).toEqual(m0);
+  });
+});
