@@ -4,7 +4,7 @@
 export { header, dropGrad, gradFor as ensureGrad, tensorBytesInUse, setCaptureMode } from "./nodes";
 export { runOp, runOpInto, release, setGradEnabled, setRequiresGrad, setCapture, missingRule } from "./autograd";
 export { command, issue, lastNorm, beginTrace, endTrace, runTrace, disposeTrace } from "./replay";
-export { failedRequest } from "./alloc";
+export { failedRequest, failAllocAfter } from "./alloc";
 export { seed } from "./random";
 export { beginScope, endScope, markReturned, keepNode, newScopedNode as newNode } from "./scopes";
 
