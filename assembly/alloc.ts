@@ -1,44 +1,253 @@
-// Buffer allocator over memory.grow: power-of-two size classes with one free list each.
+// Buffer allocator over memory.grow: TLSF (two-level segregated fit), after AssemblyScript's own
+// std/assembly/rt/tlsf.ts (http://www.gii.upv.es/tlsf/), reduced to what the engine needs.
 //
-// Blocks carry no header: every caller knows the byte size it asked for (a node knows its element
-// count), so `free(ptr, bytes)` finds the class again. Every block is 16-byte aligned, so v128
-// loads and stores on tensor data are aligned.
+// Every block starts with a 16-byte header; the payload (what alloc returns) follows it, so every
+// payload is 16-byte aligned and its capacity is a whole number of 16-byte units: v128 loads and
+// stores on tensor data are aligned, and a kernel may touch the whole last unit of a buffer.
 //
-//   free block:  ┌──────────────┬────────────────────────────────┐
-//                │ next: usize  │ (unused until handed out)      │   freeHeads[class] → block → …
-//                └──────────────┴────────────────────────────────┘
+//   block                                            payload = block + HEADER
+//   ┌───────────┬───────────┬───────────┬────────────┬──────────────────────────────────────┐
+//   │ prev      │ next      │ left      │ size │L│F│ │ size bytes (a multiple of 16, ≥ 16)  │
+//   │ (if free) │ (if free) │ (if L)    │ usize      │                                      │
+//   └───────────┴───────────┴───────────┴────────────┴──────────────────────────────────────┘
+//   0           4           8           12           16                         16 + size = right
 //
-// Power-of-two classes waste at most half a block and make reuse exact: a training step that
-// allocates the same sizes every time takes them straight back off the free lists, so memory
-// stays flat across steps.
+// size   payload bytes; its low 4 bits hold the tags F (this block is free) and L (the block to
+//        the left is free)
+// prev, next   the free list of the block's size class (only while the block is free)
+// left   when L is set: the free block on the left (a boundary tag, so that freeing finds both
+//        neighbours in O(1))
+// All bookkeeping lives in headers: a free block's payload is never written.
+//
+// Memory from the heap base to the end of linear memory is one row of blocks; the last one is the
+// tail, a used block of size 0 (a header only). Two free blocks are never neighbours: free()
+// merges a block with a free left and right neighbour at once, and growing memory turns the old
+// tail into the header of a new free block, merged with a free block on its left:
+//
+//   heapStart                                                             tail     memory end
+//   ┌──────┬────────┬──────┬──────────────┬─────── … ───┬────────────────┬────────┐
+//   │ used │ free   │ used │ used         │             │ free           │ tail   │
+//   └──────┴────────┴──────┴──────────────┴─────── … ───┴────────────────┴────────┘
+//
+// Size classes (payload size s): below 256 bytes one class per 16 bytes (fl 0, sl = s / 16); from
+// 256 on, fl = log2(s) − 7 and sl = the 4 bits after the leading one, 16 classes per power of two.
+// One free list per (fl, sl); a bit per list in slMaps[fl] and a bit per fl in flMap find the
+// first non-empty list at or above a class with two ctz: alloc and free are O(1).
+//
+//   flMap:   u32, bit fl set when slMaps[fl] ≠ 0                      FL_COUNT = 25 (s < 2^32)
+//   slMaps:  u32 × FL_COUNT, bit sl set when heads[fl·16 + sl] ≠ 0
+//   heads:   usize × FL_COUNT·16, the first free block of each class
+//
+// alloc rounds a request up to the next class boundary before searching (good fit: any block of
+// that class or above fits, no list walk). When no class has one, it tries the head of the
+// request's own class, then grows memory, then — memory at its limit — walks its own class's
+// list, so a freed block of the right size is found even at the 4 GiB ceiling. Every size is
+// computed so that it cannot wrap: a request that cannot be served returns 0 and records its size.
 
 // @ts-ignore: decorator
-@inline const MIN_CLASS: u32 = 4; // 16 bytes
+@inline const HEADER: usize = 16;
 // @ts-ignore: decorator
-@inline const CLASS_COUNT: u32 = 32;
+@inline const PREV: usize = 0;
+// @ts-ignore: decorator
+@inline const NEXT: usize = 4;
+// @ts-ignore: decorator
+@inline const LEFT: usize = 8;
+// @ts-ignore: decorator
+@inline const INFO: usize = 12;
 
-const freeHeads: usize = memory.data(<i32>(CLASS_COUNT * sizeof<usize>()));
-let bumpPtr: usize = (__heap_base + 15) & ~15;
+// tags in the low bits of INFO
+// @ts-ignore: decorator
+@inline const FREE: usize = 1;
+// @ts-ignore: decorator
+@inline const LEFT_FREE: usize = 2;
+// @ts-ignore: decorator
+@inline const TAGS: usize = 15;
+
+/** The smallest payload, and the payload granularity. */
+// @ts-ignore: decorator
+@inline const UNIT: usize = 16;
+// @ts-ignore: decorator
+@inline const SL_BITS: u32 = 4;
+/** Payloads below this size (2^(SL_BITS + 4)) have exact classes of 16 bytes. */
+// @ts-ignore: decorator
+@inline const SMALL: usize = 256;
+// @ts-ignore: decorator
+@inline const FL_COUNT: u32 = 25;
+/** Linear memory of wasm32 ends here at most (65536 pages). */
+// @ts-ignore: decorator
+@inline const MEMORY_LIMIT: u64 = 1 << 32;
+/** Larger requests cannot be served in any memory; refusing them first keeps `bytes + 15` exact. */
+// @ts-ignore: decorator
+@inline const MAX_REQUEST: usize = 0xffff0000;
+
+const slMaps: usize = memory.data(<i32>(FL_COUNT << 2), 16);
+const heads: usize = memory.data(<i32>((FL_COUNT << SL_BITS) << 2), 16);
+let flMap: u32 = 0;
+/** The tail block (0 until the first allocation). */
+let tail: usize = 0;
+/** Test hook: the allocation that brings this to 0 fails (0: disarmed). */
+let failCountdown: i32 = 0;
+
 /** The size of the last request that could not be served (for the RangeError message). */
 export let failedRequest: f64 = 0;
 /** Counts failed requests, so a long operation (backward) can tell whether one failed. */
 export let allocFailures: i32 = 0;
 
 // @ts-ignore: decorator
-@inline function sizeClass(bytes: usize): u32 {
-  return bytes <= (<usize>1 << MIN_CLASS) ? MIN_CLASS : <u32>(32 - clz<u32>(<u32>bytes - 1));
+@inline function sizeOf(block: usize): usize { return load<usize>(block, INFO) & ~TAGS; }
+
+/** The free-list index fl·16 + sl of a payload size (the class that holds it). */
+// @ts-ignore: decorator
+@inline function classOf(size: usize): u32 {
+  if (size < SMALL) return <u32>(size >> 4);
+  let top = 31 - clz<u32>(<u32>size);
+  return ((top - 7) << SL_BITS) | ((<u32>size >> (top - SL_BITS)) ^ (1 << SL_BITS));
 }
 
-/** Grows memory so that `end` is addressable; false when the runtime refuses. */
-function ensureMemory(end: u64): bool {
-  let have = <u64>memory.size() << 16;
-  if (end <= have) return true;
-  if (end > (<u64>1 << 32)) return false;
-  let need = <i32>((end - have + 0xffff) >>> 16);
-  // Grow by at least the current size so a growing model does not call memory.grow per step.
-  let want = max(need, min(memory.size(), 16384));
-  if (memory.grow(want) >= 0) return true;
-  return memory.grow(need) >= 0;
+/** Puts a free block (INFO already written) at the head of its class's list. */
+function link(block: usize, size: usize): void {
+  let index = classOf(size);
+  let headAt = heads + (<usize>index << 2);
+  let head = load<usize>(headAt);
+  store<usize>(block, 0, PREV);
+  store<usize>(block, head, NEXT);
+  if (head) store<usize>(head, block, PREV);
+  store<usize>(headAt, block);
+  let fl = index >> SL_BITS;
+  let slAt = slMaps + (<usize>fl << 2);
+  store<u32>(slAt, load<u32>(slAt) | (1 << (index & 15)));
+  flMap |= 1 << fl;
+}
+
+/** Takes a free block of payload `size` out of its class's list. */
+function unlink(block: usize, size: usize): void {
+  let prev = load<usize>(block, PREV);
+  let next = load<usize>(block, NEXT);
+  if (next) store<usize>(next, prev, PREV);
+  if (prev) {
+    store<usize>(prev, next, NEXT);
+  } else { // the head of its list
+    let index = classOf(size);
+    store<usize>(heads + (<usize>index << 2), next);
+    if (!next) {
+      let fl = index >> SL_BITS;
+      let slAt = slMaps + (<usize>fl << 2);
+      let slMap = load<u32>(slAt) & ~(1 << (index & 15));
+      store<u32>(slAt, slMap);
+      if (!slMap) flMap &= ~(1 << fl);
+    }
+  }
+}
+
+/** The first free block of the lowest non-empty class whose every block holds `size`, or 0. */
+// @ts-ignore: decorator
+@inline function search(size: usize): usize {
+  let fl: u32, sl: u32;
+  if (size < SMALL) {
+    fl = 0;
+    sl = <u32>(size >> 4);
+  } else {
+    // Round up to the next class boundary; a size that rounds past 2^32 is left to fallback().
+    let top = 31 - clz<u32>(<u32>size);
+    let rounded = size + ((<usize>1 << (top - SL_BITS)) - 1);
+    if (rounded < size) return 0;
+    top = 31 - clz<u32>(<u32>rounded);
+    fl = top - 7;
+    sl = (<u32>rounded >> (top - SL_BITS)) & 15;
+  }
+  let slMap = load<u32>(slMaps + (<usize>fl << 2)) & (<u32>-1 << sl);
+  if (!slMap) {
+    let above = flMap & (<u32>-1 << (fl + 1));
+    if (!above) return 0;
+    fl = ctz<u32>(above);
+    slMap = load<u32>(slMaps + (<usize>fl << 2));
+  }
+  return load<usize>(heads + ((<usize>((fl << SL_BITS) | ctz<u32>(slMap))) << 2));
+}
+
+/** Hands out free block `block` for a payload of `size`: unlinks it and splits off the rest. */
+// @ts-ignore: decorator
+@inline function take(block: usize, size: usize): void {
+  let info = load<usize>(block, INFO);
+  let have = info & ~TAGS;
+  unlink(block, have);
+  let rest = have - size;
+  if (rest >= HEADER + UNIT) {
+    store<usize>(block, size | (info & LEFT_FREE), INFO);
+    let spare = block + HEADER + size;
+    let spareSize = rest - HEADER;
+    store<usize>(spare, spareSize | FREE, INFO); // its left is `block`, in use
+    store<usize>(spare + HEADER + spareSize, spare, LEFT); // the right keeps its L tag
+    link(spare, spareSize);
+  } else {
+    store<usize>(block, info & ~FREE, INFO);
+    let right = block + HEADER + have;
+    store<usize>(right, load<usize>(right, INFO) & ~LEFT_FREE, INFO);
+  }
+}
+
+/** Sets up the heap on first use: one free block up to the end of memory, then the tail. */
+function initialize(): bool {
+  let start = (__heap_base + 15) & ~15;
+  let end = <u64>memory.size() << 16;
+  let need = <u64>start + 3 * HEADER + UNIT; // a block with the smallest payload, and the tail
+  if (end < need && memory.grow(<i32>((need - end + 0xffff) >> 16)) < 0) return false;
+  end = <u64>memory.size() << 16;
+  tail = <usize>(end - HEADER);
+  let size = tail - start - HEADER;
+  store<usize>(start, size | FREE, INFO);
+  store<usize>(tail, LEFT_FREE, INFO);
+  store<usize>(tail, start, LEFT);
+  link(start, size);
+  return true;
+}
+
+/**
+ * Grows memory so that a free block of at least `size` ends at the tail, and returns it (linked
+ * in its list); 0 when the runtime refuses or the 4 GiB limit is in the way.
+ */
+function grow(size: usize): usize {
+  let tailInfo = load<usize>(tail, INFO);
+  // The block will start at the free block before the tail, or at the tail itself.
+  let start = tailInfo & LEFT_FREE ? load<usize>(tail, LEFT) : tail;
+  let need = <u64>start + 2 * HEADER + <u64>size; // its header and payload, then the new tail
+  let end = <u64>tail + HEADER; // = memory.size() << 16: nothing else grows memory
+  if (need <= end) return start; // the free block before the tail fits (rounding skipped it)
+  if (need > MEMORY_LIMIT) return 0;
+  let pages = <i32>((need - end + 0xffff) >> 16);
+  // Grow by at least the current size (up to 1 GiB) so a growing model does not call memory.grow per step.
+  let want = max(pages, min(memory.size(), 16384));
+  if (memory.grow(want) < 0 && memory.grow(pages) < 0) return 0;
+  let newTail = <usize>((<u64>memory.size() << 16) - HEADER);
+  // The old tail becomes the header of the new free block, merged with a free block on its left.
+  let block = tail;
+  let blockSize = newTail - tail - HEADER;
+  if (tailInfo & LEFT_FREE) {
+    let leftSize = sizeOf(start);
+    unlink(start, leftSize);
+    block = start;
+    blockSize += leftSize + HEADER;
+  }
+  store<usize>(block, blockSize | FREE, INFO);
+  store<usize>(newTail, LEFT_FREE, INFO);
+  store<usize>(newTail, block, LEFT);
+  tail = newTail;
+  link(block, blockSize);
+  return block;
+}
+
+/** When search() finds nothing: a block that fits from the request's own class, more memory, or 0. */
+function fallback(size: usize): usize {
+  let index = classOf(size);
+  let headAt = heads + (<usize>index << 2);
+  let block = load<usize>(headAt);
+  if (block && sizeOf(block) >= size) return block;
+  block = grow(size);
+  if (block) return block;
+  // Memory is at its limit: any block of the own class that fits (one list walk, only here).
+  block = load<usize>(headAt);
+  while (block && sizeOf(block) < size) block = load<usize>(block, NEXT);
+  return block;
 }
 
 function refuse(bytes: usize): usize {
@@ -48,28 +257,36 @@ function refuse(bytes: usize): usize {
 }
 
 /**
- * Whether `bytes` more could be bump-allocated while staying under 1 GiB of memory: far enough
- * below the 4 GiB limit (and below what browsers refuse) that growing there does not fail.
+ * Whether `bytes` more could be allocated while staying under 1 GiB of memory: far enough below
+ * the 4 GiB limit (and below what browsers refuse) that growing there does not fail. Free blocks
+ * below the top of the heap are not counted. False while failure injection is armed, so that
+ * callers take their careful path.
  */
 export function roomToGrow(bytes: f64): bool {
-  return <f64>bumpPtr + bytes <= <f64>(1 << 30);
+  if (failCountdown) return false;
+  let top = tail ? tail : (__heap_base + 15) & ~15;
+  if (tail && (load<usize>(tail, INFO) & LEFT_FREE)) top = load<usize>(tail, LEFT);
+  return <f64>top + bytes <= <f64>(1 << 30);
+}
+
+/** Test hook: the n-th next alloc (n ≥ 1) fails as if memory were exhausted; n ≤ 0 disarms. */
+export function failAllocAfter(n: i32): void {
+  failCountdown = max(n, 0);
 }
 
 /** Returns a 16-byte aligned block of at least `bytes` bytes, or 0 when memory is exhausted. */
 export function alloc(bytes: usize): usize {
-  if (bytes > (<usize>1 << 31)) return refuse(bytes);
-  let cls = sizeClass(bytes);
-  let head = freeHeads + (<usize>cls << alignof<usize>());
-  let block = load<usize>(head);
-  if (block) {
-    store<usize>(head, load<usize>(block));
-  } else {
-    let blockSize = <usize>1 << cls;
-    if (!ensureMemory(<u64>bumpPtr + <u64>blockSize)) return refuse(bytes);
-    block = bumpPtr;
-    bumpPtr += blockSize;
+  if (failCountdown && --failCountdown == 0) return refuse(bytes);
+  if (bytes > MAX_REQUEST) return refuse(bytes);
+  let size = bytes <= UNIT ? UNIT : (bytes + 15) & ~15;
+  if (!tail && !initialize()) return refuse(bytes);
+  let block = search(size);
+  if (!block) {
+    block = fallback(size);
+    if (!block) return refuse(bytes);
   }
-  return block;
+  take(block, size);
+  return block + HEADER;
 }
 
 /** Like alloc, and the block is zero-filled. */
@@ -82,9 +299,37 @@ export function allocZeroed(bytes: usize): usize {
   return block;
 }
 
-export function free(block: usize, bytes: usize): void {
-  let cls = sizeClass(bytes);
-  let head = freeHeads + (<usize>cls << alignof<usize>());
-  store<usize>(block, load<usize>(head));
-  store<usize>(head, block);
+/**
+ * Returns a block to the free lists, merged with a free neighbour on either side. `bytes` (what
+ * the caller asked for) is not needed: the header knows the size. Freeing 0 or a free block does
+ * nothing.
+ */
+export function free(ptr: usize, bytes: usize): void {
+  if (!ptr) return;
+  let block = ptr - HEADER;
+  let info = load<usize>(block, INFO);
+  if (info & FREE) return;
+  let size = info & ~TAGS;
+  let right = block + HEADER + size;
+  let rightInfo = load<usize>(right, INFO);
+  if (rightInfo & FREE) {
+    let rightSize = rightInfo & ~TAGS;
+    unlink(right, rightSize);
+    size += HEADER + rightSize;
+    right = block + HEADER + size;
+    rightInfo = load<usize>(right, INFO);
+  }
+  if (info & LEFT_FREE) {
+    let left = load<usize>(block, LEFT);
+    let leftInfo = load<usize>(left, INFO);
+    let leftSize = leftInfo & ~TAGS;
+    unlink(left, leftSize);
+    size += leftSize + HEADER;
+    block = left;
+    info = leftInfo;
+  }
+  store<usize>(block, size | (info & LEFT_FREE) | FREE, INFO);
+  store<usize>(right, rightInfo | LEFT_FREE, INFO);
+  store<usize>(right, block, LEFT);
+  link(block, size);
 }

@@ -5,7 +5,7 @@ export { header, dropGrad, gradFor as ensureGrad, gradView, tensorBytesInUse, se
 export { runOp, runOpInto, release, setGradEnabled, setRequiresGrad, setCapture } from "./autograd";
 export { failedOp, badValue, badPosition, badBound } from "./errors";
 export { command, issue, lastNorm, beginTrace, endTrace, runTrace, disposeTrace } from "./replay";
-export { failedRequest } from "./alloc";
+export { failedRequest, failAllocAfter } from "./alloc";
 export { seed } from "./random";
 export { beginScope, endScope, markReturned, keepNode, newScopedNode as newNode } from "./scopes";
 

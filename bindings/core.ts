@@ -42,6 +42,7 @@ interface CoreExports {
   endTrace(): void;
   runTrace(trace: number): number;
   disposeTrace(trace: number): void;
+  failAllocAfter(n: number): void;
 }
 
 const relaxedBytes = applyPatch(simdBytes, relaxedPatch);
@@ -123,5 +124,16 @@ export function issue(cmd: Cmd, out = -1, a = -1, b = -1, i0 = 0, i1 = 0, i2 = 0
 /** Throws the RangeError for a failed allocation (called when the core returned OUT_OF_MEMORY). */
 export function outOfMemory(op: string): never {
   const bytes = core.failedRequest.value as number;
-  throw new RangeError(`${op}: out of memory allocating ${bytes} bytes (WebAssembly memory is ${core.memory.buffer.byteLength} bytes)`);
+  throw new RangeError(`${op}: out of memory allocating ${bytes} bytes (${core.tensorBytesInUse()} bytes in use by tensors; ` +
+    `WebAssembly memory is ${core.memory.buffer.byteLength} bytes, at most ${2 ** 32})`);
 }
+
+/**
+ * Hooks for the project's own tests, not public API (they may change or go without notice).
+ * `failAllocAfter(n)`: the n-th next allocation in the core (n ≥ 1) fails as if memory were
+ * exhausted, once; n ≤ 0 disarms it.
+ * @internal
+ */
+export const __testing = {
+  failAllocAfter(n: number): void { core.failAllocAfter(n); },
+};

@@ -1,5 +1,7 @@
 // tapegrad: automatic differentiation with a WebAssembly core.
 export { build } from './core';
+/** @internal Test hooks (see bindings/core.ts); not public API. */
+export { __testing } from './core';
 export {
   Tensor, tensor, zeros, ones, full, arange, rand, randn, manualSeed,
   add, sub, mul, div, pow, maximum, minimum, neg, abs, exp, log, sqrt, tanh, sigmoid, relu, leakyRelu, gelu,
