@@ -191,3 +191,53 @@ describe('a trace holds every tensor its program names', () => {
     opt.dispose();
   });
 });
+
+describe('backward is atomic under exhaustion (row 7)', () => {
+  it('failing the N-th allocation, for every N, over a conv + matmul + loss backward changes no gradient', () => {
+    tg.manualSeed(7);
+    const conv = new nn.Conv2d(2, 3, 3, { padding: 1 });
+    const fc = new nn.Linear(3 * 4 * 4, 5);
+    const params = [...conv.parameters(), ...fc.parameters()];
+    const x = tg.randn([2, 2, 4, 4], { requiresGrad: true });
+    const labels = [1, 4];
+    const leaves = [...params, x];
+    const forward = (): tg.Tensor => F.crossEntropy(fc.forward(conv.forward(x).relu().flatten(1)), labels);
+    // the answer: the same backward with nothing failing, from zero gradients
+    const expected = tg.tidy(() => {
+      forward().backward();
+      return leaves.map((t) => Array.from(t.grad!.data()));
+    });
+    // earlier gradients (accumulated by the successful run) must survive every failed attempt
+    const grads = (): number[][] => leaves.map((t) => Array.from(t.grad!.data()));
+    let failures = 0;
+    for (let n = 1; ; n++) {
+      const before = grads();
+      const ok = tg.tidy(() => {
+        const loss = forward();
+        const mem = tg.memory();
+        tg.__testing.failAllocAfter(n);
+        try {
+          loss.backward();
+          return true;
+        } catch (err) {
+          expect(err).toBeInstanceOf(RangeError);
+          expect(String(err)).toMatch(/backward: out of memory allocating \d+ bytes/);
+          expect(grads()).toEqual(before);
+          expect(tg.memory()).toEqual(mem);
+          return false;
+        } finally {
+          tg.__testing.failAllocAfter(0);
+        }
+      });
+      if (ok) {
+        // the successful attempt added exactly the expected gradient once more
+        grads().forEach((g, k) => g.forEach((v, i) => expect(v).toBeCloseTo(before[k][i] + expected[k][i], 4)));
+        break;
+      }
+      failures++;
+      expect(n).toBeLessThan(100);
+    }
+    expect(failures).toBeGreaterThan(5); // the walk allocates a gradient per reached node: each N up to there failed it
+    tg.dispose([...leaves]);
+  });
+});
