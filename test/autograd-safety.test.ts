@@ -237,7 +237,7 @@ describe('backward is atomic under exhaustion (row 7)', () => {
       failures++;
       expect(n).toBeLessThan(100);
     }
-    expect(failures).toBeGreaterThan(5); // the walk allocates a gradient per reached node: each N up to there failed it
+    expect(failures).toBe(4); // one gradient buffer per intermediate (linear, flatten, relu, conv outputs; the 0-d loss keeps its own inline)
     tg.dispose([...leaves]);
   });
 });
