@@ -1,10 +1,13 @@
 // The Tensor handle and every op. A Tensor is a node id plus the generation it was created with;
 // the numbers live in WebAssembly memory. Ops check their arguments, compute the output shape,
 // and make one call into the core, which runs the kernel and records the tape.
-import { core, issue, genOf, flagsOf, isLeaf, REQUIRES_GRAD, heapF32, setScratchShape, outOfMemory, OUT_OF_MEMORY, NO_RULE, MAX_RANK } from './core';
+import { core, issue, genOf, flagsOf, isLeaf, REQUIRES_GRAD, heapF32, setScratchShape, outOfMemory, OUT_OF_MEMORY, NO_RULE, MAX_RANK, isNodeOf } from './core';
 import { Op, Cmd } from './opcodes';
 import { setTensorCheck } from './memory';
-import { type Shape, fmt, numel, sameShape, checkShape, checkBytes, normAxis, broadcastShape, prod, dimsArg } from './shape';
+import {
+  type Shape, fmt, numel, sameShape, checkShape, checkBytes, normAxis, broadcastShape, prod, dimsArg,
+  show, setShowTensor, checkInt, checkNumber, checkBool, readOptions, bool, oneOf, INT_MAX,
+} from './shape';
 
 /** An operand: a tensor, a plain number, or nested arrays of numbers. */
 export type TensorLike = Tensor | number | NestedArray;
@@ -18,6 +21,8 @@ export class Tensor {
 
   /** @internal use tensor(), zeros() and the ops to make tensors */
   constructor(id: number, dims: Shape) {
+    // A handle must match its node: one made up from numbers could point kernels past a buffer.
+    if (!isNodeOf(id, dims)) throw new Error('Tensor: the constructor is internal; make tensors with tg.tensor(), tg.zeros() or an op');
     this.id = id;
     this.gen = genOf(id);
     this.dims = dims;
@@ -83,6 +88,7 @@ export class Tensor {
   zeroGrad(): void { issue(Cmd.ZERO_GRAD, -1, live(this, 'zeroGrad')); }
   detach(): Tensor { return detach(this); }
   requiresGrad_(flag = true): Tensor {
+    checkBool(flag, 'requiresGrad', 'requiresGrad_');
     const id = live(this, 'requiresGrad_');
     if (!flag && this.requiresGrad && !isLeaf(id)) {
       throw new Error('requiresGrad_: only a leaf tensor can stop requiring grad (this one was computed from others); use detach() for a copy outside the graph');
@@ -148,6 +154,7 @@ export class Tensor {
 }
 
 setTensorCheck((v: unknown): v is Tensor => v instanceof Tensor);
+setShowTensor((v) => (v instanceof Tensor ? (v.isDisposed ? 'a disposed Tensor' : `a Tensor of shape ${fmt(v.dims)}`) : null));
 
 // ── plumbing ───────────────────────────────────────────────────────────────────────────────────
 
@@ -195,6 +202,27 @@ export function asTensor(x: unknown, op: string): Tensor {
 }
 
 /**
+ * Runs fn on the operands as tensors. Those made here from numbers or arrays are released when fn
+ * returns (the op's record keeps what a graph needs) or when fn or a later conversion throws,
+ * unless fn returned one of them.
+ */
+export function withTensors<R>(op: string, xs: unknown[], fn: (ts: Tensor[]) => R): R {
+  const made: Tensor[] = [];
+  let result: R | undefined;
+  try {
+    const ts = xs.map((x) => {
+      const t = asTensor(x, op);
+      if (t !== x) made.push(t);
+      return t;
+    });
+    result = fn(ts);
+    return result;
+  } finally {
+    for (const t of made) if ((t as unknown) !== result) t.dispose();
+  }
+}
+
+/**
  * Releases a tensor asTensor made from numbers or arrays (`t` is not the argument `x` itself) once
  * its op has run: the op's tape record keeps it for as long as a graph needs it.
  */
@@ -202,11 +230,7 @@ function dropTemporary(t: Tensor, x: unknown): void {
   if (t !== x) t.dispose();
 }
 
-export function describe(x: unknown): string {
-  if (x === null) return 'null';
-  if (typeof x === 'string') return `the string ${JSON.stringify(x)}`;
-  return typeof x === 'object' ? (x.constructor?.name ?? 'object') : typeof x;
-}
+export const describe = show;
 
 // ── creation ───────────────────────────────────────────────────────────────────────────────────
 
@@ -215,8 +239,15 @@ export interface TensorOptions extends CreateOptions { shape?: number[] }
 
 /** Infers the shape of nested arrays and flattens them, or names where they are ragged. */
 function flattenNested(data: unknown, op: string): { shape: number[]; values: number[] } {
+  // The depth is measured along the first elements and refused past MAX_RANK before any value is
+  // read, so nesting of any depth (or a cycle) is an Error here, never a stack overflow later.
   const shape: number[] = [];
-  for (let d: unknown = data; Array.isArray(d); d = d[0]) shape.push(d.length);
+  for (let d: unknown = data; Array.isArray(d); d = d[0]) {
+    if (shape.length === MAX_RANK) {
+      throw new Error(`${op}: nested arrays deeper than ${MAX_RANK} levels (a tensor has at most ${MAX_RANK} dims)`);
+    }
+    shape.push(d.length);
+  }
   const values: number[] = [];
   const walk = (d: unknown, axis: number, path: number[]): void => {
     if (axis === shape.length) {
@@ -234,7 +265,11 @@ function flattenNested(data: unknown, op: string): { shape: number[]; values: nu
 }
 
 /** A tensor from a number, nested arrays, or a flat array / Float32Array with `shape`. */
-export function tensor(data: number | NestedArray | Float32Array, options: TensorOptions = {}, op = 'tensor'): Tensor {
+const TENSOR_OPTIONS = { shape: (v: unknown, _name: string, op: string) => checkShape(v, op), requiresGrad: bool };
+const CREATE_OPTIONS = { requiresGrad: bool };
+
+export function tensor(data: number | NestedArray | Float32Array, options?: TensorOptions, op = 'tensor'): Tensor {
+  const o = readOptions(options, TENSOR_OPTIONS, op);
   let shape: number[];
   let values: ArrayLike<number>;
   if (typeof data === 'number') {
@@ -246,8 +281,8 @@ export function tensor(data: number | NestedArray | Float32Array, options: Tenso
   } else {
     throw new Error(`${op}: expected a number, nested arrays of numbers or a Float32Array, got ${describe(data)}`);
   }
-  if (options.shape !== undefined) {
-    const target = checkShape(options.shape, op);
+  if (o.shape !== undefined) {
+    const target = o.shape;
     if (numel(target) !== values.length) {
       throw new Error(`${op}: ${values.length} values cannot fill shape ${fmt(target)} (it needs ${numel(target)})`);
     }
@@ -255,15 +290,17 @@ export function tensor(data: number | NestedArray | Float32Array, options: Tenso
   }
   const t = newTensor(shape, op);
   heapF32().set(values, core.dataOf(t.id) >>> 2);
-  if (options.requiresGrad) core.setRequiresGrad(t.id, 1);
+  if (o.requiresGrad) core.setRequiresGrad(t.id, 1);
   return t;
 }
 
 function creationShape(args: unknown[], op: string): { shape: number[]; options: CreateOptions } {
   const last = args[args.length - 1];
-  const hasOptions = last !== null && typeof last === 'object' && !Array.isArray(last);
+  // a final object (or null) is the options: readOptions rejects it if it is not a plain one
+  const hasOptions = args.length > 0 && typeof last === 'object' && !Array.isArray(last);
+  const options = readOptions(hasOptions ? last : undefined, CREATE_OPTIONS, op);
   const dims = dimsArg(hasOptions ? args.slice(0, -1) : args);
-  return { shape: checkShape(dims, op), options: hasOptions ? (last as CreateOptions) : {} };
+  return { shape: checkShape(dims, op), options };
 }
 
 function filled(op: string, args: unknown[], fill: (t: Tensor) => void): Tensor {
@@ -281,20 +318,21 @@ export const rand = (...args: (number | number[] | CreateOptions)[]): Tensor => 
 /** Standard normal from the seeded generator. */
 export const randn = (...args: (number | number[] | CreateOptions)[]): Tensor => filled('randn', args, (t) => issue(Cmd.RANDOM, -1, t.id, -1, 1, 0, 0, 0, 0, 0, 1));
 
-export function full(shape: number[], value: number, options: CreateOptions = {}): Tensor {
+export function full(shape: number[], value: number, options?: CreateOptions): Tensor {
   if (typeof value !== 'number') throw new Error(`full: value must be a number, got ${describe(value)}`);
-  return filled('full', [shape, options], (t) => core.fillNode(t.id, value));
+  if (!Array.isArray(shape) && typeof shape !== 'number') throw new Error(`full: shape must be an array of integers, got ${show(shape)}`);
+  return filled('full', [shape, readOptions(options, CREATE_OPTIONS, 'full')], (t) => core.fillNode(t.id, value));
 }
 
 /** arange(end) or arange(start, end, step = 1), like PyTorch. */
-export function arange(start: number, end?: number, step = 1, options: CreateOptions = {}): Tensor {
+export function arange(start: number, end?: number, step = 1, options?: CreateOptions): Tensor {
+  readOptions(options, CREATE_OPTIONS, 'arange');
   if (end === undefined) { end = start; start = 0; }
-  for (const [name, v] of [['start', start], ['end', end], ['step', step]] as const) {
-    if (typeof v !== 'number' || !Number.isFinite(v)) throw new Error(`arange: ${name} must be a finite number, got ${String(v)}`);
-  }
+  for (const [name, v] of [['start', start], ['end', end], ['step', step]] as const) checkNumber(v, name, 'arange');
   if (step === 0) throw new Error('arange: step must be nonzero');
   const n = Math.max(0, Math.ceil((end - start) / step));
   checkBytes([n], 'arange');
+  if (n > INT_MAX) throw new RangeError(`arange: ${n} elements are more than a tensor can hold`);
   const values = new Float32Array(n);
   for (let i = 0; i < n; i++) values[i] = start + i * step;
   return tensor(values, options, 'arange');
@@ -302,7 +340,7 @@ export function arange(start: number, end?: number, step = 1, options: CreateOpt
 
 /** Seeds the generator behind rand and randn; the same seed gives the same numbers everywhere. */
 export function manualSeed(seed: number): void {
-  if (typeof seed !== 'number' || !Number.isInteger(seed) || seed < 0) throw new Error(`manualSeed: seed must be an integer ≥ 0, got ${String(seed)}`);
+  checkInt(seed, 'seed', 'manualSeed', 0, Number.MAX_SAFE_INTEGER);
   core.seed(seed);
 }
 
@@ -318,7 +356,9 @@ function binary(op: Op, name: string, x: TensorLike, y: TensorLike): Tensor {
     live(y, name);
     return run(op, name, y.dims, y, null, null, 1, 0, 0, 0, 0, 0, x);
   }
-  const a = asTensor(x, name), b = asTensor(y, name);
+  const a = asTensor(x, name);
+  let b: Tensor;
+  try { b = asTensor(y, name); } catch (err) { dropTemporary(a, x); throw err; }
   try {
     return run(op, name, broadcastShape(a.dims, b.dims, name), a, b, null);
   } finally {
@@ -354,18 +394,15 @@ export const sigmoid = (a: TensorLike): Tensor => unary(Op.SIGMOID, 'sigmoid', a
 export const relu = (a: TensorLike): Tensor => unary(Op.RELU, 'relu', a);
 
 export function leakyRelu(a: TensorLike, negativeSlope = 0.01): Tensor {
-  if (typeof negativeSlope !== 'number' || !Number.isFinite(negativeSlope)) {
-    throw new Error(`leakyRelu: negativeSlope must be a finite number, got ${String(negativeSlope)}`);
-  }
+  checkNumber(negativeSlope, 'negativeSlope', 'leakyRelu');
   return unary(Op.LEAKY_RELU, 'leakyRelu', a, negativeSlope);
 }
 
 /** GELU, exact (erf) by default; `{approximate: 'tanh'}` for the tanh approximation, like PyTorch. */
-export function gelu(a: TensorLike, options: { approximate?: 'none' | 'tanh' } = {}): Tensor {
-  const approximate = options.approximate ?? 'none';
-  if (approximate !== 'none' && approximate !== 'tanh') {
-    throw new Error(`gelu: approximate must be 'none' or 'tanh', got ${JSON.stringify(approximate)}`);
-  }
+const GELU_OPTIONS = { approximate: oneOf(['none', 'tanh'] as const) };
+
+export function gelu(a: TensorLike, options?: { approximate?: 'none' | 'tanh' }): Tensor {
+  const approximate = readOptions(options, GELU_OPTIONS, 'gelu').approximate ?? 'none';
   return unary(approximate === 'tanh' ? Op.GELU_TANH : Op.GELU, 'gelu', a);
 }
 
@@ -373,7 +410,9 @@ export function gelu(a: TensorLike, options: { approximate?: 'none' | 'tanh' } =
 
 /** Matrix product with PyTorch's rules for 1-D, 2-D and batched (broadcast) operands. */
 export function matmul(x: TensorLike, y: TensorLike): Tensor {
-  const a = asTensor(x, 'matmul'), b = asTensor(y, 'matmul');
+  const a = asTensor(x, 'matmul');
+  let b: Tensor;
+  try { b = asTensor(y, 'matmul'); } catch (err) { dropTemporary(a, x); throw err; }
   try {
     return matmulWith(a, b, false, 'matmul');
   } finally {
@@ -421,10 +460,13 @@ function reduceAxes(a: Tensor, dim: number | number[] | undefined, op: string): 
   if (dim === undefined) return Array.from({ length: rank }, (_, i) => i);
   const list = Array.isArray(dim) ? dim : [dim];
   const axes = [...new Set(list.map((d) => normAxis(d, rank, op, a.dims)))].sort((p, q) => p - q);
+  // an empty list reduces every dim, as PyTorch's x.sum(dim=[]) does
+  if (list.length === 0) return Array.from({ length: rank }, (_, i) => i);
   return rank === 0 ? [] : axes;
 }
 
 function reduce(op: Op, name: string, x: TensorLike, dim: number | number[] | undefined, keepdim: boolean): Tensor {
+  checkBool(keepdim, 'keepdim', name);
   const a = asTensor(x, name);
   const axes = reduceAxes(a, dim, name);
   const shape = a.dims;
@@ -465,6 +507,7 @@ export const min = (a: TensorLike, dim?: number | number[], keepdim = false): Te
 export const logsumexp = (a: TensorLike, dim?: number | number[], keepdim = false): Tensor => reduce(Op.LOGSUMEXP, 'logsumexp', a, dim, keepdim);
 
 function argReduce(isMax: boolean, name: string, x: TensorLike, dim: number | undefined, keepdim: boolean): Tensor {
+  checkBool(keepdim, 'keepdim', name);
   const a = asTensor(x, name);
   if (a.size === 0) throw new Error(`${name}: cannot reduce an empty tensor of shape ${fmt(a.dims)}`);
   let shape: number[], outer: number, R: number, inner: number;
@@ -537,7 +580,7 @@ export function permute(x: TensorLike, dims: number[], name = 'permute'): Tensor
   const a = asTensor(x, name);
   const rank = a.dims.length;
   if (!Array.isArray(dims) || dims.length !== rank) {
-    throw new Error(`${name}: dims ${Array.isArray(dims) ? fmt(dims) : String(dims)} must list each of the ${rank} dims of shape ${fmt(a.dims)} once`);
+    throw new Error(`${name}: dims ${fmt(dims)} must list each of the ${rank} dims of shape ${fmt(a.dims)} once`);
   }
   const perm = dims.map((d) => normAxis(d, rank, name, a.dims));
   if (new Set(perm).size !== rank) throw new Error(`${name}: dims ${fmt(dims)} repeat a dim of shape ${fmt(a.dims)}`);
@@ -558,7 +601,7 @@ export function transpose(x: TensorLike, dim0: number, dim1: number): Tensor {
 export function expand(x: TensorLike, shape: number[]): Tensor {
   const a = asTensor(x, 'expand');
   if (!Array.isArray(shape) || shape.length < a.dims.length) {
-    throw new Error(`expand: shape ${Array.isArray(shape) ? fmt(shape) : String(shape)} must have at least the ${a.dims.length} dims of ${fmt(a.dims)}`);
+    throw new Error(`expand: shape ${fmt(shape)} must have at least the ${a.dims.length} dims of ${fmt(a.dims)}`);
   }
   const lead = shape.length - a.dims.length;
   const target = shape.map((d, i) => {
@@ -626,9 +669,11 @@ export function narrow(x: TensorLike, dim: number, start: number, length: number
   if (a.dims.length === 0) throw new Error('narrow: cannot narrow a 0-d tensor');
   const ax = normAxis(dim, a.dims.length, 'narrow', a.dims);
   const n = a.dims[ax];
-  if (!Number.isInteger(start) || start < -n || start > n) throw new Error(`narrow: start ${start} is out of range for dim ${ax} of shape ${fmt(a.dims)}`);
+  checkInt(start, 'start', 'narrow', -INT_MAX);
+  checkInt(length, 'length', 'narrow', 0);
+  if (start < -n || start > n) throw new Error(`narrow: start ${start} is out of range for dim ${ax} of shape ${fmt(a.dims)}`);
   const s = start < 0 ? start + n : start;
-  if (!Number.isInteger(length) || length < 0 || s + length > n) {
+  if (s + length > n) {
     throw new Error(`narrow: start ${start} + length ${length} exceeds dim ${ax} of size ${n} in shape ${fmt(a.dims)}`);
   }
   const inner = prod(a.dims, ax + 1, a.dims.length);
@@ -658,9 +703,8 @@ export function indexTensor(index: unknown, bound: number, op: string): { t: Ten
 function checkIndices(values: ArrayLike<number>, bound: number, op: string): void {
   for (let i = 0; i < values.length; i++) {
     const v = values[i];
-    if (!Number.isInteger(v) || v < 0 || v >= bound) {
-      throw new Error(`${op}: index ${v} at position ${i} is out of range [0, ${bound})`);
-    }
+    if (!Number.isInteger(v)) throw new Error(`${op}: index ${show(v)} at position ${i} is not an integer`);
+    if (v < 0 || v >= bound) throw new Error(`${op}: index ${v} at position ${i} is out of range [0, ${bound})`);
   }
 }
 
