@@ -49,6 +49,7 @@ export class Tensor {
 
   /** Nested arrays of numbers (a number for a 0-d tensor). */
   toArray(): number | NestedArray {
+    live(this, 'toArray');
     const flat = this.data();
     const build = (axis: number, offset: number): number | NestedArray => {
       if (axis === this.dims.length) return flat[offset];
@@ -207,6 +208,12 @@ export function asTensor(x: unknown, op: string): Tensor {
  * unless fn returned one of them.
  */
 export function withTensors<R>(op: string, xs: unknown[], fn: (ts: Tensor[]) => R): R {
+  let allTensors = true;
+  for (const x of xs) if (!(x instanceof Tensor)) allTensors = false;
+  if (allTensors) { // the common case: nothing to convert or release
+    for (const x of xs) live(x as Tensor, op);
+    return fn(xs as Tensor[]);
+  }
   const made: Tensor[] = [];
   let result: R | undefined;
   try {
@@ -467,37 +474,38 @@ function reduceAxes(a: Tensor, dim: number | number[] | undefined, op: string): 
 
 function reduce(op: Op, name: string, x: TensorLike, dim: number | number[] | undefined, keepdim: boolean): Tensor {
   checkBool(keepdim, 'keepdim', name);
-  const a = asTensor(x, name);
-  const axes = reduceAxes(a, dim, name);
-  const shape = a.dims;
-  const outShape = keepdim ? shape.map((d, i) => (axes.includes(i) ? 1 : d)) : shape.filter((_, i) => !axes.includes(i));
-  if (axes.length > 0 && axes.some((ax) => shape[ax] === 0) && (op === Op.MAX || op === Op.MIN)) {
-    throw new Error(`${name}: cannot reduce an empty dim of shape ${fmt(shape)}`);
-  }
-  // Split the axes into runs of adjacent axes; each run is one [outer, R, inner] reduction.
-  const runs: [number, number][] = [];
-  for (const ax of axes) {
-    const lastRun = runs[runs.length - 1];
-    if (lastRun && lastRun[1] === ax - 1) lastRun[1] = ax;
-    else runs.push([ax, ax]);
-  }
-  if (runs.length === 0) runs.push([0, -1]); // nothing to reduce: a copy through [size, 1, 1]
-  let cur = a;
-  let curShape: number[] = shape.slice();
-  for (let r = runs.length - 1; r >= 0; r--) {
-    const [first, last] = runs[r];
-    const outer = prod(curShape, 0, first), R = prod(curShape, first, last + 1), inner = prod(curShape, last + 1, curShape.length);
-    const isLast = r === 0;
-    const nextShape = curShape.map((d, i) => (i >= first && i <= last ? 1 : d));
-    // max()/min() over everything or a list of dims share a tie's gradient (like amax); over one dim
-    // the first extreme takes it (like max(dim), whose gradient follows the index it returns)
-    const shareTies = typeof dim === 'number' ? 0 : 1;
-    const next = run(op, name, isLast ? outShape : nextShape, cur, null, null, outer, R, inner, shareTies);
-    if (cur !== a) cur.dispose(); // an intermediate of a multi-run reduction: its record keeps it
-    cur = next;
-    curShape = nextShape;
-  }
-  return cur;
+  return withTensors(name, [x], ([a]) => {
+    const axes = reduceAxes(a, dim, name);
+    const shape = a.dims;
+    const outShape = keepdim ? shape.map((d, i) => (axes.includes(i) ? 1 : d)) : shape.filter((_, i) => !axes.includes(i));
+    if (axes.length > 0 && axes.some((ax) => shape[ax] === 0) && (op === Op.MAX || op === Op.MIN)) {
+      throw new Error(`${name}: cannot reduce an empty dim of shape ${fmt(shape)}`);
+    }
+    // Split the axes into runs of adjacent axes; each run is one [outer, R, inner] reduction.
+    const runs: [number, number][] = [];
+    for (const ax of axes) {
+      const lastRun = runs[runs.length - 1];
+      if (lastRun && lastRun[1] === ax - 1) lastRun[1] = ax;
+      else runs.push([ax, ax]);
+    }
+    if (runs.length === 0) runs.push([0, -1]); // nothing to reduce: a copy through [size, 1, 1]
+    let cur = a;
+    let curShape: number[] = shape.slice();
+    for (let r = runs.length - 1; r >= 0; r--) {
+      const [first, last] = runs[r];
+      const outer = prod(curShape, 0, first), R = prod(curShape, first, last + 1), inner = prod(curShape, last + 1, curShape.length);
+      const isLast = r === 0;
+      const nextShape = curShape.map((d, i) => (i >= first && i <= last ? 1 : d));
+      // max()/min() over everything or a list of dims share a tie's gradient (like amax); over one dim
+      // the first extreme takes it (like max(dim), whose gradient follows the index it returns)
+      const shareTies = typeof dim === 'number' ? 0 : 1;
+      const next = run(op, name, isLast ? outShape : nextShape, cur, null, null, outer, R, inner, shareTies);
+      if (cur !== a) cur.dispose(); // an intermediate of a multi-run reduction: its record keeps it
+      cur = next;
+      curShape = nextShape;
+    }
+    return cur;
+  });
 }
 
 export const sum = (a: TensorLike, dim?: number | number[], keepdim = false): Tensor => reduce(Op.SUM, 'sum', a, dim, keepdim);
@@ -508,30 +516,32 @@ export const logsumexp = (a: TensorLike, dim?: number | number[], keepdim = fals
 
 function argReduce(isMax: boolean, name: string, x: TensorLike, dim: number | undefined, keepdim: boolean): Tensor {
   checkBool(keepdim, 'keepdim', name);
-  const a = asTensor(x, name);
-  if (a.size === 0) throw new Error(`${name}: cannot reduce an empty tensor of shape ${fmt(a.dims)}`);
-  let shape: number[], outer: number, R: number, inner: number;
-  if (dim === undefined) {
-    shape = []; outer = 1; R = a.size; inner = 1;
-  } else {
-    const ax = normAxis(dim, a.dims.length, name, a.dims);
-    outer = prod(a.dims, 0, ax); R = a.dims.length ? a.dims[ax] : 1; inner = prod(a.dims, ax + 1, a.dims.length);
-    shape = keepdim ? a.dims.map((d, i) => (i === ax ? 1 : d)) : a.dims.filter((_, i) => i !== ax);
-  }
-  const out = newTensor(shape, name);
-  issue(Cmd.ARG_REDUCE, out.id, a.id, -1, isMax ? 1 : 0, outer, R, inner);
-  return out;
+  return withTensors(name, [x], ([a]) => {
+    if (a.size === 0) throw new Error(`${name}: cannot reduce an empty tensor of shape ${fmt(a.dims)}`);
+    let shape: number[], outer: number, R: number, inner: number;
+    if (dim === undefined) {
+      shape = []; outer = 1; R = a.size; inner = 1;
+    } else {
+      const ax = normAxis(dim, a.dims.length, name, a.dims);
+      outer = prod(a.dims, 0, ax); R = a.dims.length ? a.dims[ax] : 1; inner = prod(a.dims, ax + 1, a.dims.length);
+      shape = keepdim ? a.dims.map((d, i) => (i === ax ? 1 : d)) : a.dims.filter((_, i) => i !== ax);
+    }
+    const out = newTensor(shape, name);
+    issue(Cmd.ARG_REDUCE, out.id, a.id, -1, isMax ? 1 : 0, outer, R, inner);
+    return out;
+  });
 }
 
 export const argmax = (a: TensorLike, dim?: number, keepdim = false): Tensor => argReduce(true, 'argmax', a, dim, keepdim);
 export const argmin = (a: TensorLike, dim?: number, keepdim = false): Tensor => argReduce(false, 'argmin', a, dim, keepdim);
 
 function softmaxLike(op: Op, name: string, x: TensorLike, dim: number): Tensor {
-  const a = asTensor(x, name);
-  if (dim === undefined) throw new Error(`${name}: dim is required (the axis to normalise over)`);
-  const ax = normAxis(dim, a.dims.length, name, a.dims);
-  const R = a.dims.length ? a.dims[ax] : 1;
-  return run(op, name, a.dims, a, null, null, prod(a.dims, 0, ax), R, prod(a.dims, ax + 1, a.dims.length));
+  return withTensors(name, [x], ([a]) => {
+    if (dim === undefined) throw new Error(`${name}: dim is required (the axis to normalise over)`);
+    const ax = normAxis(dim, a.dims.length, name, a.dims);
+    const R = a.dims.length ? a.dims[ax] : 1;
+    return run(op, name, a.dims, a, null, null, prod(a.dims, 0, ax), R, prod(a.dims, ax + 1, a.dims.length));
+  });
 }
 
 export const softmax = (a: TensorLike, dim: number): Tensor => softmaxLike(Op.SOFTMAX, 'softmax', a, dim);
@@ -540,82 +550,89 @@ export const logSoftmax = (a: TensorLike, dim: number): Tensor => softmaxLike(Op
 // ── shape ──────────────────────────────────────────────────────────────────────────────────────
 
 export function reshape(x: TensorLike, shape: number[], name = 'reshape'): Tensor {
-  const a = asTensor(x, name);
-  if (!Array.isArray(shape)) throw new Error(`${name}: shape must be an array of integers, got ${describe(shape)}`);
-  const free = shape.filter((d) => d === -1).length;
-  if (free > 1) throw new Error(`${name}: only one dim can be -1, got shape ${fmt(shape)}`);
-  const target = checkShape(shape.map((d) => (d === -1 ? 0 : d)), name);
-  const known = numel(target.filter((_, i) => shape[i] !== -1));
-  if (free === 1) {
-    const i = shape.indexOf(-1);
-    if (known === 0 || a.size % known !== 0) throw new Error(`${name}: shape ${fmt(shape)} is invalid for a tensor of shape ${fmt(a.dims)} (${a.size} elements)`);
-    target[i] = a.size / known;
-  }
-  if (numel(target) !== a.size) throw new Error(`${name}: shape ${fmt(shape)} is invalid for a tensor of shape ${fmt(a.dims)} (${a.size} elements)`);
-  return run(Op.RESHAPE, name, target, a, null, null);
+  return withTensors(name, [x], ([a]) => {
+    if (!Array.isArray(shape)) throw new Error(`${name}: shape must be an array of integers, got ${describe(shape)}`);
+    const free = shape.filter((d) => d === -1).length;
+    if (free > 1) throw new Error(`${name}: only one dim can be -1, got shape ${fmt(shape)}`);
+    const target = checkShape(shape.map((d) => (d === -1 ? 0 : d)), name);
+    const known = numel(target.filter((_, i) => shape[i] !== -1));
+    if (free === 1) {
+      const i = shape.indexOf(-1);
+      if (known === 0 || a.size % known !== 0) throw new Error(`${name}: shape ${fmt(shape)} is invalid for a tensor of shape ${fmt(a.dims)} (${a.size} elements)`);
+      target[i] = a.size / known;
+    }
+    if (numel(target) !== a.size) throw new Error(`${name}: shape ${fmt(shape)} is invalid for a tensor of shape ${fmt(a.dims)} (${a.size} elements)`);
+    return run(Op.RESHAPE, name, target, a, null, null);
+  });
 }
 
 export function flatten(x: TensorLike, startDim = 0, endDim = -1): Tensor {
-  const a = asTensor(x, 'flatten');
-  if (a.dims.length === 0) return reshape(a, [1], 'flatten');
-  const s = normAxis(startDim, a.dims.length, 'flatten', a.dims), e = normAxis(endDim, a.dims.length, 'flatten', a.dims);
-  if (s > e) throw new Error(`flatten: startDim ${startDim} comes after endDim ${endDim} for shape ${fmt(a.dims)}`);
-  return reshape(a, [...a.dims.slice(0, s), prod(a.dims, s, e + 1), ...a.dims.slice(e + 1)], 'flatten');
+  return withTensors('flatten', [x], ([a]) => {
+    if (a.dims.length === 0) return reshape(a, [1], 'flatten');
+    const s = normAxis(startDim, a.dims.length, 'flatten', a.dims), e = normAxis(endDim, a.dims.length, 'flatten', a.dims);
+    if (s > e) throw new Error(`flatten: startDim ${startDim} comes after endDim ${endDim} for shape ${fmt(a.dims)}`);
+    return reshape(a, [...a.dims.slice(0, s), prod(a.dims, s, e + 1), ...a.dims.slice(e + 1)], 'flatten');
+  });
 }
 
 export function squeeze(x: TensorLike, dim?: number): Tensor {
-  const a = asTensor(x, 'squeeze');
-  if (dim === undefined) return reshape(a, a.dims.filter((d) => d !== 1), 'squeeze');
-  const ax = normAxis(dim, a.dims.length, 'squeeze', a.dims);
-  return reshape(a, a.dims.filter((d, i) => i !== ax || d !== 1), 'squeeze');
+  return withTensors('squeeze', [x], ([a]) => {
+    if (dim === undefined) return reshape(a, a.dims.filter((d) => d !== 1), 'squeeze');
+    const ax = normAxis(dim, a.dims.length, 'squeeze', a.dims);
+    return reshape(a, a.dims.filter((d, i) => i !== ax || d !== 1), 'squeeze');
+  });
 }
 
 export function unsqueeze(x: TensorLike, dim: number): Tensor {
-  const a = asTensor(x, 'unsqueeze');
-  const ax = normAxis(dim, a.dims.length + 1, 'unsqueeze', a.dims);
-  return reshape(a, [...a.dims.slice(0, ax), 1, ...a.dims.slice(ax)], 'unsqueeze');
+  return withTensors('unsqueeze', [x], ([a]) => {
+    const ax = normAxis(dim, a.dims.length + 1, 'unsqueeze', a.dims);
+    return reshape(a, [...a.dims.slice(0, ax), 1, ...a.dims.slice(ax)], 'unsqueeze');
+  });
 }
 
 export function permute(x: TensorLike, dims: number[], name = 'permute'): Tensor {
-  const a = asTensor(x, name);
-  const rank = a.dims.length;
-  if (!Array.isArray(dims) || dims.length !== rank) {
-    throw new Error(`${name}: dims ${fmt(dims)} must list each of the ${rank} dims of shape ${fmt(a.dims)} once`);
-  }
-  const perm = dims.map((d) => normAxis(d, rank, name, a.dims));
-  if (new Set(perm).size !== rank) throw new Error(`${name}: dims ${fmt(dims)} repeat a dim of shape ${fmt(a.dims)}`);
-  let packed = 0;
-  perm.forEach((p, i) => { packed |= p << (4 * i); });
-  return run(Op.PERMUTE, name, perm.map((p) => a.dims[p]), a, null, null, packed);
+  return withTensors(name, [x], ([a]) => {
+    const rank = a.dims.length;
+    if (!Array.isArray(dims) || dims.length !== rank) {
+      throw new Error(`${name}: dims ${fmt(dims)} must list each of the ${rank} dims of shape ${fmt(a.dims)} once`);
+    }
+    const perm = dims.map((d) => normAxis(d, rank, name, a.dims));
+    if (new Set(perm).size !== rank) throw new Error(`${name}: dims ${fmt(dims)} repeat a dim of shape ${fmt(a.dims)}`);
+    let packed = 0;
+    perm.forEach((p, i) => { packed |= p << (4 * i); });
+    return run(Op.PERMUTE, name, perm.map((p) => a.dims[p]), a, null, null, packed);
+  });
 }
 
 export function transpose(x: TensorLike, dim0: number, dim1: number): Tensor {
-  const a = asTensor(x, 'transpose');
-  const rank = a.dims.length;
-  const d0 = normAxis(dim0, rank, 'transpose', a.dims), d1 = normAxis(dim1, rank, 'transpose', a.dims);
-  const perm = Array.from({ length: rank }, (_, i) => i);
-  perm[d0] = d1; perm[d1] = d0;
-  return permute(a, perm, 'transpose');
+  return withTensors('transpose', [x], ([a]) => {
+    const rank = a.dims.length;
+    const d0 = normAxis(dim0, rank, 'transpose', a.dims), d1 = normAxis(dim1, rank, 'transpose', a.dims);
+    const perm = Array.from({ length: rank }, (_, i) => i);
+    perm[d0] = d1; perm[d1] = d0;
+    return permute(a, perm, 'transpose');
+  });
 }
 
 export function expand(x: TensorLike, shape: number[]): Tensor {
-  const a = asTensor(x, 'expand');
-  if (!Array.isArray(shape) || shape.length < a.dims.length) {
-    throw new Error(`expand: shape ${fmt(shape)} must have at least the ${a.dims.length} dims of ${fmt(a.dims)}`);
-  }
-  const lead = shape.length - a.dims.length;
-  const target = shape.map((d, i) => {
-    const own = i < lead ? -1 : a.dims[i - lead];
-    if (d === -1) {
-      if (i < lead) throw new Error(`expand: -1 is not allowed for the new leading dim ${i} in ${fmt(shape)}`);
-      return own;
+  return withTensors('expand', [x], ([a]) => {
+    if (!Array.isArray(shape) || shape.length < a.dims.length) {
+      throw new Error(`expand: shape ${fmt(shape)} must have at least the ${a.dims.length} dims of ${fmt(a.dims)}`);
     }
-    if (!Number.isInteger(d) || d < 0 || (i >= lead && own !== 1 && own !== d)) {
-      throw new Error(`expand: cannot expand shape ${fmt(a.dims)} to ${fmt(shape)} (dim ${i})`);
-    }
-    return d;
+    const lead = shape.length - a.dims.length;
+    const target = shape.map((d, i) => {
+      const own = i < lead ? -1 : a.dims[i - lead];
+      if (d === -1) {
+        if (i < lead) throw new Error(`expand: -1 is not allowed for the new leading dim ${i} in ${fmt(shape)}`);
+        return own;
+      }
+      if (!Number.isInteger(d) || d < 0 || (i >= lead && own !== 1 && own !== d)) {
+        throw new Error(`expand: cannot expand shape ${fmt(a.dims)} to ${fmt(shape)} (dim ${i})`);
+      }
+      return d;
+    });
+    return run(Op.EXPAND, 'expand', checkShape(target, 'expand'), a, null, null);
   });
-  return run(Op.EXPAND, 'expand', checkShape(target, 'expand'), a, null, null);
 }
 
 function tensorList(tensors: unknown, op: string): Tensor[] {
@@ -665,21 +682,22 @@ export function stack(tensors: Tensor[], dim = 0): Tensor {
 }
 
 export function narrow(x: TensorLike, dim: number, start: number, length: number): Tensor {
-  const a = asTensor(x, 'narrow');
-  if (a.dims.length === 0) throw new Error('narrow: cannot narrow a 0-d tensor');
-  const ax = normAxis(dim, a.dims.length, 'narrow', a.dims);
-  const n = a.dims[ax];
-  checkInt(start, 'start', 'narrow', -INT_MAX);
-  checkInt(length, 'length', 'narrow', 0);
-  if (start < -n || start > n) throw new Error(`narrow: start ${start} is out of range for dim ${ax} of shape ${fmt(a.dims)}`);
-  const s = start < 0 ? start + n : start;
-  if (s + length > n) {
-    throw new Error(`narrow: start ${start} + length ${length} exceeds dim ${ax} of size ${n} in shape ${fmt(a.dims)}`);
-  }
-  const inner = prod(a.dims, ax + 1, a.dims.length);
-  const shape = a.dims.slice();
-  shape[ax] = length;
-  return run(Op.NARROW, 'narrow', shape, a, null, null, prod(a.dims, 0, ax), n * inner, length * inner, s * inner);
+  return withTensors('narrow', [x], ([a]) => {
+    if (a.dims.length === 0) throw new Error('narrow: cannot narrow a 0-d tensor');
+    const ax = normAxis(dim, a.dims.length, 'narrow', a.dims);
+    const n = a.dims[ax];
+    checkInt(start, 'start', 'narrow', -INT_MAX);
+    checkInt(length, 'length', 'narrow', 0);
+    if (start < -n || start > n) throw new Error(`narrow: start ${start} is out of range for dim ${ax} of shape ${fmt(a.dims)}`);
+    const s = start < 0 ? start + n : start;
+    if (s + length > n) {
+      throw new Error(`narrow: start ${start} + length ${length} exceeds dim ${ax} of size ${n} in shape ${fmt(a.dims)}`);
+    }
+    const inner = prod(a.dims, ax + 1, a.dims.length);
+    const shape = a.dims.slice();
+    shape[ax] = length;
+    return run(Op.NARROW, 'narrow', shape, a, null, null, prod(a.dims, 0, ax), n * inner, length * inner, s * inner);
+  });
 }
 
 /** An index argument as a tensor of integer values < bound, and whether we made it (to release). */
@@ -709,34 +727,36 @@ function checkIndices(values: ArrayLike<number>, bound: number, op: string): voi
 }
 
 export function indexSelect(x: TensorLike, dim: number, index: Index): Tensor {
-  const a = asTensor(x, 'indexSelect');
-  const ax = normAxis(dim, a.dims.length, 'indexSelect', a.dims);
-  const R = a.dims.length ? a.dims[ax] : 1;
-  const { t, owned } = indexTensor(index, R, 'indexSelect');
-  try {
-    if (t.dims.length > 1) throw new Error(`indexSelect: index must be 1-D, got shape ${fmt(t.dims)}`);
-    const count = t.size;
-    const shape = a.dims.length ? a.dims.slice() : [];
-    if (shape.length) shape[ax] = count;
-    return run(Op.INDEX_SELECT, 'indexSelect', shape, a, null, t, prod(a.dims, 0, ax), R, prod(a.dims, ax + 1, a.dims.length), count);
-  } finally {
-    if (owned) t.dispose(); // the tape record keeps the index node alive while it needs it
-  }
+  return withTensors('indexSelect', [x], ([a]) => {
+    const ax = normAxis(dim, a.dims.length, 'indexSelect', a.dims);
+    const R = a.dims.length ? a.dims[ax] : 1;
+    const { t, owned } = indexTensor(index, R, 'indexSelect');
+    try {
+      if (t.dims.length > 1) throw new Error(`indexSelect: index must be 1-D, got shape ${fmt(t.dims)}`);
+      const count = t.size;
+      const shape = a.dims.length ? a.dims.slice() : [];
+      if (shape.length) shape[ax] = count;
+      return run(Op.INDEX_SELECT, 'indexSelect', shape, a, null, t, prod(a.dims, 0, ax), R, prod(a.dims, ax + 1, a.dims.length), count);
+    } finally {
+      if (owned) t.dispose(); // the tape record keeps the index node alive while it needs it
+    }
+  });
 }
 
 export function gather(x: TensorLike, dim: number, index: Tensor | NestedArray): Tensor {
-  const a = asTensor(x, 'gather');
-  const ax = normAxis(dim, a.dims.length, 'gather', a.dims);
-  const R = a.dims.length ? a.dims[ax] : 1;
-  const { t, owned } = indexTensor(index, R, 'gather');
-  try {
-    if (t.dims.length !== a.dims.length || t.dims.some((d, i) => i !== ax && d > a.dims[i])) {
-      throw new Error(`gather: index of shape ${fmt(t.dims)} does not fit input of shape ${fmt(a.dims)} along dim ${ax}`);
+  return withTensors('gather', [x], ([a]) => {
+    const ax = normAxis(dim, a.dims.length, 'gather', a.dims);
+    const R = a.dims.length ? a.dims[ax] : 1;
+    const { t, owned } = indexTensor(index, R, 'gather');
+    try {
+      if (t.dims.length !== a.dims.length || t.dims.some((d, i) => i !== ax && d > a.dims[i])) {
+        throw new Error(`gather: index of shape ${fmt(t.dims)} does not fit input of shape ${fmt(a.dims)} along dim ${ax}`);
+      }
+      return run(Op.GATHER, 'gather', t.dims, a, null, t, ax);
+    } finally {
+      if (owned) t.dispose();
     }
-    return run(Op.GATHER, 'gather', t.dims, a, null, t, ax);
-  } finally {
-    if (owned) t.dispose();
-  }
+  });
 }
 
 // ── autograd ───────────────────────────────────────────────────────────────────────────────────
@@ -776,6 +796,7 @@ export function noGrad<T>(fn: () => T): T {
 
 /** A new tensor with the same values that is not part of any graph. */
 export function detach(x: Tensor): Tensor {
-  const a = asTensor(x, 'detach');
-  return noGrad(() => run(Op.RESHAPE, 'detach', a.dims, a, null, null));
+  return withTensors('detach', [x], ([a]) => {
+    return noGrad(() => run(Op.RESHAPE, 'detach', a.dims, a, null, null));
+  });
 }
