@@ -28,6 +28,8 @@ export function grad(fn: (...inputs: Tensor[]) => Tensor, inputs: Tensor[]): Ten
     return tidy(() => {
       const out = fn(...inputs);
       if (!(out instanceof Tensor)) throw new Error(`grad: fn must return a Tensor, got ${show(out)}`);
+      live(out, 'grad');
+      if (!out.requiresGrad) throw new Error('grad: the result of fn does not require grad (no input it was computed from requires grad)');
       out.backward();
       return inputs.map((t) => t.grad ?? zeros(t.shape));
     });
@@ -73,9 +75,11 @@ export function gradcheck(fn: (...inputs: Tensor[]) => Tensor, inputs: Tensor[],
     throw new Error(`gradcheck: inputs must be an array of tensors, got ${show(inputs)}`);
   }
   inputs.forEach((t) => live(t, 'gradcheck'));
+  if (!inputs.some((t) => t.requiresGrad)) throw new Error('gradcheck: at least one input must require grad');
   const probe = noGrad(() => tidy(() => {
     const y: unknown = fn(...inputs);
     if (!(y instanceof Tensor)) throw new Error(`gradcheck: fn must return a Tensor, got ${show(y)}`);
+    live(y, 'gradcheck');
     return y.size;
   }));
   const w = weights(probe);

@@ -4,7 +4,7 @@ import { issue } from './core';
 import { Op, Cmd } from './opcodes';
 import { Tensor, type TensorLike, type Index, withTensors, run, matmulWith, newTensor, indexTensor, add, sub, mul, div, sqrt, mean } from './tensor';
 import {
-  type Shape, fmt, numel, sameShape, readOptions, oneOf, numberIn, pairAtLeast, checkPair, checkInt, checkNumber, checkBool,
+  type Shape, fmt, numel, sameShape, broadcastShape, readOptions, oneOf, numberIn, pairAtLeast, checkPair, checkInt, checkNumber, checkBool,
   show, INT_MAX,
 } from './shape';
 
@@ -36,6 +36,13 @@ export function linear(input: TensorLike, weight: Tensor, bias?: Tensor | null):
 
 function linearOf(x: Tensor, w: Tensor, b: Tensor | null): Tensor {
   if (w.dims.length !== 2) throw new Error(`linear: weight must be 2-D [out, in], got shape ${fmt(w.dims)}`);
+  if (b && !(b.dims.length === 1 && b.dims[0] === w.dims[0])) {
+    // another bias must broadcast to the output [..., out] without changing its shape
+    const outShape = [...x.dims.slice(0, -1), w.dims[0]];
+    let fits = false;
+    try { fits = sameShape(broadcastShape(outShape, b.dims, 'linear'), outShape); } catch { /* reported below */ }
+    if (!fits) throw new Error(`linear: bias of shape ${fmt(b.dims)} does not fit the output of shape ${fmt(outShape)}`);
+  }
   // A bias of [out] rides in the matmul itself (one op, one pass); other shapes broadcast by add.
   if (!b || (b.dims.length === 1 && b.dims[0] === w.dims[0] && x.dims.length > 0)) return matmulWith(x, w, true, 'linear', b);
   const y = matmulWith(x, w, true, 'linear');
