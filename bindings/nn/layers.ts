@@ -2,6 +2,7 @@
 // `weight`, `bias`, `0.weight`, `layers.1.bias`) and computes with tg.nn.functional.
 import { Tensor, type Index, type NestedArray, tensor } from '../tensor';
 import { linear, conv2d, maxPool2d, avgPool2d, dropout, layerNorm } from '../nnfunctional';
+import { relu, tanh, sigmoid, gelu, leakyRelu, flatten } from '../tensor';
 import { fmt, show, readOptions, checkInt, checkPair, checkNumber, pairAtLeast, numberIn, oneOf, bool, type Check } from '../shape';
 import { Module, uniformParameter, normalParameter, constantParameter } from './module';
 
@@ -52,6 +53,26 @@ export class Linear extends Module {
   }
 }
 
+/**
+ * Applies steps in order and releases each intermediate result once the next step has used it
+ * (its tape record keeps what backward needs), as the compound ops do: a forward pass outside
+ * tidy() leaves only its output. An error releases the intermediates made so far.
+ */
+function chain(x: unknown, steps: ((y: any) => any)[]): any {
+  let y = x;
+  try {
+    for (const step of steps) {
+      const next = step(y);
+      if (y !== x && y !== next && y instanceof Tensor) y.dispose();
+      y = next;
+    }
+  } catch (err) {
+    if (y !== x && y instanceof Tensor) y.dispose();
+    throw err;
+  }
+  return y;
+}
+
 /** Runs its modules in order; they are named "0", "1", ... like PyTorch's nn.Sequential. */
 export class Sequential extends Module {
   static readonly typeName = 'Sequential';
@@ -89,9 +110,7 @@ export class Sequential extends Module {
   }
 
   forward(x: any): Tensor {
-    let y = x;
-    for (const m of this._list) y = m.forward(y);
-    return y;
+    return chain(x, this._list.map((m) => (y: any) => m.forward(y)));
   }
 }
 
@@ -104,11 +123,11 @@ export interface MLPOptions {
 }
 
 const ACTIVATIONS: Record<string, (x: Tensor) => Tensor> = {
-  relu: (x) => x.relu(),
-  tanh: (x) => x.tanh(),
-  sigmoid: (x) => x.sigmoid(),
-  gelu: (x) => x.gelu(),
-  leakyRelu: (x) => x.leakyRelu(),
+  relu: (x) => relu(x),
+  tanh: (x) => tanh(x),
+  sigmoid: (x) => sigmoid(x),
+  gelu: (x) => gelu(x),
+  leakyRelu: (x) => leakyRelu(x),
 };
 
 const ACTIVATION_NAMES = ['relu', 'tanh', 'sigmoid', 'gelu', 'leakyRelu'] as const;
@@ -153,12 +172,12 @@ export class MLP extends Module {
   }
 
   forward(x: Tensor): Tensor {
-    let y = x;
+    const steps: ((y: any) => any)[] = [];
     this.layers.forEach((layer, i) => {
-      y = layer.forward(y);
-      if (i < this.layers.length - 1) y = this._activation(y);
+      steps.push((y) => layer.forward(y));
+      if (i < this.layers.length - 1) steps.push((y) => this._activation(y));
     });
-    return y;
+    return chain(x, steps);
   }
 
   extraRepr(): string {
@@ -396,7 +415,7 @@ export class Flatten extends Module {
   }
 
   forward(x: Tensor): Tensor {
-    return x.flatten(this.startDim, this.endDim);
+    return flatten(x, this.startDim, this.endDim);
   }
 
   extraRepr(): string {
@@ -413,17 +432,17 @@ export class Identity extends Module {
 
 export class ReLU extends Module {
   static readonly typeName = 'ReLU';
-  forward(x: Tensor): Tensor { return x.relu(); }
+  forward(x: Tensor): Tensor { return relu(x); }
 }
 
 export class Tanh extends Module {
   static readonly typeName = 'Tanh';
-  forward(x: Tensor): Tensor { return x.tanh(); }
+  forward(x: Tensor): Tensor { return tanh(x); }
 }
 
 export class Sigmoid extends Module {
   static readonly typeName = 'Sigmoid';
-  forward(x: Tensor): Tensor { return x.sigmoid(); }
+  forward(x: Tensor): Tensor { return sigmoid(x); }
 }
 
 export interface GELUOptions { approximate?: 'none' | 'tanh' }
@@ -436,7 +455,7 @@ export class GELU extends Module {
     super();
     this.approximate = readOptions(options, GELU_OPTIONS, 'GELU').approximate ?? 'none';
   }
-  forward(x: Tensor): Tensor { return x.gelu({ approximate: this.approximate }); }
+  forward(x: Tensor): Tensor { return gelu(x, { approximate: this.approximate }); }
   extraRepr(): string { return `approximate='${this.approximate}'`; }
 }
 
@@ -447,6 +466,6 @@ export class LeakyReLU extends Module {
     super();
     this.negativeSlope = checkNumber(negativeSlope, 'negativeSlope', 'LeakyReLU');
   }
-  forward(x: Tensor): Tensor { return x.leakyRelu(this.negativeSlope); }
+  forward(x: Tensor): Tensor { return leakyRelu(x, this.negativeSlope); }
   extraRepr(): string { return `negative_slope=${this.negativeSlope}`; }
 }
