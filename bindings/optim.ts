@@ -86,6 +86,7 @@ export abstract class Optimizer {
   private holds = 0;
 
   constructor(params: Iterable<Tensor>, lr: number, name: string) {
+    if (new.target === Optimizer) throw new Error('Optimizer: an abstract base class; use tg.optim.SGD, Adam or AdamW');
     this.name = name;
     this.params = paramList(params, name);
     const rate = checkRate(lr, 'lr', name);
@@ -318,8 +319,8 @@ abstract class LRScheduler {
   readonly optimizer: Optimizer;
   readonly baseLr: number;
   lastEpoch = 0;
-  constructor(optimizer: Optimizer) {
-    if (!(optimizer instanceof Optimizer)) throw new Error('LRScheduler: expected an optimizer from tg.optim');
+  constructor(optimizer: Optimizer, op: string) {
+    if (!(optimizer instanceof Optimizer)) throw new Error(`${op}: expected an optimizer from tg.optim, got ${show(optimizer)}`);
     this.optimizer = optimizer;
     this.baseLr = optimizer.lr;
   }
@@ -340,7 +341,7 @@ export class StepLR extends LRScheduler {
   constructor(optimizer: Optimizer, options: { stepSize: number; gamma?: number }) {
     const o = readOptions(options, STEP_LR_OPTIONS, 'StepLR');
     if (o.stepSize === undefined) throw new Error('StepLR: stepSize must be an integer ≥ 1, got undefined');
-    super(optimizer);
+    super(optimizer, 'StepLR');
     this.stepSize = o.stepSize;
     this.gamma = o.gamma ?? 0.1;
   }
@@ -356,7 +357,7 @@ export class CosineAnnealingLR extends LRScheduler {
   constructor(optimizer: Optimizer, options: { tMax: number; etaMin?: number }) {
     const o = readOptions(options, COSINE_OPTIONS, 'CosineAnnealingLR');
     if (o.tMax === undefined) throw new Error('CosineAnnealingLR: tMax must be a positive number, got undefined');
-    super(optimizer);
+    super(optimizer, 'CosineAnnealingLR');
     this.tMax = o.tMax;
     this.etaMin = o.etaMin ?? 0;
   }
