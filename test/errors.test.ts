@@ -663,3 +663,68 @@ describe('row 20: unknown option keys are refused, naming the op, the key and th
     expectEngineIntact();
   });
 });
+
+describe('found by the sentinel harness', () => {
+  it('MLP and Sequential forward outside tidy leave nothing once the output is disposed; backward still gives the right gradients', () => {
+    tg.manualSeed(3);
+    const mlp = new tg.nn.MLP(3, [4], 2, { activation: 'tanh' });
+    const xs = [[1, 2, 3], [-1, 0.5, 2]];
+    const x = tg.tensor(xs);
+    const before = tg.memory().tensors;
+    const y = mlp.forward(x);
+    const loss = y.sum();
+    loss.backward();
+    // the same in float64 by hand: h = tanh(x W0ᵀ + b0), L = Σ (h W1ᵀ + b1)
+    const [l0, l1] = mlp.layers;
+    const W0 = l0.weight.toArray() as number[][], b0 = Array.from(l0.bias!.data());
+    const W1 = l1.weight.toArray() as number[][];
+    const h = xs.map((row) => W0.map((w, j) => Math.tanh(w.reduce((s, wi, i) => s + wi * row[i], b0[j]))));
+    const dh = W0.map((_, j) => W1.reduce((s, w) => s + w[j], 0)); // ∂L/∂h[n][j], the same for every n
+    const dpre = h.map((hn) => hn.map((v, j) => dh[j] * (1 - v * v)));
+    const gW0 = W0.map((w, j) => w.map((_, i) => dpre.reduce((s, d, n) => s + d[j] * xs[n][i], 0)));
+    const gW1 = W1.map((w) => w.map((_, j) => h.reduce((s, hn) => s + hn[j], 0)));
+    tg.tidy(() => {
+      const got0 = l0.weight.grad!.toArray() as number[][], got1 = l1.weight.grad!.toArray() as number[][];
+      gW0.forEach((row, j) => row.forEach((v, i) => expect(got0[j][i]).toBeCloseTo(v, 5)));
+      gW1.forEach((row, o) => row.forEach((v, j) => expect(got1[o][j]).toBeCloseTo(v, 5)));
+      expect(Array.from(l1.bias!.grad!.data())).toEqual([2, 2]);
+    });
+    // the graph keeps the intermediates it needs while y lives; they go with it
+    tg.dispose([y, loss]);
+    expect(tg.memory().tensors).toBe(before);
+    const seq = new tg.nn.Sequential(new tg.nn.Linear(3, 2), new tg.nn.ReLU(), new tg.nn.Identity());
+    const n = tg.memory().tensors;
+    seq.forward(x).dispose();
+    const z = tg.noGrad(() => seq.forward(x)); // nothing records: only z is alive
+    expect(tg.memory().tensors).toBe(n + 1);
+    z.dispose();
+    expect(tg.memory().tensors).toBe(n);
+    tg.dispose(x);
+    mlp.dispose();
+    seq.dispose();
+    expectEngineIntact();
+  });
+
+  it('activation layers and functional ops accept arrays and numbers, and release what they made', () => {
+    const before = tg.memory().tensors;
+    const outs = [
+      new tg.nn.ReLU().forward([-1, 2] as never), new tg.nn.Tanh().forward(0 as never),
+      new tg.nn.Sigmoid().forward([0] as never), new tg.nn.LeakyReLU(0.5).forward([-2] as never),
+      new tg.nn.Flatten(0).forward([[1, 2]] as never), tg.sum([1, 2, 3]), tg.reshape([[1, 2]], [2]),
+      tg.detach([4]), F.mseLoss([1, 2], [3, 5], { reduction: 'sum' }),
+    ];
+    expect(outs.map((t) => Array.from(t.data()))).toEqual([[0, 2], [0], [0.5], [-1], [1, 2], [6], [1, 2], [4], [13]]);
+    expect(tg.memory().tensors).toBe(before + outs.length);
+    tg.dispose(outs);
+    expectEngineIntact();
+  });
+
+  it('a bias that does not fit is a linear error; Optimizer is abstract', () => {
+    const x = tg.ones([3, 3]), w = tg.ones([2, 3]), b5 = tg.ones([5]), p = tg.ones([2], { requiresGrad: true });
+    expectOpError(() => F.linear(x, w, b5), 'linear', /bias of shape \[5\]/);
+    expectOpError(() => new (tg.optim.Optimizer as unknown as new (...a: unknown[]) => unknown)([p], 0.1, 'X'), 'Optimizer');
+    expectOpError(() => new tg.optim.StepLR({} as never, { stepSize: 1 }), 'StepLR');
+    tg.dispose([x, w, b5, p]);
+    expectEngineIntact();
+  });
+});
