@@ -20,18 +20,18 @@ function reductionCode(value: Reduction | undefined): number {
 }
 
 /** The operands as tensors (an optional one, undefined or null, stays null) for the time fn runs. */
-function operands<R>(op: string, xs: unknown[], fn: (ts: (Tensor | null)[]) => R): R {
+function operands<R>(op: string, names: string[], xs: unknown[], fn: (ts: (Tensor | null)[]) => R): R {
   const present = xs.map((x) => x !== undefined && x !== null);
   return withTensors(op, xs.filter((_, i) => present[i]), (ts) => {
     let k = 0;
     return fn(present.map((p) => (p ? ts[k++] : null)));
-  });
+  }, names.filter((_, i) => present[i]));
 }
 
 /** x · weightᵀ + bias, with weight [out, in] as nn.Linear keeps it. */
 export function linear(input: TensorLike, weight: Tensor, bias?: Tensor | null): Tensor {
   if (weight === undefined || weight === null) throw new Error(`linear: weight must be a Tensor, got ${show(weight)}`);
-  return operands('linear', [input, weight, bias], ([x, w, b]) => linearOf(x!, w!, b));
+  return operands('linear', ['input', 'weight', 'bias'], [input, weight, bias], ([x, w, b]) => linearOf(x!, w!, b));
 }
 
 function linearOf(x: Tensor, w: Tensor, b: Tensor | null): Tensor {
@@ -66,7 +66,7 @@ const CONV_OPTIONS = { stride: pairAtLeast(1), padding: pairAtLeast(0) };
 export function conv2d(input: TensorLike, weight: Tensor, bias?: Tensor | null, options?: ConvOptions): Tensor {
   const o = readOptions(options, CONV_OPTIONS, 'conv2d');
   if (weight === undefined || weight === null) throw new Error(`conv2d: weight must be a Tensor, got ${show(weight)}`);
-  return operands('conv2d', [input, weight, bias], ([x, w, b]) => conv2dOf(x!, w!, b, o.stride ?? [1, 1], o.padding ?? [0, 0]));
+  return operands('conv2d', ['input', 'weight', 'bias'], [input, weight, bias], ([x, w, b]) => conv2dOf(x!, w!, b, o.stride ?? [1, 1], o.padding ?? [0, 0]));
 }
 
 function conv2dOf(x: Tensor, w: Tensor, b: Tensor | null, [sh, sw]: [number, number], [ph, pw]: [number, number]): Tensor {
@@ -142,7 +142,7 @@ function pairLoss(op: Op, name: string, input: TensorLike, target: TensorLike, o
   return withTensors(name, [input, target], ([x, y]) => {
     if (!sameShape(x.dims, y.dims)) throw new Error(`${name}: input of shape ${fmt(x.dims)} and target of shape ${fmt(y.dims)} differ`);
     return run(op, name, code === 0 ? x.dims : [], x, y, null, code, numel(x.dims), 1);
-  });
+  }, ['input', 'target']);
 }
 
 export const mseLoss = (input: TensorLike, target: TensorLike, options?: LossOptions): Tensor =>
@@ -173,7 +173,7 @@ export function layerNorm(input: TensorLike, normalizedShape: number | number[],
   }
   shape.forEach((d, i) => checkInt(d, `normalizedShape[${i}]`, 'layerNorm', 0));
   checkNumber(eps, 'eps', 'layerNorm', 0);
-  return operands('layerNorm', [input, weight, bias], ([x, w, b]) => layerNormOf(x!, shape, w, b, eps));
+  return operands('layerNorm', ['input', 'weight', 'bias'], [input, weight, bias], ([x, w, b]) => layerNormOf(x!, shape, w, b, eps));
 }
 
 function layerNormOf(x: Tensor, shape: number[], weight: Tensor | null, bias: Tensor | null, eps: number): Tensor {

@@ -196,10 +196,11 @@ export function run(op: Op, name: string, shape: Shape, a: Tensor, b: Tensor | n
 }
 
 /** Turns numbers and nested arrays into a (constant) tensor; checks a tensor is live. */
-export function asTensor(x: unknown, op: string): Tensor {
-  if (x instanceof Tensor) { live(x, op); return x; }
-  if (typeof x === 'number' || Array.isArray(x) || x instanceof Float32Array) return tensor(x as NestedArray, {}, op);
-  throw new Error(`${op}: expected a Tensor, a number or nested arrays of numbers, got ${describe(x)}`);
+export function asTensor(x: unknown, op: string, arg?: string): Tensor {
+  const where = arg === undefined ? op : `${op}: ${arg}`; // names the argument when there are several
+  if (x instanceof Tensor) { live(x, where); return x; }
+  if (typeof x === 'number' || Array.isArray(x) || x instanceof Float32Array) return tensor(x as NestedArray, undefined, where);
+  throw new Error(`${where}: expected a Tensor, a number or nested arrays of numbers, got ${describe(x)}`);
 }
 
 /**
@@ -207,18 +208,18 @@ export function asTensor(x: unknown, op: string): Tensor {
  * returns (the op's record keeps what a graph needs) or when fn or a later conversion throws,
  * unless fn returned one of them.
  */
-export function withTensors<R>(op: string, xs: unknown[], fn: (ts: Tensor[]) => R): R {
+export function withTensors<R>(op: string, xs: unknown[], fn: (ts: Tensor[]) => R, names?: string[]): R {
   let allTensors = true;
   for (const x of xs) if (!(x instanceof Tensor)) allTensors = false;
   if (allTensors) { // the common case: nothing to convert or release
-    for (const x of xs) live(x as Tensor, op);
+    xs.forEach((x, i) => live(x as Tensor, names ? `${op}: ${names[i]}` : op));
     return fn(xs as Tensor[]);
   }
   const made: Tensor[] = [];
   let result: R | undefined;
   try {
-    const ts = xs.map((x) => {
-      const t = asTensor(x, op);
+    const ts = xs.map((x, i) => {
+      const t = asTensor(x, op, names?.[i]);
       if (t !== x) made.push(t);
       return t;
     });
@@ -363,9 +364,9 @@ function binary(op: Op, name: string, x: TensorLike, y: TensorLike): Tensor {
     live(y, name);
     return run(op, name, y.dims, y, null, null, 1, 0, 0, 0, 0, 0, x);
   }
-  const a = asTensor(x, name);
+  const a = asTensor(x, name, 'input');
   let b: Tensor;
-  try { b = asTensor(y, name); } catch (err) { dropTemporary(a, x); throw err; }
+  try { b = asTensor(y, name, 'other'); } catch (err) { dropTemporary(a, x); throw err; }
   try {
     return run(op, name, broadcastShape(a.dims, b.dims, name), a, b, null);
   } finally {
@@ -417,9 +418,9 @@ export function gelu(a: TensorLike, options?: { approximate?: 'none' | 'tanh' })
 
 /** Matrix product with PyTorch's rules for 1-D, 2-D and batched (broadcast) operands. */
 export function matmul(x: TensorLike, y: TensorLike): Tensor {
-  const a = asTensor(x, 'matmul');
+  const a = asTensor(x, 'matmul', 'input');
   let b: Tensor;
-  try { b = asTensor(y, 'matmul'); } catch (err) { dropTemporary(a, x); throw err; }
+  try { b = asTensor(y, 'matmul', 'other'); } catch (err) { dropTemporary(a, x); throw err; }
   try {
     return matmulWith(a, b, false, 'matmul');
   } finally {
@@ -635,9 +636,10 @@ export function expand(x: TensorLike, shape: number[]): Tensor {
   });
 }
 
-function tensorList(tensors: unknown, op: string): Tensor[] {
-  if (!Array.isArray(tensors) || tensors.length === 0) throw new Error(`${op}: expected a non-empty array of tensors`);
-  return tensors.map((t) => asTensor(t, op));
+/** fn on the list's items as tensors; items made from arrays are released afterwards. */
+function withTensorList<R>(tensors: unknown, op: string, fn: (parts: Tensor[]) => R): R {
+  if (!Array.isArray(tensors) || tensors.length === 0) throw new Error(`${op}: expected a non-empty array of tensors, got ${show(tensors)}`);
+  return withTensors(op, tensors, fn, tensors.map((_, i) => `tensors[${i}]`));
 }
 
 /** Writes each input into its slice of a new output, one CAT_PART record per input. */
@@ -654,7 +656,10 @@ function joinParts(name: string, shape: number[], parts: Tensor[], outer: number
 }
 
 export function cat(tensors: Tensor[], dim = 0): Tensor {
-  const parts = tensorList(tensors, 'cat');
+  return withTensorList(tensors, 'cat', (parts) => catOf(parts, dim));
+}
+
+function catOf(parts: Tensor[], dim: number): Tensor {
   const first = parts[0].dims;
   if (first.length === 0) throw new Error('cat: zero-dimensional tensors cannot be concatenated');
   const ax = normAxis(dim, first.length, 'cat', first);
@@ -670,7 +675,10 @@ export function cat(tensors: Tensor[], dim = 0): Tensor {
 }
 
 export function stack(tensors: Tensor[], dim = 0): Tensor {
-  const parts = tensorList(tensors, 'stack');
+  return withTensorList(tensors, 'stack', (parts) => stackOf(parts, dim));
+}
+
+function stackOf(parts: Tensor[], dim: number): Tensor {
   const first = parts[0].dims;
   for (const t of parts) {
     if (!sameShape(t.dims, first)) throw new Error(`stack: all tensors must have the same shape, got ${fmt(first)} and ${fmt(t.dims)}`);

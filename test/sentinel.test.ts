@@ -153,6 +153,9 @@ const LISTS: Hostile[] = [
   h('[0-d, 0-d]', () => [tg.tensor(1), tg.tensor(2)]),
   h('[null]', () => [null]),
   h('cyclic', () => cyclic),
+  h('arrays', () => [[1, 2], [3, 4]]),
+  h('[array, string]', () => [[1, 2], 'abc']),
+  h('[array, ragged]', () => [[1, 2], [[1], [2, 3]]]),
 ];
 const ANY: Hostile[] = [...COMMON, ...NUMBERS.slice(0, 6), h('cyclic', () => cyclic), h('deep 10000', () => deep10k)];
 
@@ -618,6 +621,7 @@ function runCall({ c, index, hostile, traced }: Call): string | null {
     }
   } catch (err) {
     problem = errorProblem(err, c.op, traced);
+    if (process.env.SENTINEL_MESSAGES && !traced) messages.push(`${c.name} [${hostile?.label ?? 'valid'}] ${err instanceof Error ? err.message : String(err)}`);
   }
   try {
     release(result);
@@ -634,6 +638,9 @@ function runCall({ c, index, hostile, traced }: Call): string | null {
   }
   return problem;
 }
+
+/** With SENTINEL_MESSAGES set, every error message is printed at the end (to read them). */
+const messages: string[] = [];
 
 /** Set when a call corrupted the sentinels or the engine: later calls would only repeat it. */
 let engineBroken = false;
@@ -796,6 +803,8 @@ describe('sentinel harness', () => {
   it('hostile calls: an Error naming the op or a result; nothing else changes', () => {
     const { failures, count } = runAll(allCalls().filter((call) => !isKnown(call.label)));
     expect(count).toBeGreaterThan(1000);
+    // eslint-disable-next-line no-console
+    if (process.env.SENTINEL_MESSAGES) console.log(messages.join('\n'));
     expect(failures.slice(0, 60), `${failures.length} of ${count} calls failed`).toEqual([]);
   });
 });
