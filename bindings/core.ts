@@ -106,10 +106,34 @@ export function liveNodes(): number {
   return heapI32()[(HEADER + 8) >>> 2];
 }
 
-/** Writes `shape` to the header's shape scratch, where newNode and runOp read an output shape. */
+/**
+ * Writes `shape` to the header's shape scratch, where newNode and runOp read an output shape.
+ * The scratch and a node's row hold MAX_RANK sizes, each an i32: a longer or invalid shape is
+ * refused here, before anything is written, whatever the caller checked.
+ */
 export function setScratchShape(shape: readonly number[]): void {
+  const n = shape.length;
+  if (!(n <= MAX_RANK)) throw new Error(`a shape of ${n} dims cannot be stored: at most ${MAX_RANK} are supported`);
+  for (let i = 0; i < n; i++) {
+    const d = shape[i];
+    if ((d | 0) !== d || d < 0) throw new Error(`shape [${shape.join(',')}] has an invalid size ${String(d)}`);
+  }
   const h = heapI32();
-  for (let i = 0; i < shape.length; i++) h[(SHAPE_SCRATCH >>> 2) + i] = shape[i];
+  for (let i = 0; i < n; i++) h[(SHAPE_SCRATCH >>> 2) + i] = shape[i];
+}
+
+const IN_USE = 4;
+const SIZE_OFFSET = 8;
+const RANK_OFFSET = 12;
+
+/** True when `id` is a node in use whose rank and element count are those of `dims`. */
+export function isNodeOf(id: unknown, dims: unknown): boolean {
+  if (typeof id !== 'number' || (id | 0) !== id || id < 0 || !Array.isArray(dims)) return false;
+  const h = heapI32();
+  if (id >= h[(HEADER + 4) >>> 2]) return false; // the node table's capacity
+  let n = 1;
+  for (const d of dims) n *= d;
+  return (nodeField(id, FLAGS_OFFSET) & IN_USE) !== 0 && nodeField(id, RANK_OFFSET) === dims.length && nodeField(id, SIZE_OFFSET) === n;
 }
 
 /**

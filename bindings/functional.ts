@@ -2,7 +2,7 @@
 import { core, heapF32, outOfMemory } from './core';
 import { Tensor, live, noGrad, newTensor } from './tensor';
 import { tidy } from './memory';
-import { fmt } from './shape';
+import { fmt, readOptions, numberIn, show } from './shape';
 
 /**
  * Gradients of the one-element result of fn(...inputs) with respect to each input, as new
@@ -10,9 +10,9 @@ import { fmt } from './shape';
  * no tensor's `.grad`: the inputs' are set aside and restored, and other leaves get none.
  */
 export function grad(fn: (...inputs: Tensor[]) => Tensor, inputs: Tensor[]): Tensor[] {
-  if (typeof fn !== 'function') throw new Error(`grad: expected a function, got ${typeof fn}`);
+  if (typeof fn !== 'function') throw new Error(`grad: expected a function, got ${show(fn)}`);
   if (!Array.isArray(inputs) || inputs.some((t) => !(t instanceof Tensor))) {
-    throw new Error('grad: inputs must be an array of tensors');
+    throw new Error(`grad: inputs must be an array of tensors, got ${show(inputs)}`);
   }
   inputs.forEach((t) => live(t, 'grad'));
   // Set the inputs' existing gradients aside so this backward starts from none.
@@ -27,7 +27,9 @@ export function grad(fn: (...inputs: Tensor[]) => Tensor, inputs: Tensor[]): Ten
   try {
     return tidy(() => {
       const out = fn(...inputs);
-      if (!(out instanceof Tensor)) throw new Error('grad: fn must return a Tensor');
+      if (!(out instanceof Tensor)) throw new Error(`grad: fn must return a Tensor, got ${show(out)}`);
+      live(out, 'grad');
+      if (!out.requiresGrad) throw new Error('grad: the result of fn does not require grad (no input it was computed from requires grad)');
       out.backward();
       return inputs.map((t) => gradCopy(t));
     });
@@ -55,6 +57,7 @@ function gradCopy(t: Tensor): Tensor {
 }
 
 export interface GradcheckOptions { eps?: number; atol?: number; rtol?: number }
+const GRADCHECK_OPTIONS = { eps: numberIn(Number.MIN_VALUE), atol: numberIn(0), rtol: numberIn(0) };
 
 /** Deterministic weights in [-1, 1), independent of manualSeed. */
 function weights(n: number): Float64Array {
@@ -72,9 +75,21 @@ function weights(n: number): Float64Array {
  * finite differences (computed in float64 from fn's float32 outputs). Returns true, or throws
  * naming the input, the element, and both values.
  */
-export function gradcheck(fn: (...inputs: Tensor[]) => Tensor, inputs: Tensor[], options: GradcheckOptions = {}): true {
-  const eps = options.eps ?? 1e-3, atol = options.atol ?? 1e-3, rtol = options.rtol ?? 1e-2;
-  const probe = noGrad(() => tidy(() => fn(...inputs).size));
+export function gradcheck(fn: (...inputs: Tensor[]) => Tensor, inputs: Tensor[], options?: GradcheckOptions): true {
+  const o = readOptions(options, GRADCHECK_OPTIONS, 'gradcheck');
+  const eps = o.eps ?? 1e-3, atol = o.atol ?? 1e-3, rtol = o.rtol ?? 1e-2;
+  if (typeof fn !== 'function') throw new Error(`gradcheck: expected a function, got ${show(fn)}`);
+  if (!Array.isArray(inputs) || inputs.some((t) => !(t instanceof Tensor))) {
+    throw new Error(`gradcheck: inputs must be an array of tensors, got ${show(inputs)}`);
+  }
+  inputs.forEach((t) => live(t, 'gradcheck'));
+  if (!inputs.some((t) => t.requiresGrad)) throw new Error('gradcheck: at least one input must require grad');
+  const probe = noGrad(() => tidy(() => {
+    const y: unknown = fn(...inputs);
+    if (!(y instanceof Tensor)) throw new Error(`gradcheck: fn must return a Tensor, got ${show(y)}`);
+    live(y, 'gradcheck');
+    return y.size;
+  }));
   const w = weights(probe);
   const objective = (): number => noGrad(() => tidy(() => {
     const y = fn(...inputs).data();

@@ -2,23 +2,47 @@
 // pooling, the losses) or a short composition of tensor ops (linear, layerNorm, dropout).
 import { issue } from './core';
 import { Op, Cmd } from './opcodes';
-import { Tensor, type TensorLike, type Index, asTensor, run, matmulWith, newTensor, indexTensor, add, sub, mul, div, sqrt, mean } from './tensor';
-import { type Shape, fmt, numel, sameShape } from './shape';
+import { Tensor, type TensorLike, type Index, withTensors, run, matmulWith, newTensor, indexTensor, add, sub, mul, div, sqrt, mean } from './tensor';
+import {
+  type Shape, fmt, numel, sameShape, broadcastShape, readOptions, oneOf, numberIn, pairAtLeast, checkPair, checkInt, checkNumber, checkBool,
+  show, INT_MAX,
+} from './shape';
 
 export type Reduction = 'mean' | 'sum' | 'none';
-const REDUCTIONS: Record<Reduction, number> = { none: 0, mean: 1, sum: 2 };
+/** The core's reduction codes are the positions in this list (searched by value, never indexed by the name). */
+const REDUCTIONS = ['none', 'mean', 'sum'] as const;
+const reduction = oneOf(REDUCTIONS);
+const LOSS_OPTIONS = { reduction };
+const CROSS_ENTROPY_OPTIONS = { reduction, labelSmoothing: numberIn(0, 1) };
 
-function reductionCode(reduction: unknown, op: string): number {
-  const code = REDUCTIONS[reduction as Reduction];
-  if (code === undefined) throw new Error(`${op}: reduction must be 'mean', 'sum' or 'none', got ${JSON.stringify(reduction)}`);
-  return code;
+function reductionCode(value: Reduction | undefined): number {
+  return REDUCTIONS.indexOf(value ?? 'mean');
+}
+
+/** The operands as tensors (an optional one, undefined or null, stays null) for the time fn runs. */
+function operands<R>(op: string, names: string[], xs: unknown[], fn: (ts: (Tensor | null)[]) => R): R {
+  const present = xs.map((x) => x !== undefined && x !== null);
+  return withTensors(op, xs.filter((_, i) => present[i]), (ts) => {
+    let k = 0;
+    return fn(present.map((p) => (p ? ts[k++] : null)));
+  }, names.filter((_, i) => present[i]));
 }
 
 /** x · weightᵀ + bias, with weight [out, in] as nn.Linear keeps it. */
 export function linear(input: TensorLike, weight: Tensor, bias?: Tensor | null): Tensor {
-  const x = asTensor(input, 'linear'), w = asTensor(weight, 'linear');
+  if (weight === undefined || weight === null) throw new Error(`linear: weight must be a Tensor, got ${show(weight)}`);
+  return operands('linear', ['input', 'weight', 'bias'], [input, weight, bias], ([x, w, b]) => linearOf(x!, w!, b));
+}
+
+function linearOf(x: Tensor, w: Tensor, b: Tensor | null): Tensor {
   if (w.dims.length !== 2) throw new Error(`linear: weight must be 2-D [out, in], got shape ${fmt(w.dims)}`);
-  const b = bias ? asTensor(bias, 'linear') : null;
+  if (b && !(b.dims.length === 1 && b.dims[0] === w.dims[0])) {
+    // another bias must broadcast to the output [..., out] without changing its shape
+    const outShape = [...x.dims.slice(0, -1), w.dims[0]];
+    let fits = false;
+    try { fits = sameShape(broadcastShape(outShape, b.dims, 'linear'), outShape); } catch { /* reported below */ }
+    if (!fits) throw new Error(`linear: bias of shape ${fmt(b.dims)} does not fit the output of shape ${fmt(outShape)}`);
+  }
   // A bias of [out] rides in the matmul itself (one op, one pass); other shapes broadcast by add.
   if (!b || (b.dims.length === 1 && b.dims[0] === w.dims[0] && x.dims.length > 0)) return matmulWith(x, w, true, 'linear', b);
   const y = matmulWith(x, w, true, 'linear');
@@ -27,68 +51,70 @@ export function linear(input: TensorLike, weight: Tensor, bias?: Tensor | null):
   return out;
 }
 
-/** A number or [h, w] pair, each an integer ≥ min. */
-function pair(value: unknown, name: string, op: string, min: number): [number, number] {
-  const v = typeof value === 'number' ? [value, value] : value;
-  if (!Array.isArray(v) || v.length !== 2 || v.some((d) => typeof d !== 'number' || !Number.isInteger(d) || d < min)) {
-    throw new Error(`${op}: ${name} must be an integer ≥ ${min} or a pair [h, w] of them, got ${JSON.stringify(value)}`);
-  }
-  return v as [number, number];
-}
-
 function outSize(op: string, input: Shape, H: number, K: number, S: number, P: number, axis: string): number {
+  // the kernels index the padded input in i32: H + 2P must fit
+  if (H + 2 * P > INT_MAX) throw new Error(`${op}: padding ${P} is too large for input of shape ${fmt(input)} along ${axis}`);
   const n = Math.floor((H + 2 * P - K) / S) + 1;
   if (n < 1) throw new Error(`${op}: input of shape ${fmt(input)} is too small for kernel ${K} with padding ${P} along ${axis}`);
   return n;
 }
 
 export interface ConvOptions { stride?: number | [number, number]; padding?: number | [number, number] }
+const CONV_OPTIONS = { stride: pairAtLeast(1), padding: pairAtLeast(0) };
 
 /** 2-D convolution: x [N, C, H, W], weight [O, C, KH, KW], bias [O]. */
-export function conv2d(input: TensorLike, weight: Tensor, bias?: Tensor | null, options: ConvOptions = {}): Tensor {
-  const x = asTensor(input, 'conv2d'), w = asTensor(weight, 'conv2d');
+export function conv2d(input: TensorLike, weight: Tensor, bias?: Tensor | null, options?: ConvOptions): Tensor {
+  const o = readOptions(options, CONV_OPTIONS, 'conv2d');
+  if (weight === undefined || weight === null) throw new Error(`conv2d: weight must be a Tensor, got ${show(weight)}`);
+  return operands('conv2d', ['input', 'weight', 'bias'], [input, weight, bias], ([x, w, b]) => conv2dOf(x!, w!, b, o.stride ?? [1, 1], o.padding ?? [0, 0]));
+}
+
+function conv2dOf(x: Tensor, w: Tensor, b: Tensor | null, [sh, sw]: [number, number], [ph, pw]: [number, number]): Tensor {
   if (x.dims.length !== 4) throw new Error(`conv2d: input must be 4-D [N, C, H, W], got shape ${fmt(x.dims)}`);
   if (w.dims.length !== 4 || w.dims[1] !== x.dims[1]) {
     throw new Error(`conv2d: weight of shape ${fmt(w.dims)} does not fit input of shape ${fmt(x.dims)} (expected [O, ${x.dims[1]}, KH, KW])`);
   }
-  const b = bias ? asTensor(bias, 'conv2d') : null;
+  if (w.dims[2] === 0 || w.dims[3] === 0) throw new Error(`conv2d: the kernel size of weight shape ${fmt(w.dims)} must be at least 1×1`);
   if (b && (b.dims.length !== 1 || b.dims[0] !== w.dims[0])) throw new Error(`conv2d: bias of shape ${fmt(b.dims)} does not match ${w.dims[0]} output channels`);
-  const [sh, sw] = pair(options.stride ?? 1, 'stride', 'conv2d', 1);
-  const [ph, pw] = pair(options.padding ?? 0, 'padding', 'conv2d', 0);
   const [N, , H, W] = x.dims, [O, , KH, KW] = w.dims;
   const shape = [N, O, outSize('conv2d', x.dims, H, KH, sh, ph, 'height'), outSize('conv2d', x.dims, W, KW, sw, pw, 'width')];
   return run(Op.CONV2D, 'conv2d', shape, x, w, b, sh, sw, ph, pw);
 }
 
 export interface PoolOptions { stride?: number | [number, number]; padding?: number | [number, number] }
+const POOL_OPTIONS = CONV_OPTIONS;
 
-function pool2d(op: Op, name: string, input: TensorLike, kernelSize: number | [number, number], options: PoolOptions): Tensor {
-  const x = asTensor(input, name);
-  if (x.dims.length !== 4) throw new Error(`${name}: input must be 4-D [N, C, H, W], got shape ${fmt(x.dims)}`);
-  const [kh, kw] = pair(kernelSize, 'kernelSize', name, 1);
-  const [sh, sw] = pair(options.stride ?? [kh, kw], 'stride', name, 1);
-  const [ph, pw] = pair(options.padding ?? 0, 'padding', name, 0);
+function pool2d(op: Op, name: string, input: TensorLike, kernelSize: number | [number, number], options: PoolOptions | undefined): Tensor {
+  const o = readOptions(options, POOL_OPTIONS, name);
+  const [kh, kw] = checkPair(kernelSize, 'kernelSize', name, 1);
+  const [sh, sw] = o.stride ?? [kh, kw];
+  const [ph, pw] = o.padding ?? [0, 0];
   if (2 * ph > kh || 2 * pw > kw) throw new Error(`${name}: padding [${ph}, ${pw}] must be at most half of kernelSize [${kh}, ${kw}]`);
-  const [N, C, H, W] = x.dims;
-  const shape = [N, C, outSize(name, x.dims, H, kh, sh, ph, 'height'), outSize(name, x.dims, W, kw, sw, pw, 'width')];
-  return run(op, name, shape, x, null, null, kh, kw, sh, sw, ph, pw);
+  return withTensors(name, [input], ([x]) => {
+    if (x.dims.length !== 4) throw new Error(`${name}: input must be 4-D [N, C, H, W], got shape ${fmt(x.dims)}`);
+    const [N, C, H, W] = x.dims;
+    const shape = [N, C, outSize(name, x.dims, H, kh, sh, ph, 'height'), outSize(name, x.dims, W, kw, sw, pw, 'width')];
+    return run(op, name, shape, x, null, null, kh, kw, sh, sw, ph, pw);
+  });
 }
 
-export const maxPool2d = (x: TensorLike, kernelSize: number | [number, number], options: PoolOptions = {}): Tensor =>
+export const maxPool2d = (x: TensorLike, kernelSize: number | [number, number], options?: PoolOptions): Tensor =>
   pool2d(Op.MAX_POOL2D, 'maxPool2d', x, kernelSize, options);
 /** Average pooling; padded positions count as zeros (PyTorch's countIncludePad default). */
-export const avgPool2d = (x: TensorLike, kernelSize: number | [number, number], options: PoolOptions = {}): Tensor =>
+export const avgPool2d = (x: TensorLike, kernelSize: number | [number, number], options?: PoolOptions): Tensor =>
   pool2d(Op.AVG_POOL2D, 'avgPool2d', x, kernelSize, options);
 
 export interface LossOptions { reduction?: Reduction }
 export interface CrossEntropyOptions extends LossOptions { labelSmoothing?: number }
 
 /** A loss over [N, C] scores and N integer class labels (crossEntropy, nllLoss). */
-function classLoss(op: Op, name: string, input: TensorLike, labels: Index, reduction: unknown, smoothing: number): Tensor {
-  const x = asTensor(input, name);
+function classLoss(op: Op, name: string, input: TensorLike, labels: Index, code: number, smoothing: number): Tensor {
+  return withTensors(name, [input], ([x]) => classLossOf(op, name, x, labels, code, smoothing));
+}
+
+function classLossOf(op: Op, name: string, x: Tensor, labels: Index, code: number, smoothing: number): Tensor {
   if (x.dims.length !== 2) throw new Error(`${name}: input must be 2-D [N, C] (a batch of class scores), got shape ${fmt(x.dims)}`);
   const [N, C] = x.dims;
-  const code = reductionCode(reduction, name);
   const { t, owned } = indexTensor(labels, C, name);
   try {
     if (t.dims.length !== 1 || t.dims[0] !== N) throw new Error(`${name}: labels of shape ${fmt(t.dims)} do not match input of shape ${fmt(x.dims)} (expected [${N}])`);
@@ -99,52 +125,67 @@ function classLoss(op: Op, name: string, input: TensorLike, labels: Index, reduc
 }
 
 /** Softmax cross-entropy from logits [N, C] and integer labels, fused and numerically stable. */
-export function crossEntropy(logits: TensorLike, labels: Index, options: CrossEntropyOptions = {}): Tensor {
-  const smoothing = options.labelSmoothing ?? 0;
-  if (typeof smoothing !== 'number' || !(smoothing >= 0 && smoothing <= 1)) {
-    throw new Error(`crossEntropy: labelSmoothing must be a number in [0, 1], got ${String(smoothing)}`);
-  }
-  return classLoss(Op.CROSS_ENTROPY, 'crossEntropy', logits, labels, options.reduction ?? 'mean', smoothing);
+export function crossEntropy(logits: TensorLike, labels: Index, options?: CrossEntropyOptions): Tensor {
+  const o = readOptions(options, CROSS_ENTROPY_OPTIONS, 'crossEntropy');
+  return classLoss(Op.CROSS_ENTROPY, 'crossEntropy', logits, labels, reductionCode(o.reduction), o.labelSmoothing ?? 0);
 }
 
 /** Negative log-likelihood of log-probabilities [N, C] at integer labels. */
-export function nllLoss(logProbs: TensorLike, labels: Index, options: LossOptions = {}): Tensor {
-  return classLoss(Op.NLL_LOSS, 'nllLoss', logProbs, labels, options.reduction ?? 'mean', 0);
+export function nllLoss(logProbs: TensorLike, labels: Index, options?: LossOptions): Tensor {
+  const o = readOptions(options, LOSS_OPTIONS, 'nllLoss');
+  return classLoss(Op.NLL_LOSS, 'nllLoss', logProbs, labels, reductionCode(o.reduction), 0);
 }
 
 /** An elementwise loss between two tensors of one shape (mseLoss, binaryCrossEntropyWithLogits). */
-function pairLoss(op: Op, name: string, input: TensorLike, target: TensorLike, options: LossOptions): Tensor {
-  const x = asTensor(input, name), y = asTensor(target, name);
-  if (!sameShape(x.dims, y.dims)) throw new Error(`${name}: input of shape ${fmt(x.dims)} and target of shape ${fmt(y.dims)} differ`);
-  const code = reductionCode(options.reduction ?? 'mean', name);
-  return run(op, name, code === 0 ? x.dims : [], x, y, null, code, numel(x.dims), 1);
+function pairLoss(op: Op, name: string, input: TensorLike, target: TensorLike, options: LossOptions | undefined): Tensor {
+  const code = reductionCode(readOptions(options, LOSS_OPTIONS, name).reduction);
+  return withTensors(name, [input, target], ([x, y]) => {
+    if (!sameShape(x.dims, y.dims)) throw new Error(`${name}: input of shape ${fmt(x.dims)} and target of shape ${fmt(y.dims)} differ`);
+    return run(op, name, code === 0 ? x.dims : [], x, y, null, code, numel(x.dims), 1);
+  }, ['input', 'target']);
 }
 
-export const mseLoss = (input: TensorLike, target: TensorLike, options: LossOptions = {}): Tensor =>
+export const mseLoss = (input: TensorLike, target: TensorLike, options?: LossOptions): Tensor =>
   pairLoss(Op.MSE_LOSS, 'mseLoss', input, target, options);
 /** Sigmoid + binary cross-entropy in one stable op: logits of ±100 give exact losses. */
-export const binaryCrossEntropyWithLogits = (logits: TensorLike, targets: TensorLike, options: LossOptions = {}): Tensor =>
+export const binaryCrossEntropyWithLogits = (logits: TensorLike, targets: TensorLike, options?: LossOptions): Tensor =>
   pairLoss(Op.BCE_WITH_LOGITS, 'binaryCrossEntropyWithLogits', logits, targets, options);
 
 /** Zeroes each element with probability p and scales the rest by 1/(1−p) (seeded by manualSeed). */
 export function dropout(input: TensorLike, p = 0.5, training = true): Tensor {
-  const x = asTensor(input, 'dropout');
-  if (typeof p !== 'number' || !(p >= 0 && p <= 1)) throw new Error(`dropout: p must be a probability in [0, 1], got ${String(p)}`);
-  if (!training || p === 0) return x;
-  const mask = newTensor(x.dims, 'dropout');
-  issue(Cmd.DROPOUT, -1, mask.id, -1, 0, 0, 0, 0, 0, p);
-  const out = mul(x, mask);
-  mask.dispose(); // the mul's record keeps the mask while a graph needs it
-  return out;
+  if (typeof p !== 'number' || !(p >= 0 && p <= 1)) throw new Error(`dropout: p must be a probability in [0, 1], got ${show(p)}`);
+  checkBool(training, 'training', 'dropout');
+  return withTensors('dropout', [input], ([x]) => {
+    if (!training || p === 0) return x;
+    const mask = newTensor(x.dims, 'dropout');
+    issue(Cmd.DROPOUT, -1, mask.id, -1, 0, 0, 0, 0, 0, p);
+    const out = mul(x, mask);
+    mask.dispose(); // the mul's record keeps the mask while a graph needs it
+    return out;
+  });
 }
 
 /** Normalises over the trailing `normalizedShape` dims, then scales and shifts. */
 export function layerNorm(input: TensorLike, normalizedShape: number | number[], weight?: Tensor | null, bias?: Tensor | null, eps = 1e-5): Tensor {
-  const x = asTensor(input, 'layerNorm');
   const shape = typeof normalizedShape === 'number' ? [normalizedShape] : normalizedShape;
+  if (!Array.isArray(shape) || shape.length === 0) {
+    throw new Error(`layerNorm: normalizedShape must be an integer or a non-empty array of integers, got ${show(normalizedShape)}`);
+  }
+  shape.forEach((d, i) => checkInt(d, `normalizedShape[${i}]`, 'layerNorm', 0));
+  checkNumber(eps, 'eps', 'layerNorm', 0);
+  return operands('layerNorm', ['input', 'weight', 'bias'], [input, weight, bias], ([x, w, b]) => layerNormOf(x!, shape, w, b, eps));
+}
+
+function layerNormOf(x: Tensor, shape: number[], weight: Tensor | null, bias: Tensor | null, eps: number): Tensor {
   const tail = x.dims.slice(x.dims.length - shape.length);
-  if (shape.length === 0 || shape.length > x.dims.length || !sameShape(tail, shape)) {
+  if (shape.length > x.dims.length || !sameShape(tail, shape)) {
     throw new Error(`layerNorm: normalizedShape ${fmt(shape)} does not match the trailing dims of input shape ${fmt(x.dims)}`);
+  }
+  // like PyTorch: weight and bias have exactly the normalized shape (broadcasting would hide a mistake)
+  for (const [name, t] of [['weight', weight], ['bias', bias]] as const) {
+    if (t && !sameShape(t.dims, shape)) {
+      throw new Error(`layerNorm: ${name} of shape ${fmt(t.dims)} does not match normalizedShape ${fmt(shape)}`);
+    }
   }
   const dims = shape.map((_, i) => x.dims.length - shape.length + i);
   const temps: Tensor[] = [];

@@ -5,6 +5,7 @@ import { Cmd } from './opcodes';
 import { afterTrace, isRecording } from './trace';
 import { Tensor, live, zeros } from './tensor';
 import { keep } from './memory';
+import { readOptions, checkInt, checkBool, show, type Check } from './shape';
 
 /** An i32 list of node ids in WebAssembly memory. */
 class IdList {
@@ -20,10 +21,12 @@ class IdList {
 }
 
 function paramList(params: Iterable<Tensor>, op: string): Tensor[] {
-  const list = Array.from(params ?? []);
+  const iterable = params !== null && params !== undefined && typeof (params as Partial<Iterable<Tensor>>)[Symbol.iterator] === 'function';
+  if (!iterable || typeof params === 'string') throw new Error(`${op}: params must be an array (or iterable) of tensors, got ${show(params)}`);
+  const list = Array.from(params);
   if (list.length === 0) throw new Error(`${op}: got an empty parameter list`);
   list.forEach((p, i) => {
-    if (!(p instanceof Tensor)) throw new Error(`${op}: parameter ${i} is not a Tensor`);
+    if (!(p instanceof Tensor)) throw new Error(`${op}: parameter ${i} is not a Tensor, got ${show(p)}`);
     live(p, op);
   });
   return list;
@@ -31,10 +34,17 @@ function paramList(params: Iterable<Tensor>, op: string): Tensor[] {
 
 function checkRate(value: unknown, name: string, op: string, upper = Infinity): number {
   if (typeof value !== 'number' || !(value >= 0 && value < upper)) {
-    throw new Error(`${op}: ${name} must be a number in [0, ${upper === Infinity ? '∞' : upper}), got ${String(value)}`);
+    throw new Error(`${op}: ${name} must be a number in [0, ${upper === Infinity ? '∞' : upper}), got ${show(value)}`);
   }
   return value;
 }
+const rate = (upper = Infinity): Check<number> => (v, name, op) => checkRate(v, name, op, upper);
+const betasPair: Check<[number, number]> = (v, name, op) => {
+  if (!Array.isArray(v) || v.length !== 2) throw new Error(`${op}: ${name} must be a pair [beta1, beta2] of numbers in [0, 1), got ${show(v)}`);
+  return [checkRate(v[0], `${name}[0]`, op, 1), checkRate(v[1], `${name}[1]`, op, 1)];
+};
+const SGD_OPTIONS = { lr: rate(), momentum: rate(), dampening: rate(), nesterov: checkBool, weightDecay: rate() };
+const ADAM_OPTIONS = { lr: rate(), betas: betasPair, eps: rate(), weightDecay: rate() };
 
 /** State buffers shaped like the parameters, zero-filled and exempt from tidy. */
 function stateLike(params: Tensor[]): Tensor[] {
@@ -76,6 +86,7 @@ export abstract class Optimizer {
   private holds = 0;
 
   constructor(params: Iterable<Tensor>, lr: number, name: string) {
+    if (new.target === Optimizer) throw new Error('Optimizer: an abstract base class; use tg.optim.SGD, Adam or AdamW');
     this.name = name;
     this.params = paramList(params, name);
     const rate = checkRate(lr, 'lr', name);
@@ -162,16 +173,20 @@ export class SGD extends Optimizer {
   private bufferIds: IdList | null = null;
 
   constructor(params: Iterable<Tensor>, options: SGDOptions) {
-    super(params, options?.lr, 'SGD');
-    this.momentum = checkRate(options.momentum ?? 0, 'momentum', 'SGD');
-    this.dampening = checkRate(options.dampening ?? 0, 'dampening', 'SGD');
-    this.nesterov = options.nesterov ?? false;
-    if (this.nesterov && (this.momentum <= 0 || this.dampening !== 0)) {
+    // every option is checked before the base class allocates the optimizer's buffers
+    if (options === undefined) throw new Error('SGD: options with a learning rate are required, e.g. {lr: 0.1}');
+    const o = readOptions(options, SGD_OPTIONS, 'SGD');
+    const momentum = o.momentum ?? 0, dampening = o.dampening ?? 0, nesterov = o.nesterov ?? false;
+    if (nesterov && (momentum <= 0 || dampening !== 0)) {
       throw new Error('SGD: nesterov momentum requires a momentum > 0 and zero dampening');
     }
+    super(params, o.lr as number, 'SGD'); // undefined: the base class's check names lr
+    this.momentum = momentum;
+    this.dampening = dampening;
+    this.nesterov = nesterov;
     this.config.set(BETA1, this.momentum);
     this.config.set(BETA2, this.dampening);
-    this.config.set(WEIGHT_DECAY, checkRate(options.weightDecay ?? 0, 'weightDecay', 'SGD'));
+    this.config.set(WEIGHT_DECAY, o.weightDecay ?? 0);
     this.config.flags = this.nesterov ? NESTEROV : 0;
   }
 
@@ -222,15 +237,16 @@ export class Adam extends Optimizer {
   private readonly mIds: IdList;
   private readonly vIds: IdList;
 
-  constructor(params: Iterable<Tensor>, options: AdamOptions = {}, name = 'Adam', decoupledDecay?: number) {
-    super(params, options.lr ?? 1e-3, name);
-    const betas = options.betas ?? [0.9, 0.999];
-    this.betas = [checkRate(betas[0], 'betas[0]', name, 1), checkRate(betas[1], 'betas[1]', name, 1)];
-    this.eps = checkRate(options.eps ?? 1e-8, 'eps', name);
+  constructor(params: Iterable<Tensor>, options?: AdamOptions, name = 'Adam', decoupledDecay?: number) {
+    // every option is checked before the base class allocates the optimizer's buffers
+    const o = readOptions(options, ADAM_OPTIONS, typeof name === 'string' ? name : 'Adam');
+    super(params, o.lr ?? 1e-3, name);
+    this.betas = o.betas ?? [0.9, 0.999];
+    this.eps = o.eps ?? 1e-8;
     this.config.set(BETA1, this.betas[0]);
     this.config.set(BETA2, this.betas[1]);
     this.config.set(EPS, this.eps);
-    this.config.set(WEIGHT_DECAY, checkRate(options.weightDecay ?? decoupledDecay ?? 0, 'weightDecay', name));
+    this.config.set(WEIGHT_DECAY, o.weightDecay ?? decoupledDecay ?? 0);
     this.config.flags = decoupledDecay === undefined ? 0 : DECOUPLED;
     this.m = stateLike(this.params);
     this.v = stateLike(this.params);
@@ -266,7 +282,7 @@ export class Adam extends Optimizer {
 
 /** Adam with decoupled weight decay (p −= lr·λ·p before the update), default λ = 0.01. */
 export class AdamW extends Adam {
-  constructor(params: Iterable<Tensor>, options: AdamOptions = {}) {
+  constructor(params: Iterable<Tensor>, options?: AdamOptions) {
     super(params, options, 'AdamW', 1e-2);
   }
 }
@@ -278,7 +294,7 @@ export class AdamW extends Adam {
 export function clipGradNorm(params: Iterable<Tensor>, maxNorm: number, normType = 2): number {
   const list = paramList(params, 'clipGradNorm');
   checkRate(maxNorm, 'maxNorm', 'clipGradNorm');
-  if (typeof normType !== 'number' || !(normType > 0)) throw new Error(`clipGradNorm: normType must be a positive number or Infinity, got ${String(normType)}`);
+  if (typeof normType !== 'number' || !(normType > 0)) throw new Error(`clipGradNorm: normType must be a positive number or Infinity, got ${show(normType)}`);
   const ids = new IdList(list.map((p) => p.id), 'clipGradNorm');
   try {
     const status = issue(Cmd.CLIP, -1, -1, -1, ids.ptr, ids.count, 0, 0, 0, maxNorm, normType);
@@ -289,13 +305,22 @@ export function clipGradNorm(params: Iterable<Tensor>, maxNorm: number, normType
   }
 }
 
+const STEP_LR_OPTIONS = { stepSize: (v: unknown, name: string, op: string) => checkInt(v, name, op, 1), gamma: rate() };
+const COSINE_OPTIONS = {
+  tMax: (v: unknown, name: string, op: string): number => {
+    if (typeof v !== 'number' || !(v > 0) || !Number.isFinite(v)) throw new Error(`${op}: ${name} must be a positive number, got ${show(v)}`);
+    return v;
+  },
+  etaMin: rate(),
+};
+
 /** Base of the learning-rate schedules: step() once per epoch (after optimizer.step()). */
 abstract class LRScheduler {
   readonly optimizer: Optimizer;
   readonly baseLr: number;
   lastEpoch = 0;
-  constructor(optimizer: Optimizer) {
-    if (!(optimizer instanceof Optimizer)) throw new Error('LRScheduler: expected an optimizer from tg.optim');
+  constructor(optimizer: Optimizer, op: string) {
+    if (!(optimizer instanceof Optimizer)) throw new Error(`${op}: expected an optimizer from tg.optim, got ${show(optimizer)}`);
     this.optimizer = optimizer;
     this.baseLr = optimizer.lr;
   }
@@ -314,10 +339,11 @@ export class StepLR extends LRScheduler {
   readonly stepSize: number;
   readonly gamma: number;
   constructor(optimizer: Optimizer, options: { stepSize: number; gamma?: number }) {
-    super(optimizer);
-    if (!Number.isInteger(options?.stepSize) || options.stepSize < 1) throw new Error(`StepLR: stepSize must be an integer ≥ 1, got ${String(options?.stepSize)}`);
-    this.stepSize = options.stepSize;
-    this.gamma = checkRate(options.gamma ?? 0.1, 'gamma', 'StepLR');
+    const o = readOptions(options, STEP_LR_OPTIONS, 'StepLR');
+    if (o.stepSize === undefined) throw new Error('StepLR: stepSize must be an integer ≥ 1, got undefined');
+    super(optimizer, 'StepLR');
+    this.stepSize = o.stepSize;
+    this.gamma = o.gamma ?? 0.1;
   }
   protected lrAt(epoch: number): number {
     return this.baseLr * this.gamma ** Math.floor(epoch / this.stepSize);
@@ -329,10 +355,11 @@ export class CosineAnnealingLR extends LRScheduler {
   readonly tMax: number;
   readonly etaMin: number;
   constructor(optimizer: Optimizer, options: { tMax: number; etaMin?: number }) {
-    super(optimizer);
-    if (!(typeof options?.tMax === 'number' && options.tMax > 0)) throw new Error(`CosineAnnealingLR: tMax must be a positive number, got ${String(options?.tMax)}`);
-    this.tMax = options.tMax;
-    this.etaMin = checkRate(options.etaMin ?? 0, 'etaMin', 'CosineAnnealingLR');
+    const o = readOptions(options, COSINE_OPTIONS, 'CosineAnnealingLR');
+    if (o.tMax === undefined) throw new Error('CosineAnnealingLR: tMax must be a positive number, got undefined');
+    super(optimizer, 'CosineAnnealingLR');
+    this.tMax = o.tMax;
+    this.etaMin = o.etaMin ?? 0;
   }
   protected lrAt(epoch: number): number {
     return this.etaMin + ((this.baseLr - this.etaMin) * (1 + Math.cos((Math.PI * epoch) / this.tMax))) / 2;

@@ -3,7 +3,9 @@ import { MAX_RANK } from './core';
 
 export type Shape = readonly number[];
 
-export const fmt = (shape: Shape): string => `[${shape.join(',')}]`;
+/** A shape (or any list the user gave as one) for a message; never throws, whatever it holds. */
+export const fmt = (shape: Shape): string =>
+  Array.isArray(shape) ? `[${shape.map((d) => (typeof d === 'number' ? String(d) : show(d))).join(',')}]` : show(shape);
 
 export function numel(shape: Shape): number {
   let n = 1;
@@ -18,14 +20,151 @@ export function sameShape(a: Shape, b: Shape): boolean {
 }
 
 const MAX_BYTES = 2 ** 31;
+/** The largest value an i32 argument of the core can carry: every size, dim and count is one. */
+export const INT_MAX = 2 ** 31 - 1;
 
-/** Checks a user-given shape: integers ≥ 0, rank ≤ 7, and small enough to allocate. */
+// ── argument checks ────────────────────────────────────────────────────────────────────────────
+// Every public function checks its arguments with these, so each error is an Error that names the
+// op and the argument, and no value reaches the core that it would wrap or misread.
+
+let showTensor: (x: unknown) => string | null = () => null;
+/** tensor.ts registers how a Tensor is shown (shape.ts cannot import it). */
+export function setShowTensor(fn: (x: unknown) => string | null): void {
+  showTensor = fn;
+}
+
+/** Any value, briefly, for a message: never throws (Symbols, revoked proxies, getters included). */
+export function show(x: unknown): string {
+  try {
+    switch (typeof x) {
+      case 'number': return String(x);
+      case 'string': return `the string ${JSON.stringify(x.length > 40 ? `${x.slice(0, 40)}…` : x)}`;
+      case 'undefined': return 'undefined';
+      case 'boolean': return String(x);
+      case 'bigint': return `the bigint ${String(x)}n`;
+      case 'symbol': return 'a Symbol';
+      case 'function': return 'a function';
+      default: break;
+    }
+    if (x === null) return 'null';
+    const t = showTensor(x);
+    if (t !== null) return t;
+    if (Array.isArray(x)) {
+      return x.length <= 8 && x.every((v) => typeof v === 'number') ? `[${x.join(',')}]` : `an array of length ${x.length}`;
+    }
+    const proto = Object.getPrototypeOf(x);
+    if (proto === null || Object.getPrototypeOf(proto) === null) return 'an object';
+    const name = Object.prototype.hasOwnProperty.call(proto, 'constructor') ? (proto.constructor as { name?: unknown }).name : undefined;
+    return typeof name === 'string' && name ? `a ${name}` : 'an object';
+  } catch {
+    return 'a value that cannot be shown';
+  }
+}
+
+/**
+ * An integer in [min, max] (max at most INT_MAX), or an Error naming the op and the argument:
+ * "not an integer" for 1.5, NaN, Infinity or a non-number, "out of range" for an integer outside.
+ */
+export function checkInt(value: unknown, name: string, op: string, min: number, max = INT_MAX): number {
+  if (typeof value !== 'number' || !Number.isInteger(value)) {
+    throw new Error(`${op}: ${name} must be an integer, got ${show(value)}`);
+  }
+  if (value < min || value > max) {
+    throw new Error(`${op}: ${name} ${value} is out of range (expected an integer in [${min}, ${max}])`);
+  }
+  return value;
+}
+
+/** A finite number in [min, max], or an Error naming the op and the argument. */
+export function checkNumber(value: unknown, name: string, op: string, min = -Infinity, max = Infinity): number {
+  if (typeof value !== 'number' || !(value >= min && value <= max) || !Number.isFinite(value)) {
+    const range = min === -Infinity && max === Infinity ? 'a finite number' : `a number in [${min}, ${max}]`;
+    throw new Error(`${op}: ${name} must be ${range}, got ${show(value)}`);
+  }
+  return value;
+}
+
+/** true or false, or an Error naming the op and the argument. */
+export function checkBool(value: unknown, name: string, op: string): boolean {
+  if (typeof value !== 'boolean') throw new Error(`${op}: ${name} must be true or false, got ${show(value)}`);
+  return value;
+}
+
+/** Checks one option's value and returns it (normalised); throws an Error naming op and name. */
+export type Check<T> = (value: unknown, name: string, op: string) => T;
+
+/** One of a fixed list of strings, compared by value (never looked up as a property). */
+export function oneOf<const L extends readonly string[]>(list: L): Check<L[number]> {
+  return (value, name, op) => {
+    if (typeof value !== 'string' || !list.includes(value)) {
+      throw new Error(`${op}: ${name} must be ${list.map((v) => `'${v}'`).join(', ')}, got ${show(value)}`);
+    }
+    return value as L[number];
+  };
+}
+
+export const intAtLeast = (min: number, max = INT_MAX): Check<number> => (v, name, op) => checkInt(v, name, op, min, max);
+export const numberIn = (min = -Infinity, max = Infinity): Check<number> => (v, name, op) => checkNumber(v, name, op, min, max);
+export const bool: Check<boolean> = checkBool;
+
+/** An integer ≥ min or a pair [h, w] of them (conv and pool sizes). */
+export function checkPair(value: unknown, name: string, op: string, min: number): [number, number] {
+  const v = typeof value === 'number' ? [value, value] : value;
+  if (!Array.isArray(v) || v.length !== 2) {
+    throw new Error(`${op}: ${name} must be an integer ≥ ${min} or a pair [h, w] of them, got ${show(value)}`);
+  }
+  const one = Array.isArray(value);
+  return [checkInt(v[0], one ? `${name}[0]` : name, op, min), checkInt(v[1], one ? `${name}[1]` : name, op, min)];
+}
+export const pairAtLeast = (min: number): Check<[number, number]> => (v, name, op) => checkPair(v, name, op, min);
+
+const hasOwn = (o: object, key: PropertyKey): boolean => Object.prototype.hasOwnProperty.call(o, key);
+
+/** A plain object: `{...}` or Object.create(null), from any realm; not an array, class instance or Map. */
+function isPlainObject(x: unknown): x is object {
+  if (x === null || typeof x !== 'object' || Array.isArray(x)) return false;
+  const proto = Object.getPrototypeOf(x);
+  return proto === null || Object.getPrototypeOf(proto) === null;
+}
+
+export type Options<S> = { [K in keyof S]?: S[K] extends Check<infer T> ? T : never };
+
+/**
+ * The one way an options object is read. `undefined` means no options. Anything else must be a
+ * plain object whose every key is in `spec` (an unknown or misspelled key is an Error listing the
+ * accepted ones, as PyTorch rejects an unexpected keyword); values are read as own properties only
+ * ('toString', '__proto__' and 'constructor' are never options), once each, and checked by the
+ * key's Check. A key whose value is undefined counts as omitted. Returns the checked values in a
+ * null-prototype object, so `o.key ?? default` on the result is safe.
+ */
+export function readOptions<S extends Record<string, Check<unknown>>>(options: unknown, spec: S, op: string): Options<S> {
+  const out = Object.create(null) as Options<S>;
+  if (options === undefined) return out;
+  const accepted = Object.keys(spec);
+  const list = accepted.length ? `accepted: ${accepted.join(', ')}` : `${op} takes no options`;
+  if (!isPlainObject(options)) {
+    throw new Error(`${op}: options must be a plain object (${list}), got ${show(options)}`);
+  }
+  for (const key of Reflect.ownKeys(options)) {
+    if (typeof key !== 'string' || !hasOwn(spec, key)) {
+      throw new Error(`${op}: unknown option ${typeof key === 'string' ? JSON.stringify(key) : String(key)} (${list})`);
+    }
+  }
+  for (const key of accepted) {
+    if (!hasOwn(options, key)) continue;
+    const value = (options as Record<string, unknown>)[key];
+    if (value !== undefined) (out as Record<string, unknown>)[key] = spec[key](value, key, op);
+  }
+  return out;
+}
+
+/** Checks a user-given shape: integers in [0, 2³¹), rank ≤ 7, and small enough to allocate. */
 export function checkShape(shape: unknown, op: string): number[] {
-  if (!Array.isArray(shape)) throw new Error(`${op}: shape must be an array of integers, got ${String(shape)}`);
+  if (!Array.isArray(shape)) throw new Error(`${op}: shape must be an array of integers, got ${show(shape)}`);
   if (shape.length > MAX_RANK) throw new Error(`${op}: shape ${fmt(shape)} has ${shape.length} dims; at most ${MAX_RANK} are supported`);
   for (const d of shape) {
-    if (typeof d !== 'number' || !Number.isInteger(d) || d < 0) {
-      throw new Error(`${op}: shape ${fmt(shape)} has an invalid size ${String(d)} (sizes must be integers ≥ 0)`);
+    if (typeof d !== 'number' || !Number.isInteger(d) || d < 0 || d > INT_MAX) {
+      throw new Error(`${op}: shape ${fmt(shape)} has an invalid size ${show(d)} (sizes must be integers in [0, ${INT_MAX}])`);
     }
   }
   checkBytes(shape, op);
@@ -43,8 +182,9 @@ export function checkBytes(shape: Shape, op: string): void {
 /** Normalises an axis (negative counts from the end) or throws naming the op and shape. */
 export function normAxis(dim: unknown, rank: number, op: string, shape: Shape): number {
   const r = Math.max(rank, 1); // a 0-d tensor accepts dim 0 and -1, like PyTorch
-  if (typeof dim !== 'number' || !Number.isInteger(dim) || dim < -r || dim >= r) {
-    throw new Error(`${op}: dim ${String(dim)} is out of range for shape ${fmt(shape)} (expected an integer in [${-r}, ${r - 1}])`);
+  if (typeof dim !== 'number' || !Number.isInteger(dim)) throw new Error(`${op}: dim must be an integer, got ${show(dim)}`);
+  if (dim < -r || dim >= r) {
+    throw new Error(`${op}: dim ${dim} is out of range for shape ${fmt(shape)} (expected an integer in [${-r}, ${r - 1}])`);
   }
   return dim < 0 ? dim + r : dim;
 }

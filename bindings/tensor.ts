@@ -2,10 +2,13 @@
 // the numbers live in WebAssembly memory. Ops check their arguments, compute the output shape,
 // and make one call into the core, which runs the kernel and records the tape.
 import { core, issue, genOf, flagsOf, isLeaf, REQUIRES_GRAD, GRAD_VIEW, heapF32, setScratchShape, outOfMemory, OUT_OF_MEMORY, NO_RULE,
-  BAD_INDEX, STALE, GRAPH_SPENT, MAX_RANK } from './core';
+  BAD_INDEX, STALE, GRAPH_SPENT, MAX_RANK, isNodeOf } from './core';
 import { Op, Cmd, OP_NAMES } from './opcodes';
 import { setTensorCheck } from './memory';
-import { type Shape, fmt, numel, sameShape, checkShape, checkBytes, normAxis, broadcastShape, prod, dimsArg } from './shape';
+import {
+  type Shape, fmt, numel, sameShape, checkShape, checkBytes, normAxis, broadcastShape, prod, dimsArg,
+  show, setShowTensor, checkInt, checkNumber, checkBool, readOptions, bool, oneOf, INT_MAX,
+} from './shape';
 
 /** An operand: a tensor, a plain number, or nested arrays of numbers. */
 export type TensorLike = Tensor | number | NestedArray;
@@ -21,6 +24,8 @@ export class Tensor {
 
   /** @internal use tensor(), zeros() and the ops to make tensors */
   constructor(id: number, dims: Shape) {
+    // A handle must match its node: one made up from numbers could point kernels past a buffer.
+    if (!isNodeOf(id, dims)) throw new Error('Tensor: the constructor is internal; make tensors with tg.tensor(), tg.zeros() or an op');
     this.id = id;
     this.gen = genOf(id);
     this.dims = dims;
@@ -47,6 +52,7 @@ export class Tensor {
 
   /** Nested arrays of numbers (a number for a 0-d tensor). */
   toArray(): number | NestedArray {
+    live(this, 'toArray');
     const flat = this.data();
     const build = (axis: number, offset: number): number | NestedArray => {
       if (axis === this.dims.length) return flat[offset];
@@ -87,6 +93,7 @@ export class Tensor {
   zeroGrad(): void { issue(Cmd.ZERO_GRAD, -1, live(this, 'zeroGrad')); }
   detach(): Tensor { return detach(this); }
   requiresGrad_(flag = true): Tensor {
+    checkBool(flag, 'requiresGrad', 'requiresGrad_');
     const id = live(this, 'requiresGrad_');
     if (flag && (flagsOf(id) & GRAD_VIEW)) {
       throw new Error('requiresGrad_: this tensor is a view of a gradient (.grad); make a copy with detach() to differentiate through it');
@@ -155,6 +162,7 @@ export class Tensor {
 }
 
 setTensorCheck((v: unknown): v is Tensor => v instanceof Tensor);
+setShowTensor((v) => (v instanceof Tensor ? (v.isDisposed ? 'a disposed Tensor' : `a Tensor of shape ${fmt(v.dims)}`) : null));
 
 // ── plumbing ───────────────────────────────────────────────────────────────────────────────────
 
@@ -209,10 +217,38 @@ export function run(op: Op, name: string, shape: Shape, a: Tensor, b: Tensor | n
 }
 
 /** Turns numbers and nested arrays into a (constant) tensor; checks a tensor is live. */
-export function asTensor(x: unknown, op: string): Tensor {
-  if (x instanceof Tensor) { live(x, op); return x; }
-  if (typeof x === 'number' || Array.isArray(x) || x instanceof Float32Array) return tensor(x as NestedArray, {}, op);
-  throw new Error(`${op}: expected a Tensor, a number or nested arrays of numbers, got ${describe(x)}`);
+export function asTensor(x: unknown, op: string, arg?: string): Tensor {
+  const where = arg === undefined ? op : `${op}: ${arg}`; // names the argument when there are several
+  if (x instanceof Tensor) { live(x, where); return x; }
+  if (typeof x === 'number' || Array.isArray(x) || x instanceof Float32Array) return tensor(x as NestedArray, undefined, where);
+  throw new Error(`${where}: expected a Tensor, a number or nested arrays of numbers, got ${describe(x)}`);
+}
+
+/**
+ * Runs fn on the operands as tensors. Those made here from numbers or arrays are released when fn
+ * returns (the op's record keeps what a graph needs) or when fn or a later conversion throws,
+ * unless fn returned one of them.
+ */
+export function withTensors<R>(op: string, xs: unknown[], fn: (ts: Tensor[]) => R, names?: string[]): R {
+  let allTensors = true;
+  for (const x of xs) if (!(x instanceof Tensor)) allTensors = false;
+  if (allTensors) { // the common case: nothing to convert or release
+    xs.forEach((x, i) => live(x as Tensor, names ? `${op}: ${names[i]}` : op));
+    return fn(xs as Tensor[]);
+  }
+  const made: Tensor[] = [];
+  let result: R | undefined;
+  try {
+    const ts = xs.map((x, i) => {
+      const t = asTensor(x, op, names?.[i]);
+      if (t !== x) made.push(t);
+      return t;
+    });
+    result = fn(ts);
+    return result;
+  } finally {
+    for (const t of made) if ((t as unknown) !== result) t.dispose();
+  }
 }
 
 /**
@@ -223,11 +259,7 @@ function dropTemporary(t: Tensor, x: unknown): void {
   if (t !== x) t.dispose();
 }
 
-export function describe(x: unknown): string {
-  if (x === null) return 'null';
-  if (typeof x === 'string') return `the string ${JSON.stringify(x)}`;
-  return typeof x === 'object' ? (x.constructor?.name ?? 'object') : typeof x;
-}
+export const describe = show;
 
 // ── creation ───────────────────────────────────────────────────────────────────────────────────
 
@@ -236,8 +268,15 @@ export interface TensorOptions extends CreateOptions { shape?: number[] }
 
 /** Infers the shape of nested arrays and flattens them, or names where they are ragged. */
 function flattenNested(data: unknown, op: string): { shape: number[]; values: number[] } {
+  // The depth is measured along the first elements and refused past MAX_RANK before any value is
+  // read, so nesting of any depth (or a cycle) is an Error here, never a stack overflow later.
   const shape: number[] = [];
-  for (let d: unknown = data; Array.isArray(d); d = d[0]) shape.push(d.length);
+  for (let d: unknown = data; Array.isArray(d); d = d[0]) {
+    if (shape.length === MAX_RANK) {
+      throw new Error(`${op}: nested arrays deeper than ${MAX_RANK} levels (a tensor has at most ${MAX_RANK} dims)`);
+    }
+    shape.push(d.length);
+  }
   const values: number[] = [];
   const walk = (d: unknown, axis: number, path: number[]): void => {
     if (axis === shape.length) {
@@ -255,7 +294,11 @@ function flattenNested(data: unknown, op: string): { shape: number[]; values: nu
 }
 
 /** A tensor from a number, nested arrays, or a flat array / Float32Array with `shape`. */
-export function tensor(data: number | NestedArray | Float32Array, options: TensorOptions = {}, op = 'tensor'): Tensor {
+const TENSOR_OPTIONS = { shape: (v: unknown, _name: string, op: string) => checkShape(v, op), requiresGrad: bool };
+const CREATE_OPTIONS = { requiresGrad: bool };
+
+export function tensor(data: number | NestedArray | Float32Array, options?: TensorOptions, op = 'tensor'): Tensor {
+  const o = readOptions(options, TENSOR_OPTIONS, op);
   let shape: number[];
   let values: ArrayLike<number>;
   if (typeof data === 'number') {
@@ -267,8 +310,8 @@ export function tensor(data: number | NestedArray | Float32Array, options: Tenso
   } else {
     throw new Error(`${op}: expected a number, nested arrays of numbers or a Float32Array, got ${describe(data)}`);
   }
-  if (options.shape !== undefined) {
-    const target = checkShape(options.shape, op);
+  if (o.shape !== undefined) {
+    const target = o.shape;
     if (numel(target) !== values.length) {
       throw new Error(`${op}: ${values.length} values cannot fill shape ${fmt(target)} (it needs ${numel(target)})`);
     }
@@ -276,15 +319,17 @@ export function tensor(data: number | NestedArray | Float32Array, options: Tenso
   }
   const t = newTensor(shape, op);
   heapF32().set(values, core.dataOf(t.id) >>> 2);
-  if (options.requiresGrad) core.setRequiresGrad(t.id, 1);
+  if (o.requiresGrad) core.setRequiresGrad(t.id, 1);
   return t;
 }
 
 function creationShape(args: unknown[], op: string): { shape: number[]; options: CreateOptions } {
   const last = args[args.length - 1];
-  const hasOptions = last !== null && typeof last === 'object' && !Array.isArray(last);
+  // a final object (or null) is the options: readOptions rejects it if it is not a plain one
+  const hasOptions = args.length > 0 && typeof last === 'object' && !Array.isArray(last);
+  const options = readOptions(hasOptions ? last : undefined, CREATE_OPTIONS, op);
   const dims = dimsArg(hasOptions ? args.slice(0, -1) : args);
-  return { shape: checkShape(dims, op), options: hasOptions ? (last as CreateOptions) : {} };
+  return { shape: checkShape(dims, op), options };
 }
 
 function filled(op: string, args: unknown[], fill: (t: Tensor) => void): Tensor {
@@ -302,20 +347,21 @@ export const rand = (...args: (number | number[] | CreateOptions)[]): Tensor => 
 /** Standard normal from the seeded generator. */
 export const randn = (...args: (number | number[] | CreateOptions)[]): Tensor => filled('randn', args, (t) => issue(Cmd.RANDOM, -1, t.id, -1, 1, 0, 0, 0, 0, 0, 1));
 
-export function full(shape: number[], value: number, options: CreateOptions = {}): Tensor {
+export function full(shape: number[], value: number, options?: CreateOptions): Tensor {
   if (typeof value !== 'number') throw new Error(`full: value must be a number, got ${describe(value)}`);
-  return filled('full', [shape, options], (t) => core.fillNode(t.id, value));
+  if (!Array.isArray(shape) && typeof shape !== 'number') throw new Error(`full: shape must be an array of integers, got ${show(shape)}`);
+  return filled('full', [shape, readOptions(options, CREATE_OPTIONS, 'full')], (t) => core.fillNode(t.id, value));
 }
 
 /** arange(end) or arange(start, end, step = 1), like PyTorch. */
-export function arange(start: number, end?: number, step = 1, options: CreateOptions = {}): Tensor {
+export function arange(start: number, end?: number, step = 1, options?: CreateOptions): Tensor {
+  readOptions(options, CREATE_OPTIONS, 'arange');
   if (end === undefined) { end = start; start = 0; }
-  for (const [name, v] of [['start', start], ['end', end], ['step', step]] as const) {
-    if (typeof v !== 'number' || !Number.isFinite(v)) throw new Error(`arange: ${name} must be a finite number, got ${String(v)}`);
-  }
+  for (const [name, v] of [['start', start], ['end', end], ['step', step]] as const) checkNumber(v, name, 'arange');
   if (step === 0) throw new Error('arange: step must be nonzero');
   const n = Math.max(0, Math.ceil((end - start) / step));
   checkBytes([n], 'arange');
+  if (n > INT_MAX) throw new RangeError(`arange: ${n} elements are more than a tensor can hold`);
   const values = new Float32Array(n);
   for (let i = 0; i < n; i++) values[i] = start + i * step;
   return tensor(values, options, 'arange');
@@ -323,7 +369,7 @@ export function arange(start: number, end?: number, step = 1, options: CreateOpt
 
 /** Seeds the generator behind rand and randn; the same seed gives the same numbers everywhere. */
 export function manualSeed(seed: number): void {
-  if (typeof seed !== 'number' || !Number.isInteger(seed) || seed < 0) throw new Error(`manualSeed: seed must be an integer ≥ 0, got ${String(seed)}`);
+  checkInt(seed, 'seed', 'manualSeed', 0, Number.MAX_SAFE_INTEGER);
   core.seed(seed);
 }
 
@@ -339,7 +385,9 @@ function binary(op: Op, name: string, x: TensorLike, y: TensorLike): Tensor {
     live(y, name);
     return run(op, name, y.dims, y, null, null, 1, 0, 0, 0, 0, 0, x);
   }
-  const a = asTensor(x, name), b = asTensor(y, name);
+  const a = asTensor(x, name, 'input');
+  let b: Tensor;
+  try { b = asTensor(y, name, 'other'); } catch (err) { dropTemporary(a, x); throw err; }
   try {
     return run(op, name, broadcastShape(a.dims, b.dims, name), a, b, null);
   } finally {
@@ -375,18 +423,15 @@ export const sigmoid = (a: TensorLike): Tensor => unary(Op.SIGMOID, 'sigmoid', a
 export const relu = (a: TensorLike): Tensor => unary(Op.RELU, 'relu', a);
 
 export function leakyRelu(a: TensorLike, negativeSlope = 0.01): Tensor {
-  if (typeof negativeSlope !== 'number' || !Number.isFinite(negativeSlope)) {
-    throw new Error(`leakyRelu: negativeSlope must be a finite number, got ${String(negativeSlope)}`);
-  }
+  checkNumber(negativeSlope, 'negativeSlope', 'leakyRelu');
   return unary(Op.LEAKY_RELU, 'leakyRelu', a, negativeSlope);
 }
 
 /** GELU, exact (erf) by default; `{approximate: 'tanh'}` for the tanh approximation, like PyTorch. */
-export function gelu(a: TensorLike, options: { approximate?: 'none' | 'tanh' } = {}): Tensor {
-  const approximate = options.approximate ?? 'none';
-  if (approximate !== 'none' && approximate !== 'tanh') {
-    throw new Error(`gelu: approximate must be 'none' or 'tanh', got ${JSON.stringify(approximate)}`);
-  }
+const GELU_OPTIONS = { approximate: oneOf(['none', 'tanh'] as const) };
+
+export function gelu(a: TensorLike, options?: { approximate?: 'none' | 'tanh' }): Tensor {
+  const approximate = readOptions(options, GELU_OPTIONS, 'gelu').approximate ?? 'none';
   return unary(approximate === 'tanh' ? Op.GELU_TANH : Op.GELU, 'gelu', a);
 }
 
@@ -394,7 +439,9 @@ export function gelu(a: TensorLike, options: { approximate?: 'none' | 'tanh' } =
 
 /** Matrix product with PyTorch's rules for 1-D, 2-D and batched (broadcast) operands. */
 export function matmul(x: TensorLike, y: TensorLike): Tensor {
-  const a = asTensor(x, 'matmul'), b = asTensor(y, 'matmul');
+  const a = asTensor(x, 'matmul', 'input');
+  let b: Tensor;
+  try { b = asTensor(y, 'matmul', 'other'); } catch (err) { dropTemporary(a, x); throw err; }
   try {
     return matmulWith(a, b, false, 'matmul');
   } finally {
@@ -442,41 +489,45 @@ function reduceAxes(a: Tensor, dim: number | number[] | undefined, op: string): 
   if (dim === undefined) return Array.from({ length: rank }, (_, i) => i);
   const list = Array.isArray(dim) ? dim : [dim];
   const axes = [...new Set(list.map((d) => normAxis(d, rank, op, a.dims)))].sort((p, q) => p - q);
+  // an empty list reduces every dim, as PyTorch's x.sum(dim=[]) does
+  if (list.length === 0) return Array.from({ length: rank }, (_, i) => i);
   return rank === 0 ? [] : axes;
 }
 
 function reduce(op: Op, name: string, x: TensorLike, dim: number | number[] | undefined, keepdim: boolean): Tensor {
-  const a = asTensor(x, name);
-  const axes = reduceAxes(a, dim, name);
-  const shape = a.dims;
-  const outShape = keepdim ? shape.map((d, i) => (axes.includes(i) ? 1 : d)) : shape.filter((_, i) => !axes.includes(i));
-  if (axes.length > 0 && axes.some((ax) => shape[ax] === 0) && (op === Op.MAX || op === Op.MIN)) {
-    throw new Error(`${name}: cannot reduce an empty dim of shape ${fmt(shape)}`);
-  }
-  // Split the axes into runs of adjacent axes; each run is one [outer, R, inner] reduction.
-  const runs: [number, number][] = [];
-  for (const ax of axes) {
-    const lastRun = runs[runs.length - 1];
-    if (lastRun && lastRun[1] === ax - 1) lastRun[1] = ax;
-    else runs.push([ax, ax]);
-  }
-  if (runs.length === 0) runs.push([0, -1]); // nothing to reduce: a copy through [size, 1, 1]
-  let cur = a;
-  let curShape: number[] = shape.slice();
-  for (let r = runs.length - 1; r >= 0; r--) {
-    const [first, last] = runs[r];
-    const outer = prod(curShape, 0, first), R = prod(curShape, first, last + 1), inner = prod(curShape, last + 1, curShape.length);
-    const isLast = r === 0;
-    const nextShape = curShape.map((d, i) => (i >= first && i <= last ? 1 : d));
-    // max()/min() over everything or a list of dims share a tie's gradient (like amax); over one dim
-    // the first extreme takes it (like max(dim), whose gradient follows the index it returns)
-    const shareTies = typeof dim === 'number' ? 0 : 1;
-    const next = run(op, name, isLast ? outShape : nextShape, cur, null, null, outer, R, inner, shareTies);
-    if (cur !== a) cur.dispose(); // an intermediate of a multi-run reduction: its record keeps it
-    cur = next;
-    curShape = nextShape;
-  }
-  return cur;
+  checkBool(keepdim, 'keepdim', name);
+  return withTensors(name, [x], ([a]) => {
+    const axes = reduceAxes(a, dim, name);
+    const shape = a.dims;
+    const outShape = keepdim ? shape.map((d, i) => (axes.includes(i) ? 1 : d)) : shape.filter((_, i) => !axes.includes(i));
+    if (axes.length > 0 && axes.some((ax) => shape[ax] === 0) && (op === Op.MAX || op === Op.MIN)) {
+      throw new Error(`${name}: cannot reduce an empty dim of shape ${fmt(shape)}`);
+    }
+    // Split the axes into runs of adjacent axes; each run is one [outer, R, inner] reduction.
+    const runs: [number, number][] = [];
+    for (const ax of axes) {
+      const lastRun = runs[runs.length - 1];
+      if (lastRun && lastRun[1] === ax - 1) lastRun[1] = ax;
+      else runs.push([ax, ax]);
+    }
+    if (runs.length === 0) runs.push([0, -1]); // nothing to reduce: a copy through [size, 1, 1]
+    let cur = a;
+    let curShape: number[] = shape.slice();
+    for (let r = runs.length - 1; r >= 0; r--) {
+      const [first, last] = runs[r];
+      const outer = prod(curShape, 0, first), R = prod(curShape, first, last + 1), inner = prod(curShape, last + 1, curShape.length);
+      const isLast = r === 0;
+      const nextShape = curShape.map((d, i) => (i >= first && i <= last ? 1 : d));
+      // max()/min() over everything or a list of dims share a tie's gradient (like amax); over one dim
+      // the first extreme takes it (like max(dim), whose gradient follows the index it returns)
+      const shareTies = typeof dim === 'number' ? 0 : 1;
+      const next = run(op, name, isLast ? outShape : nextShape, cur, null, null, outer, R, inner, shareTies);
+      if (cur !== a) cur.dispose(); // an intermediate of a multi-run reduction: its record keeps it
+      cur = next;
+      curShape = nextShape;
+    }
+    return cur;
+  });
 }
 
 export const sum = (a: TensorLike, dim?: number | number[], keepdim = false): Tensor => reduce(Op.SUM, 'sum', a, dim, keepdim);
@@ -486,30 +537,33 @@ export const min = (a: TensorLike, dim?: number | number[], keepdim = false): Te
 export const logsumexp = (a: TensorLike, dim?: number | number[], keepdim = false): Tensor => reduce(Op.LOGSUMEXP, 'logsumexp', a, dim, keepdim);
 
 function argReduce(isMax: boolean, name: string, x: TensorLike, dim: number | undefined, keepdim: boolean): Tensor {
-  const a = asTensor(x, name);
-  if (a.size === 0) throw new Error(`${name}: cannot reduce an empty tensor of shape ${fmt(a.dims)}`);
-  let shape: number[], outer: number, R: number, inner: number;
-  if (dim === undefined) {
-    shape = []; outer = 1; R = a.size; inner = 1;
-  } else {
-    const ax = normAxis(dim, a.dims.length, name, a.dims);
-    outer = prod(a.dims, 0, ax); R = a.dims.length ? a.dims[ax] : 1; inner = prod(a.dims, ax + 1, a.dims.length);
-    shape = keepdim ? a.dims.map((d, i) => (i === ax ? 1 : d)) : a.dims.filter((_, i) => i !== ax);
-  }
-  const out = newTensor(shape, name);
-  issue(Cmd.ARG_REDUCE, out.id, a.id, -1, isMax ? 1 : 0, outer, R, inner);
-  return out;
+  checkBool(keepdim, 'keepdim', name);
+  return withTensors(name, [x], ([a]) => {
+    if (a.size === 0) throw new Error(`${name}: cannot reduce an empty tensor of shape ${fmt(a.dims)}`);
+    let shape: number[], outer: number, R: number, inner: number;
+    if (dim === undefined) {
+      shape = []; outer = 1; R = a.size; inner = 1;
+    } else {
+      const ax = normAxis(dim, a.dims.length, name, a.dims);
+      outer = prod(a.dims, 0, ax); R = a.dims.length ? a.dims[ax] : 1; inner = prod(a.dims, ax + 1, a.dims.length);
+      shape = keepdim ? a.dims.map((d, i) => (i === ax ? 1 : d)) : a.dims.filter((_, i) => i !== ax);
+    }
+    const out = newTensor(shape, name);
+    issue(Cmd.ARG_REDUCE, out.id, a.id, -1, isMax ? 1 : 0, outer, R, inner);
+    return out;
+  });
 }
 
 export const argmax = (a: TensorLike, dim?: number, keepdim = false): Tensor => argReduce(true, 'argmax', a, dim, keepdim);
 export const argmin = (a: TensorLike, dim?: number, keepdim = false): Tensor => argReduce(false, 'argmin', a, dim, keepdim);
 
 function softmaxLike(op: Op, name: string, x: TensorLike, dim: number): Tensor {
-  const a = asTensor(x, name);
-  if (dim === undefined) throw new Error(`${name}: dim is required (the axis to normalise over)`);
-  const ax = normAxis(dim, a.dims.length, name, a.dims);
-  const R = a.dims.length ? a.dims[ax] : 1;
-  return run(op, name, a.dims, a, null, null, prod(a.dims, 0, ax), R, prod(a.dims, ax + 1, a.dims.length));
+  return withTensors(name, [x], ([a]) => {
+    if (dim === undefined) throw new Error(`${name}: dim is required (the axis to normalise over)`);
+    const ax = normAxis(dim, a.dims.length, name, a.dims);
+    const R = a.dims.length ? a.dims[ax] : 1;
+    return run(op, name, a.dims, a, null, null, prod(a.dims, 0, ax), R, prod(a.dims, ax + 1, a.dims.length));
+  });
 }
 
 export const softmax = (a: TensorLike, dim: number): Tensor => softmaxLike(Op.SOFTMAX, 'softmax', a, dim);
@@ -518,87 +572,95 @@ export const logSoftmax = (a: TensorLike, dim: number): Tensor => softmaxLike(Op
 // ── shape ──────────────────────────────────────────────────────────────────────────────────────
 
 export function reshape(x: TensorLike, shape: number[], name = 'reshape'): Tensor {
-  const a = asTensor(x, name);
-  if (!Array.isArray(shape)) throw new Error(`${name}: shape must be an array of integers, got ${describe(shape)}`);
-  const free = shape.filter((d) => d === -1).length;
-  if (free > 1) throw new Error(`${name}: only one dim can be -1, got shape ${fmt(shape)}`);
-  const target = checkShape(shape.map((d) => (d === -1 ? 0 : d)), name);
-  const known = numel(target.filter((_, i) => shape[i] !== -1));
-  if (free === 1) {
-    const i = shape.indexOf(-1);
-    if (known === 0 || a.size % known !== 0) throw new Error(`${name}: shape ${fmt(shape)} is invalid for a tensor of shape ${fmt(a.dims)} (${a.size} elements)`);
-    target[i] = a.size / known;
-  }
-  if (numel(target) !== a.size) throw new Error(`${name}: shape ${fmt(shape)} is invalid for a tensor of shape ${fmt(a.dims)} (${a.size} elements)`);
-  return run(Op.RESHAPE, name, target, a, null, null);
+  return withTensors(name, [x], ([a]) => {
+    if (!Array.isArray(shape)) throw new Error(`${name}: shape must be an array of integers, got ${describe(shape)}`);
+    const free = shape.filter((d) => d === -1).length;
+    if (free > 1) throw new Error(`${name}: only one dim can be -1, got shape ${fmt(shape)}`);
+    const target = checkShape(shape.map((d) => (d === -1 ? 0 : d)), name);
+    const known = numel(target.filter((_, i) => shape[i] !== -1));
+    if (free === 1) {
+      const i = shape.indexOf(-1);
+      if (known === 0 || a.size % known !== 0) throw new Error(`${name}: shape ${fmt(shape)} is invalid for a tensor of shape ${fmt(a.dims)} (${a.size} elements)`);
+      target[i] = a.size / known;
+    }
+    if (numel(target) !== a.size) throw new Error(`${name}: shape ${fmt(shape)} is invalid for a tensor of shape ${fmt(a.dims)} (${a.size} elements)`);
+    return run(Op.RESHAPE, name, target, a, null, null);
+  });
 }
 
 export function flatten(x: TensorLike, startDim = 0, endDim = -1): Tensor {
-  const a = asTensor(x, 'flatten');
-  if (a.dims.length === 0) return reshape(a, [1], 'flatten');
-  const s = normAxis(startDim, a.dims.length, 'flatten', a.dims), e = normAxis(endDim, a.dims.length, 'flatten', a.dims);
-  if (s > e) throw new Error(`flatten: startDim ${startDim} comes after endDim ${endDim} for shape ${fmt(a.dims)}`);
-  return reshape(a, [...a.dims.slice(0, s), prod(a.dims, s, e + 1), ...a.dims.slice(e + 1)], 'flatten');
+  return withTensors('flatten', [x], ([a]) => {
+    if (a.dims.length === 0) return reshape(a, [1], 'flatten');
+    const s = normAxis(startDim, a.dims.length, 'flatten', a.dims), e = normAxis(endDim, a.dims.length, 'flatten', a.dims);
+    if (s > e) throw new Error(`flatten: startDim ${startDim} comes after endDim ${endDim} for shape ${fmt(a.dims)}`);
+    return reshape(a, [...a.dims.slice(0, s), prod(a.dims, s, e + 1), ...a.dims.slice(e + 1)], 'flatten');
+  });
 }
 
 export function squeeze(x: TensorLike, dim?: number): Tensor {
-  const a = asTensor(x, 'squeeze');
-  if (dim === undefined) return reshape(a, a.dims.filter((d) => d !== 1), 'squeeze');
-  const ax = normAxis(dim, a.dims.length, 'squeeze', a.dims);
-  return reshape(a, a.dims.filter((d, i) => i !== ax || d !== 1), 'squeeze');
+  return withTensors('squeeze', [x], ([a]) => {
+    if (dim === undefined) return reshape(a, a.dims.filter((d) => d !== 1), 'squeeze');
+    const ax = normAxis(dim, a.dims.length, 'squeeze', a.dims);
+    return reshape(a, a.dims.filter((d, i) => i !== ax || d !== 1), 'squeeze');
+  });
 }
 
 export function unsqueeze(x: TensorLike, dim: number): Tensor {
-  const a = asTensor(x, 'unsqueeze');
-  const ax = normAxis(dim, a.dims.length + 1, 'unsqueeze', a.dims);
-  return reshape(a, [...a.dims.slice(0, ax), 1, ...a.dims.slice(ax)], 'unsqueeze');
+  return withTensors('unsqueeze', [x], ([a]) => {
+    const ax = normAxis(dim, a.dims.length + 1, 'unsqueeze', a.dims);
+    return reshape(a, [...a.dims.slice(0, ax), 1, ...a.dims.slice(ax)], 'unsqueeze');
+  });
 }
 
 export function permute(x: TensorLike, dims: number[], name = 'permute'): Tensor {
-  const a = asTensor(x, name);
-  const rank = a.dims.length;
-  if (!Array.isArray(dims) || dims.length !== rank) {
-    throw new Error(`${name}: dims ${Array.isArray(dims) ? fmt(dims) : String(dims)} must list each of the ${rank} dims of shape ${fmt(a.dims)} once`);
-  }
-  const perm = dims.map((d) => normAxis(d, rank, name, a.dims));
-  if (new Set(perm).size !== rank) throw new Error(`${name}: dims ${fmt(dims)} repeat a dim of shape ${fmt(a.dims)}`);
-  let packed = 0;
-  perm.forEach((p, i) => { packed |= p << (4 * i); });
-  return run(Op.PERMUTE, name, perm.map((p) => a.dims[p]), a, null, null, packed);
+  return withTensors(name, [x], ([a]) => {
+    const rank = a.dims.length;
+    if (!Array.isArray(dims) || dims.length !== rank) {
+      throw new Error(`${name}: dims ${fmt(dims)} must list each of the ${rank} dims of shape ${fmt(a.dims)} once`);
+    }
+    const perm = dims.map((d) => normAxis(d, rank, name, a.dims));
+    if (new Set(perm).size !== rank) throw new Error(`${name}: dims ${fmt(dims)} repeat a dim of shape ${fmt(a.dims)}`);
+    let packed = 0;
+    perm.forEach((p, i) => { packed |= p << (4 * i); });
+    return run(Op.PERMUTE, name, perm.map((p) => a.dims[p]), a, null, null, packed);
+  });
 }
 
 export function transpose(x: TensorLike, dim0: number, dim1: number): Tensor {
-  const a = asTensor(x, 'transpose');
-  const rank = a.dims.length;
-  const d0 = normAxis(dim0, rank, 'transpose', a.dims), d1 = normAxis(dim1, rank, 'transpose', a.dims);
-  const perm = Array.from({ length: rank }, (_, i) => i);
-  perm[d0] = d1; perm[d1] = d0;
-  return permute(a, perm, 'transpose');
+  return withTensors('transpose', [x], ([a]) => {
+    const rank = a.dims.length;
+    const d0 = normAxis(dim0, rank, 'transpose', a.dims), d1 = normAxis(dim1, rank, 'transpose', a.dims);
+    const perm = Array.from({ length: rank }, (_, i) => i);
+    perm[d0] = d1; perm[d1] = d0;
+    return permute(a, perm, 'transpose');
+  });
 }
 
 export function expand(x: TensorLike, shape: number[]): Tensor {
-  const a = asTensor(x, 'expand');
-  if (!Array.isArray(shape) || shape.length < a.dims.length) {
-    throw new Error(`expand: shape ${Array.isArray(shape) ? fmt(shape) : String(shape)} must have at least the ${a.dims.length} dims of ${fmt(a.dims)}`);
-  }
-  const lead = shape.length - a.dims.length;
-  const target = shape.map((d, i) => {
-    const own = i < lead ? -1 : a.dims[i - lead];
-    if (d === -1) {
-      if (i < lead) throw new Error(`expand: -1 is not allowed for the new leading dim ${i} in ${fmt(shape)}`);
-      return own;
+  return withTensors('expand', [x], ([a]) => {
+    if (!Array.isArray(shape) || shape.length < a.dims.length) {
+      throw new Error(`expand: shape ${fmt(shape)} must have at least the ${a.dims.length} dims of ${fmt(a.dims)}`);
     }
-    if (!Number.isInteger(d) || d < 0 || (i >= lead && own !== 1 && own !== d)) {
-      throw new Error(`expand: cannot expand shape ${fmt(a.dims)} to ${fmt(shape)} (dim ${i})`);
-    }
-    return d;
+    const lead = shape.length - a.dims.length;
+    const target = shape.map((d, i) => {
+      const own = i < lead ? -1 : a.dims[i - lead];
+      if (d === -1) {
+        if (i < lead) throw new Error(`expand: -1 is not allowed for the new leading dim ${i} in ${fmt(shape)}`);
+        return own;
+      }
+      if (!Number.isInteger(d) || d < 0 || (i >= lead && own !== 1 && own !== d)) {
+        throw new Error(`expand: cannot expand shape ${fmt(a.dims)} to ${fmt(shape)} (dim ${i})`);
+      }
+      return d;
+    });
+    return run(Op.EXPAND, 'expand', checkShape(target, 'expand'), a, null, null);
   });
-  return run(Op.EXPAND, 'expand', checkShape(target, 'expand'), a, null, null);
 }
 
-function tensorList(tensors: unknown, op: string): Tensor[] {
-  if (!Array.isArray(tensors) || tensors.length === 0) throw new Error(`${op}: expected a non-empty array of tensors`);
-  return tensors.map((t) => asTensor(t, op));
+/** fn on the list's items as tensors; items made from arrays are released afterwards. */
+function withTensorList<R>(tensors: unknown, op: string, fn: (parts: Tensor[]) => R): R {
+  if (!Array.isArray(tensors) || tensors.length === 0) throw new Error(`${op}: expected a non-empty array of tensors, got ${show(tensors)}`);
+  return withTensors(op, tensors, fn, tensors.map((_, i) => `tensors[${i}]`));
 }
 
 /** Writes each input into its slice of a new output, one CAT_PART record per input. */
@@ -615,7 +677,10 @@ function joinParts(name: string, shape: number[], parts: Tensor[], outer: number
 }
 
 export function cat(tensors: Tensor[], dim = 0): Tensor {
-  const parts = tensorList(tensors, 'cat');
+  return withTensorList(tensors, 'cat', (parts) => catOf(parts, dim));
+}
+
+function catOf(parts: Tensor[], dim: number): Tensor {
   const first = parts[0].dims;
   if (first.length === 0) throw new Error('cat: zero-dimensional tensors cannot be concatenated');
   const ax = normAxis(dim, first.length, 'cat', first);
@@ -631,7 +696,10 @@ export function cat(tensors: Tensor[], dim = 0): Tensor {
 }
 
 export function stack(tensors: Tensor[], dim = 0): Tensor {
-  const parts = tensorList(tensors, 'stack');
+  return withTensorList(tensors, 'stack', (parts) => stackOf(parts, dim));
+}
+
+function stackOf(parts: Tensor[], dim: number): Tensor {
   const first = parts[0].dims;
   for (const t of parts) {
     if (!sameShape(t.dims, first)) throw new Error(`stack: all tensors must have the same shape, got ${fmt(first)} and ${fmt(t.dims)}`);
@@ -643,19 +711,22 @@ export function stack(tensors: Tensor[], dim = 0): Tensor {
 }
 
 export function narrow(x: TensorLike, dim: number, start: number, length: number): Tensor {
-  const a = asTensor(x, 'narrow');
-  if (a.dims.length === 0) throw new Error('narrow: cannot narrow a 0-d tensor');
-  const ax = normAxis(dim, a.dims.length, 'narrow', a.dims);
-  const n = a.dims[ax];
-  if (!Number.isInteger(start) || start < -n || start > n) throw new Error(`narrow: start ${start} is out of range for dim ${ax} of shape ${fmt(a.dims)}`);
-  const s = start < 0 ? start + n : start;
-  if (!Number.isInteger(length) || length < 0 || s + length > n) {
-    throw new Error(`narrow: start ${start} + length ${length} exceeds dim ${ax} of size ${n} in shape ${fmt(a.dims)}`);
-  }
-  const inner = prod(a.dims, ax + 1, a.dims.length);
-  const shape = a.dims.slice();
-  shape[ax] = length;
-  return run(Op.NARROW, 'narrow', shape, a, null, null, prod(a.dims, 0, ax), n * inner, length * inner, s * inner);
+  return withTensors('narrow', [x], ([a]) => {
+    if (a.dims.length === 0) throw new Error('narrow: cannot narrow a 0-d tensor');
+    const ax = normAxis(dim, a.dims.length, 'narrow', a.dims);
+    const n = a.dims[ax];
+    checkInt(start, 'start', 'narrow', -INT_MAX);
+    checkInt(length, 'length', 'narrow', 0);
+    if (start < -n || start > n) throw new Error(`narrow: start ${start} is out of range for dim ${ax} of shape ${fmt(a.dims)}`);
+    const s = start < 0 ? start + n : start;
+    if (s + length > n) {
+      throw new Error(`narrow: start ${start} + length ${length} exceeds dim ${ax} of size ${n} in shape ${fmt(a.dims)}`);
+    }
+    const inner = prod(a.dims, ax + 1, a.dims.length);
+    const shape = a.dims.slice();
+    shape[ax] = length;
+    return run(Op.NARROW, 'narrow', shape, a, null, null, prod(a.dims, 0, ax), n * inner, length * inner, s * inner);
+  });
 }
 
 /** An index argument as a tensor of integer values < bound, and whether we made it (to release). */
@@ -679,41 +750,42 @@ export function indexTensor(index: unknown, bound: number, op: string): { t: Ten
 function checkIndices(values: ArrayLike<number>, bound: number, op: string): void {
   for (let i = 0; i < values.length; i++) {
     const v = values[i];
-    if (!Number.isInteger(v) || v < 0 || v >= bound) {
-      throw new Error(`${op}: index ${v} at position ${i} is out of range [0, ${bound})`);
-    }
+    if (!Number.isInteger(v)) throw new Error(`${op}: index ${show(v)} at position ${i} is not an integer`);
+    if (v < 0 || v >= bound) throw new Error(`${op}: index ${v} at position ${i} is out of range [0, ${bound})`);
   }
 }
 
 export function indexSelect(x: TensorLike, dim: number, index: Index): Tensor {
-  const a = asTensor(x, 'indexSelect');
-  const ax = normAxis(dim, a.dims.length, 'indexSelect', a.dims);
-  const R = a.dims.length ? a.dims[ax] : 1;
-  const { t, owned } = indexTensor(index, R, 'indexSelect');
-  try {
-    if (t.dims.length > 1) throw new Error(`indexSelect: index must be 1-D, got shape ${fmt(t.dims)}`);
-    const count = t.size;
-    const shape = a.dims.length ? a.dims.slice() : [];
-    if (shape.length) shape[ax] = count;
-    return run(Op.INDEX_SELECT, 'indexSelect', shape, a, null, t, prod(a.dims, 0, ax), R, prod(a.dims, ax + 1, a.dims.length), count);
-  } finally {
-    if (owned) t.dispose(); // the tape record keeps the index node alive while it needs it
-  }
+  return withTensors('indexSelect', [x], ([a]) => {
+    const ax = normAxis(dim, a.dims.length, 'indexSelect', a.dims);
+    const R = a.dims.length ? a.dims[ax] : 1;
+    const { t, owned } = indexTensor(index, R, 'indexSelect');
+    try {
+      if (t.dims.length > 1) throw new Error(`indexSelect: index must be 1-D, got shape ${fmt(t.dims)}`);
+      const count = t.size;
+      const shape = a.dims.length ? a.dims.slice() : [];
+      if (shape.length) shape[ax] = count;
+      return run(Op.INDEX_SELECT, 'indexSelect', shape, a, null, t, prod(a.dims, 0, ax), R, prod(a.dims, ax + 1, a.dims.length), count);
+    } finally {
+      if (owned) t.dispose(); // the tape record keeps the index node alive while it needs it
+    }
+  });
 }
 
 export function gather(x: TensorLike, dim: number, index: Tensor | NestedArray): Tensor {
-  const a = asTensor(x, 'gather');
-  const ax = normAxis(dim, a.dims.length, 'gather', a.dims);
-  const R = a.dims.length ? a.dims[ax] : 1;
-  const { t, owned } = indexTensor(index, R, 'gather');
-  try {
-    if (t.dims.length !== a.dims.length || t.dims.some((d, i) => i !== ax && d > a.dims[i])) {
-      throw new Error(`gather: index of shape ${fmt(t.dims)} does not fit input of shape ${fmt(a.dims)} along dim ${ax}`);
+  return withTensors('gather', [x], ([a]) => {
+    const ax = normAxis(dim, a.dims.length, 'gather', a.dims);
+    const R = a.dims.length ? a.dims[ax] : 1;
+    const { t, owned } = indexTensor(index, R, 'gather');
+    try {
+      if (t.dims.length !== a.dims.length || t.dims.some((d, i) => i !== ax && d > a.dims[i])) {
+        throw new Error(`gather: index of shape ${fmt(t.dims)} does not fit input of shape ${fmt(a.dims)} along dim ${ax}`);
+      }
+      return run(Op.GATHER, 'gather', t.dims, a, null, t, ax);
+    } finally {
+      if (owned) t.dispose();
     }
-    return run(Op.GATHER, 'gather', t.dims, a, null, t, ax);
-  } finally {
-    if (owned) t.dispose();
-  }
+  });
 }
 
 // ── autograd ───────────────────────────────────────────────────────────────────────────────────
@@ -729,8 +801,8 @@ export interface BackwardOptions {
  */
 export function backward(root: Tensor, grad?: TensorLike | BackwardOptions, options?: BackwardOptions): void {
   const id = live(root, 'backward');
-  if (options === undefined && isPlainObject(grad)) { options = grad as BackwardOptions; grad = undefined; }
-  const retain = backwardOptions(options);
+  if (options === undefined && isOptionsObject(grad)) { options = grad as BackwardOptions; grad = undefined; }
+  const retain = readOptions(options, { retainGraph: bool }, 'backward').retainGraph ?? false;
   if (!root.requiresGrad) throw new Error(`backward: the tensor of shape ${fmt(root.dims)} does not require grad (no input had requiresGrad, or it was made under noGrad)`);
   let seed = -1;
   let owned: Tensor | null = null;
@@ -751,19 +823,9 @@ export function backward(root: Tensor, grad?: TensorLike | BackwardOptions, opti
   if (status < 0) fail(status, 'backward');
 }
 
-function isPlainObject(x: unknown): boolean {
-  return x !== null && typeof x === 'object' && !Array.isArray(x) && !(x instanceof Tensor) && !(x instanceof Float32Array);
-}
-
-function backwardOptions(options: unknown): boolean {
-  if (options === undefined) return false;
-  if (!isPlainObject(options)) throw new Error(`backward: options must be an object like {retainGraph: true}, got ${describe(options)}`);
-  for (const key of Object.keys(options as object)) {
-    if (key !== 'retainGraph') throw new Error(`backward: unknown option "${key}" (accepted: retainGraph)`);
-  }
-  const retain = Object.prototype.hasOwnProperty.call(options, 'retainGraph') ? (options as BackwardOptions).retainGraph : false;
-  if (retain !== undefined && typeof retain !== 'boolean') throw new Error(`backward: retainGraph must be a boolean, got ${describe(retain)}`);
-  return retain === true;
+/** backward(options): a plain object that is not an operand (backward(grad) takes tensors and arrays). */
+function isOptionsObject(x: unknown): boolean {
+  return x !== null && typeof x === 'object' && !Array.isArray(x) && !(x instanceof Tensor) && !ArrayBuffer.isView(x);
 }
 
 /** Runs fn with gradient tracking off: nothing is recorded and results do not require grad. */
@@ -779,6 +841,7 @@ export function noGrad<T>(fn: () => T): T {
 
 /** A new tensor with the same values that is not part of any graph. */
 export function detach(x: Tensor): Tensor {
-  const a = asTensor(x, 'detach');
-  return noGrad(() => run(Op.RESHAPE, 'detach', a.dims, a, null, null));
+  return withTensors('detach', [x], ([a]) => {
+    return noGrad(() => run(Op.RESHAPE, 'detach', a.dims, a, null, null));
+  });
 }

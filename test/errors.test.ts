@@ -342,3 +342,389 @@ describe('errors inside tidy', () => {
     expectEngineIntact();
   });
 });
+
+// ── issue 8: validation at the façade (rows 2, 3, 16, 19, 20) ──────────────────────────────────
+// Every case must throw a plain Error (not a TypeError or RangeError from JavaScript itself) whose
+// message starts with the op, and must change nothing (expectEngineIntact, thrown's memory check).
+
+const F = tg.nn.functional;
+
+/** An Error of class Error itself whose message starts with `op:`; and the patterns. */
+function expectOpError(fn: () => unknown, op: string, ...patterns: RegExp[]): Error {
+  const err = thrown(fn);
+  expect(err.constructor, `${op}: ${err.message}`).toBe(Error);
+  expect(err.message.startsWith(`${op}:`), err.message).toBe(true);
+  for (const p of patterns) expect(err.message).toMatch(p);
+  return err;
+}
+
+describe('row 2: option values are compared, never looked up on a prototype', () => {
+  const protoNames = ['toString', 'constructor', '__proto__', 'valueOf', 'hasOwnProperty', 'isPrototypeOf'];
+
+  it('every loss rejects a reduction named like an Object.prototype member, and neighbours survive', () => {
+    const x = tg.tensor([[1, 2, 3], [3, 2, 1]], { requiresGrad: true });
+    const p = tg.tensor([0.5, -1, 2]);
+    const q = tg.tensor([1, 1, 1]);
+    const neighbour = tg.tensor([4, 5, 6]);
+    for (const r of protoNames) {
+      const reduction = r as 'mean';
+      expectOpError(() => F.crossEntropy(x, [0, 2], { reduction }), 'crossEntropy', /reduction/);
+      expectOpError(() => F.nllLoss(x, [0, 2], { reduction }), 'nllLoss', /reduction/);
+      expectOpError(() => F.mseLoss(p, q, { reduction }), 'mseLoss', /reduction/);
+      expectOpError(() => F.binaryCrossEntropyWithLogits(p, q, { reduction }), 'binaryCrossEntropyWithLogits', /reduction/);
+    }
+    expect(Array.from(neighbour.data())).toEqual([4, 5, 6]);
+    expect(x.grad).toBeNull();
+    tg.dispose([x, p, q, neighbour]);
+    expectEngineIntact();
+  });
+
+  it('the valid reductions still give the arithmetic answers', () => {
+    tg.tidy(() => {
+      const a = tg.tensor([1, 2]), b = tg.tensor([3, 5]); // squared errors 4 and 9
+      expect(F.mseLoss(a, b, { reduction: 'sum' }).item()).toBe(13);
+      expect(F.mseLoss(a, b, { reduction: 'mean' }).item()).toBe(6.5);
+      expect(F.mseLoss(a, b).item()).toBe(6.5);
+      expect(Array.from(F.mseLoss(a, b, { reduction: 'none' }).data())).toEqual([4, 9]);
+      expect(Array.from(F.mseLoss(a, b, { reduction: undefined }).data())).toEqual([6.5]); // undefined = omitted
+      // nllLoss picks -input[i, label]: -(-1) + -(-5) = 6
+      const lp = tg.tensor([[-1, -2], [-4, -5]]);
+      expect(F.nllLoss(lp, [0, 1], { reduction: 'sum' }).item()).toBe(6);
+    });
+    expectEngineIntact();
+  });
+
+  it('options are own properties of a plain object: inherited ones and "__proto__" keys are refused', () => {
+    const a = tg.tensor([1, 2]), b = tg.tensor([3, 5]);
+    const inherited = Object.create({ reduction: 'sum' }) as { reduction: 'sum' };
+    expectOpError(() => F.mseLoss(a, b, inherited), 'mseLoss', /plain object/);
+    const ownProto = JSON.parse('{"__proto__": {"reduction": "sum"}}');
+    expectOpError(() => F.mseLoss(a, b, ownProto), 'mseLoss', /unknown option "__proto__"/);
+    expectOpError(() => F.mseLoss(a, b, { toString: () => 'sum' } as never), 'mseLoss', /unknown option "toString"/);
+    expectOpError(() => F.mseLoss(a, b, { [Symbol('r')]: 'sum' } as never), 'mseLoss', /unknown option Symbol\(r\)/);
+    expectOpError(() => tg.gelu(a, { approximate: 'constructor' as 'tanh' }), 'gelu', /approximate/);
+    expectOpError(() => new tg.nn.GELU({ approximate: 'valueOf' as 'tanh' }), 'GELU', /approximate/);
+    expectOpError(() => new tg.nn.MLP(2, [3], 1, { activation: 'toString' as 'relu' }), 'MLP', /activation/);
+    // a null-prototype object is a fine options object
+    tg.tidy(() => {
+      const o = Object.assign(Object.create(null), { reduction: 'sum' });
+      expect(F.mseLoss(a, b, o).item()).toBe(13);
+    });
+    tg.dispose([a, b]);
+    expectEngineIntact();
+  });
+});
+
+describe('row 3: any nesting depth gives a clear error before anything is written', () => {
+  it('8 levels (rank 8 > 7) as a tensor and as an operand', () => {
+    const t2 = tg.tensor([4, 5, 6]);
+    const deep8 = [[[[[[[[9]]]]]]]];
+    expectOpError(() => tg.tensor(deep8 as never), 'tensor', /7/);
+    expectOpError(() => t2.add(deep8 as never), 'add', /7/);
+    expectOpError(() => tg.add(deep8 as never, t2), 'add', /7/);
+    expectOpError(() => tg.matmul(deep8 as never, t2), 'matmul', /7/);
+    expect(t2.toArray()).toEqual([4, 5, 6]);
+    // 7 levels are fine
+    tg.tidy(() => expect(tg.tensor([[[[[[[9]]]]]]]).shape).toEqual([1, 1, 1, 1, 1, 1, 1]));
+    t2.dispose();
+    expectEngineIntact();
+  });
+
+  it('10,000 levels and a cyclic array: an Error, not a stack overflow', () => {
+    let deep: unknown = 1;
+    for (let i = 0; i < 10_000; i++) deep = [deep];
+    expectOpError(() => tg.tensor(deep as never), 'tensor', /deeper than 7/);
+    const two = tg.ones([2]);
+    expectOpError(() => two.mul(deep as never), 'mul');
+    two.dispose();
+    const cyclic: unknown[] = [];
+    cyclic.push(cyclic);
+    expectOpError(() => tg.tensor(cyclic as never), 'tensor');
+    // ragged depth below the first element: named where it happens
+    expectOpError(() => tg.tensor([[1], [deep]] as never), 'tensor', /\[1\]\[0\]/);
+    expectEngineIntact();
+  });
+});
+
+describe('row 16: options that are not objects are an Error naming the op', () => {
+  it('functions', () => {
+    const x = tg.ones([1, 1, 4, 4]);
+    const w = tg.ones([1, 1, 2, 2]);
+    const s = tg.tensor([[1, 2], [3, 4]]);
+    const v = tg.tensor([1, 2]);
+    const cases: [string, () => unknown][] = [
+      ['gelu', () => tg.gelu(s, null as never)],
+      ['gelu', () => s.gelu('tanh' as never)],
+      ['layerNorm', () => F.layerNorm(s, 'abc' as never)],
+      ['layerNorm', () => F.layerNorm(s, null as never)],
+      ['maxPool2d', () => F.maxPool2d(x, 2, null as never)],
+      ['avgPool2d', () => F.avgPool2d(x, 2, 'abc' as never)],
+      ['conv2d', () => F.conv2d(x, w, null, null as never)],
+      ['conv2d', () => F.conv2d(x, w, null, [1] as never)],
+      ['crossEntropy', () => F.crossEntropy(s, [0, 1], null as never)],
+      ['nllLoss', () => F.nllLoss(s, [0, 1], 'sum' as never)],
+      ['mseLoss', () => F.mseLoss(v, v, null as never)],
+      ['binaryCrossEntropyWithLogits', () => F.binaryCrossEntropyWithLogits(v, v, 5 as never)],
+      ['tensor', () => tg.tensor([1, 2], null as never)],
+      ['tensor', () => tg.tensor([1, 2], 'abc' as never)],
+      ['zeros', () => tg.zeros([2], null as never)],
+      ['full', () => tg.full([2], 1, null as never)],
+      ['arange', () => tg.arange(3, undefined, 1, null as never)],
+      ['gradcheck', () => tg.gradcheck((a) => a.sum(), [v], null as never)],
+    ];
+    for (const [op, fn] of cases) expectOpError(fn, op);
+    tg.dispose([x, w, s, v]);
+    expectEngineIntact();
+  });
+
+  it('constructors', () => {
+    const p = tg.tensor([1, 2], { requiresGrad: true });
+    const opt = new tg.optim.SGD([p], { lr: 0.1 });
+    const cases: [string, () => unknown][] = [
+      ['Linear', () => new tg.nn.Linear(2, 3, null as never)],
+      ['MLP', () => new tg.nn.MLP(2, [3], 1, null as never)],
+      ['LayerNorm', () => new tg.nn.LayerNorm(3, 'abc' as never)],
+      ['Conv2d', () => new tg.nn.Conv2d(1, 1, 3, null as never)],
+      ['MaxPool2d', () => new tg.nn.MaxPool2d(2, null as never)],
+      ['AvgPool2d', () => new tg.nn.AvgPool2d(2, [] as never)],
+      ['GELU', () => new tg.nn.GELU(null as never)],
+      ['SGD', () => new tg.optim.SGD([p], null as never)],
+      ['SGD', () => new tg.optim.SGD([p], undefined as never)],
+      ['Adam', () => new tg.optim.Adam([p], null as never)],
+      ['AdamW', () => new tg.optim.AdamW([p], 'abc' as never)],
+      ['Adam', () => new tg.optim.Adam([p], { betas: null as never })],
+      ['StepLR', () => new tg.optim.StepLR(opt, null as never)],
+      ['CosineAnnealingLR', () => new tg.optim.CosineAnnealingLR(opt, 3 as never)],
+    ];
+    for (const [op, fn] of cases) expectOpError(fn, op);
+    opt.dispose();
+    p.dispose();
+    expectEngineIntact();
+  });
+});
+
+describe('row 19: integers are integers in range', () => {
+  it('conv and pool parameters of 2^31 and more are refused, not wrapped', () => {
+    const x = tg.ones([1, 1, 4, 4]);
+    const w = tg.ones([1, 1, 2, 2]);
+    // 2^32 + 1 would wrap to 1 in an i32
+    expectOpError(() => F.conv2d(x, w, null, { stride: 2 ** 32 + 1 }), 'conv2d', /stride/, /out of range/);
+    expectOpError(() => F.conv2d(x, w, null, { padding: [0, 2 ** 31] }), 'conv2d', /padding\[1\]/);
+    expectOpError(() => F.conv2d(x, w, null, { padding: 2 ** 30 }), 'conv2d', /padding/);
+    expectOpError(() => F.maxPool2d(x, 2 ** 32 + 2), 'maxPool2d', /kernelSize/, /out of range/);
+    expectOpError(() => F.avgPool2d(x, 2, { stride: 1.5 }), 'avgPool2d', /stride/, /integer/);
+    expectOpError(() => new tg.nn.Conv2d(1, 1, [3, 2 ** 31]), 'Conv2d', /kernelSize\[1\]/);
+    expectOpError(() => new tg.nn.Linear(2 ** 32 + 2, 1), 'Linear', /inFeatures/);
+    expectOpError(() => new tg.nn.Embedding(4, NaN), 'Embedding', /embeddingDim/);
+    tg.dispose([x, w]);
+    expectEngineIntact();
+  });
+
+  it('sizes of 2^31 and more are refused even when the tensor would be empty', () => {
+    expectOpError(() => tg.zeros([0, 2 ** 32]), 'zeros', /2147483647|4294967296/);
+    expectOpError(() => tg.ones(0, 2 ** 31), 'ones');
+    expectOpError(() => tg.tensor([], { shape: [0, 2 ** 33] }), 'tensor');
+    const e = tg.zeros([0, 3]);
+    expectOpError(() => e.reshape([0, 2 ** 32]), 'reshape');
+    expectOpError(() => e.expand([2 ** 32, 0, 3]), 'expand');
+    e.dispose();
+    expectEngineIntact();
+  });
+
+  it('narrow, dims and other integer arguments: not an integer vs out of range', () => {
+    const x = tg.ones([2, 3]);
+    expectOpError(() => x.narrow(1, 0, 2 ** 31), 'narrow', /length/);
+    expectOpError(() => x.narrow(1, 0.5, 1), 'narrow', /start/, /integer/);
+    expectOpError(() => x.narrow(1, 0, 4), 'narrow', /exceeds/);
+    expectOpError(() => x.sum(1.5), 'sum', /must be an integer, got 1.5/);
+    expectOpError(() => x.sum(NaN), 'sum', /must be an integer, got NaN/);
+    expectOpError(() => x.sum(2), 'sum', /out of range/);
+    expectOpError(() => x.softmax(Infinity), 'softmax', /integer/);
+    expectOpError(() => x.sum(0, 'yes' as never), 'sum', /keepdim/);
+    expectOpError(() => new tg.nn.Flatten(1.5), 'Flatten', /startDim/);
+    expectOpError(() => new tg.nn.Sequential(new tg.nn.ReLU()).at(0.5), 'Sequential.at', /integer/);
+    expectOpError(() => tg.manualSeed(1.5), 'manualSeed', /seed/);
+    x.dispose();
+    expectEngineIntact();
+  });
+
+  it('index 1.5 and NaN are "not an integer"; integers outside are "out of range"', () => {
+    const x = tg.tensor([[1, 2, 3], [4, 5, 6]]);
+    expectOpError(() => x.indexSelect(1, [0, 1.5]), 'indexSelect', /1\.5/, /not an integer/);
+    expectOpError(() => x.indexSelect(1, [NaN]), 'indexSelect', /NaN/, /not an integer/);
+    expectOpError(() => x.indexSelect(1, [3]), 'indexSelect', /out of range/);
+    expectOpError(() => x.gather(1, [[0], [2.5]]), 'gather', /2\.5/, /not an integer/);
+    expectOpError(() => x.gather(1, [[0], [-1]]), 'gather', /out of range/);
+    const idx = tg.tensor([0.5]);
+    expectOpError(() => x.indexSelect(0, idx), 'indexSelect', /not an integer/);
+    expectOpError(() => F.crossEntropy(x, [0, 1.25]), 'crossEntropy', /not an integer/);
+    expectOpError(() => F.nllLoss(x, [0, 3]), 'nllLoss', /out of range/);
+    tg.dispose([x, idx]);
+    expectEngineIntact();
+  });
+
+  it('sum/mean/max/min over dim [] reduce every dim, as PyTorch 1.13 does', () => {
+    // torch.tensor([[1., 2.], [3., 4.]]).sum(dim=[]) = 10; keepdim=True gives shape [1, 1]
+    tg.tidy(() => {
+      const x = tg.tensor([[1, 2], [3, 4]], { requiresGrad: true });
+      expect(x.sum([]).shape).toEqual([]);
+      expect(x.sum([]).item()).toBe(10);
+      expect(x.sum([], true).shape).toEqual([1, 1]);
+      expect(x.sum([], true).toArray()).toEqual([[10]]);
+      expect(x.mean([]).item()).toBe(2.5);
+      expect(x.max([]).item()).toBe(4);
+      expect(x.min([]).item()).toBe(1);
+      x.sum([]).backward();
+      expect(x.grad!.toArray()).toEqual([[1, 1], [1, 1]]);
+      expect(tg.tensor(5).sum([]).item()).toBe(5);
+    });
+    expectEngineIntact();
+  });
+
+  it('a 0×0 conv kernel and a mis-shaped layerNorm weight or bias are refused (PyTorch raises too)', () => {
+    const x = tg.ones([1, 1, 3, 3]);
+    const w0 = tg.zeros([1, 1, 0, 0]);
+    const w1 = tg.zeros([1, 1, 2, 0]);
+    expectOpError(() => F.conv2d(x, w0), 'conv2d', /kernel/);
+    expectOpError(() => F.conv2d(x, w1), 'conv2d', /kernel/);
+    const y = tg.ones([2, 3]);
+    const w13 = tg.ones([1, 3]); // broadcasts, but PyTorch requires the normalized shape exactly
+    const b1 = tg.ones([1]);
+    const good = tg.ones([3]);
+    expectOpError(() => F.layerNorm(y, [3], w13), 'layerNorm', /weight of shape \[1,3\]/);
+    expectOpError(() => F.layerNorm(y, [3], good, b1), 'layerNorm', /bias of shape \[1\]/);
+    expectOpError(() => F.layerNorm(y, [1.5]), 'layerNorm', /normalizedShape/);
+    expectOpError(() => F.layerNorm(y, [3], good, null, -1), 'layerNorm', /eps/);
+    tg.tidy(() => {
+      // [1, 2, 3] → mean 2, var 2/3: (x − 2)/√(2/3 + 1e-5)
+      const out = F.layerNorm(tg.tensor([[1, 2, 3]]), [3], good).data();
+      const s = Math.sqrt(2 / 3 + 1e-5);
+      expect(out[0]).toBeCloseTo(-1 / s, 5);
+      expect(out[2]).toBeCloseTo(1 / s, 5);
+    });
+    tg.dispose([x, w0, w1, y, w13, b1, good]);
+    expectEngineIntact();
+  });
+});
+
+describe('row 20: unknown option keys are refused, naming the op, the key and the accepted ones', () => {
+  it('Conv2d dilation and groups (tapegrad has neither yet)', () => {
+    const before = tg.memory().tensors;
+    expectOpError(() => new tg.nn.Conv2d(1, 8, 3, { dilation: 2 } as never), 'Conv2d', /"dilation"/, /stride, padding, bias/);
+    expectOpError(() => new tg.nn.Conv2d(1, 8, 3, { groups: 2 } as never), 'Conv2d', /"groups"/);
+    expect(tg.memory().tensors).toBe(before); // no parameter was made and left behind
+    const x = tg.ones([1, 1, 5, 5]), w = tg.ones([1, 1, 3, 3]);
+    expectOpError(() => F.conv2d(x, w, null, { dilation: 2 } as never), 'conv2d', /"dilation"/);
+    tg.dispose([x, w]);
+    expectEngineIntact();
+  });
+
+  it('misspelled keys everywhere', () => {
+    const p = tg.tensor([1, 2], { requiresGrad: true });
+    const x = tg.tensor([[1, 2], [3, 4]]);
+    const img = tg.ones([1, 1, 4, 4]);
+    const opt = new tg.optim.SGD([p], { lr: 0.1 });
+    const cases: [string, string, () => unknown][] = [
+      ['tensor', 'requires_grad', () => tg.tensor([1], { requires_grad: true } as never)],
+      ['zeros', 'requiresgrad', () => tg.zeros([2], { requiresgrad: true } as never)],
+      ['full', 'dtype', () => tg.full([2], 1, { dtype: 'float32' } as never)],
+      ['arange', 'requires_grad', () => tg.arange(0, 3, 1, { requires_grad: true } as never)],
+      ['gelu', 'approx', () => x.gelu({ approx: 'tanh' } as never)],
+      ['crossEntropy', 'labelsmoothing', () => F.crossEntropy(x, [0, 1], { labelsmoothing: 0.1 } as never)],
+      ['crossEntropy', 'ignoreIndex', () => F.crossEntropy(x, [0, 1], { ignoreIndex: 1 } as never)],
+      ['nllLoss', 'weight', () => F.nllLoss(x, [0, 1], { weight: x } as never)],
+      ['mseLoss', 'reduce', () => F.mseLoss(x, x, { reduce: false } as never)],
+      ['maxPool2d', 'dilation', () => F.maxPool2d(img, 2, { dilation: 1 } as never)],
+      ['avgPool2d', 'ceilMode', () => F.avgPool2d(img, 2, { ceilMode: true } as never)],
+      ['Linear', 'Bias', () => new tg.nn.Linear(2, 2, { Bias: false } as never)],
+      ['MLP', 'activations', () => new tg.nn.MLP(2, [2], 2, { activations: 'tanh' } as never)],
+      ['LayerNorm', 'elementwise_affine', () => new tg.nn.LayerNorm(2, { elementwise_affine: false } as never)],
+      ['MaxPool2d', 'strides', () => new tg.nn.MaxPool2d(2, { strides: 1 } as never)],
+      ['GELU', 'approx', () => new tg.nn.GELU({ approx: 'tanh' } as never)],
+      ['SGD', 'momentun', () => new tg.optim.SGD([p], { lr: 0.1, momentun: 0.9 } as never)],
+      ['Adam', 'weight_decay', () => new tg.optim.Adam([p], { weight_decay: 0.1 } as never)],
+      ['AdamW', 'amsgrad', () => new tg.optim.AdamW([p], { amsgrad: true } as never)],
+      ['StepLR', 'step_size', () => new tg.optim.StepLR(opt, { step_size: 2 } as never)],
+      ['CosineAnnealingLR', 'T_max', () => new tg.optim.CosineAnnealingLR(opt, { T_max: 2 } as never)],
+      ['gradcheck', 'epsilon', () => tg.gradcheck((a) => a.sum(), [p], { epsilon: 1e-3 } as never)],
+    ];
+    for (const [op, key, fn] of cases) expectOpError(fn, op, new RegExp(`unknown option "${key}"`), /accepted: /);
+    // the behaviour with known keys is unchanged: SGD with momentum moves p by lr·grad on step 1
+    tg.tidy(() => {
+      const q = tg.tensor([1, 2], { requiresGrad: true });
+      const sgd = new tg.optim.SGD([q], { lr: 0.5, momentum: 0.9 });
+      q.mul(q).sum().backward(); // grad 2q = [2, 4]
+      sgd.step();
+      expect(Array.from(q.data())).toEqual([0, 0]);
+      sgd.dispose();
+    });
+    opt.dispose();
+    tg.dispose([p, x, img]);
+    expectEngineIntact();
+  });
+});
+
+describe('found by the sentinel harness', () => {
+  it('MLP and Sequential forward outside tidy leave nothing once the output is disposed; backward still gives the right gradients', () => {
+    tg.manualSeed(3);
+    const mlp = new tg.nn.MLP(3, [4], 2, { activation: 'tanh' });
+    const xs = [[1, 2, 3], [-1, 0.5, 2]];
+    const x = tg.tensor(xs);
+    const before = tg.memory().tensors;
+    const y = mlp.forward(x);
+    const loss = y.sum();
+    loss.backward();
+    // the same in float64 by hand: h = tanh(x W0ᵀ + b0), L = Σ (h W1ᵀ + b1)
+    const [l0, l1] = mlp.layers;
+    const W0 = l0.weight.toArray() as number[][], b0 = Array.from(l0.bias!.data());
+    const W1 = l1.weight.toArray() as number[][];
+    const h = xs.map((row) => W0.map((w, j) => Math.tanh(w.reduce((s, wi, i) => s + wi * row[i], b0[j]))));
+    const dh = W0.map((_, j) => W1.reduce((s, w) => s + w[j], 0)); // ∂L/∂h[n][j], the same for every n
+    const dpre = h.map((hn) => hn.map((v, j) => dh[j] * (1 - v * v)));
+    const gW0 = W0.map((w, j) => w.map((_, i) => dpre.reduce((s, d, n) => s + d[j] * xs[n][i], 0)));
+    const gW1 = W1.map((w) => w.map((_, j) => h.reduce((s, hn) => s + hn[j], 0)));
+    tg.tidy(() => {
+      const got0 = l0.weight.grad!.toArray() as number[][], got1 = l1.weight.grad!.toArray() as number[][];
+      gW0.forEach((row, j) => row.forEach((v, i) => expect(got0[j][i]).toBeCloseTo(v, 5)));
+      gW1.forEach((row, o) => row.forEach((v, j) => expect(got1[o][j]).toBeCloseTo(v, 5)));
+      expect(Array.from(l1.bias!.grad!.data())).toEqual([2, 2]);
+    });
+    // the graph keeps the intermediates it needs while y lives; they go with it
+    tg.dispose([y, loss]);
+    expect(tg.memory().tensors).toBe(before);
+    const seq = new tg.nn.Sequential(new tg.nn.Linear(3, 2), new tg.nn.ReLU(), new tg.nn.Identity());
+    const n = tg.memory().tensors;
+    seq.forward(x).dispose();
+    const z = tg.noGrad(() => seq.forward(x)); // nothing records: only z is alive
+    expect(tg.memory().tensors).toBe(n + 1);
+    z.dispose();
+    expect(tg.memory().tensors).toBe(n);
+    tg.dispose(x);
+    mlp.dispose();
+    seq.dispose();
+    expectEngineIntact();
+  });
+
+  it('activation layers and functional ops accept arrays and numbers, and release what they made', () => {
+    const before = tg.memory().tensors;
+    const outs = [
+      new tg.nn.ReLU().forward([-1, 2] as never), new tg.nn.Tanh().forward(0 as never),
+      new tg.nn.Sigmoid().forward([0] as never), new tg.nn.LeakyReLU(0.5).forward([-2] as never),
+      new tg.nn.Flatten(0).forward([[1, 2]] as never), tg.sum([1, 2, 3]), tg.reshape([[1, 2]], [2]),
+      tg.detach([4]), F.mseLoss([1, 2], [3, 5], { reduction: 'sum' }),
+    ];
+    expect(outs.map((t) => Array.from(t.data()))).toEqual([[0, 2], [0], [0.5], [-1], [1, 2], [6], [1, 2], [4], [13]]);
+    expect(tg.memory().tensors).toBe(before + outs.length);
+    tg.dispose(outs);
+    expectEngineIntact();
+  });
+
+  it('a bias that does not fit is a linear error; Optimizer is abstract', () => {
+    const x = tg.ones([3, 3]), w = tg.ones([2, 3]), b5 = tg.ones([5]), p = tg.ones([2], { requiresGrad: true });
+    expectOpError(() => F.linear(x, w, b5), 'linear', /bias of shape \[5\]/);
+    expectOpError(() => new (tg.optim.Optimizer as unknown as new (...a: unknown[]) => unknown)([p], 0.1, 'X'), 'Optimizer');
+    expectOpError(() => new tg.optim.StepLR({} as never, { stepSize: 1 }), 'StepLR');
+    tg.dispose([x, w, b5, p]);
+    expectEngineIntact();
+  });
+});

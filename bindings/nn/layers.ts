@@ -2,22 +2,15 @@
 // `weight`, `bias`, `0.weight`, `layers.1.bias`) and computes with tg.nn.functional.
 import { Tensor, type Index, type NestedArray, tensor } from '../tensor';
 import { linear, conv2d, maxPool2d, avgPool2d, dropout, layerNorm } from '../nnfunctional';
-import { fmt } from '../shape';
+import { relu, tanh, sigmoid, gelu, leakyRelu, flatten } from '../tensor';
+import { fmt, show, readOptions, checkInt, checkPair, checkNumber, pairAtLeast, numberIn, oneOf, bool, type Check } from '../shape';
 import { Module, uniformParameter, normalParameter, constantParameter } from './module';
 
 type Pair = number | [number, number];
 
 function positiveInt(v: unknown, what: string, op: string): number {
-  if (typeof v !== 'number' || !Number.isInteger(v) || v <= 0) throw new Error(`${op}: ${what} must be a positive integer, got ${String(v)}`);
-  return v;
-}
-
-function pair(v: unknown, what: string, op: string, min: number): [number, number] {
-  const p = typeof v === 'number' ? [v, v] : v;
-  if (!Array.isArray(p) || p.length !== 2 || p.some((d) => typeof d !== 'number' || !Number.isInteger(d) || d < min)) {
-    throw new Error(`${op}: ${what} must be an integer ≥ ${min} or a pair [h, w] of them, got ${Array.isArray(v) ? fmt(v) : String(v)}`);
-  }
-  return [p[0], p[1]];
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < 1) throw new Error(`${op}: ${what} must be a positive integer, got ${show(v)}`);
+  return checkInt(v, what, op, 1); // and at most 2³¹ − 1
 }
 
 const showPair = (p: [number, number]): string => `(${p[0]}, ${p[1]})`;
@@ -25,6 +18,7 @@ const showPair = (p: [number, number]): string => `(${p[0]}, ${p[1]})`;
 // ── Linear, Sequential, MLP ───────────────────────────────────────────────────────────────────
 
 export interface LinearOptions { bias?: boolean }
+const LINEAR_OPTIONS = { bias: bool };
 
 /** y = x Wᵀ + b with weight [out, in] and bias [out]; both start U(-1/√in, 1/√in) like PyTorch. */
 export class Linear extends Module {
@@ -34,13 +28,20 @@ export class Linear extends Module {
   weight: Tensor;
   bias: Tensor | null;
 
-  constructor(inFeatures: number, outFeatures: number, options: LinearOptions = {}) {
+  constructor(inFeatures: number, outFeatures: number, options?: LinearOptions) {
     super();
+    const o = readOptions(options, LINEAR_OPTIONS, 'Linear');
     this.inFeatures = positiveInt(inFeatures, 'inFeatures', 'Linear');
     this.outFeatures = positiveInt(outFeatures, 'outFeatures', 'Linear');
     const bound = 1 / Math.sqrt(inFeatures);
     this.weight = uniformParameter([outFeatures, inFeatures], bound);
-    this.bias = (options.bias ?? true) ? uniformParameter([outFeatures], bound) : null;
+    this.bias = null;
+    try {
+      if (o.bias ?? true) this.bias = uniformParameter([outFeatures], bound);
+    } catch (err) {
+      this.weight.dispose();
+      throw err;
+    }
   }
 
   forward(x: Tensor): Tensor {
@@ -50,6 +51,26 @@ export class Linear extends Module {
   extraRepr(): string {
     return `in_features=${this.inFeatures}, out_features=${this.outFeatures}, bias=${this.bias !== null}`;
   }
+}
+
+/**
+ * Applies steps in order and releases each intermediate result once the next step has used it
+ * (its tape record keeps what backward needs), as the compound ops do: a forward pass outside
+ * tidy() leaves only its output. An error releases the intermediates made so far.
+ */
+function chain(x: unknown, steps: ((y: any) => any)[]): any {
+  let y = x;
+  try {
+    for (const step of steps) {
+      const next = step(y);
+      if (y !== x && y !== next && y instanceof Tensor) y.dispose();
+      y = next;
+    }
+  } catch (err) {
+    if (y !== x && y instanceof Tensor) y.dispose();
+    throw err;
+  }
+  return y;
 }
 
 /** Runs its modules in order; they are named "0", "1", ... like PyTorch's nn.Sequential. */
@@ -76,8 +97,9 @@ export class Sequential extends Module {
 
   /** The module at `index` (negative counts from the end). */
   at(index: number): Module {
+    checkInt(index, 'index', 'Sequential.at', -(2 ** 31));
     const i = index < 0 ? index + this._list.length : index;
-    if (!Number.isInteger(i) || i < 0 || i >= this._list.length) {
+    if (i < 0 || i >= this._list.length) {
       throw new Error(`Sequential.at: index ${index} is out of range for ${this._list.length} modules`);
     }
     return this._list[i];
@@ -88,9 +110,7 @@ export class Sequential extends Module {
   }
 
   forward(x: any): Tensor {
-    let y = x;
-    for (const m of this._list) y = m.forward(y);
-    return y;
+    return chain(x, this._list.map((m) => (y: any) => m.forward(y)));
   }
 }
 
@@ -103,12 +123,20 @@ export interface MLPOptions {
 }
 
 const ACTIVATIONS: Record<string, (x: Tensor) => Tensor> = {
-  relu: (x) => x.relu(),
-  tanh: (x) => x.tanh(),
-  sigmoid: (x) => x.sigmoid(),
-  gelu: (x) => x.gelu(),
-  leakyRelu: (x) => x.leakyRelu(),
+  relu: (x) => relu(x),
+  tanh: (x) => tanh(x),
+  sigmoid: (x) => sigmoid(x),
+  gelu: (x) => gelu(x),
+  leakyRelu: (x) => leakyRelu(x),
 };
+
+const ACTIVATION_NAMES = ['relu', 'tanh', 'sigmoid', 'gelu', 'leakyRelu'] as const;
+const activation: Check<Activation> = (v, _name, op) => {
+  if (typeof v === 'function') return v as (x: Tensor) => Tensor;
+  if (typeof v === 'string' && (ACTIVATION_NAMES as readonly string[]).includes(v)) return v as Activation;
+  throw new Error(`${op}: unknown activation ${typeof v === 'string' ? JSON.stringify(v) : show(v)} (use ${ACTIVATION_NAMES.map((k) => `'${k}'`).join(', ')} or a function)`);
+};
+const MLP_OPTIONS = { activation, bias: bool };
 
 /**
  * Linear(in, h0) → act → Linear(h0, h1) → act → … → Linear(hk, out). The layers are the list
@@ -120,32 +148,36 @@ export class MLP extends Module {
   private _activation: (x: Tensor) => Tensor;
   private _activationName: string;
 
-  constructor(inFeatures: number, hidden: number[], outFeatures: number, options: MLPOptions = {}) {
+  constructor(inFeatures: number, hidden: number[], outFeatures: number, options?: MLPOptions) {
     super();
-    if (!Array.isArray(hidden)) throw new Error(`MLP: hidden must be an array of layer sizes, got ${String(hidden)}`);
-    const act = options.activation ?? 'relu';
+    const o = readOptions(options, MLP_OPTIONS, 'MLP');
+    if (!Array.isArray(hidden)) throw new Error(`MLP: hidden must be an array of layer sizes, got ${show(hidden)}`);
+    const act = o.activation ?? 'relu';
     if (typeof act === 'function') {
       this._activation = act;
       this._activationName = act.name || 'custom';
-    } else if (Object.prototype.hasOwnProperty.call(ACTIVATIONS, act)) {
+    } else {
       this._activation = ACTIVATIONS[act];
       this._activationName = act;
-    } else {
-      throw new Error(`MLP: unknown activation ${JSON.stringify(act)} (use ${Object.keys(ACTIVATIONS).map((k) => `'${k}'`).join(', ')} or a function)`);
     }
     const sizes = [inFeatures, ...hidden, outFeatures];
     sizes.forEach((s, i) => positiveInt(s, i === 0 ? 'inFeatures' : i === sizes.length - 1 ? 'outFeatures' : `hidden[${i - 1}]`, 'MLP'));
     this.layers = [];
-    for (let i = 0; i + 1 < sizes.length; i++) this.layers.push(new Linear(sizes[i], sizes[i + 1], { bias: options.bias }));
+    try {
+      for (let i = 0; i + 1 < sizes.length; i++) this.layers.push(new Linear(sizes[i], sizes[i + 1], { bias: o.bias ?? true }));
+    } catch (err) {
+      for (const layer of this.layers) layer.dispose(); // out of memory part-way: free the layers made so far
+      throw err;
+    }
   }
 
   forward(x: Tensor): Tensor {
-    let y = x;
+    const steps: ((y: any) => any)[] = [];
     this.layers.forEach((layer, i) => {
-      y = layer.forward(y);
-      if (i < this.layers.length - 1) y = this._activation(y);
+      steps.push((y) => layer.forward(y));
+      if (i < this.layers.length - 1) steps.push((y) => this._activation(y));
     });
-    return y;
+    return chain(x, steps);
   }
 
   extraRepr(): string {
@@ -193,7 +225,7 @@ export class Embedding extends Module {
         flat = indices as number[];
       }
     } else {
-      throw new Error(`Embedding: indices must be a Tensor, number[] (nested for more dims) or Int32Array, got ${indices === null ? 'null' : typeof indices}`);
+      throw new Error(`Embedding: indices must be a Tensor, number[] (nested for more dims) or Int32Array, got ${show(indices)}`);
     }
     try {
       const rows = this.weight.indexSelect(0, flat);
@@ -212,6 +244,7 @@ export class Embedding extends Module {
 }
 
 export interface LayerNormOptions { eps?: number; elementwiseAffine?: boolean }
+const LAYER_NORM_OPTIONS = { eps: numberIn(0), elementwiseAffine: bool };
 
 /** Normalises over the trailing `normalizedShape` dims; weight ones and bias zeros like PyTorch. */
 export class LayerNorm extends Module {
@@ -221,17 +254,23 @@ export class LayerNorm extends Module {
   weight: Tensor | null;
   bias: Tensor | null;
 
-  constructor(normalizedShape: number | number[], options: LayerNormOptions = {}) {
+  constructor(normalizedShape: number | number[], options?: LayerNormOptions) {
     super();
+    const o = readOptions(options, LAYER_NORM_OPTIONS, 'LayerNorm');
     const shape = typeof normalizedShape === 'number' ? [normalizedShape] : normalizedShape;
-    if (!Array.isArray(shape) || shape.length === 0) throw new Error(`LayerNorm: normalizedShape must be a positive integer or a non-empty array of them, got ${String(normalizedShape)}`);
+    if (!Array.isArray(shape) || shape.length === 0) throw new Error(`LayerNorm: normalizedShape must be a positive integer or a non-empty array of them, got ${show(normalizedShape)}`);
+    if (shape.length > 7) throw new Error(`LayerNorm: normalizedShape ${fmt(shape)} has more than 7 dims`);
     shape.forEach((d) => positiveInt(d, `normalizedShape ${fmt(shape)}`, 'LayerNorm'));
     this.normalizedShape = shape.slice();
-    this.eps = options.eps ?? 1e-5;
-    if (typeof this.eps !== 'number' || !(this.eps >= 0)) throw new Error(`LayerNorm: eps must be a number ≥ 0, got ${String(options.eps)}`);
-    const affine = options.elementwiseAffine ?? true;
+    this.eps = o.eps ?? 1e-5;
+    const affine = o.elementwiseAffine ?? true;
     this.weight = affine ? constantParameter(this.normalizedShape, 1) : null;
-    this.bias = affine ? constantParameter(this.normalizedShape, 0) : null;
+    try {
+      this.bias = affine ? constantParameter(this.normalizedShape, 0) : null;
+    } catch (err) {
+      this.weight?.dispose();
+      throw err;
+    }
   }
 
   forward(x: Tensor): Tensor {
@@ -250,7 +289,7 @@ export class Dropout extends Module {
 
   constructor(p = 0.5) {
     super();
-    if (typeof p !== 'number' || !(p >= 0 && p <= 1)) throw new Error(`Dropout: p must be a probability in [0, 1], got ${String(p)}`);
+    if (typeof p !== 'number' || !(p >= 0 && p <= 1)) throw new Error(`Dropout: p must be a probability in [0, 1], got ${show(p)}`);
     this.p = p;
   }
 
@@ -266,6 +305,8 @@ export class Dropout extends Module {
 // ── convolution and pooling ──────────────────────────────────────────────────────────────────
 
 export interface Conv2dOptions { stride?: Pair; padding?: Pair; bias?: boolean }
+// dilation and groups are PyTorch options tapegrad does not have yet: readOptions rejects them
+const CONV2D_OPTIONS = { stride: pairAtLeast(1), padding: pairAtLeast(0), bias: bool };
 
 /** 2-D convolution over [N, C, H, W]; weight [out, in, kh, kw] and bias [out] start U(-1/√(in·kh·kw), +). */
 export class Conv2d extends Module {
@@ -278,17 +319,24 @@ export class Conv2d extends Module {
   weight: Tensor;
   bias: Tensor | null;
 
-  constructor(inChannels: number, outChannels: number, kernelSize: Pair, options: Conv2dOptions = {}) {
+  constructor(inChannels: number, outChannels: number, kernelSize: Pair, options?: Conv2dOptions) {
     super();
+    const o = readOptions(options, CONV2D_OPTIONS, 'Conv2d');
     this.inChannels = positiveInt(inChannels, 'inChannels', 'Conv2d');
     this.outChannels = positiveInt(outChannels, 'outChannels', 'Conv2d');
-    this.kernelSize = pair(kernelSize, 'kernelSize', 'Conv2d', 1);
-    this.stride = pair(options.stride ?? 1, 'stride', 'Conv2d', 1);
-    this.padding = pair(options.padding ?? 0, 'padding', 'Conv2d', 0);
+    this.kernelSize = checkPair(kernelSize, 'kernelSize', 'Conv2d', 1);
+    this.stride = o.stride ?? [1, 1];
+    this.padding = o.padding ?? [0, 0];
     const [kh, kw] = this.kernelSize;
     const bound = 1 / Math.sqrt(inChannels * kh * kw);
     this.weight = uniformParameter([outChannels, inChannels, kh, kw], bound);
-    this.bias = (options.bias ?? true) ? uniformParameter([outChannels], bound) : null;
+    this.bias = null;
+    try {
+      if (o.bias ?? true) this.bias = uniformParameter([outChannels], bound);
+    } catch (err) {
+      this.weight.dispose();
+      throw err;
+    }
   }
 
   forward(x: Tensor): Tensor {
@@ -304,17 +352,22 @@ export class Conv2d extends Module {
 }
 
 export interface Pool2dOptions { stride?: Pair; padding?: Pair }
+const POOL2D_OPTIONS = {
+  stride: (v: unknown, name: string, op: string) => (v === null ? null : checkPair(v, name, op, 1)), // null: kernelSize
+  padding: pairAtLeast(0),
+};
 
 abstract class Pool2d extends Module {
   readonly kernelSize: [number, number];
   readonly stride: [number, number];
   readonly padding: [number, number];
 
-  constructor(kernelSize: Pair, options: Pool2dOptions, op: string) {
+  constructor(kernelSize: Pair, options: Pool2dOptions | undefined, op: string) {
     super();
-    this.kernelSize = pair(kernelSize, 'kernelSize', op, 1);
-    this.stride = options.stride === undefined || options.stride === null ? this.kernelSize : pair(options.stride, 'stride', op, 1);
-    this.padding = pair(options.padding ?? 0, 'padding', op, 0);
+    const o = readOptions(options, POOL2D_OPTIONS, op);
+    this.kernelSize = checkPair(kernelSize, 'kernelSize', op, 1);
+    this.stride = o.stride ?? this.kernelSize;
+    this.padding = o.padding ?? [0, 0];
     if (this.padding[0] * 2 > this.kernelSize[0] || this.padding[1] * 2 > this.kernelSize[1]) {
       throw new Error(`${op}: padding ${showPair(this.padding)} must be at most half of kernelSize ${showPair(this.kernelSize)}`);
     }
@@ -328,7 +381,7 @@ abstract class Pool2d extends Module {
 /** Max over kernelSize windows (stride defaults to kernelSize; padding counts as -∞). */
 export class MaxPool2d extends Pool2d {
   static readonly typeName = 'MaxPool2d';
-  constructor(kernelSize: Pair, options: Pool2dOptions = {}) {
+  constructor(kernelSize: Pair, options?: Pool2dOptions) {
     super(kernelSize, options, 'MaxPool2d');
   }
 
@@ -340,7 +393,7 @@ export class MaxPool2d extends Pool2d {
 /** Mean over kernelSize windows (stride defaults to kernelSize; padding counts as zeros, like PyTorch). */
 export class AvgPool2d extends Pool2d {
   static readonly typeName = 'AvgPool2d';
-  constructor(kernelSize: Pair, options: Pool2dOptions = {}) {
+  constructor(kernelSize: Pair, options?: Pool2dOptions) {
     super(kernelSize, options, 'AvgPool2d');
   }
 
@@ -357,12 +410,12 @@ export class Flatten extends Module {
 
   constructor(startDim = 1, endDim = -1) {
     super();
-    this.startDim = startDim;
-    this.endDim = endDim;
+    this.startDim = checkInt(startDim, 'startDim', 'Flatten', -7, 6);
+    this.endDim = checkInt(endDim, 'endDim', 'Flatten', -7, 6);
   }
 
   forward(x: Tensor): Tensor {
-    return x.flatten(this.startDim, this.endDim);
+    return flatten(x, this.startDim, this.endDim);
   }
 
   extraRepr(): string {
@@ -379,29 +432,30 @@ export class Identity extends Module {
 
 export class ReLU extends Module {
   static readonly typeName = 'ReLU';
-  forward(x: Tensor): Tensor { return x.relu(); }
+  forward(x: Tensor): Tensor { return relu(x); }
 }
 
 export class Tanh extends Module {
   static readonly typeName = 'Tanh';
-  forward(x: Tensor): Tensor { return x.tanh(); }
+  forward(x: Tensor): Tensor { return tanh(x); }
 }
 
 export class Sigmoid extends Module {
   static readonly typeName = 'Sigmoid';
-  forward(x: Tensor): Tensor { return x.sigmoid(); }
+  forward(x: Tensor): Tensor { return sigmoid(x); }
 }
 
 export interface GELUOptions { approximate?: 'none' | 'tanh' }
+const GELU_OPTIONS = { approximate: oneOf(['none', 'tanh'] as const) };
 
 export class GELU extends Module {
   static readonly typeName = 'GELU';
   readonly approximate: 'none' | 'tanh';
-  constructor(options: GELUOptions = {}) {
+  constructor(options?: GELUOptions) {
     super();
-    this.approximate = options.approximate ?? 'none';
+    this.approximate = readOptions(options, GELU_OPTIONS, 'GELU').approximate ?? 'none';
   }
-  forward(x: Tensor): Tensor { return x.gelu({ approximate: this.approximate }); }
+  forward(x: Tensor): Tensor { return gelu(x, { approximate: this.approximate }); }
   extraRepr(): string { return `approximate='${this.approximate}'`; }
 }
 
@@ -410,8 +464,8 @@ export class LeakyReLU extends Module {
   readonly negativeSlope: number;
   constructor(negativeSlope = 0.01) {
     super();
-    this.negativeSlope = negativeSlope;
+    this.negativeSlope = checkNumber(negativeSlope, 'negativeSlope', 'LeakyReLU');
   }
-  forward(x: Tensor): Tensor { return x.leakyRelu(this.negativeSlope); }
+  forward(x: Tensor): Tensor { return leakyRelu(x, this.negativeSlope); }
   extraRepr(): string { return `negative_slope=${this.negativeSlope}`; }
 }

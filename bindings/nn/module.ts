@@ -5,7 +5,7 @@
 // registerParameter / registerModule / registerBuffer add entries under names that are not fields.
 import { Tensor, live, rand, randn, ones, zeros, noGrad } from '../tensor';
 import { keep, tidy } from '../memory';
-import { fmt, sameShape } from '../shape';
+import { fmt, sameShape, show } from '../shape';
 
 /** A module's parameters and buffers by dotted name, as `stateDict()` returns and `tg.save` takes. */
 export type StateDict = Record<string, Tensor>;
@@ -116,7 +116,7 @@ export class Module {
 
   private checkName(name: string, op: string): void {
     if (typeof name !== 'string' || name === '' || name.includes('.')) {
-      throw new Error(`${op}: name must be a non-empty string without ".", got ${JSON.stringify(name)}`);
+      throw new Error(`${op}: name must be a non-empty string without ".", got ${show(name)}`);
     }
     const taken = this._parameters.has(name) || this._buffers.has(name) || this._modules.has(name) ||
       (Object.prototype.hasOwnProperty.call(this, name) && !name.startsWith('_'));

@@ -1,0 +1,843 @@
+// The sentinel harness (issue 8): every public function and method, called with hostile inputs,
+// eagerly and under tg.trace, next to a ring of sentinel tensors whose values and gradients are
+// known. For each call: it returns normally or throws an Error whose message names the op (a
+// RangeError only for running out of memory); afterwards every sentinel is bit-identical,
+// memory().tensors is what it was (once what the call returned is disposed), and a small
+// computation still gives its known answer.
+//
+// The case table must cover every public name: a new function or method without a case fails
+// the coverage test, so it gets its hostile inputs too.
+//
+// Calls that fail because of bugs another engineer is fixing are listed in KNOWN_OTHER_OWNER with
+// their issue row; they run in their own describe (last, since some corrupt memory) as `it.fails`
+// until those fixes are merged: then switch them to `it`.
+import { describe, it, expect, beforeAll } from 'vitest';
+import * as tgm from '../dist/index.js';
+
+// `let`: the cases waiting for other owners' fixes each run on a fresh engine (a fresh import of
+// the bundle), since one of them may have corrupted the previous one's memory.
+let tg: typeof tgm = tgm;
+let F = tg.nn.functional;
+let { nn, optim } = tg;
+type T = tgm.Tensor;
+async function freshEngine(tag: string): Promise<void> {
+  tg = (await import(/* @vite-ignore */ `../dist/index.js?engine=${encodeURIComponent(tag)}`)) as typeof tgm;
+  F = tg.nn.functional;
+  ({ nn, optim } = tg);
+  ring = [];
+  engineBroken = false;
+  buildRing();
+}
+
+// ── hostile values ───────────────────────────────────────────────────────────────────────────
+// Thunks: tensors are made fresh for each call (the harness disposes them afterwards).
+
+interface Hostile { label: string; make: () => unknown }
+const h = (label: string, make: () => unknown): Hostile => ({ label, make });
+
+let deep10k: unknown = 1;
+for (let i = 0; i < 10_000; i++) deep10k = [deep10k];
+const cyclic: unknown[] = [];
+cyclic.push(cyclic);
+const disposedTensor = (): T => {
+  const t = tg.tensor([1, 2]);
+  t.dispose();
+  return t;
+};
+
+const COMMON: Hostile[] = [
+  h('undefined', () => undefined),
+  h('null', () => null),
+  h('string', () => 'abc'),
+  h('Symbol', () => Symbol('s')),
+  h('{}', () => ({})),
+  h('[]', () => []),
+  h('disposed tensor', disposedTensor),
+  h('true', () => true),
+  h('bigint', () => 5n),
+  h('function', () => () => 1),
+];
+
+const NUMBERS: Hostile[] = [
+  h('NaN', () => NaN),
+  h('Infinity', () => Infinity),
+  h('-Infinity', () => -Infinity),
+  h('-1', () => -1),
+  h('0', () => 0),
+  h('1.5', () => 1.5),
+  h('2**31', () => 2 ** 31),
+  h('2**32+1', () => 2 ** 32 + 1),
+  h('2**53', () => 2 ** 53),
+  h('-(2**31)-1', () => -(2 ** 31) - 1),
+  h('1e308', () => 1e308),
+];
+
+const TENSORS: Hostile[] = [
+  h('empty [0]', () => tg.zeros([0])),
+  h('empty [0,3]', () => tg.zeros([0, 3])),
+  h('empty [3,0]', () => tg.zeros([3, 0])),
+  h('empty [0,3,3]', () => tg.zeros([0, 3, 3])),
+  h('empty [1,1,0,0]', () => tg.zeros([1, 1, 0, 0])),
+  h('0-d', () => tg.tensor(2)),
+  h('[2,2]', () => tg.tensor([[1, 2], [3, 4]])),
+  h('[5] requiresGrad', () => tg.tensor([1, -2, 3, -4, 5], { requiresGrad: true })),
+  h('NaN/Inf tensor', () => tg.tensor([NaN, Infinity, -Infinity])),
+  h('Float32Array(0)', () => new Float32Array(0)),
+  h('Int32Array', () => Int32Array.of(1, 2)),
+  h('deep 8', () => [[[[[[[[9]]]]]]]]),
+  h('deep 10000', () => deep10k),
+  h('cyclic', () => cyclic),
+  h('ragged', () => [[1], [2, 3]]),
+  h('[Symbol]', () => [Symbol('x')]),
+  h('[string]', () => ['1']),
+  h('number 7', () => 7),
+  h('number NaN', () => NaN),
+];
+
+const INTS: Hostile[] = [...COMMON, ...NUMBERS, h('tensor 1', () => tg.tensor(1)), h("'1'", () => '1')];
+const DIMS: Hostile[] = [
+  ...INTS,
+  h('[] dims', () => []),
+  h('[0,0]', () => [0, 0]),
+  h('[1.5]', () => [1.5]),
+  h('[2**31]', () => [2 ** 31]),
+  h('[NaN]', () => [NaN]),
+  h('[Symbol]', () => [Symbol('d')]),
+  h('[-100]', () => [-100]),
+  h('deep 8', () => [[[[[[[[0]]]]]]]]),
+];
+const SHAPES: Hostile[] = [
+  ...COMMON,
+  ...NUMBERS,
+  h('[-1]', () => [-1]),
+  h('[1.5]', () => [1.5]),
+  h('[2**31]', () => [2 ** 31]),
+  h('[0,2**32]', () => [0, 2 ** 32]),
+  h('[1e6,1e6]', () => [1e6, 1e6]),
+  h('rank 8', () => [1, 1, 1, 1, 1, 1, 1, 1]),
+  h('[NaN]', () => [NaN]),
+  h('[Symbol]', () => [Symbol('s')]),
+  h('[[2]]', () => [[2]]),
+  h('[-1,-1]', () => [-1, -1]),
+  h('deep 10000', () => deep10k),
+];
+const NUMS: Hostile[] = [...COMMON, ...NUMBERS, h('tensor', () => tg.tensor([1, 2])), h("'1'", () => '1')];
+const BOOLS: Hostile[] = [...COMMON, h('0', () => 0), h('1', () => 1), h("'yes'", () => 'yes'), h('tensor', () => tg.tensor(1))];
+const INDICES: Hostile[] = [
+  ...COMMON,
+  ...TENSORS,
+  h('[1.5]', () => [1.5]),
+  h('[NaN]', () => [NaN]),
+  h('[-1]', () => [-1]),
+  h('[1e9]', () => [1e9]),
+  h('[2**31]', () => [2 ** 31]),
+  h('tensor [1.5]', () => tg.tensor([1.5])),
+  h('tensor [7]', () => tg.tensor([7])),
+  h('tensor [-1]', () => tg.tensor([-1])),
+  h('Int32Array [-1]', () => Int32Array.of(-1)),
+  h("['0']", () => ['0']),
+  h('[[0],[9]]', () => [[0], [9]]),
+];
+const FNS: Hostile[] = [
+  ...COMMON.filter((v) => v.label !== 'function'),
+  h('fn → string', () => () => 'abc'),
+  h('fn → number', () => () => 5),
+  h('fn → disposed', () => () => disposedTensor()),
+];
+const LISTS: Hostile[] = [
+  ...COMMON,
+  h('[tensor, string]', () => [tg.tensor([1, 2]), 'abc']),
+  h('[tensor, disposed]', () => [tg.tensor([1, 2]), disposedTensor()]),
+  h('[deep 8]', () => [[[[[[[[[1]]]]]]]]]),
+  h('[empty, [2]]', () => [tg.zeros([0]), tg.tensor([1, 2])]),
+  h('[0-d, 0-d]', () => [tg.tensor(1), tg.tensor(2)]),
+  h('[null]', () => [null]),
+  h('cyclic', () => cyclic),
+  h('arrays', () => [[1, 2], [3, 4]]),
+  h('[array, string]', () => [[1, 2], 'abc']),
+  h('[array, ragged]', () => [[1, 2], [[1], [2, 3]]]),
+];
+const ANY: Hostile[] = [...COMMON, ...NUMBERS.slice(0, 6), h('cyclic', () => cyclic), h('deep 10000', () => deep10k)];
+
+/** Options objects: not objects, prototype tricks, misspelled keys, and bad values for each key. */
+function optionsHostile(keys: string[]): Hostile[] {
+  const out: Hostile[] = [
+    ...COMMON.filter((v) => v.label !== 'undefined' && v.label !== '{}'),
+    h('5', () => 5),
+    h('tensor', () => tg.tensor([1])),
+    h('{toString}', () => ({ toString: 1 })),
+    h('{constructor}', () => ({ constructor: 1 })),
+    h('{valueOf}', () => ({ valueOf: () => 1 })),
+    h('own __proto__', () => JSON.parse('{"__proto__": {"x": 1}}')),
+    h('inherited keys', () => Object.create(Object.fromEntries(keys.map((k) => [k, 1])))),
+    h('{misspelled}', () => ({ [`${keys[0] ?? 'x'}s`]: 1 })),
+    h('{dilation}', () => ({ dilation: 2 })),
+    h('{groups}', () => ({ groups: 2 })),
+    h('{[Symbol]}', () => ({ [Symbol('k')]: 1 })),
+    h('Map', () => new Map([[keys[0] ?? 'x', 1]])),
+  ];
+  const values: [string, () => unknown][] = [
+    ["'toString'", () => 'toString'], ["'__proto__'", () => '__proto__'], ["'constructor'", () => 'constructor'],
+    ["'valueOf'", () => 'valueOf'], ['NaN', () => NaN], ['-1', () => -1], ['1.5', () => 1.5], ['2**31', () => 2 ** 31],
+    ['null', () => null], ['{}', () => ({})], ['Symbol', () => Symbol('v')], ['tensor', () => tg.tensor([1])],
+    ['[1,2,3]', () => [1, 2, 3]], ['Infinity', () => Infinity], ["'abc'", () => 'abc'], ['[NaN, 1]', () => [NaN, 1]],
+  ];
+  for (const k of keys) for (const [label, make] of values) out.push(h(`{${k}: ${label}}`, () => ({ [k]: make() })));
+  return out;
+}
+
+type Kind = Hostile[];
+const SELF_TENSORS: Hostile[] = [
+  h('disposed', disposedTensor),
+  h('empty [0]', () => tg.zeros([0])),
+  h('empty [0,3]', () => tg.zeros([0, 3], { requiresGrad: true })),
+  h('0-d', () => tg.tensor(2, { requiresGrad: true })),
+  h('NaN/Inf', () => tg.tensor([NaN, Infinity, -Infinity])),
+  h('[2,2,2]', () => tg.ones([2, 2, 2])),
+];
+
+// ── the case table ─────────────────────────────────────────────────────────────────────────────
+
+interface Case {
+  /** `tg.add`, `Tensor#add`, `F.conv2d`, `nn.Linear`, `nn.Linear#forward`, `Module#train`, ... */
+  name: string;
+  /** What the error message must contain (default: the name's last part). */
+  op: string | RegExp;
+  /** Fresh valid arguments. */
+  args: () => unknown[];
+  /** Hostile values for each argument position. */
+  kinds: Kind[];
+  call: (a: any[]) => unknown;
+}
+const CASES: Case[] = [];
+function add(name: string, kinds: Kind[], args: () => unknown[], call: (a: any[]) => unknown, op?: string | RegExp): void {
+  CASES.push({ name, op: op ?? name.replace(/^.*[#.]/, ''), args, kinds, call });
+}
+
+const m33 = (): T => tg.tensor([[1, 2, 3], [4, 5, 6], [7, 8, 9]], { requiresGrad: true });
+const v3 = (): T => tg.tensor([0.5, -1, 2], { requiresGrad: true });
+const img = (): T => tg.tensor(Array.from({ length: 32 }, (_, i) => (i * 7) % 5 - 2), { shape: [2, 1, 4, 4], requiresGrad: true });
+const scores = (): T => tg.tensor([[1, 2, 3], [3, 2, 1]], { requiresGrad: true });
+
+// top-level functions
+for (const f of ['abs', 'neg', 'exp', 'log', 'sqrt', 'tanh', 'sigmoid', 'relu', 'detach'] as const) {
+  add(`tg.${f}`, [TENSORS], () => [m33()], (a) => (tg[f] as (x: unknown) => unknown)(a[0]));
+}
+for (const f of ['add', 'sub', 'mul', 'div', 'pow', 'maximum', 'minimum', 'matmul'] as const) {
+  add(`tg.${f}`, [TENSORS, TENSORS], () => [m33(), m33()], (a) => (tg[f] as (x: unknown, y: unknown) => unknown)(a[0], a[1]));
+}
+add('tg.arange', [NUMS, NUMS, NUMS, optionsHostile(['requiresGrad'])], () => [0, 5, 1, { requiresGrad: true }], (a) => tg.arange(a[0], a[1], a[2], a[3]));
+for (const f of ['argmax', 'argmin'] as const) add(`tg.${f}`, [TENSORS, INTS, BOOLS], () => [m33(), 1, false], (a) => tg[f](a[0], a[1], a[2]));
+for (const f of ['sum', 'mean', 'max', 'min', 'logsumexp'] as const) add(`tg.${f}`, [TENSORS, DIMS, BOOLS], () => [m33(), [0, 1], true], (a) => tg[f](a[0], a[1], a[2]));
+for (const f of ['softmax', 'logSoftmax'] as const) add(`tg.${f}`, [TENSORS, INTS], () => [m33(), -1], (a) => tg[f](a[0], a[1]));
+/** x and Σx² (its graph's intermediate released by tidy; the record keeps it while needed). */
+const lossOf = (): [T, T] => { const x = v3(); return [tg.tidy(() => x.mul(x).sum()), x]; };
+add('tg.backward', [SELF_TENSORS, TENSORS], () => { const [l, x] = lossOf(); return [l, tg.tensor(1), x]; }, (a) => tg.backward(a[0], a[1]));
+for (const f of ['cat', 'stack'] as const) add(`tg.${f}`, [LISTS, INTS], () => [[m33(), m33()], 1], (a) => tg[f](a[0], a[1]));
+add('tg.dispose', [ANY], () => [[tg.ones([2]), { x: tg.ones([3]) }]], (a) => tg.dispose(a[0]));
+add('tg.expand', [TENSORS, SHAPES], () => [tg.tensor([[1], [2]]), [2, 3]], (a) => tg.expand(a[0], a[1]));
+add('tg.flatten', [TENSORS, INTS, INTS], () => [m33(), 0, -1], (a) => tg.flatten(a[0], a[1], a[2]));
+add('tg.full', [SHAPES, NUMS, optionsHostile(['requiresGrad'])], () => [[2, 3], 1.5, { requiresGrad: false }], (a) => tg.full(a[0], a[1], a[2]));
+add('tg.gather', [TENSORS, INTS, INDICES], () => [m33(), 1, [[0], [2], [1]]], (a) => tg.gather(a[0], a[1], a[2]));
+add('tg.gelu', [TENSORS, optionsHostile(['approximate'])], () => [m33(), { approximate: 'tanh' }], (a) => tg.gelu(a[0], a[1]));
+// the valid functions accept any inputs (an error of the user's own function is not the op's)
+const sumSquares = (...xs: T[]): T => tg.tidy(() => xs.reduce((acc: T, x) => acc.add(x.mul(x).sum()), tg.tensor(0)));
+add('tg.grad', [FNS, LISTS], () => [sumSquares, [v3()]], (a) => tg.grad(a[0], a[1]));
+add('tg.gradcheck', [FNS, LISTS, optionsHostile(['eps', 'atol', 'rtol'])], () => [sumSquares, [v3()], { eps: 1e-2 }], (a) => tg.gradcheck(a[0], a[1], a[2]));
+add('tg.indexSelect', [TENSORS, INTS, INDICES], () => [m33(), 0, [2, 0]], (a) => tg.indexSelect(a[0], a[1], a[2]));
+add('tg.keep', [ANY], () => [tg.ones([2])], (a) => tg.keep(a[0]));
+add('tg.leakyRelu', [TENSORS, NUMS], () => [m33(), 0.2], (a) => tg.leakyRelu(a[0], a[1]));
+const savedBytes = (): Uint8Array => tg.tidy(() => tg.save({ w: tg.tensor([1, 2]) }));
+const BYTES: Hostile[] = [
+  ...COMMON,
+  h('Uint8Array(0)', () => new Uint8Array(0)),
+  h('8 zero bytes', () => new Uint8Array(8)),
+  h('huge header length', () => Uint8Array.of(255, 255, 255, 255, 255, 255, 255, 255)),
+  h('truncated', () => savedBytes().subarray(0, 20)),
+  h('Float32Array', () => new Float32Array(4)),
+];
+add('tg.load', [BYTES], () => [savedBytes()], (a) => tg.load(a[0]));
+add('tg.loadMetadata', [BYTES], () => [savedBytes()], (a) => tg.loadMetadata(a[0]), /load/); // its messages say "load:"
+add('tg.save', [ANY, ANY], () => [{ w: tg.tensor([1, 2]) }, { note: 'x' }], (a) => tg.save(a[0], a[1]));
+add('tg.manualSeed', [INTS], () => [42], (a) => tg.manualSeed(a[0]));
+add('tg.memory', [], () => [], () => tg.memory());
+add('tg.narrow', [TENSORS, INTS, INTS, INTS], () => [m33(), 1, 1, 2], (a) => tg.narrow(a[0], a[1], a[2], a[3]));
+const twice = (): T => tg.tidy(() => tg.ones([2]).mul(2));
+add('tg.noGrad', [FNS], () => [twice], (a) => tg.noGrad(a[0]));
+add('tg.tidy', [FNS], () => [twice], (a) => tg.tidy(a[0]));
+add('tg.trace', [FNS], () => [twice], (a) => tg.trace(a[0]));
+for (const f of ['zeros', 'ones', 'rand', 'randn'] as const) {
+  add(`tg.${f}`, [SHAPES, optionsHostile(['requiresGrad'])], () => [[2, 3], { requiresGrad: true }], (a) => tg[f](a[0], a[1]));
+}
+add('tg.permute', [TENSORS, DIMS], () => [m33(), [1, 0]], (a) => tg.permute(a[0], a[1]));
+add('tg.reshape', [TENSORS, SHAPES], () => [m33(), [9, -1]], (a) => tg.reshape(a[0], a[1]));
+add('tg.squeeze', [TENSORS, INTS], () => [tg.ones([3, 1]), 1], (a) => tg.squeeze(a[0], a[1]));
+add('tg.unsqueeze', [TENSORS, INTS], () => [m33(), 2], (a) => tg.unsqueeze(a[0], a[1]));
+add('tg.tensor', [TENSORS, optionsHostile(['shape', 'requiresGrad'])], () => [[1, 2, 3, 4], { shape: [2, 2], requiresGrad: true }], (a) => tg.tensor(a[0], a[1]));
+add('tg.transpose', [TENSORS, INTS, INTS], () => [m33(), 0, 1], (a) => tg.transpose(a[0], a[1], a[2]));
+// internal constructors that are exported: a made-up handle must not reach the core
+add('tg.Tensor', [INTS, SHAPES], () => [-1, [2]], (a) => new tg.Tensor(a[0], a[1]), 'Tensor');
+add('tg.Trace', [INTS, ANY, ANY], () => [123456, null, []], (a) => { const tr = new tg.Trace(a[0], a[1], a[2]); tr.run(); return tr; }, 'trace');
+
+// Tensor methods: the receiver is the first argument
+const method = (name: string, kinds: Kind[], args: () => unknown[], op?: string): void =>
+  add(`Tensor#${name}`, [SELF_TENSORS, ...kinds], args, (a) => {
+    const self = a[0] as Record<string, unknown>;
+    const member = Object.getOwnPropertyDescriptor(tg.Tensor.prototype, name)!;
+    if (member.get) return member.get.call(self);
+    return (member.value as (...xs: unknown[]) => unknown).apply(self, a.slice(1));
+  }, op);
+for (const g of ['shape', 'ndim', 'size', 'isDisposed', 'requiresGrad', 'grad', 'data', 'item', 'toArray', 'toString', 'dispose', 'zeroGrad', 'detach']) {
+  method(g, [], () => [g === 'item' ? tg.tensor(3) : m33()]);
+}
+method('backward', [TENSORS], () => { const [l, x] = lossOf(); return [l, tg.tensor(1), x]; });
+method('requiresGrad_', [BOOLS], () => [tg.ones([2]), true]);
+method('copy_', [TENSORS], () => [tg.zeros([3, 3]), m33()]);
+for (const f of ['add', 'sub', 'mul', 'div', 'pow', 'maximum', 'minimum', 'matmul']) method(f, [TENSORS], () => [m33(), m33()]);
+for (const f of ['neg', 'abs', 'exp', 'log', 'sqrt', 'tanh', 'sigmoid', 'relu']) method(f, [], () => [m33()]);
+method('leakyRelu', [NUMS], () => [m33(), 0.1]);
+method('gelu', [optionsHostile(['approximate'])], () => [m33(), { approximate: 'none' }]);
+for (const f of ['sum', 'mean', 'max', 'min', 'logsumexp']) method(f, [DIMS, BOOLS], () => [m33(), 0, true]);
+for (const f of ['argmax', 'argmin']) method(f, [INTS, BOOLS], () => [m33(), 0, true]);
+for (const f of ['softmax', 'logSoftmax']) method(f, [INTS], () => [m33(), 0]);
+for (const f of ['reshape', 'view', 'expand']) method(f, [SHAPES, INTS], () => [tg.ones([3, 1]), f === 'expand' ? 3 : 1, 3]);
+method('permute', [DIMS, INTS], () => [m33(), 1, 0]);
+method('flatten', [INTS, INTS], () => [m33(), 0, 1]);
+method('transpose', [INTS, INTS], () => [m33(), 1, 0]);
+method('squeeze', [INTS], () => [tg.ones([3, 1]), 1]);
+method('unsqueeze', [INTS], () => [m33(), 0]);
+method('narrow', [INTS, INTS, INTS], () => [m33(), 0, 1, 1]);
+method('indexSelect', [INTS, INDICES], () => [m33(), 1, Int32Array.of(0, 2)]);
+method('gather', [INTS, INDICES], () => [m33(), 0, tg.tensor([[0, 1, 2]])]);
+
+// nn.functional
+for (const f of ['maxPool2d', 'avgPool2d'] as const) {
+  add(`F.${f}`, [TENSORS, INTS, optionsHostile(['stride', 'padding'])], () => [img(), 2, { stride: 1, padding: 1 }], (a) => F[f](a[0], a[1], a[2]));
+}
+add('F.conv2d', [TENSORS, TENSORS, TENSORS, optionsHostile(['stride', 'padding'])],
+  () => [img(), tg.ones([2, 1, 3, 3], { requiresGrad: true }), tg.ones([2]), { stride: [1, 2], padding: 1 }], (a) => F.conv2d(a[0], a[1], a[2], a[3]));
+add('F.crossEntropy', [TENSORS, INDICES, optionsHostile(['reduction', 'labelSmoothing'])], () => [scores(), [2, 0], { reduction: 'sum', labelSmoothing: 0.1 }], (a) => F.crossEntropy(a[0], a[1], a[2]));
+add('F.nllLoss', [TENSORS, INDICES, optionsHostile(['reduction'])], () => [scores(), [2, 0], { reduction: 'none' }], (a) => F.nllLoss(a[0], a[1], a[2]));
+for (const f of ['mseLoss', 'binaryCrossEntropyWithLogits'] as const) {
+  add(`F.${f}`, [TENSORS, TENSORS, optionsHostile(['reduction'])], () => [m33(), tg.ones([3, 3]), { reduction: 'mean' }], (a) => F[f](a[0], a[1], a[2]));
+}
+add('F.dropout', [TENSORS, NUMS, BOOLS], () => [m33(), 0.5, true], (a) => F.dropout(a[0], a[1], a[2]));
+add('F.layerNorm', [TENSORS, DIMS, TENSORS, TENSORS, NUMS], () => [m33(), [3], tg.ones([3]), tg.zeros([3]), 1e-5], (a) => F.layerNorm(a[0], a[1], a[2], a[3], a[4]));
+add('F.linear', [TENSORS, TENSORS, TENSORS], () => [m33(), tg.ones([2, 3], { requiresGrad: true }), tg.ones([2])], (a) => F.linear(a[0], a[1], a[2]));
+
+// nn: constructors, then each layer's forward (and other own methods) with hostile inputs
+add('nn.Linear', [INTS, INTS, optionsHostile(['bias'])], () => [3, 2, { bias: true }], (a) => new nn.Linear(a[0], a[1], a[2]));
+add('nn.Sequential', [ANY, ANY], () => [new nn.ReLU(), new nn.Tanh()], (a) => new nn.Sequential(a[0], a[1]));
+add('nn.MLP', [INTS, LISTS, INTS, optionsHostile(['activation', 'bias'])], () => [3, [4], 2, { activation: 'tanh', bias: false }], (a) => new nn.MLP(a[0], a[1], a[2], a[3]));
+add('nn.Embedding', [INTS, INTS], () => [5, 3], (a) => new nn.Embedding(a[0], a[1]));
+add('nn.LayerNorm', [DIMS, optionsHostile(['eps', 'elementwiseAffine'])], () => [[3], { eps: 1e-3, elementwiseAffine: true }], (a) => new nn.LayerNorm(a[0], a[1]));
+add('nn.Dropout', [NUMS], () => [0.25], (a) => new nn.Dropout(a[0]));
+add('nn.Conv2d', [INTS, INTS, INTS, optionsHostile(['stride', 'padding', 'bias'])], () => [1, 2, 3, { stride: 1, padding: 1, bias: true }], (a) => new nn.Conv2d(a[0], a[1], a[2], a[3]));
+for (const c of ['MaxPool2d', 'AvgPool2d'] as const) {
+  add(`nn.${c}`, [INTS, optionsHostile(['stride', 'padding'])], () => [2, { stride: 2, padding: 1 }], (a) => new nn[c](a[0], a[1]));
+}
+add('nn.Flatten', [INTS, INTS], () => [1, -1], (a) => new nn.Flatten(a[0], a[1]));
+for (const c of ['Identity', 'ReLU', 'Tanh', 'Sigmoid', 'Module'] as const) add(`nn.${c}`, [], () => [], () => new nn[c]());
+add('nn.GELU', [optionsHostile(['approximate'])], () => [{ approximate: 'tanh' }], (a) => new nn.GELU(a[0]));
+add('nn.LeakyReLU', [NUMS], () => [0.2], (a) => new nn.LeakyReLU(a[0]));
+add('nn.parameter', [TENSORS], () => [tg.ones([2])], (a) => nn.parameter(a[0]));
+
+/** A fresh instance of each layer with a valid input for its forward. */
+const LAYERS: Record<string, () => [unknown, unknown]> = {
+  Linear: () => [new nn.Linear(3, 2), m33()],
+  Sequential: () => [new nn.Sequential(new nn.Linear(3, 2), new nn.ReLU()), m33()],
+  MLP: () => [new nn.MLP(3, [4], 2), m33()],
+  Embedding: () => [new nn.Embedding(5, 2), [[0, 4], [1, 1]]],
+  LayerNorm: () => [new nn.LayerNorm(3), m33()],
+  Dropout: () => [new nn.Dropout(0.5), m33()],
+  Conv2d: () => [new nn.Conv2d(1, 2, 3, { padding: 1 }), img()],
+  MaxPool2d: () => [new nn.MaxPool2d(2), img()],
+  AvgPool2d: () => [new nn.AvgPool2d(2), img()],
+  Flatten: () => [new nn.Flatten(), img()],
+  Identity: () => [new nn.Identity(), m33()],
+  ReLU: () => [new nn.ReLU(), m33()],
+  Tanh: () => [new nn.Tanh(), m33()],
+  Sigmoid: () => [new nn.Sigmoid(), m33()],
+  GELU: () => [new nn.GELU(), m33()],
+  LeakyReLU: () => [new nn.LeakyReLU(), m33()],
+  Module: () => [new nn.Module(), m33()],
+};
+const MODULE_SELVES: Hostile[] = [h('disposed module', () => { const m = new nn.Linear(3, 2); m.dispose(); return m; })];
+for (const [cls, make] of Object.entries(LAYERS)) {
+  const forwardOp = new RegExp(`${cls}|forward|linear|matmul|conv2d|Pool2d|layerNorm|flatten|indexSelect|Embedding|relu|tanh|sigmoid|gelu|leakyRelu|dropout|mul|sub|mean|disposed`);
+  add(`nn.${cls}#forward`, [MODULE_SELVES, cls === 'Embedding' ? INDICES : TENSORS], make, (a) => (a[0] as tgm.nn.Module).forward(a[1]), forwardOp);
+  add(`nn.${cls}#extraRepr`, [], make, (a) => (a[0] as tgm.nn.Module).extraRepr());
+}
+add('nn.Sequential#append', [[], ANY], () => [new nn.Sequential(), new nn.ReLU()], (a) => (a[0] as tgm.nn.Sequential).append(a[1]), 'Sequential');
+add('nn.Sequential#at', [[], INTS], () => [new nn.Sequential(new nn.ReLU()), 0], (a) => (a[0] as tgm.nn.Sequential).at(a[1]), 'Sequential.at');
+add('nn.Sequential#length', [], () => [new nn.Sequential(new nn.ReLU())], (a) => (a[0] as tgm.nn.Sequential).length);
+add('nn.Sequential#Symbol.iterator', [], () => [new nn.Sequential(new nn.ReLU())], (a) => [...(a[0] as tgm.nn.Sequential)]);
+
+// Module's methods on a fresh Linear
+const lin = (): tgm.nn.Linear => new nn.Linear(3, 2);
+const moduleMethod = (name: string, kinds: Kind[], args: () => unknown[], op?: string | RegExp): void =>
+  add(`Module#${name}`, [MODULE_SELVES, ...kinds], args, (a) => ((a[0] as unknown as Record<string, (...xs: unknown[]) => unknown>)[name])(...a.slice(1)), op);
+for (const m of ['namedChildren', 'children', 'namedModules', 'modules', 'namedParameters', 'parameters', 'namedBuffers', 'eval', 'zeroGrad', 'dispose', 'stateDict', 'extraRepr', 'toString']) {
+  moduleMethod(m, [], () => [lin()]);
+}
+moduleMethod('forward', [TENSORS], () => [lin(), m33()], /Linear|linear|matmul|forward|disposed/);
+moduleMethod('call', [TENSORS], () => [lin(), m33()], /Linear|linear|matmul|forward|disposed/);
+moduleMethod('train', [BOOLS], () => [lin(), false]);
+moduleMethod('registerParameter', [ANY, TENSORS], () => [lin(), 'extra', tg.ones([2])]);
+moduleMethod('registerBuffer', [ANY, TENSORS], () => [lin(), 'running', tg.ones([2])]);
+moduleMethod('registerModule', [ANY, ANY], () => [lin(), 'child', new nn.ReLU()]);
+moduleMethod('loadStateDict', [ANY, optionsHostile(['strict'])], () => {
+  const m = lin();
+  return [m, Object.fromEntries(Object.entries(tg.tidy(() => m.stateDict())).map(([k, t]) => [k, t.mul(0.5)])), { strict: true }];
+});
+
+// optim
+const params = (): T[] => [tg.tensor([1, 2], { requiresGrad: true }), tg.tensor([[3]], { requiresGrad: true })];
+add('optim.SGD', [LISTS, optionsHostile(['lr', 'momentum', 'dampening', 'nesterov', 'weightDecay'])],
+  () => [params(), { lr: 0.1, momentum: 0.9, dampening: 0, nesterov: true, weightDecay: 0.01 }], (a) => new optim.SGD(a[0], a[1]));
+add('optim.Adam', [LISTS, optionsHostile(['lr', 'betas', 'eps', 'weightDecay'])],
+  () => [params(), { lr: 0.1, betas: [0.8, 0.9], eps: 1e-6, weightDecay: 0.01 }], (a) => new optim.Adam(a[0], a[1]));
+add('optim.AdamW', [LISTS, optionsHostile(['lr', 'betas', 'eps', 'weightDecay'])],
+  () => [params(), { lr: 0.1, weightDecay: 0.1 }], (a) => new optim.AdamW(a[0], a[1]));
+add('optim.Optimizer', [LISTS, NUMS, ANY], () => [params(), 0.1, 'Mine'], (a) => new (optim.Optimizer as unknown as new (...xs: unknown[]) => unknown)(a[0], a[1], a[2]), 'Optimizer');
+const sgd = (): [tgm.optim.SGD, T[]] => { const p = params(); return [new optim.SGD(p, { lr: 0.1, momentum: 0.9 }), p]; };
+add('optim.StepLR', [ANY, optionsHostile(['stepSize', 'gamma'])], () => { const [o, p] = sgd(); return [o, { stepSize: 2, gamma: 0.5 }, p]; }, (a) => new optim.StepLR(a[0], a[1]));
+add('optim.CosineAnnealingLR', [ANY, optionsHostile(['tMax', 'etaMin'])], () => { const [o, p] = sgd(); return [o, { tMax: 10, etaMin: 0.01 }, p]; }, (a) => new optim.CosineAnnealingLR(a[0], a[1]));
+add('optim.clipGradNorm', [LISTS, NUMS, NUMS], () => {
+  const p = params();
+  tg.tidy(() => p[0].sum().add(p[1].sum()).backward());
+  return [p, 1, 2];
+}, (a) => optim.clipGradNorm(a[0], a[1], a[2]));
+const OPT_SELVES: Hostile[] = [h('disposed optimizer', () => { const [o, p] = sgd(); o.dispose(); tg.dispose(p); return o; })];
+const withGrads = <O>(make: (p: T[]) => O) => (): unknown[] => {
+  const p = params();
+  tg.tidy(() => p[0].mul(p[0]).sum().add(p[1].sum()).backward());
+  return [make(p), p];
+};
+const optimizers: Record<string, (p: T[]) => tgm.optim.Optimizer> = {
+  SGD: (p) => new optim.SGD(p, { lr: 0.1, momentum: 0.9 }),
+  Adam: (p) => new optim.Adam(p, { lr: 0.1 }),
+  AdamW: (p) => new optim.AdamW(p),
+};
+for (const [cls, make] of Object.entries(optimizers)) {
+  for (const m of ['step', 'zeroGrad', 'stateDict', 'dispose']) {
+    add(`optim.${cls}#${m}`, [OPT_SELVES], withGrads(make), (a) => (a[0] as unknown as Record<string, () => unknown>)[m](), new RegExp(`${cls}|${m}|disposed`));
+  }
+  add(`optim.${cls}#lr`, [OPT_SELVES, NUMS], () => { const [o, p] = withGrads(make)(); return [o, 0.05, p]; }, (a) => { (a[0] as tgm.optim.Optimizer).lr = a[1]; }, new RegExp(`${cls}|lr`));
+  add(`optim.${cls}#weightDecay`, [OPT_SELVES], withGrads(make), (a) => (a[0] as tgm.optim.Optimizer).weightDecay);
+  add(`optim.${cls}#steps`, [OPT_SELVES], withGrads(make), (a) => (a[0] as tgm.optim.Optimizer).steps);
+  add(`optim.${cls}#loadStateDict`, [OPT_SELVES, ANY], () => {
+    const [o, p] = withGrads(make)() as [tgm.optim.Optimizer, T[]];
+    return [o, o.stateDict(), p];
+  }, (a) => (a[0] as tgm.optim.Optimizer).loadStateDict(a[1]), new RegExp(`${cls}|loadStateDict|copy_`));
+}
+for (const cls of ['StepLR', 'CosineAnnealingLR'] as const) {
+  const make = (): unknown[] => {
+    const [o, p] = sgd();
+    return [cls === 'StepLR' ? new optim.StepLR(o, { stepSize: 1 }) : new optim.CosineAnnealingLR(o, { tMax: 3 }), o, p];
+  };
+  add(`optim.${cls}#step`, [], make, (a) => (a[0] as { step(): void }).step());
+  add(`optim.${cls}#getLastLr`, [], make, (a) => (a[0] as { getLastLr(): number[] }).getLastLr());
+}
+// Trace methods
+add('Trace#run', [], () => [tg.trace(twice)], (a) => (a[0] as tgm.Trace<T>).run(), 'trace');
+add('Trace#dispose', [], () => [tg.trace(twice)], (a) => (a[0] as tgm.Trace<T>).dispose(), 'trace');
+
+// ── coverage: every public name has a case ───────────────────────────────────────────────────
+
+/**
+ * Methods on Module's and the optimizers' prototypes that are private or protected in TypeScript
+ * (not public API). By name: the bundle is minified, so class names are not what the source says.
+ */
+const PRIVATE = new Set([
+  'checkName', 'ownParameters', 'ownBuffers', // Module
+  'checkNotDisposed', 'checkLive', 'holdWhileTraced', 'freeWhenUnused', 'loadBuffers', 'ensureBuffers', 'stateTensors', // optimizers
+  'lrAt', // schedulers
+]);
+
+function publicNames(): string[] {
+  const names: string[] = [];
+  const fns = (prefix: string, o: object) => {
+    for (const k of Object.keys(o)) if (typeof (o as Record<string, unknown>)[k] === 'function') names.push(`${prefix}.${k}`);
+  };
+  fns('tg', tg);
+  fns('F', F);
+  fns('nn', nn);
+  fns('optim', optim);
+  const protoNames = (p: object): string[] => Reflect.ownKeys(p).filter((k) => k !== 'constructor').map((k) => (typeof k === 'symbol' ? k.description! : k));
+  for (const k of protoNames(tg.Tensor.prototype)) names.push(`Tensor#${k}`);
+  for (const k of protoNames(tg.Trace.prototype)) names.push(`Trace#${k}`);
+  for (const k of protoNames(nn.Module.prototype)) if (!PRIVATE.has(k)) names.push(`Module#${k}`);
+  for (const cls of Object.keys(nn)) {
+    const C = (nn as Record<string, unknown>)[cls];
+    if (typeof C !== 'function' || !(C.prototype instanceof nn.Module)) continue;
+    // each layer's own methods, and those of an abstract base between it and Module (Pool2d)
+    for (let p = C.prototype; p !== nn.Module.prototype; p = Object.getPrototypeOf(p)) {
+      for (const k of protoNames(p)) names.push(`nn.${cls}#${k}`);
+    }
+  }
+  for (const cls of ['SGD', 'Adam', 'AdamW']) {
+    for (let p = (optim as Record<string, { prototype: object }>)[cls].prototype; p !== Object.prototype; p = Object.getPrototypeOf(p)) {
+      for (const k of protoNames(p)) if (!PRIVATE.has(k)) names.push(`optim.${cls}#${k}`);
+    }
+  }
+  for (const cls of ['StepLR', 'CosineAnnealingLR']) {
+    for (let p = (optim as Record<string, { prototype: object }>)[cls].prototype; p !== Object.prototype; p = Object.getPrototypeOf(p)) {
+      for (const k of protoNames(p)) if (!PRIVATE.has(k)) names.push(`optim.${cls}#${k}`);
+    }
+  }
+  return [...new Set(names)];
+}
+
+// ── the sentinel ring ──────────────────────────────────────────────────────────────────────────
+
+interface Sentinel { name: string; t: T; bits: Uint32Array; gradBits: Uint32Array | null }
+let ring: Sentinel[] = [];
+let module: tgm.nn.Linear;
+let adam: tgm.optim.Adam;
+
+const bitsOf = (a: Float32Array): Uint32Array => new Uint32Array(a.buffer.slice(a.byteOffset, a.byteOffset + a.byteLength));
+const gradBitsOf = (t: T): Uint32Array | null => tg.tidy(() => {
+  const g = t.grad;
+  return g ? bitsOf(g.data()) : null;
+});
+
+function buildRing(): void {
+  tg.manualSeed(8);
+  const mk = (name: string, t: T): void => { ring.push({ name, t, bits: bitsOf(t.data()), gradBits: null }); };
+  mk('scalar', tg.tensor(3.25));
+  mk('small', tg.tensor([1, -2, 3.5, NaN, -Infinity]));
+  mk('empty', tg.zeros([0, 4]));
+  const withGrad = tg.randn([4, 8], { requiresGrad: true });
+  mk('withGrad', withGrad);
+  mk('big', tg.arange(0, 5000, 1));
+  const scalarGrad = tg.tensor(-0.5, { requiresGrad: true });
+  mk('scalarGrad', scalarGrad);
+  module = new nn.Linear(8, 3);
+  mk('module.weight', module.weight);
+  mk('module.bias', module.bias!);
+  tg.tidy(() => {
+    module.forward(withGrad.tanh()).sum().mul(scalarGrad).backward();
+  });
+  adam = new optim.Adam(module.parameters(), { lr: 0.01 });
+  for (const s of ring) s.gradBits = gradBitsOf(s.t);
+}
+
+function ringDiff(): string | null {
+  try {
+    return ringDiffUnsafe();
+  } catch (err) {
+    return `reading the sentinels threw ${String(err)}`;
+  }
+}
+
+function ringDiffUnsafe(): string | null {
+  for (const s of ring) {
+    if (s.t.isDisposed) return `sentinel ${s.name} was disposed`;
+    const now = bitsOf(s.t.data());
+    if (now.length !== s.bits.length || now.some((b, i) => b !== s.bits[i])) return `sentinel ${s.name} changed`;
+    const g = gradBitsOf(s.t);
+    if ((g === null) !== (s.gradBits === null) || (g && g.some((b, i) => b !== s.gradBits![i]))) return `sentinel ${s.name}'s gradient changed`;
+  }
+  return null;
+}
+
+/** [[1,2],[3,4]] @ [[5],[6]] summed is 56; dA = [[5,6],[5,6]], dB = [[4],[6]]. */
+function computationWorks(): string | null {
+  try {
+    return tg.tidy(() => {
+      const A = tg.tensor([[1, 2], [3, 4]], { requiresGrad: true });
+      const B = tg.tensor([[5], [6]], { requiresGrad: true });
+      const L = A.matmul(B).sum();
+      if (L.item() !== 56) return `computation gave ${L.item()}`;
+      L.backward();
+      const ga = Array.from(A.grad!.data()).join(), gb = Array.from(B.grad!.data()).join();
+      return ga === '5,6,5,6' && gb === '4,6' ? null : `gradients ${ga} / ${gb}`;
+    });
+  } catch (err) {
+    return `computation threw ${String(err)}`;
+  }
+}
+
+// ── running a call ─────────────────────────────────────────────────────────────────────────────
+
+/** Disposes tensors, modules, optimizers and traces in whatever a call returned or was given. */
+function release(v: unknown, depth = 0): void {
+  if (depth > 4 || v === null || typeof v !== 'object') return;
+  if (v instanceof tg.Tensor) v.dispose();
+  else if (v instanceof tg.Trace) { release(v.output, depth + 1); v.dispose(); }
+  else if (v instanceof nn.Module) v.dispose();
+  else if (v instanceof optim.Optimizer) v.dispose();
+  else if (Array.isArray(v)) { if (v !== cyclic && v !== deep10k) for (const x of v) release(x, depth + 1); }
+  else if (Object.getPrototypeOf(v) === Object.prototype) for (const x of Object.values(v)) release(x, depth + 1);
+  else if ('optimizer' in v && (v as { optimizer: unknown }).optimizer instanceof optim.Optimizer) release((v as { optimizer: unknown }).optimizer, depth + 1);
+}
+
+function errorProblem(err: unknown, op: string | RegExp, traced: boolean): string | null {
+  if (!(err instanceof Error)) return `threw a non-Error ${String(err)}`;
+  const msg = err.message;
+  if (err.constructor !== Error && !(err instanceof RangeError && /out of memory|bytes/.test(msg))) {
+    return `threw ${err.constructor.name}: ${msg}`;
+  }
+  const names = (typeof op === 'string' ? msg.includes(op) : op.test(msg)) || (traced && msg.startsWith('trace'));
+  return names ? null : `message does not name ${String(op)}: ${msg}`;
+}
+
+interface Call { label: string; c: Case; index: number; hostile: Hostile | null; traced: boolean }
+
+function allCalls(): Call[] {
+  const calls: Call[] = [];
+  for (const c of CASES) {
+    for (const traced of [false, true]) {
+      calls.push({ label: `${c.name}()${traced ? ' [trace]' : ''}`, c, index: -1, hostile: null, traced });
+      c.kinds.forEach((kind, index) => {
+        for (const hostile of kind) calls.push({ label: `${c.name}(arg ${index} = ${hostile.label})${traced ? ' [trace]' : ''}`, c, index, hostile, traced });
+      });
+    }
+  }
+  return calls;
+}
+
+/** Runs one call and every check after it; returns what went wrong, or null. */
+function runCall({ c, index, hostile, traced }: Call): string | null {
+  const before = tg.memory().tensors;
+  const given: unknown[] = [];
+  let result: unknown;
+  let problem: string | null = null;
+  try {
+    const args = c.args();
+    given.push(...args);
+    if (hostile) {
+      const v = hostile.make();
+      given.push(v);
+      args[index] = v;
+    }
+    if (traced) {
+      const tr = tg.trace(() => c.call(args));
+      result = tr;
+      tr.run();
+    } else {
+      result = c.call(args);
+    }
+  } catch (err) {
+    problem = errorProblem(err, c.op, traced);
+    if (process.env.SENTINEL_MESSAGES && !traced) messages.push(`${c.name} [${hostile?.label ?? 'valid'}] ${err instanceof Error ? err.message : String(err)}`);
+  }
+  try {
+    release(result);
+    release(given);
+  } catch (err) {
+    problem ??= `disposing the result threw ${String(err)}`;
+  }
+  const after = tg.memory().tensors;
+  if (after !== before) problem ??= `tensors ${before} → ${after}`;
+  const broken = ringDiff() ?? computationWorks();
+  if (broken) {
+    engineBroken = true;
+    problem = `${problem ? `${problem}; ` : ''}${broken}`;
+  }
+  return problem;
+}
+
+/** With SENTINEL_MESSAGES set, every error message is printed at the end (to read them). */
+const messages: string[] = [];
+
+/** Set when a call corrupted the sentinels or the engine: later calls would only repeat it. */
+let engineBroken = false;
+
+function runAll(calls: Call[]): { failures: string[]; count: number } {
+  const failures: string[] = [];
+  let count = 0;
+  for (const call of calls) {
+    count++;
+    const problem = runCall(call);
+    if (problem) failures.push(`${call.label}: ${problem}`);
+    if (engineBroken) {
+      failures.push(`(stopped after ${count} of ${calls.length} calls: the engine is no longer trustworthy)`);
+      break;
+    }
+  }
+  if (process.env.SENTINEL_LOG) {
+    // eslint-disable-next-line no-console
+    console.log(failures.join('\n'));
+  }
+  return { failures, count };
+}
+
+// ── what fails because of bugs others are fixing (issue 8) ──────────────────────────────────────
+
+interface Known {
+  row: string;
+  why: string;
+  /** Calls of the table that this bug makes fail. */
+  match?: (label: string) => boolean;
+  /** The issue's own repro: returns what went wrong, or null once the bug is fixed. */
+  scenario?: () => string | null;
+}
+
+/** null when fn throws an Error (a RangeError only for memory) naming one of `ops`; else the problem. */
+function throwsNaming(fn: () => unknown, ops: RegExp): string | null {
+  try {
+    fn();
+  } catch (err) {
+    return errorProblem(err, ops, false);
+  }
+  return `did not throw (expected an error naming ${String(ops)})`;
+}
+
+const gradOf = (t: T): number[] | null => tg.tidy(() => { const g = t.grad; return g ? Array.from(g.data()) : null; });
+
+const KNOWN_OTHER_OWNER: Known[] = [
+  {
+    row: '1',
+    why: 'a broadcast with an empty result writes past its buffer ([3,3] op [0,3,3])',
+    match: (l) => /^(tg\.|Tensor#)(add|sub|mul|div|pow|maximum|minimum|matmul)\(arg \d = empty \[0,3,3\]\)/.test(l),
+    scenario: () => {
+      const a = tg.zeros([0, 3, 3]), b = tg.full([3, 3], 5), A = tg.zeros([4]), S = tg.full([4], 7);
+      A.dispose();
+      const r = a.add(b);
+      const values = Array.from(S.data());
+      tg.dispose([a, b, S, r]);
+      return values.every((v) => v === 7) ? null : `a neighbour reads ${values.join(',')} instead of 7,7,7,7`;
+    },
+  },
+  {
+    row: '4',
+    why: 'index and label tensors refilled with copy_ after the op was built are not checked when backward or a replay reads them',
+    scenario: () => {
+      const problems: string[] = [];
+      const x = tg.tensor([1, 2, 3], { requiresGrad: true });
+      const idx = tg.tensor([0, 1]);
+      const y = x.gather(0, idx);
+      const l = tg.tidy(() => y.sum());
+      idx.copy_([4, 5]);
+      const p1 = throwsNaming(() => l.backward(), /gather|backward|index/);
+      if (p1) problems.push(`gather backward: ${p1}`);
+      if (gradOf(x) !== null && gradOf(x)!.some((v) => v !== 0)) problems.push('gather backward wrote a gradient');
+      tg.dispose([x, idx, y, l]);
+      const lp = tg.tensor([[-1, -2], [-3, -4]], { requiresGrad: true });
+      const labels = tg.tensor([0, 1]);
+      const loss = F.nllLoss(lp, labels);
+      labels.copy_([1e6, 0]);
+      const p2 = throwsNaming(() => loss.backward(), /nllLoss|backward|label/);
+      if (p2) problems.push(`nllLoss backward: ${p2}`);
+      tg.dispose([lp, labels, loss]);
+      const logits = tg.tensor([[1, 2, 3], [3, 2, 1]], { requiresGrad: true });
+      const lab = tg.tensor([0, 1]);
+      const tr = tg.trace(() => { const ce = F.crossEntropy(logits, lab); ce.backward(); return ce; });
+      lab.copy_([5, -3]);
+      const p3 = throwsNaming(() => tr.run(), /crossEntropy|trace|label/);
+      if (p3) problems.push(`traced crossEntropy: ${p3}`);
+      tr.dispose();
+      tg.dispose([logits, lab]);
+      return problems.length ? problems.join('; ') : null;
+    },
+  },
+  {
+    row: '13',
+    why: 'copy_ into a tensor between forward and backward: PyTorch raises (version counters)',
+    scenario: () => {
+      const w = tg.tensor([1, 2], { requiresGrad: true });
+      const x = tg.tensor([3, 4]);
+      const y = tg.tidy(() => w.mul(x).sum());
+      x.copy_([30, 40]);
+      const p = throwsNaming(() => y.backward(), /backward|version|modified|copy_/);
+      const g = gradOf(w);
+      tg.dispose([w, x, y]);
+      return p ?? (g === null ? null : `w.grad became ${g.join(',')}`);
+    },
+  },
+  {
+    row: '14',
+    why: 'a second backward through the same graph: PyTorch raises unless the first retained it',
+    scenario: () => {
+      const w = tg.tensor([1, 2], { requiresGrad: true });
+      const y = tg.tidy(() => w.mul(w).sum());
+      y.backward();
+      const p = throwsNaming(() => y.backward(), /backward|retain/);
+      const g = gradOf(w);
+      tg.dispose([w, y]);
+      return p ?? (g!.join() === '2,4' ? null : `w.grad became ${g!.join(',')} (expected 2,4)`);
+    },
+  },
+  {
+    row: '10 (memory.ts)',
+    why: "dispose() and a trace's output walk arrays recursively: a cyclic or 10,000-deep array overflows the stack",
+    match: (l) => /^(tg\.(dispose|keep)\(arg 0|nn\.Identity#forward\(arg 1) = (cyclic|deep 10000)\)/.test(l),
+  },
+  {
+    row: '11 (loadStateDict owner)',
+    why: 'Module.loadStateDict into a disposed module names copy_; its options are read as options.strict (null is a TypeError, unknown keys are ignored: use readOptions from shape.ts); Optimizer.loadStateDict(undefined) is a TypeError',
+    match: (l) => /^(Module#loadStateDict\(arg (0 = disposed|2 = )|optim\.\w+#loadStateDict\(arg 1 = (undefined|null)\))/.test(l),
+  },
+  {
+    row: '— (memory.ts, no row)',
+    why: 'keep(undefined) and keep(null) are TypeErrors: keep() does not check its argument',
+    match: (l) => /^tg\.keep\(arg 0 = (undefined|null)\)/.test(l),
+  },
+  {
+    row: '— (trace.ts, no row)',
+    why: 'the exported Trace constructor takes any pointer: run() and dispose() hand it to the core',
+    match: (l) => l.startsWith('tg.Trace('),
+  },
+];
+
+// ── the tests ──────────────────────────────────────────────────────────────────────────────────
+
+const isKnown = (label: string): Known | undefined => KNOWN_OTHER_OWNER.find((k) => k.match?.(label));
+
+describe('sentinel harness', () => {
+  beforeAll(buildRing);
+
+  it('every public function, method and constructor has a case', () => {
+    const covered = new Set(CASES.map((c) => c.name));
+    const missing = publicNames().filter((n) => !covered.has(n.replace(/^tg\.(.*)$/, 'tg.$1')));
+    expect(missing, 'public names without a case in the sentinel table').toEqual([]);
+  });
+
+  it('the ring is intact and the computation works before any call', () => {
+    expect(ringDiff()).toBeNull();
+    expect(computationWorks()).toBeNull();
+  });
+
+  it('hostile calls: an Error naming the op or a result; nothing else changes', () => {
+    const { failures, count } = runAll(allCalls().filter((call) => !isKnown(call.label)));
+    expect(count).toBeGreaterThan(1000);
+    // eslint-disable-next-line no-console
+    if (process.env.SENTINEL_MESSAGES) console.log(messages.join('\n'));
+    expect(failures.slice(0, 60), `${failures.length} of ${count} calls failed`).toEqual([]);
+  });
+});
+
+describe('sentinel harness: cases waiting for other owners\' fixes (issue 8 rows in KNOWN_OTHER_OWNER)', () => {
+  // it.fails until the owner's fix is merged: then turn each into `it`. Each runs on a fresh
+  // engine, so one bug's corruption does not decide another's outcome.
+  for (const known of KNOWN_OTHER_OWNER) {
+    it.fails(`row ${known.row}: ${known.why}`, async () => {
+      await freshEngine(known.row);
+      // the issue's own repro first, on the fresh engine; then the table's calls this bug breaks
+      const failures: string[] = [];
+      if (known.scenario) {
+        const before = tg.memory().tensors;
+        let problem: string | null;
+        try {
+          problem = known.scenario();
+        } catch (err) {
+          problem = `the repro threw ${String(err)}`;
+        }
+        if (tg.memory().tensors !== before) problem ??= `tensors ${before} → ${tg.memory().tensors}`;
+        problem ??= ringDiff() ?? computationWorks();
+        if (problem) failures.push(`the issue's repro: ${problem}`);
+        // eslint-disable-next-line no-console
+        if (problem && process.env.SENTINEL_LOG) console.log(`row ${known.row} repro: ${problem}`);
+        if (problem) engineBroken = true;
+      }
+      if (known.match && !engineBroken) {
+        const calls = allCalls().filter((c) => known.match!(c.label));
+        expect(calls.length).toBeGreaterThan(0);
+        failures.push(...runAll(calls).failures);
+      }
+      expect(failures).toEqual([]);
+    });
+  }
+});
