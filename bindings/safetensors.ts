@@ -153,7 +153,7 @@ const NUMBER = /-?(?:0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?/y;
 class JsonReader {
   private pos = 0;
   private depth = 0;
-  constructor(private readonly text: string) {}
+  constructor(private readonly text: string, private readonly op: string) {}
 
   read(): Json {
     const value = this.value();
@@ -163,7 +163,7 @@ class JsonReader {
   }
 
   private fail(message: string): never {
-    throw new Error(`load: the header is not valid JSON: ${message} at character ${this.pos}`);
+    throw new Error(`${this.op}: the header is not valid JSON: ${message} at character ${this.pos}`);
   }
 
   private what(): string {
@@ -323,10 +323,16 @@ const isArrayBuffer = (x: unknown): x is ArrayBuffer =>
  * slice() shares memory instead of copying, and its .buffer is often a shared pool.
  */
 function toBytes(bytes: unknown, op: string): Uint8Array {
+  const isView = ArrayBuffer.isView(bytes);
+  if (!isView && !isArrayBuffer(bytes)) {
+    throw new Error(`${op}: expected the file's bytes as a Uint8Array (a Node Buffer included), another ArrayBufferView or an ArrayBuffer, got ${describe(bytes)}`);
+  }
   let out: Uint8Array;
-  if (ArrayBuffer.isView(bytes)) out = new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  else if (isArrayBuffer(bytes)) out = new Uint8Array(bytes);
-  else throw new Error(`${op}: expected the file's bytes as a Uint8Array (a Node Buffer included), another ArrayBufferView or an ArrayBuffer, got ${describe(bytes)}`);
+  try {
+    out = isView ? new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength) : new Uint8Array(bytes as ArrayBuffer);
+  } catch {
+    throw new Error(`${op}: the bytes' ArrayBuffer was detached (transferred to a worker or closed), so there is nothing to read`);
+  }
   // bytes inside tapegrad's own memory would move when a tensor is allocated: copy them first
   return out.buffer === core.memory.buffer ? out.slice() : out;
 }
@@ -349,7 +355,7 @@ function parseHeader(buf: Uint8Array, op: string): Header {
   } catch {
     throw new Error(`${op}: the header is not valid UTF-8`);
   }
-  const header = new JsonReader(text).read();
+  const header = new JsonReader(text, op).read();
   if (!(header instanceof Map)) throw new Error(`${op}: the header must be a JSON object, got ${kind(header)}`);
   const data = buf.subarray(8 + headerBytes);
   const dataLength = BigInt(data.length);

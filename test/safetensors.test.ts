@@ -373,6 +373,20 @@ describe('tg.load: clear errors for bad files', () => {
   it('loadMetadata checks the whole header too', () => {
     expect(() => tg.loadMetadata(makeFile({ __metadata__: { a: 'b' } }, new Uint8Array(4)))).toThrow('loadMetadata: the data section has 4 bytes but the tensors cover 0: 4 trailing bytes belong to no tensor');
     expect(() => tg.loadMetadata('x' as unknown as Uint8Array)).toThrow(/^loadMetadata: expected the file's bytes/);
+    expect(() => tg.loadMetadata(makeFile('{"a":'))).toThrow('loadMetadata: the header is not valid JSON: unexpected end of the header at character 8'); // after the padding
+  });
+
+  it('bytes whose ArrayBuffer was transferred away: an Error, not a TypeError', () => {
+    const file = good();
+    const view = file.subarray(0);
+    const buffer = file.buffer;
+    structuredClone(buffer, { transfer: [buffer] });
+    for (const detached of [view, buffer, new DataView(new ArrayBuffer(0))]) {
+      if (detached instanceof DataView) structuredClone(detached.buffer, { transfer: [detached.buffer] });
+      const err = thrown(() => tg.load(detached));
+      expect(Object.getPrototypeOf(err)).toBe(Error.prototype);
+      expect(err.message).toBe("load: the bytes' ArrayBuffer was detached (transferred to a worker or closed), so there is nothing to read");
+    }
   });
 });
 
