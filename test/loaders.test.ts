@@ -107,6 +107,13 @@ describe('Module.loadStateDict checks every entry before writing any', () => {
         expect(() => m.loadStateDict(goodDict(m) as Record<string, Tensor>, { strict: false })).toThrow('the module\'s "2.bias" was disposed');
       });
       expect(snapshot(m)).toEqual(before);
+      // a dict that does not name it loads the rest with strict: false (nothing is written into it)
+      tg.tidy(() => {
+        const d = goodDict(m);
+        delete d['2.bias'];
+        expect(m.loadStateDict(d as Record<string, Tensor>, { strict: false })).toEqual({ missingKeys: ['2.bias'], unexpectedKeys: [] });
+      });
+      expect(m.stateDict()['0.weight'].data().every((v) => v === 7)).toBe(true);
     } finally {
       m.dispose();
     }

@@ -310,10 +310,10 @@ export class Module {
     const problems: string[] = [];
     const copies: [Tensor, Tensor][] = [];
     for (const k of ownKeys) {
-      const dst = own[k];
-      if (dst.isDisposed) problems.push(`the module's "${k}" was disposed`);
       if (!hasOwn(stateDict, k)) continue;
+      const dst = own[k];
       const src: unknown = stateDict[k]; // an own property: never the prototype's
+      if (dst.isDisposed) problems.push(`the module's "${k}" was disposed`);
       if (!(src instanceof Tensor)) {
         problems.push(`"${k}" must be a Tensor, got ${describe(src)}`);
       } else if (src.isDisposed) {
