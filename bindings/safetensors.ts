@@ -450,11 +450,15 @@ function checkValues(data: Uint8Array, e: Entry, op: string): void {
       for (let i = 0; i < e.count; i++) { const v = view.getUint32(i * 4, true); if (Math.fround(v) !== v) bad(i, v); }
       break;
     case 'I64': case 'U64': {
+      // v = hi·2^32 + lo. Below 2^53 that sum is exact; above, float32 holds only multiples of
+      // 2^30 or more, whose sum is exact too — anything else has a low bit set in lo.
       const signed = e.dtype === 'I64';
       for (let i = 0; i < e.count; i++) {
-        const v = signed ? view.getBigInt64(i * 8, true) : view.getBigUint64(i * 8, true);
-        const f = Math.fround(Number(v));
-        if (BigInt(f) !== v) bad(i, v); // f is an integer: |v| < 2^64 < float32's max
+        const lo = view.getUint32(i * 8, true);
+        const hi = signed ? view.getInt32(i * 8 + 4, true) : view.getUint32(i * 8 + 4, true);
+        const v = hi * 2 ** 32 + lo;
+        const exact = (Math.abs(v) < 2 ** 53 || (lo & 0x3fffffff) === 0) && Math.fround(v) === v;
+        if (!exact) bad(i, signed ? view.getBigInt64(i * 8, true) : view.getBigUint64(i * 8, true));
       }
       break;
     }
@@ -485,8 +489,9 @@ function fill(data: Uint8Array, e: Entry, at: number): void {
     case 'U16': for (let i = 0; i < n; i++) heap[at + i] = view.getUint16(i * 2, true); break;
     case 'I32': for (let i = 0; i < n; i++) heap[at + i] = view.getInt32(i * 4, true); break;
     case 'U32': for (let i = 0; i < n; i++) heap[at + i] = view.getUint32(i * 4, true); break;
-    case 'I64': for (let i = 0; i < n; i++) heap[at + i] = Number(view.getBigInt64(i * 8, true)); break;
-    case 'U64': for (let i = 0; i < n; i++) heap[at + i] = Number(view.getBigUint64(i * 8, true)); break;
+    // checked exact beforehand, so hi·2^32 + lo is computed exactly
+    case 'I64': for (let i = 0; i < n; i++) heap[at + i] = view.getInt32(i * 8 + 4, true) * 2 ** 32 + view.getUint32(i * 8, true); break;
+    case 'U64': for (let i = 0; i < n; i++) heap[at + i] = view.getUint32(i * 8 + 4, true) * 2 ** 32 + view.getUint32(i * 8, true); break;
   }
 }
 
