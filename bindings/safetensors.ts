@@ -275,16 +275,28 @@ class JsonReader {
     const m = NUMBER.exec(this.text);
     if (!m) this.fail(`invalid number`);
     this.pos += m[0].length;
-    return m[1] === undefined && m[2] === undefined ? BigInt(m[0]) : Number(m[0]);
+    // an integer literal of more than 20 digits is beyond u64 (JSON has no leading zeros): a
+    // float then, as serde reads it — and BigInt() would take minutes on a 100 MB literal
+    const integer = m[1] === undefined && m[2] === undefined && m[0].length <= 21;
+    return integer ? BigInt(m[0]) : Number(m[0]);
   }
 }
 
-/** How a JSON value is shown in messages (bigints without JSON.stringify's complaint). */
+/** A name as messages show it: quoted, and cut at 100 characters (a name can be megabytes long). */
+function quote(name: string): string {
+  return name.length > 100 ? `${JSON.stringify(name.slice(0, 100))}…` : JSON.stringify(name);
+}
+
+/** How a JSON value is shown in messages (bigints without JSON.stringify's complaint), at most ~200 characters. */
 function show(v: Json | undefined): string {
+  const text = showAll(v);
+  return text.length > 200 ? `${text.slice(0, 200)}…` : text;
+}
+function showAll(v: Json | undefined): string {
   if (v === undefined) return 'nothing';
-  if (typeof v === 'bigint') return v.toString();
-  if (Array.isArray(v)) return `[${v.map(show).join(',')}]`;
-  if (v instanceof Map) return `{${[...v].map(([k, x]) => `${JSON.stringify(k)}:${show(x)}`).join(',')}}`;
+  if (typeof v === 'bigint' || typeof v === 'number') return v.toString();
+  if (Array.isArray(v)) return `[${v.map(showAll).join(',')}]`;
+  if (v instanceof Map) return `{${[...v].map(([k, x]) => `${JSON.stringify(k)}:${showAll(x)}`).join(',')}}`;
   return JSON.stringify(v);
 }
 
@@ -366,12 +378,12 @@ function parseHeader(buf: Uint8Array, op: string): Header {
       if (info === null) continue; // an absent map, as the reference reads it
       if (!(info instanceof Map)) throw new Error(`${op}: "__metadata__" must be an object from strings to strings, got ${kind(info)}`);
       for (const [k, v] of info) {
-        if (typeof v !== 'string') throw new Error(`${op}: "__metadata__" must be an object from strings to strings, but ${JSON.stringify(k)} is ${kind(v)}`);
+        if (typeof v !== 'string') throw new Error(`${op}: "__metadata__" must be an object from strings to strings, but ${quote(k)} is ${kind(v)}`);
         metadata.push([k, v]);
       }
       continue;
     }
-    const at = `${op}: ${JSON.stringify(name)}`;
+    const at = `${op}: ${quote(name)}`;
     if (!(info instanceof Map)) throw new Error(`${at}: expected {dtype, shape, data_offsets}, got ${kind(info)}`);
     const dtype = info.get('dtype'), shape = info.get('shape'), offsets = info.get('data_offsets');
     if (typeof dtype !== 'string') throw new Error(`${at}: dtype must be a string, got ${kind(dtype)}`);
@@ -385,6 +397,7 @@ function parseHeader(buf: Uint8Array, op: string): Header {
       throw new Error(`${at}: shape must be an array of integers ≥ 0, got ${show(shape)}`);
     }
     const dims = shape as bigint[];
+    if (dims.length > MAX_RANK) throw new Error(`${at}: shape ${show(shape)} has ${dims.length} dims; tapegrad supports at most ${MAX_RANK}`);
     if (!Array.isArray(offsets) || offsets.length !== 2 || offsets.some((o) => typeof o !== 'bigint' || o < 0n)) {
       throw new Error(`${at}: data_offsets must be [begin, end] integers ≥ 0, got ${show(offsets)}`);
     }
@@ -402,7 +415,6 @@ function parseHeader(buf: Uint8Array, op: string): Header {
     if (count * BigInt(size) !== end - begin) {
       throw new Error(`${at}: shape ${show(shape)} of ${dtype} needs ${count * BigInt(size)} bytes but data_offsets [${begin}, ${end}] hold ${end - begin}`);
     }
-    if (dims.length > MAX_RANK) throw new Error(`${at}: shape ${show(shape)} has ${dims.length} dims; tapegrad supports at most ${MAX_RANK}`);
     if (dims.some((d) => d > BigInt(MAX_DIM))) throw new Error(`${at}: shape ${show(shape)} has a size above ${MAX_DIM}, tapegrad's limit`);
     if (count * 4n > BigInt(MAX_TENSOR_BYTES)) {
       throw new Error(`${at}: shape ${show(shape)} as float32 needs ${count * 4n} bytes, more than WebAssembly memory can hold (${MAX_TENSOR_BYTES} bytes)`);
@@ -416,10 +428,10 @@ function parseHeader(buf: Uint8Array, op: string): Header {
     const e = byOffset[i];
     if (e.begin < covered) {
       const prev = byOffset[i - 1];
-      throw new Error(`${op}: ${JSON.stringify(prev.name)} [${prev.begin}, ${prev.end}] and ${JSON.stringify(e.name)} [${e.begin}, ${e.end}] have overlapping data_offsets`);
+      throw new Error(`${op}: ${quote(prev.name)} [${prev.begin}, ${prev.end}] and ${quote(e.name)} [${e.begin}, ${e.end}] have overlapping data_offsets`);
     }
     if (e.begin > covered) {
-      throw new Error(`${op}: bytes [${covered}, ${e.begin}) of the data section belong to no tensor (the next is ${JSON.stringify(e.name)} at [${e.begin}, ${e.end}]); the data_offsets must tile the data with no gap`);
+      throw new Error(`${op}: bytes [${covered}, ${e.begin}) of the data section belong to no tensor (the next is ${quote(e.name)} at [${e.begin}, ${e.end}]); the data_offsets must tile the data with no gap`);
     }
     covered = e.end;
   }
@@ -437,7 +449,7 @@ function checkValues(data: Uint8Array, e: Entry, op: string): void {
   if (e.count === 0) return;
   const view = new DataView(data.buffer, data.byteOffset + e.begin, e.end - e.begin);
   const bad = (i: number, value: string | number | bigint): never => {
-    throw new Error(`${op}: ${JSON.stringify(e.name)}: ${e.dtype} value ${value} at index ${i} ${e.dtype === 'BOOL' ? 'is not a bool (a byte 0 or 1)' : 'is not exactly representable in float32'}`);
+    throw new Error(`${op}: ${quote(e.name)}: ${e.dtype} value ${value} at index ${i} ${e.dtype === 'BOOL' ? 'is not a bool (a byte 0 or 1)' : 'is not exactly representable in float32'}`);
   };
   switch (e.dtype) {
     case 'BOOL':

@@ -376,6 +376,24 @@ describe('tg.load: clear errors for bad files', () => {
     expect(() => tg.loadMetadata(makeFile('{"a":'))).toThrow('loadMetadata: the header is not valid JSON: unexpected end of the header at character 8'); // after the padding
   });
 
+  it('huge headers are refused in linear time, with short messages', () => {
+    // a 10-million-digit size: BigInt() of it would take minutes; beyond u64 it is a float, as serde reads it
+    const digits = makeFile(`{"w":{"dtype":"F32","shape":[${'7'.repeat(10_000_000)}],"data_offsets":[0,4]}}`, new Uint8Array(4));
+    const e1 = thrown(() => tg.load(digits));
+    expect(e1.message).toMatch(/^load: "w": shape must be an array of integers ≥ 0, got \[Infinity\]$/);
+    // a million dims
+    const dims = makeFile(`{"w":{"dtype":"F32","shape":[${Array(1_000_000).fill(1).join(',')}],"data_offsets":[0,4]}}`, new Uint8Array(4));
+    const e2 = thrown(() => tg.load(dims));
+    expect(e2.message).toMatch(/^load: "w": shape \[1,1,1,[1,]*… has 1000000 dims; tapegrad supports at most 7$/);
+    expect(e2.message.length).toBeLessThan(300);
+    // a name of a million characters
+    const name = 'n'.repeat(1_000_000);
+    const e3 = thrown(() => tg.load(makeFile({ [name]: { dtype: 'F32', shape: [1], data_offsets: [0, 4] } })));
+    expect(e3.message).toBe(`load: "${'n'.repeat(100)}"…: data_offsets [0, 4] are outside the buffer (the data section has 0 bytes; truncated file?)`);
+    // 21 digits is still read exactly (beyond u64, so outside any file)
+    expect(() => tg.load(makeFile('{"w":{"dtype":"F32","shape":[1],"data_offsets":[0,100000000000000000000]}}'))).toThrow('load: "w": data_offsets [0, 100000000000000000000] are outside the buffer');
+  });
+
   it('bytes whose ArrayBuffer was transferred away: an Error, not a TypeError', () => {
     const file = good();
     const view = file.subarray(0);
