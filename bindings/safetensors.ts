@@ -16,7 +16,6 @@
 // values included, before the first tensor is created, so a bad file leaks nothing.
 import { Tensor, newTensor } from './tensor';
 import { core, heapF32, MAX_RANK } from './core';
-import { fmt } from './shape';
 
 /** The dtypes load() reads, each converted to float32, with their size in bytes; save() writes F32. */
 const DTYPE_BYTES: ReadonlyMap<string, number> = new Map([
@@ -360,7 +359,9 @@ function parseHeader(buf: Uint8Array, op: string): Header {
   }
   let text: string;
   try {
-    text = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true }).decode(buf.subarray(8, 8 + headerBytes));
+    // browsers' TextDecoder refuses views of a SharedArrayBuffer: decode a copy of those
+    const shared = Object.prototype.toString.call(buf.buffer) === '[object SharedArrayBuffer]';
+    text = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true }).decode(shared ? buf.slice(8, 8 + headerBytes) : buf.subarray(8, 8 + headerBytes));
   } catch {
     throw new Error(`${op}: the header is not valid UTF-8`);
   }
@@ -509,11 +510,12 @@ function fill(data: Uint8Array, e: Entry, at: number): void {
  * F32 is read as is; F16, BF16, F64, the integer dtypes (I8 I16 I32 I64 U8 U16 U32 U64) and BOOL
  * are converted to float32 — an integer that float32 cannot hold exactly is an error naming the
  * tensor. `bytes` is any ArrayBufferView (a Node Buffer from fs.readFileSync included) or an
- * ArrayBuffer. The whole file is checked before any tensor is made: a bad file throws an Error
- * and creates nothing. Every name, `__proto__` included, is an own entry of the result. The
- * tensors are ordinary (not kept): load inside tidy() and copy them into a module, or dispose them.
+ * ArrayBuffer or SharedArrayBuffer. The whole file is checked before any tensor is made: a bad
+ * file throws an Error and creates nothing. Every name, `__proto__` included, is an own entry of
+ * the result. The tensors are ordinary (not kept): load inside tidy() and copy them into a
+ * module, or dispose them.
  */
-export function load(bytes: ArrayBufferView | ArrayBuffer): Record<string, Tensor> {
+export function load(bytes: ArrayBufferView | ArrayBufferLike): Record<string, Tensor> {
   const buf = toBytes(bytes, 'load');
   const { entries, data } = parseHeader(buf, 'load');
   for (const e of entries) checkValues(data, e, 'load');
@@ -534,7 +536,7 @@ export function load(bytes: ArrayBufferView | ArrayBuffer): Record<string, Tenso
 }
 
 /** The `__metadata__` of a safetensors file ({} when it has none), after checking the whole header. */
-export function loadMetadata(bytes: ArrayBufferView | ArrayBuffer): Record<string, string> {
+export function loadMetadata(bytes: ArrayBufferView | ArrayBufferLike): Record<string, string> {
   const { metadata } = parseHeader(toBytes(bytes, 'loadMetadata'), 'loadMetadata');
   const out: Record<string, string> = {};
   for (const [k, v] of metadata) define(out, k, v);

@@ -449,6 +449,20 @@ describe('tg.load takes any ArrayBufferView at any offset, or an ArrayBuffer', (
     });
   }
 
+  it('a SharedArrayBuffer and views of one', () => {
+    tg.tidy(() => {
+      const exact = readFixture('nn_dtypes.safetensors');
+      const want = bitsOf(tg.load(exact));
+      const sab = new SharedArrayBuffer(exact.length + 5);
+      new Uint8Array(sab, 5).set(exact);
+      expect(bitsOf(tg.load(new Uint8Array(sab, 5)))).toEqual(want);
+      expect(bitsOf(tg.load(new DataView(sab, 5)))).toEqual(want);
+      const whole = new SharedArrayBuffer(exact.length);
+      new Uint8Array(whole).set(exact);
+      expect(bitsOf(tg.load(whole))).toEqual(want);
+    });
+  });
+
   it('a Buffer holding a saved state dict round-trips, and the bytes around it are not read', () => {
     tg.tidy(() => {
       const sd = { w: tg.tensor([[1.5, -2], [3, 4.25]]), b: tg.tensor([0.25]) };
