@@ -326,6 +326,22 @@ for (const [name, make, lists] of OPTIMIZERS) {
       }
     });
 
+    it('a fresh optimizer (no step taken, no buffers yet) takes a trained state and continues as the source', () => {
+      const a = model(30), c = model(31);
+      const optA = make(a.parameters()), optC = make(c.parameters());
+      try {
+        train(a, optA, 3, 400);
+        c.loadStateDict(a.stateDict());
+        optC.loadStateDict(optA.stateDict());
+        expect(optSnapshot(optC)).toEqual(optSnapshot(optA));
+        train(a, optA, 2, 500);
+        train(c, optC, 2, 500);
+        expect(snapshot(c)).toEqual(snapshot(a));
+      } finally {
+        optA.dispose(); optC.dispose(); a.dispose(); c.dispose();
+      }
+    });
+
     it('a disposed optimizer refuses', () => {
       const { optA, optB, dispose } = setup();
       try {
