@@ -5,7 +5,8 @@ import { Cmd } from './opcodes';
 import { afterTrace, isRecording } from './trace';
 import { Tensor, live, zeros } from './tensor';
 import { keep } from './memory';
-import { readOptions, checkInt, checkBool, show, type Check } from './shape';
+import { readOptions, checkInt, checkBool, show, fmt, sameShape, type Check } from './shape';
+import { copyAll } from './nn/module';
 
 /** An i32 list of node ids in WebAssembly memory. */
 class IdList {
@@ -72,6 +73,17 @@ class Config {
   set flags(v: number) { heapI32()[(this.ptr >>> 2) + 6] = v; }
   free(): void { core.freeBuffer(this.ptr, Config.BYTES); }
 }
+/** The step count is an i32 in the config block. */
+const MAX_STEP = 2 ** 31 - 1;
+
+function describeValue(x: unknown): string {
+  if (x === null || x === undefined) return String(x);
+  if (Array.isArray(x)) return 'an array';
+  if (x instanceof Tensor) return 'a Tensor';
+  if (typeof x === 'number') return `the number ${x}`;
+  return typeof x === 'object' ? `${(Object.getPrototypeOf(x) as { constructor?: { name?: string } } | null)?.constructor?.name ?? 'an object'}` : typeof x;
+}
+
 const LR = 1, BETA1 = 2, BETA2 = 3, EPS = 4, WEIGHT_DECAY = 5;
 const NESTEROV = 1, DECOUPLED = 2;
 
@@ -152,11 +164,53 @@ export abstract class Optimizer {
     this.config.free();
   }
 
-  protected loadBuffers(into: Tensor[], from: unknown, key: string): void {
-    if (!Array.isArray(from) || from.length !== into.length) {
-      throw new Error(`${this.name}.loadStateDict: ${key} must be a list of ${into.length} tensors`);
+  /**
+   * Checks a state to load, as own properties, before anything is written: an object, `step` an
+   * integer in [0, 2^31), `lr` a rate, and each of the optimizer's own state tensors still alive.
+   */
+  protected checkState(state: unknown, own: [string, Tensor[]][]): { step: number; lr: number; field: (key: string) => unknown } {
+    const op = `${this.name}.loadStateDict`;
+    if (state === null || typeof state !== 'object' || Array.isArray(state) || state instanceof Tensor) {
+      throw new Error(`${op}: expected a state object such as stateDict() returns, got ${describeValue(state)}`);
     }
-    from.forEach((t, i) => into[i].copy_(t as Tensor));
+    const field = (key: string): unknown => (Object.prototype.hasOwnProperty.call(state, key) ? (state as Record<string, unknown>)[key] : undefined);
+    const step = field('step');
+    if (typeof step !== 'number' || !Number.isInteger(step) || step < 0 || step > MAX_STEP) {
+      throw new Error(`${op}: step must be an integer in [0, ${MAX_STEP}], got ${describeValue(step)}`);
+    }
+    const lr = checkRate(field('lr'), 'lr', op);
+    for (const [key, list] of own) {
+      list.forEach((t, i) => {
+        if (t.isDisposed) throw new Error(`${op}: the optimizer's own ${key}[${i}] was disposed, so it cannot take a state`);
+      });
+    }
+    return { step, lr, field };
+  }
+
+  /**
+   * Checks `from` is a list of live tensors shaped like the parameters, one each; returns the
+   * (destination, source) pairs to copy.
+   */
+  protected checkBuffers(into: Tensor[] | null, from: unknown, key: string): [Tensor, Tensor][] {
+    const op = `${this.name}.loadStateDict`;
+    if (!Array.isArray(from) || from.length !== this.params.length) {
+      const got = Array.isArray(from) ? `a list of ${from.length}` : describeValue(from);
+      throw new Error(`${op}: ${key} must be a list of ${this.params.length} tensors (one per parameter), got ${got}`);
+    }
+    from.forEach((t: unknown, i) => {
+      const p = this.params[i];
+      if (!(t instanceof Tensor)) throw new Error(`${op}: ${key}[${i}] must be a Tensor, got ${describeValue(t)}`);
+      if (t.isDisposed) throw new Error(`${op}: ${key}[${i}] was disposed`);
+      if (!sameShape(t.dims, p.dims)) throw new Error(`${op}: ${key}[${i}] has shape ${fmt(t.dims)} but parameter ${i} has shape ${fmt(p.dims)}`);
+    });
+    return into === null ? [] : into.map((dst, i): [Tensor, Tensor] => [dst, from[i] as Tensor]);
+  }
+
+  /** Writes a checked state: the tensors (as copyAll does), then the step count and lr. */
+  protected commitState(copies: [Tensor, Tensor][], step: number, lr: number): void {
+    copyAll(copies);
+    this.config.step = step;
+    this.lr = lr;
   }
 }
 
@@ -202,14 +256,28 @@ export class SGD extends Optimizer {
       weightDecay: this.weightDecay, momentumBuffers: this.buffers.slice() };
   }
 
+  /**
+   * Loads a state from stateDict(): step, lr and, with momentum, momentumBuffers (one tensor per
+   * parameter, or an empty list at step 0, before the buffers exist). Everything is checked
+   * before anything is written: on error nothing has changed. The other hyperparameters are the
+   * constructor's and are not read.
+   */
   loadStateDict(state: OptimizerState): void {
     this.checkNotDisposed('loadStateDict');
-    if (this.momentum !== 0) {
-      this.ensureBuffers();
-      this.loadBuffers(this.buffers, state.momentumBuffers, 'momentumBuffers');
+    const op = `${this.name}.loadStateDict`;
+    const { step, lr, field } = this.checkState(state, [['momentumBuffers', this.buffers]]);
+    const given = field('momentumBuffers');
+    const none = given === undefined || (Array.isArray(given) && given.length === 0);
+    if (this.momentum === 0) {
+      if (!none) throw new Error(`${op}: this SGD has no momentum, so momentumBuffers must be absent or empty, got ${Array.isArray(given) ? `a list of ${given.length}` : describeValue(given)}`);
+      this.commitState([], step, lr);
+    } else if (Array.isArray(given) && given.length === 0 && step === 0) {
+      this.commitState([], step, lr); // no buffers yet: the first step sets them from the gradient
+    } else {
+      this.checkBuffers(null, given, 'momentumBuffers');
+      this.ensureBuffers(); // allocates, but writes no value a step has made
+      this.commitState(this.checkBuffers(this.buffers, given, 'momentumBuffers'), step, lr);
     }
-    this.config.step = state.step;
-    this.lr = state.lr;
   }
 
   /** Momentum buffers, made on first use (plain SGD has none). */
@@ -265,12 +333,19 @@ export class Adam extends Optimizer {
       expAvg: this.m.slice(), expAvgSq: this.v.slice() };
   }
 
+  /**
+   * Loads a state from stateDict(): step, lr, expAvg and expAvgSq (one tensor per parameter
+   * each). Everything is checked before anything is written: on error nothing has changed. The
+   * other hyperparameters are the constructor's and are not read.
+   */
   loadStateDict(state: OptimizerState): void {
     this.checkNotDisposed('loadStateDict');
-    this.loadBuffers(this.m, state.expAvg, 'expAvg');
-    this.loadBuffers(this.v, state.expAvgSq, 'expAvgSq');
-    this.config.step = state.step;
-    this.lr = state.lr;
+    const { step, lr, field } = this.checkState(state, [['expAvg', this.m], ['expAvgSq', this.v]]);
+    const copies = [
+      ...this.checkBuffers(this.m, field('expAvg'), 'expAvg'),
+      ...this.checkBuffers(this.v, field('expAvgSq'), 'expAvgSq'),
+    ];
+    this.commitState(copies, step, lr);
   }
 
   protected stateTensors(): Tensor[] {

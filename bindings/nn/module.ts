@@ -66,6 +66,49 @@ function typeName(m: Module): string {
 
 const quoted = (names: string[]): string => names.map((n) => JSON.stringify(n)).join(', ');
 
+const hasOwn = (o: object, k: string): boolean => Object.prototype.hasOwnProperty.call(o, k);
+
+/** Adds `key` as an own, enumerable data property, even when it is `__proto__`. */
+function ownEntry<T>(o: Record<string, T>, key: string, value: T): void {
+  Object.defineProperty(o, key, { value, enumerable: true, writable: true, configurable: true });
+}
+
+/** The options of loadStateDict, read as own properties; an unknown key is an error. Returns strict. */
+function loadOptions(options: unknown): boolean {
+  if (options === undefined) return true;
+  if (options === null || typeof options !== 'object' || Array.isArray(options)) {
+    throw new Error(`loadStateDict: options must be an object such as {strict: false}, got ${describe(options)}`);
+  }
+  for (const k of Object.keys(options)) {
+    if (k !== 'strict') throw new Error(`loadStateDict: unknown option ${JSON.stringify(k)} (the options are: strict)`);
+  }
+  const strict: unknown = hasOwn(options, 'strict') ? (options as Record<string, unknown>).strict : undefined;
+  if (strict !== undefined && typeof strict !== 'boolean') throw new Error(`loadStateDict: strict must be a boolean, got ${describe(strict)}`);
+  return strict ?? true;
+}
+
+/**
+ * Writes every (destination, source) pair, all checked beforehand. A source that is also another
+ * pair's destination (a dict that swaps two parameters) is copied aside first, so every
+ * destination receives the value its source had before the load began.
+ */
+export function copyAll(copies: [Tensor, Tensor][]): void {
+  const dsts = new Set(copies.map(([dst]) => dst.id)); // by node: two handles may name one tensor
+  const aside: Tensor[] = [];
+  try {
+    const plan = copies.map(([dst, src]): [Tensor, Tensor] => {
+      if (src.id === dst.id || !dsts.has(src.id)) return [dst, src];
+      const copy = zeros(src.shape);
+      aside.push(copy);
+      copy.copy_(src);
+      return [dst, copy];
+    });
+    for (const [dst, src] of plan) if (dst.id !== src.id) dst.copy_(src);
+  } finally {
+    for (const t of aside) t.dispose();
+  }
+}
+
 export class Module {
   static readonly typeName: string = 'Module';
   /** True in training mode (the default); eval() sets it false, which changes Dropout. */
@@ -237,41 +280,47 @@ export class Module {
 
   /**
    * The parameters and buffers by dotted name, like PyTorch's state_dict(): the module's own
-   * tensors (not copies; do not dispose them), in the order PyTorch lists them.
+   * tensors (not copies; do not dispose them), in the order PyTorch lists them. Every name is an
+   * own entry (a buffer named `__proto__` or `constructor` is ordinary data).
    */
   stateDict(): StateDict {
     const out: StateDict = {};
     for (const [prefix, m] of this.namedModules()) {
-      for (const [k, t] of [...m.ownParameters(), ...m.ownBuffers()]) out[prefix ? `${prefix}.${k}` : k] = t;
+      for (const [k, t] of [...m.ownParameters(), ...m.ownBuffers()]) ownEntry(out, prefix ? `${prefix}.${k}` : k, t);
     }
     return out;
   }
 
   /**
    * Copies the values of `stateDict` into this module's existing parameters and buffers (so an
-   * optimizer holding them keeps working). Throws, changing nothing, when a key is missing or
-   * unexpected (with strict, the default) or a shape differs; the message names every such key.
+   * optimizer holding them keeps working). Everything is checked before the first value is
+   * written: it throws, changing nothing, when a key is missing or unexpected (with strict, the
+   * default), an entry is not a live Tensor, a shape differs, or one of the module's own tensors
+   * was disposed; the message names every such key. Keys are read as own properties only.
    */
   loadStateDict(stateDict: Record<string, Tensor>, options: LoadStateDictOptions = {}): LoadStateDictResult {
-    const strict = options.strict ?? true;
+    const strict = loadOptions(options);
     if (stateDict === null || typeof stateDict !== 'object' || Array.isArray(stateDict) || stateDict instanceof Tensor) {
       throw new Error(`loadStateDict: expected an object from names to tensors, got ${describe(stateDict)}`);
     }
     const own = this.stateDict();
-    const missingKeys = Object.keys(own).filter((k) => !Object.prototype.hasOwnProperty.call(stateDict, k));
-    const unexpectedKeys = Object.keys(stateDict).filter((k) => !Object.prototype.hasOwnProperty.call(own, k));
+    const ownKeys = Object.keys(own);
+    const missingKeys = ownKeys.filter((k) => !hasOwn(stateDict, k));
+    const unexpectedKeys = Object.keys(stateDict).filter((k) => !hasOwn(own, k));
     const problems: string[] = [];
     const copies: [Tensor, Tensor][] = [];
-    for (const [k, dst] of Object.entries(own)) {
-      if (!Object.prototype.hasOwnProperty.call(stateDict, k)) continue;
-      const src = stateDict[k];
+    for (const k of ownKeys) {
+      if (!hasOwn(stateDict, k)) continue;
+      const dst = own[k];
+      const src: unknown = stateDict[k]; // an own property: never the prototype's
+      if (dst.isDisposed) problems.push(`the module's "${k}" was disposed`);
       if (!(src instanceof Tensor)) {
         problems.push(`"${k}" must be a Tensor, got ${describe(src)}`);
       } else if (src.isDisposed) {
         problems.push(`"${k}" was disposed`);
       } else if (!sameShape(src.dims, dst.dims)) {
         problems.push(`size mismatch for "${k}": shape ${fmt(src.dims)} in the state dict, ${fmt(dst.dims)} in the module`);
-      } else {
+      } else if (!dst.isDisposed) {
         copies.push([dst, src]);
       }
     }
@@ -280,7 +329,7 @@ export class Module {
     if (problems.length > 0) {
       throw new Error(`loadStateDict: cannot load into ${typeName(this)}: ${problems.join('; ')}`);
     }
-    for (const [dst, src] of copies) if (dst !== src) dst.copy_(src); // in place: optimizers keep the same tensors
+    copyAll(copies); // in place: optimizers keep the same tensors
     return { missingKeys, unexpectedKeys };
   }
 
