@@ -840,7 +840,7 @@ export function noGrad<T>(fn: () => T): T {
 }
 
 /** A new tensor with the same values that is not part of any graph. */
-export function detach(x: Tensor): Tensor {
+export function detach(x: TensorLike): Tensor {
   return withTensors('detach', [x], ([a]) => {
     return noGrad(() => run(Op.RESHAPE, 'detach', a.dims, a, null, null));
   });

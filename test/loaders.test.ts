@@ -253,7 +253,7 @@ for (const [name, make, lists] of OPTIMIZERS) {
       ['no step', (s) => { delete s.step; }, `${name}.loadStateDict: step must be an integer in [0, 2147483647], got undefined`],
       ['a negative lr', (s) => { s.lr = -0.5; }, `${name}.loadStateDict: lr must be a number in [0, ∞), got -0.5`],
       ['a NaN lr', (s) => { s.lr = NaN; }, `${name}.loadStateDict: lr must be a number in [0, ∞), got NaN`],
-      ['an lr that is a string', (s) => { s.lr = '0.1'; }, `${name}.loadStateDict: lr must be a number in [0, ∞), got 0.1`],
+      ['an lr that is a string', (s) => { s.lr = '0.1'; }, `${name}.loadStateDict: lr must be a number in [0, ∞), got the string "0.1"`],
       ['a step only on the prototype', (s) => { const step = s.step; delete s.step; Object.setPrototypeOf(s, { step }); }, `${name}.loadStateDict: step must be an integer in [0, 2147483647], got undefined`],
     ];
 
