@@ -16,6 +16,7 @@
 // values included, before the first tensor is created, so a bad file leaks nothing.
 import { Tensor, newTensor } from './tensor';
 import { core, heapF32, MAX_RANK } from './core';
+import { nameDict } from './shape';
 
 /** The dtypes load() reads, each converted to float32, with their size in bytes; save() writes F32. */
 const DTYPE_BYTES: ReadonlyMap<string, number> = new Map([
@@ -48,11 +49,6 @@ function describe(x: unknown): string {
   if (typeof x !== 'object') return typeof x;
   const proto = Object.getPrototypeOf(x) as { constructor?: { name?: string } } | null;
   return proto === null ? 'object' : (proto.constructor?.name ?? 'object');
-}
-
-/** Sets an own, enumerable data property: a name such as "__proto__" stays an ordinary entry. */
-function define<T>(o: Record<string, T>, key: string, value: T): void {
-  Object.defineProperty(o, key, { value, enumerable: true, writable: true, configurable: true });
 }
 
 /** True when `s` has no unpaired surrogate (it then encodes to UTF-8 and back unchanged). */
@@ -511,22 +507,22 @@ function fill(data: Uint8Array, e: Entry, at: number): void {
  * are converted to float32 — an integer that float32 cannot hold exactly is an error naming the
  * tensor. `bytes` is any ArrayBufferView (a Node Buffer from fs.readFileSync included) or an
  * ArrayBuffer or SharedArrayBuffer. The whole file is checked before any tensor is made: a bad
- * file throws an Error and creates nothing. Every name, `__proto__` included, is an own entry of
- * the result. The tensors are ordinary (not kept): load inside tidy() and copy them into a
+ * file throws an Error and creates nothing. The result has no prototype, so every name,
+ * `__proto__` included, is plain data. The tensors are ordinary (not kept): load inside tidy() and copy them into a
  * module, or dispose them.
  */
 export function load(bytes: ArrayBufferView | ArrayBufferLike): Record<string, Tensor> {
   const buf = toBytes(bytes, 'load');
   const { entries, data } = parseHeader(buf, 'load');
   for (const e of entries) checkValues(data, e, 'load');
-  const out: Record<string, Tensor> = {};
+  const out = nameDict<Tensor>();
   const made: Tensor[] = [];
   try {
     for (const e of entries) {
       const t = newTensor(e.shape, 'load');
       made.push(t);
       if (e.count > 0) fill(data, e, core.dataOf(t.id) >>> 2);
-      define(out, e.name, t);
+      out[e.name] = t;
     }
   } catch (err) {
     for (const t of made) t.dispose();
@@ -538,7 +534,7 @@ export function load(bytes: ArrayBufferView | ArrayBufferLike): Record<string, T
 /** The `__metadata__` of a safetensors file ({} when it has none), after checking the whole header. */
 export function loadMetadata(bytes: ArrayBufferView | ArrayBufferLike): Record<string, string> {
   const { metadata } = parseHeader(toBytes(bytes, 'loadMetadata'), 'loadMetadata');
-  const out: Record<string, string> = {};
-  for (const [k, v] of metadata) define(out, k, v);
+  const out = nameDict<string>();
+  for (const [k, v] of metadata) out[k] = v;
   return out;
 }

@@ -127,6 +127,11 @@ function isPlainObject(x: unknown): x is object {
   return proto === null || Object.getPrototypeOf(proto) === null;
 }
 
+/** A dict from names to values with no prototype: every name, "__proto__" included, is plain data. */
+export function nameDict<T>(): Record<string, T> {
+  return Object.create(null) as Record<string, T>;
+}
+
 export type Options<S> = { [K in keyof S]?: S[K] extends Check<infer T> ? T : never };
 
 /**

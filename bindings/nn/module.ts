@@ -5,7 +5,7 @@
 // registerParameter / registerModule / registerBuffer add entries under names that are not fields.
 import { Tensor, live, rand, randn, ones, zeros, noGrad } from '../tensor';
 import { keep, tidy } from '../memory';
-import { fmt, sameShape, show } from '../shape';
+import { fmt, sameShape, show, nameDict } from '../shape';
 
 /** A module's parameters and buffers by dotted name, as `stateDict()` returns and `tg.save` takes. */
 export type StateDict = Record<string, Tensor>;
@@ -67,11 +67,6 @@ function typeName(m: Module): string {
 const quoted = (names: string[]): string => names.map((n) => JSON.stringify(n)).join(', ');
 
 const hasOwn = (o: object, k: string): boolean => Object.prototype.hasOwnProperty.call(o, k);
-
-/** Adds `key` as an own, enumerable data property, even when it is `__proto__`. */
-function ownEntry<T>(o: Record<string, T>, key: string, value: T): void {
-  Object.defineProperty(o, key, { value, enumerable: true, writable: true, configurable: true });
-}
 
 /** The options of loadStateDict, read as own properties; an unknown key is an error. Returns strict. */
 function loadOptions(options: unknown): boolean {
@@ -281,12 +276,12 @@ export class Module {
   /**
    * The parameters and buffers by dotted name, like PyTorch's state_dict(): the module's own
    * tensors (not copies; do not dispose them), in the order PyTorch lists them. Every name is an
-   * own entry (a buffer named `__proto__` or `constructor` is ordinary data).
+   * entry of a dict with no prototype (a buffer named `__proto__` or `constructor` is ordinary data).
    */
   stateDict(): StateDict {
-    const out: StateDict = {};
+    const out: StateDict = nameDict();
     for (const [prefix, m] of this.namedModules()) {
-      for (const [k, t] of [...m.ownParameters(), ...m.ownBuffers()]) ownEntry(out, prefix ? `${prefix}.${k}` : k, t);
+      for (const [k, t] of [...m.ownParameters(), ...m.ownBuffers()]) out[prefix ? `${prefix}.${k}` : k] = t;
     }
     return out;
   }
