@@ -154,7 +154,7 @@ function pool(rec: usize, backward: bool): void {
             if (iw < 0 || iw >= W) continue;
             let idx = ih * W + iw;
             let v = load<f32>(at(xp, idx));
-            if (isMax) { if (v > best || bestAt < 0) { best = v; bestAt = idx; } }
+            if (isMax) { if (v > best || v != v || bestAt < 0) { best = v; bestAt = idx; } } // a NaN wins (the last one, as PyTorch's loop)
             else if (backward) { let p = at(gx, plane * H * W + idx); store<f32>(p, load<f32>(p) + load<f32>(at(g, o)) * inv); }
             else sum += v;
           }

@@ -44,8 +44,8 @@ import { expV, tanhV, sigmoidV, erfV } from "./vmath";
     case MUL: return y;
     case DIV: return 1 / y;
     case POW: return y == 0 ? 0 : y * Mathf.pow(x, y - 1);
-    case MAXIMUM: return x > y ? 1 : x == y ? 0.5 : 0;
-    default: return x < y ? 1 : x == y ? 0.5 : 0; // MINIMUM
+    case MAXIMUM: return x < y ? 0 : x == y ? 0.5 : 1; // PyTorch masks only x < y: a NaN passes g
+    default: return x > y ? 0 : x == y ? 0.5 : 1; // MINIMUM
   }
 }
 
@@ -58,8 +58,8 @@ import { expV, tanhV, sigmoidV, erfV } from "./vmath";
     case MUL: return x;
     case DIV: return -x / (y * y);
     case POW: return x == 0 && y >= 0 ? 0 : out * Mathf.log(x);
-    case MAXIMUM: return y > x ? 1 : x == y ? 0.5 : 0;
-    default: return y < x ? 1 : x == y ? 0.5 : 0; // MINIMUM
+    case MAXIMUM: return y < x ? 0 : x == y ? 0.5 : 1;
+    default: return y > x ? 0 : x == y ? 0.5 : 1; // MINIMUM
   }
 }
 
@@ -274,7 +274,9 @@ function binaryForwardAs(op: i32, out: usize): void {
 
 export function binaryForward(rec: usize): void {
   let out = load<i32>(rec, OUT);
-  if (sizeOf(out) == 1) { // one element (a scalar graph): no broadcast plan needed
+  let n = sizeOf(out);
+  if (n == 0) return; // an empty result (broadcast or not) writes nothing
+  if (n == 1) { // one element (a scalar graph): no broadcast plan needed
     bindScalars(rec);
     store<f32>(dataPtr(out), binaryValue(opOf(rec), load<f32>(xData), load<f32>(yData)));
     return;
@@ -285,7 +287,14 @@ export function binaryForward(rec: usize): void {
 
 export function binaryBackward(rec: usize): void {
   let out = load<i32>(rec, OUT);
-  if (sizeOf(out) == 1) {
+  let n = sizeOf(out);
+  if (n == 0) { // an empty result: the inputs' gradients exist (zeros, like PyTorch) and get nothing
+    bindScalars(rec);
+    if (xNode >= 0 && requiresGrad(xNode)) gradFor(xNode);
+    if (yNode >= 0 && requiresGrad(yNode)) gradFor(yNode);
+    return;
+  }
+  if (n == 1) {
     bindScalars(rec);
     let gx: usize = xNode >= 0 && requiresGrad(xNode) ? gradFor(xNode) : 0;
     let gy: usize = yNode >= 0 && requiresGrad(yNode) ? gradFor(yNode) : 0;
@@ -313,12 +322,14 @@ export function binaryBackward(rec: usize): void {
 
 /** out = broadcast of a to out's shape (expand's forward), and its backward: sum over broadcast dims. */
 export function broadcastCopy(a: i32, out: i32): void {
+  if (sizeOf(out) == 0) return; // an empty result writes nothing
   makePlan(shapePtr(out), rankOf(out), shapePtr(a), rankOf(a), 0, 0);
   // x + 0 with y a 0-d zero: the plan's y strides are all 0
   walkPlan(0, ADD, dataPtr(out), dataPtr(a), zero, 0, 0, 0);
 }
 
 export function broadcastReduceGrad(a: i32, out: i32, ga: usize): void {
+  if (sizeOf(out) == 0) return;
   makePlan(shapePtr(out), rankOf(out), shapePtr(a), rankOf(a), 0, 0);
   walkPlan(1, ADD, dataPtr(out), dataPtr(a), zero, gradPtr(out), ga, 0);
 }
@@ -363,7 +374,7 @@ function erf(x: f32): f32 {
     case SQRT: return Mathf.sqrt(x);
     case TANH: return Mathf.tanh(x);
     case SIGMOID: return sigmoid(x);
-    case RELU: return x > 0 ? x : 0;
+    case RELU: return max(x, <f32>0); // f32.max: NaN stays NaN, like the lanes' f32x4.max and PyTorch
     case LEAKY_RELU: return x > 0 ? x : x * slope;
     case GELU: return 0.5 * x * (1 + erf(x * SQRT_HALF));
     default: // GELU_TANH
@@ -382,7 +393,7 @@ function erf(x: f32): f32 {
     case SQRT: return 0.5 / y;
     case TANH: return 1 - y * y;
     case SIGMOID: return y * (1 - y);
-    case RELU: return x > 0 ? 1 : 0;
+    case RELU: return x <= 0 ? 0 : 1; // PyTorch masks where x <= 0: a NaN passes g
     case LEAKY_RELU: return x > 0 ? 1 : slope;
     case GELU: return 0.5 * (1 + erf(x * SQRT_HALF)) + x * INV_SQRT_2PI * Mathf.exp(-0.5 * x * x);
     default: { // GELU_TANH
@@ -431,11 +442,11 @@ function erf(x: f32): f32 {
 // @ts-ignore: decorator
 @inline function unaryGradMap(op: i32, n: i32, x: usize, y: usize, g: usize, gx: usize, slope: f32): void {
   let i = 0;
-  if (op == RELU) { // gx += g where x > 0
+  if (op == RELU) { // gx += g where not x <= 0 (a NaN passes g, like PyTorch's threshold_backward)
     let zeroV = f32x4.splat(0);
     for (; i + 4 <= n; i += 4) {
       let o = <usize>i << 2;
-      let kept = v128.and(v128.load(g + o), f32x4.gt(v128.load(x + o), zeroV));
+      let kept = v128.andnot(v128.load(g + o), f32x4.le(v128.load(x + o), zeroV));
       v128.store(gx + o, f32x4.add(v128.load(gx + o), kept));
     }
   } else if (op == EXP || op == TANH || op == SIGMOID) { // derivatives from the output y

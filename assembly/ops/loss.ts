@@ -21,13 +21,19 @@ import { OUT, IN_A, IN_B, IN_C, opOf, attr, fattr } from "../tape";
 // @ts-ignore: decorator
 @inline function at(base: usize, index: i32): usize { return base + (<usize>index << 2); }
 
-/** log Σ exp over n floats, shifted by the maximum. */
-function logSumExp(x: usize, n: i32): f32 {
+let rowMax: f32 = 0;
+
+/**
+ * log Σ exp(x − m) over n floats, with m = max x left in rowMax: callers add (x − m) terms to it
+ * rather than m + log s to x, which would round log s away next to a large m (logits near 8e3).
+ */
+function logSumExpShifted(x: usize, n: i32): f32 {
   let m = load<f32>(x);
   for (let c = 1; c < n; c++) m = max(m, load<f32>(at(x, c)));
   let s: f32 = 0;
   for (let c = 0; c < n; c++) s += Mathf.exp(load<f32>(at(x, c)) - m);
-  return m + Mathf.log(s);
+  rowMax = m;
+  return Mathf.log(s);
 }
 
 // @ts-ignore: decorator
@@ -39,14 +45,17 @@ function rowLoss(rec: usize, i: i32): f32 {
   let x = dataPtr(load<i32>(rec, IN_A));
   if (op == CROSS_ENTROPY) {
     let row = at(x, i * C), eps = fattr(rec, 0);
-    let sum: f32 = 0;
-    if (eps != 0) for (let c = 0; c < C; c++) sum += load<f32>(at(row, c));
-    return logSumExp(row, C) - (1 - eps) * load<f32>(at(row, label(rec, i))) - eps / <f32>C * sum;
+    let logS = logSumExpShifted(row, C), m = rowMax;
+    let sum: f32 = 0; // Σ (x − m)
+    if (eps != 0) for (let c = 0; c < C; c++) sum += load<f32>(at(row, c)) - m;
+    return logS - (1 - eps) * (load<f32>(at(row, label(rec, i))) - m) - eps / <f32>C * sum;
   }
   if (op == NLL_LOSS) return -load<f32>(at(x, i * C + label(rec, i)));
   let xv = load<f32>(at(x, i)), yv = load<f32>(at(dataPtr(load<i32>(rec, IN_B)), i));
   if (op == MSE_LOSS) return (xv - yv) * (xv - yv);
-  return max(xv, 0) - xv * yv + Mathf.log(1 + Mathf.exp(-Mathf.abs(xv))); // BCE_WITH_LOGITS
+  // BCE_WITH_LOGITS in PyTorch's order, (1 − y)·x + max(−x, 0) + log(1 + e^−|x|), so ±∞ logits give
+  // its NaN / ∞ (x = −∞: NaN for any y; x = +∞: NaN for y = 1, else +∞)
+  return (1 - yv) * xv + max(-xv, <f32>0) + Mathf.log(1 + Mathf.exp(-Mathf.abs(xv)));
 }
 
 /** Rows: N for crossEntropy and nll, every element for mse and bce (i1 holds that count). */
@@ -75,11 +84,11 @@ export function lossBackward(rec: usize): void {
     if (op == CROSS_ENTROPY) {
       if (!gx) return;
       let row = at(x, i * C), grow = at(gx, i * C), eps = fattr(rec, 0);
-      let lse = logSumExp(row, C), y = label(rec, i);
+      let logS = logSumExpShifted(row, C), m = rowMax, y = label(rec, i);
       for (let c = 0; c < C; c++) {
         let t = eps / <f32>C + (c == y ? 1 - eps : 0);
         let p = at(grow, c);
-        store<f32>(p, load<f32>(p) + gi * (Mathf.exp(load<f32>(at(row, c)) - lse) - t));
+        store<f32>(p, load<f32>(p) + gi * (Mathf.exp((load<f32>(at(row, c)) - m) - logS) - t));
       }
     } else if (op == NLL_LOSS) {
       if (!gx) return;
