@@ -10,6 +10,13 @@ import { expV, tanhV, sigmoidV, erfV } from "./vmath";
 
 // ── binary ─────────────────────────────────────────────────────────────────────────────────────
 
+/** x^y with C's (and PyTorch's) special cases: 1^y = 1 for any y and (−1)^±∞ = 1, where JS's pow gives NaN. */
+// @ts-ignore: decorator
+@inline function powC(x: f32, y: f32): f32 {
+  if (Mathf.abs(x) == 1 && (x == 1 || Mathf.abs(y) == Infinity)) return 1;
+  return Mathf.pow(x, y);
+}
+
 // @ts-ignore: decorator
 @inline function binaryValue(op: i32, x: f32, y: f32): f32 {
   switch (op) {
@@ -17,7 +24,7 @@ import { expV, tanhV, sigmoidV, erfV } from "./vmath";
     case SUB: return x - y;
     case MUL: return x * y;
     case DIV: return x / y;
-    case POW: return Mathf.pow(x, y);
+    case POW: return powC(x, y);
     case MAXIMUM: return max(x, y);
     default: return min(x, y); // MINIMUM
   }
@@ -35,31 +42,35 @@ import { expV, tanhV, sigmoidV, erfV } from "./vmath";
   }
 }
 
-/** d out / d x, for out = x op y. */
+/**
+ * g · ∂out/∂x, for out = x op y. maximum and minimum select g (halved at a tie) rather than
+ * multiply it, as PyTorch's masked_fill does: an infinite or NaN g on the losing side gives 0, and
+ * a NaN operand passes g to both sides (nothing is masked where a comparison is false).
+ */
 // @ts-ignore: decorator
-@inline function binaryGradX(op: i32, x: f32, y: f32, out: f32): f32 {
+@inline function binaryGradX(op: i32, g: f32, x: f32, y: f32, out: f32): f32 {
   switch (op) {
-    case ADD: return 1;
-    case SUB: return 1;
-    case MUL: return y;
-    case DIV: return 1 / y;
-    case POW: return y == 0 ? 0 : y * Mathf.pow(x, y - 1);
-    case MAXIMUM: return x < y ? 0 : x == y ? 0.5 : 1; // PyTorch masks only x < y: a NaN passes g
-    default: return x > y ? 0 : x == y ? 0.5 : 1; // MINIMUM
+    case ADD: return g;
+    case SUB: return g;
+    case MUL: return g * y;
+    case DIV: return g * (1 / y);
+    case POW: return g * (y == 0 ? 0 : y * powC(x, y - 1));
+    case MAXIMUM: return x < y ? 0 : x == y ? g * 0.5 : g;
+    default: return x > y ? 0 : x == y ? g * 0.5 : g; // MINIMUM
   }
 }
 
-/** d out / d y, for out = x op y. */
+/** g · ∂out/∂y, for out = x op y (maximum and minimum select, as in binaryGradX). */
 // @ts-ignore: decorator
-@inline function binaryGradY(op: i32, x: f32, y: f32, out: f32): f32 {
+@inline function binaryGradY(op: i32, g: f32, x: f32, y: f32, out: f32): f32 {
   switch (op) {
-    case ADD: return 1;
-    case SUB: return -1;
-    case MUL: return x;
-    case DIV: return -x / (y * y);
-    case POW: return x == 0 && y >= 0 ? 0 : out * Mathf.log(x);
-    case MAXIMUM: return y < x ? 0 : x == y ? 0.5 : 1;
-    default: return y > x ? 0 : x == y ? 0.5 : 1; // MINIMUM
+    case ADD: return g;
+    case SUB: return -g;
+    case MUL: return g * x;
+    case DIV: return g * (-x / (y * y));
+    case POW: return g * (x == 0 && y >= 0 ? 0 : out * Mathf.log(x));
+    case MAXIMUM: return y < x ? 0 : x == y ? g * 0.5 : g;
+    default: return y > x ? 0 : x == y ? g * 0.5 : g; // MINIMUM
   }
 }
 
@@ -199,8 +210,8 @@ const counter: usize = memory.data(MAX_RANK * 4, 16);
     let gi = load<f32>(g + (<usize>i << 2));
     let xo = <usize>(i * sx) << 2, yo = <usize>(i * sy) << 2;
     let xv = load<f32>(x + xo), yv = load<f32>(y + yo), ov = load<f32>(out + (<usize>i << 2));
-    if (gx) store<f32>(gx + xo, load<f32>(gx + xo) + gi * binaryGradX(op, xv, yv, ov));
-    if (gy) store<f32>(gy + yo, load<f32>(gy + yo) + gi * binaryGradY(op, xv, yv, ov));
+    if (gx) store<f32>(gx + xo, load<f32>(gx + xo) + binaryGradX(op, gi, xv, yv, ov));
+    if (gy) store<f32>(gy + yo, load<f32>(gy + yo) + binaryGradY(op, gi, xv, yv, ov));
   }
 }
 
@@ -300,8 +311,8 @@ export function binaryBackward(rec: usize): void {
     let gy: usize = yNode >= 0 && requiresGrad(yNode) ? gradFor(yNode) : 0;
     let g = load<f32>(gradPtr(out)), x = load<f32>(xData), y = load<f32>(yData), z = load<f32>(dataPtr(out));
     let op = opOf(rec);
-    if (gx) store<f32>(gx, load<f32>(gx) + g * binaryGradX(op, x, y, z));
-    if (gy) store<f32>(gy, load<f32>(gy) + g * binaryGradY(op, x, y, z));
+    if (gx) store<f32>(gx, load<f32>(gx) + binaryGradX(op, g, x, y, z));
+    if (gy) store<f32>(gy, load<f32>(gy) + binaryGradY(op, g, x, y, z));
     return;
   }
   bindOperands(rec);
@@ -478,7 +489,9 @@ function erf(x: f32): f32 {
   }
   for (; i < n; i++) {
     let o = <usize>i << 2;
-    store<f32>(gx + o, load<f32>(gx + o) + load<f32>(g + o) * unaryGrad(op, load<f32>(x + o), load<f32>(y + o), slope));
+    let gv = load<f32>(g + o), xv = load<f32>(x + o);
+    // relu selects g (PyTorch's threshold_backward), so an infinite g where x <= 0 gives 0, as its lanes do
+    store<f32>(gx + o, load<f32>(gx + o) + (op == RELU ? (xv <= 0 ? 0 : gv) : gv * unaryGrad(op, xv, load<f32>(y + o), slope)));
   }
 }
 
