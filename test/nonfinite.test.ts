@@ -1,0 +1,128 @@
+// NaN, ±Infinity and large logits follow PyTorch 1.13 (issue 8, rows 17 and 18). Every expected
+// value below was read off torch 1.13 (Debian's python3-torch); vectors have 5–7 elements so both
+// the four-lane SIMD body and the scalar tail of each kernel are covered.
+import { describe, expect, it } from 'vitest';
+import * as tg from '../dist/index.js';
+import { expectClose } from './helpers.js';
+
+type Tensor = ReturnType<typeof tg.tensor>;
+const F = tg.nn.functional;
+const leaf = (v: number[] | number[][] | number[][][][]): Tensor => tg.tensor(v as any, { requiresGrad: true });
+
+/** Same values, with NaN equal to NaN and -0 equal to 0. */
+function same(actual: ArrayLike<number>, expected: number[], label: string): void {
+  const a = Array.from(actual, (v) => (Object.is(v, -0) ? 0 : v));
+  expect(a, label).toEqual(expected);
+}
+
+describe('issue 8 row 17: logSoftmax and crossEntropy of logits near 8e3', () => {
+  it('logSoftmax([8000, 7990.9]) = [-1.11692869e-4, -9.10020924] (was [0, -9.1])', () => {
+    const y = tg.logSoftmax(tg.tensor([8000, 7990.9]), 0).data();
+    expectClose(y, [-0.000111692869, -9.10020924], 1e-5, 0, 'logSoftmax');
+  });
+
+  it('crossEntropy([[8000, 7990.9, 7999.5]], [0]) = 0.474146515 and its gradient', () => {
+    const x = leaf([[8000, 7990.9, 7999.5]]);
+    const l = F.crossEntropy(x, [0]);
+    expectClose([l.item()], [0.474146515], 1e-5, 0, 'loss');
+    l.backward();
+    expectClose(x.grad!.data(), [-0.37758398056030273, 6.949578528292477e-05, 0.37751442193984985], 1e-4, 1e-7, 'grad');
+  });
+});
+
+describe('issue 8 row 18: NaN and Inf as PyTorch has them', () => {
+  it('relu keeps NaN (SIMD lanes and scalar tail alike) and passes the gradient at NaN', () => {
+    const x = leaf([NaN, -1, 2, NaN, NaN, -3, 4]);
+    const y = x.relu();
+    same(y.data(), [NaN, 0, 2, NaN, NaN, 0, 4], 'relu');
+    y.sum().backward();
+    same(x.grad!.data(), [1, 0, 1, 1, 1, 0, 1], 'relu grad'); // threshold_backward: masked where x <= 0 only
+  });
+
+  it('relu, maximum and minimum mask an infinite upstream gradient to 0 on the losing side', () => {
+    const r = leaf([-1, 2, 0, -3, 4]);
+    r.relu().backward(tg.full([5], Infinity));
+    same(r.grad!.data(), [0, Infinity, 0, 0, Infinity], 'relu');
+    const a = leaf([1, 5]), b = leaf([2, 3]);
+    tg.maximum(a, b).backward(tg.full([2], Infinity));
+    same(a.grad!.data(), [0, Infinity], 'maximum a');
+    same(b.grad!.data(), [Infinity, 0], 'maximum b');
+    const c = leaf([1, 5]), d = leaf([2, 3]);
+    tg.minimum(c, d).backward(tg.full([2], Infinity));
+    same(c.grad!.data(), [Infinity, 0], 'minimum c');
+    same(d.grad!.data(), [0, Infinity], 'minimum d');
+  });
+
+  it('maximum / minimum propagate NaN and give the full gradient to both sides at a NaN', () => {
+    for (const op of ['maximum', 'minimum'] as const) {
+      const x = leaf([NaN, 1, 2, NaN, 7, -1]), y = leaf([1, NaN, 2, NaN, 0, 4]);
+      const z = tg[op](x, y);
+      same(z.data(), op === 'maximum' ? [NaN, NaN, 2, NaN, 7, 4] : [NaN, NaN, 2, NaN, 0, -1], op);
+      z.sum().backward();
+      same(x.grad!.data(), op === 'maximum' ? [1, 1, 0.5, 1, 1, 0] : [1, 1, 0.5, 1, 0, 1], `${op} grad x`);
+      same(y.grad!.data(), op === 'maximum' ? [1, 1, 0.5, 1, 0, 1] : [1, 1, 0.5, 1, 1, 0], `${op} grad y`);
+    }
+  });
+
+  it('max / min over NaN return NaN and route the gradient to it; argmax / argmin return its index', () => {
+    const x = leaf([1, NaN, 3, NaN]);
+    const m = x.max(0);
+    same([m.item()], [NaN], 'max(0)');
+    m.backward();
+    same(x.grad!.data(), [0, 1, 0, 0], 'max(0) grad: the first NaN, the index max(0) returns');
+    const x2 = leaf([1, NaN, 3, NaN]);
+    x2.min().backward();
+    same(x2.grad!.data(), [0, 0.5, 0, 0.5], 'min() grad: shared evenly among the NaNs');
+    same(tg.tensor([1, NaN, 3, NaN]).argmax().data(), [1], 'argmax');
+    same(tg.tensor([1, NaN, 3, NaN]).argmin().data(), [1], 'argmin');
+    same(tg.tensor([[5, 1], [NaN, 9], [2, NaN]]).argmax(0).data(), [1, 2], 'argmax(0)');
+  });
+
+  it('maxPool2d propagates NaN; the gradient goes to the last NaN of the window, as PyTorch\'s loop', () => {
+    const x = leaf([[[[1, NaN], [NaN, 3]]]]);
+    const y = F.maxPool2d(x, 2);
+    same(y.data(), [NaN], 'maxPool2d');
+    y.sum().backward();
+    same(x.grad!.data(), [0, 0, 1, 0], 'maxPool2d grad');
+  });
+
+  it('binaryCrossEntropyWithLogits at ±inf logits', () => {
+    const x = leaf([Infinity, -Infinity, Infinity, -Infinity, NaN, 100]), t = leaf([1, 0, 0, 1, 1, 0.5]);
+    const l = F.binaryCrossEntropyWithLogits(x, t, { reduction: 'none' });
+    same(l.data(), [NaN, NaN, Infinity, NaN, NaN, 50], 'loss');
+    l.sum().backward();
+    same(x.grad!.data(), [0, 0, 1, -1, NaN, 0.5], 'grad logits');
+    same(t.grad!.data(), [-Infinity, Infinity, -Infinity, Infinity, NaN, -100], 'grad targets');
+  });
+
+  it('exp, log and sqrt of edge values, and their gradients', () => {
+    const e = leaf([Infinity, -Infinity, NaN, 0, 1, 0, 0]);
+    const ey = e.exp(), eOf1 = ey.data()[4];
+    expectClose([eOf1], [Math.E], 1e-6, 0, 'exp(1)');
+    same(ey.data(), [Infinity, 0, NaN, 1, eOf1, 1, 1], 'exp');
+    ey.sum().backward();
+    same(e.grad!.data(), [Infinity, 0, NaN, 1, eOf1, 1, 1], 'exp grad');
+    const l = leaf([Infinity, 0, -1, NaN, 1]);
+    const ly = l.log();
+    same(ly.data(), [Infinity, -Infinity, NaN, NaN, 0], 'log');
+    ly.sum().backward();
+    same(l.grad!.data(), [0, Infinity, -1, NaN, 1], 'log grad');
+    const s = leaf([Infinity, 0, -1, NaN, 4]);
+    const sy = s.sqrt();
+    same(sy.data(), [Infinity, 0, NaN, NaN, 2], 'sqrt');
+    sy.sum().backward();
+    same(s.grad!.data(), [0, Infinity, NaN, NaN, 0.25], 'sqrt grad');
+  });
+
+  it('pow follows C: 1^NaN = 1, (-1)^±inf = 1 (JS Math.pow gives NaN)', () => {
+    same(tg.pow(tg.tensor([1, -1, -1, 1, NaN, 2]), tg.tensor([NaN, Infinity, -Infinity, Infinity, 0, NaN])).data(), [1, 1, 1, 1, 1, NaN], 'pow');
+    same(tg.pow(1, tg.tensor([NaN])).data(), [1], 'pow(1, NaN)');
+  });
+
+  it('logsumexp of +inf is +inf and of all -inf is -inf; softmax with +inf is NaN, with -inf 0', () => {
+    same(tg.tensor([Infinity, 1]).logsumexp(0).data(), [Infinity], 'logsumexp +inf');
+    same(tg.tensor([-Infinity, -Infinity]).logsumexp(0).data(), [-Infinity], 'logsumexp -inf');
+    same(tg.softmax(tg.tensor([Infinity, 1]), 0).data(), [NaN, NaN], 'softmax +inf');
+    same(tg.softmax(tg.tensor([-Infinity, 1]), 0).data(), [0, 1], 'softmax -inf');
+  });
+});
