@@ -10,7 +10,7 @@ import * as tg from '../dist/index.js';
 type Tensor = ReturnType<typeof tg.tensor>;
 type Num = number | 'nan' | 'inf' | '-inf';
 interface Leaf { s: number[]; d?: Num[]; i?: number[]; g?: number }
-interface OpEntry { o: string; x: (number | { n: number })[]; a?: unknown[]; k?: Record<string, unknown> }
+interface OpEntry { o: string; x: (number | { n: Num })[]; a?: unknown[]; k?: Record<string, unknown> }
 type Entry = Leaf | OpEntry;
 interface Graph {
   e: Entry[];
@@ -28,19 +28,20 @@ const decode = (v: Num): number => (v === 'nan' ? NaN : v === 'inf' ? Infinity :
 /**
  * Known, deliberate differences from PyTorch 1.13, marked by the generator in the graph's "ex"
  * (each skips only the gradients; the forward values are still compared):
- *   amax-nan  max/min over a list of dims (PyTorch's amax/amin) of a slice holding NaN: PyTorch's
- *             gradient is NaN across the whole slice (it divides by the count of elements equal to
- *             the NaN result, 0); tapegrad gives it to the NaN elements, as torch.max() does.
+ *   amax-nonfinite  max/min over a list of dims (PyTorch's amax/amin) of a slice holding NaN, or
+ *             with a non-finite gradient flowing in: amax's backward is (g / count) · mask, so PyTorch
+ *             gives NaN across a slice whose max is NaN (count 0) and ∞ · 0 = NaN off the maximum;
+ *             tapegrad routes g to the extreme (NaN) elements only, as torch.max() and max(dim) do.
  *   loss-inf-grad  an infinite gradient flowing into crossEntropy / nllLoss: PyTorch's composed
  *             log_softmax + nll backward gives ∞ − ∞ = NaN at the label; tapegrad's fused
  *             softmax − onehot gives −∞ there (∞ elsewhere, as PyTorch).
  */
-const EXCLUSIONS = new Set(['amax-nan', 'loss-inf-grad']);
+const EXCLUSIONS = new Set(['amax-nonfinite', 'loss-inf-grad']);
 
 const isOp = (e: Entry): e is OpEntry => 'o' in e;
 
 function call(e: OpEntry, vals: (Tensor | number[] | Leaf)[]): Tensor {
-  const xs = e.x.map((x) => (typeof x === 'number' ? vals[x] : x.n)) as any[];
+  const xs = e.x.map((x) => (typeof x === 'number' ? vals[x] : decode(x.n))) as any[];
   const a = e.a ?? [];
   const k = e.k;
   const F = tg.nn.functional;

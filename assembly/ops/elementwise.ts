@@ -43,9 +43,10 @@ import { expV, tanhV, sigmoidV, erfV } from "./vmath";
 }
 
 /**
- * g · ∂out/∂x, for out = x op y. maximum and minimum select g (halved at a tie) rather than
- * multiply it, as PyTorch's masked_fill does: an infinite or NaN g on the losing side gives 0, and
- * a NaN operand passes g to both sides (nothing is masked where a comparison is false).
+ * g · ∂out/∂x, for out = x op y. Where PyTorch masks g itself (maximum and minimum's masked_fill,
+ * where(y == 0, 0, g·…) for pow's base), the mask selects 0 rather than multiplying g by 0, so an
+ * infinite or NaN g there gives 0 (pow's exponent gradient is g · where(…) in PyTorch: a product);
+ * a NaN operand of maximum / minimum passes g to both sides (no comparison holds to mask it).
  */
 // @ts-ignore: decorator
 @inline function binaryGradX(op: i32, g: f32, x: f32, y: f32, out: f32): f32 {
@@ -54,7 +55,7 @@ import { expV, tanhV, sigmoidV, erfV } from "./vmath";
     case SUB: return g;
     case MUL: return g * y;
     case DIV: return g * (1 / y);
-    case POW: return g * (y == 0 ? 0 : y * powC(x, y - 1));
+    case POW: return y == 0 ? 0 : g * (y * powC(x, y - 1)); // PyTorch's where(y == 0, 0, …)
     case MAXIMUM: return x < y ? 0 : x == y ? g * 0.5 : g;
     default: return x > y ? 0 : x == y ? g * 0.5 : g; // MINIMUM
   }
@@ -68,7 +69,7 @@ import { expV, tanhV, sigmoidV, erfV } from "./vmath";
     case SUB: return -g;
     case MUL: return g * x;
     case DIV: return g * (-x / (y * y));
-    case POW: return g * (x == 0 && y >= 0 ? 0 : out * Mathf.log(x));
+    case POW: return g * (x == 0 && y >= 0 ? 0 : out * Mathf.log(x)); // PyTorch: g · where(…), a product
     case MAXIMUM: return y < x ? 0 : x == y ? g * 0.5 : g;
     default: return y > x ? 0 : x == y ? g * 0.5 : g; // MINIMUM
   }
