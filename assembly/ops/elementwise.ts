@@ -10,11 +10,15 @@ import { expV, tanhV, sigmoidV, erfV } from "./vmath";
 
 // ── binary ─────────────────────────────────────────────────────────────────────────────────────
 
-/** x^y with C's (and PyTorch's) special cases: 1^y = 1 for any y and (−1)^±∞ = 1, where JS's pow gives NaN. */
+/**
+ * x^y with C's (and PyTorch's) special cases: 1^y = 1 for any y and (−1)^±∞ = 1, where JS's pow
+ * (which Mathf.pow follows) gives NaN. Checked only on a NaN result, so the common path pays one compare.
+ */
 // @ts-ignore: decorator
 @inline function powC(x: f32, y: f32): f32 {
-  if (Mathf.abs(x) == 1 && (x == 1 || Mathf.abs(y) == Infinity)) return 1;
-  return Mathf.pow(x, y);
+  let r = Mathf.pow(x, y);
+  if (r != r && (x == 1 || (x == -1 && Mathf.abs(y) == Infinity))) return 1;
+  return r;
 }
 
 // @ts-ignore: decorator
