@@ -126,3 +126,18 @@ describe('issue 8 row 18: NaN and Inf as PyTorch has them', () => {
     same(tg.softmax(tg.tensor([-Infinity, 1]), 0).data(), [0, 1], 'softmax -inf');
   });
 });
+
+describe('optimizers and clipping with non-finite gradients (torch 1.13)', () => {
+  it('clipGradNorm with a NaN gradient returns NaN and makes every gradient NaN; with inf, 0 and NaN', () => {
+    for (const normType of [2, Infinity]) {
+      const p = tg.zeros([2], { requiresGrad: true });
+      p.mul(tg.tensor([3, NaN])).sum().backward();
+      expect(tg.optim.clipGradNorm([p], 1, normType)).toBeNaN();
+      same(p.grad!.data(), [NaN, NaN], `NaN, norm ${normType}`);
+      const q = tg.zeros([2], { requiresGrad: true });
+      q.mul(tg.tensor([3, Infinity])).sum().backward();
+      expect(tg.optim.clipGradNorm([q], 1, normType)).toBe(Infinity);
+      same(q.grad!.data(), [0, NaN], `inf, norm ${normType}`);
+    }
+  });
+});
