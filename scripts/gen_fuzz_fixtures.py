@@ -106,6 +106,8 @@ class Builder:
             a = r.uniform(0.2, 2.5, n)
         elif kind == "unit":
             a = r.uniform(0, 1, n)
+        elif kind == "ties":  # a few integers: ties for max / min / maximum / argmax / pooling
+            a = r.integers(-2, 3, n).astype(np.float64)
         elif kind == "large":
             a = r.standard_normal(n) * 3 + float(r.choice([-8000, 8000, 300, -90]))
         else:
@@ -358,6 +360,8 @@ def build(i):
         first = b.leaf([int(r.integers(0, 3)), int(r.integers(1, 3)), int(r.integers(2, 5)), int(r.integers(2, 5))])
     elif u < 0.22:
         first = b.leaf(b.shape(2), "large", specials=0.1)
+    elif u < 0.32:
+        first = b.leaf(b.shape(empty=0.05), "ties", specials=0.1)
     else:
         first = b.leaf(b.shape(empty=0.15))
     cur = first
