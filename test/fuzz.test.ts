@@ -106,9 +106,27 @@ function compare(actual: Float32Array, expected: Num[], what: string, rtol = 1e-
   return null;
 }
 
-/** Replays one graph; returns the mismatches (empty when it agrees with PyTorch). */
+/**
+ * Replays one graph; returns the mismatches (empty when it agrees with PyTorch). A ring of sentinel
+ * tensors with freed holes between them (where small buffers, such as an empty result's, land next)
+ * must read the same afterwards: a kernel writing past its buffer fails the graph even when its own
+ * values happen to agree.
+ */
 function replay(g: Graph): string[] {
   return tg.tidy(() => {
+    const holes: Tensor[] = [], sentinels: Tensor[] = [];
+    for (let i = 0; i < 8; i++) { holes.push(tg.zeros([4])); sentinels.push(tg.full([4], 7 + i)); }
+    for (const h of holes) h.dispose();
+    const problems = replayGraph(g);
+    sentinels.forEach((s, i) => {
+      if (s.data().some((v) => v !== 7 + i)) problems.push(`sentinel ${i} changed: ${Array.from(s.data())}`);
+    });
+    return problems;
+  });
+}
+
+function replayGraph(g: Graph): string[] {
+  {
     const vals: (Tensor | number[] | Leaf)[] = [];
     const leaves = new Map<number, Tensor>();
     for (const [i, e] of g.e.entries()) {
@@ -138,7 +156,7 @@ function replay(g: Graph): string[] {
       if (badGrad) problems.push(badGrad);
     }
     return problems;
-  });
+  }
 }
 
 describe('random graphs against PyTorch 1.13 (test/fixtures/fuzz.json)', () => {
