@@ -8,6 +8,11 @@ Regenerate (from the repository root, with Debian's python3-torch 1.13):
 Writes test/fixtures/fuzz.json; test/fuzz.test.ts replays every graph in tapegrad and compares the
 output and every leaf's gradient (NaN and infinity positions must match exactly).
 
+First come deterministic sweeps: each op family with a zero extent in every position of [2, 3, 4]
+(both operand orders and six broadcast partners for the binary ops, every dim and keepdim for the
+reductions, M, K, N and batch of 0 for matmul, batch 0 for the losses, conv and pooling). Then the
+random graphs.
+
 A graph is a list of entries, each a leaf or an op whose inputs are earlier entries; the last entry
 is the output. Graph i draws every number from Gen(f"fuzz-{i}") (fixture_common), so a graph never
 changes when another is added. Leaves are small (at most a few dozen elements); some have a zero
@@ -85,6 +90,7 @@ class Builder:
         self.vals = []      # torch value of each entry
         self.leaves = []    # entry indices of float leaves that require grad
         self.exclusion = None
+        self.all_grad = False  # the sweep's leaves all require grad
 
     # -- leaves
 
@@ -120,7 +126,7 @@ class Builder:
 
     def leaf(self, shape, kind="normal", grad=None, specials=0.25):
         if grad is None:
-            grad = self.rng.random() < 0.85
+            grad = self.all_grad or self.rng.random() < 0.85
         a = self.data(shape, kind, specials)
         t = torch.tensor(a, dtype=torch.float32).requires_grad_(grad)
         self.entries.append({"s": list(shape), "d": values(t), "g": 1 if grad else 0})
@@ -378,6 +384,12 @@ def build(i):
         steps -= 1
     if cur == first:
         return None
+    return finish(b, cur)
+
+
+def finish(b, cur):
+    """The graph ending at entry `cur`, with PyTorch's output and every leaf's gradient."""
+    r = b.rng
     out = b.vals[cur]
     graph = {"e": b.entries, "out": {"s": list(out.shape), "d": values(out)}}
     if not out.requires_grad:
@@ -397,10 +409,77 @@ def build(i):
     return graph
 
 
-def main():
+def sweep():
+    """Deterministic graphs with a zero extent in every position of [2, 3, 4] for each op family
+    (the random graphs reach most of these too, but not each one for sure)."""
     graphs = []
+
+    def make(k, body):
+        b = Builder(Gen(f"sweep-{k}"))
+        b.all_grad = True
+        cur = body(b)
+        if cur is not None:
+            graphs.append(finish(b, cur))
+
+    cases = []
+    for z in range(3):
+        shape = [2, 3, 4]
+        shape[z] = 0
+        for op in ("add", "sub", "mul", "div", "pow", "maximum", "minimum"):
+            for partner in ([], [1], [4], [1, 3, 1], [2, 1, 4], [5, 1, 1, 1]):
+                for left in (True, False):
+                    cases.append(lambda b, sh=shape, op=op, p=partner, left=left: (
+                        lambda x, y: b.apply(op, [x, y] if left else [y, x]))(b.leaf(sh), b.leaf(p)))
+        for op in ("sum", "mean", "logsumexp", "max", "min", "argmax", "argmin"):
+            for d in range(3):
+                for keep in (False, True):
+                    cases.append(lambda b, sh=shape, op=op, d=d, keep=keep: b.apply(op, [b.leaf(sh)], [d, keep]))
+            cases.append(lambda b, sh=shape, op=op: b.apply(op, [b.leaf(sh)]))
+            cases.append(lambda b, sh=shape, op=op: b.apply(op, [b.leaf(sh)], [[0, 2], True]))
+        for op in ("softmax", "logSoftmax"):
+            for d in range(3):
+                cases.append(lambda b, sh=shape, op=op, d=d: b.apply(op, [b.leaf(sh)], [d]))
+        for op in ("neg", "abs", "exp", "log", "sqrt", "tanh", "sigmoid", "relu", "gelu"):
+            cases.append(lambda b, sh=shape, op=op: b.apply(op, [b.leaf(sh)]))
+        cases.append(lambda b, sh=shape: b.apply("permute", [b.leaf(sh)], [[2, 0, 1]]))
+        cases.append(lambda b, sh=shape: b.apply("transpose", [b.leaf(sh)], [0, 2]))
+        cases.append(lambda b, sh=shape: b.apply("reshape", [b.leaf(sh)], [[sh[2], sh[0], sh[1]]]))
+        cases.append(lambda b, sh=shape: b.apply("expand", [b.leaf(sh)], [[2] + sh]))
+        cases.append(lambda b, sh=shape: b.apply("expand", [b.leaf([1] + sh[1:])], [[0] + sh[1:]]))
+        for d in range(3):
+            cases.append(lambda b, sh=shape, d=d: b.apply("narrow", [b.leaf(sh)], [d, 0, sh[d]]))
+            cases.append(lambda b, sh=shape, d=d: b.apply("cat", [b.leaf(sh), b.leaf([2 if i == d else n for i, n in enumerate(sh)])], [d]))
+            cases.append(lambda b, sh=shape, d=d: b.apply("stack", [b.leaf(sh), b.leaf(sh)], [d]))
+            cases.append(lambda b, sh=shape, d=d: b.apply("indexSelect", [b.leaf(sh), b.index(sh[d], [0 if sh[d] == 0 else 2])], [d]))
+            cases.append(lambda b, sh=shape, d=d: b.apply("gather", [b.leaf(sh), b.index(sh[d], [0 if sh[d] == 0 and i == d else n for i, n in enumerate(sh)])], [d]))
+        # matmul with M, K or N (and a batch) of 0: [M, K] @ [K, N], batched, 1-D
+        m, k, n = shape[0], shape[1], shape[2]
+        cases.append(lambda b, m=m, k=k, n=n: b.apply("matmul", [b.leaf([m, k]), b.leaf([k, n])]))
+        cases.append(lambda b, sh=shape, n=n: b.apply("matmul", [b.leaf(sh), b.leaf([sh[2], 5])]))
+        cases.append(lambda b, sh=shape: b.apply("matmul", [b.leaf([sh[0], 1, sh[1]]), b.leaf([sh[1], sh[2]])]))
+        cases.append(lambda b, k=k: b.apply("matmul", [b.leaf([k]), b.leaf([k])]))
+        cases.append(lambda b, k=k: b.apply("matmul", [b.leaf([2, k]), b.leaf([k])]))
+        # conv / pooling with N, C or a spatial extent of 0 where PyTorch allows it
+        cases.append(lambda b, sh=shape: b.apply("maxPool2d", [b.leaf([sh[0], sh[1], 4, 4])], [2]))
+        cases.append(lambda b, sh=shape: b.apply("avgPool2d", [b.leaf([sh[0], sh[1], 4, 4])], [2]))
+        if shape[1] > 0:
+            cases.append(lambda b, sh=shape: b.apply("conv2d", [b.leaf([sh[0], sh[1], 4, 4]), b.leaf([max(sh[2], 0), sh[1], 3, 3], specials=0), b.leaf([max(sh[2], 0)], specials=0)], [], {"padding": 1}))
+    for red in ("mean", "sum", "none"):
+        for op in ("crossEntropy", "nllLoss"):
+            cases.append(lambda b, op=op, red=red: b.apply(op, [b.leaf([0, 3]), b.index(3, [0])], [], {"reduction": red}))
+        for op in ("mseLoss", "binaryCrossEntropyWithLogits"):
+            cases.append(lambda b, op=op, red=red: b.apply(op, [b.leaf([0, 4]), b.leaf([0, 4], "unit")], [], {"reduction": red}))
+    cases.append(lambda b: b.apply("crossEntropy", [b.leaf([0, 3]), b.index(3, [0])], [], {"labelSmoothing": 0.1}))
+    for k, body in enumerate(cases):
+        make(k, body)
+    return graphs
+
+
+def main():
+    graphs = sweep()
+    n_sweep = len(graphs)
     i = 0
-    while len(graphs) < GRAPHS:
+    while len(graphs) < n_sweep + GRAPHS:
         gr = build(i)
         i += 1
         if gr is not None:
@@ -416,7 +495,7 @@ def main():
                 ops[e["o"]] = ops.get(e["o"], 0) + 1
     n_empty = sum(1 for gr in graphs if any("s" in e and 0 in e["s"] for e in gr["e"]))
     n_special = sum(1 for gr in graphs if any(isinstance(v, str) for e in gr["e"] for v in e.get("d", [])))
-    print(f"torch {torch.__version__}: {len(graphs)} graphs ({i} drawn), {sum(ops.values())} ops; "
+    print(f"torch {torch.__version__}: {len(graphs)} graphs ({n_sweep} zero-extent sweeps, {i} random drawn), {sum(ops.values())} ops; "
           f"{n_empty} with an empty leaf, {n_special} with NaN/inf leaves")
     print("  " + ", ".join(f"{k} {v}" for k, v in sorted(ops.items())))
     print(f"  wrote test/fixtures/fuzz.json: {os.path.getsize(OUT):,} bytes")
