@@ -22,7 +22,9 @@ interface Graph {
   ex?: string;
 }
 
-const fixture = JSON.parse(readFileSync(new URL('./fixtures/fuzz.json', import.meta.url), 'utf8')) as { count: number; graphs: Graph[] };
+// FUZZ_FIXTURE=path replays a longer hunt made with gen_fuzz_fixtures.py --graphs N --first K --out path
+const fixturePath = process.env.FUZZ_FIXTURE ?? new URL('./fixtures/fuzz.json', import.meta.url);
+const fixture = JSON.parse(readFileSync(fixturePath, 'utf8')) as { count: number; graphs: Graph[] };
 
 const decode = (v: Num): number => (v === 'nan' ? NaN : v === 'inf' ? Infinity : v === '-inf' ? -Infinity : v);
 

@@ -119,6 +119,23 @@ describe('issue 8 row 18: NaN and Inf as PyTorch has them', () => {
     same(tg.pow(1, tg.tensor([NaN])).data(), [1], 'pow(1, NaN)');
   });
 
+  it('x ** ±0.5 and x ** 1.5 with a number exponent take PyTorch\'s sqrt / rsqrt route: (-inf) ** 0.5 is NaN', () => {
+    const cases: [number, number[], number[]][] = [
+      [0.5, [NaN, 0, 2, NaN, 1.5], [NaN, -Infinity, 0.25, NaN, 0.3333333432674408]],
+      [-0.5, [NaN, -Infinity, 0.5, NaN, 0.6666666865348816], [0, -Infinity, -0.0625, NaN, -0.14814814925193787]],
+      [1.5, [Infinity, 0, 8, NaN, 3.375], [NaN, 0, 3, NaN, 2.25]],
+    ];
+    for (const [e, value, grad] of cases) {
+      const x = leaf([-Infinity, -0, 4, NaN, 2.25]);
+      const y = x.pow(e);
+      same(y.data(), value, `x ** ${e}`);
+      y.sum().backward();
+      same(x.grad!.data(), grad, `grad of x ** ${e}`);
+    }
+    // a tensor exponent is C's pow, as in PyTorch: (-inf) ** 0.5 = inf
+    same(tg.pow(tg.tensor([-Infinity, 4]), tg.tensor(0.5)).data(), [Infinity, 2], 'tensor exponent');
+  });
+
   it('logsumexp of +inf is +inf and of all -inf is -inf; softmax with +inf is NaN, with -inf 0', () => {
     same(tg.tensor([Infinity, 1]).logsumexp(0).data(), [Infinity], 'logsumexp +inf');
     same(tg.tensor([-Infinity, -Infinity]).logsumexp(0).data(), [-Infinity], 'logsumexp -inf');

@@ -288,10 +288,51 @@ function binaryForwardAs(op: i32, out: usize): void {
   }
 }
 
+// PyTorch computes x ** e for a plain-number e of ±0.5 as sqrt / rsqrt (and so the gradient of
+// x ** 0.5 and x ** 1.5, which raise x to −0.5 and 0.5): that differs from pow at −∞ and −0
+// ((−∞) ** 0.5 is NaN there, +∞ in C's pow), so these two exponents take the same route here.
+
+/** x ** ±0.5 with a number exponent: sqrt(x) or 1 / sqrt(x) over the n elements; false for any other pow. */
+function powHalfForward(rec: usize, n: i32, out: usize): bool {
+  bindScalars(rec);
+  if (yNode >= 0) return false;
+  let e = load<f32>(yData);
+  if (e != 0.5 && e != -0.5) return false;
+  let x = xData, i = 0;
+  let one = f32x4.splat(1);
+  for (; i + 4 <= n; i += 4) {
+    let o = <usize>i << 2, r = f32x4.sqrt(v128.load(x + o));
+    v128.store(out + o, e == 0.5 ? r : f32x4.div(one, r));
+  }
+  for (; i < n; i++) {
+    let r = Mathf.sqrt(load<f32>(x + (<usize>i << 2)));
+    store<f32>(out + (<usize>i << 2), e == 0.5 ? r : 1 / r);
+  }
+  return true;
+}
+
+/** gx += g · e · x^(e − 1) for a number exponent e of 0.5 or 1.5 (x^(e − 1) by rsqrt / sqrt); false otherwise. */
+function powHalfBackward(rec: usize, n: i32, g: usize): bool {
+  bindScalars(rec);
+  if (yNode >= 0) return false;
+  let e = load<f32>(yData);
+  if (e != 0.5 && e != 1.5) return false;
+  if (!requiresGrad(xNode)) return true;
+  let gx = gradFor(xNode);
+  if (!gx) return true;
+  let x = xData;
+  for (let i = 0; i < n; i++) {
+    let o = <usize>i << 2, r = Mathf.sqrt(load<f32>(x + o));
+    store<f32>(gx + o, load<f32>(gx + o) + load<f32>(g + o) * (e * (e == 0.5 ? 1 / r : r)));
+  }
+  return true;
+}
+
 export function binaryForward(rec: usize): void {
   let out = load<i32>(rec, OUT);
   let n = sizeOf(out);
   if (n == 0) return; // an empty result (broadcast or not) writes nothing
+  if (opOf(rec) == POW && powHalfForward(rec, n, dataPtr(out))) return;
   if (n == 1) { // one element (a scalar graph): no broadcast plan needed
     bindScalars(rec);
     store<f32>(dataPtr(out), binaryValue(opOf(rec), load<f32>(xData), load<f32>(yData)));
@@ -310,6 +351,7 @@ export function binaryBackward(rec: usize): void {
     if (yNode >= 0 && requiresGrad(yNode)) gradFor(yNode);
     return;
   }
+  if (opOf(rec) == POW && powHalfBackward(rec, n, gradPtr(out))) return;
   if (n == 1) {
     bindScalars(rec);
     let gx: usize = xNode >= 0 && requiresGrad(xNode) ? gradFor(xNode) : 0;
