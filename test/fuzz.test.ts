@@ -38,8 +38,11 @@ const decode = (v: Num): number => (v === 'nan' ? NaN : v === 'inf' ? Infinity :
  *   loss-inf-grad  an infinite gradient flowing into crossEntropy / nllLoss: PyTorch's composed
  *             log_softmax + nll backward gives ∞ − ∞ = NaN at the label; tapegrad's fused
  *             softmax − onehot gives −∞ there (∞ elsewhere, as PyTorch).
+ *   conv-pad-nonfinite  a NaN or infinite gradient flowing into a padded conv2d: tapegrad's im2col
+ *             weight gradient multiplies it by the zero padding (0 · ∞ = NaN, as IEEE and the math
+ *             of a zero-padded input say); PyTorch's oneDNN kernel skips padded positions.
  */
-const EXCLUSIONS = new Set(['amax-nonfinite', 'loss-inf-grad']);
+const EXCLUSIONS = new Set(['amax-nonfinite', 'loss-inf-grad', 'conv-pad-nonfinite']);
 
 const isOp = (e: Entry): e is OpEntry => 'o' in e;
 

@@ -58,7 +58,7 @@ import { expV, tanhV, sigmoidV, erfV } from "./vmath";
     case ADD: return g;
     case SUB: return g;
     case MUL: return g * y;
-    case DIV: return g * (1 / y);
+    case DIV: return g / y; // PyTorch's grad / other
     case POW: return y == 0 ? 0 : g * (y * powC(x, y - 1)); // PyTorch's where(y == 0, 0, …)
     case MAXIMUM: return x < y ? 0 : x == y ? g * 0.5 : g;
     default: return x > y ? 0 : x == y ? g * 0.5 : g; // MINIMUM
@@ -72,7 +72,7 @@ import { expV, tanhV, sigmoidV, erfV } from "./vmath";
     case ADD: return g;
     case SUB: return -g;
     case MUL: return g * x;
-    case DIV: return g * (-x / (y * y));
+    case DIV: return -g * (out / y); // PyTorch's −grad · ((self / other) / other), with self / other = out
     case POW: return g * (x == 0 && y >= 0 ? 0 : out * Mathf.log(x)); // PyTorch: g · where(…), a product
     case MAXIMUM: return y < x ? 0 : x == y ? g * 0.5 : g;
     default: return y > x ? 0 : x == y ? g * 0.5 : g; // MINIMUM

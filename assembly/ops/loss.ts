@@ -46,9 +46,12 @@ function rowLoss(rec: usize, i: i32): f32 {
   if (op == CROSS_ENTROPY) {
     let row = at(x, i * C), eps = fattr(rec, 0);
     let logS = logSumExpShifted(row, C), m = rowMax;
+    // −log p_y with log p_y = (x_y − m) − log s, negated last as PyTorch's nll does (one class: −0)
+    let nll = -((load<f32>(at(row, label(rec, i))) - m) - logS);
+    if (eps == 0) return nll;
     let sum: f32 = 0; // Σ (x − m)
-    if (eps != 0) for (let c = 0; c < C; c++) sum += load<f32>(at(row, c)) - m;
-    return logS - (1 - eps) * (load<f32>(at(row, label(rec, i))) - m) - eps / <f32>C * sum;
+    for (let c = 0; c < C; c++) sum += load<f32>(at(row, c)) - m;
+    return (1 - eps) * nll + eps / <f32>C * (<f32>C * logS - sum);
   }
   if (op == NLL_LOSS) return -load<f32>(at(x, i * C + label(rec, i)));
   let xv = load<f32>(at(x, i)), yv = load<f32>(at(dataPtr(load<i32>(rec, IN_B)), i));
