@@ -35,6 +35,9 @@ describe('issue 8 row 18: NaN and Inf as PyTorch has them', () => {
     const x = leaf([NaN, -1, 2, NaN, NaN, -3, 4]);
     const y = x.relu();
     same(y.data(), [NaN, 0, 2, NaN, NaN, 0, 4], 'relu');
+    // clamp_min keeps −0 (torch.relu(tensor(-0.)) is -0.), in the lanes and the tail
+    const z = tg.tensor([-0, 1, 2, 3, -0]).relu().data();
+    expect(Object.is(z[0], -0) && Object.is(z[4], -0)).toBe(true);
     y.sum().backward();
     same(x.grad!.data(), [1, 0, 1, 1, 1, 0, 1], 'relu grad'); // threshold_backward: masked where x <= 0 only
   });

@@ -432,7 +432,7 @@ function erf(x: f32): f32 {
     case SQRT: return Mathf.sqrt(x);
     case TANH: return Mathf.tanh(x);
     case SIGMOID: return sigmoid(x);
-    case RELU: return max(x, <f32>0); // f32.max: NaN stays NaN, like the lanes' f32x4.max and PyTorch
+    case RELU: return x < 0 ? 0 : x; // PyTorch's clamp_min: NaN and −0 stay as they are
     case LEAKY_RELU: return x > 0 ? x : x * slope;
     case GELU: return 0.5 * x * (1 + erf(x * SQRT_HALF));
     default: // GELU_TANH
@@ -468,7 +468,7 @@ function erf(x: f32): f32 {
     case NEG: return f32x4.neg(v);
     case ABS: return f32x4.abs(v);
     case SQRT: return f32x4.sqrt(v);
-    case RELU: return f32x4.max(v, f32x4.splat(0));
+    case RELU: return f32x4.pmax(v, f32x4.splat(0)); // v < 0 ? 0 : v, one maxps: NaN and −0 stay (PyTorch)
     case EXP: return expV(v);
     case TANH: return tanhV(v);
     case SIGMOID: return sigmoidV(v);
