@@ -96,6 +96,8 @@ describe('issue 8 row 18: NaN and Inf as PyTorch has them', () => {
     l.sum().backward();
     same(x.grad!.data(), [0, 0, 1, -1, NaN, 0.5], 'grad logits');
     same(t.grad!.data(), [-Infinity, Infinity, -Infinity, Infinity, NaN, -100], 'grad targets');
+    // x = -inf is NaN for any target, an infinite one too (PyTorch's e^(-x-m) is e^(inf-inf))
+    same(F.binaryCrossEntropyWithLogits(tg.tensor([-Infinity, -Infinity]), tg.tensor([Infinity, 0.3])).data(), [NaN], 'mean at -inf');
   });
 
   it('exp, log and sqrt of edge values, and their gradients', () => {
@@ -144,6 +146,13 @@ describe('issue 8 row 18: NaN and Inf as PyTorch has them', () => {
     same(tg.tensor([-Infinity, -Infinity]).logsumexp(0).data(), [-Infinity], 'logsumexp -inf');
     same(tg.softmax(tg.tensor([Infinity, 1]), 0).data(), [NaN, NaN], 'softmax +inf');
     same(tg.softmax(tg.tensor([-Infinity, 1]), 0).data(), [0, 1], 'softmax -inf');
+  });
+});
+
+describe('rounding as PyTorch rounds', () => {
+  it('mean divides the sum by the count (torch: mean([93.57, 81.77, 1.27]) = 58.869998931884766, not 58.870003)', () => {
+    expect(tg.tensor([93.57, 81.77, 1.27]).mean().item()).toBe(58.869998931884766);
+    expect(tg.tensor([[93.57, 81.77, 1.27]]).mean(1).item()).toBe(58.869998931884766);
   });
 });
 

@@ -56,8 +56,10 @@ function rowLoss(rec: usize, i: i32): f32 {
   if (op == NLL_LOSS) return -load<f32>(at(x, i * C + label(rec, i)));
   let xv = load<f32>(at(x, i)), yv = load<f32>(at(dataPtr(load<i32>(rec, IN_B)), i));
   if (op == MSE_LOSS) return (xv - yv) * (xv - yv);
-  // BCE_WITH_LOGITS in PyTorch's order, (1 − y)·x + max(−x, 0) + log(1 + e^−|x|), so ±∞ logits give
-  // its NaN / ∞ (x = −∞: NaN for any y; x = +∞: NaN for y = 1, else +∞)
+  // BCE_WITH_LOGITS in PyTorch's order, (1 − y)·x + m + log(e^−m + e^(−x−m)) with m = max(−x, 0),
+  // the log term as log(1 + e^−|x|): x = +∞ gives NaN for y = 1, else +∞; x = −∞ gives NaN for any y
+  // (PyTorch's e^(−x−m) is e^(∞−∞) there), which the one-exp form needs said explicitly
+  if (xv == -Infinity) return NaN;
   return (1 - yv) * xv + max(-xv, <f32>0) + Mathf.log(1 + Mathf.exp(-Mathf.abs(xv)));
 }
 

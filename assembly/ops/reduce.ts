@@ -81,9 +81,9 @@ export function reduceForward(rec: usize): void {
   let op = opOf(rec);
   if (op == SUM || op == MEAN) {
     sumAxis(x, y, outer, R, inner);
-    if (op == MEAN) {
-      let scale: f32 = 1 / <f32>R, n = outer * inner;
-      for (let i = 0; i < n; i++) store<f32>(at(y, i), load<f32>(at(y, i)) * scale);
+    if (op == MEAN) { // sum / R, as PyTorch divides (a multiply by 1 / R can differ by an ulp)
+      let count = <f32>R, n = outer * inner;
+      for (let i = 0; i < n; i++) store<f32>(at(y, i), load<f32>(at(y, i)) / count);
     }
   } else if (op == MAX || op == MIN) {
     extremeAxis(op == MAX, x, y, outer, R, inner);
