@@ -154,6 +154,14 @@ describe('rounding as PyTorch rounds', () => {
     expect(tg.tensor([93.57, 81.77, 1.27]).mean().item()).toBe(58.869998931884766);
     expect(tg.tensor([[93.57, 81.77, 1.27]]).mean(1).item()).toBe(58.869998931884766);
   });
+
+  it('avgPool2d divides the window sum by its size (torch: -2.6711111068725586, not -2.6711113)', () => {
+    const x = tg.tensor([-8.4, -42.38, -47.71, 29.89, 12.43, -8.94, 5.62, 27.32, 8.13], { shape: [1, 1, 3, 3], requiresGrad: true });
+    const y = tg.nn.functional.avgPool2d(x, 3);
+    expect(y.item()).toBe(-2.6711111068725586);
+    y.backward();
+    expect(Array.from(x.grad!.data())).toEqual(new Array(9).fill(Math.fround(1 / 9))); // torch: 1 / 9 each
+  });
 });
 
 describe('optimizers and clipping with non-finite gradients (torch 1.13)', () => {
