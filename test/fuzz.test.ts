@@ -46,7 +46,7 @@ const EXCLUSIONS = new Set(['amax-nonfinite', 'loss-inf-grad', 'conv-pad-nonfini
 
 const isOp = (e: Entry): e is OpEntry => 'o' in e;
 
-function call(e: OpEntry, vals: (Tensor | number[] | Leaf)[]): Tensor {
+function call(e: OpEntry, vals: (Tensor | Leaf)[]): Tensor {
   const xs = e.x.map((x) => (typeof x === 'number' ? vals[x] : decode(x.n))) as any[];
   const a = e.a ?? [];
   const k = e.k;
@@ -130,37 +130,35 @@ function replay(g: Graph): string[] {
 }
 
 function replayGraph(g: Graph): string[] {
-  {
-    const vals: (Tensor | number[] | Leaf)[] = [];
-    const leaves = new Map<number, Tensor>();
-    for (const [i, e] of g.e.entries()) {
-      if (isOp(e)) { vals.push(call(e, vals)); continue; }
-      if (e.i) { vals.push(e); continue; }
-      const t = tg.tensor(e.d!.map(decode), { shape: e.s, requiresGrad: e.g === 1 });
-      if (e.g === 1) leaves.set(i, t);
-      vals.push(t);
-    }
-    const out = vals[vals.length - 1] as Tensor;
-    const problems: string[] = [];
-    if (JSON.stringify(out.shape) !== JSON.stringify(g.out.s)) return [`out shape ${JSON.stringify(out.shape)}, expected ${JSON.stringify(g.out.s)}`];
-    const bad = compare(out.data(), g.out.d, 'out');
-    if (bad) problems.push(bad);
-    if (g.nb || (g.ex && EXCLUSIONS.has(g.ex))) return problems;
-    if (g.up === null || g.up === undefined) out.backward();
-    else out.backward(tg.tensor(g.up.map(decode), { shape: g.out.s }));
-    for (const [k, expected] of Object.entries(g.gr ?? {})) {
-      const grad = leaves.get(Number(k))!.grad;
-      if (expected === null) {
-        // PyTorch never reached this leaf; tapegrad may have made a zero gradient for it
-        if (grad && grad.data().some((v) => v !== 0)) problems.push(`grad #${k}: nonzero where PyTorch has none`);
-        continue;
-      }
-      if (!grad) { if (expected.length && expected.some((v) => v !== 0)) problems.push(`grad #${k}: missing`); continue; }
-      const badGrad = compare(grad.data(), expected, `grad #${k}`);
-      if (badGrad) problems.push(badGrad);
-    }
-    return problems;
+  const vals: (Tensor | Leaf)[] = [];
+  const leaves = new Map<number, Tensor>();
+  for (const [i, e] of g.e.entries()) {
+    if (isOp(e)) { vals.push(call(e, vals)); continue; }
+    if (e.i) { vals.push(e); continue; }
+    const t = tg.tensor(e.d!.map(decode), { shape: e.s, requiresGrad: e.g === 1 });
+    if (e.g === 1) leaves.set(i, t);
+    vals.push(t);
   }
+  const out = vals[vals.length - 1] as Tensor;
+  const problems: string[] = [];
+  if (JSON.stringify(out.shape) !== JSON.stringify(g.out.s)) return [`out shape ${JSON.stringify(out.shape)}, expected ${JSON.stringify(g.out.s)}`];
+  const bad = compare(out.data(), g.out.d, 'out');
+  if (bad) problems.push(bad);
+  if (g.nb || (g.ex && EXCLUSIONS.has(g.ex))) return problems;
+  if (g.up === null || g.up === undefined) out.backward();
+  else out.backward(tg.tensor(g.up.map(decode), { shape: g.out.s }));
+  for (const [k, expected] of Object.entries(g.gr ?? {})) {
+    const grad = leaves.get(Number(k))!.grad;
+    if (expected === null) {
+      // PyTorch never reached this leaf; tapegrad may have made a zero gradient for it
+      if (grad && grad.data().some((v) => v !== 0)) problems.push(`grad #${k}: nonzero where PyTorch has none`);
+      continue;
+    }
+    if (!grad) { if (expected.length && expected.some((v) => v !== 0)) problems.push(`grad #${k}: missing`); continue; }
+    const badGrad = compare(grad.data(), expected, `grad #${k}`);
+    if (badGrad) problems.push(badGrad);
+  }
+  return problems;
 }
 
 describe('random graphs against PyTorch 1.13 (test/fixtures/fuzz.json)', () => {
