@@ -33,6 +33,11 @@ PyTorch refuses for the shapes at hand is not recorded (another is drawn), so ev
   "ex" names a known PyTorch quirk tapegrad does not follow (listed in test/fuzz.test.ts): the test
   then compares the values but not the gradients.
 
+Not drawn, or worked around, because of PyTorch rather than tapegrad: conv2d with 0 input channels
+(torch 1.13 answers 0 output channels), non-finite conv weights (0 * inf at the zero padding: NaN in
+im2col, skipped by oneDNN), and GELU's backward given a non-contiguous gradient (Debian's torch 1.13
+returns garbage there; a hook hands it a contiguous copy).
+
 Op semantics are gen_fixtures.OPS and gen_nn_fixtures.LOSSES, the same tables the op fixtures use,
 except max/min over one int dim, which is torch.max(x, dim).values (tapegrad's max(dim) gives the
 gradient to the index max(dim) returns; OPS spells amax there because its inputs have no ties).
