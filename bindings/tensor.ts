@@ -539,7 +539,6 @@ export const logsumexp = (a: TensorLike, dim?: number | number[], keepdim = fals
 function argReduce(isMax: boolean, name: string, x: TensorLike, dim: number | undefined, keepdim: boolean): Tensor {
   checkBool(keepdim, 'keepdim', name);
   return withTensors(name, [x], ([a]) => {
-    if (a.size === 0) throw new Error(`${name}: cannot reduce an empty tensor of shape ${fmt(a.dims)}`);
     let shape: number[], outer: number, R: number, inner: number;
     if (dim === undefined) {
       shape = []; outer = 1; R = a.size; inner = 1;
@@ -548,6 +547,8 @@ function argReduce(isMax: boolean, name: string, x: TensorLike, dim: number | un
       outer = prod(a.dims, 0, ax); R = a.dims.length ? a.dims[ax] : 1; inner = prod(a.dims, ax + 1, a.dims.length);
       shape = keepdim ? a.dims.map((d, i) => (i === ax ? 1 : d)) : a.dims.filter((_, i) => i !== ax);
     }
+    // Like PyTorch: an empty reduced dim has no index to return; an empty other dim gives an empty result.
+    if (R === 0) throw new Error(`${name}: cannot reduce an empty ${dim === undefined ? 'tensor' : `dim ${dim}`} of shape ${fmt(a.dims)}`);
     const out = newTensor(shape, name);
     issue(Cmd.ARG_REDUCE, out.id, a.id, -1, isMax ? 1 : 0, outer, R, inner);
     return out;

@@ -145,7 +145,7 @@ function pool(rec: usize, backward: bool): void {
   let gx: usize = 0;
   if (backward) { gx = requiresGrad(xId) ? gradFor(xId) : 0; if (!gx) return; }
   let isMax = opOf(rec) == MAX_POOL2D;
-  let inv: f32 = 1 / <f32>(KH * KW);
+  let count: f32 = <f32>(KH * KW); // avg pool divides by it, as PyTorch does (forward and backward)
   for (let plane = 0; plane < N * C; plane++) {
     let xp = at(x, plane * H * W);
     for (let oh = 0; oh < OH; oh++) {
@@ -153,6 +153,7 @@ function pool(rec: usize, backward: bool): void {
         let o = plane * OH * OW + oh * OW + ow;
         let h0 = oh * SH - PH, w0 = ow * SW - PW;
         let best: f32 = -Infinity, bestAt = -1, sum: f32 = 0;
+        let share: f32 = backward && !isMax ? load<f32>(at(g, o)) / count : 0;
         for (let kh = 0; kh < KH; kh++) {
           let ih = h0 + kh;
           if (ih < 0 || ih >= H) continue;
@@ -161,12 +162,12 @@ function pool(rec: usize, backward: bool): void {
             if (iw < 0 || iw >= W) continue;
             let idx = ih * W + iw;
             let v = load<f32>(at(xp, idx));
-            if (isMax) { if (v > best || bestAt < 0) { best = v; bestAt = idx; } }
-            else if (backward) { let p = at(gx, plane * H * W + idx); store<f32>(p, load<f32>(p) + load<f32>(at(g, o)) * inv); }
+            if (isMax) { if (v > best || v != v || bestAt < 0) { best = v; bestAt = idx; } } // a NaN wins (the last one, as PyTorch's loop)
+            else if (backward) { let p = at(gx, plane * H * W + idx); store<f32>(p, load<f32>(p) + share); }
             else sum += v;
           }
         }
-        if (!backward) store<f32>(at(y, o), isMax ? best : sum * inv);
+        if (!backward) store<f32>(at(y, o), isMax ? best : sum / count);
         else if (isMax && bestAt >= 0) { let p = at(gx, plane * H * W + bestAt); store<f32>(p, load<f32>(p) + load<f32>(at(g, o))); }
       }
     }

@@ -10,6 +10,17 @@ import { expV, tanhV, sigmoidV, erfV } from "./vmath";
 
 // ── binary ─────────────────────────────────────────────────────────────────────────────────────
 
+/**
+ * x^y with C's (and PyTorch's) special cases: 1^y = 1 for any y and (−1)^±∞ = 1, where JS's pow
+ * (which Mathf.pow follows) gives NaN. Checked only on a NaN result, so the common path pays one compare.
+ */
+// @ts-ignore: decorator
+@inline function powC(x: f32, y: f32): f32 {
+  let r = Mathf.pow(x, y);
+  if (r != r && (x == 1 || (x == -1 && Mathf.abs(y) == Infinity))) return 1;
+  return r;
+}
+
 // @ts-ignore: decorator
 @inline function binaryValue(op: i32, x: f32, y: f32): f32 {
   switch (op) {
@@ -17,7 +28,7 @@ import { expV, tanhV, sigmoidV, erfV } from "./vmath";
     case SUB: return x - y;
     case MUL: return x * y;
     case DIV: return x / y;
-    case POW: return Mathf.pow(x, y);
+    case POW: return powC(x, y);
     case MAXIMUM: return max(x, y);
     default: return min(x, y); // MINIMUM
   }
@@ -35,31 +46,36 @@ import { expV, tanhV, sigmoidV, erfV } from "./vmath";
   }
 }
 
-/** d out / d x, for out = x op y. */
+/**
+ * g · ∂out/∂x, for out = x op y. Where PyTorch masks g itself (maximum and minimum's masked_fill,
+ * where(y == 0, 0, g·…) for pow's base), the mask selects 0 rather than multiplying g by 0, so an
+ * infinite or NaN g there gives 0 (pow's exponent gradient is g · where(…) in PyTorch: a product);
+ * a NaN operand of maximum / minimum passes g to both sides (no comparison holds to mask it).
+ */
 // @ts-ignore: decorator
-@inline function binaryGradX(op: i32, x: f32, y: f32, out: f32): f32 {
+@inline function binaryGradX(op: i32, g: f32, x: f32, y: f32, out: f32): f32 {
   switch (op) {
-    case ADD: return 1;
-    case SUB: return 1;
-    case MUL: return y;
-    case DIV: return 1 / y;
-    case POW: return y == 0 ? 0 : y * Mathf.pow(x, y - 1);
-    case MAXIMUM: return x > y ? 1 : x == y ? 0.5 : 0;
-    default: return x < y ? 1 : x == y ? 0.5 : 0; // MINIMUM
+    case ADD: return g;
+    case SUB: return g;
+    case MUL: return g * y;
+    case DIV: return g / y; // PyTorch's grad / other
+    case POW: return y == 0 ? 0 : g * (y * powC(x, y - 1)); // PyTorch's where(y == 0, 0, …)
+    case MAXIMUM: return x < y ? 0 : x == y ? g * 0.5 : g;
+    default: return x > y ? 0 : x == y ? g * 0.5 : g; // MINIMUM
   }
 }
 
-/** d out / d y, for out = x op y. */
+/** g · ∂out/∂y, for out = x op y (maximum and minimum select, as in binaryGradX). */
 // @ts-ignore: decorator
-@inline function binaryGradY(op: i32, x: f32, y: f32, out: f32): f32 {
+@inline function binaryGradY(op: i32, g: f32, x: f32, y: f32, out: f32): f32 {
   switch (op) {
-    case ADD: return 1;
-    case SUB: return -1;
-    case MUL: return x;
-    case DIV: return -x / (y * y);
-    case POW: return x == 0 && y >= 0 ? 0 : out * Mathf.log(x);
-    case MAXIMUM: return y > x ? 1 : x == y ? 0.5 : 0;
-    default: return y < x ? 1 : x == y ? 0.5 : 0; // MINIMUM
+    case ADD: return g;
+    case SUB: return -g;
+    case MUL: return g * x;
+    case DIV: return -g * (out / y); // PyTorch's −grad · ((self / other) / other), with self / other = out
+    case POW: return g * (x == 0 && y >= 0 ? 0 : out * Mathf.log(x)); // PyTorch: g · where(…), a product
+    case MAXIMUM: return y < x ? 0 : x == y ? g * 0.5 : g;
+    default: return y > x ? 0 : x == y ? g * 0.5 : g; // MINIMUM
   }
 }
 
@@ -199,8 +215,8 @@ const counter: usize = memory.data(MAX_RANK * 4, 16);
     let gi = load<f32>(g + (<usize>i << 2));
     let xo = <usize>(i * sx) << 2, yo = <usize>(i * sy) << 2;
     let xv = load<f32>(x + xo), yv = load<f32>(y + yo), ov = load<f32>(out + (<usize>i << 2));
-    if (gx) store<f32>(gx + xo, load<f32>(gx + xo) + gi * binaryGradX(op, xv, yv, ov));
-    if (gy) store<f32>(gy + yo, load<f32>(gy + yo) + gi * binaryGradY(op, xv, yv, ov));
+    if (gx) store<f32>(gx + xo, load<f32>(gx + xo) + binaryGradX(op, gi, xv, yv, ov));
+    if (gy) store<f32>(gy + yo, load<f32>(gy + yo) + binaryGradY(op, gi, xv, yv, ov));
   }
 }
 
@@ -272,9 +288,52 @@ function binaryForwardAs(op: i32, out: usize): void {
   }
 }
 
+// PyTorch computes x ** e for a plain-number e of ±0.5 as sqrt / rsqrt (and so the gradient of
+// x ** 0.5 and x ** 1.5, which raise x to −0.5 and 0.5): that differs from pow at −∞ and −0
+// ((−∞) ** 0.5 is NaN there, +∞ in C's pow), so these two exponents take the same route here.
+
+/** x ** ±0.5 with a number exponent: sqrt(x) or 1 / sqrt(x) over the n elements; false for any other pow. */
+function powHalfForward(rec: usize, n: i32, out: usize): bool {
+  bindScalars(rec);
+  if (yNode >= 0) return false;
+  let e = load<f32>(yData);
+  if (e != 0.5 && e != -0.5) return false;
+  let x = xData, i = 0;
+  let one = f32x4.splat(1);
+  for (; i + 4 <= n; i += 4) {
+    let o = <usize>i << 2, r = f32x4.sqrt(v128.load(x + o));
+    v128.store(out + o, e == 0.5 ? r : f32x4.div(one, r));
+  }
+  for (; i < n; i++) {
+    let r = Mathf.sqrt(load<f32>(x + (<usize>i << 2)));
+    store<f32>(out + (<usize>i << 2), e == 0.5 ? r : 1 / r);
+  }
+  return true;
+}
+
+/** gx += g · e · x^(e − 1) for a number exponent e of 0.5 or 1.5 (x^(e − 1) by rsqrt / sqrt); false otherwise. */
+function powHalfBackward(rec: usize, n: i32, g: usize): bool {
+  bindScalars(rec);
+  if (yNode >= 0) return false;
+  let e = load<f32>(yData);
+  if (e != 0.5 && e != 1.5) return false;
+  if (!requiresGrad(xNode)) return true;
+  let gx = gradFor(xNode);
+  if (!gx) return true;
+  let x = xData;
+  for (let i = 0; i < n; i++) {
+    let o = <usize>i << 2, r = Mathf.sqrt(load<f32>(x + o));
+    store<f32>(gx + o, load<f32>(gx + o) + load<f32>(g + o) * (e * (e == 0.5 ? 1 / r : r)));
+  }
+  return true;
+}
+
 export function binaryForward(rec: usize): void {
   let out = load<i32>(rec, OUT);
-  if (sizeOf(out) == 1) { // one element (a scalar graph): no broadcast plan needed
+  let n = sizeOf(out);
+  if (n == 0) return; // an empty result (broadcast or not) writes nothing
+  if (opOf(rec) == POW && powHalfForward(rec, n, dataPtr(out))) return;
+  if (n == 1) { // one element (a scalar graph): no broadcast plan needed
     bindScalars(rec);
     store<f32>(dataPtr(out), binaryValue(opOf(rec), load<f32>(xData), load<f32>(yData)));
     return;
@@ -285,14 +344,22 @@ export function binaryForward(rec: usize): void {
 
 export function binaryBackward(rec: usize): void {
   let out = load<i32>(rec, OUT);
-  if (sizeOf(out) == 1) {
+  let n = sizeOf(out);
+  if (n == 0) { // an empty result: the inputs' gradients exist (zeros, like PyTorch) and get nothing
+    bindScalars(rec);
+    if (xNode >= 0 && requiresGrad(xNode)) gradFor(xNode);
+    if (yNode >= 0 && requiresGrad(yNode)) gradFor(yNode);
+    return;
+  }
+  if (opOf(rec) == POW && powHalfBackward(rec, n, gradPtr(out))) return;
+  if (n == 1) {
     bindScalars(rec);
     let gx: usize = xNode >= 0 && requiresGrad(xNode) ? gradFor(xNode) : 0;
     let gy: usize = yNode >= 0 && requiresGrad(yNode) ? gradFor(yNode) : 0;
     let g = load<f32>(gradPtr(out)), x = load<f32>(xData), y = load<f32>(yData), z = load<f32>(dataPtr(out));
     let op = opOf(rec);
-    if (gx) store<f32>(gx, load<f32>(gx) + g * binaryGradX(op, x, y, z));
-    if (gy) store<f32>(gy, load<f32>(gy) + g * binaryGradY(op, x, y, z));
+    if (gx) store<f32>(gx, load<f32>(gx) + binaryGradX(op, g, x, y, z));
+    if (gy) store<f32>(gy, load<f32>(gy) + binaryGradY(op, g, x, y, z));
     return;
   }
   bindOperands(rec);
@@ -313,12 +380,14 @@ export function binaryBackward(rec: usize): void {
 
 /** out = broadcast of a to out's shape (expand's forward), and its backward: sum over broadcast dims. */
 export function broadcastCopy(a: i32, out: i32): void {
+  if (sizeOf(out) == 0) return; // an empty result writes nothing
   makePlan(shapePtr(out), rankOf(out), shapePtr(a), rankOf(a), 0, 0);
   // x + 0 with y a 0-d zero: the plan's y strides are all 0
   walkPlan(0, ADD, dataPtr(out), dataPtr(a), zero, 0, 0, 0);
 }
 
 export function broadcastReduceGrad(a: i32, out: i32, ga: usize): void {
+  if (sizeOf(out) == 0) return;
   makePlan(shapePtr(out), rankOf(out), shapePtr(a), rankOf(a), 0, 0);
   walkPlan(1, ADD, dataPtr(out), dataPtr(a), zero, gradPtr(out), ga, 0);
 }
@@ -363,7 +432,7 @@ function erf(x: f32): f32 {
     case SQRT: return Mathf.sqrt(x);
     case TANH: return Mathf.tanh(x);
     case SIGMOID: return sigmoid(x);
-    case RELU: return x > 0 ? x : 0;
+    case RELU: return x < 0 ? 0 : x; // PyTorch's clamp_min: NaN and −0 stay as they are
     case LEAKY_RELU: return x > 0 ? x : x * slope;
     case GELU: return 0.5 * x * (1 + erf(x * SQRT_HALF));
     default: // GELU_TANH
@@ -382,7 +451,7 @@ function erf(x: f32): f32 {
     case SQRT: return 0.5 / y;
     case TANH: return 1 - y * y;
     case SIGMOID: return y * (1 - y);
-    case RELU: return x > 0 ? 1 : 0;
+    case RELU: return x <= 0 ? 0 : 1; // PyTorch masks where x <= 0: a NaN passes g
     case LEAKY_RELU: return x > 0 ? 1 : slope;
     case GELU: return 0.5 * (1 + erf(x * SQRT_HALF)) + x * INV_SQRT_2PI * Mathf.exp(-0.5 * x * x);
     default: { // GELU_TANH
@@ -399,7 +468,7 @@ function erf(x: f32): f32 {
     case NEG: return f32x4.neg(v);
     case ABS: return f32x4.abs(v);
     case SQRT: return f32x4.sqrt(v);
-    case RELU: return f32x4.max(v, f32x4.splat(0));
+    case RELU: return f32x4.pmax(v, f32x4.splat(0)); // v < 0 ? 0 : v, one maxps: NaN and −0 stay (PyTorch)
     case EXP: return expV(v);
     case TANH: return tanhV(v);
     case SIGMOID: return sigmoidV(v);
@@ -431,11 +500,11 @@ function erf(x: f32): f32 {
 // @ts-ignore: decorator
 @inline function unaryGradMap(op: i32, n: i32, x: usize, y: usize, g: usize, gx: usize, slope: f32): void {
   let i = 0;
-  if (op == RELU) { // gx += g where x > 0
+  if (op == RELU) { // gx += g where not x <= 0 (a NaN passes g, like PyTorch's threshold_backward)
     let zeroV = f32x4.splat(0);
     for (; i + 4 <= n; i += 4) {
       let o = <usize>i << 2;
-      let kept = v128.and(v128.load(g + o), f32x4.gt(v128.load(x + o), zeroV));
+      let kept = v128.andnot(v128.load(g + o), f32x4.le(v128.load(x + o), zeroV));
       v128.store(gx + o, f32x4.add(v128.load(gx + o), kept));
     }
   } else if (op == EXP || op == TANH || op == SIGMOID) { // derivatives from the output y
@@ -467,7 +536,9 @@ function erf(x: f32): f32 {
   }
   for (; i < n; i++) {
     let o = <usize>i << 2;
-    store<f32>(gx + o, load<f32>(gx + o) + load<f32>(g + o) * unaryGrad(op, load<f32>(x + o), load<f32>(y + o), slope));
+    let gv = load<f32>(g + o), xv = load<f32>(x + o);
+    // relu selects g (PyTorch's threshold_backward), so an infinite g where x <= 0 gives 0, as its lanes do
+    store<f32>(gx + o, load<f32>(gx + o) + (op == RELU ? (xv <= 0 ? 0 : gv) : gv * unaryGrad(op, xv, load<f32>(y + o), slope)));
   }
 }
 

@@ -22,13 +22,19 @@ import { validIndex, reportBadIndex } from "../errors";
 // @ts-ignore: decorator
 @inline function at(base: usize, index: i32): usize { return base + (<usize>index << 2); }
 
-/** log Σ exp over n floats, shifted by the maximum. */
-function logSumExp(x: usize, n: i32): f32 {
+let rowMax: f32 = 0;
+
+/**
+ * log Σ exp(x − m) over n floats, with m = max x left in rowMax: callers add (x − m) terms to it
+ * rather than m + log s to x, which would round log s away next to a large m (logits near 8e3).
+ */
+function logSumExpShifted(x: usize, n: i32): f32 {
   let m = load<f32>(x);
   for (let c = 1; c < n; c++) m = max(m, load<f32>(at(x, c)));
   let s: f32 = 0;
   for (let c = 0; c < n; c++) s += Mathf.exp(load<f32>(at(x, c)) - m);
-  return m + Mathf.log(s);
+  rowMax = m;
+  return Mathf.log(s);
 }
 
 /** Row i's class label, or -1 (reported) when it is not an integer in [0, C). */
@@ -48,9 +54,13 @@ function rowLoss(rec: usize, i: i32): f32 {
     let y = label(rec, i);
     if (y < 0) return NaN;
     let row = at(x, i * C), eps = fattr(rec, 0);
-    let sum: f32 = 0;
-    if (eps != 0) for (let c = 0; c < C; c++) sum += load<f32>(at(row, c));
-    return logSumExp(row, C) - (1 - eps) * load<f32>(at(row, y)) - eps / <f32>C * sum;
+    let logS = logSumExpShifted(row, C), m = rowMax;
+    // −log p_y with log p_y = (x_y − m) − log s, negated last as PyTorch's nll does (one class: −0)
+    let nll = -((load<f32>(at(row, y)) - m) - logS);
+    if (eps == 0) return nll;
+    let sum: f32 = 0; // Σ (x − m)
+    for (let c = 0; c < C; c++) sum += load<f32>(at(row, c)) - m;
+    return (1 - eps) * nll + eps / <f32>C * (<f32>C * logS - sum);
   }
   if (op == NLL_LOSS) {
     let y = label(rec, i);
@@ -58,7 +68,11 @@ function rowLoss(rec: usize, i: i32): f32 {
   }
   let xv = load<f32>(at(x, i)), yv = load<f32>(at(dataPtr(load<i32>(rec, IN_B)), i));
   if (op == MSE_LOSS) return (xv - yv) * (xv - yv);
-  return max(xv, 0) - xv * yv + Mathf.log(1 + Mathf.exp(-Mathf.abs(xv))); // BCE_WITH_LOGITS
+  // BCE_WITH_LOGITS in PyTorch's order, (1 − y)·x + m + log(e^−m + e^(−x−m)) with m = max(−x, 0),
+  // the log term as log(1 + e^−|x|): x = +∞ gives NaN for y = 1, else +∞; x = −∞ gives NaN for any y
+  // (PyTorch's e^(−x−m) is e^(∞−∞) there), which the one-exp form needs said explicitly
+  if (xv == -Infinity) return NaN;
+  return (1 - yv) * xv + max(-xv, <f32>0) + Mathf.log(1 + Mathf.exp(-Mathf.abs(xv)));
 }
 
 /** Rows: N for crossEntropy and nll, every element for mse and bce (i1 holds that count). */
@@ -89,11 +103,11 @@ export function lossBackward(rec: usize): void {
       let row = at(x, i * C), grow = at(gx, i * C), eps = fattr(rec, 0);
       let y = label(rec, i);
       if (y < 0) return;
-      let lse = logSumExp(row, C);
+      let logS = logSumExpShifted(row, C), m = rowMax;
       for (let c = 0; c < C; c++) {
         let t = eps / <f32>C + (c == y ? 1 - eps : 0);
         let p = at(grow, c);
-        store<f32>(p, load<f32>(p) + gi * (Mathf.exp(load<f32>(at(row, c)) - lse) - t));
+        store<f32>(p, load<f32>(p) + gi * (Mathf.exp((load<f32>(at(row, c)) - m) - logS) - t));
       }
     } else if (op == NLL_LOSS) {
       if (!gx) return;

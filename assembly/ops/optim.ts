@@ -140,7 +140,7 @@ export function clipGradNorm(params: usize, count: i32, maxNorm: f64, p: f64): f
   }
   if (p != Infinity) total = p == 2 ? Math.sqrt(total) : Math.pow(total, 1 / p);
   let coef = maxNorm / (total + 1e-6);
-  if (coef < 1) {
+  if (!(coef >= 1)) { // also a NaN norm: PyTorch's clamp(coef, max = 1) keeps the NaN and scales by it
     let c = <f32>coef;
     for (let k = 0; k < count; k++) {
       let id = idAt(params, k);

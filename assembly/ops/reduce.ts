@@ -43,6 +43,11 @@ function sumAxis(x: usize, y: usize, outer: i32, R: i32, inner: i32): void {
 
 /** max or min along R; a NaN anywhere makes the result NaN, like PyTorch. */
 function extremeAxis(isMax: bool, x: usize, y: usize, outer: i32, R: i32, inner: i32): void {
+  if (R == 0) { // no element to pick (the bindings refuse this, like PyTorch): NaN, never a read past x
+    let n = outer * inner;
+    for (let i = 0; i < n; i++) store<f32>(at(y, i), NaN);
+    return;
+  }
   for (let o = 0; o < outer; o++) {
     for (let j = 0; j < inner; j++) {
       let base = o * R * inner + j;
@@ -62,7 +67,7 @@ function logsumexpAxis(x: usize, y: usize, outer: i32, R: i32, inner: i32): void
       let base = o * R * inner + j;
       let m: f32 = -Infinity; // an empty run gives log 0 = -Infinity
       for (let r = 0; r < R; r++) m = max(m, load<f32>(at(x, base + r * inner)));
-      if (m == -Infinity) { store<f32>(at(y, o * inner + j), m); continue; }
+      if (Mathf.abs(m) == Infinity) m = 0; // PyTorch's shift: all −∞ gives log 0 = −∞, a +∞ gives +∞ (not ∞ − ∞)
       let s: f32 = 0;
       for (let r = 0; r < R; r++) s += Mathf.exp(load<f32>(at(x, base + r * inner)) - m);
       store<f32>(at(y, o * inner + j), m + Mathf.log(s));
@@ -76,9 +81,9 @@ export function reduceForward(rec: usize): void {
   let op = opOf(rec);
   if (op == SUM || op == MEAN) {
     sumAxis(x, y, outer, R, inner);
-    if (op == MEAN) {
-      let scale: f32 = 1 / <f32>R, n = outer * inner;
-      for (let i = 0; i < n; i++) store<f32>(at(y, i), load<f32>(at(y, i)) * scale);
+    if (op == MEAN) { // sum / R, as PyTorch divides (a multiply by 1 / R can differ by an ulp)
+      let count = <f32>R, n = outer * inner;
+      for (let i = 0; i < n; i++) store<f32>(at(y, i), load<f32>(at(y, i)) / count);
     }
   } else if (op == MAX || op == MIN) {
     extremeAxis(op == MAX, x, y, outer, R, inner);
@@ -103,12 +108,15 @@ export function reduceBackward(rec: usize): void {
       let base = o * R * inner + j;
       let gy = load<f32>(at(g, o * inner + j)), yv = load<f32>(at(y, o * inner + j));
       if (op == MAX || op == MIN) {
+        // the elements equal to the result get g; when the result is NaN, the NaN elements (PyTorch)
+        let isNaN = yv != yv;
         let ties = 0;
-        if (shareTies) for (let r = 0; r < R; r++) if (load<f32>(at(x, base + r * inner)) == yv) ties++;
+        if (shareTies) for (let r = 0; r < R; r++) { let v = load<f32>(at(x, base + r * inner)); if (v == yv || (isNaN && v != v)) ties++; }
         let share: f32 = shareTies ? gy / <f32>ties : gy;
         for (let r = 0; r < R; r++) {
           let p = base + r * inner;
-          if (load<f32>(at(x, p)) != yv) continue;
+          let v = load<f32>(at(x, p));
+          if (v != yv && !(isNaN && v != v)) continue;
           store<f32>(at(gx, p), load<f32>(at(gx, p)) + share);
           if (!shareTies) break;
         }
@@ -123,15 +131,16 @@ export function reduceBackward(rec: usize): void {
   }
 }
 
-/** Index of the first maximum (or minimum) along R, as f32: argmax/argmin (no gradient). */
+/** Index of the first maximum (or minimum, or the first NaN, like PyTorch) along R, as f32: argmax/argmin (no gradient). */
 export function argExtreme(isMax: bool, x: usize, y: usize, outer: i32, R: i32, inner: i32): void {
+  if (R == 0) return; // nothing to index (the bindings refuse this, like PyTorch)
   for (let o = 0; o < outer; o++) {
     for (let j = 0; j < inner; j++) {
       let base = o * R * inner + j;
       let best = load<f32>(at(x, base)), bestR = 0;
-      for (let r = 1; r < R; r++) {
+      for (let r = 1; r < R && best == best; r++) {
         let v = load<f32>(at(x, base + r * inner));
-        if (isMax ? v > best : v < best) { best = v; bestR = r; }
+        if (v != v || (isMax ? v > best : v < best)) { best = v; bestR = r; }
       }
       store<f32>(at(y, o * inner + j), <f32>bestR);
     }

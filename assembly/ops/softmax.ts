@@ -18,6 +18,7 @@ export function softmaxForward(rec: usize): void {
   let x = dataPtr(load<i32>(rec, IN_A)), y = dataPtr(load<i32>(rec, OUT));
   let outer = attr(rec, 0), R = attr(rec, 1), inner = attr(rec, 2);
   let isLog = opOf(rec) != SOFTMAX;
+  if (R == 0) return; // an empty axis: an empty result, nothing to read or write
   for (let o = 0; o < outer; o++) {
     for (let j = 0; j < inner; j++) {
       let base = o * R * inner + j;
@@ -31,8 +32,10 @@ export function softmaxForward(rec: usize): void {
         if (!isLog) store<f32>(at(y, p), e);
       }
       if (isLog) {
-        let shift = m + Mathf.log(s);
-        for (let r = 0; r < R; r++) { let p = base + r * inner; store<f32>(at(y, p), load<f32>(at(x, p)) - shift); }
+        // (x − m) − log s, in that order: m + log s would round log s away next to a large m
+        // (logits near 8e3: log s ≈ 1e-4 is below half an ulp of 8e3)
+        let lse = Mathf.log(s);
+        for (let r = 0; r < R; r++) { let p = base + r * inner; store<f32>(at(y, p), (load<f32>(at(x, p)) - m) - lse); }
       } else {
         let inv: f32 = 1 / s;
         for (let r = 0; r < R; r++) { let p = base + r * inner; store<f32>(at(y, p), load<f32>(at(y, p)) * inv); }
