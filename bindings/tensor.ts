@@ -511,6 +511,18 @@ function reduce(op: Op, name: string, x: TensorLike, dim: number | number[] | un
       else runs.push([ax, ax]);
     }
     if (runs.length === 0) runs.push([0, -1]); // nothing to reduce: a copy through [size, 1, 1]
+    // max()/min() over everything or a list of dims share a tie's gradient (like amax); over one dim
+    // the first extreme takes it (like max(dim), whose gradient follows the index it returns)
+    const shareTies = typeof dim === 'number' ? 0 : 1;
+    if (runs.length > 1 && op !== Op.SUM && op !== Op.MEAN) {
+      // max, min and logsumexp of separate runs are not a chain of single reductions (ties would
+      // split their gradient per run, an all −∞ slice would give NaN): gather the reduced dims last
+      const kept = shape.map((_, i) => i).filter((i) => !axes.includes(i));
+      const gathered = permute(a, [...kept, ...axes], name);
+      const out = run(op, name, outShape, gathered, null, null, numel(kept.map((i) => shape[i])), numel(axes.map((i) => shape[i])), 1, shareTies);
+      gathered.dispose(); // its record keeps it for the graph
+      return out;
+    }
     let cur = a;
     let curShape: number[] = shape.slice();
     for (let r = runs.length - 1; r >= 0; r--) {
@@ -518,9 +530,6 @@ function reduce(op: Op, name: string, x: TensorLike, dim: number | number[] | un
       const outer = prod(curShape, 0, first), R = prod(curShape, first, last + 1), inner = prod(curShape, last + 1, curShape.length);
       const isLast = r === 0;
       const nextShape = curShape.map((d, i) => (i >= first && i <= last ? 1 : d));
-      // max()/min() over everything or a list of dims share a tie's gradient (like amax); over one dim
-      // the first extreme takes it (like max(dim), whose gradient follows the index it returns)
-      const shareTies = typeof dim === 'number' ? 0 : 1;
       const next = run(op, name, isLast ? outShape : nextShape, cur, null, null, outer, R, inner, shareTies);
       if (cur !== a) cur.dispose(); // an intermediate of a multi-run reduction: its record keeps it
       cur = next;

@@ -178,3 +178,26 @@ describe('optimizers and clipping with non-finite gradients (torch 1.13)', () =>
     }
   });
 });
+
+describe('max, min and logsumexp over dims that are not adjacent reduce them together (as torch.amax / logsumexp)', () => {
+  it('a tie across the reduced dims shares the gradient among all of them', () => {
+    // torch 1.13: x.amax([0, 2]).sum().backward() → [1/3, 1/3, 1/3, 0] (a chain of two reductions gave [.25, .25, .5, 0])
+    const x = tg.tensor([[[5, 5]], [[5, 1]]], { requiresGrad: true });
+    x.max([0, 2]).sum().backward();
+    expectClose(x.grad!.data(), [1 / 3, 1 / 3, 1 / 3, 0], 1e-6, 1e-7, 'amax grad');
+    const y = tg.tensor([[[1, 1]], [[1, 3]]], { requiresGrad: true });
+    y.min([0, 2]).sum().backward();
+    expectClose(y.grad!.data(), [1 / 3, 1 / 3, 1 / 3, 0], 1e-6, 1e-7, 'amin grad');
+    tg.dispose([x, y]);
+  });
+
+  it('logsumexp with an all −∞ inner slice has zero gradient there, not NaN', () => {
+    // torch 1.13: value [0, 3.4076], gradient [0, 0, 0.0900, 0.2447, 0, 1, 0.6652, 0]
+    const y = tg.tensor([[[-Infinity, -Infinity], [1, 2]], [[-Infinity, 0], [3, -Infinity]]], { requiresGrad: true });
+    const l = y.logsumexp([0, 2]);
+    expectClose(l.data(), [0, 3.4076058864593506], 1e-6, 1e-6, 'logsumexp value');
+    l.sum().backward();
+    expectClose(y.grad!.data(), [0, 0, 0.09003058, 0.24472849, 0, 1, 0.665241, 0], 1e-5, 1e-7, 'logsumexp grad');
+    tg.dispose([y, l]);
+  });
+});
