@@ -103,12 +103,13 @@ export function liveNodes(): number {
 export function setScratchShape(shape: readonly number[]): void {
   const n = shape.length;
   if (!(n <= MAX_RANK)) throw new Error(`a shape of ${n} dims cannot be stored: at most ${MAX_RANK} are supported`);
+  const h = heapI32();
   for (let i = 0; i < n; i++) {
     const d = shape[i];
+    // an invalid size is refused before the core reads the scratch (it is read only by newNode/runOp)
     if ((d | 0) !== d || d < 0) throw new Error(`shape [${shape.join(',')}] has an invalid size ${String(d)}`);
+    h[(SHAPE_SCRATCH >>> 2) + i] = d;
   }
-  const h = heapI32();
-  for (let i = 0; i < n; i++) h[(SHAPE_SCRATCH >>> 2) + i] = shape[i];
 }
 
 const IN_USE = 4;

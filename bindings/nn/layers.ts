@@ -54,23 +54,13 @@ export class Linear extends Module {
 }
 
 /**
- * Applies steps in order and releases each intermediate result once the next step has used it
- * (its tape record keeps what backward needs), as the compound ops do: a forward pass outside
- * tidy() leaves only its output. An error releases the intermediates made so far.
+ * Releases `y`, an intermediate result of a forward pass over layers, once the next layer has
+ * made `next` from it (its tape record keeps what backward needs), as the compound ops do: a
+ * forward pass outside tidy() leaves only its output. Not the input `x`, nor a layer's output
+ * that is its input (Identity, Dropout in eval()).
  */
-function chain(x: unknown, steps: ((y: any) => any)[]): any {
-  let y = x;
-  try {
-    for (const step of steps) {
-      const next = step(y);
-      if (y !== x && y !== next && y instanceof Tensor) y.dispose();
-      y = next;
-    }
-  } catch (err) {
-    if (y !== x && y instanceof Tensor) y.dispose();
-    throw err;
-  }
-  return y;
+function dropIntermediate(y: unknown, x: unknown, next: unknown): void {
+  if (y !== x && y !== next && y instanceof Tensor) y.dispose();
 }
 
 /** Runs its modules in order; they are named "0", "1", ... like PyTorch's nn.Sequential. */
@@ -110,7 +100,18 @@ export class Sequential extends Module {
   }
 
   forward(x: any): Tensor {
-    return chain(x, this._list.map((m) => (y: any) => m.forward(y)));
+    let y = x;
+    try {
+      for (const m of this._list) {
+        const next = m.forward(y);
+        dropIntermediate(y, x, next);
+        y = next;
+      }
+    } catch (err) {
+      dropIntermediate(y, x, undefined);
+      throw err;
+    }
+    return y;
   }
 }
 
@@ -172,12 +173,24 @@ export class MLP extends Module {
   }
 
   forward(x: Tensor): Tensor {
-    const steps: ((y: any) => any)[] = [];
-    this.layers.forEach((layer, i) => {
-      steps.push((y) => layer.forward(y));
-      if (i < this.layers.length - 1) steps.push((y) => this._activation(y));
-    });
-    return chain(x, steps);
+    let y = x;
+    const last = this.layers.length - 1;
+    try {
+      for (let i = 0; i <= last; i++) {
+        let next = this.layers[i].forward(y);
+        dropIntermediate(y, x, next);
+        y = next;
+        if (i < last) {
+          next = this._activation(y);
+          dropIntermediate(y, x, next);
+          y = next;
+        }
+      }
+    } catch (err) {
+      dropIntermediate(y, x, undefined);
+      throw err;
+    }
+    return y;
   }
 
   extraRepr(): string {
@@ -214,7 +227,7 @@ export class Embedding extends Module {
       flat = indices;
     } else if (Array.isArray(indices)) {
       if (indices.length > 0 && Array.isArray(indices[0])) {
-        owned = tensor(indices as NestedArray, {}, 'Embedding');
+        owned = tensor(indices as NestedArray, undefined, 'Embedding');
         shape = owned.shape;
         const reshaped = owned.reshape([-1]);
         owned.dispose();
