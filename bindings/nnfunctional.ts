@@ -125,7 +125,7 @@ export interface CrossEntropyOptions extends LossOptions { labelSmoothing?: numb
 /** A loss over [N, C] scores and N integer class labels (crossEntropy, nllLoss). */
 function classLoss(op: Op, name: string, input: TensorLike, labels: Index, code: number, smoothing: number): Tensor {
   if (!(input instanceof Tensor)) return viaTensor(name, input, (t) => classLoss(op, name, t, labels, code, smoothing));
-  if (input.isDisposed) live(input, name);
+  live(input, name);
   return classLossOf(op, name, input, labels, code, smoothing);
 }
 

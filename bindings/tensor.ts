@@ -498,7 +498,7 @@ function reduce(op: Op, name: string, x: TensorLike, dim: number | number[] | un
   checkBool(keepdim, 'keepdim', name);
   if (!(x instanceof Tensor)) return viaTensor(name, x, (t) => reduce(op, name, t, dim, keepdim));
   const a = x;
-  if (a.isDisposed) live(a, name);
+  live(a, name);
   const axes = reduceAxes(a, dim, name);
   const shape = a.dims;
   const outShape = keepdim ? shape.map((d, i) => (axes.includes(i) ? 1 : d)) : shape.filter((_, i) => !axes.includes(i));
@@ -541,7 +541,7 @@ function argReduce(isMax: boolean, name: string, x: TensorLike, dim: number | un
   checkBool(keepdim, 'keepdim', name);
   if (!(x instanceof Tensor)) return viaTensor(name, x, (t) => argReduce(isMax, name, t, dim, keepdim));
   const a = x;
-  if (a.isDisposed) live(a, name);
+  live(a, name);
   if (a.size === 0) throw new Error(`${name}: cannot reduce an empty tensor of shape ${fmt(a.dims)}`);
   let shape: number[], outer: number, R: number, inner: number;
   if (dim === undefined) {
@@ -562,7 +562,7 @@ export const argmin = (a: TensorLike, dim?: number, keepdim = false): Tensor => 
 function softmaxLike(op: Op, name: string, x: TensorLike, dim: number): Tensor {
   if (!(x instanceof Tensor)) return viaTensor(name, x, (t) => softmaxLike(op, name, t, dim));
   const a = x;
-  if (a.isDisposed) live(a, name);
+  live(a, name);
   if (dim === undefined) throw new Error(`${name}: dim is required (the axis to normalise over)`);
   const ax = normAxis(dim, a.dims.length, name, a.dims);
   const R = a.dims.length ? a.dims[ax] : 1;
@@ -577,7 +577,7 @@ export const logSoftmax = (a: TensorLike, dim: number): Tensor => softmaxLike(Op
 export function reshape(x: TensorLike, shape: number[], name = 'reshape'): Tensor {
   if (!(x instanceof Tensor)) return viaTensor(name, x, (t) => reshape(t, shape, name));
   const a = x;
-  if (a.isDisposed) live(a, name);
+  live(a, name);
   if (!Array.isArray(shape)) throw new Error(`${name}: shape must be an array of integers, got ${describe(shape)}`);
   const free = shape.filter((d) => d === -1).length;
   if (free > 1) throw new Error(`${name}: only one dim can be -1, got shape ${fmt(shape)}`);
@@ -595,7 +595,7 @@ export function reshape(x: TensorLike, shape: number[], name = 'reshape'): Tenso
 export function flatten(x: TensorLike, startDim = 0, endDim = -1): Tensor {
   if (!(x instanceof Tensor)) return viaTensor('flatten', x, (t) => flatten(t, startDim, endDim));
   const a = x;
-  if (a.isDisposed) live(a, 'flatten');
+  live(a, 'flatten');
   if (a.dims.length === 0) return reshape(a, [1], 'flatten');
   const s = normAxis(startDim, a.dims.length, 'flatten', a.dims), e = normAxis(endDim, a.dims.length, 'flatten', a.dims);
   if (s > e) throw new Error(`flatten: startDim ${startDim} comes after endDim ${endDim} for shape ${fmt(a.dims)}`);
@@ -605,7 +605,7 @@ export function flatten(x: TensorLike, startDim = 0, endDim = -1): Tensor {
 export function squeeze(x: TensorLike, dim?: number): Tensor {
   if (!(x instanceof Tensor)) return viaTensor('squeeze', x, (t) => squeeze(t, dim));
   const a = x;
-  if (a.isDisposed) live(a, 'squeeze');
+  live(a, 'squeeze');
   if (dim === undefined) return reshape(a, a.dims.filter((d) => d !== 1), 'squeeze');
   const ax = normAxis(dim, a.dims.length, 'squeeze', a.dims);
   return reshape(a, a.dims.filter((d, i) => i !== ax || d !== 1), 'squeeze');
@@ -614,7 +614,7 @@ export function squeeze(x: TensorLike, dim?: number): Tensor {
 export function unsqueeze(x: TensorLike, dim: number): Tensor {
   if (!(x instanceof Tensor)) return viaTensor('unsqueeze', x, (t) => unsqueeze(t, dim));
   const a = x;
-  if (a.isDisposed) live(a, 'unsqueeze');
+  live(a, 'unsqueeze');
   const ax = normAxis(dim, a.dims.length + 1, 'unsqueeze', a.dims);
   return reshape(a, [...a.dims.slice(0, ax), 1, ...a.dims.slice(ax)], 'unsqueeze');
 }
@@ -622,7 +622,7 @@ export function unsqueeze(x: TensorLike, dim: number): Tensor {
 export function permute(x: TensorLike, dims: number[], name = 'permute'): Tensor {
   if (!(x instanceof Tensor)) return viaTensor(name, x, (t) => permute(t, dims, name));
   const a = x;
-  if (a.isDisposed) live(a, name);
+  live(a, name);
   const rank = a.dims.length;
   if (!Array.isArray(dims) || dims.length !== rank) {
     throw new Error(`${name}: dims ${fmt(dims)} must list each of the ${rank} dims of shape ${fmt(a.dims)} once`);
@@ -637,7 +637,7 @@ export function permute(x: TensorLike, dims: number[], name = 'permute'): Tensor
 export function transpose(x: TensorLike, dim0: number, dim1: number): Tensor {
   if (!(x instanceof Tensor)) return viaTensor('transpose', x, (t) => transpose(t, dim0, dim1));
   const a = x;
-  if (a.isDisposed) live(a, 'transpose');
+  live(a, 'transpose');
   const rank = a.dims.length;
   const d0 = normAxis(dim0, rank, 'transpose', a.dims), d1 = normAxis(dim1, rank, 'transpose', a.dims);
   const perm = Array.from({ length: rank }, (_, i) => i);
@@ -648,7 +648,7 @@ export function transpose(x: TensorLike, dim0: number, dim1: number): Tensor {
 export function expand(x: TensorLike, shape: number[]): Tensor {
   if (!(x instanceof Tensor)) return viaTensor('expand', x, (t) => expand(t, shape));
   const a = x;
-  if (a.isDisposed) live(a, 'expand');
+  live(a, 'expand');
   if (!Array.isArray(shape) || shape.length < a.dims.length) {
     throw new Error(`expand: shape ${fmt(shape)} must have at least the ${a.dims.length} dims of ${fmt(a.dims)}`);
   }
@@ -723,7 +723,7 @@ function stackOf(parts: Tensor[], dim: number): Tensor {
 export function narrow(x: TensorLike, dim: number, start: number, length: number): Tensor {
   if (!(x instanceof Tensor)) return viaTensor('narrow', x, (t) => narrow(t, dim, start, length));
   const a = x;
-  if (a.isDisposed) live(a, 'narrow');
+  live(a, 'narrow');
   if (a.dims.length === 0) throw new Error('narrow: cannot narrow a 0-d tensor');
   const ax = normAxis(dim, a.dims.length, 'narrow', a.dims);
   const n = a.dims[ax];
@@ -769,7 +769,7 @@ function checkIndices(values: ArrayLike<number>, bound: number, op: string): voi
 export function indexSelect(x: TensorLike, dim: number, index: Index): Tensor {
   if (!(x instanceof Tensor)) return viaTensor('indexSelect', x, (t) => indexSelect(t, dim, index));
   const a = x;
-  if (a.isDisposed) live(a, 'indexSelect');
+  live(a, 'indexSelect');
   const ax = normAxis(dim, a.dims.length, 'indexSelect', a.dims);
   const R = a.dims.length ? a.dims[ax] : 1;
   const { t, owned } = indexTensor(index, R, 'indexSelect');
@@ -787,7 +787,7 @@ export function indexSelect(x: TensorLike, dim: number, index: Index): Tensor {
 export function gather(x: TensorLike, dim: number, index: Tensor | NestedArray): Tensor {
   if (!(x instanceof Tensor)) return viaTensor('gather', x, (t) => gather(t, dim, index));
   const a = x;
-  if (a.isDisposed) live(a, 'gather');
+  live(a, 'gather');
   const ax = normAxis(dim, a.dims.length, 'gather', a.dims);
   const R = a.dims.length ? a.dims[ax] : 1;
   const { t, owned } = indexTensor(index, R, 'gather');
@@ -840,6 +840,6 @@ export function noGrad<T>(fn: () => T): T {
 export function detach(x: Tensor): Tensor {
   if (!(x instanceof Tensor)) return viaTensor('detach', x, (t) => detach(t));
   const a = x;
-  if (a.isDisposed) live(a, 'detach');
+  live(a, 'detach');
   return noGrad(() => run(Op.RESHAPE, 'detach', a.dims, a, null, null));
 }
