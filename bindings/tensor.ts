@@ -324,6 +324,8 @@ export function tensor(data: number | NestedArray | Float32Array, options?: Tens
 }
 
 function creationShape(args: unknown[], op: string): { shape: number[]; options: CreateOptions } {
+  // undefined options (zeros(shape, opts) with opts unset) are no options, not a size
+  while (args.length > 1 && args[args.length - 1] === undefined) args = args.slice(0, -1);
   const last = args[args.length - 1];
   // a final object (or null) is the options: readOptions rejects it if it is not a plain one
   const hasOptions = args.length > 0 && typeof last === 'object' && !Array.isArray(last);

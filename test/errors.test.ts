@@ -520,6 +520,15 @@ describe('row 19: integers are integers in range', () => {
     expectEngineIntact();
   });
 
+  it('zeros(shape, undefined) is zeros(shape): an unset options argument is not a size', () => {
+    tg.tidy(() => {
+      expect(tg.zeros([2, 3], undefined).shape).toEqual([2, 3]);
+      expect(tg.ones(2, 3, undefined).shape).toEqual([2, 3]);
+      expect(tg.full([2], 4, undefined).toArray()).toEqual([4, 4]);
+    });
+    expectEngineIntact();
+  });
+
   it('sizes of 2^31 and more are refused even when the tensor would be empty', () => {
     expectOpError(() => tg.zeros([0, 2 ** 32]), 'zeros', /2147483647|4294967296/);
     expectOpError(() => tg.ones(0, 2 ** 31), 'ones');
