@@ -11,6 +11,9 @@
 // Calls that fail because of bugs another engineer is fixing are listed in KNOWN_OTHER_OWNER with
 // their issue row; they run in their own describe (last, since some corrupt memory) as `it.fails`
 // until those fixes are merged: then switch them to `it`.
+//
+// SENTINEL_LOG=1 prints every failing call; SENTINEL_MESSAGES=1 prints every error message (to
+// read them for quality: does each name its op and argument?).
 import { describe, it, expect, beforeAll } from 'vitest';
 import * as tgm from '../dist/index.js';
 
