@@ -97,8 +97,9 @@ export function liveNodes(): number {
 
 /**
  * Writes `shape` to the header's shape scratch, where newNode and runOp read an output shape.
- * The scratch and a node's row hold MAX_RANK sizes, each an i32: a longer or invalid shape is
- * refused here, before anything is written, whatever the caller checked.
+ * The scratch and a node's row hold MAX_RANK sizes, each an i32: a longer shape is refused here
+ * before anything is written, and a size that is not an i32 ≥ 0 before the core reads the scratch
+ * (only newNode and runOp do), whatever the caller checked.
  */
 export function setScratchShape(shape: readonly number[]): void {
   const n = shape.length;
