@@ -707,6 +707,18 @@ describe('found by the sentinel harness', () => {
     const z = tg.noGrad(() => seq.forward(x)); // nothing records: only z is alive
     expect(tg.memory().tensors).toBe(n + 1);
     z.dispose();
+    // an activation a layer keep()s for later is not released (tidy() spares it too)
+    class Remember extends tg.nn.Module {
+      _last: T | null = null; // private (underscore): not a parameter
+      forward(t: T): T { this._last = tg.keep(t.mul(2)); return this._last; }
+    }
+    const remember = new Remember();
+    const seq2 = new tg.nn.Sequential(remember, new tg.nn.ReLU());
+    seq2.forward(x).dispose();
+    expect(remember._last!.isDisposed).toBe(false);
+    expect(remember._last!.toArray()).toEqual([[2, 4, 6], [-2, 1, 4]]);
+    remember._last!.dispose();
+    expect(tg.memory().tensors).toBe(n);
     expect(tg.memory().tensors).toBe(n);
     tg.dispose(x);
     mlp.dispose();

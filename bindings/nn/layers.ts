@@ -3,6 +3,7 @@
 import { Tensor, type Index, type NestedArray, tensor } from '../tensor';
 import { linear, conv2d, maxPool2d, avgPool2d, dropout, layerNorm } from '../nnfunctional';
 import { relu, tanh, sigmoid, gelu, leakyRelu, flatten } from '../tensor';
+import { flagsOf } from '../core';
 import { fmt, show, readOptions, checkInt, checkPair, checkNumber, pairAtLeast, numberIn, oneOf, bool, type Check } from '../shape';
 import { Module, uniformParameter, normalParameter, constantParameter } from './module';
 
@@ -57,11 +58,13 @@ export class Linear extends Module {
  * Releases `y`, an intermediate result of a forward pass over layers, once the next layer has
  * made `next` from it (its tape record keeps what backward needs), as the compound ops do: a
  * forward pass outside tidy() leaves only its output. Not the input `x`, nor a layer's output
- * that is its input (Identity, Dropout in eval()).
+ * that is its input (Identity, Dropout in eval()), nor a tensor passed to keep() (a parameter, or
+ * an activation a layer keeps for later): the same exemptions as tidy().
  */
 function dropIntermediate(y: unknown, x: unknown, next: unknown): void {
-  if (y !== x && y !== next && y instanceof Tensor) y.dispose();
+  if (y !== x && y !== next && y instanceof Tensor && !y.isDisposed && (flagsOf(y.id) & KEPT) === 0) y.dispose();
 }
+const KEPT = 8; // the core's flag for tensors exempt from tidy() (assembly/nodes.ts)
 
 /** Runs its modules in order; they are named "0", "1", ... like PyTorch's nn.Sequential. */
 export class Sequential extends Module {
