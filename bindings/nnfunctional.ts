@@ -97,7 +97,10 @@ function conv2dOf(x: Tensor, w: Tensor, b: Tensor | null, [sh, sw]: [number, num
 }
 
 export interface PoolOptions { stride?: number | [number, number]; padding?: number | [number, number] }
-const POOL_OPTIONS = CONV_OPTIONS;
+const POOL_OPTIONS = {
+  stride: (v: unknown, name: string, op: string) => (v === null ? null : checkPair(v, name, op, 1)), // null: kernelSize, like None
+  padding: pairAtLeast(0),
+};
 
 function pool2d(op: Op, name: string, input: TensorLike, kernelSize: number | [number, number], options: PoolOptions | undefined): Tensor {
   const o = readOptions(options, POOL_OPTIONS, name);
