@@ -73,6 +73,7 @@ const NUMBERS: Hostile[] = [
   h('2**53', () => 2 ** 53),
   h('-(2**31)-1', () => -(2 ** 31) - 1),
   h('1e308', () => 1e308),
+  h('1e9', () => 1e9), // a size whose tensor needs 4 GB: refused before anything is allocated
 ];
 
 const TENSORS: Hostile[] = [

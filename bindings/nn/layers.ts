@@ -4,7 +4,7 @@ import { Tensor, type Index, type NestedArray, tensor } from '../tensor';
 import { linear, conv2d, maxPool2d, avgPool2d, dropout, layerNorm } from '../nnfunctional';
 import { relu, tanh, sigmoid, gelu, leakyRelu, flatten } from '../tensor';
 import { flagsOf } from '../core';
-import { fmt, show, readOptions, checkInt, checkPair, checkNumber, pairAtLeast, numberIn, oneOf, bool, type Check } from '../shape';
+import { fmt, show, checkBytes, readOptions, checkInt, checkPair, checkNumber, pairAtLeast, numberIn, oneOf, bool, type Check } from '../shape';
 import { Module, uniformParameter, normalParameter, constantParameter } from './module';
 
 type Pair = number | [number, number];
@@ -35,6 +35,7 @@ export class Linear extends Module {
     this.inFeatures = positiveInt(inFeatures, 'inFeatures', 'Linear');
     this.outFeatures = positiveInt(outFeatures, 'outFeatures', 'Linear');
     const bound = 1 / Math.sqrt(inFeatures);
+    checkBytes([outFeatures, inFeatures], 'Linear'); // too large: a RangeError naming the layer, not rand
     this.weight = uniformParameter([outFeatures, inFeatures], bound);
     this.bias = null;
     try {
@@ -166,6 +167,7 @@ export class MLP extends Module {
     }
     const sizes = [inFeatures, ...hidden, outFeatures];
     sizes.forEach((s, i) => positiveInt(s, i === 0 ? 'inFeatures' : i === sizes.length - 1 ? 'outFeatures' : `hidden[${i - 1}]`, 'MLP'));
+    for (let i = 0; i + 1 < sizes.length; i++) checkBytes([sizes[i + 1], sizes[i]], 'MLP'); // before any layer is made
     this.layers = [];
     try {
       for (let i = 0; i + 1 < sizes.length; i++) this.layers.push(new Linear(sizes[i], sizes[i + 1], { bias: o.bias ?? true }));
@@ -214,6 +216,7 @@ export class Embedding extends Module {
     super();
     this.numEmbeddings = positiveInt(numEmbeddings, 'numEmbeddings', 'Embedding');
     this.embeddingDim = positiveInt(embeddingDim, 'embeddingDim', 'Embedding');
+    checkBytes([numEmbeddings, embeddingDim], 'Embedding');
     this.weight = normalParameter([numEmbeddings, embeddingDim]);
   }
 
@@ -280,6 +283,7 @@ export class LayerNorm extends Module {
     this.normalizedShape = shape.slice();
     this.eps = o.eps ?? 1e-5;
     const affine = o.elementwiseAffine ?? true;
+    checkBytes(this.normalizedShape, 'LayerNorm');
     this.weight = affine ? constantParameter(this.normalizedShape, 1) : null;
     try {
       this.bias = affine ? constantParameter(this.normalizedShape, 0) : null;
@@ -345,6 +349,7 @@ export class Conv2d extends Module {
     this.padding = o.padding ?? [0, 0];
     const [kh, kw] = this.kernelSize;
     const bound = 1 / Math.sqrt(inChannels * kh * kw);
+    checkBytes([outChannels, inChannels, kh, kw], 'Conv2d');
     this.weight = uniformParameter([outChannels, inChannels, kh, kw], bound);
     this.bias = null;
     try {
