@@ -74,6 +74,7 @@ const NUMBERS: Hostile[] = [
   h('-(2**31)-1', () => -(2 ** 31) - 1),
   h('1e308', () => 1e308),
   h('1e9', () => 1e9), // a size whose tensor needs 4 GB: refused before anything is allocated
+  h('-0', () => -0),
 ];
 
 const TENSORS: Hostile[] = [
@@ -96,6 +97,10 @@ const TENSORS: Hostile[] = [
   h('[string]', () => ['1']),
   h('number 7', () => 7),
   h('number NaN', () => NaN),
+  // eslint-disable-next-line no-sparse-arrays
+  h('holey array', () => [1, , 3]),
+  h('Float64Array', () => new Float64Array(3)),
+  h('array-like', () => ({ length: 2, 0: 1, 1: 2 })),
 ];
 
 const INTS: Hostile[] = [...COMMON, ...NUMBERS, h('tensor 1', () => tg.tensor(1)), h("'1'", () => '1')];
