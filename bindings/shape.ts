@@ -54,7 +54,9 @@ export function show(x: unknown): string {
     }
     const proto = Object.getPrototypeOf(x);
     if (proto === null || Object.getPrototypeOf(proto) === null) return 'an object';
-    const name = Object.prototype.hasOwnProperty.call(proto, 'constructor') ? (proto.constructor as { name?: unknown }).name : undefined;
+    // the bundle is minified: nn layers declare their PyTorch name in a static typeName
+    const ctor = Object.prototype.hasOwnProperty.call(proto, 'constructor') ? (proto.constructor as { name?: unknown; typeName?: unknown }) : undefined;
+    const name = typeof ctor?.typeName === 'string' ? ctor.typeName : ctor?.name;
     return typeof name === 'string' && name ? `a ${name}` : 'an object';
   } catch {
     return 'a value that cannot be shown';
