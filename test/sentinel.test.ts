@@ -699,15 +699,29 @@ const gradOf = (t: T): number[] | null => tg.tidy(() => { const g = t.grad; retu
 const KNOWN_OTHER_OWNER: Known[] = [
   {
     row: '1',
-    why: 'a broadcast with an empty result writes past its buffer ([3,3] op [0,3,3])',
+    why: 'a broadcast with an empty result writes past its buffer ([3,3] op [0,3,3], expand, layerNorm on an empty batch)',
     match: (l) => /^(tg\.|Tensor#)(add|sub|mul|div|pow|maximum|minimum|matmul)\(arg \d = empty \[0,3,3\]\)/.test(l),
     scenario: () => {
-      const a = tg.zeros([0, 3, 3]), b = tg.full([3, 3], 5), A = tg.zeros([4]), S = tg.full([4], 7);
-      A.dispose();
-      const r = a.add(b);
-      const values = Array.from(S.data());
-      tg.dispose([a, b, S, r]);
-      return values.every((v) => v === 7) ? null : `a neighbour reads ${values.join(',')} instead of 7,7,7,7`;
+      // the issue's repro, then the other ops the row names: operands first, then a hole and a
+      // neighbour right after it (where the op's output lands), then the op
+      const cases: [string, () => T[], (xs: T[]) => void][] = [
+        ['[0,3,3] + [3,3]', () => [tg.zeros([0, 3, 3]), tg.full([3, 3], 5)], ([a, b]) => { a.add(b); }],
+        ['[3,3] * [0,3,3], backward', () => [tg.full([3, 3], 2, { requiresGrad: true }), tg.zeros([0, 3, 3])],
+          ([w, e]) => { w.mul(e).sum().backward(); }],
+        ['expand [1,3] to [0,3]', () => [tg.ones([1, 3])], ([a]) => { a.expand([0, 3]); }],
+        ['layerNorm with weight on an empty batch, backward', () => [tg.zeros([0, 3], { requiresGrad: true }), tg.ones([3], { requiresGrad: true })],
+          ([x, w]) => { F.layerNorm(x, [3], w).sum().backward(); }],
+      ];
+      for (const [what, prepare, op] of cases) {
+        const xs = prepare();
+        const A = tg.zeros([4]), S = tg.full([4], 7);
+        A.dispose();
+        tg.tidy(() => op(xs)); // releases what the op made
+        const values = Array.from(S.data());
+        tg.dispose([...xs, S]);
+        if (!values.every((v) => v === 7)) return `${what}: a neighbour reads ${values.join(',')} instead of 7,7,7,7`;
+      }
+      return null;
     },
   },
   {
