@@ -108,18 +108,20 @@ export function liveNodes(): number {
 
 /**
  * Writes `shape` to the header's shape scratch, where newNode and runOp read an output shape.
- * The scratch and a node's row hold MAX_RANK sizes, each an i32: a longer or invalid shape is
- * refused here, before anything is written, whatever the caller checked.
+ * The scratch and a node's row hold MAX_RANK sizes, each an i32: a longer shape is refused here
+ * before anything is written, and a size that is not an i32 ≥ 0 before the core reads the scratch
+ * (only newNode and runOp do), whatever the caller checked.
  */
 export function setScratchShape(shape: readonly number[]): void {
   const n = shape.length;
   if (!(n <= MAX_RANK)) throw new Error(`a shape of ${n} dims cannot be stored: at most ${MAX_RANK} are supported`);
+  const h = heapI32();
   for (let i = 0; i < n; i++) {
     const d = shape[i];
+    // an invalid size is refused before the core reads the scratch (it is read only by newNode/runOp)
     if ((d | 0) !== d || d < 0) throw new Error(`shape [${shape.join(',')}] has an invalid size ${String(d)}`);
+    h[(SHAPE_SCRATCH >>> 2) + i] = d;
   }
-  const h = heapI32();
-  for (let i = 0; i < n; i++) h[(SHAPE_SCRATCH >>> 2) + i] = shape[i];
 }
 
 const IN_USE = 4;

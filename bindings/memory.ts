@@ -1,19 +1,26 @@
 // Lifetimes: tidy() scopes, dispose(), memory(). WebAssembly memory is not garbage collected,
 // so every tensor is released explicitly, either by the scope it was made in or by dispose().
 import { core, liveNodes, outOfMemory } from './core';
+import { show } from './shape';
 import type { Tensor } from './tensor';
 
 /**
  * Every tensor reachable from `value` through arrays and plain objects (null-prototype ones too,
- * as load() returns), each container visited once so cycles end.
+ * as load() returns), each container visited once so cycles end; a loop, not recursion, so any
+ * depth works.
  */
-function collect(value: unknown, into: Set<Tensor>, isTensor: (v: unknown) => v is Tensor, seen = new Set<object>()): void {
-  if (isTensor(value)) { into.add(value); return; }
-  if (value === null || typeof value !== 'object' || seen.has(value)) return;
-  const proto = Object.getPrototypeOf(value);
-  if (!Array.isArray(value) && proto !== Object.prototype && proto !== null) return;
-  seen.add(value);
-  for (const v of Object.values(value)) collect(v, into, isTensor, seen);
+function collect(value: unknown, into: Set<Tensor>, isTensor: (v: unknown) => v is Tensor): void {
+  const seen = new Set<object>();
+  const todo: unknown[] = [value];
+  while (todo.length > 0) {
+    const v = todo.pop();
+    if (isTensor(v)) { into.add(v); continue; }
+    if (v === null || typeof v !== 'object' || seen.has(v)) continue;
+    const proto = Object.getPrototypeOf(v);
+    if (!Array.isArray(v) && proto !== Object.prototype && proto !== null) continue;
+    seen.add(v);
+    for (const x of Object.values(v)) todo.push(x);
+  }
 }
 
 let isTensorFn: (v: unknown) => v is Tensor = (_v): _v is Tensor => false;
@@ -23,6 +30,7 @@ export function setTensorCheck(fn: (v: unknown) => v is Tensor): void {
 
 /** Exempts a tensor from every tidy() scope (nn parameters, optimizer state); dispose() still frees it. */
 export function keep<T extends Tensor>(t: T): T {
+  if (!isTensorFn(t)) throw new Error(`keep: expected a Tensor, got ${show(t)}`);
   if (!t.isDisposed) core.keepNode(t.id);
   return t;
 }

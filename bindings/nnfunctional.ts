@@ -2,7 +2,7 @@
 // pooling, the losses) or a short composition of tensor ops (linear, layerNorm, dropout).
 import { issue } from './core';
 import { Op, Cmd } from './opcodes';
-import { Tensor, type TensorLike, type Index, withTensors, run, matmulWith, newTensor, indexTensor, add, sub, mul, div, sqrt, mean } from './tensor';
+import { Tensor, type TensorLike, type Index, withTensors, viaTensor, live, run, matmulWith, newTensor, indexTensor, add, sub, mul, div, sqrt, mean } from './tensor';
 import {
   type Shape, fmt, numel, sameShape, broadcastShape, readOptions, oneOf, numberIn, pairAtLeast, checkPair, checkInt, checkNumber, checkBool,
   show, INT_MAX,
@@ -19,6 +19,19 @@ function reductionCode(value: Reduction | undefined): number {
   return REDUCTIONS.indexOf(value ?? 'mean');
 }
 
+/**
+ * The hot path of linear, conv2d and layerNorm: input and weight are Tensors, bias (or weight and
+ * bias for layerNorm) a Tensor or absent. Checks they are live; false sends the call the slow way.
+ */
+function allTensors(input: unknown, weight: unknown, bias: unknown, op: string): boolean {
+  if (!(input instanceof Tensor) || !(weight === undefined || weight === null || weight instanceof Tensor) ||
+    !(bias === undefined || bias === null || bias instanceof Tensor)) return false;
+  if (input.isDisposed) live(input, `${op}: input`);
+  if (weight && (weight as Tensor).isDisposed) live(weight as Tensor, `${op}: weight`);
+  if (bias && (bias as Tensor).isDisposed) live(bias as Tensor, `${op}: bias`);
+  return true;
+}
+
 /** The operands as tensors (an optional one, undefined or null, stays null) for the time fn runs. */
 function operands<R>(op: string, names: string[], xs: unknown[], fn: (ts: (Tensor | null)[]) => R): R {
   const present = xs.map((x) => x !== undefined && x !== null);
@@ -31,6 +44,7 @@ function operands<R>(op: string, names: string[], xs: unknown[], fn: (ts: (Tenso
 /** x · weightᵀ + bias, with weight [out, in] as nn.Linear keeps it. */
 export function linear(input: TensorLike, weight: Tensor, bias?: Tensor | null): Tensor {
   if (weight === undefined || weight === null) throw new Error(`linear: weight must be a Tensor, got ${show(weight)}`);
+  if (allTensors(input, weight, bias, 'linear')) return linearOf(input as Tensor, weight, bias ?? null);
   return operands('linear', ['input', 'weight', 'bias'], [input, weight, bias], ([x, w, b]) => linearOf(x!, w!, b));
 }
 
@@ -66,6 +80,7 @@ const CONV_OPTIONS = { stride: pairAtLeast(1), padding: pairAtLeast(0) };
 export function conv2d(input: TensorLike, weight: Tensor, bias?: Tensor | null, options?: ConvOptions): Tensor {
   const o = readOptions(options, CONV_OPTIONS, 'conv2d');
   if (weight === undefined || weight === null) throw new Error(`conv2d: weight must be a Tensor, got ${show(weight)}`);
+  if (allTensors(input, weight, bias, 'conv2d')) return conv2dOf(input as Tensor, weight, bias ?? null, o.stride ?? [1, 1], o.padding ?? [0, 0]);
   return operands('conv2d', ['input', 'weight', 'bias'], [input, weight, bias], ([x, w, b]) => conv2dOf(x!, w!, b, o.stride ?? [1, 1], o.padding ?? [0, 0]));
 }
 
@@ -82,7 +97,10 @@ function conv2dOf(x: Tensor, w: Tensor, b: Tensor | null, [sh, sw]: [number, num
 }
 
 export interface PoolOptions { stride?: number | [number, number]; padding?: number | [number, number] }
-const POOL_OPTIONS = CONV_OPTIONS;
+const POOL_OPTIONS = {
+  stride: (v: unknown, name: string, op: string) => (v === null ? null : checkPair(v, name, op, 1)), // null: kernelSize, like None
+  padding: pairAtLeast(0),
+};
 
 function pool2d(op: Op, name: string, input: TensorLike, kernelSize: number | [number, number], options: PoolOptions | undefined): Tensor {
   const o = readOptions(options, POOL_OPTIONS, name);
@@ -109,7 +127,9 @@ export interface CrossEntropyOptions extends LossOptions { labelSmoothing?: numb
 
 /** A loss over [N, C] scores and N integer class labels (crossEntropy, nllLoss). */
 function classLoss(op: Op, name: string, input: TensorLike, labels: Index, code: number, smoothing: number): Tensor {
-  return withTensors(name, [input], ([x]) => classLossOf(op, name, x, labels, code, smoothing));
+  if (!(input instanceof Tensor)) return viaTensor(name, input, (t) => classLoss(op, name, t, labels, code, smoothing));
+  live(input, name);
+  return classLossOf(op, name, input, labels, code, smoothing);
 }
 
 function classLossOf(op: Op, name: string, x: Tensor, labels: Index, code: number, smoothing: number): Tensor {
@@ -171,8 +191,12 @@ export function layerNorm(input: TensorLike, normalizedShape: number | number[],
   if (!Array.isArray(shape) || shape.length === 0) {
     throw new Error(`layerNorm: normalizedShape must be an integer or a non-empty array of integers, got ${show(normalizedShape)}`);
   }
-  shape.forEach((d, i) => checkInt(d, `normalizedShape[${i}]`, 'layerNorm', 0));
+  for (let i = 0; i < shape.length; i++) {
+    const d = shape[i];
+    if (!(typeof d === 'number' && Number.isInteger(d) && d >= 0 && d <= INT_MAX)) checkInt(d, `normalizedShape[${i}]`, 'layerNorm', 0);
+  }
   checkNumber(eps, 'eps', 'layerNorm', 0);
+  if (allTensors(input, weight, bias, 'layerNorm')) return layerNormOf(input as Tensor, shape, weight ?? null, bias ?? null, eps);
   return operands('layerNorm', ['input', 'weight', 'bias'], [input, weight, bias], ([x, w, b]) => layerNormOf(x!, shape, w, b, eps));
 }
 

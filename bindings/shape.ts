@@ -54,7 +54,9 @@ export function show(x: unknown): string {
     }
     const proto = Object.getPrototypeOf(x);
     if (proto === null || Object.getPrototypeOf(proto) === null) return 'an object';
-    const name = Object.prototype.hasOwnProperty.call(proto, 'constructor') ? (proto.constructor as { name?: unknown }).name : undefined;
+    // the bundle is minified: nn layers declare their PyTorch name in a static typeName
+    const ctor = Object.prototype.hasOwnProperty.call(proto, 'constructor') ? (proto.constructor as { name?: unknown; typeName?: unknown }) : undefined;
+    const name = typeof ctor?.typeName === 'string' ? ctor.typeName : ctor?.name;
     return typeof name === 'string' && name ? `a ${name}` : 'an object';
   } catch {
     return 'a value that cannot be shown';
@@ -113,8 +115,11 @@ export function checkPair(value: unknown, name: string, op: string, min: number)
   if (!Array.isArray(v) || v.length !== 2) {
     throw new Error(`${op}: ${name} must be an integer ≥ ${min} or a pair [h, w] of them, got ${show(value)}`);
   }
+  const [h, w] = v;
+  const ok = (d: unknown): boolean => typeof d === 'number' && Number.isInteger(d) && d >= min && d <= INT_MAX;
+  if (ok(h) && ok(w)) return [h, w]; // no message is built unless one is needed
   const one = Array.isArray(value);
-  return [checkInt(v[0], one ? `${name}[0]` : name, op, min), checkInt(v[1], one ? `${name}[1]` : name, op, min)];
+  return [checkInt(h, one ? `${name}[0]` : name, op, min), checkInt(w, one ? `${name}[1]` : name, op, min)];
 }
 export const pairAtLeast = (min: number): Check<[number, number]> => (v, name, op) => checkPair(v, name, op, min);
 
@@ -133,6 +138,8 @@ export function nameDict<T>(): Record<string, T> {
 }
 
 export type Options<S> = { [K in keyof S]?: S[K] extends Check<infer T> ? T : never };
+// An ordinary object (fast to read from): no spec key is the name of an Object.prototype member.
+const NO_OPTIONS = Object.freeze({}) as Record<string, never>;
 
 /**
  * The one way an options object is read. `undefined` means no options. Anything else must be a
@@ -143,16 +150,16 @@ export type Options<S> = { [K in keyof S]?: S[K] extends Check<infer T> ? T : ne
  * null-prototype object, so `o.key ?? default` on the result is safe.
  */
 export function readOptions<S extends Record<string, Check<unknown>>>(options: unknown, spec: S, op: string): Options<S> {
+  if (options === undefined) return NO_OPTIONS; // the hot path: nothing to read
   const out = Object.create(null) as Options<S>;
-  if (options === undefined) return out;
   const accepted = Object.keys(spec);
-  const list = accepted.length ? `accepted: ${accepted.join(', ')}` : `${op} takes no options`;
+  const list = (): string => (accepted.length ? `accepted: ${accepted.join(', ')}` : `${op} takes no options`);
   if (!isPlainObject(options)) {
-    throw new Error(`${op}: options must be a plain object (${list}), got ${show(options)}`);
+    throw new Error(`${op}: options must be a plain object (${list()}), got ${show(options)}`);
   }
   for (const key of Reflect.ownKeys(options)) {
     if (typeof key !== 'string' || !hasOwn(spec, key)) {
-      throw new Error(`${op}: unknown option ${typeof key === 'string' ? JSON.stringify(key) : String(key)} (${list})`);
+      throw new Error(`${op}: unknown option ${typeof key === 'string' ? JSON.stringify(key) : String(key)} (${list()})`);
     }
   }
   for (const key of accepted) {

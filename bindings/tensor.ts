@@ -15,6 +15,9 @@ export type TensorLike = Tensor | number | NestedArray;
 export type NestedArray = number[] | NestedArray[];
 export type Index = Tensor | number[] | Int32Array;
 
+/** The id of the node newTensor or run has just made, until its Tensor is constructed. */
+let justMade = -1;
+
 export class Tensor {
   /** @internal */ readonly id: number;
   /** @internal */ readonly gen: number;
@@ -25,7 +28,11 @@ export class Tensor {
   /** @internal use tensor(), zeros() and the ops to make tensors */
   constructor(id: number, dims: Shape) {
     // A handle must match its node: one made up from numbers could point kernels past a buffer.
-    if (!isNodeOf(id, dims)) throw new Error('Tensor: the constructor is internal; make tensors with tg.tensor(), tg.zeros() or an op');
+    // The node the façade has just made (newTensor, run) needs no check: the hot path stays cheap.
+    if (id !== justMade && !isNodeOf(id, dims)) {
+      throw new Error('Tensor: the constructor is internal; make tensors with tg.tensor(), tg.zeros() or an op');
+    }
+    justMade = -1;
     this.id = id;
     this.gen = genOf(id);
     this.dims = dims;
@@ -200,6 +207,7 @@ export function newTensor(shape: Shape, op: string, zeroed = false): Tensor {
   setScratchShape(shape);
   const id = core.newNode(shape.length, zeroed ? 1 : 0);
   if (id < 0) outOfMemory(op);
+  justMade = id;
   return new Tensor(id, shape);
 }
 
@@ -213,13 +221,17 @@ export function run(op: Op, name: string, shape: Shape, a: Tensor, b: Tensor | n
   setScratchShape(shape);
   const id = core.runOp(op, shape.length, a.id, b ? b.id : -1, c ? c.id : -1, i0, i1, i2, i3, i4, i5, f0);
   if (id < 0) fail(id, name);
+  justMade = id;
   return new Tensor(id, shape);
 }
 
 /** Turns numbers and nested arrays into a (constant) tensor; checks a tensor is live. */
 export function asTensor(x: unknown, op: string, arg?: string): Tensor {
+  if (x instanceof Tensor) { // the hot path: no message is built unless it is needed
+    if (x.isDisposed) live(x, arg === undefined ? op : `${op}: ${arg}`);
+    return x;
+  }
   const where = arg === undefined ? op : `${op}: ${arg}`; // names the argument when there are several
-  if (x instanceof Tensor) { live(x, where); return x; }
   if (typeof x === 'number' || Array.isArray(x) || x instanceof Float32Array) return tensor(x as NestedArray, undefined, where);
   throw new Error(`${where}: expected a Tensor, a number or nested arrays of numbers, got ${describe(x)}`);
 }
@@ -233,7 +245,7 @@ export function withTensors<R>(op: string, xs: unknown[], fn: (ts: Tensor[]) => 
   let allTensors = true;
   for (const x of xs) if (!(x instanceof Tensor)) allTensors = false;
   if (allTensors) { // the common case: nothing to convert or release
-    xs.forEach((x, i) => live(x as Tensor, names ? `${op}: ${names[i]}` : op));
+    for (let i = 0; i < xs.length; i++) if ((xs[i] as Tensor).isDisposed) live(xs[i] as Tensor, names ? `${op}: ${names[i]}` : op);
     return fn(xs as Tensor[]);
   }
   const made: Tensor[] = [];
@@ -249,6 +261,15 @@ export function withTensors<R>(op: string, xs: unknown[], fn: (ts: Tensor[]) => 
   } finally {
     for (const t of made) if ((t as unknown) !== result) t.dispose();
   }
+}
+
+/**
+ * The slow path of an op given numbers or nested arrays instead of a Tensor: converts them, runs
+ * the op again on the tensor (`again`), and releases the tensor afterwards unless it was returned.
+ * The ops test `x instanceof Tensor` first, so the fast path allocates nothing.
+ */
+export function viaTensor<R>(op: string, x: unknown, again: (t: Tensor) => R): R {
+  return withTensors(op, [x], ([t]) => again(t));
 }
 
 /**
@@ -324,6 +345,8 @@ export function tensor(data: number | NestedArray | Float32Array, options?: Tens
 }
 
 function creationShape(args: unknown[], op: string): { shape: number[]; options: CreateOptions } {
+  // undefined options (zeros(shape, opts) with opts unset) are no options, not a size
+  while (args.length > 1 && args[args.length - 1] === undefined) args = args.slice(0, -1);
   const last = args[args.length - 1];
   // a final object (or null) is the options: readOptions rejects it if it is not a plain one
   const hasOptions = args.length > 0 && typeof last === 'object' && !Array.isArray(last);
@@ -496,47 +519,48 @@ function reduceAxes(a: Tensor, dim: number | number[] | undefined, op: string): 
 
 function reduce(op: Op, name: string, x: TensorLike, dim: number | number[] | undefined, keepdim: boolean): Tensor {
   checkBool(keepdim, 'keepdim', name);
-  return withTensors(name, [x], ([a]) => {
-    const axes = reduceAxes(a, dim, name);
-    const shape = a.dims;
-    const outShape = keepdim ? shape.map((d, i) => (axes.includes(i) ? 1 : d)) : shape.filter((_, i) => !axes.includes(i));
-    if (axes.length > 0 && axes.some((ax) => shape[ax] === 0) && (op === Op.MAX || op === Op.MIN)) {
-      throw new Error(`${name}: cannot reduce an empty dim of shape ${fmt(shape)}`);
-    }
-    // Split the axes into runs of adjacent axes; each run is one [outer, R, inner] reduction.
-    const runs: [number, number][] = [];
-    for (const ax of axes) {
-      const lastRun = runs[runs.length - 1];
-      if (lastRun && lastRun[1] === ax - 1) lastRun[1] = ax;
-      else runs.push([ax, ax]);
-    }
-    if (runs.length === 0) runs.push([0, -1]); // nothing to reduce: a copy through [size, 1, 1]
-    // max()/min() over everything or a list of dims share a tie's gradient (like amax); over one dim
-    // the first extreme takes it (like max(dim), whose gradient follows the index it returns)
-    const shareTies = typeof dim === 'number' ? 0 : 1;
-    if (runs.length > 1 && op !== Op.SUM && op !== Op.MEAN) {
-      // max, min and logsumexp of separate runs are not a chain of single reductions (ties would
-      // split their gradient per run, an all −∞ slice would give NaN): gather the reduced dims last
-      const kept = shape.map((_, i) => i).filter((i) => !axes.includes(i));
-      const gathered = permute(a, [...kept, ...axes], name);
-      const out = run(op, name, outShape, gathered, null, null, numel(kept.map((i) => shape[i])), numel(axes.map((i) => shape[i])), 1, shareTies);
-      gathered.dispose(); // its record keeps it for the graph
-      return out;
-    }
-    let cur = a;
-    let curShape: number[] = shape.slice();
-    for (let r = runs.length - 1; r >= 0; r--) {
-      const [first, last] = runs[r];
-      const outer = prod(curShape, 0, first), R = prod(curShape, first, last + 1), inner = prod(curShape, last + 1, curShape.length);
-      const isLast = r === 0;
-      const nextShape = curShape.map((d, i) => (i >= first && i <= last ? 1 : d));
-      const next = run(op, name, isLast ? outShape : nextShape, cur, null, null, outer, R, inner, shareTies);
-      if (cur !== a) cur.dispose(); // an intermediate of a multi-run reduction: its record keeps it
-      cur = next;
-      curShape = nextShape;
-    }
-    return cur;
-  });
+  if (!(x instanceof Tensor)) return viaTensor(name, x, (t) => reduce(op, name, t, dim, keepdim));
+  const a = x;
+  live(a, name);
+  const axes = reduceAxes(a, dim, name);
+  const shape = a.dims;
+  const outShape = keepdim ? shape.map((d, i) => (axes.includes(i) ? 1 : d)) : shape.filter((_, i) => !axes.includes(i));
+  if (axes.length > 0 && axes.some((ax) => shape[ax] === 0) && (op === Op.MAX || op === Op.MIN)) {
+    throw new Error(`${name}: cannot reduce an empty dim of shape ${fmt(shape)}`);
+  }
+  // Split the axes into runs of adjacent axes; each run is one [outer, R, inner] reduction.
+  const runs: [number, number][] = [];
+  for (const ax of axes) {
+    const lastRun = runs[runs.length - 1];
+    if (lastRun && lastRun[1] === ax - 1) lastRun[1] = ax;
+    else runs.push([ax, ax]);
+  }
+  if (runs.length === 0) runs.push([0, -1]); // nothing to reduce: a copy through [size, 1, 1]
+  // max()/min() over everything or a list of dims share a tie's gradient (like amax); over one dim
+  // the first extreme takes it (like max(dim), whose gradient follows the index it returns)
+  const shareTies = typeof dim === 'number' ? 0 : 1;
+  if (runs.length > 1 && op !== Op.SUM && op !== Op.MEAN) {
+    // max, min and logsumexp of separate runs are not a chain of single reductions (ties would
+    // split their gradient per run, an all −∞ slice would give NaN): gather the reduced dims last
+    const kept = shape.map((_, i) => i).filter((i) => !axes.includes(i));
+    const gathered = permute(a, [...kept, ...axes], name);
+    const out = run(op, name, outShape, gathered, null, null, numel(kept.map((i) => shape[i])), numel(axes.map((i) => shape[i])), 1, shareTies);
+    gathered.dispose(); // its record keeps it for the graph
+    return out;
+  }
+  let cur = a;
+  let curShape: number[] = shape.slice();
+  for (let r = runs.length - 1; r >= 0; r--) {
+    const [first, last] = runs[r];
+    const outer = prod(curShape, 0, first), R = prod(curShape, first, last + 1), inner = prod(curShape, last + 1, curShape.length);
+    const isLast = r === 0;
+    const nextShape = curShape.map((d, i) => (i >= first && i <= last ? 1 : d));
+    const next = run(op, name, isLast ? outShape : nextShape, cur, null, null, outer, R, inner, shareTies);
+    if (cur !== a) cur.dispose(); // an intermediate of a multi-run reduction: its record keeps it
+    cur = next;
+    curShape = nextShape;
+  }
+  return cur;
 }
 
 export const sum = (a: TensorLike, dim?: number | number[], keepdim = false): Tensor => reduce(Op.SUM, 'sum', a, dim, keepdim);
@@ -547,33 +571,35 @@ export const logsumexp = (a: TensorLike, dim?: number | number[], keepdim = fals
 
 function argReduce(isMax: boolean, name: string, x: TensorLike, dim: number | undefined, keepdim: boolean): Tensor {
   checkBool(keepdim, 'keepdim', name);
-  return withTensors(name, [x], ([a]) => {
-    let shape: number[], outer: number, R: number, inner: number;
-    if (dim === undefined) {
-      shape = []; outer = 1; R = a.size; inner = 1;
-    } else {
-      const ax = normAxis(dim, a.dims.length, name, a.dims);
-      outer = prod(a.dims, 0, ax); R = a.dims.length ? a.dims[ax] : 1; inner = prod(a.dims, ax + 1, a.dims.length);
-      shape = keepdim ? a.dims.map((d, i) => (i === ax ? 1 : d)) : a.dims.filter((_, i) => i !== ax);
-    }
-    // Like PyTorch: an empty reduced dim has no index to return; an empty other dim gives an empty result.
-    if (R === 0) throw new Error(`${name}: cannot reduce an empty ${dim === undefined ? 'tensor' : `dim ${dim}`} of shape ${fmt(a.dims)}`);
-    const out = newTensor(shape, name);
-    issue(Cmd.ARG_REDUCE, out.id, a.id, -1, isMax ? 1 : 0, outer, R, inner);
-    return out;
-  });
+  if (!(x instanceof Tensor)) return viaTensor(name, x, (t) => argReduce(isMax, name, t, dim, keepdim));
+  const a = x;
+  live(a, name);
+  let shape: number[], outer: number, R: number, inner: number;
+  if (dim === undefined) {
+    shape = []; outer = 1; R = a.size; inner = 1;
+  } else {
+    const ax = normAxis(dim, a.dims.length, name, a.dims);
+    outer = prod(a.dims, 0, ax); R = a.dims.length ? a.dims[ax] : 1; inner = prod(a.dims, ax + 1, a.dims.length);
+    shape = keepdim ? a.dims.map((d, i) => (i === ax ? 1 : d)) : a.dims.filter((_, i) => i !== ax);
+  }
+  // Like PyTorch: an empty reduced dim has no index to return; an empty other dim gives an empty result.
+  if (R === 0) throw new Error(`${name}: cannot reduce an empty ${dim === undefined ? 'tensor' : `dim ${dim}`} of shape ${fmt(a.dims)}`);
+  const out = newTensor(shape, name);
+  issue(Cmd.ARG_REDUCE, out.id, a.id, -1, isMax ? 1 : 0, outer, R, inner);
+  return out;
 }
 
 export const argmax = (a: TensorLike, dim?: number, keepdim = false): Tensor => argReduce(true, 'argmax', a, dim, keepdim);
 export const argmin = (a: TensorLike, dim?: number, keepdim = false): Tensor => argReduce(false, 'argmin', a, dim, keepdim);
 
 function softmaxLike(op: Op, name: string, x: TensorLike, dim: number): Tensor {
-  return withTensors(name, [x], ([a]) => {
-    if (dim === undefined) throw new Error(`${name}: dim is required (the axis to normalise over)`);
-    const ax = normAxis(dim, a.dims.length, name, a.dims);
-    const R = a.dims.length ? a.dims[ax] : 1;
-    return run(op, name, a.dims, a, null, null, prod(a.dims, 0, ax), R, prod(a.dims, ax + 1, a.dims.length));
-  });
+  if (!(x instanceof Tensor)) return viaTensor(name, x, (t) => softmaxLike(op, name, t, dim));
+  const a = x;
+  live(a, name);
+  if (dim === undefined) throw new Error(`${name}: dim is required (the axis to normalise over)`);
+  const ax = normAxis(dim, a.dims.length, name, a.dims);
+  const R = a.dims.length ? a.dims[ax] : 1;
+  return run(op, name, a.dims, a, null, null, prod(a.dims, 0, ax), R, prod(a.dims, ax + 1, a.dims.length));
 }
 
 export const softmax = (a: TensorLike, dim: number): Tensor => softmaxLike(Op.SOFTMAX, 'softmax', a, dim);
@@ -582,89 +608,96 @@ export const logSoftmax = (a: TensorLike, dim: number): Tensor => softmaxLike(Op
 // ── shape ──────────────────────────────────────────────────────────────────────────────────────
 
 export function reshape(x: TensorLike, shape: number[], name = 'reshape'): Tensor {
-  return withTensors(name, [x], ([a]) => {
-    if (!Array.isArray(shape)) throw new Error(`${name}: shape must be an array of integers, got ${describe(shape)}`);
-    const free = shape.filter((d) => d === -1).length;
-    if (free > 1) throw new Error(`${name}: only one dim can be -1, got shape ${fmt(shape)}`);
-    const target = checkShape(shape.map((d) => (d === -1 ? 0 : d)), name);
-    const known = numel(target.filter((_, i) => shape[i] !== -1));
-    if (free === 1) {
-      const i = shape.indexOf(-1);
-      if (known === 0 || a.size % known !== 0) throw new Error(`${name}: shape ${fmt(shape)} is invalid for a tensor of shape ${fmt(a.dims)} (${a.size} elements)`);
-      target[i] = a.size / known;
-    }
-    if (numel(target) !== a.size) throw new Error(`${name}: shape ${fmt(shape)} is invalid for a tensor of shape ${fmt(a.dims)} (${a.size} elements)`);
-    return run(Op.RESHAPE, name, target, a, null, null);
-  });
+  if (!(x instanceof Tensor)) return viaTensor(name, x, (t) => reshape(t, shape, name));
+  const a = x;
+  live(a, name);
+  if (!Array.isArray(shape)) throw new Error(`${name}: shape must be an array of integers, got ${describe(shape)}`);
+  const free = shape.filter((d) => d === -1).length;
+  if (free > 1) throw new Error(`${name}: only one dim can be -1, got shape ${fmt(shape)}`);
+  const target = checkShape(shape.map((d) => (d === -1 ? 0 : d)), name);
+  const known = numel(target.filter((_, i) => shape[i] !== -1));
+  if (free === 1) {
+    const i = shape.indexOf(-1);
+    if (known === 0 || a.size % known !== 0) throw new Error(`${name}: shape ${fmt(shape)} is invalid for a tensor of shape ${fmt(a.dims)} (${a.size} elements)`);
+    target[i] = a.size / known;
+  }
+  if (numel(target) !== a.size) throw new Error(`${name}: shape ${fmt(shape)} is invalid for a tensor of shape ${fmt(a.dims)} (${a.size} elements)`);
+  return run(Op.RESHAPE, name, target, a, null, null);
 }
 
 export function flatten(x: TensorLike, startDim = 0, endDim = -1): Tensor {
-  return withTensors('flatten', [x], ([a]) => {
-    if (a.dims.length === 0) return reshape(a, [1], 'flatten');
-    const s = normAxis(startDim, a.dims.length, 'flatten', a.dims), e = normAxis(endDim, a.dims.length, 'flatten', a.dims);
-    if (s > e) throw new Error(`flatten: startDim ${startDim} comes after endDim ${endDim} for shape ${fmt(a.dims)}`);
-    return reshape(a, [...a.dims.slice(0, s), prod(a.dims, s, e + 1), ...a.dims.slice(e + 1)], 'flatten');
-  });
+  if (!(x instanceof Tensor)) return viaTensor('flatten', x, (t) => flatten(t, startDim, endDim));
+  const a = x;
+  live(a, 'flatten');
+  if (a.dims.length === 0) return reshape(a, [1], 'flatten');
+  const s = normAxis(startDim, a.dims.length, 'flatten', a.dims), e = normAxis(endDim, a.dims.length, 'flatten', a.dims);
+  if (s > e) throw new Error(`flatten: startDim ${startDim} comes after endDim ${endDim} for shape ${fmt(a.dims)}`);
+  return reshape(a, [...a.dims.slice(0, s), prod(a.dims, s, e + 1), ...a.dims.slice(e + 1)], 'flatten');
 }
 
 export function squeeze(x: TensorLike, dim?: number): Tensor {
-  return withTensors('squeeze', [x], ([a]) => {
-    if (dim === undefined) return reshape(a, a.dims.filter((d) => d !== 1), 'squeeze');
-    const ax = normAxis(dim, a.dims.length, 'squeeze', a.dims);
-    return reshape(a, a.dims.filter((d, i) => i !== ax || d !== 1), 'squeeze');
-  });
+  if (!(x instanceof Tensor)) return viaTensor('squeeze', x, (t) => squeeze(t, dim));
+  const a = x;
+  live(a, 'squeeze');
+  if (dim === undefined) return reshape(a, a.dims.filter((d) => d !== 1), 'squeeze');
+  const ax = normAxis(dim, a.dims.length, 'squeeze', a.dims);
+  return reshape(a, a.dims.filter((d, i) => i !== ax || d !== 1), 'squeeze');
 }
 
 export function unsqueeze(x: TensorLike, dim: number): Tensor {
-  return withTensors('unsqueeze', [x], ([a]) => {
-    const ax = normAxis(dim, a.dims.length + 1, 'unsqueeze', a.dims);
-    return reshape(a, [...a.dims.slice(0, ax), 1, ...a.dims.slice(ax)], 'unsqueeze');
-  });
+  if (!(x instanceof Tensor)) return viaTensor('unsqueeze', x, (t) => unsqueeze(t, dim));
+  const a = x;
+  live(a, 'unsqueeze');
+  const ax = normAxis(dim, a.dims.length + 1, 'unsqueeze', a.dims);
+  return reshape(a, [...a.dims.slice(0, ax), 1, ...a.dims.slice(ax)], 'unsqueeze');
 }
 
 export function permute(x: TensorLike, dims: number[], name = 'permute'): Tensor {
-  return withTensors(name, [x], ([a]) => {
-    const rank = a.dims.length;
-    if (!Array.isArray(dims) || dims.length !== rank) {
-      throw new Error(`${name}: dims ${fmt(dims)} must list each of the ${rank} dims of shape ${fmt(a.dims)} once`);
-    }
-    const perm = dims.map((d) => normAxis(d, rank, name, a.dims));
-    if (new Set(perm).size !== rank) throw new Error(`${name}: dims ${fmt(dims)} repeat a dim of shape ${fmt(a.dims)}`);
-    let packed = 0;
-    perm.forEach((p, i) => { packed |= p << (4 * i); });
-    return run(Op.PERMUTE, name, perm.map((p) => a.dims[p]), a, null, null, packed);
-  });
+  if (!(x instanceof Tensor)) return viaTensor(name, x, (t) => permute(t, dims, name));
+  const a = x;
+  live(a, name);
+  const rank = a.dims.length;
+  if (!Array.isArray(dims) || dims.length !== rank) {
+    throw new Error(`${name}: dims ${fmt(dims)} must list each of the ${rank} dims of shape ${fmt(a.dims)} once`);
+  }
+  const perm = dims.map((d) => normAxis(d, rank, name, a.dims));
+  if (new Set(perm).size !== rank) throw new Error(`${name}: dims ${fmt(dims)} repeat a dim of shape ${fmt(a.dims)}`);
+  let packed = 0;
+  perm.forEach((p, i) => { packed |= p << (4 * i); });
+  return run(Op.PERMUTE, name, perm.map((p) => a.dims[p]), a, null, null, packed);
 }
 
 export function transpose(x: TensorLike, dim0: number, dim1: number): Tensor {
-  return withTensors('transpose', [x], ([a]) => {
-    const rank = a.dims.length;
-    const d0 = normAxis(dim0, rank, 'transpose', a.dims), d1 = normAxis(dim1, rank, 'transpose', a.dims);
-    const perm = Array.from({ length: rank }, (_, i) => i);
-    perm[d0] = d1; perm[d1] = d0;
-    return permute(a, perm, 'transpose');
-  });
+  if (!(x instanceof Tensor)) return viaTensor('transpose', x, (t) => transpose(t, dim0, dim1));
+  const a = x;
+  live(a, 'transpose');
+  const rank = a.dims.length;
+  const d0 = normAxis(dim0, rank, 'transpose', a.dims), d1 = normAxis(dim1, rank, 'transpose', a.dims);
+  const perm = Array.from({ length: rank }, (_, i) => i);
+  perm[d0] = d1; perm[d1] = d0;
+  return permute(a, perm, 'transpose');
 }
 
 export function expand(x: TensorLike, shape: number[]): Tensor {
-  return withTensors('expand', [x], ([a]) => {
-    if (!Array.isArray(shape) || shape.length < a.dims.length) {
-      throw new Error(`expand: shape ${fmt(shape)} must have at least the ${a.dims.length} dims of ${fmt(a.dims)}`);
+  if (!(x instanceof Tensor)) return viaTensor('expand', x, (t) => expand(t, shape));
+  const a = x;
+  live(a, 'expand');
+  if (!Array.isArray(shape) || shape.length < a.dims.length) {
+    throw new Error(`expand: shape ${fmt(shape)} must have at least the ${a.dims.length} dims of ${fmt(a.dims)}`);
+  }
+  const lead = shape.length - a.dims.length;
+  const target = shape.map((d, i) => {
+    const own = i < lead ? -1 : a.dims[i - lead];
+    if (d === -1) {
+      if (i < lead) throw new Error(`expand: -1 is not allowed for the new leading dim ${i} in ${fmt(shape)}`);
+      return own;
     }
-    const lead = shape.length - a.dims.length;
-    const target = shape.map((d, i) => {
-      const own = i < lead ? -1 : a.dims[i - lead];
-      if (d === -1) {
-        if (i < lead) throw new Error(`expand: -1 is not allowed for the new leading dim ${i} in ${fmt(shape)}`);
-        return own;
-      }
-      if (!Number.isInteger(d) || d < 0 || (i >= lead && own !== 1 && own !== d)) {
-        throw new Error(`expand: cannot expand shape ${fmt(a.dims)} to ${fmt(shape)} (dim ${i})`);
-      }
-      return d;
-    });
-    return run(Op.EXPAND, 'expand', checkShape(target, 'expand'), a, null, null);
+    if (!Number.isInteger(d) || d < 0 || (i >= lead && own !== 1 && own !== d)) {
+      throw new Error(`expand: cannot expand shape ${fmt(a.dims)} to ${fmt(shape)} (dim ${i})`);
+    }
+    return d;
   });
+  return run(Op.EXPAND, 'expand', checkShape(target, 'expand'), a, null, null);
 }
 
 /** fn on the list's items as tensors; items made from arrays are released afterwards. */
@@ -721,22 +754,23 @@ function stackOf(parts: Tensor[], dim: number): Tensor {
 }
 
 export function narrow(x: TensorLike, dim: number, start: number, length: number): Tensor {
-  return withTensors('narrow', [x], ([a]) => {
-    if (a.dims.length === 0) throw new Error('narrow: cannot narrow a 0-d tensor');
-    const ax = normAxis(dim, a.dims.length, 'narrow', a.dims);
-    const n = a.dims[ax];
-    checkInt(start, 'start', 'narrow', -INT_MAX);
-    checkInt(length, 'length', 'narrow', 0);
-    if (start < -n || start > n) throw new Error(`narrow: start ${start} is out of range for dim ${ax} of shape ${fmt(a.dims)}`);
-    const s = start < 0 ? start + n : start;
-    if (s + length > n) {
-      throw new Error(`narrow: start ${start} + length ${length} exceeds dim ${ax} of size ${n} in shape ${fmt(a.dims)}`);
-    }
-    const inner = prod(a.dims, ax + 1, a.dims.length);
-    const shape = a.dims.slice();
-    shape[ax] = length;
-    return run(Op.NARROW, 'narrow', shape, a, null, null, prod(a.dims, 0, ax), n * inner, length * inner, s * inner);
-  });
+  if (!(x instanceof Tensor)) return viaTensor('narrow', x, (t) => narrow(t, dim, start, length));
+  const a = x;
+  live(a, 'narrow');
+  if (a.dims.length === 0) throw new Error('narrow: cannot narrow a 0-d tensor');
+  const ax = normAxis(dim, a.dims.length, 'narrow', a.dims);
+  const n = a.dims[ax];
+  checkInt(start, 'start', 'narrow', -INT_MAX);
+  checkInt(length, 'length', 'narrow', 0);
+  if (start < -n || start > n) throw new Error(`narrow: start ${start} is out of range for dim ${ax} of shape ${fmt(a.dims)}`);
+  const s = start < 0 ? start + n : start;
+  if (s + length > n) {
+    throw new Error(`narrow: start ${start} + length ${length} exceeds dim ${ax} of size ${n} in shape ${fmt(a.dims)}`);
+  }
+  const inner = prod(a.dims, ax + 1, a.dims.length);
+  const shape = a.dims.slice();
+  shape[ax] = length;
+  return run(Op.NARROW, 'narrow', shape, a, null, null, prod(a.dims, 0, ax), n * inner, length * inner, s * inner);
 }
 
 /** An index argument as a tensor of integer values < bound, and whether we made it (to release). */
@@ -744,10 +778,10 @@ export function indexTensor(index: unknown, bound: number, op: string): { t: Ten
   // Plain indices are checked where they are (no copy into the arena and back); a tensor's are read.
   if (index instanceof Int32Array || (Array.isArray(index) && (index.length === 0 || typeof index[0] === 'number'))) {
     checkIndices(index as ArrayLike<number>, bound, op);
-    return { t: tensor(index instanceof Int32Array ? Float32Array.from(index) : (index as number[]), {}, op), owned: true };
+    return { t: tensor(index instanceof Int32Array ? Float32Array.from(index) : (index as number[]), undefined, op), owned: true };
   }
   if (Array.isArray(index)) { // nested (gather): flattening is tensor()'s job
-    const t = tensor(index as NestedArray, {}, op);
+    const t = tensor(index as NestedArray, undefined, op);
     try { checkIndices(t.data(), bound, op); } catch (err) { t.dispose(); throw err; }
     return { t, owned: true };
   }
@@ -766,36 +800,38 @@ function checkIndices(values: ArrayLike<number>, bound: number, op: string): voi
 }
 
 export function indexSelect(x: TensorLike, dim: number, index: Index): Tensor {
-  return withTensors('indexSelect', [x], ([a]) => {
-    const ax = normAxis(dim, a.dims.length, 'indexSelect', a.dims);
-    const R = a.dims.length ? a.dims[ax] : 1;
-    const { t, owned } = indexTensor(index, R, 'indexSelect');
-    try {
-      if (t.dims.length > 1) throw new Error(`indexSelect: index must be 1-D, got shape ${fmt(t.dims)}`);
-      const count = t.size;
-      const shape = a.dims.length ? a.dims.slice() : [];
-      if (shape.length) shape[ax] = count;
-      return run(Op.INDEX_SELECT, 'indexSelect', shape, a, null, t, prod(a.dims, 0, ax), R, prod(a.dims, ax + 1, a.dims.length), count);
-    } finally {
-      if (owned) t.dispose(); // the tape record keeps the index node alive while it needs it
-    }
-  });
+  if (!(x instanceof Tensor)) return viaTensor('indexSelect', x, (t) => indexSelect(t, dim, index));
+  const a = x;
+  live(a, 'indexSelect');
+  const ax = normAxis(dim, a.dims.length, 'indexSelect', a.dims);
+  const R = a.dims.length ? a.dims[ax] : 1;
+  const { t, owned } = indexTensor(index, R, 'indexSelect');
+  try {
+    if (t.dims.length > 1) throw new Error(`indexSelect: index must be 1-D, got shape ${fmt(t.dims)}`);
+    const count = t.size;
+    const shape = a.dims.length ? a.dims.slice() : [];
+    if (shape.length) shape[ax] = count;
+    return run(Op.INDEX_SELECT, 'indexSelect', shape, a, null, t, prod(a.dims, 0, ax), R, prod(a.dims, ax + 1, a.dims.length), count);
+  } finally {
+    if (owned) t.dispose(); // the tape record keeps the index node alive while it needs it
+  }
 }
 
 export function gather(x: TensorLike, dim: number, index: Tensor | NestedArray): Tensor {
-  return withTensors('gather', [x], ([a]) => {
-    const ax = normAxis(dim, a.dims.length, 'gather', a.dims);
-    const R = a.dims.length ? a.dims[ax] : 1;
-    const { t, owned } = indexTensor(index, R, 'gather');
-    try {
-      if (t.dims.length !== a.dims.length || t.dims.some((d, i) => i !== ax && d > a.dims[i])) {
-        throw new Error(`gather: index of shape ${fmt(t.dims)} does not fit input of shape ${fmt(a.dims)} along dim ${ax}`);
-      }
-      return run(Op.GATHER, 'gather', t.dims, a, null, t, ax);
-    } finally {
-      if (owned) t.dispose();
+  if (!(x instanceof Tensor)) return viaTensor('gather', x, (t) => gather(t, dim, index));
+  const a = x;
+  live(a, 'gather');
+  const ax = normAxis(dim, a.dims.length, 'gather', a.dims);
+  const R = a.dims.length ? a.dims[ax] : 1;
+  const { t, owned } = indexTensor(index, R, 'gather');
+  try {
+    if (t.dims.length !== a.dims.length || t.dims.some((d, i) => i !== ax && d > a.dims[i])) {
+      throw new Error(`gather: index of shape ${fmt(t.dims)} does not fit input of shape ${fmt(a.dims)} along dim ${ax}`);
     }
-  });
+    return run(Op.GATHER, 'gather', t.dims, a, null, t, ax);
+  } finally {
+    if (owned) t.dispose();
+  }
 }
 
 // ── autograd ───────────────────────────────────────────────────────────────────────────────────
@@ -851,7 +887,8 @@ export function noGrad<T>(fn: () => T): T {
 
 /** A new tensor with the same values that is not part of any graph. */
 export function detach(x: TensorLike): Tensor {
-  return withTensors('detach', [x], ([a]) => {
-    return noGrad(() => run(Op.RESHAPE, 'detach', a.dims, a, null, null));
-  });
+  if (!(x instanceof Tensor)) return viaTensor('detach', x, (t) => detach(t));
+  const a = x;
+  live(a, 'detach');
+  return noGrad(() => run(Op.RESHAPE, 'detach', a.dims, a, null, null));
 }

@@ -11,6 +11,8 @@ import { fail } from './tensor';
 import { dispose } from './memory';
 
 let recording = false;
+/** Only trace() makes Traces: a Trace holds a pointer into the core that nothing else can vouch for. */
+const MADE_BY_TRACE = Symbol('trace');
 
 export class Trace<T> {
   /** What fn returned; its tensors hold the values of the latest run. */
@@ -18,8 +20,9 @@ export class Trace<T> {
   private ptr: number;
   private readonly cleanups: (() => void)[];
 
-  /** @internal */
-  constructor(ptr: number, output: T, cleanups: (() => void)[]) {
+  /** @internal use trace(fn) */
+  constructor(token: symbol, ptr: number, output: T, cleanups: (() => void)[]) {
+    if (token !== MADE_BY_TRACE) throw new Error('Trace: the constructor is internal; record a step with tg.trace(fn)');
     this.ptr = ptr;
     this.output = output;
     this.cleanups = cleanups;
@@ -76,5 +79,5 @@ export function trace<T>(fn: () => T): Trace<T> {
     recording = false;
     core.endTrace();
   }
-  return new Trace(ptr, output, pendingCleanups.splice(0));
+  return new Trace(MADE_BY_TRACE, ptr, output, pendingCleanups.splice(0));
 }

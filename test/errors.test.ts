@@ -520,6 +520,15 @@ describe('row 19: integers are integers in range', () => {
     expectEngineIntact();
   });
 
+  it('zeros(shape, undefined) is zeros(shape): an unset options argument is not a size', () => {
+    tg.tidy(() => {
+      expect(tg.zeros([2, 3], undefined).shape).toEqual([2, 3]);
+      expect(tg.ones(2, 3, undefined).shape).toEqual([2, 3]);
+      expect(tg.full([2], 4, undefined).toArray()).toEqual([4, 4]);
+    });
+    expectEngineIntact();
+  });
+
   it('sizes of 2^31 and more are refused even when the tensor would be empty', () => {
     expectOpError(() => tg.zeros([0, 2 ** 32]), 'zeros', /2147483647|4294967296/);
     expectOpError(() => tg.ones(0, 2 ** 31), 'ones');
@@ -698,6 +707,18 @@ describe('found by the sentinel harness', () => {
     const z = tg.noGrad(() => seq.forward(x)); // nothing records: only z is alive
     expect(tg.memory().tensors).toBe(n + 1);
     z.dispose();
+    // an activation a layer keep()s for later is not released (tidy() spares it too)
+    class Remember extends tg.nn.Module {
+      _last: T | null = null; // private (underscore): not a parameter
+      forward(t: T): T { this._last = tg.keep(t.mul(2)); return this._last; }
+    }
+    const remember = new Remember();
+    const seq2 = new tg.nn.Sequential(remember, new tg.nn.ReLU());
+    seq2.forward(x).dispose();
+    expect(remember._last!.isDisposed).toBe(false);
+    expect(remember._last!.toArray()).toEqual([[2, 4, 6], [-2, 1, 4]]);
+    remember._last!.dispose();
+    expect(tg.memory().tensors).toBe(n);
     expect(tg.memory().tensors).toBe(n);
     tg.dispose(x);
     mlp.dispose();

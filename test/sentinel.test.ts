@@ -8,14 +8,16 @@
 // The case table must cover every public name: a new function or method without a case fails
 // the coverage test, so it gets its hostile inputs too.
 //
-// Calls that fail because of bugs another engineer is fixing are listed in KNOWN_OTHER_OWNER with
-// their issue row; they run in their own describe (last, since some corrupt memory) as `it.fails`
-// until those fixes are merged: then switch them to `it`.
+// The issue's own repros of the rows that corrupted memory (1, 4, 13, 14) run last, each on a
+// fresh engine, so a regression in one cannot decide another's outcome.
+//
+// SENTINEL_LOG=1 prints every failing call; SENTINEL_MESSAGES=1 prints every error message (to
+// read them for quality: does each name its op and argument?).
 import { describe, it, expect, beforeAll } from 'vitest';
 import * as tgm from '../dist/index.js';
 
-// `let`: the cases waiting for other owners' fixes each run on a fresh engine (a fresh import of
-// the bundle), since one of them may have corrupted the previous one's memory.
+// `let`: the issue's repros each run on a fresh engine (a fresh import of the bundle), since a
+// regression in one may corrupt memory for the next.
 let tg: typeof tgm = tgm;
 let F = tg.nn.functional;
 let { nn, optim } = tg;
@@ -70,6 +72,8 @@ const NUMBERS: Hostile[] = [
   h('2**53', () => 2 ** 53),
   h('-(2**31)-1', () => -(2 ** 31) - 1),
   h('1e308', () => 1e308),
+  h('1e9', () => 1e9), // a size whose tensor needs 4 GB: refused before anything is allocated
+  h('-0', () => -0),
 ];
 
 const TENSORS: Hostile[] = [
@@ -92,6 +96,10 @@ const TENSORS: Hostile[] = [
   h('[string]', () => ['1']),
   h('number 7', () => 7),
   h('number NaN', () => NaN),
+  // eslint-disable-next-line no-sparse-arrays
+  h('holey array', () => [1, , 3]),
+  h('Float64Array', () => new Float64Array(3)),
+  h('array-like', () => ({ length: 2, 0: 1, 1: 2 })),
 ];
 
 const INTS: Hostile[] = [...COMMON, ...NUMBERS, h('tensor 1', () => tg.tensor(1)), h("'1'", () => '1')];
@@ -452,6 +460,7 @@ add('Trace#dispose', [], () => [tg.trace(twice)], (a) => (a[0] as tgm.Trace<T>).
 const PRIVATE = new Set([
   'checkName', 'ownParameters', 'ownBuffers', // Module
   'checkNotDisposed', 'checkLive', 'holdWhileTraced', 'freeWhenUnused', 'loadBuffers', 'ensureBuffers', 'stateTensors', // optimizers
+  'checkState', 'checkBuffers', 'commitState', // optimizers' loadStateDict
   'lrAt', // schedulers
 ]);
 
@@ -569,7 +578,7 @@ function release(v: unknown, depth = 0): void {
   else if (v instanceof nn.Module) v.dispose();
   else if (v instanceof optim.Optimizer) v.dispose();
   else if (Array.isArray(v)) { if (v !== cyclic && v !== deep10k) for (const x of v) release(x, depth + 1); }
-  else if (Object.getPrototypeOf(v) === Object.prototype) for (const x of Object.values(v)) release(x, depth + 1);
+  else if (Object.getPrototypeOf(v) === Object.prototype || Object.getPrototypeOf(v) === null) for (const x of Object.values(v)) release(x, depth + 1);
   else if ('optimizer' in v && (v as { optimizer: unknown }).optimizer instanceof optim.Optimizer) release((v as { optimizer: unknown }).optimizer, depth + 1);
 }
 
@@ -664,15 +673,13 @@ function runAll(calls: Call[]): { failures: string[]; count: number } {
   return { failures, count };
 }
 
-// ── what fails because of bugs others are fixing (issue 8) ──────────────────────────────────────
+// ── the issue's repros (issue 8) ─────────────────────────────────────────────────────────────────
 
-interface Known {
+interface Repro {
   row: string;
   why: string;
-  /** Calls of the table that this bug makes fail. */
-  match?: (label: string) => boolean;
-  /** The issue's own repro: returns what went wrong, or null once the bug is fixed. */
-  scenario?: () => string | null;
+  /** The issue's own repro: returns what went wrong, or null while the bug stays fixed. */
+  scenario: () => string | null;
 }
 
 /** null when fn throws an Error (a RangeError only for memory) naming one of `ops`; else the problem. */
@@ -687,23 +694,36 @@ function throwsNaming(fn: () => unknown, ops: RegExp): string | null {
 
 const gradOf = (t: T): number[] | null => tg.tidy(() => { const g = t.grad; return g ? Array.from(g.data()) : null; });
 
-const KNOWN_OTHER_OWNER: Known[] = [
+const REPROS: Repro[] = [
   {
     row: '1',
-    why: 'a broadcast with an empty result writes past its buffer ([3,3] op [0,3,3])',
-    match: (l) => /^(tg\.|Tensor#)(add|sub|mul|div|pow|maximum|minimum|matmul)\(arg \d = empty \[0,3,3\]\)/.test(l),
+    why: 'a broadcast with an empty result writes nothing past its buffer ([3,3] op [0,3,3], expand, layerNorm on an empty batch)',
     scenario: () => {
-      const a = tg.zeros([0, 3, 3]), b = tg.full([3, 3], 5), A = tg.zeros([4]), S = tg.full([4], 7);
-      A.dispose();
-      const r = a.add(b);
-      const values = Array.from(S.data());
-      tg.dispose([a, b, S, r]);
-      return values.every((v) => v === 7) ? null : `a neighbour reads ${values.join(',')} instead of 7,7,7,7`;
+      // the issue's repro, then the other ops the row names: operands first, then a hole and a
+      // neighbour right after it (where the op's output lands), then the op
+      const cases: [string, () => T[], (xs: T[]) => void][] = [
+        ['[0,3,3] + [3,3]', () => [tg.zeros([0, 3, 3]), tg.full([3, 3], 5)], ([a, b]) => { a.add(b); }],
+        ['[3,3] * [0,3,3], backward', () => [tg.full([3, 3], 2, { requiresGrad: true }), tg.zeros([0, 3, 3])],
+          ([w, e]) => { w.mul(e).sum().backward(); }],
+        ['expand [1,3] to [0,3]', () => [tg.ones([1, 3])], ([a]) => { a.expand([0, 3]); }],
+        ['layerNorm with weight on an empty batch, backward', () => [tg.zeros([0, 3], { requiresGrad: true }), tg.ones([3], { requiresGrad: true })],
+          ([x, w]) => { F.layerNorm(x, [3], w).sum().backward(); }],
+      ];
+      for (const [what, prepare, op] of cases) {
+        const xs = prepare();
+        const A = tg.zeros([4]), S = tg.full([4], 7);
+        A.dispose();
+        tg.tidy(() => op(xs)); // releases what the op made
+        const values = Array.from(S.data());
+        tg.dispose([...xs, S]);
+        if (!values.every((v) => v === 7)) return `${what}: a neighbour reads ${values.join(',')} instead of 7,7,7,7`;
+      }
+      return null;
     },
   },
   {
     row: '4',
-    why: 'index and label tensors refilled with copy_ after the op was built are not checked when backward or a replay reads them',
+    why: 'index and label tensors refilled with copy_ after the op was built are refused by backward and by a replay',
     scenario: () => {
       const problems: string[] = [];
       const x = tg.tensor([1, 2, 3], { requiresGrad: true });
@@ -735,7 +755,7 @@ const KNOWN_OTHER_OWNER: Known[] = [
   },
   {
     row: '13',
-    why: 'copy_ into a tensor between forward and backward: PyTorch raises (version counters)',
+    why: 'copy_ into a tensor between forward and backward makes backward throw, as in PyTorch (version counters)',
     scenario: () => {
       const w = tg.tensor([1, 2], { requiresGrad: true });
       const x = tg.tensor([3, 4]);
@@ -749,7 +769,7 @@ const KNOWN_OTHER_OWNER: Known[] = [
   },
   {
     row: '14',
-    why: 'a second backward through the same graph: PyTorch raises unless the first retained it',
+    why: 'a second backward through the same graph throws unless the first retained it, as in PyTorch',
     scenario: () => {
       const w = tg.tensor([1, 2], { requiresGrad: true });
       const y = tg.tidy(() => w.mul(w).sum());
@@ -760,31 +780,9 @@ const KNOWN_OTHER_OWNER: Known[] = [
       return p ?? (g!.join() === '2,4' ? null : `w.grad became ${g!.join(',')} (expected 2,4)`);
     },
   },
-  {
-    row: '10 (memory.ts)',
-    why: "dispose() and a trace's output walk arrays recursively: a cyclic or 10,000-deep array overflows the stack",
-    match: (l) => /^(tg\.(dispose|keep)\(arg 0|nn\.Identity#forward\(arg 1) = (cyclic|deep 10000)\)/.test(l),
-  },
-  {
-    row: '11 (loadStateDict owner)',
-    why: 'Module.loadStateDict into a disposed module names copy_; its options are read as options.strict (null is a TypeError, unknown keys are ignored: use readOptions from shape.ts); Optimizer.loadStateDict(undefined) is a TypeError',
-    match: (l) => /^(Module#loadStateDict\(arg (0 = disposed|2 = )|optim\.\w+#loadStateDict\(arg 1 = (undefined|null)\))/.test(l),
-  },
-  {
-    row: '— (memory.ts, no row)',
-    why: 'keep(undefined) and keep(null) are TypeErrors: keep() does not check its argument',
-    match: (l) => /^tg\.keep\(arg 0 = (undefined|null)\)/.test(l),
-  },
-  {
-    row: '— (trace.ts, no row)',
-    why: 'the exported Trace constructor takes any pointer: run() and dispose() hand it to the core',
-    match: (l) => l.startsWith('tg.Trace('),
-  },
 ];
 
 // ── the tests ──────────────────────────────────────────────────────────────────────────────────
-
-const isKnown = (label: string): Known | undefined => KNOWN_OTHER_OWNER.find((k) => k.match?.(label));
 
 describe('sentinel harness', () => {
   beforeAll(buildRing);
@@ -801,7 +799,7 @@ describe('sentinel harness', () => {
   });
 
   it('hostile calls: an Error naming the op or a result; nothing else changes', () => {
-    const { failures, count } = runAll(allCalls().filter((call) => !isKnown(call.label)));
+    const { failures, count } = runAll(allCalls());
     expect(count).toBeGreaterThan(1000);
     // eslint-disable-next-line no-console
     if (process.env.SENTINEL_MESSAGES) console.log(messages.join('\n'));
@@ -809,35 +807,21 @@ describe('sentinel harness', () => {
   });
 });
 
-describe('sentinel harness: cases waiting for other owners\' fixes (issue 8 rows in KNOWN_OTHER_OWNER)', () => {
-  // it.fails until the owner's fix is merged: then turn each into `it`. Each runs on a fresh
-  // engine, so one bug's corruption does not decide another's outcome.
-  for (const known of KNOWN_OTHER_OWNER) {
-    it.fails(`row ${known.row}: ${known.why}`, async () => {
-      await freshEngine(known.row);
-      // the issue's own repro first, on the fresh engine; then the table's calls this bug breaks
-      const failures: string[] = [];
-      if (known.scenario) {
-        const before = tg.memory().tensors;
-        let problem: string | null;
-        try {
-          problem = known.scenario();
-        } catch (err) {
-          problem = `the repro threw ${String(err)}`;
-        }
-        if (tg.memory().tensors !== before) problem ??= `tensors ${before} → ${tg.memory().tensors}`;
-        problem ??= ringDiff() ?? computationWorks();
-        if (problem) failures.push(`the issue's repro: ${problem}`);
-        // eslint-disable-next-line no-console
-        if (problem && process.env.SENTINEL_LOG) console.log(`row ${known.row} repro: ${problem}`);
-        if (problem) engineBroken = true;
+describe('sentinel harness: the issue\'s repros, each on a fresh engine', () => {
+  for (const repro of REPROS) {
+    it(`row ${repro.row}: ${repro.why}`, async () => {
+      await freshEngine(repro.row);
+      const before = tg.memory().tensors;
+      let problem: string | null;
+      try {
+        problem = repro.scenario();
+      } catch (err) {
+        problem = `the repro threw ${String(err)}`;
       }
-      if (known.match && !engineBroken) {
-        const calls = allCalls().filter((c) => known.match!(c.label));
-        expect(calls.length).toBeGreaterThan(0);
-        failures.push(...runAll(calls).failures);
-      }
-      expect(failures).toEqual([]);
+      if (tg.memory().tensors !== before) problem ??= `tensors ${before} → ${tg.memory().tensors}`;
+      problem ??= ringDiff() ?? computationWorks();
+      if (problem) engineBroken = true;
+      expect(problem).toBeNull();
     });
   }
 });

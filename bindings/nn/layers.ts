@@ -3,7 +3,8 @@
 import { Tensor, type Index, type NestedArray, tensor } from '../tensor';
 import { linear, conv2d, maxPool2d, avgPool2d, dropout, layerNorm } from '../nnfunctional';
 import { relu, tanh, sigmoid, gelu, leakyRelu, flatten } from '../tensor';
-import { fmt, show, readOptions, checkInt, checkPair, checkNumber, pairAtLeast, numberIn, oneOf, bool, type Check } from '../shape';
+import { flagsOf } from '../core';
+import { fmt, show, checkBytes, readOptions, checkInt, checkPair, checkNumber, pairAtLeast, numberIn, oneOf, bool, type Check } from '../shape';
 import { Module, uniformParameter, normalParameter, constantParameter } from './module';
 
 type Pair = number | [number, number];
@@ -34,6 +35,7 @@ export class Linear extends Module {
     this.inFeatures = positiveInt(inFeatures, 'inFeatures', 'Linear');
     this.outFeatures = positiveInt(outFeatures, 'outFeatures', 'Linear');
     const bound = 1 / Math.sqrt(inFeatures);
+    checkBytes([outFeatures, inFeatures], 'Linear'); // too large: a RangeError naming the layer, not rand
     this.weight = uniformParameter([outFeatures, inFeatures], bound);
     this.bias = null;
     try {
@@ -54,24 +56,16 @@ export class Linear extends Module {
 }
 
 /**
- * Applies steps in order and releases each intermediate result once the next step has used it
- * (its tape record keeps what backward needs), as the compound ops do: a forward pass outside
- * tidy() leaves only its output. An error releases the intermediates made so far.
+ * Releases `y`, an intermediate result of a forward pass over layers, once the next layer has
+ * made `next` from it (its tape record keeps what backward needs), as the compound ops do: a
+ * forward pass outside tidy() leaves only its output. Not the input `x`, nor a layer's output
+ * that is its input (Identity, Dropout in eval()), nor a tensor passed to keep() (a parameter, or
+ * an activation a layer keeps for later): the same exemptions as tidy().
  */
-function chain(x: unknown, steps: ((y: any) => any)[]): any {
-  let y = x;
-  try {
-    for (const step of steps) {
-      const next = step(y);
-      if (y !== x && y !== next && y instanceof Tensor) y.dispose();
-      y = next;
-    }
-  } catch (err) {
-    if (y !== x && y instanceof Tensor) y.dispose();
-    throw err;
-  }
-  return y;
+function dropIntermediate(y: unknown, x: unknown, next: unknown): void {
+  if (y !== x && y !== next && y instanceof Tensor && !y.isDisposed && (flagsOf(y.id) & KEPT) === 0) y.dispose();
 }
+const KEPT = 8; // the core's flag for tensors exempt from tidy() (assembly/nodes.ts)
 
 /** Runs its modules in order; they are named "0", "1", ... like PyTorch's nn.Sequential. */
 export class Sequential extends Module {
@@ -110,7 +104,18 @@ export class Sequential extends Module {
   }
 
   forward(x: any): Tensor {
-    return chain(x, this._list.map((m) => (y: any) => m.forward(y)));
+    let y = x;
+    try {
+      for (const m of this._list) {
+        const next = m.forward(y);
+        dropIntermediate(y, x, next);
+        y = next;
+      }
+    } catch (err) {
+      dropIntermediate(y, x, undefined);
+      throw err;
+    }
+    return y;
   }
 }
 
@@ -162,6 +167,7 @@ export class MLP extends Module {
     }
     const sizes = [inFeatures, ...hidden, outFeatures];
     sizes.forEach((s, i) => positiveInt(s, i === 0 ? 'inFeatures' : i === sizes.length - 1 ? 'outFeatures' : `hidden[${i - 1}]`, 'MLP'));
+    for (let i = 0; i + 1 < sizes.length; i++) checkBytes([sizes[i + 1], sizes[i]], 'MLP'); // before any layer is made
     this.layers = [];
     try {
       for (let i = 0; i + 1 < sizes.length; i++) this.layers.push(new Linear(sizes[i], sizes[i + 1], { bias: o.bias ?? true }));
@@ -172,12 +178,24 @@ export class MLP extends Module {
   }
 
   forward(x: Tensor): Tensor {
-    const steps: ((y: any) => any)[] = [];
-    this.layers.forEach((layer, i) => {
-      steps.push((y) => layer.forward(y));
-      if (i < this.layers.length - 1) steps.push((y) => this._activation(y));
-    });
-    return chain(x, steps);
+    let y = x;
+    const last = this.layers.length - 1;
+    try {
+      for (let i = 0; i <= last; i++) {
+        let next = this.layers[i].forward(y);
+        dropIntermediate(y, x, next);
+        y = next;
+        if (i < last) {
+          next = this._activation(y);
+          dropIntermediate(y, x, next);
+          y = next;
+        }
+      }
+    } catch (err) {
+      dropIntermediate(y, x, undefined);
+      throw err;
+    }
+    return y;
   }
 
   extraRepr(): string {
@@ -198,6 +216,7 @@ export class Embedding extends Module {
     super();
     this.numEmbeddings = positiveInt(numEmbeddings, 'numEmbeddings', 'Embedding');
     this.embeddingDim = positiveInt(embeddingDim, 'embeddingDim', 'Embedding');
+    checkBytes([numEmbeddings, embeddingDim], 'Embedding');
     this.weight = normalParameter([numEmbeddings, embeddingDim]);
   }
 
@@ -214,7 +233,7 @@ export class Embedding extends Module {
       flat = indices;
     } else if (Array.isArray(indices)) {
       if (indices.length > 0 && Array.isArray(indices[0])) {
-        owned = tensor(indices as NestedArray, {}, 'Embedding');
+        owned = tensor(indices as NestedArray, undefined, 'Embedding');
         shape = owned.shape;
         const reshaped = owned.reshape([-1]);
         owned.dispose();
@@ -264,6 +283,7 @@ export class LayerNorm extends Module {
     this.normalizedShape = shape.slice();
     this.eps = o.eps ?? 1e-5;
     const affine = o.elementwiseAffine ?? true;
+    checkBytes(this.normalizedShape, 'LayerNorm');
     this.weight = affine ? constantParameter(this.normalizedShape, 1) : null;
     try {
       this.bias = affine ? constantParameter(this.normalizedShape, 0) : null;
@@ -329,6 +349,7 @@ export class Conv2d extends Module {
     this.padding = o.padding ?? [0, 0];
     const [kh, kw] = this.kernelSize;
     const bound = 1 / Math.sqrt(inChannels * kh * kw);
+    checkBytes([outChannels, inChannels, kh, kw], 'Conv2d');
     this.weight = uniformParameter([outChannels, inChannels, kh, kw], bound);
     this.bias = null;
     try {
