@@ -363,12 +363,12 @@ function filled(op: string, args: unknown[], fill: (t: Tensor) => void): Tensor 
   return t;
 }
 
-export const zeros = (...args: (number | number[] | CreateOptions)[]): Tensor => filled('zeros', args, (t) => core.fillNode(t.id, 0));
-export const ones = (...args: (number | number[] | CreateOptions)[]): Tensor => filled('ones', args, (t) => core.fillNode(t.id, 1));
+export const zeros = (...args: (number | number[] | CreateOptions | undefined)[]): Tensor => filled('zeros', args, (t) => core.fillNode(t.id, 0));
+export const ones = (...args: (number | number[] | CreateOptions | undefined)[]): Tensor => filled('ones', args, (t) => core.fillNode(t.id, 1));
 /** Uniform in [0, 1) from the seeded generator. */
-export const rand = (...args: (number | number[] | CreateOptions)[]): Tensor => filled('rand', args, (t) => issue(Cmd.RANDOM, -1, t.id, -1, 0, 0, 0, 0, 0, 0, 1));
+export const rand = (...args: (number | number[] | CreateOptions | undefined)[]): Tensor => filled('rand', args, (t) => issue(Cmd.RANDOM, -1, t.id, -1, 0, 0, 0, 0, 0, 0, 1));
 /** Standard normal from the seeded generator. */
-export const randn = (...args: (number | number[] | CreateOptions)[]): Tensor => filled('randn', args, (t) => issue(Cmd.RANDOM, -1, t.id, -1, 1, 0, 0, 0, 0, 0, 1));
+export const randn = (...args: (number | number[] | CreateOptions | undefined)[]): Tensor => filled('randn', args, (t) => issue(Cmd.RANDOM, -1, t.id, -1, 1, 0, 0, 0, 0, 0, 1));
 
 export function full(shape: number[], value: number, options?: CreateOptions): Tensor {
   if (typeof value !== 'number') throw new Error(`full: value must be a number, got ${describe(value)}`);

@@ -285,7 +285,7 @@ add('tg.tensor', [TENSORS, optionsHostile(['shape', 'requiresGrad'])], () => [[1
 add('tg.transpose', [TENSORS, INTS, INTS], () => [m33(), 0, 1], (a) => tg.transpose(a[0], a[1], a[2]));
 // internal constructors that are exported: a made-up handle must not reach the core
 add('tg.Tensor', [INTS, SHAPES], () => [-1, [2]], (a) => new tg.Tensor(a[0], a[1]), 'Tensor');
-add('tg.Trace', [INTS, ANY, ANY], () => [123456, null, []], (a) => { const tr = new tg.Trace(a[0], a[1], a[2]); tr.run(); return tr; }, 'trace');
+add('tg.Trace', [ANY, INTS, ANY, ANY], () => [Symbol('trace'), 123456, null, []], (a) => { const tr = new tg.Trace(a[0], a[1], a[2], a[3]); tr.run(); return tr; }, 'Trace');
 
 // Tensor methods: the receiver is the first argument
 const method = (name: string, kinds: Kind[], args: () => unknown[], op?: string): void =>
