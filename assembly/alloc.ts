@@ -1,32 +1,32 @@
 // Buffer allocator over memory.grow: TLSF (two-level segregated fit), after AssemblyScript's own
-// std/assembly/rt/tlsf.ts (http://www.gii.upv.es/tlsf/), reduced to what the engine needs.
+// std/assembly/rt/tlsf.ts (http://www.gii.upv.es/tlsf/), with quick lists in front.
 //
 // Every block starts with a 16-byte header; the payload (what alloc returns) follows it, so every
 // payload is 16-byte aligned and its capacity is a whole number of 16-byte units: v128 loads and
 // stores on tensor data are aligned, and a kernel may touch the whole last unit of a buffer.
 //
-//   block                                            payload = block + HEADER
-//   ┌───────────┬───────────┬───────────┬────────────┬──────────────────────────────────────┐
-//   │ prev      │ next      │ left      │ size │L│F│ │ size bytes (a multiple of 16, ≥ 16)  │
-//   │ (if free) │ (if free) │ (if L)    │ usize      │                                      │
-//   └───────────┴───────────┴───────────┴────────────┴──────────────────────────────────────┘
-//   0           4           8           12           16                         16 + size = right
+//   block                                             payload = block + HEADER
+//   ┌───────────┬───────────┬───────────┬─────────────┬──────────────────────────────────────┐
+//   │ prev      │ next      │ left      │ size |Q|L|F │ size bytes (a multiple of 16, ≥ 16)  │
+//   │ (if free) │ (if F, Q) │ (if L)    │ usize       │                                      │
+//   └───────────┴───────────┴───────────┴─────────────┴──────────────────────────────────────┘
+//   0           4           8           12            16                        16 + size = right
 //
-// size   payload bytes; its low 4 bits hold the tags F (this block is free) and L (the block to
-//        the left is free)
-// prev, next   the free list of the block's size class (only while the block is free)
+// size   payload bytes; its low 4 bits hold the tags F (free), L (the block on the left is free)
+//        and Q (waiting in a quick list: free for alloc, in use for its neighbours)
+// prev, next   the block's list: its size class's free list (F) or its quick list (Q, next only)
 // left   when L is set: the free block on the left (a boundary tag, so that freeing finds both
 //        neighbours in O(1))
 // All bookkeeping lives in headers: a free block's payload is never written.
 //
 // Memory from the heap base to the end of linear memory is one row of blocks; the last one is the
-// tail, a used block of size 0 (a header only). Two free blocks are never neighbours: free()
-// merges a block with a free left and right neighbour at once, and growing memory turns the old
+// tail, a used block of size 0 (a header only). Two free blocks are never neighbours: a block is
+// merged with a free left and right neighbour when it is freed, and growing memory turns the old
 // tail into the header of a new free block, merged with a free block on its left:
 //
 //   heapStart                                                             tail     memory end
 //   ┌──────┬────────┬──────┬──────────────┬─────── … ───┬────────────────┬────────┐
-//   │ used │ free   │ used │ used         │             │ free           │ tail   │
+//   │ used │ free   │ used │ quick        │             │ free           │ tail   │
 //   └──────┴────────┴──────┴──────────────┴─────── … ───┴────────────────┴────────┘
 //
 // Size classes (payload size s): below 256 bytes one class per 16 bytes (fl 0, sl = s / 16); from
@@ -37,6 +37,17 @@
 //   flMap:   u32, bit fl set when slMaps[fl] ≠ 0                      FL_COUNT = 25 (s < 2^32)
 //   slMaps:  u32 × FL_COUNT, bit sl set when heads[fl·16 + sl] ≠ 0
 //   heads:   usize × FL_COUNT·16, the first free block of each class
+//   quick:   usize × QUICK_MAX/16 + 1, a LIFO list of blocks of exactly 16·i bytes at [i]
+//
+// Quick lists: every op output is allocated and (at the end of its tidy scope) freed again, and a
+// loop asks for the same sizes every step. Splitting and merging such blocks costs ≈ 20 ns per
+// alloc + free against ≈ 2 ns for a list pop and push, a few percent of a small op. So a freed
+// block of up to QUICK_MAX bytes first waits in the quick list of its exact size (at most
+// QUICK_LIMIT bytes in all), where the next request of that size takes it back. Merging is only
+// deferred, never lost: before alloc grows memory or gives up, it merges every waiting block into
+// the free lists (flushQuick) and searches again, so memory never grows and a request never fails
+// while freed blocks could serve it. Larger blocks, and all blocks once the quick lists are full,
+// are merged with their neighbours when freed.
 //
 // alloc rounds a request up to the next class boundary before searching (good fit: any block of
 // that class or above fits, no list walk). When no class has one, it tries the head of the
@@ -60,6 +71,9 @@
 @inline const FREE: usize = 1;
 // @ts-ignore: decorator
 @inline const LEFT_FREE: usize = 2;
+/** Waits in a quick list: free for the caller, in use for its neighbours (not merged yet). */
+// @ts-ignore: decorator
+@inline const QUICK: usize = 4;
 // @ts-ignore: decorator
 @inline const TAGS: usize = 15;
 
@@ -79,9 +93,18 @@
 /** Larger requests cannot be served in any memory; refusing them first keeps `bytes + 15` exact. */
 // @ts-ignore: decorator
 @inline const MAX_REQUEST: usize = 0xffff0000;
+/** Blocks with a payload up to this size are freed into quick lists first... */
+// @ts-ignore: decorator
+@inline const QUICK_MAX: usize = 65536;
+/** ...while the quick lists hold less than this. */
+// @ts-ignore: decorator
+@inline const QUICK_LIMIT: usize = 4 << 20;
 
 const slMaps: usize = memory.data(<i32>(FL_COUNT << 2), 16);
 const heads: usize = memory.data(<i32>((FL_COUNT << SL_BITS) << 2), 16);
+const quick: usize = memory.data(<i32>(((QUICK_MAX >> 4) + 1) << 2), 16);
+/** Payload bytes waiting in quick lists. */
+let quickBytes: usize = 0;
 let flMap: u32 = 0;
 /** The tail block (0 until the first allocation). */
 let tail: usize = 0;
@@ -119,15 +142,14 @@ function link(block: usize, size: usize): void {
   flMap |= 1 << fl;
 }
 
-/** Takes a free block of payload `size` out of its class's list. */
-function unlink(block: usize, size: usize): void {
+/** Takes a free block out of list `index` (its class's). */
+function unlink(block: usize, index: u32): void {
   let prev = load<usize>(block, PREV);
   let next = load<usize>(block, NEXT);
   if (next) store<usize>(next, prev, PREV);
   if (prev) {
     store<usize>(prev, next, NEXT);
   } else { // the head of its list
-    let index = classOf(size);
     store<usize>(heads + (<usize>index << 2), next);
     if (!next) {
       let fl = index >> SL_BITS;
@@ -137,6 +159,18 @@ function unlink(block: usize, size: usize): void {
       if (!slMap) flMap &= ~(1 << fl);
     }
   }
+}
+
+/** Puts free block `block` where free block `old` was in list `index` (both of that class). */
+// @ts-ignore: decorator
+@inline function replace(old: usize, block: usize, index: u32): void {
+  let prev = load<usize>(old, PREV);
+  let next = load<usize>(old, NEXT);
+  store<usize>(block, prev, PREV);
+  store<usize>(block, next, NEXT);
+  if (next) store<usize>(next, block, PREV);
+  if (prev) store<usize>(prev, block, NEXT);
+  else store<usize>(heads + (<usize>index << 2), block);
 }
 
 /** The first free block of the lowest non-empty class whose every block holds `size`, or 0. */
@@ -165,12 +199,16 @@ function unlink(block: usize, size: usize): void {
   return load<usize>(heads + ((<usize>((fl << SL_BITS) | ctz<u32>(slMap))) << 2));
 }
 
-/** Hands out free block `block` for a payload of `size`: unlinks it and splits off the rest. */
+/**
+ * Hands out free block `block` for a payload of `size`: takes it out of its list and splits off
+ * the rest as a free block, which stays in the same place of the same list when its class did
+ * not change (a large free block handing out small ones, the common case): no bitmap to update.
+ */
 // @ts-ignore: decorator
 @inline function take(block: usize, size: usize): void {
   let info = load<usize>(block, INFO);
   let have = info & ~TAGS;
-  unlink(block, have);
+  let index = classOf(have);
   let rest = have - size;
   if (rest >= HEADER + UNIT) {
     store<usize>(block, size | (info & LEFT_FREE), INFO);
@@ -178,8 +216,15 @@ function unlink(block: usize, size: usize): void {
     let spareSize = rest - HEADER;
     store<usize>(spare, spareSize | FREE, INFO); // its left is `block`, in use
     store<usize>(spare + HEADER + spareSize, spare, LEFT); // the right keeps its L tag
-    link(spare, spareSize);
+    let spareIndex = classOf(spareSize);
+    if (spareIndex == index) {
+      replace(block, spare, index);
+    } else {
+      unlink(block, index);
+      link(spare, spareSize);
+    }
   } else {
+    unlink(block, index);
     store<usize>(block, info & ~FREE, INFO);
     let right = block + HEADER + have;
     store<usize>(right, load<usize>(right, INFO) & ~LEFT_FREE, INFO);
@@ -215,16 +260,22 @@ function grow(size: usize): usize {
   if (need <= end) return start; // the free block before the tail fits (rounding skipped it)
   if (need > MEMORY_LIMIT) return 0;
   let pages = <i32>((need - end + 0xffff) >> 16);
-  // Grow by at least the current size (up to 1 GiB) so a growing model does not call memory.grow per step.
-  let want = max(pages, min(memory.size(), 16384));
-  if (memory.grow(want) < 0 && memory.grow(pages) < 0) return 0;
+  // Grow by the current size (up to 1 GiB) so a growing model does not call memory.grow per step;
+  // near the limit (or where the runtime refuses that much) by half as much, and so on: growing a
+  // large memory costs milliseconds, so not a few pages per allocation either.
+  let have = memory.size();
+  let want = max(pages, min(have, min(16384, 65536 - have)));
+  while (memory.grow(want) < 0) {
+    if (want == pages) return 0;
+    want = max(pages, want >> 1);
+  }
   let newTail = <usize>((<u64>memory.size() << 16) - HEADER);
   // The old tail becomes the header of the new free block, merged with a free block on its left.
   let block = tail;
   let blockSize = newTail - tail - HEADER;
   if (tailInfo & LEFT_FREE) {
     let leftSize = sizeOf(start);
-    unlink(start, leftSize);
+    unlink(start, classOf(leftSize));
     block = start;
     blockSize += leftSize + HEADER;
   }
@@ -277,13 +328,29 @@ export function failAllocAfter(n: i32): void {
 /** Returns a 16-byte aligned block of at least `bytes` bytes, or 0 when memory is exhausted. */
 export function alloc(bytes: usize): usize {
   if (failCountdown && --failCountdown == 0) return refuse(bytes);
-  if (bytes > MAX_REQUEST) return refuse(bytes);
   let size = bytes <= UNIT ? UNIT : (bytes + 15) & ~15;
+  if (bytes <= QUICK_MAX) { // a block of exactly this size freed recently: the steady state of a loop
+    let at = quick + ((size >> 4) << 2);
+    let block = load<usize>(at);
+    if (block) {
+      store<usize>(at, load<usize>(block, NEXT));
+      store<usize>(block, load<usize>(block, INFO) & ~QUICK, INFO);
+      quickBytes -= size;
+      return block + HEADER;
+    }
+  } else if (bytes > MAX_REQUEST) {
+    return refuse(bytes);
+  }
   if (!tail && !initialize()) return refuse(bytes);
   let block = search(size);
   if (!block) {
-    block = fallback(size);
-    if (!block) return refuse(bytes);
+    // Before growing or refusing, merge what waits in the quick lists and look again.
+    flushQuick();
+    block = search(size);
+    if (!block) {
+      block = fallback(size);
+      if (!block) return refuse(bytes);
+    }
   }
   take(block, size);
   return block + HEADER;
@@ -300,30 +367,53 @@ export function allocZeroed(bytes: usize): usize {
 }
 
 /**
- * Returns a block to the free lists, merged with a free neighbour on either side. `bytes` (what
- * the caller asked for) is not needed: the header knows the size. Freeing 0 or a free block does
- * nothing.
+ * Returns a block: up to QUICK_MAX bytes to the quick list of its size, larger ones to the free
+ * lists, merged with a free neighbour on either side. `bytes` (what the caller asked for) is not
+ * needed: the header knows the size. Freeing 0 or a block that is free already does nothing.
  */
 export function free(ptr: usize, bytes: usize): void {
   if (!ptr) return;
   let block = ptr - HEADER;
   let info = load<usize>(block, INFO);
-  if (info & FREE) return;
+  if (info & (FREE | QUICK)) return;
+  let size = info & ~TAGS;
+  if (size <= QUICK_MAX && quickBytes + size <= QUICK_LIMIT) {
+    let at = quick + ((size >> 4) << 2);
+    store<usize>(block, load<usize>(at), NEXT);
+    store<usize>(block, info | QUICK, INFO);
+    store<usize>(at, block);
+    quickBytes += size;
+    return;
+  }
+  release(block, info);
+}
+
+/**
+ * Puts a used block (INFO = `info`) in the free lists, merged with its free neighbours. When the
+ * merged block keeps the class of a neighbour it absorbed (a small block returning to a large
+ * free one), it takes that neighbour's place in its list: no bitmap to update.
+ */
+function release(block: usize, info: usize): void {
   let size = info & ~TAGS;
   let right = block + HEADER + size;
   let rightInfo = load<usize>(right, INFO);
+  let absorbed: usize = 0; // the right neighbour, if free: merged in, still in its list
+  let absorbedIndex: u32 = 0;
   if (rightInfo & FREE) {
     let rightSize = rightInfo & ~TAGS;
-    unlink(right, rightSize);
+    absorbed = right;
+    absorbedIndex = classOf(rightSize);
     size += HEADER + rightSize;
     right = block + HEADER + size;
     rightInfo = load<usize>(right, INFO);
   }
+  let left: usize = 0; // the left neighbour, if free: the merged block starts there
+  let leftIndex: u32 = 0;
   if (info & LEFT_FREE) {
-    let left = load<usize>(block, LEFT);
+    left = load<usize>(block, LEFT);
     let leftInfo = load<usize>(left, INFO);
     let leftSize = leftInfo & ~TAGS;
-    unlink(left, leftSize);
+    leftIndex = classOf(leftSize);
     size += leftSize + HEADER;
     block = left;
     info = leftInfo;
@@ -331,5 +421,31 @@ export function free(ptr: usize, bytes: usize): void {
   store<usize>(block, size | (info & LEFT_FREE) | FREE, INFO);
   store<usize>(right, rightInfo | LEFT_FREE, INFO);
   store<usize>(right, block, LEFT);
-  link(block, size);
+  let index = classOf(size);
+  if (absorbed && absorbedIndex == index) {
+    if (left) unlink(left, leftIndex);
+    replace(absorbed, block, index);
+  } else {
+    if (absorbed) unlink(absorbed, absorbedIndex);
+    if (left) {
+      if (leftIndex == index) return; // the left block grew within its class: it keeps its place
+      unlink(left, leftIndex);
+    }
+    link(block, size);
+  }
+}
+
+/** Merges every block waiting in a quick list into the free lists. */
+function flushQuick(): void {
+  if (!quickBytes) return;
+  quickBytes = 0;
+  for (let at = quick + 4, end = quick + ((QUICK_MAX >> 4) << 2); at <= end; at += 4) {
+    let block = load<usize>(at);
+    store<usize>(at, 0);
+    while (block) {
+      let next = load<usize>(block, NEXT);
+      release(block, load<usize>(block, INFO) & ~QUICK);
+      block = next;
+    }
+  }
 }

@@ -28,12 +28,13 @@ beforeAll(() => {
 describe('fragmentation', () => {
   it('freed neighbours coalesce: holes made of mixed sizes serve requests none of them could alone, and the arena stays flat', () => {
     const base = tg.memory();
-    const T = 2 ** 21; // floats allocated per round (8 MiB)
+    const T = 2 ** 22; // floats allocated per round (16 MiB)
     let arenaAfterFirstRound = 0;
     for (let round = 0; round < 10; round++) {
-      // Two sizes per round, growing by 1.5× each round: an allocator that never merges blocks
-      // keeps every round's memory in its own size classes and grows round after round.
-      const n = 4 * Math.round(64 * 1.5 ** round);
+      // Two sizes per round, growing by 1.5× each round from 4 KiB to 150 KiB: an allocator that
+      // never merges blocks keeps every round's memory in its own size classes and grows round
+      // after round.
+      const n = 4 * Math.round(256 * 1.5 ** round);
       const sizes = [n, 4 * Math.round((1.3 * n) / 4)];
       const all: Array<[T, number]> = [];
       let total = 0;
@@ -124,45 +125,55 @@ describe('the 4 GiB ceiling', () => {
     // Small tensors made first sit at low addresses: a pointer that wrapped around past 4 GiB
     // would hand their memory out again.
     const ring: Array<[T, number]> = Array.from({ length: 64 }, (_, i) => [tg.full([37], 1000 + i), 1000 + i]);
-    const big: Array<[T, number]> = [];
-    let n = 2 ** 29; // 2 GiB, the largest tensor there is
-    let first: RangeError | undefined, firstN = 0;
-    while (n >= 1) {
-      try {
-        const v = big.length + 1;
-        big.push([tg.full([n], v), v]);
-      } catch (e) {
+    // 2 GiB (the largest tensor there is) and 1 GiB, then 64 KiB tensors until memory runs
+    // out, then halving sizes down to one element: memory is filled to its last few bytes.
+    const big: Array<[T, number]> = [], small: Array<[T, number]> = [];
+    const make = (n: number, into: Array<[T, number]>) => {
+      const v = big.length + small.length + 1;
+      into.push([tg.full([n], v), v]);
+    };
+    make(2 ** 29, big);
+    make(2 ** 28, big);
+    let first: unknown;
+    try { for (;;) make(2 ** 14, small); } catch (e) { first = e; }
+    expect(first).toBeInstanceOf(RangeError);
+    for (let n = 2 ** 13; n >= 1;) {
+      try { make(n, big); } catch (e) {
         if (!(e instanceof RangeError)) throw e;
-        if (!first) { first = e; firstN = n; }
-        n = Math.floor(n / 2); // halving down to one element fills memory to the last few bytes
+        n = Math.floor(n / 2);
       }
     }
-    expect(first).toBeInstanceOf(RangeError);
-    const m = /^full: out of memory allocating (\d+) bytes \((\d+) bytes in use by tensors; WebAssembly memory is (\d+) bytes/.exec(first!.message);
-    expect(m, first!.message).not.toBeNull();
-    expect(Number(m![1])).toBe(4 * firstN);
-    expect(Number(m![2])).toBeGreaterThan(2 ** 31);
-    const bytes = [...ring, ...big].reduce((s, [t]) => s + 4 * t.size, 0);
+    const m = /^full: out of memory allocating (\d+) bytes \((\d+) bytes in use by tensors; WebAssembly memory is (\d+) bytes/.exec((first as Error).message);
+    expect(m, (first as Error).message).not.toBeNull();
+    expect(Number(m![1])).toBe(65536);
+    expect(Number(m![2])).toBeGreaterThan(2 ** 32 - 2 ** 26);
+    const all = [...ring, ...big, ...small];
+    const bytes = all.reduce((s, [t]) => s + 4 * t.size, 0);
     expect(bytes).toBeGreaterThan(2 ** 32 - 2 ** 24); // memory really was filled to its end
     expect(tg.memory().arenaBytes).toBe(2 ** 32);
-    expect(tg.memory().tensors).toBe(base.tensors + ring.length + big.length);
-    // Every tensor still holds its own value: none shares memory with another. The big tensors'
-    // values grow in the order they were made and each was filled when made, so memory handed out
-    // twice leaves a larger value in the older tensor: max() finds it in one pass (min() would be
-    // a second pass over 4 GiB).
+    expect(tg.memory().tensors).toBe(base.tensors + all.length);
+    // Every tensor still holds its own value: none shares memory with another. Values grow in
+    // the order the tensors were made and each was filled when made, so memory handed out twice
+    // leaves a larger value in the older tensor: max() finds it in one pass (min() would be a
+    // second pass over 4 GiB).
     for (const [t, v] of ring) expect(Array.from(t.data()), `ring tensor ${v}`).toEqual(new Array(37).fill(v));
-    for (const [t, v] of big) expect(tg.tidy(() => t.max().item()), `the tensor filled with ${v} (shape [${t.shape}])`).toBe(v);
+    for (const [t, v] of [...big, ...small]) expect(tg.tidy(() => t.max().item()), `the tensor filled with ${v} (shape [${t.shape}])`).toBe(v);
 
-    tg.dispose([...ring, ...big].map(([t]) => t));
+    // Freed in a scattered order (every 256th 64 KiB tensor first), everything must merge again.
+    tg.dispose(small.filter((_, i) => i % 256 === 0).map(([t]) => t));
+    tg.dispose(all.map(([t]) => t));
     expect(tg.memory().tensors).toBe(base.tensors);
     expect(tg.memory().bytes).toBe(base.bytes);
-    // Freed after running out: usable again at any size (issue 8, row 6).
+    // Freed after running out: usable again at any size (issue 8, row 6). The 1.5 GiB tensor
+    // only fits where the 64 KiB ones were.
     const z = tg.zeros([2048]);
     expect(z.data().every((x) => x === 0)).toBe(true);
-    const large = tg.full([2 ** 29], 3);
-    expect(tg.tidy(() => [...large.narrow(0, 0, 4).toArray() as number[], ...large.narrow(0, 2 ** 29 - 4, 4).toArray() as number[]])).toEqual(new Array(8).fill(3));
+    const large = [tg.full([2 ** 29], 3), tg.full([3 * 2 ** 27], 4)];
+    const ends = (t: T) => tg.tidy(() => [...t.narrow(0, 0, 4).toArray() as number[], ...t.narrow(0, t.size - 4, 4).toArray() as number[]]);
+    expect(ends(large[0])).toEqual(new Array(8).fill(3));
+    expect(ends(large[1])).toEqual(new Array(8).fill(4));
     expect(tg.tidy(() => z.add(1).sum().item())).toBe(2048);
-    tg.dispose([z, large]);
+    tg.dispose([z, ...large]);
     expect(tg.memory().tensors).toBe(base.tensors);
   }, 180_000);
 });
