@@ -7,14 +7,15 @@
 //
 //   block                                             payload = block + HEADER
 //   ┌───────────┬───────────┬───────────┬─────────────┬──────────────────────────────────────┐
-//   │ prev      │ next      │ left      │ size |Q|L|F │ size bytes (a multiple of 16, ≥ 16)  │
-//   │ (if free) │ (if F, Q) │ (if L)    │ usize       │                                      │
+//   │ prev      │ next      │ left      │ size | L|F  │ size bytes (a multiple of 16, ≥ 16)  │
+//   │ (if free) │ (if free  │ (if L)    │ usize       │                                      │
+//   │           │  or quick)│           │             │                                      │
 //   └───────────┴───────────┴───────────┴─────────────┴──────────────────────────────────────┘
 //   0           4           8           12            16                        16 + size = right
 //
-// size   payload bytes; its low 4 bits hold the tags F (free), L (the block on the left is free)
-//        and Q (waiting in a quick list: free for alloc, in use for its neighbours)
-// prev, next   the block's list: its size class's free list (F) or its quick list (Q, next only)
+// size   payload bytes; its low 4 bits hold the tags F (free) and L (the block on the left is free)
+// prev, next   the free list of the block's size class; a block waiting in a quick list (not
+//        free for its neighbours: F is clear) links that list through next
 // left   when L is set: the free block on the left (a boundary tag, so that freeing finds both
 //        neighbours in O(1))
 // All bookkeeping lives in headers: a free block's payload is never written.
@@ -26,7 +27,8 @@
 //
 //   heapStart                                                             tail     memory end
 //   ┌──────┬────────┬──────┬──────────────┬─────── … ───┬────────────────┬────────┐
-//   │ used │ free   │ used │ quick        │             │ free           │ tail   │
+//   │ used │ free   │ used │ in a quick   │             │ free           │ tail   │
+//   │      │        │      │ list         │             │                │        │
 //   └──────┴────────┴──────┴──────────────┴─────── … ───┴────────────────┴────────┘
 //
 // Size classes (payload size s): below 256 bytes one class per 16 bytes (fl 0, sl = s / 16); from
@@ -41,13 +43,13 @@
 //
 // Quick lists: every op output is allocated and (at the end of its tidy scope) freed again, and a
 // loop asks for the same sizes every step. Splitting and merging such blocks costs ≈ 20 ns per
-// alloc + free against ≈ 2 ns for a list pop and push, a few percent of a small op. So a freed
-// block of up to QUICK_MAX bytes first waits in the quick list of its exact size (at most
-// QUICK_LIMIT bytes in all), where the next request of that size takes it back. Merging is only
-// deferred, never lost: before alloc grows memory or gives up, it merges every waiting block into
-// the free lists (flushQuick) and searches again, so memory never grows and a request never fails
-// while freed blocks could serve it. Larger blocks, and all blocks once the quick lists are full,
-// are merged with their neighbours when freed.
+// alloc + free against ≈ 2 ns for a list pop and push, several percent of a small op. So a block
+// of up to QUICK_MAX bytes is freed into the quick list of its exact size (the size its caller
+// asked for: free() reads no header), and the next request of that size takes it back; to its
+// neighbours it stays a used block. Merging is only deferred, never lost: before alloc grows
+// memory or gives up, it merges every waiting block into the free lists (flushQuick) and
+// searches again, so memory never grows and a request never fails while freed blocks could serve
+// it. Larger blocks are merged with their neighbours when freed.
 //
 // alloc rounds a request up to the next class boundary before searching (good fit: any block of
 // that class or above fits, no list walk). When no class has one, it tries the head of the
@@ -71,9 +73,6 @@
 @inline const FREE: usize = 1;
 // @ts-ignore: decorator
 @inline const LEFT_FREE: usize = 2;
-/** Waits in a quick list: free for the caller, in use for its neighbours (not merged yet). */
-// @ts-ignore: decorator
-@inline const QUICK: usize = 4;
 // @ts-ignore: decorator
 @inline const TAGS: usize = 15;
 
@@ -93,23 +92,20 @@
 /** Larger requests cannot be served in any memory; refusing them first keeps `bytes + 15` exact. */
 // @ts-ignore: decorator
 @inline const MAX_REQUEST: usize = 0xffff0000;
-/** Blocks with a payload up to this size are freed into quick lists first... */
+/** Blocks of up to this many bytes are freed into quick lists (a list per 16 bytes). */
 // @ts-ignore: decorator
 @inline const QUICK_MAX: usize = 65536;
-/** ...while the quick lists hold less than this. */
-// @ts-ignore: decorator
-@inline const QUICK_LIMIT: usize = 4 << 20;
 
 const slMaps: usize = memory.data(<i32>(FL_COUNT << 2), 16);
 const heads: usize = memory.data(<i32>((FL_COUNT << SL_BITS) << 2), 16);
 const quick: usize = memory.data(<i32>(((QUICK_MAX >> 4) + 1) << 2), 16);
-/** Payload bytes waiting in quick lists. */
-let quickBytes: usize = 0;
 let flMap: u32 = 0;
 /** The tail block (0 until the first allocation). */
 let tail: usize = 0;
 /** Test hook: the allocation that brings this to 0 fails (0: disarmed). */
 let failCountdown: i32 = 0;
+/** QUICK_MAX, or 0 while failure injection is armed (every allocation then takes allocSlow). */
+let quickMax: usize = QUICK_MAX;
 
 /** The size of the last request that could not be served (for the RangeError message). */
 export let failedRequest: f64 = 0;
@@ -323,30 +319,35 @@ export function roomToGrow(bytes: f64): bool {
 /** Test hook: the n-th next alloc (n ≥ 1) fails as if memory were exhausted; n ≤ 0 disarms. */
 export function failAllocAfter(n: i32): void {
   failCountdown = max(n, 0);
+  quickMax = failCountdown ? 0 : QUICK_MAX;
 }
 
 /** Returns a 16-byte aligned block of at least `bytes` bytes, or 0 when memory is exhausted. */
 export function alloc(bytes: usize): usize {
-  if (failCountdown && --failCountdown == 0) return refuse(bytes);
-  let size = bytes <= UNIT ? UNIT : (bytes + 15) & ~15;
-  if (bytes <= QUICK_MAX) { // a block of exactly this size freed recently: the steady state of a loop
-    let at = quick + ((size >> 4) << 2);
+  if (bytes <= quickMax) { // a block of this size freed recently: the steady state of a loop
+    let at = quick + (bytes <= UNIT ? 4 : ((bytes + 15) >> 4) << 2);
     let block = load<usize>(at);
     if (block) {
       store<usize>(at, load<usize>(block, NEXT));
-      store<usize>(block, load<usize>(block, INFO) & ~QUICK, INFO);
-      quickBytes -= size;
       return block + HEADER;
     }
-  } else if (bytes > MAX_REQUEST) {
+  }
+  return allocSlow(bytes);
+}
+
+/** alloc when no quick list has a block of the size: search, merge, grow, or refuse. */
+function allocSlow(bytes: usize): usize {
+  if (failCountdown && --failCountdown == 0) {
+    quickMax = QUICK_MAX;
     return refuse(bytes);
   }
+  if (bytes > MAX_REQUEST) return refuse(bytes);
+  let size = bytes <= UNIT ? UNIT : (bytes + 15) & ~15;
   if (!tail && !initialize()) return refuse(bytes);
   let block = search(size);
   if (!block) {
     // Before growing or refusing, merge what waits in the quick lists and look again.
-    flushQuick();
-    block = search(size);
+    if (flushQuick()) block = search(size);
     if (!block) {
       block = fallback(size);
       if (!block) return refuse(bytes);
@@ -367,25 +368,24 @@ export function allocZeroed(bytes: usize): usize {
 }
 
 /**
- * Returns a block: up to QUICK_MAX bytes to the quick list of its size, larger ones to the free
- * lists, merged with a free neighbour on either side. `bytes` (what the caller asked for) is not
- * needed: the header knows the size. Freeing 0 or a block that is free already does nothing.
+ * Returns a block of `bytes` (what it was allocated with): up to QUICK_MAX bytes to the quick
+ * list of that size, larger ones to the free lists, merged with a free neighbour on either side.
+ * Inlined where it is called, like the free-list push it replaces: as a call it made small ops
+ * measurably slower.
  */
-export function free(ptr: usize, bytes: usize): void {
+// @ts-ignore: decorator
+@inline export function free(ptr: usize, bytes: usize): void {
   if (!ptr) return;
   let block = ptr - HEADER;
-  let info = load<usize>(block, INFO);
-  if (info & (FREE | QUICK)) return;
-  let size = info & ~TAGS;
-  if (size <= QUICK_MAX && quickBytes + size <= QUICK_LIMIT) {
-    let at = quick + ((size >> 4) << 2);
+  if (bytes <= QUICK_MAX) {
+    // The list of the size asked for: take() may have left up to 16 bytes more in the block,
+    // which only its header knows; flushQuick() merges by the header's size.
+    let at = quick + (bytes <= UNIT ? 4 : ((bytes + 15) >> 4) << 2);
     store<usize>(block, load<usize>(at), NEXT);
-    store<usize>(block, info | QUICK, INFO);
     store<usize>(at, block);
-    quickBytes += size;
     return;
   }
-  release(block, info);
+  release(block, load<usize>(block, INFO));
 }
 
 /**
@@ -435,17 +435,19 @@ function release(block: usize, info: usize): void {
   }
 }
 
-/** Merges every block waiting in a quick list into the free lists. */
-function flushQuick(): void {
-  if (!quickBytes) return;
-  quickBytes = 0;
+/** Merges every block waiting in a quick list into the free lists; false when there was none. */
+function flushQuick(): bool {
+  let any = false;
   for (let at = quick + 4, end = quick + ((QUICK_MAX >> 4) << 2); at <= end; at += 4) {
     let block = load<usize>(at);
+    if (!block) continue;
     store<usize>(at, 0);
-    while (block) {
+    any = true;
+    do {
       let next = load<usize>(block, NEXT);
-      release(block, load<usize>(block, INFO) & ~QUICK);
+      release(block, load<usize>(block, INFO));
       block = next;
-    }
+    } while (block);
   }
+  return any;
 }
