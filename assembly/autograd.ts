@@ -17,7 +17,7 @@ import { alloc, free, allocFailures, roomToGrow } from "./alloc";
 import { newScopedNode } from "./scopes";
 import { isTracing, traceInstruction } from "./replay";
 import { freeRowOf, flagsOf, setFlags, requiresGrad, refsOf, setRefs, bumpGen, addRecord, versionOf, bumpVersion,
-  firstRecord, recordCount, gradPtr, gradFor, dropGrad, sizeOf, dataPtr, REQUIRES_GRAD, HANDLE, CAPTURE, REACHED, FRESH_GRAD, tensorBytesInUse } from "./nodes";
+  firstRecord, recordCount, gradPtr, gradFor, dropGrad, dropComputedGrad, sizeOf, dataPtr, REQUIRES_GRAD, HANDLE, CAPTURE, REACHED, FRESH_GRAD, tensorBytesInUse } from "./nodes";
 import { appendRecord, trimTape, killRecord, recordAt, scratchRecord, opOf, outOf, inA, inB, inC, DEAD,
   OP, OUT, IN_A, IN_B, IN_C, I0, F0, STAMP, STATE, SPENT, spendRecord, graphNeedsCheck, markStaleRisk } from "./tape";
 import { OUT_OF_MEMORY, NO_RULE, BAD_INDEX, STALE, GRAPH_SPENT, badIndices, failWith } from "./errors";
@@ -208,7 +208,7 @@ export function backward(root: i32, seed: i32, retain: bool): i32 {
     if (!retain) spendRecord(rec);
     if (prepared) clearInputs(rec);
     // a non-leaf's gradient is spent once its first record has used it (grad() keeps its inputs')
-    if (i == firstRecord(out) && !(flagsOf(out) & CAPTURE)) dropGrad(out);
+    if (i == firstRecord(out) && !(flagsOf(out) & CAPTURE)) dropComputedGrad(out);
   }
   if (badIndices != bad) return BAD_INDEX;
   return allocFailures == failures ? 0 : OUT_OF_MEMORY;

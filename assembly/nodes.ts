@@ -276,18 +276,25 @@ export function gradFor(id: i32): usize {
 export function dropGrad(id: i32): void {
   let g = gradPtr(id);
   if (!g) return;
-  let view = viewOf(id);
   setGradPtr(id, 0);
-  if (view >= 0) {
-    store<i32>(row(id), -1, REC);
-    // A live record still reads the view: the view takes the values over (its handle dies with
-    // the gradient; the record keeps the values until it is freed, and they stay counted).
-    if (refsOf(view) > 0) { handOver(view, g); return; }
-    bumpGen(view);
-    freeRowOf(view);
-  }
-  let bytes = <usize>max(sizeOf(id), 1) << 2;
-  if (!isInline(row(id))) free(g, bytes);
+  let r = row(id);
+  if (load<i32>(r, REC) <= -2 && releaseView(id, g)) return; // a leaf whose gradient has a view
+  freeGrad(r, g);
+}
+
+/** dropGrad for a node an op computed: it never has a view (backward's hot path, kept small to inline). */
+// @ts-ignore: decorator
+@inline export function dropComputedGrad(id: i32): void {
+  let g = gradPtr(id);
+  if (!g) return;
+  setGradPtr(id, 0);
+  freeGrad(row(id), g);
+}
+
+// @ts-ignore: decorator
+@inline function freeGrad(r: usize, g: usize): void {
+  let bytes = <usize>max(load<i32>(r, SIZE), 1) << 2;
+  if (!isInline(r)) free(g, bytes);
   tensorBytes -= <f64>bytes;
 }
 
@@ -301,6 +308,21 @@ function viewOf(id: i32): i32 {
   let r = row(id);
   if (load<i32>(r, NREC) != 0 || load<i32>(r, REC) > -2 || (load<i32>(r, FLAGS) & GRAD_VIEW)) return -1;
   return viewPartner(r);
+}
+
+/**
+ * The gradient `g` of leaf `id` goes away: its view goes with it, or, when a live record still
+ * reads the view, the view takes the values over (its handle dies with the gradient; the record
+ * keeps the values until it is freed, and they stay counted). True when the view took them.
+ */
+function releaseView(id: i32, g: usize): bool {
+  let view = viewOf(id);
+  if (view < 0) return false;
+  store<i32>(row(id), -1, REC);
+  if (refsOf(view) > 0) { handOver(view, g); return true; }
+  bumpGen(view);
+  freeRowOf(view);
+  return false;
 }
 
 /** Turns a view into an ordinary node that owns the gradient values `g` (no longer anyone's gradient). */

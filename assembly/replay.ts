@@ -137,20 +137,26 @@ export function endTrace(): void {
 }
 
 /**
- * Runs a trace's program again; returns 0 or a status. It stops at the first instruction that
- * fails (a bad index or label stops it before the backward and the update that follow).
+ * Runs a trace's program again; returns 0 or a status. A bad index or label stops it before the
+ * next command (the backward pass or the update that follows the forward ops that read it).
  */
 export function runTrace(t: usize): i32 {
   let program = load<usize>(t + PROGRAM), length = load<i32>(t + LENGTH);
   let failures = allocFailures, bad = badIndices;
   let status = 0;
   setReplaying(true);
-  for (let i = 0; i < length && status == 0; i++) {
+  for (let i = 0; i < length; i++) {
     let rec = program + <usize>i * RECORD_SIZE;
-    status = opOf(rec) >= 0 ? (forward(rec) ? 0 : noRuleFor(opOf(rec))) : perform(rec);
-    if (status == 0 && badIndices != bad) status = BAD_INDEX;
+    if (opOf(rec) >= 0) {
+      if (!forward(rec)) { status = noRuleFor(opOf(rec)); break; }
+      continue;
+    }
+    if (badIndices != bad) { status = BAD_INDEX; break; }
+    status = perform(rec);
+    if (status < 0) break;
   }
   setReplaying(false);
+  if (status == 0 && badIndices != bad) status = BAD_INDEX;
   if (status == 0 && allocFailures != failures) status = OUT_OF_MEMORY;
   return status;
 }
