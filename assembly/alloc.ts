@@ -104,8 +104,8 @@ let flMap: u32 = 0;
 let tail: usize = 0;
 /** Test hook: the allocation that brings this to 0 fails (0: disarmed). */
 let failCountdown: i32 = 0;
-/** QUICK_MAX, or 0 while failure injection is armed (every allocation then takes allocSlow). */
-let quickMax: usize = QUICK_MAX;
+/** QUICK_MAX + 1, or 0 while failure injection is armed (every allocation then takes allocSlow). */
+let quickEnd: usize = QUICK_MAX + 1;
 
 /** The size of the last request that could not be served (for the RangeError message). */
 export let failedRequest: f64 = 0;
@@ -319,12 +319,12 @@ export function roomToGrow(bytes: f64): bool {
 /** Test hook: the n-th next alloc (n ≥ 1) fails as if memory were exhausted; n ≤ 0 disarms. */
 export function failAllocAfter(n: i32): void {
   failCountdown = max(n, 0);
-  quickMax = failCountdown ? 0 : QUICK_MAX;
+  quickEnd = failCountdown ? 0 : QUICK_MAX + 1;
 }
 
 /** Returns a 16-byte aligned block of at least `bytes` bytes, or 0 when memory is exhausted. */
 export function alloc(bytes: usize): usize {
-  if (bytes <= quickMax) { // a block of this size freed recently: the steady state of a loop
+  if (bytes < quickEnd) { // a block of this size freed recently: the steady state of a loop
     let at = quick + (bytes <= UNIT ? 4 : ((bytes + 15) >> 4) << 2);
     let block = load<usize>(at);
     if (block) {
@@ -338,7 +338,7 @@ export function alloc(bytes: usize): usize {
 /** alloc when no quick list has a block of the size: search, merge, grow, or refuse. */
 function allocSlow(bytes: usize): usize {
   if (failCountdown && --failCountdown == 0) {
-    quickMax = QUICK_MAX;
+    quickEnd = QUICK_MAX + 1;
     return refuse(bytes);
   }
   if (bytes > MAX_REQUEST) return refuse(bytes);
