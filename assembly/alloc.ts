@@ -40,7 +40,8 @@
 //   slMaps:  u32 × FL_COUNT, bit sl set when heads[fl·16 + sl] ≠ 0
 //   heads:   usize × FL_COUNT·16, the first free block of each class
 //   quick:   usize × QUICK_MAX/16 + 1, a LIFO list of blocks of 16·i bytes at [i], i ≥ 1, and
-//            of blocks larger than QUICK_MAX waiting to be merged at [0]
+//            of blocks larger than QUICK_MAX waiting to be merged at [0] (linked by payload
+//            address, each block's next in its header)
 //
 // Quick lists: every op output is allocated and (at the end of its tidy scope) freed again, and a
 // loop asks for the same sizes every step. Splitting and merging such blocks costs ≈ 20 ns per
@@ -329,10 +330,10 @@ export function failAllocAfter(n: i32): void {
 export function alloc(bytes: usize): usize {
   if (bytes < quickEnd) { // a block of this size freed recently: the steady state of a loop
     let at = quick + (bytes <= UNIT ? 4 : ((bytes + 15) >> 4) << 2);
-    let block = load<usize>(at);
-    if (block) {
-      store<usize>(at, load<usize>(block, NEXT));
-      return block + HEADER;
+    let ptr = load<usize>(at);
+    if (ptr) {
+      store<usize>(at, load<usize>(ptr - HEADER, NEXT));
+      return ptr;
     }
   }
   return allocSlow(bytes);
@@ -381,25 +382,24 @@ export function allocZeroed(bytes: usize): usize {
 // @ts-ignore: decorator
 @inline export function free(ptr: usize, bytes: usize): void {
   if (!ptr) return;
-  let block = ptr - HEADER;
   // The list of the size asked for: take() may have left up to 16 bytes more in the block,
   // which only its header knows; merging goes by the header's size.
   let at = quick + (bytes > QUICK_MAX ? 0 : bytes <= UNIT ? 4 : ((bytes + 15) >> 4) << 2);
-  store<usize>(block, load<usize>(at), NEXT);
-  store<usize>(at, block);
+  store<usize>(ptr - HEADER, load<usize>(at), NEXT);
+  store<usize>(at, ptr);
 }
 
 /** Merges the large blocks freed since the last call (quick[0]) with their neighbours. */
 // @ts-ignore: decorator
 @inline function releaseLarge(): void {
-  let block = load<usize>(quick);
-  if (block) {
+  let ptr = load<usize>(quick);
+  if (ptr) {
     store<usize>(quick, 0);
     do {
-      let next = load<usize>(block, NEXT);
+      let block = ptr - HEADER;
+      ptr = load<usize>(block, NEXT);
       release(block, load<usize>(block, INFO));
-      block = next;
-    } while (block);
+    } while (ptr);
   }
 }
 
@@ -454,15 +454,15 @@ function release(block: usize, info: usize): void {
 function flushQuick(): bool {
   let any = false;
   for (let at = quick + 4, end = quick + ((QUICK_MAX >> 4) << 2); at <= end; at += 4) {
-    let block = load<usize>(at);
-    if (!block) continue;
+    let ptr = load<usize>(at);
+    if (!ptr) continue;
     store<usize>(at, 0);
     any = true;
     do {
-      let next = load<usize>(block, NEXT);
+      let block = ptr - HEADER;
+      ptr = load<usize>(block, NEXT);
       release(block, load<usize>(block, INFO));
-      block = next;
-    } while (block);
+    } while (ptr);
   }
   return any;
 }
