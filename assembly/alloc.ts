@@ -39,7 +39,9 @@
 //   flMap:   u32, bit fl set when slMaps[fl] ≠ 0                      FL_COUNT = 25 (s < 2^32)
 //   slMaps:  u32 × FL_COUNT, bit sl set when heads[fl·16 + sl] ≠ 0
 //   heads:   usize × FL_COUNT·16, the first free block of each class
-//   quick:   usize × QUICK_MAX/16 + 1, a LIFO list of blocks of exactly 16·i bytes at [i]
+//   quick:   usize × QUICK_MAX/16 + 1, a LIFO list of blocks of 16·i bytes at [i], i ≥ 1, and
+//            of blocks larger than QUICK_MAX waiting to be merged at [0] (linked by payload
+//            address, each block's next in its header)
 //
 // Quick lists: every op output is allocated and (at the end of its tidy scope) freed again, and a
 // loop asks for the same sizes every step. Splitting and merging such blocks costs ≈ 20 ns per
@@ -49,7 +51,9 @@
 // neighbours it stays a used block. Merging is only deferred, never lost: before alloc grows
 // memory or gives up, it merges every waiting block into the free lists (flushQuick) and
 // searches again, so memory never grows and a request never fails while freed blocks could serve
-// it. Larger blocks are merged with their neighbours when freed.
+// it. Larger blocks go to one list, quick[0], and are merged with their neighbours by the next
+// allocation that searches the free lists, before it searches: free() stays a push without a
+// branch, and no search ever sees them unmerged.
 //
 // alloc rounds a request up to the next class boundary before searching (good fit: any block of
 // that class or above fits, no list walk). When no class has one, it tries the head of the
@@ -104,8 +108,8 @@ let flMap: u32 = 0;
 let tail: usize = 0;
 /** Test hook: the allocation that brings this to 0 fails (0: disarmed). */
 let failCountdown: i32 = 0;
-/** QUICK_MAX, or 0 while failure injection is armed (every allocation then takes allocSlow). */
-let quickMax: usize = QUICK_MAX;
+/** QUICK_MAX + 1, or 0 while failure injection is armed (every allocation then takes allocSlow). */
+let quickEnd: usize = QUICK_MAX + 1;
 
 /** The size of the last request that could not be served (for the RangeError message). */
 export let failedRequest: f64 = 0;
@@ -319,17 +323,17 @@ export function roomToGrow(bytes: f64): bool {
 /** Test hook: the n-th next alloc (n ≥ 1) fails as if memory were exhausted; n ≤ 0 disarms. */
 export function failAllocAfter(n: i32): void {
   failCountdown = max(n, 0);
-  quickMax = failCountdown ? 0 : QUICK_MAX;
+  quickEnd = failCountdown ? 0 : QUICK_MAX + 1;
 }
 
 /** Returns a 16-byte aligned block of at least `bytes` bytes, or 0 when memory is exhausted. */
 export function alloc(bytes: usize): usize {
-  if (bytes <= quickMax) { // a block of this size freed recently: the steady state of a loop
+  if (bytes < quickEnd) { // a block of this size freed recently: the steady state of a loop
     let at = quick + (bytes <= UNIT ? 4 : ((bytes + 15) >> 4) << 2);
-    let block = load<usize>(at);
-    if (block) {
-      store<usize>(at, load<usize>(block, NEXT));
-      return block + HEADER;
+    let ptr = load<usize>(at);
+    if (ptr) {
+      store<usize>(at, load<usize>(ptr - HEADER, NEXT));
+      return ptr;
     }
   }
   return allocSlow(bytes);
@@ -338,12 +342,13 @@ export function alloc(bytes: usize): usize {
 /** alloc when no quick list has a block of the size: search, merge, grow, or refuse. */
 function allocSlow(bytes: usize): usize {
   if (failCountdown && --failCountdown == 0) {
-    quickMax = QUICK_MAX;
+    quickEnd = QUICK_MAX + 1;
     return refuse(bytes);
   }
   if (bytes > MAX_REQUEST) return refuse(bytes);
   let size = bytes <= UNIT ? UNIT : (bytes + 15) & ~15;
   if (!tail && !initialize()) return refuse(bytes);
+  releaseLarge();
   let block = search(size);
   if (!block) {
     // Before growing or refusing, merge what waits in the quick lists and look again.
@@ -368,24 +373,34 @@ export function allocZeroed(bytes: usize): usize {
 }
 
 /**
- * Returns a block of `bytes` (what it was allocated with): up to QUICK_MAX bytes to the quick
- * list of that size, larger ones to the free lists, merged with a free neighbour on either side.
- * Inlined where it is called, like the free-list push it replaces: as a call it made small ops
+ * Returns a block of `bytes` (what it was allocated with) to the quick list of that size, or one
+ * of more than QUICK_MAX bytes to quick[0], from where the next allocSlow() merges it into the
+ * free lists before it searches them. Inlined where it is called and without a branch, like the
+ * free-list push it replaces: as a call, or with a call in a branch, it made small ops
  * measurably slower.
  */
 // @ts-ignore: decorator
 @inline export function free(ptr: usize, bytes: usize): void {
   if (!ptr) return;
-  let block = ptr - HEADER;
-  if (bytes <= QUICK_MAX) {
-    // The list of the size asked for: take() may have left up to 16 bytes more in the block,
-    // which only its header knows; flushQuick() merges by the header's size.
-    let at = quick + (bytes <= UNIT ? 4 : ((bytes + 15) >> 4) << 2);
-    store<usize>(block, load<usize>(at), NEXT);
-    store<usize>(at, block);
-    return;
+  // The list of the size asked for: take() may have left up to 16 bytes more in the block,
+  // which only its header knows; merging goes by the header's size.
+  let at = quick + (bytes > QUICK_MAX ? 0 : bytes <= UNIT ? 4 : ((bytes + 15) >> 4) << 2);
+  store<usize>(ptr - HEADER, load<usize>(at), NEXT);
+  store<usize>(at, ptr);
+}
+
+/** Merges the large blocks freed since the last call (quick[0]) with their neighbours. */
+// @ts-ignore: decorator
+@inline function releaseLarge(): void {
+  let ptr = load<usize>(quick);
+  if (ptr) {
+    store<usize>(quick, 0);
+    do {
+      let block = ptr - HEADER;
+      ptr = load<usize>(block, NEXT);
+      release(block, load<usize>(block, INFO));
+    } while (ptr);
   }
-  release(block, load<usize>(block, INFO));
 }
 
 /**
@@ -439,15 +454,15 @@ function release(block: usize, info: usize): void {
 function flushQuick(): bool {
   let any = false;
   for (let at = quick + 4, end = quick + ((QUICK_MAX >> 4) << 2); at <= end; at += 4) {
-    let block = load<usize>(at);
-    if (!block) continue;
+    let ptr = load<usize>(at);
+    if (!ptr) continue;
     store<usize>(at, 0);
     any = true;
     do {
-      let next = load<usize>(block, NEXT);
+      let block = ptr - HEADER;
+      ptr = load<usize>(block, NEXT);
       release(block, load<usize>(block, INFO));
-      block = next;
-    } while (block);
+    } while (ptr);
   }
   return any;
 }
