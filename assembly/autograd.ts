@@ -6,7 +6,7 @@
 // a gradient runs that op's backward kernel, which accumulates (+=) into its inputs' gradients.
 
 import * as Op from "./ops/opcodes";
-import { binaryForward, binaryBackward, unaryForward, unaryBackward } from "./ops/elementwise";
+import { binaryForward, binaryBackward, powHalfForward, powHalfBackward, unaryForward, unaryBackward } from "./ops/elementwise";
 import { matmulForward, matmulBackward, ensurePacks } from "./ops/matmul";
 import { reduceForward, reduceBackward } from "./ops/reduce";
 import { softmaxForward, softmaxBackward } from "./ops/softmax";
@@ -48,7 +48,9 @@ export function wroteInPlace(id: i32): void {
 
 export function forward(rec: usize): bool {
   switch (opOf(rec)) {
-    case Op.ADD: case Op.SUB: case Op.MUL: case Op.DIV: case Op.POW: case Op.MAXIMUM: case Op.MINIMUM:
+    case Op.POW: // x ** ±0.5 with a number exponent is a square root, as in PyTorch; else as below
+      if (powHalfForward(rec)) return true;
+    case Op.ADD: case Op.SUB: case Op.MUL: case Op.DIV: case Op.MAXIMUM: case Op.MINIMUM:
       binaryForward(rec); return true;
     case Op.NEG: case Op.ABS: case Op.EXP: case Op.LOG: case Op.SQRT: case Op.TANH: case Op.SIGMOID:
     case Op.RELU: case Op.LEAKY_RELU: case Op.GELU: case Op.GELU_TANH:
@@ -74,7 +76,9 @@ export function forward(rec: usize): bool {
 
 function backwardRecord(rec: usize): bool {
   switch (opOf(rec)) {
-    case Op.ADD: case Op.SUB: case Op.MUL: case Op.DIV: case Op.POW: case Op.MAXIMUM: case Op.MINIMUM:
+    case Op.POW:
+      if (powHalfBackward(rec)) return true;
+    case Op.ADD: case Op.SUB: case Op.MUL: case Op.DIV: case Op.MAXIMUM: case Op.MINIMUM:
       binaryBackward(rec); return true;
     case Op.NEG: case Op.ABS: case Op.EXP: case Op.LOG: case Op.SQRT: case Op.TANH: case Op.SIGMOID:
     case Op.RELU: case Op.LEAKY_RELU: case Op.GELU: case Op.GELU_TANH:

@@ -292,8 +292,9 @@ function binaryForwardAs(op: i32, out: usize): void {
 // x ** 0.5 and x ** 1.5, which raise x to −0.5 and 0.5): that differs from pow at −∞ and −0
 // ((−∞) ** 0.5 is NaN there, +∞ in C's pow), so these two exponents take the same route here.
 
-/** x ** ±0.5 with a number exponent: sqrt(x) or 1 / sqrt(x) over the n elements; false for any other pow. */
-function powHalfForward(rec: usize, n: i32, out: usize): bool {
+/** x ** ±0.5 with a number exponent: sqrt(x) or 1 / sqrt(x); false for any other pow (binaryForward's then). */
+export function powHalfForward(rec: usize): bool {
+  let out = dataPtr(load<i32>(rec, OUT)), n = sizeOf(load<i32>(rec, OUT));
   bindScalars(rec);
   if (yNode >= 0) return false;
   let e = load<f32>(yData);
@@ -312,7 +313,8 @@ function powHalfForward(rec: usize, n: i32, out: usize): bool {
 }
 
 /** gx += g · e · x^(e − 1) for a number exponent e of 0.5 or 1.5 (x^(e − 1) by rsqrt / sqrt); false otherwise. */
-function powHalfBackward(rec: usize, n: i32, g: usize): bool {
+export function powHalfBackward(rec: usize): bool {
+  let g = gradPtr(load<i32>(rec, OUT)), n = sizeOf(load<i32>(rec, OUT));
   bindScalars(rec);
   if (yNode >= 0) return false;
   let e = load<f32>(yData);
@@ -332,7 +334,6 @@ export function binaryForward(rec: usize): void {
   let out = load<i32>(rec, OUT);
   let n = sizeOf(out);
   if (n == 0) return; // an empty result (broadcast or not) writes nothing
-  if (opOf(rec) == POW && powHalfForward(rec, n, dataPtr(out))) return;
   if (n == 1) { // one element (a scalar graph): no broadcast plan needed
     bindScalars(rec);
     store<f32>(dataPtr(out), binaryValue(opOf(rec), load<f32>(xData), load<f32>(yData)));
@@ -351,7 +352,6 @@ export function binaryBackward(rec: usize): void {
     if (yNode >= 0 && requiresGrad(yNode)) gradFor(yNode);
     return;
   }
-  if (opOf(rec) == POW && powHalfBackward(rec, n, gradPtr(out))) return;
   if (n == 1) {
     bindScalars(rec);
     let gx: usize = xNode >= 0 && requiresGrad(xNode) ? gradFor(xNode) : 0;
