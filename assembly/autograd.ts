@@ -16,7 +16,7 @@ import { lossForward, lossBackward } from "./ops/loss";
 import { alloc, free, allocFailures, roomToGrow } from "./alloc";
 import { newScopedNode } from "./scopes";
 import { isTracing, traceInstruction } from "./replay";
-import { freeRowOf, flagsOf, setFlags, requiresGrad, refsOf, setRefs, bumpGen, addRecord, versionOf, bumpVersion,
+import { freeRowOf, flagsOf, setFlags, requiresGrad, refsOf, setRefs, bumpGen, addRecord, versionOf, bumpVersion, holdForRecord, VERSION_SHIFT,
   firstRecord, recordCount, gradPtr, gradFor, dropGrad, dropComputedGrad, sizeOf, dataPtr, REQUIRES_GRAD, HANDLE, CAPTURE, REACHED, FRESH_GRAD, tensorBytesInUse } from "./nodes";
 import { appendRecord, trimTape, killRecord, recordAt, scratchRecord, opOf, outOf, inA, inB, inC, DEAD,
   OP, OUT, IN_A, IN_B, IN_C, I0, F0, STAMP, STATE, SPENT, spendRecord, graphNeedsCheck, markStaleRisk } from "./tape";
@@ -141,13 +141,13 @@ export function runOpInto(op: i32, out: i32, a: i32, b: i32, c: i32, i0: i32, i1
   store<i32>(rec, i5, I0 + 20);
   store<f32>(rec, f0, F0);
   if (record) {
-    store<i32>(rec, stampOf(rec), STAMP);
-    store<i32>(rec, 0, STATE);
     addRecord(out, index);
-    setFlags(out, flagsOf(out) | REQUIRES_GRAD);
-    if (a >= 0) setRefs(a, refsOf(a) + 1);
-    if (b >= 0) setRefs(b, refsOf(b) + 1);
-    if (c >= 0) setRefs(c, refsOf(c) + 1);
+    let outFlags = flagsOf(out);
+    setFlags(out, outFlags | REQUIRES_GRAD);
+    // the stamp is stampOf(rec), read from the rows this touches anyway
+    let stamp = (outFlags >>> VERSION_SHIFT) + holdForRecord(a) + holdForRecord(b) + holdForRecord(c);
+    store<i32>(rec, stamp, STAMP);
+    store<i32>(rec, 0, STATE);
   }
   if (isTracing() && !traceInstruction(rec)) return OUT_OF_MEMORY;
   let failures = allocFailures, bad = badIndices; // a kernel's scratch allocation can fail too

@@ -77,7 +77,7 @@ import { alloc, allocZeroed, free } from "./alloc";
 // @ts-ignore: decorator
 @inline export const GRAD_VIEW: i32 = 256;
 // @ts-ignore: decorator
-@inline const VERSION_SHIFT: i32 = 10;
+@inline export const VERSION_SHIFT: i32 = 10;
 
 /**
  * Capture mode (functional grad()): backward gives gradients only to CAPTURE nodes among the
@@ -130,6 +130,14 @@ export function tensorBytesInUse(): f64 { return tensorBytes; }
 @inline export function versionOf(id: i32): i32 { return id < 0 ? 0 : flagsOf(id) >>> VERSION_SHIFT; }
 // @ts-ignore: decorator
 @inline export function bumpVersion(id: i32): void { setFlags(id, flagsOf(id) + (1 << VERSION_SHIFT)); }
+/** A new record reads node `id` (or nothing, id < 0): one more reference; returns its version for the record's stamp. */
+// @ts-ignore: decorator
+@inline export function holdForRecord(id: i32): i32 {
+  if (id < 0) return 0;
+  let r = row(id);
+  store<i32>(r, load<i32>(r, REFS) + 1, REFS);
+  return load<i32>(r, FLAGS) >>> VERSION_SHIFT;
+}
 // @ts-ignore: decorator
 @inline export function requiresGrad(id: i32): bool { return (flagsOf(id) & REQUIRES_GRAD) != 0; }
 // @ts-ignore: decorator

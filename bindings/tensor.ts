@@ -22,8 +22,8 @@ export class Tensor {
   /** @internal */ readonly id: number;
   /** @internal */ readonly gen: number;
   /** @internal */ readonly dims: Shape;
-  /** @internal the tensor `grad` returned last (one object per gradient) */
-  private gradTensor: Tensor | null = null;
+  /** @internal the tensor `grad` returned last (one object per gradient); set on first read only */
+  private declare gradTensor?: Tensor;
 
   /** @internal use tensor(), zeros() and the ops to make tensors */
   constructor(id: number, dims: Shape) {
@@ -80,7 +80,7 @@ export class Tensor {
     const view = core.gradView(live(this, 'grad'));
     if (view === -1) return null;
     if (view < 0) outOfMemory('grad');
-    if (this.gradTensor === null || this.gradTensor.id !== view || this.gradTensor.isDisposed) this.gradTensor = new Tensor(view, this.dims);
+    if (this.gradTensor === undefined || this.gradTensor.id !== view || this.gradTensor.isDisposed) this.gradTensor = new Tensor(view, this.dims);
     return this.gradTensor;
   }
 
