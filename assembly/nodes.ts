@@ -250,7 +250,7 @@ export function freeRowOf(id: i32): void {
     if (!isInline(r)) free(load<usize>(r, DATA), bytes);
     tensorBytes -= <f64>bytes;
   }
-  dropGrad(id);
+  if (load<usize>(r, GRAD)) dropGrad(id); // most nodes die without a gradient: no call
   store<usize>(r, 0, DATA);
   store<i32>(r, 0, FLAGS);
   store<i32>(r, freeRow, REC);

@@ -43,31 +43,40 @@ export function keep<T extends Tensor>(t: T): T {
  */
 export function tidy<T>(fn: () => T): T {
   if (typeof fn !== 'function') throw new Error(`tidy: expected a function, got ${typeof fn}`);
-  const kind = (fn as { constructor?: { name?: string } }).constructor?.name;
-  if (kind === 'AsyncFunction' || kind === 'AsyncGeneratorFunction') throw new Error(ASYNC_TIDY);
+  if (isAsyncFunction(fn)) throw new Error(ASYNC_TIDY);
   if (!core.beginScope()) outOfMemory('tidy');
-  const marked: Tensor[] = [];
+  let marked: Tensor[] | null = null;
   try {
     const result = fn();
-    if (isThenable(result)) throw new Error(ASYNC_TIDY);
-    const returned = new Set<Tensor>();
-    collect(result, returned, isTensorFn);
-    for (const t of returned) {
-      if (!t.isDisposed) { core.markReturned(t.id, 1); marked.push(t); }
+    if (result !== null && (typeof result === 'object' || typeof result === 'function')) {
+      if (isThenable(result)) throw new Error(ASYNC_TIDY);
+      const returned = new Set<Tensor>();
+      collect(result, returned, isTensorFn);
+      marked = [];
+      for (const t of returned) {
+        if (!t.isDisposed) { core.markReturned(t.id, 1); marked.push(t); }
+      }
     }
     return result;
   } finally {
     core.endScope();
-    for (const t of marked) core.markReturned(t.id, 0);
+    if (marked !== null) for (const t of marked) core.markReturned(t.id, 0);
   }
 }
+
+const AsyncFunction = (async () => undefined).constructor;
+const AsyncGeneratorFunction = (async function* () { /* the constructor is all that is wanted */ }).constructor;
+const isAsyncFunction = (fn: unknown): boolean => {
+  const c = (fn as { constructor?: unknown }).constructor;
+  return c === AsyncFunction || c === AsyncGeneratorFunction;
+};
 
 const ASYNC_TIDY = 'tidy: fn is async (it returned a Promise): tidy releases the tensors fn made when fn returns, ' +
   'which for an async function is at its first await, and cannot see the tensors made after it. Put tidy around ' +
   'the synchronous part instead: const loss = tidy(() => step(batch)); await somethingElse();';
 
-function isThenable(x: unknown): boolean {
-  return x !== null && (typeof x === 'object' || typeof x === 'function') && typeof (x as { then?: unknown }).then === 'function';
+function isThenable(x: object): boolean {
+  return typeof (x as { then?: unknown }).then === 'function';
 }
 
 /** Releases a tensor, or every tensor in an array or plain object. */

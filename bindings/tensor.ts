@@ -409,13 +409,13 @@ function binary(op: Op, name: string, x: TensorLike, y: TensorLike): Tensor {
     return run(op, name, y.dims, y, null, null, 1, 0, 0, 0, 0, 0, x);
   }
   const a = asTensor(x, name, 'input');
-  let b: Tensor;
-  try { b = asTensor(y, name, 'other'); } catch (err) { dropTemporary(a, x); throw err; }
+  let b: Tensor | undefined;
   try {
+    b = asTensor(y, name, 'other');
     return run(op, name, broadcastShape(a.dims, b.dims, name), a, b, null);
   } finally {
     dropTemporary(a, x);
-    dropTemporary(b, y);
+    if (b !== undefined) dropTemporary(b, y);
   }
 }
 
