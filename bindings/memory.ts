@@ -65,11 +65,7 @@ export function tidy<T>(fn: () => T): T {
 }
 
 const AsyncFunction = (async () => undefined).constructor;
-const AsyncGeneratorFunction = (async function* () { /* the constructor is all that is wanted */ }).constructor;
-const isAsyncFunction = (fn: unknown): boolean => {
-  const c = (fn as { constructor?: unknown }).constructor;
-  return c === AsyncFunction || c === AsyncGeneratorFunction;
-};
+const isAsyncFunction = (fn: unknown): boolean => (fn as { constructor?: unknown }).constructor === AsyncFunction;
 
 const ASYNC_TIDY = 'tidy: fn is async (it returned a Promise): tidy releases the tensors fn made when fn returns, ' +
   'which for an async function is at its first await, and cannot see the tensors made after it. Put tidy around ' +

@@ -16,7 +16,7 @@
 // values included, before the first tensor is created, so a bad file leaks nothing.
 import { Tensor, newTensor } from './tensor';
 import { core, heapF32, MAX_RANK } from './core';
-import { nameDict } from './shape';
+import { nameDict, show as showValue } from './shape';
 
 /** The dtypes load() reads, each converted to float32, with their size in bytes; save() writes F32. */
 const DTYPE_BYTES: ReadonlyMap<string, number> = new Map([
@@ -41,16 +41,6 @@ const U64_MAX = (1n << 64n) - 1n;
 
 const littleEndian = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
 
-function describe(x: unknown): string {
-  if (x === null) return 'null';
-  if (Array.isArray(x)) return 'an array';
-  if (x instanceof Map) return 'an object';
-  if (typeof x === 'bigint') return 'number';
-  if (typeof x !== 'object') return typeof x;
-  const proto = Object.getPrototypeOf(x) as { constructor?: { name?: string } } | null;
-  return proto === null ? 'object' : (proto.constructor?.name ?? 'object');
-}
-
 /** True when `s` has no unpaired surrogate (it then encodes to UTF-8 and back unchanged). */
 function wellFormed(s: string): boolean {
   for (let i = 0; i < s.length; i++) {
@@ -73,17 +63,17 @@ function wellFormed(s: string): boolean {
  */
 export function save(stateDict: Record<string, Tensor>, metadata?: Record<string, string>): Uint8Array {
   if (stateDict === null || typeof stateDict !== 'object' || Array.isArray(stateDict) || stateDict instanceof Tensor) {
-    throw new Error(`save: expected an object from names to tensors, got ${describe(stateDict)}`);
+    throw new Error(`save: expected an object from names to tensors, got ${showValue(stateDict)}`);
   }
   // the header is written as text, pair by pair: a plain object would put integer-like names first
   const pair = (k: string, v: unknown): string => `${JSON.stringify(k)}:${JSON.stringify(v)}`;
   const parts: string[] = [];
   if (metadata !== undefined && metadata !== null) {
-    if (typeof metadata !== 'object' || Array.isArray(metadata)) throw new Error(`save: metadata must be an object from strings to strings, got ${describe(metadata)}`);
+    if (typeof metadata !== 'object' || Array.isArray(metadata)) throw new Error(`save: metadata must be an object from strings to strings, got ${showValue(metadata)}`);
     const entries: string[] = [];
     for (const k of Object.keys(metadata)) {
       const v: unknown = metadata[k];
-      if (typeof v !== 'string') throw new Error(`save: metadata value for ${JSON.stringify(k)} must be a string, got ${describe(v)}`);
+      if (typeof v !== 'string') throw new Error(`save: metadata value for ${JSON.stringify(k)} must be a string, got ${showValue(v)}`);
       if (!wellFormed(k) || !wellFormed(v)) throw new Error(`save: metadata entry ${JSON.stringify(k)} has an unpaired UTF-16 surrogate, which UTF-8 cannot encode`);
       entries.push(pair(k, v));
     }
@@ -96,7 +86,7 @@ export function save(stateDict: Record<string, Tensor>, metadata?: Record<string
     if (name === '') throw new Error('save: a tensor name cannot be empty');
     if (!wellFormed(name)) throw new Error(`save: the name ${JSON.stringify(name)} has an unpaired UTF-16 surrogate, which UTF-8 cannot encode`);
     const t: unknown = stateDict[name]; // an own key (from Object.keys): never the prototype's
-    if (!(t instanceof Tensor)) throw new Error(`save: ${JSON.stringify(name)} must be a Tensor, got ${describe(t)}`);
+    if (!(t instanceof Tensor)) throw new Error(`save: ${JSON.stringify(name)} must be a Tensor, got ${showValue(t)}`);
     if (t.isDisposed) throw new Error(`save: ${JSON.stringify(name)} was disposed and cannot be saved`);
     tensors.push(t);
   }
@@ -329,7 +319,7 @@ const isArrayBuffer = (x: unknown): x is ArrayBuffer =>
 function toBytes(bytes: unknown, op: string): Uint8Array {
   const isView = ArrayBuffer.isView(bytes);
   if (!isView && !isArrayBuffer(bytes)) {
-    throw new Error(`${op}: expected the file's bytes as a Uint8Array (a Node Buffer included), another ArrayBufferView or an ArrayBuffer, got ${describe(bytes)}`);
+    throw new Error(`${op}: expected the file's bytes as a Uint8Array (a Node Buffer included), another ArrayBufferView or an ArrayBuffer, got ${showValue(bytes)}`);
   }
   let out: Uint8Array;
   try {
