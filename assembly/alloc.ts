@@ -308,16 +308,16 @@ function refuse(bytes: usize): usize {
 }
 
 /**
- * Whether `bytes` more could be allocated while staying under 1 GiB of memory: far enough below
- * the 4 GiB limit (and below what browsers refuse) that growing there does not fail. Free blocks
- * below the top of the heap are not counted. False while failure injection is armed, so that
- * callers take their careful path.
+ * Makes sure `bytes` more can be allocated without growing memory on the way: the free block at
+ * the top of the heap is grown now, if need be, to at least that size (every later request that
+ * fits in it is served from it or from a block that fits better). False when that cannot be done:
+ * the runtime refuses to grow, the 4 GiB limit is in the way, or failure injection is armed (so
+ * that callers take their careful path).
  */
-export function roomToGrow(bytes: f64): bool {
-  if (failCountdown) return false;
-  let top = tail ? tail : (__heap_base + 15) & ~15;
-  if (tail && (load<usize>(tail, INFO) & LEFT_FREE)) top = load<usize>(tail, LEFT);
-  return <f64>top + bytes <= <f64>(1 << 30);
+export function reserve(bytes: f64): bool {
+  if (failCountdown || !(bytes < <f64>MEMORY_LIMIT)) return false;
+  if (!tail && !initialize()) return false;
+  return grow(<usize>bytes) != 0;
 }
 
 /** Test hook: the n-th next alloc (n ≥ 1) fails as if memory were exhausted; n ≤ 0 disarms. */

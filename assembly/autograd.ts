@@ -13,11 +13,11 @@ import { softmaxForward, softmaxBackward } from "./ops/softmax";
 import { shapeForward, shapeBackward } from "./ops/shape";
 import { conv2dForward, conv2dBackward, conv2dReserve, poolForward, poolBackward } from "./ops/conv";
 import { lossForward, lossBackward } from "./ops/loss";
-import { alloc, free, allocFailures, roomToGrow } from "./alloc";
+import { alloc, free, allocFailures, reserve } from "./alloc";
 import { newScopedNode } from "./scopes";
 import { isTracing, traceInstruction } from "./replay";
 import { freeRowOf, flagsOf, setFlags, requiresGrad, refsOf, setRefs, bumpGen, addRecord, versionOf, bumpVersion, holdForRecord, VERSION_SHIFT,
-  firstRecord, recordCount, gradPtr, gradFor, dropGrad, dropComputedGrad, sizeOf, dataPtr, REQUIRES_GRAD, HANDLE, CAPTURE, REACHED, FRESH_GRAD, tensorBytesInUse } from "./nodes";
+  firstRecord, recordCount, gradPtr, gradFor, dropGrad, dropComputedGrad, sizeOf, dataPtr, REQUIRES_GRAD, HANDLE, CAPTURE, REACHED, FRESH_GRAD, tensorBytesInUse, liveNodeCount } from "./nodes";
 import { appendRecord, trimTape, killRecord, recordAt, scratchRecord, opOf, outOf, inA, inB, inC, DEAD,
   OP, OUT, IN_A, IN_B, IN_C, I0, F0, STAMP, STATE, SPENT, spendRecord, graphNeedsCheck, markStaleRisk } from "./tape";
 import { OUT_OF_MEMORY, NO_RULE, BAD_INDEX, STALE, GRAPH_SPENT, badIndices, failWith } from "./errors";
@@ -179,16 +179,20 @@ export function setGradEnabled(on: bool): bool {
  *   modified in place since (STALE), is refused before anything is written;
  * - every gradient buffer and kernel scratch the walk needs is made first, so running out of
  *   memory changes nothing.
- * Both take a pass over the graph that is skipped when it cannot find anything: no live record is
- * spent or may be stale (see tape.ts), and memory is far from its limit (allocating on the way
- * cannot fail then). Gradients of non-leaf nodes are dropped once used (grad() keeps its inputs').
+ * The walk allocates only gradient buffers (kernel scratch is made first: matmul's packing
+ * buffers here, conv's columns by its forward pass), at most one per live node and never more bytes than the live tensors hold, so
+ * when that much (with each block's header and size-class rounding) is reserved at the top of the
+ * heap, nothing it allocates can fail and the checking pass is skipped — unless a live record
+ * may be spent or stale (see tape.ts). Otherwise a pass over the graph makes every buffer first,
+ * or finds the record to refuse. Gradients of non-leaf nodes are dropped once used (grad() keeps
+ * its inputs').
  */
 export function backward(root: i32, seed: i32, retain: bool): i32 {
   let failures = allocFailures, bad = badIndices;
   let last = firstRecord(root) + recordCount(root) - 1;
   let check = !replaying && graphNeedsCheck();
-  // The walk can need at most every live tensor's size again (twice, in power-of-two blocks).
-  let prepared = check || !roomToGrow(2 * tensorBytesInUse());
+  if (!ensurePacks()) return OUT_OF_MEMORY;
+  let prepared = check || !reserve(2 * tensorBytesInUse() + 64 * <f64>liveNodeCount());
   if (prepared) {
     let status = prepareGradients(root, last, check);
     if (status < 0) return status;

@@ -104,6 +104,7 @@ let liveNodes: i32 = 0;
 let tensorBytes: f64 = 0;
 
 export function tensorBytesInUse(): f64 { return tensorBytes; }
+export function liveNodeCount(): i32 { return liveNodes; }
 
 // @ts-ignore: decorator
 @inline export function row(id: i32): usize { return nodeTable + <usize>id * NODE_ROW; }
