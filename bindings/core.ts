@@ -114,14 +114,19 @@ export function liveNodes(): number {
  */
 export function setScratchShape(shape: readonly number[]): void {
   const n = shape.length;
-  if (!(n <= MAX_RANK)) throw new Error(`a shape of ${n} dims cannot be stored: at most ${MAX_RANK} are supported`);
+  if (!(n <= MAX_RANK)) badShape(shape);
   const h = heapI32();
   for (let i = 0; i < n; i++) {
     const d = shape[i];
-    // an invalid size is refused before the core reads the scratch (it is read only by newNode/runOp)
-    if ((d | 0) !== d || d < 0) throw new Error(`shape [${shape.join(',')}] has an invalid size ${String(d)}`);
+    if ((d | 0) !== d || d < 0) badShape(shape); // refused before the core reads the scratch (only newNode/runOp do)
     h[(SHAPE_SCRATCH >>> 2) + i] = d;
   }
+}
+
+/** setScratchShape's refusal, out of line so the hot path stays small enough to inline. */
+function badShape(shape: readonly number[]): never {
+  if (shape.length > MAX_RANK) throw new Error(`a shape of ${shape.length} dims cannot be stored: at most ${MAX_RANK} are supported`);
+  throw new Error(`shape [${shape.join(',')}] has an invalid size ${String(shape.find((d) => (d | 0) !== d || d < 0))}`);
 }
 
 const IN_USE = 4;

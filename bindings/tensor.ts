@@ -29,9 +29,7 @@ export class Tensor {
   constructor(id: number, dims: Shape) {
     // A handle must match its node: one made up from numbers could point kernels past a buffer.
     // The node the façade has just made (newTensor, run) needs no check: the hot path stays cheap.
-    if (id !== justMade && !isNodeOf(id, dims)) {
-      throw new Error('Tensor: the constructor is internal; make tensors with tg.tensor(), tg.zeros() or an op');
-    }
+    if (id !== justMade && !isNodeOf(id, dims)) forgedHandle();
     justMade = -1;
     this.id = id;
     this.gen = genOf(id);
@@ -169,6 +167,11 @@ export class Tensor {
 }
 
 setTensorCheck((v: unknown): v is Tensor => v instanceof Tensor);
+
+/** The Tensor constructor's refusal, out of line so the constructor stays small enough to inline. */
+function forgedHandle(): never {
+  throw new Error('Tensor: the constructor is internal; make tensors with tg.tensor(), tg.zeros() or an op');
+}
 setShowTensor((v) => (v instanceof Tensor ? (v.isDisposed ? 'a disposed Tensor' : `a Tensor of shape ${fmt(v.dims)}`) : null));
 
 // ── plumbing ───────────────────────────────────────────────────────────────────────────────────
@@ -228,7 +231,7 @@ export function run(op: Op, name: string, shape: Shape, a: Tensor, b: Tensor | n
 /** Turns numbers and nested arrays into a (constant) tensor; checks a tensor is live. */
 export function asTensor(x: unknown, op: string, arg?: string): Tensor {
   if (x instanceof Tensor) { // the hot path: no message is built unless it is needed
-    if (x.isDisposed) live(x, arg === undefined ? op : `${op}: ${arg}`);
+    if (genOf(x.id) !== x.gen) live(x, arg === undefined ? op : `${op}: ${arg}`);
     return x;
   }
   const where = arg === undefined ? op : `${op}: ${arg}`; // names the argument when there are several
