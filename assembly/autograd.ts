@@ -19,7 +19,7 @@ import { isTracing, traceInstruction } from "./replay";
 import { freeRowOf, flagsOf, setFlags, requiresGrad, refsOf, setRefs, bumpGen, addRecord, versionOf, bumpVersion, holdForRecord, VERSION_SHIFT,
   firstRecord, recordCount, gradPtr, gradFor, dropGrad, dropComputedGrad, sizeOf, dataPtr, REQUIRES_GRAD, HANDLE, CAPTURE, REACHED, FRESH_GRAD, tensorBytesInUse, liveNodeCount } from "./nodes";
 import { appendRecord, trimTape, killRecord, recordAt, scratchRecord, opOf, outOf, inA, inB, inC, DEAD,
-  OP, OUT, IN_A, IN_B, IN_C, I0, F0, STAMP, STATE, SPENT, spendRecord, graphNeedsCheck, markStaleRisk } from "./tape";
+  OP, OUT, IN_A, IN_B, IN_C, I0, F0, STAMP, STATE, SPENT, spendRecord, graphNeedsCheck, markCheckDue } from "./tape";
 import { OUT_OF_MEMORY, NO_RULE, BAD_INDEX, STALE, GRAPH_SPENT, badIndices, failWith } from "./errors";
 
 let gradEnabled: bool = true;
@@ -43,7 +43,7 @@ export function noRuleFor(op: i32): i32 {
  */
 export function wroteInPlace(id: i32): void {
   bumpVersion(id);
-  if (refsOf(id) > 0 || recordCount(id) > 0) markStaleRisk();
+  if (refsOf(id) > 0 || recordCount(id) > 0) markCheckDue();
 }
 
 export function forward(rec: usize): bool {
@@ -207,6 +207,7 @@ export function backward(root: i32, seed: i32, retain: bool): i32 {
     for (let i = 0; i < n; i++) store<f32>(g + (<usize>i << 2), load<f32>(g + (<usize>i << 2)) + 1);
   }
   if (prepared) clearReached(root);
+  if (!retain) markCheckDue(); // the walk leaves spent records on the tape
   for (let i = last; i >= 0; i--) {
     let rec = recordAt(i);
     if (opOf(rec) == DEAD) continue;

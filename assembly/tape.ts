@@ -52,24 +52,22 @@ let tape: usize = 0;
 let tapeCapacity: i32 = 0;
 let tapeLength: i32 = 0;
 let deadCount: i32 = 0;
-/** Live records marked SPENT. */
-let spentCount: i32 = 0;
 /**
- * Set when a node that a live record reads or wrote is modified in place; cleared when the tape
- * is empty. While both this and spentCount are clear, no live record can fail backward's checks,
- * so backward skips its checking pass.
+ * Set when a node that a live record reads or wrote is modified in place, or when a backward
+ * spends records; cleared when the tape is empty. While it is clear, no live record can fail
+ * backward's checks, so backward skips its checking pass (the usual loop — a step in tidy — empties
+ * the tape every step).
  */
-let staleRisk = false;
+let checkDue = false;
 
-export function markStaleRisk(): void { staleRisk = true; }
+export function markCheckDue(): void { checkDue = true; }
 /** Whether a live record may be stale or spent: backward must check the records it will walk. */
-export function graphNeedsCheck(): bool { return staleRisk || spentCount > 0; }
+export function graphNeedsCheck(): bool { return checkDue; }
 
-/** Marks a record walked by a backward that did not retain the graph. */
-export function spendRecord(rec: usize): void {
-  if (load<i32>(rec, STATE) == SPENT) return;
+/** Marks a record walked by a backward that did not retain the graph (the walk calls markCheckDue). */
+// @ts-ignore: decorator
+@inline export function spendRecord(rec: usize): void {
   store<i32>(rec, SPENT, STATE);
-  spentCount++;
 }
 
 /** A record built outside the tape, for ops that are not recorded (no input requires grad). */
@@ -110,16 +108,14 @@ export function appendRecord(): i32 {
 
 /** Marks record `index` dead: its output node has been freed. */
 export function killRecord(index: i32): void {
-  let rec = recordAt(index);
-  if (load<i32>(rec, STATE) == SPENT) spentCount--;
-  store<i32>(rec, DEAD, OP);
+  store<i32>(recordAt(index), DEAD, OP);
   deadCount++;
 }
 
 /** Pops dead records off the tail, and compacts the tape when most of what remains is dead. */
 export function trimTape(): void {
   while (tapeLength > 0 && opOf(recordAt(tapeLength - 1)) == DEAD) { tapeLength--; deadCount--; }
-  if (tapeLength == 0) staleRisk = false;
+  if (tapeLength == 0) checkDue = false;
   if (deadCount > 1024 && deadCount > tapeLength >> 1) compactTape();
 }
 
