@@ -851,7 +851,7 @@ export interface BackwardOptions {
 export function backward(root: Tensor, grad?: TensorLike | BackwardOptions, options?: BackwardOptions): void {
   const id = live(root, 'backward');
   if (options === undefined && isOptionsObject(grad)) { options = grad as BackwardOptions; grad = undefined; }
-  const retain = readOptions(options, { retainGraph: bool }, 'backward').retainGraph ?? false;
+  const retain = options !== undefined && readOptions(options, BACKWARD_OPTIONS, 'backward').retainGraph === true;
   if (!root.requiresGrad) throw new Error(`backward: the tensor of shape ${fmt(root.dims)} does not require grad (no input had requiresGrad, or it was made under noGrad)`);
   let seed = -1;
   let owned: Tensor | null = null;
@@ -871,6 +871,8 @@ export function backward(root: Tensor, grad?: TensorLike | BackwardOptions, opti
   owned?.dispose();
   if (status < 0) fail(status, 'backward');
 }
+
+const BACKWARD_OPTIONS = { retainGraph: bool };
 
 /** backward(options): a plain object that is not an operand (backward(grad) takes tensors and arrays). */
 function isOptionsObject(x: unknown): boolean {
