@@ -1,3 +1,5 @@
+import json
+import struct
 """Helpers shared by the fixture generators (gen_fixtures.py, gen_nn_fixtures.py): how numbers are
 rounded into the JSON, the per-case random source, and the input specs case builders return."""
 import zlib
@@ -89,3 +91,22 @@ class T:
 class Idx:
     def __init__(self, data):
         self.data = np.asarray(data, dtype=np.int64)
+
+
+def write_safetensors_file(path, entries, metadata=None):
+    """Writes a safetensors file: entries are (name, dtype, shape, little-endian bytes), in the
+    order given (the header lists them in that order too); metadata goes first when given."""
+    header, blobs, offset = {}, [], 0
+    if metadata:
+        header["__metadata__"] = metadata
+    for name, dtype, shape, blob in entries:
+        header[name] = {"dtype": dtype, "shape": list(shape), "data_offsets": [offset, offset + len(blob)]}
+        blobs.append(blob)
+        offset += len(blob)
+    text = json.dumps(header, separators=(",", ":")).encode("utf-8")
+    text += b" " * (-len(text) % 8)
+    with open(path, "wb") as fh:
+        fh.write(struct.pack("<Q", len(text)))
+        fh.write(text)
+        for blob in blobs:
+            fh.write(blob)

@@ -37,7 +37,6 @@ scripts/check_safetensors.py reads files with the matching pure-Python reader.
 import json
 import math
 import os
-import struct
 import sys
 import warnings
 
@@ -46,7 +45,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from fixture_common import Gen, T, Idx, round7, flat, tensor_json, sh, backward_with_upstream
+from fixture_common import Gen, T, Idx, round7, flat, tensor_json, sh, backward_with_upstream, write_safetensors_file
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 OUT_DIR = os.path.join(ROOT, "test", "fixtures")
@@ -496,22 +495,7 @@ def write_safetensors(path, tensors, metadata=None, order=None):
     """Pure-Python safetensors writer: tensors {name: torch.Tensor} written in `order`
     (default: sorted names), header keys in the same order."""
     names = order or sorted(tensors)
-    header, blobs, offset = {}, [], 0
-    if metadata:
-        header["__metadata__"] = metadata
-    for name in names:
-        blob = tensor_bytes(tensors[name])
-        header[name] = {"dtype": DTYPES[tensors[name].dtype], "shape": list(tensors[name].shape),
-                        "data_offsets": [offset, offset + len(blob)]}
-        blobs.append(blob)
-        offset += len(blob)
-    text = json.dumps(header, separators=(",", ":")).encode("utf-8")
-    text += b" " * (-len(text) % 8)
-    with open(path, "wb") as fh:
-        fh.write(struct.pack("<Q", len(text)))
-        fh.write(text)
-        for blob in blobs:
-            fh.write(blob)
+    write_safetensors_file(path, [(n, DTYPES[tensors[n].dtype], tensors[n].shape, tensor_bytes(tensors[n])) for n in names], metadata)
 
 
 def safetensors_fixtures():

@@ -24,11 +24,12 @@ not installable here; see gen_nn_fixtures.py), from each tensor's own bytes (`nu
 
 import json
 import os
-import struct
 
 import numpy as np
 import torch
 import torch.nn as nn
+
+from fixture_common import write_safetensors_file
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 OUT_DIR = os.path.join(ROOT, "test", "fixtures")
@@ -48,20 +49,11 @@ def as_numpy(t):
 
 def write_safetensors(path, tensors):
     """tensors: a list of (name, torch tensor or numpy array), written in that order."""
-    header, blobs, offset = {}, [], 0
+    entries = []
     for name, t in tensors:
         a = as_numpy(t)
-        blob = a.astype(a.dtype.newbyteorder("<")).tobytes()
-        header[name] = {"dtype": NUMPY_DTYPES[a.dtype], "shape": list(a.shape), "data_offsets": [offset, offset + len(blob)]}
-        blobs.append(blob)
-        offset += len(blob)
-    text = json.dumps(header, separators=(",", ":")).encode("utf-8")
-    text += b" " * (-len(text) % 8)
-    with open(path, "wb") as fh:
-        fh.write(struct.pack("<Q", len(text)))
-        fh.write(text)
-        for blob in blobs:
-            fh.write(blob)
+        entries.append((name, NUMPY_DTYPES[a.dtype], a.shape, a.astype(a.dtype.newbyteorder("<")).tobytes()))
+    write_safetensors_file(path, entries)
 
 
 def expected(tensors):

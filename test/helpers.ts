@@ -64,3 +64,27 @@ export function rng(seed: number): () => number {
     return s / 4294967296;
   };
 }
+
+/** The error fn throws (a test fails when it returns instead). */
+export function thrown(fn: () => unknown): Error {
+  try {
+    fn();
+  } catch (err) {
+    return err as Error;
+  }
+  throw new Error('expected an error, but the call returned');
+}
+
+/**
+ * A safetensors file from its header's JSON text and data bytes: the 8-byte little-endian header
+ * length, the header (padded with spaces to a multiple of 8 bytes when `pad`), then the data.
+ */
+export function safetensorsFile(headerText: string, data: Uint8Array, pad: boolean): Uint8Array {
+  let json = new TextEncoder().encode(headerText);
+  if (pad && json.length % 8) json = new TextEncoder().encode(headerText + ' '.repeat(8 - (json.length % 8)));
+  const out = new Uint8Array(8 + json.length + data.length);
+  new DataView(out.buffer).setBigUint64(0, BigInt(json.length), true);
+  out.set(json, 8);
+  out.set(data, 8 + json.length);
+  return out;
+}

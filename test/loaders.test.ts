@@ -4,6 +4,7 @@
 // every parameter and every state value must be bit-identical to a snapshot taken before.
 import { describe, expect, it } from 'vitest';
 import * as tg from '../dist/index.js';
+import { thrown } from './helpers.js';
 
 type Tensor = InstanceType<typeof tg.Tensor>;
 type Module = InstanceType<typeof tg.nn.Module>;
@@ -45,14 +46,6 @@ function train(m: Module, opt: Optimizer, steps: number, seed: number): void {
 }
 
 /** The error `fn` throws (fails the test when it returns). */
-function thrown(fn: () => unknown): Error {
-  try {
-    fn();
-  } catch (err) {
-    return err as Error;
-  }
-  throw new Error('expected an error, but the call returned');
-}
 
 // ----------------------------------------------------------------------------- Module.loadStateDict
 

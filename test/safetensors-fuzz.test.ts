@@ -16,7 +16,7 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import * as tg from '../dist/index.js';
-import { rng } from './helpers.js';
+import { rng, safetensorsFile } from './helpers.js';
 
 type Tensor = InstanceType<typeof tg.Tensor>;
 
@@ -196,15 +196,6 @@ function ser(v: JVal): string {
   }
 }
 
-function fileOf(headerText: string, data: Uint8Array, pad: boolean): Uint8Array {
-  const text = pad ? headerText + ' '.repeat((8 - (new TextEncoder().encode(headerText).length % 8)) % 8) : headerText;
-  const json = new TextEncoder().encode(text);
-  const out = new Uint8Array(8 + json.length + data.length);
-  new DataView(out.buffer).setBigUint64(0, BigInt(json.length), true);
-  out.set(json, 8);
-  out.set(data, 8 + json.length);
-  return out;
-}
 
 const readFixture = (name: string): Uint8Array => new Uint8Array(readFileSync(new URL(`./fixtures/${name}`, import.meta.url)));
 
@@ -281,7 +272,7 @@ function mutate(file: Uint8Array, r: () => number): [Uint8Array, string] {
         what.push('data');
       }
     }
-    return [fileOf(ser(root), data, r() < 0.8), `json: ${what.join(', ')}`];
+    return [safetensorsFile(ser(root), data, r() < 0.8), `json: ${what.join(', ')}`];
   }
   const out = file.slice();
   if (kind <= 6) { // byte flips, mostly in the header

@@ -5,7 +5,7 @@
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import * as tg from '../dist/index.js';
-import { expectClose } from './helpers.js';
+import { expectClose, safetensorsFile, thrown } from './helpers.js';
 
 type Tensor = InstanceType<typeof tg.Tensor>;
 type Module = InstanceType<typeof tg.nn.Module>;
@@ -57,28 +57,12 @@ function floatsAt(p: Parsed, name: string): Float32Array {
 }
 
 /** A file from a header (object, or raw text) and data bytes, padded like the format asks. */
-function makeFile(header: unknown, data: Uint8Array = new Uint8Array(0), pad = true): Uint8Array {
-  let text = typeof header === 'string' ? header : JSON.stringify(header);
-  if (pad) text += ' '.repeat((8 - (text.length % 8)) % 8);
-  const json = new TextEncoder().encode(text);
-  const out = new Uint8Array(8 + json.length + data.length);
-  new DataView(out.buffer).setBigUint64(0, BigInt(json.length), true);
-  out.set(json, 8);
-  out.set(data, 8 + json.length);
-  return out;
-}
+const makeFile = (header: unknown, data: Uint8Array = new Uint8Array(0), pad = true): Uint8Array =>
+  safetensorsFile(typeof header === 'string' ? header : JSON.stringify(header), data, pad);
 
 const f32Bytes = (values: number[]): Uint8Array => new Uint8Array(Float32Array.from(values).buffer);
 
 /** The error `fn` throws (fails the test when it returns). */
-function thrown(fn: () => unknown): Error {
-  try {
-    fn();
-  } catch (err) {
-    return err as Error;
-  }
-  throw new Error('expected an error, but the call returned');
-}
 
 // ----------------------------------------------------------------------------- files from PyTorch
 
