@@ -47,9 +47,16 @@ const betasPair: Check<[number, number]> = (v, name, op) => {
 const SGD_OPTIONS = { lr: rate(), momentum: rate(), dampening: rate(), nesterov: checkBool, weightDecay: rate() };
 const ADAM_OPTIONS = { lr: rate(), betas: betasPair, eps: rate(), weightDecay: rate() };
 
-/** State buffers shaped like the parameters, zero-filled and exempt from tidy. */
+/** State buffers shaped like the parameters, zero-filled and exempt from tidy; on running out of memory, none (nothing leaks). */
 function stateLike(params: Tensor[]): Tensor[] {
-  return params.map((p) => keep(zeros(p.shape)));
+  const made: Tensor[] = [];
+  try {
+    for (const p of params) made.push(keep(zeros(p.shape)));
+  } catch (err) {
+    for (const t of made) t.dispose();
+    throw err;
+  }
+  return made;
 }
 
 /**
@@ -76,14 +83,6 @@ class Config {
 /** The step count is an i32 in the config block. */
 const MAX_STEP = 2 ** 31 - 1;
 
-function describeValue(x: unknown): string {
-  if (x === null || x === undefined) return String(x);
-  if (Array.isArray(x)) return 'an array';
-  if (x instanceof Tensor) return 'a Tensor';
-  if (typeof x === 'number') return `the number ${x}`;
-  return typeof x === 'object' ? `${(Object.getPrototypeOf(x) as { constructor?: { name?: string } } | null)?.constructor?.name ?? 'an object'}` : typeof x;
-}
-
 const LR = 1, BETA1 = 2, BETA2 = 3, EPS = 4, WEIGHT_DECAY = 5;
 const NESTEROV = 1, DECOUPLED = 2;
 
@@ -103,7 +102,12 @@ export abstract class Optimizer {
     this.params = paramList(params, name);
     const rate = checkRate(lr, 'lr', name);
     this.ids = new IdList(this.params.map((p) => p.id), name);
-    this.config = new Config(name);
+    try {
+      this.config = new Config(name);
+    } catch (err) {
+      this.ids.free();
+      throw err;
+    }
     this.lr = rate;
   }
 
@@ -171,12 +175,12 @@ export abstract class Optimizer {
   protected checkState(state: unknown, own: [string, Tensor[]][]): { step: number; lr: number; field: (key: string) => unknown } {
     const op = `${this.name}.loadStateDict`;
     if (state === null || typeof state !== 'object' || Array.isArray(state) || state instanceof Tensor) {
-      throw new Error(`${op}: expected a state object such as stateDict() returns, got ${describeValue(state)}`);
+      throw new Error(`${op}: expected a state object such as stateDict() returns, got ${show(state)}`);
     }
     const field = (key: string): unknown => (Object.prototype.hasOwnProperty.call(state, key) ? (state as Record<string, unknown>)[key] : undefined);
     const step = field('step');
     if (typeof step !== 'number' || !Number.isInteger(step) || step < 0 || step > MAX_STEP) {
-      throw new Error(`${op}: step must be an integer in [0, ${MAX_STEP}], got ${describeValue(step)}`);
+      throw new Error(`${op}: step must be an integer in [0, ${MAX_STEP}], got ${show(step)}`);
     }
     const lr = checkRate(field('lr'), 'lr', op);
     for (const [key, list] of own) {
@@ -194,12 +198,12 @@ export abstract class Optimizer {
   protected checkBuffers(into: Tensor[] | null, from: unknown, key: string): [Tensor, Tensor][] {
     const op = `${this.name}.loadStateDict`;
     if (!Array.isArray(from) || from.length !== this.params.length) {
-      const got = Array.isArray(from) ? `a list of ${from.length}` : describeValue(from);
+      const got = Array.isArray(from) ? `a list of ${from.length}` : show(from);
       throw new Error(`${op}: ${key} must be a list of ${this.params.length} tensors (one per parameter), got ${got}`);
     }
     from.forEach((t: unknown, i) => {
       const p = this.params[i];
-      if (!(t instanceof Tensor)) throw new Error(`${op}: ${key}[${i}] must be a Tensor, got ${describeValue(t)}`);
+      if (!(t instanceof Tensor)) throw new Error(`${op}: ${key}[${i}] must be a Tensor, got ${show(t)}`);
       if (t.isDisposed) throw new Error(`${op}: ${key}[${i}] was disposed`);
       if (!sameShape(t.dims, p.dims)) throw new Error(`${op}: ${key}[${i}] has shape ${fmt(t.dims)} but parameter ${i} has shape ${fmt(p.dims)}`);
     });
@@ -269,7 +273,7 @@ export class SGD extends Optimizer {
     const given = field('momentumBuffers');
     const none = given === undefined || (Array.isArray(given) && given.length === 0);
     if (this.momentum === 0) {
-      if (!none) throw new Error(`${op}: this SGD has no momentum, so momentumBuffers must be absent or empty, got ${Array.isArray(given) ? `a list of ${given.length}` : describeValue(given)}`);
+      if (!none) throw new Error(`${op}: this SGD has no momentum, so momentumBuffers must be absent or empty, got ${Array.isArray(given) ? `a list of ${given.length}` : show(given)}`);
       this.commitState([], step, lr);
     } else if (Array.isArray(given) && given.length === 0 && step === 0) {
       this.commitState([], step, lr); // no buffers yet: the first step sets them from the gradient
@@ -283,8 +287,14 @@ export class SGD extends Optimizer {
   /** Momentum buffers, made on first use (plain SGD has none). */
   private ensureBuffers(): void {
     if (this.momentum === 0 || this.bufferIds) return;
-    this.buffers = stateLike(this.params);
-    this.bufferIds = new IdList(this.buffers.map((b) => b.id), 'SGD');
+    const buffers = stateLike(this.params);
+    try {
+      this.bufferIds = new IdList(buffers.map((b) => b.id), 'SGD');
+    } catch (err) {
+      for (const b of buffers) b.dispose();
+      throw err;
+    }
+    this.buffers = buffers;
   }
 
   protected stateTensors(): Tensor[] {
@@ -316,10 +326,22 @@ export class Adam extends Optimizer {
     this.config.set(EPS, this.eps);
     this.config.set(WEIGHT_DECAY, o.weightDecay ?? decoupledDecay ?? 0);
     this.config.flags = decoupledDecay === undefined ? 0 : DECOUPLED;
-    this.m = stateLike(this.params);
-    this.v = stateLike(this.params);
-    this.mIds = new IdList(this.m.map((t) => t.id), name);
-    this.vIds = new IdList(this.v.map((t) => t.id), name);
+    const made: Tensor[] = [];
+    let mIds: IdList | null = null;
+    try { // running out of memory here releases everything the constructor made
+      this.m = stateLike(this.params);
+      made.push(...this.m);
+      this.v = stateLike(this.params);
+      made.push(...this.v);
+      mIds = this.mIds = new IdList(this.m.map((t) => t.id), name);
+      this.vIds = new IdList(this.v.map((t) => t.id), name);
+    } catch (err) {
+      mIds?.free();
+      for (const t of made) t.dispose();
+      this.ids.free();
+      this.config.free();
+      throw err;
+    }
   }
 
   step(): void {

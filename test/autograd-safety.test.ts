@@ -241,3 +241,39 @@ describe('backward is atomic under exhaustion (row 7)', () => {
     tg.dispose([...leaves]);
   });
 });
+
+describe('optimizers under exhaustion', () => {
+  it('Adam, and SGD with momentum on its first step, release what they made when an allocation fails', () => {
+    const w = tg.tensor([1, 2, 3], { requiresGrad: true });
+    const b = tg.tensor([0.5], { requiresGrad: true });
+    tg.tidy(() => w.mul(b).sum().backward());
+    const values = (): number[][] => [w, b].map((t) => Array.from(t.data()));
+    const before = values();
+    const m0 = tg.memory().tensors;
+    for (const make of [
+      () => new optim.Adam([w, b], { lr: 0.1 }),
+      () => { const o = new optim.SGD([w, b], { lr: 0.1, momentum: 0.9 }); try { o.step(); } catch (err) { o.dispose(); throw err; } return o; },
+    ]) {
+      let failures = 0;
+      for (let n = 1; n < 50; n++) {
+        tg.__testing.failAllocAfter(n);
+        let opt: tg.optim.Optimizer | null = null;
+        try {
+          opt = make();
+        } catch (err) {
+          expect(err).toBeInstanceOf(RangeError);
+          expect(tg.memory().tensors).toBe(m0); // no state tensor left behind
+          expect(values()).toEqual(before);
+          failures++;
+          continue;
+        } finally {
+          tg.__testing.failAllocAfter(0);
+        }
+        opt.dispose();
+        break;
+      }
+      expect(failures).toBeGreaterThan(0);
+    }
+    tg.dispose([w, b]);
+  });
+});

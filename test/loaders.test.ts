@@ -56,11 +56,11 @@ describe('Module.loadStateDict checks every entry before writing any', () => {
 
   const bad: [string, (d: Record<string, unknown>) => void, string][] = [
     ['a disposed tensor', (d) => { (d['2.bias'] as Tensor).dispose(); }, 'loadStateDict: cannot load into Sequential: "2.bias" was disposed'],
-    ['a number', (d) => { d['2.bias'] = 3; }, 'loadStateDict: cannot load into Sequential: "2.bias" must be a Tensor, got number'],
-    ['an array of numbers', (d) => { d['2.bias'] = [1, 2]; }, 'loadStateDict: cannot load into Sequential: "2.bias" must be a Tensor, got an array'],
+    ['a number', (d) => { d['2.bias'] = 3; }, 'loadStateDict: cannot load into Sequential: "2.bias" must be a Tensor, got 3'],
+    ['an array of numbers', (d) => { d['2.bias'] = [1, 2]; }, 'loadStateDict: cannot load into Sequential: "2.bias" must be a Tensor, got [1,2]'],
     ['null', (d) => { d['2.bias'] = null; }, 'loadStateDict: cannot load into Sequential: "2.bias" must be a Tensor, got null'],
     ['undefined', (d) => { d['2.bias'] = undefined; }, 'loadStateDict: cannot load into Sequential: "2.bias" must be a Tensor, got undefined'],
-    ['a plain object', (d) => { d['2.bias'] = { shape: [2] }; }, 'loadStateDict: cannot load into Sequential: "2.bias" must be a Tensor, got Object'],
+    ['a plain object', (d) => { d['2.bias'] = { shape: [2] }; }, 'loadStateDict: cannot load into Sequential: "2.bias" must be a Tensor, got an object'],
     ['a wrong shape', (d) => { d['2.bias'] = tg.zeros([3]); }, 'loadStateDict: cannot load into Sequential: size mismatch for "2.bias": shape [3] in the state dict, [2] in the module'],
     ['an extra dim', (d) => { d['2.bias'] = tg.zeros([1, 2]); }, 'loadStateDict: cannot load into Sequential: size mismatch for "2.bias": shape [1,2] in the state dict, [2] in the module'],
     ['a missing key', (d) => { delete d['2.bias']; }, 'loadStateDict: cannot load into Sequential: missing keys: "2.bias"'],
@@ -122,7 +122,7 @@ describe('Module.loadStateDict checks every entry before writing any', () => {
         d['2.weight'] = tg.zeros([1]);
         d.extra = tg.zeros([1]);
         expect(() => m.loadStateDict(d as Record<string, Tensor>)).toThrow(
-          'loadStateDict: cannot load into Sequential: missing keys: "0.weight"; unexpected keys: "extra"; "1.bias" must be a Tensor, got string; size mismatch for "2.weight": shape [1] in the state dict, [2,4] in the module');
+          'loadStateDict: cannot load into Sequential: missing keys: "0.weight"; unexpected keys: "extra"; "1.bias" must be a Tensor, got the string "x"; size mismatch for "2.weight": shape [1] in the state dict, [2,4] in the module');
       });
     } finally {
       m.dispose();
@@ -196,12 +196,12 @@ describe('Module.loadStateDict checks every entry before writing any', () => {
       tg.tidy(() => {
         const d = goodDict(m) as Record<string, Tensor>;
         delete d['2.bias'];
-        expect(() => m.loadStateDict(d, { strict: 'false' } as never)).toThrow('loadStateDict: strict must be a boolean, got string');
-        expect(() => m.loadStateDict(d, { strict: false, stric: true } as never)).toThrow('loadStateDict: unknown option "stric" (the options are: strict)');
-        expect(() => m.loadStateDict(d, null as never)).toThrow('loadStateDict: options must be an object such as {strict: false}, got null');
-        expect(() => m.loadStateDict(d, 'strict' as never)).toThrow('loadStateDict: options must be an object such as {strict: false}, got string');
-        // a strict inherited from a prototype is not an option: strict stays true
-        expect(() => m.loadStateDict(d, Object.create({ strict: false }))).toThrow('missing keys: "2.bias"');
+        expect(() => m.loadStateDict(d, { strict: 'false' } as never)).toThrow('loadStateDict: strict must be true or false, got the string "false"');
+        expect(() => m.loadStateDict(d, { strict: false, stric: true } as never)).toThrow('loadStateDict: unknown option "stric" (accepted: strict)');
+        expect(() => m.loadStateDict(d, null as never)).toThrow('loadStateDict: options must be a plain object (accepted: strict), got null');
+        expect(() => m.loadStateDict(d, 'strict' as never)).toThrow('loadStateDict: options must be a plain object (accepted: strict), got the string "strict"');
+        // a strict inherited from a prototype is not an option: such an object is refused
+        expect(() => m.loadStateDict(d, Object.create({ strict: false }))).toThrow('loadStateDict: options must be a plain object (accepted: strict), got an object');
       });
       expect(snapshot(m)).toEqual(before);
     } finally {
@@ -233,16 +233,16 @@ for (const [name, make, lists] of OPTIMIZERS) {
     const spoilers: [string, (s: Record<string, unknown>, params: Tensor[]) => void, RegExp | string][] = [
       [`${last}'s last tensor disposed`, (s) => { const l = (s[last] as Tensor[]).slice(); l[5] = l[5].mul(1); l[5].dispose(); s[last] = l; }, `${name}.loadStateDict: ${last}[5] was disposed`],
       [`${last}'s last tensor of a wrong shape`, (s) => { const l = (s[last] as Tensor[]).slice(); l[5] = tg.zeros([3]); s[last] = l; }, `${name}.loadStateDict: ${last}[5] has shape [3] but parameter 5 has shape [2]`],
-      [`${last}'s last entry not a tensor`, (s) => { const l = (s[last] as unknown[]).slice(); l[5] = [0, 0]; s[last] = l; }, `${name}.loadStateDict: ${last}[5] must be a Tensor, got an array`],
+      [`${last}'s last entry not a tensor`, (s) => { const l = (s[last] as unknown[]).slice(); l[5] = [0, 0]; s[last] = l; }, `${name}.loadStateDict: ${last}[5] must be a Tensor, got [0,0]`],
       [`${last} one short`, (s) => { s[last] = (s[last] as Tensor[]).slice(0, 5); }, `${name}.loadStateDict: ${last} must be a list of 6 tensors (one per parameter), got a list of 5`],
       [`${last} one too many`, (s, p) => { s[last] = [...(s[last] as Tensor[]), tg.zeros(p[0].shape)]; }, `${name}.loadStateDict: ${last} must be a list of 6 tensors (one per parameter), got a list of 7`],
-      [`${last} not a list`, (s) => { s[last] = { 0: 1 }; }, `${name}.loadStateDict: ${last} must be a list of 6 tensors (one per parameter), got Object`],
+      [`${last} not a list`, (s) => { s[last] = { 0: 1 }; }, `${name}.loadStateDict: ${last} must be a list of 6 tensors (one per parameter), got an object`],
       [`${last} absent`, (s) => { delete s[last]; }, `${name}.loadStateDict: ${last} must be a list of 6 tensors (one per parameter), got undefined`],
-      ['a negative step', (s) => { s.step = -1; }, `${name}.loadStateDict: step must be an integer in [0, 2147483647], got the number -1`],
-      ['a fractional step', (s) => { s.step = 2.5; }, `${name}.loadStateDict: step must be an integer in [0, 2147483647], got the number 2.5`],
-      ['a step that is a string', (s) => { s.step = '3'; }, `${name}.loadStateDict: step must be an integer in [0, 2147483647], got string`],
-      ['a step beyond int32', (s) => { s.step = 2 ** 31; }, `${name}.loadStateDict: step must be an integer in [0, 2147483647], got the number 2147483648`],
-      ['a NaN step', (s) => { s.step = NaN; }, `${name}.loadStateDict: step must be an integer in [0, 2147483647], got the number NaN`],
+      ['a negative step', (s) => { s.step = -1; }, `${name}.loadStateDict: step must be an integer in [0, 2147483647], got -1`],
+      ['a fractional step', (s) => { s.step = 2.5; }, `${name}.loadStateDict: step must be an integer in [0, 2147483647], got 2.5`],
+      ['a step that is a string', (s) => { s.step = '3'; }, `${name}.loadStateDict: step must be an integer in [0, 2147483647], got the string "3"`],
+      ['a step beyond int32', (s) => { s.step = 2 ** 31; }, `${name}.loadStateDict: step must be an integer in [0, 2147483647], got 2147483648`],
+      ['a NaN step', (s) => { s.step = NaN; }, `${name}.loadStateDict: step must be an integer in [0, 2147483647], got NaN`],
       ['no step', (s) => { delete s.step; }, `${name}.loadStateDict: step must be an integer in [0, 2147483647], got undefined`],
       ['a negative lr', (s) => { s.lr = -0.5; }, `${name}.loadStateDict: lr must be a number in [0, ∞), got -0.5`],
       ['a NaN lr', (s) => { s.lr = NaN; }, `${name}.loadStateDict: lr must be a number in [0, ∞), got NaN`],
@@ -276,7 +276,7 @@ for (const [name, make, lists] of OPTIMIZERS) {
       const { optB, dispose } = setup();
       try {
         const before = optSnapshot(optB);
-        for (const [value, got] of [[null, 'null'], [[1], 'an array'], [3, 'the number 3'], [undefined, 'undefined']] as const) {
+        for (const [value, got] of [[null, 'null'], [[1], '[1]'], [3, '3'], [undefined, 'undefined']] as const) {
           expect(() => optB.loadStateDict(value as unknown as State)).toThrow(`${name}.loadStateDict: expected a state object such as stateDict() returns, got ${got}`);
         }
         expect(optSnapshot(optB)).toEqual(before);

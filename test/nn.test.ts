@@ -635,7 +635,7 @@ describe('Module: stateDict / loadStateDict', () => {
       try { m.loadStateDict(sd as Record<string, Tensor>); } catch (e) { message = (e as Error).message; }
       expect(message).toContain('missing keys: "2.bias"');
       expect(message).toContain('unexpected keys: "bogus"');
-      expect(message).toContain('"0.bias" must be a Tensor, got an array');
+      expect(message).toContain('"0.bias" must be a Tensor, got [0,0,0]');
       expect(message).toContain('size mismatch for "2.weight": shape [3] in the state dict, [1,3] in the module');
     }));
   });

@@ -5,7 +5,7 @@
 // registerParameter / registerModule / registerBuffer add entries under names that are not fields.
 import { Tensor, live, rand, randn, ones, zeros, noGrad } from '../tensor';
 import { keep, tidy } from '../memory';
-import { fmt, sameShape, show, nameDict } from '../shape';
+import { fmt, sameShape, show, nameDict, readOptions, bool } from '../shape';
 
 /** A module's parameters and buffers by dotted name, as `stateDict()` returns and `tg.save` takes. */
 export type StateDict = Record<string, Tensor>;
@@ -46,15 +46,6 @@ export function constantParameter(shape: number[], fill: 0 | 1): Tensor {
   return parameter(noGrad(() => (fill === 1 ? ones(shape) : zeros(shape))));
 }
 
-function describe(x: unknown): string {
-  if (x === null) return 'null';
-  if (x === undefined) return 'undefined';
-  if (Array.isArray(x)) return 'an array';
-  if (x instanceof Tensor) return 'a Tensor';
-  if (x instanceof Module) return 'a Module';
-  return typeof x === 'object' ? (x.constructor?.name ?? 'object') : typeof x;
-}
-
 /**
  * The class name shown in messages. The published bundle is minified, so the built-in layers
  * declare theirs in a static `typeName`; a user's subclass falls back to constructor.name.
@@ -68,19 +59,7 @@ const quoted = (names: string[]): string => names.map((n) => JSON.stringify(n)).
 
 const hasOwn = (o: object, k: string): boolean => Object.prototype.hasOwnProperty.call(o, k);
 
-/** The options of loadStateDict, read as own properties; an unknown key is an error. Returns strict. */
-function loadOptions(options: unknown): boolean {
-  if (options === undefined) return true;
-  if (options === null || typeof options !== 'object' || Array.isArray(options)) {
-    throw new Error(`loadStateDict: options must be an object such as {strict: false}, got ${describe(options)}`);
-  }
-  for (const k of Object.keys(options)) {
-    if (k !== 'strict') throw new Error(`loadStateDict: unknown option ${JSON.stringify(k)} (the options are: strict)`);
-  }
-  const strict: unknown = hasOwn(options, 'strict') ? (options as Record<string, unknown>).strict : undefined;
-  if (strict !== undefined && typeof strict !== 'boolean') throw new Error(`loadStateDict: strict must be a boolean, got ${describe(strict)}`);
-  return strict ?? true;
-}
+const LOAD_OPTIONS = { strict: bool };
 
 /**
  * Writes every (destination, source) pair, all checked beforehand. A source that is also another
@@ -130,7 +109,7 @@ export class Module {
   /** Adds a parameter under `name` (for names that are not fields); null declares it absent. */
   registerParameter(name: string, t: Tensor | null): Tensor | null {
     this.checkName(name, 'registerParameter');
-    if (t !== null && !(t instanceof Tensor)) throw new Error(`registerParameter: "${name}" must be a Tensor or null, got ${describe(t)}`);
+    if (t !== null && !(t instanceof Tensor)) throw new Error(`registerParameter: "${name}" must be a Tensor or null, got ${show(t)}`);
     this._parameters.set(name, t === null ? null : parameter(t));
     return t;
   }
@@ -138,7 +117,7 @@ export class Module {
   /** Adds a tensor that is saved in stateDict() but is not a parameter (not trained). */
   registerBuffer(name: string, t: Tensor | null): Tensor | null {
     this.checkName(name, 'registerBuffer');
-    if (t !== null && !(t instanceof Tensor)) throw new Error(`registerBuffer: "${name}" must be a Tensor or null, got ${describe(t)}`);
+    if (t !== null && !(t instanceof Tensor)) throw new Error(`registerBuffer: "${name}" must be a Tensor or null, got ${show(t)}`);
     if (t !== null) keep(t);
     this._buffers.set(name, t);
     return t;
@@ -147,7 +126,7 @@ export class Module {
   /** Adds a child module under `name` (for names that are not fields, e.g. "0" in Sequential). */
   registerModule(name: string, m: Module | null): Module | null {
     this.checkName(name, 'registerModule');
-    if (m !== null && !(m instanceof Module)) throw new Error(`registerModule: "${name}" must be a Module or null, got ${describe(m)}`);
+    if (m !== null && !(m instanceof Module)) throw new Error(`registerModule: "${name}" must be a Module or null, got ${show(m)}`);
     this._modules.set(name, m);
     return m;
   }
@@ -294,9 +273,9 @@ export class Module {
    * was disposed; the message names every such key. Keys are read as own properties only.
    */
   loadStateDict(stateDict: Record<string, Tensor>, options: LoadStateDictOptions = {}): LoadStateDictResult {
-    const strict = loadOptions(options);
+    const strict = readOptions(options, LOAD_OPTIONS, 'loadStateDict').strict ?? true;
     if (stateDict === null || typeof stateDict !== 'object' || Array.isArray(stateDict) || stateDict instanceof Tensor) {
-      throw new Error(`loadStateDict: expected an object from names to tensors, got ${describe(stateDict)}`);
+      throw new Error(`loadStateDict: expected an object from names to tensors, got ${show(stateDict)}`);
     }
     const own = this.stateDict();
     const ownKeys = Object.keys(own);
@@ -310,7 +289,7 @@ export class Module {
       const src: unknown = stateDict[k]; // an own property: never the prototype's
       if (dst.isDisposed) problems.push(`the module's "${k}" was disposed`);
       if (!(src instanceof Tensor)) {
-        problems.push(`"${k}" must be a Tensor, got ${describe(src)}`);
+        problems.push(`"${k}" must be a Tensor, got ${show(src)}`);
       } else if (src.isDisposed) {
         problems.push(`"${k}" was disposed`);
       } else if (!sameShape(src.dims, dst.dims)) {
