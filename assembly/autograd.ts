@@ -11,7 +11,7 @@ import { matmulForward, matmulBackward, ensurePacks } from "./ops/matmul";
 import { reduceForward, reduceBackward } from "./ops/reduce";
 import { softmaxForward, softmaxBackward } from "./ops/softmax";
 import { shapeForward, shapeBackward } from "./ops/shape";
-import { conv2dForward, conv2dBackward, conv2dReserve, poolForward, poolBackward } from "./ops/conv";
+import { conv2dForward, conv2dBackward, poolForward, poolBackward } from "./ops/conv";
 import { lossForward, lossBackward } from "./ops/loss";
 import { alloc, free, allocFailures, reserve } from "./alloc";
 import { newScopedNode } from "./scopes";
@@ -102,15 +102,6 @@ function backwardRecord(rec: usize): bool {
   return false;
 }
 
-/** Makes the scratch a record's backward kernel will take; false when out of memory. */
-function reserveScratch(rec: usize): bool {
-  switch (opOf(rec)) {
-    case Op.MATMUL: return ensurePacks();
-    case Op.CONV2D: return conv2dReserve(rec);
-  }
-  return true; // the other backward kernels allocate nothing but gradients
-}
-
 // @ts-ignore: decorator
 @inline function tracks(id: i32): bool { return id >= 0 && requiresGrad(id); }
 
@@ -179,11 +170,12 @@ export function setGradEnabled(on: bool): bool {
  *   modified in place since (STALE), is refused before anything is written;
  * - every gradient buffer and kernel scratch the walk needs is made first, so running out of
  *   memory changes nothing.
- * The walk allocates only gradient buffers (kernel scratch is made first: matmul's packing
- * buffers here, conv's columns by its forward pass), at most one per live node and never more bytes than the live tensors hold, so
- * when that much (with each block's header and size-class rounding) is reserved at the top of the
- * heap, nothing it allocates can fail and the checking pass is skipped — unless a live record
- * may be spent or stale (see tape.ts). Otherwise a pass over the graph makes every buffer first,
+ * The walk allocates only gradient buffers: kernel scratch is made before it (matmul's packing
+ * buffers here; conv's column buffer only grows, and its forward pass already sized it). That is
+ * at most one buffer per live node and never more bytes than the live tensors hold, so when that
+ * much (with each block's header and size-class rounding) is reserved at the top of the heap,
+ * nothing it allocates can fail and the checking pass is skipped — unless a live record may be
+ * spent or stale (see tape.ts). Otherwise a pass over the graph makes every buffer first,
  * or finds the record to refuse. Gradients of non-leaf nodes are dropped once used (grad() keeps
  * its inputs').
  */
@@ -224,8 +216,8 @@ export function backward(root: i32, seed: i32, retain: bool): i32 {
 }
 
 /**
- * Marks every node the walk from `root` will reach and makes sure each has its gradient buffer
- * and each record its kernel scratch; with `check`, refuses a spent or stale record. On failure,
+ * Marks every node the walk from `root` will reach and makes sure each has its gradient buffer;
+ * with `check`, refuses a spent or stale record. On failure,
  * frees the buffers it made, clears its marks and returns the status.
  */
 function prepareGradients(root: i32, last: i32, check: bool): i32 {
@@ -235,7 +227,7 @@ function prepareGradients(root: i32, last: i32, check: bool): i32 {
     if (opOf(rec) == DEAD || !(flagsOf(outOf(rec)) & REACHED)) continue;
     if (check && load<i32>(rec, STATE) == SPENT) status = failWith(GRAPH_SPENT, opOf(rec));
     else if (check && load<i32>(rec, STAMP) != stampOf(rec)) status = failWith(STALE, opOf(rec));
-    else if (!(reach(inA(rec)) && reach(inB(rec)) && reach(inC(rec)) && reserveScratch(rec))) status = OUT_OF_MEMORY;
+    else if (!(reach(inA(rec)) && reach(inB(rec)) && reach(inC(rec)))) status = OUT_OF_MEMORY;
   }
   if (status == 0) return 0;
   undoReach(root);

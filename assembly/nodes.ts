@@ -220,22 +220,33 @@ export function newNode(rank: i32, zeroed: bool): i32 {
     if (!data) return -1;
   }
   tensorBytes += <f64>bytes;
-  let id = freeRow;
+  let id = claimRow(size, rank, HANDLE | IN_USE, -1);
   let r = row(id);
-  freeRow = load<i32>(r, REC);
   if (rank == 0) {
     data = r + INLINE_DATA;
     if (zeroed) store<f32>(data, 0);
   }
   store<usize>(r, data, DATA);
+  for (let i = 0; i < rank; i++) store<i32>(r + SHAPE + (<usize>i << 2), load<i32>(scratch + (<usize>i << 2)));
+  return id;
+}
+
+/**
+ * Takes a row off the free list (the caller made sure there is one) and makes it a live node with
+ * no gradient, no records and no references; the caller writes its data pointer and shape.
+ */
+// @ts-ignore: decorator
+@inline function claimRow(size: i32, rank: i32, flags: i32, rec: i32): i32 {
+  let id = freeRow;
+  let r = row(id);
+  freeRow = load<i32>(r, REC);
   store<usize>(r, 0, GRAD);
   store<i32>(r, size, SIZE);
   store<i32>(r, rank, RANK);
-  store<i32>(r, HANDLE | IN_USE, FLAGS);
-  store<i32>(r, -1, REC);
+  store<i32>(r, flags, FLAGS);
+  store<i32>(r, rec, REC);
   store<i32>(r, 0, NREC);
   store<i32>(r, 0, REFS);
-  for (let i = 0; i < rank; i++) store<i32>(r + SHAPE + (<usize>i << 2), load<i32>(scratch + (<usize>i << 2)));
   liveNodes++;
   store<i32>(header, liveNodes, 8);
   return id;
@@ -357,20 +368,11 @@ export function gradView(id: i32): i32 {
   let view = viewOf(id);
   if (view >= 0) return view;
   if (freeRow < 0 && !growTable()) return -2;
-  view = freeRow;
-  let r = row(view), p = row(id);
-  freeRow = load<i32>(r, REC);
+  let p = row(id); // read after growTable, which moves the rows (and g, for a 0-d leaf)
+  view = claimRow(load<i32>(p, SIZE), load<i32>(p, RANK), HANDLE | IN_USE | KEPT | GRAD_VIEW, -2 - id);
+  let r = row(view);
   store<usize>(r, gradPtr(id), DATA);
-  store<usize>(r, 0, GRAD);
-  store<i32>(r, load<i32>(p, SIZE), SIZE);
-  store<i32>(r, load<i32>(p, RANK), RANK);
-  store<i32>(r, HANDLE | IN_USE | KEPT | GRAD_VIEW, FLAGS);
-  store<i32>(r, -2 - id, REC);
-  store<i32>(r, 0, NREC);
-  store<i32>(r, 0, REFS);
   memory.copy(r + SHAPE, p + SHAPE, <usize>MAX_RANK << 2);
   store<i32>(p, -2 - view, REC);
-  liveNodes++;
-  store<i32>(header, liveNodes, 8);
   return view;
 }

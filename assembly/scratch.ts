@@ -1,6 +1,6 @@
 // Kernel scratch: one buffer, grown to the largest request and kept, so a kernel that needs room
-// for an intermediate (conv's column matrix) takes it without allocating per call, and backward
-// can reserve what its walk will need before it writes the first gradient.
+// for an intermediate (conv's column matrix) takes it without allocating per call. It never
+// shrinks, so a backward kernel finds the size its forward pass asked for already there.
 
 import { alloc, free } from "./alloc";
 

@@ -10,11 +10,7 @@ import { fmt, readOptions, numberIn, show } from './shape';
  * no tensor's `.grad`: the inputs' are set aside and restored, and other leaves get none.
  */
 export function grad(fn: (...inputs: Tensor[]) => Tensor, inputs: Tensor[]): Tensor[] {
-  if (typeof fn !== 'function') throw new Error(`grad: expected a function, got ${show(fn)}`);
-  if (!Array.isArray(inputs) || inputs.some((t) => !(t instanceof Tensor))) {
-    throw new Error(`grad: inputs must be an array of tensors, got ${show(inputs)}`);
-  }
-  inputs.forEach((t) => live(t, 'grad'));
+  checkFunctionOf(fn, inputs, 'grad');
   // Set the inputs' existing gradients aside so this backward starts from none.
   const parked = inputs.map((t) => {
     const g = core.gradOf(t.id);
@@ -48,6 +44,15 @@ export function grad(fn: (...inputs: Tensor[]) => Tensor, inputs: Tensor[]): Ten
   }
 }
 
+/** grad's and gradcheck's arguments: a function and an array of live tensors. */
+function checkFunctionOf(fn: unknown, inputs: unknown, op: string): void {
+  if (typeof fn !== 'function') throw new Error(`${op}: expected a function, got ${show(fn)}`);
+  if (!Array.isArray(inputs) || inputs.some((t) => !(t instanceof Tensor))) {
+    throw new Error(`${op}: inputs must be an array of tensors, got ${show(inputs)}`);
+  }
+  inputs.forEach((t: Tensor) => live(t, op));
+}
+
 /** A new tensor holding a copy of t's gradient (zeros when it has none). */
 function gradCopy(t: Tensor): Tensor {
   const out = newTensor(t.shape, 'grad', true);
@@ -78,11 +83,7 @@ function weights(n: number): Float64Array {
 export function gradcheck(fn: (...inputs: Tensor[]) => Tensor, inputs: Tensor[], options?: GradcheckOptions): true {
   const o = readOptions(options, GRADCHECK_OPTIONS, 'gradcheck');
   const eps = o.eps ?? 1e-3, atol = o.atol ?? 1e-3, rtol = o.rtol ?? 1e-2;
-  if (typeof fn !== 'function') throw new Error(`gradcheck: expected a function, got ${show(fn)}`);
-  if (!Array.isArray(inputs) || inputs.some((t) => !(t instanceof Tensor))) {
-    throw new Error(`gradcheck: inputs must be an array of tensors, got ${show(inputs)}`);
-  }
-  inputs.forEach((t) => live(t, 'gradcheck'));
+  checkFunctionOf(fn, inputs, 'gradcheck');
   if (!inputs.some((t) => t.requiresGrad)) throw new Error('gradcheck: at least one input must require grad');
   const probe = noGrad(() => tidy(() => {
     const y: unknown = fn(...inputs);

@@ -5,8 +5,8 @@ import { Cmd } from './opcodes';
 import { afterTrace, isRecording } from './trace';
 import { Tensor, live, zeros } from './tensor';
 import { keep } from './memory';
-import { readOptions, checkInt, checkBool, show, fmt, sameShape, type Check } from './shape';
-import { copyAll } from './nn/module';
+import { readOptions, checkInt, checkBool, show, fmt, sameShape, hasOwn, type Check } from './shape';
+import { copyAll, makeAll } from './nn/module';
 
 /** An i32 list of node ids in WebAssembly memory. */
 class IdList {
@@ -49,14 +49,7 @@ const ADAM_OPTIONS = { lr: rate(), betas: betasPair, eps: rate(), weightDecay: r
 
 /** State buffers shaped like the parameters, zero-filled and exempt from tidy; on running out of memory, none (nothing leaks). */
 function stateLike(params: Tensor[]): Tensor[] {
-  const made: Tensor[] = [];
-  try {
-    for (const p of params) made.push(keep(zeros(p.shape)));
-  } catch (err) {
-    for (const t of made) t.dispose();
-    throw err;
-  }
-  return made;
+  return makeAll<Tensor[]>(...params.map((p) => () => keep(zeros(p.shape))));
 }
 
 /**
@@ -177,7 +170,7 @@ export abstract class Optimizer {
     if (state === null || typeof state !== 'object' || Array.isArray(state) || state instanceof Tensor) {
       throw new Error(`${op}: expected a state object such as stateDict() returns, got ${show(state)}`);
     }
-    const field = (key: string): unknown => (Object.prototype.hasOwnProperty.call(state, key) ? (state as Record<string, unknown>)[key] : undefined);
+    const field = (key: string): unknown => (hasOwn(state as object, key) ? (state as Record<string, unknown>)[key] : undefined);
     const step = field('step');
     if (typeof step !== 'number' || !Number.isInteger(step) || step < 0 || step > MAX_STEP) {
       throw new Error(`${op}: step must be an integer in [0, ${MAX_STEP}], got ${show(step)}`);

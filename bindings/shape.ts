@@ -55,7 +55,7 @@ export function show(x: unknown): string {
     const proto = Object.getPrototypeOf(x);
     if (proto === null || Object.getPrototypeOf(proto) === null) return 'an object';
     // the bundle is minified: nn layers declare their PyTorch name in a static typeName
-    const ctor = Object.prototype.hasOwnProperty.call(proto, 'constructor') ? (proto.constructor as { name?: unknown; typeName?: unknown }) : undefined;
+    const ctor = hasOwn(proto, 'constructor') ? (proto.constructor as { name?: unknown; typeName?: unknown }) : undefined;
     const name = typeof ctor?.typeName === 'string' ? ctor.typeName : ctor?.name;
     return typeof name === 'string' && name ? `a ${name}` : 'an object';
   } catch {
@@ -123,7 +123,8 @@ export function checkPair(value: unknown, name: string, op: string, min: number)
 }
 export const pairAtLeast = (min: number): Check<[number, number]> => (v, name, op) => checkPair(v, name, op, min);
 
-const hasOwn = (o: object, key: PropertyKey): boolean => Object.prototype.hasOwnProperty.call(o, key);
+/** Whether `key` is o's own property (never one it inherits, such as 'toString' or '__proto__'). */
+export const hasOwn = (o: object, key: PropertyKey): boolean => Object.prototype.hasOwnProperty.call(o, key);
 
 /** A plain object: `{...}` or Object.create(null), from any realm; not an array, class instance or Map. */
 function isPlainObject(x: unknown): x is object {

@@ -192,7 +192,7 @@ export function fail(status: number, op: string): never {
   if (status === BAD_INDEX) {
     const value = core.badValue.value as number, what = name === 'crossEntropy' || name === 'nllLoss' ? 'label' : 'index';
     const problem = Number.isInteger(value) ? `is out of range [0, ${core.badBound.value as number})` : 'is not an integer';
-    throw new Error(`${op}: ${name}: ${what} ${value} at position ${core.badPosition.value as number} ${problem} (its tensor holds this value now; nothing was written through it)`);
+    throw new Error(`${op === name ? op : `${op}: ${name}`}: ${what} ${value} at position ${core.badPosition.value as number} ${problem}`);
   }
   if (status === STALE) {
     throw new Error(`${op}: a tensor that ${name} saved for the gradient was modified in place (copy_, a fill or an optimizer step) after ${name} ran; compute the graph again after modifying it`);
@@ -236,7 +236,7 @@ export function asTensor(x: unknown, op: string, arg?: string): Tensor {
   }
   const where = arg === undefined ? op : `${op}: ${arg}`; // names the argument when there are several
   if (typeof x === 'number' || Array.isArray(x) || x instanceof Float32Array) return tensor(x as NestedArray, undefined, where);
-  throw new Error(`${where}: expected a Tensor, a number or nested arrays of numbers, got ${describe(x)}`);
+  throw new Error(`${where}: expected a Tensor, a number or nested arrays of numbers, got ${show(x)}`);
 }
 
 /**
@@ -283,8 +283,6 @@ function dropTemporary(t: Tensor, x: unknown): void {
   if (t !== x) t.dispose();
 }
 
-export const describe = show;
-
 // ── creation ───────────────────────────────────────────────────────────────────────────────────
 
 export interface CreateOptions { requiresGrad?: boolean }
@@ -304,12 +302,12 @@ function flattenNested(data: unknown, op: string): { shape: number[]; values: nu
   const values: number[] = [];
   const walk = (d: unknown, axis: number, path: number[]): void => {
     if (axis === shape.length) {
-      if (typeof d !== 'number') throw new Error(`${op}: expected a number at [${path.join('][')}], got ${describe(d)}`);
+      if (typeof d !== 'number') throw new Error(`${op}: expected a number at [${path.join('][')}], got ${show(d)}`);
       values.push(d);
       return;
     }
     if (!Array.isArray(d) || d.length !== shape[axis]) {
-      throw new Error(`${op}: ragged nested array: expected ${shape[axis]} elements at [${path.join('][')}] (like the first row), got ${Array.isArray(d) ? d.length : describe(d)}`);
+      throw new Error(`${op}: ragged nested array: expected ${shape[axis]} elements at [${path.join('][')}] (like the first row), got ${Array.isArray(d) ? d.length : show(d)}`);
     }
     for (let i = 0; i < d.length; i++) walk(d[i], axis + 1, [...path, i]);
   };
@@ -332,7 +330,7 @@ export function tensor(data: number | NestedArray | Float32Array, options?: Tens
   } else if (Array.isArray(data)) {
     ({ shape, values } = flattenNested(data, op));
   } else {
-    throw new Error(`${op}: expected a number, nested arrays of numbers or a Float32Array, got ${describe(data)}`);
+    throw new Error(`${op}: expected a number, nested arrays of numbers or a Float32Array, got ${show(data)}`);
   }
   if (o.shape !== undefined) {
     const target = o.shape;
@@ -374,7 +372,7 @@ export const rand = (...args: (number | number[] | CreateOptions | undefined)[])
 export const randn = (...args: (number | number[] | CreateOptions | undefined)[]): Tensor => filled('randn', args, (t) => issue(Cmd.RANDOM, -1, t.id, -1, 1, 0, 0, 0, 0, 0, 1));
 
 export function full(shape: number[], value: number, options?: CreateOptions): Tensor {
-  if (typeof value !== 'number') throw new Error(`full: value must be a number, got ${describe(value)}`);
+  if (typeof value !== 'number') throw new Error(`full: value must be a number, got ${show(value)}`);
   if (!Array.isArray(shape) && typeof shape !== 'number') throw new Error(`full: shape must be an array of integers, got ${show(shape)}`);
   return filled('full', [shape, readOptions(options, CREATE_OPTIONS, 'full')], (t) => core.fillNode(t.id, value));
 }
@@ -463,17 +461,11 @@ export function gelu(a: TensorLike, options?: { approximate?: 'none' | 'tanh' })
 
 // ── matmul ─────────────────────────────────────────────────────────────────────────────────────
 
+const MATMUL_OPERANDS = ['input', 'other'];
+
 /** Matrix product with PyTorch's rules for 1-D, 2-D and batched (broadcast) operands. */
 export function matmul(x: TensorLike, y: TensorLike): Tensor {
-  const a = asTensor(x, 'matmul', 'input');
-  let b: Tensor;
-  try { b = asTensor(y, 'matmul', 'other'); } catch (err) { dropTemporary(a, x); throw err; }
-  try {
-    return matmulWith(a, b, false, 'matmul');
-  } finally {
-    dropTemporary(a, x);
-    dropTemporary(b, y);
-  }
+  return withTensors('matmul', [x, y], ([a, b]) => matmulWith(a, b, false, 'matmul'), MATMUL_OPERANDS);
 }
 
 /**
@@ -614,7 +606,7 @@ export function reshape(x: TensorLike, shape: number[], name = 'reshape'): Tenso
   if (!(x instanceof Tensor)) return viaTensor(name, x, (t) => reshape(t, shape, name));
   const a = x;
   live(a, name);
-  if (!Array.isArray(shape)) throw new Error(`${name}: shape must be an array of integers, got ${describe(shape)}`);
+  if (!Array.isArray(shape)) throw new Error(`${name}: shape must be an array of integers, got ${show(shape)}`);
   const free = shape.filter((d) => d === -1).length;
   if (free > 1) throw new Error(`${name}: only one dim can be -1, got shape ${fmt(shape)}`);
   const target = checkShape(shape.map((d) => (d === -1 ? 0 : d)), name);
@@ -776,22 +768,19 @@ export function narrow(x: TensorLike, dim: number, start: number, length: number
   return run(Op.NARROW, 'narrow', shape, a, null, null, prod(a.dims, 0, ax), n * inner, length * inner, s * inner);
 }
 
-/** An index argument as a tensor of integer values < bound, and whether we made it (to release). */
+/**
+ * An index argument as a tensor, and whether we made it (to release). Plain indices are checked
+ * here, where they are, before they are copied into the arena; a tensor's values (and nested
+ * arrays, once flattened) are checked by the kernel that reads them, which it does anyway.
+ */
 export function indexTensor(index: unknown, bound: number, op: string): { t: Tensor; owned: boolean } {
-  // Plain indices are checked where they are (no copy into the arena and back); a tensor's are read.
   if (index instanceof Int32Array || (Array.isArray(index) && (index.length === 0 || typeof index[0] === 'number'))) {
     checkIndices(index as ArrayLike<number>, bound, op);
     return { t: tensor(index instanceof Int32Array ? Float32Array.from(index) : (index as number[]), undefined, op), owned: true };
   }
-  if (Array.isArray(index)) { // nested (gather): flattening is tensor()'s job
-    const t = tensor(index as NestedArray, undefined, op);
-    try { checkIndices(t.data(), bound, op); } catch (err) { t.dispose(); throw err; }
-    return { t, owned: true };
-  }
-  if (!(index instanceof Tensor)) throw new Error(`${op}: index must be a Tensor, number[] or Int32Array, got ${describe(index)}`);
-  const t = asTensor(index, op);
-  checkIndices(t.data(), bound, op);
-  return { t, owned: false };
+  if (Array.isArray(index)) return { t: tensor(index as NestedArray, undefined, op), owned: true }; // nested (gather)
+  if (!(index instanceof Tensor)) throw new Error(`${op}: index must be a Tensor, number[] or Int32Array, got ${show(index)}`);
+  return { t: asTensor(index, op), owned: false };
 }
 
 function checkIndices(values: ArrayLike<number>, bound: number, op: string): void {

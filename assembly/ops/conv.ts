@@ -74,12 +74,6 @@ function columnBytes(): usize {
   return <usize>max(C * KH * KW * OH * OW, 1) << 2;
 }
 
-/** Reserves conv2d's scratch for `rec` (backward does, before it writes a gradient); false when out of memory. */
-export function conv2dReserve(rec: usize): bool {
-  readGeometry(rec, true);
-  return scratchFor(columnBytes()) != 0;
-}
-
 export function conv2dForward(rec: usize): void {
   readGeometry(rec, true);
   let x = dataPtr(load<i32>(rec, IN_A)), w = dataPtr(load<i32>(rec, IN_B)), y = dataPtr(load<i32>(rec, OUT));

@@ -5,7 +5,7 @@ import { linear, conv2d, maxPool2d, avgPool2d, dropout, layerNorm } from '../nnf
 import { relu, tanh, sigmoid, gelu, leakyRelu, flatten } from '../tensor';
 import { flagsOf } from '../core';
 import { fmt, show, checkBytes, readOptions, checkInt, checkPair, checkNumber, pairAtLeast, numberIn, oneOf, bool, type Check } from '../shape';
-import { Module, uniformParameter, normalParameter, constantParameter } from './module';
+import { Module, uniformParameter, normalParameter, constantParameter, makeAll } from './module';
 
 type Pair = number | [number, number];
 
@@ -36,14 +36,8 @@ export class Linear extends Module {
     this.outFeatures = positiveInt(outFeatures, 'outFeatures', 'Linear');
     const bound = 1 / Math.sqrt(inFeatures);
     checkBytes([outFeatures, inFeatures], 'Linear'); // too large: a RangeError naming the layer, not rand
-    this.weight = uniformParameter([outFeatures, inFeatures], bound);
-    this.bias = null;
-    try {
-      if (o.bias ?? true) this.bias = uniformParameter([outFeatures], bound);
-    } catch (err) {
-      this.weight.dispose();
-      throw err;
-    }
+    [this.weight, this.bias] = makeAll<[Tensor, Tensor | null]>(
+      () => uniformParameter([outFeatures, inFeatures], bound), () => (o.bias ?? true ? uniformParameter([outFeatures], bound) : null));
   }
 
   forward(x: Tensor): Tensor {
@@ -284,13 +278,9 @@ export class LayerNorm extends Module {
     this.eps = o.eps ?? 1e-5;
     const affine = o.elementwiseAffine ?? true;
     checkBytes(this.normalizedShape, 'LayerNorm');
-    this.weight = affine ? constantParameter(this.normalizedShape, 1) : null;
-    try {
-      this.bias = affine ? constantParameter(this.normalizedShape, 0) : null;
-    } catch (err) {
-      this.weight?.dispose();
-      throw err;
-    }
+    [this.weight, this.bias] = affine
+      ? makeAll<[Tensor, Tensor]>(() => constantParameter(this.normalizedShape, 1), () => constantParameter(this.normalizedShape, 0))
+      : [null, null];
   }
 
   forward(x: Tensor): Tensor {
@@ -350,14 +340,8 @@ export class Conv2d extends Module {
     const [kh, kw] = this.kernelSize;
     const bound = 1 / Math.sqrt(inChannels * kh * kw);
     checkBytes([outChannels, inChannels, kh, kw], 'Conv2d');
-    this.weight = uniformParameter([outChannels, inChannels, kh, kw], bound);
-    this.bias = null;
-    try {
-      if (o.bias ?? true) this.bias = uniformParameter([outChannels], bound);
-    } catch (err) {
-      this.weight.dispose();
-      throw err;
-    }
+    [this.weight, this.bias] = makeAll<[Tensor, Tensor | null]>(
+      () => uniformParameter([outChannels, inChannels, kh, kw], bound), () => (o.bias ?? true ? uniformParameter([outChannels], bound) : null));
   }
 
   forward(x: Tensor): Tensor {

@@ -5,7 +5,7 @@
 // registerParameter / registerModule / registerBuffer add entries under names that are not fields.
 import { Tensor, live, rand, randn, ones, zeros, noGrad } from '../tensor';
 import { keep, tidy } from '../memory';
-import { fmt, sameShape, show, nameDict, readOptions, bool } from '../shape';
+import { fmt, sameShape, show, nameDict, readOptions, bool, hasOwn } from '../shape';
 
 /** A module's parameters and buffers by dotted name, as `stateDict()` returns and `tg.save` takes. */
 export type StateDict = Record<string, Tensor>;
@@ -31,6 +31,18 @@ export function parameter(t: Tensor): Tensor {
   return t;
 }
 
+/** Makes each parameter in turn; when one cannot be made, those made before it are released. */
+export function makeAll<T extends (Tensor | null)[]>(...makers: { [K in keyof T]: () => T[K] }): T {
+  const made: (Tensor | null)[] = [];
+  try {
+    for (const make of makers) made.push(make());
+  } catch (err) {
+    for (const t of made) t?.dispose();
+    throw err;
+  }
+  return made as T;
+}
+
 /** A parameter of `shape` drawn from U(-bound, bound) with the seeded generator (tg.manualSeed). */
 export function uniformParameter(shape: number[], bound: number): Tensor {
   return parameter(noGrad(() => tidy(() => rand(shape).mul(2 * bound).sub(bound))));
@@ -52,12 +64,11 @@ export function constantParameter(shape: number[], fill: 0 | 1): Tensor {
  */
 function typeName(m: Module): string {
   const ctor = m.constructor as { typeName?: string; name: string };
-  return Object.prototype.hasOwnProperty.call(ctor, 'typeName') && ctor.typeName ? ctor.typeName : ctor.name;
+  return hasOwn(ctor, 'typeName') && ctor.typeName ? ctor.typeName : ctor.name;
 }
 
 const quoted = (names: string[]): string => names.map((n) => JSON.stringify(n)).join(', ');
 
-const hasOwn = (o: object, k: string): boolean => Object.prototype.hasOwnProperty.call(o, k);
 
 const LOAD_OPTIONS = { strict: bool };
 
@@ -136,7 +147,7 @@ export class Module {
       throw new Error(`${op}: name must be a non-empty string without ".", got ${show(name)}`);
     }
     const taken = this._parameters.has(name) || this._buffers.has(name) || this._modules.has(name) ||
-      (Object.prototype.hasOwnProperty.call(this, name) && !name.startsWith('_'));
+      (hasOwn(this, name) && !name.startsWith('_'));
     if (taken) throw new Error(`${op}: "${name}" is already a parameter, buffer, child module or field of ${typeName(this)}`);
   }
 
