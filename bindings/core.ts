@@ -1,6 +1,6 @@
 // Loads core.wasm (the relaxed-SIMD build where the runtime validates it) synchronously at import
 // and gives the rest of the bindings typed access to its exports and memory.
-import simdBytes from '../build/core.wasm';
+import simdHex from '../build/core.wasm.hex';
 import relaxedPatch from '../build/relaxed-patch.bin';
 import { applyPatch } from './patch';
 import type { Cmd } from './opcodes';
@@ -45,12 +45,21 @@ interface CoreExports {
   failAllocAfter(n: number): void;
 }
 
+const simdBytes = fromHex(simdHex);
 const relaxedBytes = applyPatch(simdBytes, relaxedPatch);
 /** Which build was loaded: 'relaxed-simd' where the runtime supports it, else 'simd'. */
 export const build: 'simd' | 'relaxed-simd' = WebAssembly.validate(relaxedBytes) ? 'relaxed-simd' : 'simd';
 
 const instance = new WebAssembly.Instance(new WebAssembly.Module(build === 'relaxed-simd' ? relaxedBytes : simdBytes), {});
 export const core = instance.exports as unknown as CoreExports;
+
+/** Bytes from lowercase hex (build-wasm.mjs says why the wasm ships as hex). */
+function fromHex(hex: string): Uint8Array<ArrayBuffer> {
+  const bytes = new Uint8Array(hex.length >> 1);
+  const nibble = (c: number) => (c > 57 ? c - 87 : c - 48); // '0'-'9' are 48-57, 'a'-'f' 97-102
+  for (let i = 0; i < bytes.length; i++) bytes[i] = (nibble(hex.charCodeAt(2 * i)) << 4) | nibble(hex.charCodeAt(2 * i + 1));
+  return bytes;
+}
 
 // Status codes (assembly/errors.ts).
 export const OUT_OF_MEMORY = -1;

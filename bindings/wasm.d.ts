@@ -1,6 +1,6 @@
-declare module '*.wasm' {
-  const bytes: Uint8Array<ArrayBuffer>;
-  export default bytes;
+declare module '*.hex' {
+  const text: string;
+  export default text;
 }
 declare module '*.bin' {
   const bytes: Uint8Array<ArrayBuffer>;

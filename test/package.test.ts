@@ -2,7 +2,7 @@
 // into a fresh project (offline, no scripts: the tarball carries dist/), then import it from
 // ESM and require it from CommonJS in child Node processes.
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync, readFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -121,6 +121,25 @@ describe('npm package', () => {
         ].join('\n'),
       );
       expect(nodeJson(file)).toEqual({ grad: [2, 4, 6], s: 6 });
+    },
+    TIMEOUT,
+  );
+
+  // An uncaught error prints Node's excerpt of the throwing line and the stack: with a minified
+  // bundle that line was the whole package, wasm included (107 KB). Now the message comes first
+  // and the frames name tapegrad's functions.
+  it.each([
+    ['ESM', "import('tapegrad').then((tg) => tg.ones([2]).add(tg.ones([3])))"],
+    ['CJS', "const tg = require('tapegrad'); tg.ones([2]).add(tg.ones([3]))"],
+  ])(
+    '%s: an uncaught error prints its message and a readable stack in at most 2 KB of stderr',
+    (_, source) => {
+      const r = spawnSync(process.execPath, ['-e', source], { cwd: project, env: cleanEnv(), encoding: 'utf8' });
+      expect(r.status).toBe(1);
+      expect(Buffer.byteLength(r.stderr)).toBeLessThanOrEqual(2048);
+      expect(r.stderr).toContain('Error: add: shapes [2] and [3] cannot be broadcast (dim 0: 2 vs 3)');
+      expect(r.stderr).toMatch(/\n {4}at broadcastShape \(.*node_modules\/tapegrad\/dist\/index\.c?js:\d+:\d+\)/);
+      for (const line of r.stderr.split('\n')) expect(line.length).toBeLessThan(300);
     },
     TIMEOUT,
   );
