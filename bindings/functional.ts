@@ -1,6 +1,7 @@
 // Functional autograd: grad(fn, inputs) and gradcheck(fn, inputs).
 import { core, heapF32, outOfMemory } from './core';
-import { Tensor, live, noGrad, newTensor } from './tensor';
+import { Tensor, live, newTensor } from './tensor';
+import { noGrad } from './autograd';
 import { tidy } from './memory';
 import { fmt, readOptions, numberIn, show } from './shape';
 

@@ -2,7 +2,11 @@
 // pooling, the losses) or a short composition of tensor ops (linear, layerNorm, dropout).
 import { issue } from './core';
 import { Op, Cmd } from './opcodes';
-import { Tensor, type TensorLike, type Index, withTensors, viaTensor, live, run, matmulWith, newTensor, indexTensor, add, sub, mul, div, sqrt, mean } from './tensor';
+import { Tensor, type TensorLike, type Index, withTensors, viaTensor, live, run, newTensor } from './tensor';
+import { add, sub, mul, div, sqrt } from './ops/elementwise';
+import { matmulWith } from './ops/matmul';
+import { mean } from './ops/reduce';
+import { indexTensor } from './ops/shape';
 import {
   type Shape, fmt, numel, sameShape, broadcastShape, readOptions, oneOf, numberIn, pairAtLeast, checkPair, checkInt, checkNumber, checkBool,
   show, INT_MAX,

@@ -3,7 +3,8 @@
 import { core, issue, heapI32, heapF32, outOfMemory } from './core';
 import { Cmd } from './opcodes';
 import { afterTrace, isRecording } from './trace';
-import { Tensor, live, zeros } from './tensor';
+import { Tensor, live } from './tensor';
+import { zeros } from './ops/creation';
 import { keep } from './memory';
 import { readOptions, checkInt, checkBool, show, fmt, sameShape, hasOwn, type Check } from './shape';
 import { copyAll, makeAll } from './nn/module';

@@ -1,8 +1,10 @@
 // The layers of tg.nn. Each holds its parameters as fields (so names match PyTorch's state_dict:
 // `weight`, `bias`, `0.weight`, `layers.1.bias`) and computes with tg.nn.functional.
-import { Tensor, type Index, type NestedArray, tensor } from '../tensor';
+import { Tensor, type Index, type NestedArray } from '../tensor';
+import { tensor } from '../ops/creation';
 import { linear, conv2d, maxPool2d, avgPool2d, dropout, layerNorm } from '../nnfunctional';
-import { relu, tanh, sigmoid, gelu, leakyRelu, flatten } from '../tensor';
+import { relu, tanh, sigmoid, gelu, leakyRelu } from '../ops/elementwise';
+import { flatten } from '../ops/shape';
 import { flagsOf } from '../core';
 import { fmt, show, checkBytes, readOptions, checkInt, checkPair, checkNumber, pairAtLeast, numberIn, oneOf, bool, type Check } from '../shape';
 import { Module, uniformParameter, normalParameter, constantParameter, makeAll } from './module';

@@ -3,7 +3,9 @@
 // child, and an array field of modules (or of tensors) is a list whose items are named by index
 // (`layers.0.weight`). Fields whose name starts with `_` are private and never scanned.
 // registerParameter / registerModule / registerBuffer add entries under names that are not fields.
-import { Tensor, live, rand, randn, ones, zeros, noGrad } from '../tensor';
+import { Tensor, live } from '../tensor';
+import { noGrad } from '../autograd';
+import { rand, randn, ones, zeros } from '../ops/creation';
 import { keep, tidy } from '../memory';
 import { fmt, sameShape, show, nameDict, readOptions, bool, hasOwn } from '../shape';
 

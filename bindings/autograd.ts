@@ -1,0 +1,64 @@
+// Autograd from JavaScript: backward() on a root, noGrad() and detach() (core: assembly/autograd.ts).
+import { core, issue } from './core';
+import { Op, Cmd } from './opcodes';
+import { fmt, sameShape, readOptions, bool } from './shape';
+import { Tensor, type TensorLike, live, fail, run, asTensor, viaTensor } from './tensor';
+
+export interface BackwardOptions {
+  /** Keep the graph walkable: without it a second backward() through the same graph throws, as in PyTorch. */
+  retainGraph?: boolean;
+}
+
+/**
+ * Accumulates d(root)/d(leaf) into every leaf's `.grad`. `grad` is the gradient of root (needed
+ * unless root has one element); `backward(options)` and `backward(grad, options)` both work.
+ */
+export function backward(root: Tensor, grad?: TensorLike | BackwardOptions, options?: BackwardOptions): void {
+  const id = live(root, 'backward');
+  if (options === undefined && isOptionsObject(grad)) { options = grad as BackwardOptions; grad = undefined; }
+  const retain = options !== undefined && readOptions(options, BACKWARD_OPTIONS, 'backward').retainGraph === true;
+  if (!root.requiresGrad) throw new Error(`backward: the tensor of shape ${fmt(root.dims)} does not require grad (no input had requiresGrad, or it was made under noGrad)`);
+  let seed = -1;
+  let owned: Tensor | null = null;
+  if (grad === undefined) {
+    if (root.size !== 1) {
+      throw new Error(`backward: a gradient can be implied only for a tensor with one element, got shape ${fmt(root.dims)}; pass backward(grad) with a gradient of that shape`);
+    }
+  } else {
+    const g = grad instanceof Tensor ? asTensor(grad, 'backward') : (owned = asTensor(grad, 'backward'));
+    if (g.size !== root.size || (g.dims.length > 0 && !sameShape(g.dims, root.dims))) {
+      owned?.dispose();
+      throw new Error(`backward: gradient of shape ${fmt(g.dims)} does not match the tensor's shape ${fmt(root.dims)}`);
+    }
+    seed = g.id;
+  }
+  const status = issue(Cmd.BACKWARD, -1, id, seed, retain ? 1 : 0);
+  owned?.dispose();
+  if (status < 0) fail(status, 'backward');
+}
+
+const BACKWARD_OPTIONS = { retainGraph: bool };
+
+/** backward(options): a plain object that is not an operand (backward(grad) takes tensors and arrays). */
+function isOptionsObject(x: unknown): boolean {
+  return x !== null && typeof x === 'object' && !Array.isArray(x) && !(x instanceof Tensor) && !ArrayBuffer.isView(x);
+}
+
+/** Runs fn with gradient tracking off: nothing is recorded and results do not require grad. */
+export function noGrad<T>(fn: () => T): T {
+  if (typeof fn !== 'function') throw new Error(`noGrad: expected a function, got ${typeof fn}`);
+  const was = core.setGradEnabled(0);
+  try {
+    return fn();
+  } finally {
+    core.setGradEnabled(was);
+  }
+}
+
+/** A new tensor with the same values that is not part of any graph. */
+export function detach(x: TensorLike): Tensor {
+  if (!(x instanceof Tensor)) return viaTensor('detach', x, (t) => detach(t));
+  const a = x;
+  live(a, 'detach');
+  return noGrad(() => run(Op.RESHAPE, 'detach', a.dims, a, null, null));
+}

@@ -1,0 +1,234 @@
+// Data movement (core: assembly/ops/shape.ts): reshape and its spellings, permute, expand, cat and
+// stack, narrow, and the index ops.
+import { core } from '../core';
+import { tensor } from './creation';
+import { Op } from '../opcodes';
+import { fmt, numel, sameShape, checkShape, normAxis, prod, show, checkInt, INT_MAX } from '../shape';
+import {
+  Tensor, type TensorLike, type NestedArray, type Index, live, fail, newTensor, run, asTensor,
+  withTensors, viaTensor,
+} from '../tensor';
+
+export function reshape(x: TensorLike, shape: number[], name = 'reshape'): Tensor {
+  if (!(x instanceof Tensor)) return viaTensor(name, x, (t) => reshape(t, shape, name));
+  const a = x;
+  live(a, name);
+  if (!Array.isArray(shape)) throw new Error(`${name}: shape must be an array of integers, got ${show(shape)}`);
+  const free = shape.filter((d) => d === -1).length;
+  if (free > 1) throw new Error(`${name}: only one dim can be -1, got shape ${fmt(shape)}`);
+  const target = checkShape(shape.map((d) => (d === -1 ? 0 : d)), name);
+  const known = numel(target.filter((_, i) => shape[i] !== -1));
+  if (free === 1) {
+    const i = shape.indexOf(-1);
+    if (known === 0 || a.size % known !== 0) throw new Error(`${name}: shape ${fmt(shape)} is invalid for a tensor of shape ${fmt(a.dims)} (${a.size} elements)`);
+    target[i] = a.size / known;
+  }
+  if (numel(target) !== a.size) throw new Error(`${name}: shape ${fmt(shape)} is invalid for a tensor of shape ${fmt(a.dims)} (${a.size} elements)`);
+  return run(Op.RESHAPE, name, target, a, null, null);
+}
+
+export function flatten(x: TensorLike, startDim = 0, endDim = -1): Tensor {
+  if (!(x instanceof Tensor)) return viaTensor('flatten', x, (t) => flatten(t, startDim, endDim));
+  const a = x;
+  live(a, 'flatten');
+  if (a.dims.length === 0) return reshape(a, [1], 'flatten');
+  const s = normAxis(startDim, a.dims.length, 'flatten', a.dims), e = normAxis(endDim, a.dims.length, 'flatten', a.dims);
+  if (s > e) throw new Error(`flatten: startDim ${startDim} comes after endDim ${endDim} for shape ${fmt(a.dims)}`);
+  return reshape(a, [...a.dims.slice(0, s), prod(a.dims, s, e + 1), ...a.dims.slice(e + 1)], 'flatten');
+}
+
+export function squeeze(x: TensorLike, dim?: number): Tensor {
+  if (!(x instanceof Tensor)) return viaTensor('squeeze', x, (t) => squeeze(t, dim));
+  const a = x;
+  live(a, 'squeeze');
+  if (dim === undefined) return reshape(a, a.dims.filter((d) => d !== 1), 'squeeze');
+  const ax = normAxis(dim, a.dims.length, 'squeeze', a.dims);
+  return reshape(a, a.dims.filter((d, i) => i !== ax || d !== 1), 'squeeze');
+}
+
+export function unsqueeze(x: TensorLike, dim: number): Tensor {
+  if (!(x instanceof Tensor)) return viaTensor('unsqueeze', x, (t) => unsqueeze(t, dim));
+  const a = x;
+  live(a, 'unsqueeze');
+  const ax = normAxis(dim, a.dims.length + 1, 'unsqueeze', a.dims);
+  return reshape(a, [...a.dims.slice(0, ax), 1, ...a.dims.slice(ax)], 'unsqueeze');
+}
+
+export function permute(x: TensorLike, dims: number[], name = 'permute'): Tensor {
+  if (!(x instanceof Tensor)) return viaTensor(name, x, (t) => permute(t, dims, name));
+  const a = x;
+  live(a, name);
+  const rank = a.dims.length;
+  if (!Array.isArray(dims) || dims.length !== rank) {
+    throw new Error(`${name}: dims ${fmt(dims)} must list each of the ${rank} dims of shape ${fmt(a.dims)} once`);
+  }
+  const perm = dims.map((d) => normAxis(d, rank, name, a.dims));
+  if (new Set(perm).size !== rank) throw new Error(`${name}: dims ${fmt(dims)} repeat a dim of shape ${fmt(a.dims)}`);
+  let packed = 0;
+  perm.forEach((p, i) => { packed |= p << (4 * i); });
+  return run(Op.PERMUTE, name, perm.map((p) => a.dims[p]), a, null, null, packed);
+}
+
+export function transpose(x: TensorLike, dim0: number, dim1: number): Tensor {
+  if (!(x instanceof Tensor)) return viaTensor('transpose', x, (t) => transpose(t, dim0, dim1));
+  const a = x;
+  live(a, 'transpose');
+  const rank = a.dims.length;
+  const d0 = normAxis(dim0, rank, 'transpose', a.dims), d1 = normAxis(dim1, rank, 'transpose', a.dims);
+  const perm = Array.from({ length: rank }, (_, i) => i);
+  perm[d0] = d1; perm[d1] = d0;
+  return permute(a, perm, 'transpose');
+}
+
+export function expand(x: TensorLike, shape: number[]): Tensor {
+  if (!(x instanceof Tensor)) return viaTensor('expand', x, (t) => expand(t, shape));
+  const a = x;
+  live(a, 'expand');
+  if (!Array.isArray(shape) || shape.length < a.dims.length) {
+    throw new Error(`expand: shape ${fmt(shape)} must have at least the ${a.dims.length} dims of ${fmt(a.dims)}`);
+  }
+  const lead = shape.length - a.dims.length;
+  const target = shape.map((d, i) => {
+    const own = i < lead ? -1 : a.dims[i - lead];
+    if (d === -1) {
+      if (i < lead) throw new Error(`expand: -1 is not allowed for the new leading dim ${i} in ${fmt(shape)}`);
+      return own;
+    }
+    if (!Number.isInteger(d) || d < 0 || (i >= lead && own !== 1 && own !== d)) {
+      throw new Error(`expand: cannot expand shape ${fmt(a.dims)} to ${fmt(shape)} (dim ${i})`);
+    }
+    return d;
+  });
+  return run(Op.EXPAND, 'expand', checkShape(target, 'expand'), a, null, null);
+}
+
+/** fn on the list's items as tensors; items made from arrays are released afterwards. */
+function withTensorList<R>(tensors: unknown, op: string, fn: (parts: Tensor[]) => R): R {
+  if (!Array.isArray(tensors) || tensors.length === 0) throw new Error(`${op}: expected a non-empty array of tensors, got ${show(tensors)}`);
+  return withTensors(op, tensors, fn, tensors.map((_, i) => `tensors[${i}]`));
+}
+
+/** Writes each input into its slice of a new output, one CAT_PART record per input. */
+function joinParts(name: string, shape: number[], parts: Tensor[], outer: number, rowOut: number, rowOf: (t: Tensor) => number): Tensor {
+  const out = newTensor(shape, name);
+  let offset = 0;
+  for (const t of parts) {
+    const row = rowOf(t);
+    const status = core.runOpInto(Op.CAT_PART, out.id, t.id, -1, -1, outer, rowOut, row, offset, 0, 0, 0);
+    if (status < 0) { out.dispose(); fail(status, name); }
+    offset += row;
+  }
+  return out;
+}
+
+export function cat(tensors: Tensor[], dim = 0): Tensor {
+  return withTensorList(tensors, 'cat', (parts) => catOf(parts, dim));
+}
+
+function catOf(parts: Tensor[], dim: number): Tensor {
+  const first = parts[0].dims;
+  if (first.length === 0) throw new Error('cat: zero-dimensional tensors cannot be concatenated');
+  const ax = normAxis(dim, first.length, 'cat', first);
+  for (const t of parts) {
+    if (t.dims.length !== first.length || t.dims.some((d, i) => i !== ax && d !== first[i])) {
+      throw new Error(`cat: shapes ${fmt(first)} and ${fmt(t.dims)} differ outside dim ${ax}`);
+    }
+  }
+  const shape = first.slice();
+  shape[ax] = parts.reduce((s, t) => s + t.dims[ax], 0);
+  const inner = prod(first, ax + 1, first.length);
+  return joinParts('cat', checkShape(shape, 'cat'), parts, prod(first, 0, ax), shape[ax] * inner, (t) => t.dims[ax] * inner);
+}
+
+export function stack(tensors: Tensor[], dim = 0): Tensor {
+  return withTensorList(tensors, 'stack', (parts) => stackOf(parts, dim));
+}
+
+function stackOf(parts: Tensor[], dim: number): Tensor {
+  const first = parts[0].dims;
+  for (const t of parts) {
+    if (!sameShape(t.dims, first)) throw new Error(`stack: all tensors must have the same shape, got ${fmt(first)} and ${fmt(t.dims)}`);
+  }
+  const ax = normAxis(dim, first.length + 1, 'stack', first);
+  const shape = [...first.slice(0, ax), parts.length, ...first.slice(ax)];
+  const inner = prod(first, ax, first.length);
+  return joinParts('stack', checkShape(shape, 'stack'), parts, prod(first, 0, ax), parts.length * inner, () => inner);
+}
+
+export function narrow(x: TensorLike, dim: number, start: number, length: number): Tensor {
+  if (!(x instanceof Tensor)) return viaTensor('narrow', x, (t) => narrow(t, dim, start, length));
+  const a = x;
+  live(a, 'narrow');
+  if (a.dims.length === 0) throw new Error('narrow: cannot narrow a 0-d tensor');
+  const ax = normAxis(dim, a.dims.length, 'narrow', a.dims);
+  const n = a.dims[ax];
+  checkInt(start, 'start', 'narrow', -INT_MAX);
+  checkInt(length, 'length', 'narrow', 0);
+  if (start < -n || start > n) throw new Error(`narrow: start ${start} is out of range for dim ${ax} of shape ${fmt(a.dims)}`);
+  const s = start < 0 ? start + n : start;
+  if (s + length > n) {
+    throw new Error(`narrow: start ${start} + length ${length} exceeds dim ${ax} of size ${n} in shape ${fmt(a.dims)}`);
+  }
+  const inner = prod(a.dims, ax + 1, a.dims.length);
+  const shape = a.dims.slice();
+  shape[ax] = length;
+  return run(Op.NARROW, 'narrow', shape, a, null, null, prod(a.dims, 0, ax), n * inner, length * inner, s * inner);
+}
+
+/**
+ * An index argument as a tensor, and whether we made it (to release). Plain indices are checked
+ * here, where they are, before they are copied into the arena; a tensor's values (and nested
+ * arrays, once flattened) are checked by the kernel that reads them, which it does anyway.
+ */
+export function indexTensor(index: unknown, bound: number, op: string): { t: Tensor; owned: boolean } {
+  if (index instanceof Int32Array || (Array.isArray(index) && (index.length === 0 || typeof index[0] === 'number'))) {
+    checkIndices(index as ArrayLike<number>, bound, op);
+    return { t: tensor(index instanceof Int32Array ? Float32Array.from(index) : (index as number[]), undefined, op), owned: true };
+  }
+  if (Array.isArray(index)) return { t: tensor(index as NestedArray, undefined, op), owned: true }; // nested (gather)
+  if (!(index instanceof Tensor)) throw new Error(`${op}: index must be a Tensor, number[] or Int32Array, got ${show(index)}`);
+  return { t: asTensor(index, op), owned: false };
+}
+
+function checkIndices(values: ArrayLike<number>, bound: number, op: string): void {
+  for (let i = 0; i < values.length; i++) {
+    const v = values[i];
+    if (!Number.isInteger(v)) throw new Error(`${op}: index ${show(v)} at position ${i} is not an integer`);
+    if (v < 0 || v >= bound) throw new Error(`${op}: index ${v} at position ${i} is out of range [0, ${bound})`);
+  }
+}
+
+export function indexSelect(x: TensorLike, dim: number, index: Index): Tensor {
+  if (!(x instanceof Tensor)) return viaTensor('indexSelect', x, (t) => indexSelect(t, dim, index));
+  const a = x;
+  live(a, 'indexSelect');
+  const ax = normAxis(dim, a.dims.length, 'indexSelect', a.dims);
+  const R = a.dims.length ? a.dims[ax] : 1;
+  const { t, owned } = indexTensor(index, R, 'indexSelect');
+  try {
+    if (t.dims.length > 1) throw new Error(`indexSelect: index must be 1-D, got shape ${fmt(t.dims)}`);
+    const count = t.size;
+    const shape = a.dims.length ? a.dims.slice() : [];
+    if (shape.length) shape[ax] = count;
+    return run(Op.INDEX_SELECT, 'indexSelect', shape, a, null, t, prod(a.dims, 0, ax), R, prod(a.dims, ax + 1, a.dims.length), count);
+  } finally {
+    if (owned) t.dispose(); // the tape record keeps the index node alive while it needs it
+  }
+}
+
+export function gather(x: TensorLike, dim: number, index: Tensor | NestedArray): Tensor {
+  if (!(x instanceof Tensor)) return viaTensor('gather', x, (t) => gather(t, dim, index));
+  const a = x;
+  live(a, 'gather');
+  const ax = normAxis(dim, a.dims.length, 'gather', a.dims);
+  const R = a.dims.length ? a.dims[ax] : 1;
+  const { t, owned } = indexTensor(index, R, 'gather');
+  try {
+    if (t.dims.length !== a.dims.length || t.dims.some((d, i) => i !== ax && d > a.dims[i])) {
+      throw new Error(`gather: index of shape ${fmt(t.dims)} does not fit input of shape ${fmt(a.dims)} along dim ${ax}`);
+    }
+    return run(Op.GATHER, 'gather', t.dims, a, null, t, ax);
+  } finally {
+    if (owned) t.dispose();
+  }
+}
