@@ -376,6 +376,34 @@ for (const [cls, make] of Object.entries(LAYERS)) {
   add(`nn.${cls}#forward`, [MODULE_SELVES, cls === 'Embedding' ? INDICES : TENSORS], make, (a) => (a[0] as tgm.nn.Module).forward(a[1]), forwardOp);
   add(`nn.${cls}#extraRepr`, [], make, (a) => (a[0] as tgm.nn.Module).extraRepr());
 }
+// attention and transformer layers (forward takes several inputs, so not in LAYERS below)
+const seq = (): T => tg.tensor(Array.from({ length: 24 }, (_, i) => Math.sin(i)), { shape: [3, 2, 4], requiresGrad: true });
+const causal3 = (): T => tg.tensor([[0, -Infinity, -Infinity], [0, 0, -Infinity], [0, 0, 0]]);
+const mha = (): tgm.nn.MultiheadAttention => new nn.MultiheadAttention(4, 2, { dropout: 0.1 });
+const encoderLayer = (): tgm.nn.TransformerEncoderLayer => new nn.TransformerEncoderLayer(4, 2, { dimFeedforward: 8 });
+add('nn.MultiheadAttention', [INTS, INTS, optionsHostile(['dropout', 'bias', 'batchFirst'])], () => [4, 2, { dropout: 0.1, bias: true, batchFirst: false }],
+  (a) => new nn.MultiheadAttention(a[0], a[1], a[2]));
+add('nn.MultiheadAttention#forward', [MODULE_SELVES, TENSORS, TENSORS, TENSORS, optionsHostile(['attnMask', 'keyPaddingMask', 'needWeights', 'averageAttnWeights'])],
+  () => [mha(), seq(), seq(), seq(), { attnMask: causal3(), keyPaddingMask: tg.zeros([2, 3]), needWeights: true, averageAttnWeights: false }],
+  (a) => (a[0] as tgm.nn.MultiheadAttention).forward(a[1], a[2], a[3], a[4]), /MultiheadAttention|linear|matmul|narrow|reshape|permute|add|mul|softmax|mean|disposed/);
+for (const g of ['inProjWeight', 'inProjBias', 'outProj'] as const) {
+  add(`nn.MultiheadAttention#${g}`, [], () => [mha()], (a) => (a[0] as tgm.nn.MultiheadAttention)[g]);
+}
+add('nn.TransformerEncoderLayer', [INTS, INTS, optionsHostile(['dimFeedforward', 'dropout', 'activation', 'layerNormEps', 'batchFirst', 'normFirst', 'bias'])],
+  () => [4, 2, { dimFeedforward: 8, dropout: 0.1, activation: 'gelu', layerNormEps: 1e-5, batchFirst: false, normFirst: true, bias: true }],
+  (a) => new nn.TransformerEncoderLayer(a[0], a[1], a[2]));
+add('nn.TransformerEncoderLayer#forward', [MODULE_SELVES, TENSORS, optionsHostile(['srcMask', 'srcKeyPaddingMask'])],
+  () => [encoderLayer(), seq(), { srcMask: causal3(), srcKeyPaddingMask: tg.zeros([2, 3]) }],
+  (a) => (a[0] as tgm.nn.TransformerEncoderLayer).forward(a[1], a[2]), /TransformerEncoderLayer|MultiheadAttention|linear|layerNorm|matmul|add|disposed/);
+for (const g of ['selfAttn', 'linear1', 'dropout', 'linear2', 'norm1', 'norm2', 'dropout1', 'dropout2'] as const) {
+  add(`nn.TransformerEncoderLayer#${g}`, [], () => [encoderLayer()], (a) => (a[0] as tgm.nn.TransformerEncoderLayer)[g]);
+}
+add('nn.TransformerEncoder', [ANY, INTS, optionsHostile(['norm'])], () => [encoderLayer(), 2, { norm: new nn.LayerNorm(4) }],
+  (a) => new nn.TransformerEncoder(a[0], a[1], a[2]));
+add('nn.TransformerEncoder#forward', [MODULE_SELVES, TENSORS, optionsHostile(['mask', 'srcKeyPaddingMask'])],
+  () => { const l = encoderLayer(); return [new nn.TransformerEncoder(l, 2), seq(), { mask: causal3(), srcKeyPaddingMask: tg.zeros([2, 3]) }, l]; },
+  (a) => (a[0] as tgm.nn.TransformerEncoder).forward(a[1], a[2]), /TransformerEncoder|MultiheadAttention|linear|layerNorm|matmul|add|disposed/);
+
 add('nn.Sequential#append', [[], ANY], () => [new nn.Sequential(), new nn.ReLU()], (a) => (a[0] as tgm.nn.Sequential).append(a[1]), 'Sequential');
 add('nn.Sequential#at', [[], INTS], () => [new nn.Sequential(new nn.ReLU()), 0], (a) => (a[0] as tgm.nn.Sequential).at(a[1]), 'Sequential.at');
 add('nn.Sequential#length', [], () => [new nn.Sequential(new nn.ReLU())], (a) => (a[0] as tgm.nn.Sequential).length);

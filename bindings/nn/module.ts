@@ -107,13 +107,16 @@ export class Module {
   /** @internal entries added by registerModule */
   private readonly _modules = new Map<string, Module | null>();
 
-  /** The computation. Subclasses override it; call a module as `m.forward(x)` (or `m.call(x)`). */
-  forward(..._args: any[]): Tensor {
+  /**
+   * The computation. Subclasses override it; call a module as `m.forward(x)` (or `m.call(x)`).
+   * Most return a Tensor; some return more, as in PyTorch (MultiheadAttention: [output, weights]).
+   */
+  forward(..._args: any[]): any {
     throw new Error(`${typeName(this)}: forward() is not implemented`);
   }
 
   /** Same as forward(). */
-  call(...args: any[]): Tensor {
+  call(...args: any[]): any {
     return this.forward(...args);
   }
 
