@@ -12,7 +12,7 @@ import { softmax } from '../ops/softmax';
 import { narrow, permute, reshape, transpose } from '../ops/shape';
 import { linear, dropout } from '../nnfunctional';
 import { tidy } from '../memory';
-import { zeros } from '../ops/creation';
+import { tensor, zeros } from '../ops/creation';
 import { fmt, show, readOptions, checkInt, checkBytes, numberIn, oneOf, bool } from '../shape';
 import { Module, uniformParameter, constantParameter, makeAll, copyAll } from './module';
 import { Linear, LayerNorm, Dropout } from './layers';
@@ -50,8 +50,10 @@ export interface AttentionCallOptions {
   needWeights?: boolean;
   /** Average the returned weights over the heads (default true): [N, L, S], else [N, H, L, S]. */
   averageAttnWeights?: boolean;
+  /** Causal attention without a mask tensor: query i sees keys j ≤ i (PyTorch 2's top-left alignment). */
+  isCausal?: boolean;
 }
-const MHA_CALL = { attnMask: maskArg, keyPaddingMask: maskArg, needWeights: bool, averageAttnWeights: bool };
+const MHA_CALL = { attnMask: maskArg, keyPaddingMask: maskArg, needWeights: bool, averageAttnWeights: bool, isCausal: bool };
 
 /**
  * Multi-head attention (PyTorch's nn.MultiheadAttention without kdim/vdim or bias_kv):
@@ -114,7 +116,8 @@ export class MultiheadAttention extends Module {
     };
     expect(query, 'query', L); expect(key, 'key', S); expect(value, 'value', S);
     return tidy(() => {
-      const mask = attentionMask(o.attnMask, o.keyPaddingMask, N, H, L, S, op);
+      if (o.isCausal && o.attnMask) throw new Error(`${op}: pass either attnMask or isCausal, not both`);
+      const mask = attentionMask(o.isCausal ? causalMask(L, S) : o.attnMask, o.keyPaddingMask, N, H, L, S, op);
       const w = this.inProjWeight, b = this.inProjBias;
       // [.., E] projections → [N, H, len, hd]
       const heads = (x: Tensor, len: number) => this.batchFirst
@@ -159,6 +162,13 @@ function attentionMask(attnMask: Tensor | undefined, keyPadding: Tensor | undefi
   return mask;
 }
 
+/** The additive top-left causal mask [L, S]: 0 where key j ≤ query i, −Infinity elsewhere. */
+function causalMask(L: number, S: number): Tensor {
+  const values = new Float32Array(L * S);
+  for (let i = 0; i < L; i++) values.fill(-Infinity, i * S + Math.min(i + 1, S), (i + 1) * S);
+  return tensor(values, { shape: [L, S] });
+}
+
 /**
  * softmax(q kᵀ / √d + mask) v over [N, H, L, d] heads, and the attention probabilities when
  * `needWeights` (after dropout, as PyTorch returns them).
@@ -194,8 +204,10 @@ export interface EncoderCallOptions {
   srcMask?: Tensor;
   /** Additive mask [N, L] over the keys (−Infinity for padding). */
   srcKeyPaddingMask?: Tensor;
+  /** Causal self-attention without a mask tensor (instead of srcMask). */
+  isCausal?: boolean;
 }
-const LAYER_CALL = { srcMask: maskArg, srcKeyPaddingMask: maskArg };
+const LAYER_CALL = { srcMask: maskArg, srcKeyPaddingMask: maskArg, isCausal: bool };
 
 /**
  * One encoder block as PyTorch's nn.TransformerEncoderLayer: self-attention and a feed-forward
@@ -256,7 +268,7 @@ export class TransformerEncoderLayer extends Module {
     const o = readOptions(options, LAYER_CALL, 'TransformerEncoderLayer');
     return tidy(() => {
       const attention = (x: Tensor) => this.dropout1.forward(
-        this.selfAttn.forward(x, x, x, { attnMask: o.srcMask, keyPaddingMask: o.srcKeyPaddingMask, needWeights: false })[0]);
+        this.selfAttn.forward(x, x, x, { attnMask: o.srcMask, keyPaddingMask: o.srcKeyPaddingMask, needWeights: false, isCausal: o.isCausal })[0]);
       const feedForward = (x: Tensor) =>
         this.dropout2.forward(this.linear2.forward(this.dropout.forward(this._activation(this.linear1.forward(x)))));
       let x = src;
@@ -278,7 +290,7 @@ const ENCODER_OPTIONS = { norm: (v: unknown, name: string, op: string) => {
   if (!(v instanceof Module)) throw new Error(`${op}: ${name} must be a Module, got ${show(v)}`);
   return v;
 } };
-const ENCODER_CALL = { mask: maskArg, srcKeyPaddingMask: maskArg };
+const ENCODER_CALL = { mask: maskArg, srcKeyPaddingMask: maskArg, isCausal: bool };
 
 /**
  * `numLayers` copies of `encoderLayer` (each starts with the layer's values, as PyTorch's deep
@@ -313,11 +325,11 @@ export class TransformerEncoder extends Module {
     this.norm = o.norm ?? null;
   }
 
-  forward(src: Tensor, options?: { mask?: Tensor; srcKeyPaddingMask?: Tensor }): Tensor {
+  forward(src: Tensor, options?: { mask?: Tensor; srcKeyPaddingMask?: Tensor; isCausal?: boolean }): Tensor {
     const o = readOptions(options, ENCODER_CALL, 'TransformerEncoder');
     return tidy(() => {
       let x = src;
-      for (const layer of this.layers) x = layer.forward(x, { srcMask: o.mask, srcKeyPaddingMask: o.srcKeyPaddingMask });
+      for (const layer of this.layers) x = layer.forward(x, { srcMask: o.mask, srcKeyPaddingMask: o.srcKeyPaddingMask, isCausal: o.isCausal });
       return this.norm ? this.norm.forward(x) : x;
     });
   }
