@@ -1,7 +1,8 @@
 // Workload drivers. Each takes an implementation (an object whose methods build a workload's
 // handle; the interface is in bench/README.md) and returns one result row per case. Timing goes
-// through harness.measure only; inputs and checks come from data.mjs, so every implementation
-// gets the same inputs and the same verification.
+// through harness.measure only (by measureCall, in the implementation's own process); inputs
+// and checks come from data.mjs, so every implementation gets the same inputs and the same
+// verification.
 import { measureCall, timeOnce, collectGarbage, Unavailable } from './harness.mjs';
 import * as data from './data.mjs';
 import { MLP, demoStep } from '../micrograd.mjs';
