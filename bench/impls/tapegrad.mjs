@@ -3,9 +3,8 @@
 import { existsSync } from 'node:fs';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { Unavailable } from '../lib/harness.mjs';
-import { rng } from '../lib/data.mjs';
+import { rng, GPT_PARAMETERS } from '../lib/data.mjs';
 import { MLP, demoLoss, demoLearningRate } from '../micrograd.mjs';
-import { GPT_PARAMETERS } from '../lib/data.mjs';
 import { defineGpt } from '../lib/gpt.mjs';
 
 /** The built package; TAPEGRAD_DIST=/path/to/index.js benchmarks another build. */
