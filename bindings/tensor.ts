@@ -9,6 +9,7 @@ import {
 } from './core';
 import { Op, Cmd, OP_NAMES } from './opcodes';
 import { setTensorCheck } from './memory';
+import { isRecording } from './trace';
 import { type BackwardOptions, backward, detach } from './autograd';
 import { tensor } from './ops/creation';
 import {
@@ -59,12 +60,12 @@ export class Tensor {
 
   /** A copy of the values, row-major. */
   data(): Float32Array {
-    live(this, 'data');
-    const p = core.dataOf(this.id) >>> 2;
-    return heapF32().slice(p, p + this.size);
+    notRecording('data');
+    return valuesOf(this, 'data');
   }
 
   item(): number {
+    notRecording('item');
     live(this, 'item');
     if (this.size !== 1) throw new Error(`item: only a tensor with one element can be converted to a number, got shape ${fmt(this.dims)}`);
     return heapF32()[core.dataOf(this.id) >>> 2];
@@ -72,16 +73,8 @@ export class Tensor {
 
   /** Nested arrays of numbers (a number for a 0-d tensor). */
   toArray(): number | NestedArray {
-    live(this, 'toArray');
-    const flat = this.data();
-    const build = (axis: number, offset: number): number | NestedArray => {
-      if (axis === this.dims.length) return flat[offset];
-      const stride = prod(this.dims, axis + 1, this.dims.length);
-      const out: unknown[] = [];
-      for (let i = 0; i < this.dims[axis]; i++) out.push(build(axis + 1, offset + i * stride));
-      return out as NestedArray;
-    };
-    return build(0, 0);
+    notRecording('toArray');
+    return nestedOf(this, 'toArray');
   }
 
   /**
@@ -99,7 +92,7 @@ export class Tensor {
 
   toString(): string {
     if (this.isDisposed) return 'tensor(<disposed>)';
-    const body = JSON.stringify(this.toArray()).replace(/,/g, ', ');
+    const body = JSON.stringify(nestedOf(this, 'toString')).replace(/,/g, ', '); // printing is fine while tracing
     return `tensor(${body}${this.requiresGrad ? ', requiresGrad=true' : ''})`;
   }
 
@@ -182,6 +175,36 @@ export class Tensor {
 }
 
 setTensorCheck((v: unknown): v is Tensor => v instanceof Tensor);
+
+/** The values, row-major (a copy). */
+function valuesOf(t: Tensor, op: string): Float32Array {
+  live(t, op);
+  const p = core.dataOf(t.id) >>> 2;
+  return heapF32().slice(p, p + t.size);
+}
+
+/** The values as nested arrays (a number for a 0-d tensor). */
+function nestedOf(t: Tensor, op: string): number | NestedArray {
+  const flat = valuesOf(t, op);
+  const build = (axis: number, offset: number): number | NestedArray => {
+    if (axis === t.dims.length) return flat[offset];
+    const stride = prod(t.dims, axis + 1, t.dims.length);
+    const out: unknown[] = [];
+    for (let i = 0; i < t.dims[axis]; i++) out.push(build(axis + 1, offset + i * stride));
+    return out as NestedArray;
+  };
+  return build(0, 0);
+}
+
+/**
+ * Reading values into JavaScript while tg.trace records: a replay runs no JavaScript, so a number
+ * read now would stay the first step's forever. The values belong in what fn returns.
+ */
+export function notRecording(op: string): void {
+  if (isRecording()) {
+    throw new Error(`${op}: reading a tensor's values inside tg.trace(fn) would give the recorded step's values on every replay; return the tensor from fn and read it from step.output after step.run()`);
+  }
+}
 
 /** The Tensor constructor's refusal, out of line so the constructor stays small enough to inline. */
 function forgedHandle(): never {
