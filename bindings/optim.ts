@@ -21,11 +21,13 @@ class IdList {
   free(): void { core.freeBuffer(this.ptr, Math.max(this.count, 1) * 4); }
 }
 
-function paramList(params: Iterable<Tensor>, op: string): Tensor[] {
+/** Checks a list of tensors (or, with `groups`, returns a list whose first item is a group as it is). */
+function paramList(params: Iterable<Tensor>, op: string, groups = false): Tensor[] {
   const iterable = params !== null && params !== undefined && typeof (params as Partial<Iterable<Tensor>>)[Symbol.iterator] === 'function';
   if (!iterable || typeof params === 'string') throw new Error(`${op}: params must be an array (or iterable) of tensors, got ${show(params)}`);
   const list = Array.from(params);
   if (list.length === 0) throw new Error(`${op}: got an empty parameter list`);
+  if (groups && isGroup(list[0])) return list;
   list.forEach((p, i) => {
     if (!(p instanceof Tensor)) throw new Error(`${op}: parameter ${i} is not a Tensor, got ${show(p)}`);
     live(p, op);
@@ -79,52 +81,159 @@ const MAX_STEP = 2 ** 31 - 1;
 const LR = 1, BETA1 = 2, BETA2 = 3, EPS = 4, WEIGHT_DECAY = 5;
 const NESTEROV = 1, DECOUPLED = 2;
 
+/** Writes an option into the config block the update loop reads (a float32 copy: the group keeps the value as given). */
+const WRITE: Record<string, (c: Config, v: any) => void> = {
+  lr: (c, v: number) => c.set(LR, v),
+  momentum: (c, v: number) => c.set(BETA1, v),
+  dampening: (c, v: number) => c.set(BETA2, v),
+  nesterov: (c, v: boolean) => { c.flags = v ? NESTEROV : 0; },
+  betas: (c, v: [number, number]) => { c.set(BETA1, v[0]); c.set(BETA2, v[1]); },
+  eps: (c, v: number) => c.set(EPS, v),
+  weightDecay: (c, v: number) => c.set(WEIGHT_DECAY, v),
+};
+
+/**
+ * A parameter group, as an entry of PyTorch's `param_groups`: its `params` and every option of
+ * its optimizer. Options read back as given and can be set (`group.lr = 0.01`); a new value is
+ * checked and takes effect at the next step(), in replays of a trace too.
+ */
+export interface ParamGroup {
+  readonly params: readonly Tensor[];
+  lr: number;
+  [option: string]: unknown;
+}
+
+/** What `new SGD([...])` and addParamGroup take: tensors, and options that override the defaults. */
+export type ParamGroupInput<O> = { params: Iterable<Tensor> | Tensor } & Partial<O>;
+
+/** The core's side of a group: its id list, config block, and state tensors (one list per kind) with their id lists. */
+interface Slot { group: ParamGroup; values: Record<string, unknown>; ids: IdList; config: Config; state: Tensor[][]; lists: IdList[] }
+
+function freeSlot(s: Partial<Slot>): void {
+  s.ids?.free();
+  s.config?.free();
+  for (const l of s.lists ?? []) l.free();
+  for (const list of s.state ?? []) for (const t of list) t.dispose();
+}
+
+/** Adds one zero state tensor per parameter of the slot (momentum or a moment) and their id list; on failure, none. */
+function addState(s: Slot, op: string): void {
+  const made = stateLike(s.group.params as Tensor[]);
+  try {
+    s.lists.push(new IdList(made.map((t) => t.id), op));
+  } catch (err) {
+    for (const t of made) t.dispose();
+    throw err;
+  }
+  s.state.push(made);
+}
+
+const isGroup = (x: unknown): boolean => x !== null && typeof x === 'object' && !(x instanceof Tensor) && !Array.isArray(x);
+
 export abstract class Optimizer {
-  readonly params: Tensor[];
-  protected readonly ids: IdList;
-  protected readonly config: Config;
+  /** Every parameter, group after group. */
+  readonly params: Tensor[] = [];
   protected readonly name: string;
-  private rate = 0;
+  protected readonly slots: Slot[] = [];
+  private readonly spec: Record<string, Check<unknown>>;
+  private readonly defaults: Record<string, unknown>;
+  private readonly flags: number;
   private disposed = false;
   /** Traces whose program runs this optimizer's update: its buffers must outlive them. */
   private holds = 0;
 
-  constructor(params: Iterable<Tensor>, lr: number, name: string) {
+  /**
+   * `params` is a list of tensors (one group) or of groups `{params, ...options}`; `defaults` are
+   * the checked options, which a group's own override.
+   */
+  constructor(params: Iterable<Tensor> | Iterable<ParamGroupInput<object>>, defaults: Record<string, unknown>, spec: Record<string, Check<unknown>>, name: string, flags = 0) {
     if (new.target === Optimizer) throw new Error('Optimizer: an abstract base class; use tg.optim.SGD, Adam or AdamW');
     this.name = name;
-    this.params = paramList(params, name);
-    const rate = checkRate(lr, 'lr', name);
-    this.ids = new IdList(this.params.map((p) => p.id), name);
-    try {
-      this.config = new Config(name);
-    } catch (err) {
-      this.ids.free();
-      throw err;
-    }
-    this.lr = rate;
+    this.spec = spec;
+    this.defaults = defaults;
+    this.flags = flags;
+    const list = paramList(params as Iterable<Tensor>, name, true);
+    this.addGroups(isGroup(list[0]) ? list : [{ params: list }], name);
   }
 
-  /** The learning rate the next step() uses (the update loop reads its float32 copy). */
-  get lr(): number { return this.rate; }
-  set lr(value: number) {
-    this.checkNotDisposed('lr');
-    this.rate = checkRate(value, 'lr', this.name);
-    this.config.set(LR, value);
+  /** The parameter groups, in order (PyTorch's `param_groups`); set an option on a group to change it. */
+  get paramGroups(): ParamGroup[] { return this.slots.map((s) => s.group); }
+
+  /**
+   * Adds a group `{params, ...options}` (options default to the constructor's), as PyTorch's
+   * add_param_group; its state starts fresh (step 0).
+   */
+  addParamGroup(group: ParamGroupInput<object>): void {
+    this.checkNotDisposed('addParamGroup');
+    this.addGroups([group], `${this.name}.addParamGroup`);
   }
-  get weightDecay(): number { return this.config.get(WEIGHT_DECAY); }
-  /** Steps taken so far. */
-  get steps(): number { return this.config.step; }
+
+  /** The first group's learning rate; setting it sets every group's. */
+  get lr(): number { return this.slots[0].group.lr; }
+  set lr(value: number) { this.setAll('lr', value); }
+  /** The first group's weight decay; setting it sets every group's. */
+  get weightDecay(): number { return this.slots[0].values.weightDecay as number; }
+  set weightDecay(value: number) { this.setAll('weightDecay', value); }
+  /** Steps taken so far (by the first group). */
+  get steps(): number { return this.slots[0].config.step; }
 
   /** Sets every parameter's gradient to zero. */
   zeroGrad(): void {
     this.checkLive();
-    issue(Cmd.ZERO_GRADS, -1, -1, -1, this.ids.ptr, this.ids.count);
+    for (const s of this.slots) issue(Cmd.ZERO_GRADS, -1, -1, -1, s.ids.ptr, s.ids.count);
     this.holdWhileTraced();
   }
 
   abstract step(): void;
-  abstract stateDict(): OptimizerState;
-  abstract loadStateDict(state: OptimizerState): void;
+
+  /**
+   * The state: the first group's `step` and options at the top (as before groups), the state
+   * tensors of every parameter (the optimizer's own, not copies), and `paramGroups`: each group's
+   * options, step, and its parameters' indices.
+   */
+  stateDict(): OptimizerState {
+    let index = 0;
+    const groups = this.slots.map((s) => ({ ...this.optionsOf(s), step: s.config.step, params: s.group.params.map(() => index++) }));
+    const lists = Object.fromEntries(this.stateKeys().map((key, k) => [key, this.slots.flatMap((s) => s.state[k] ?? [])]));
+    return { step: this.steps, ...this.optionsOf(this.slots[0]), ...lists, paramGroups: groups } as unknown as OptimizerState;
+  }
+
+  /**
+   * Loads a state from stateDict(): each group's step and options (from `paramGroups`, or the
+   * top-level ones for every group when it is absent) and the state tensors, copied into the
+   * optimizer's own. Everything is checked before anything is written: on error nothing has changed.
+   */
+  loadStateDict(state: OptimizerState): void {
+    this.checkNotDisposed('loadStateDict');
+    const op = `${this.name}.loadStateDict`;
+    const field = this.checkState(state);
+    const given = field('paramGroups');
+    if (given !== undefined && (!Array.isArray(given) || given.length !== this.slots.length)) {
+      throw new Error(`${op}: paramGroups must be a list of ${this.slots.length} groups (one per parameter group), got ${Array.isArray(given) ? `a list of ${given.length}` : show(given)}`);
+    }
+    const plans = this.slots.map((s, i) => {
+      const entry: unknown = given === undefined ? state : given[i];
+      const at = given === undefined ? '' : `paramGroups[${i}].`;
+      if (!isGroup(entry)) throw new Error(`${op}: paramGroups[${i}] must be an object, got ${show(entry)}`);
+      const own = (key: string): unknown => (hasOwn(entry as object, key) ? (entry as Record<string, unknown>)[key] : undefined);
+      const ids = own('params');
+      if (given !== undefined && (!Array.isArray(ids) || ids.length !== s.group.params.length)) {
+        throw new Error(`${op}: ${at}params must list the group's ${s.group.params.length} parameters, got ${Array.isArray(ids) ? `a list of ${ids.length}` : show(ids)}`);
+      }
+      const values: Record<string, unknown> = { lr: checkRate(own('lr'), `${at}lr`, op) };
+      for (const key of Object.keys(this.spec)) {
+        const v = own(key);
+        if (key !== 'lr' && v !== undefined) values[key] = this.checkOption(s, key, this.spec[key](v, `${at}${key}`, op), op);
+      }
+      return { step: checkStep(own('step'), `${at}step`, op), values };
+    });
+    const copies = this.loadState(field, plans);
+    copyAll(copies);
+    this.slots.forEach((s, i) => {
+      s.config.step = plans[i].step;
+      for (const [key, v] of Object.entries(plans[i].values)) this.write(s, key, v);
+    });
+  }
 
   /** Frees the optimizer's state (once no live trace replays its update). Using it afterwards throws. */
   dispose(): void {
@@ -133,7 +242,89 @@ export abstract class Optimizer {
     this.freeWhenUnused();
   }
 
-  protected abstract stateTensors(): Tensor[];
+  /** The names under which stateDict() lists each kind of state tensor. */
+  protected abstract stateKeys(): string[];
+
+  /** Checks the state tensors to load (allocating, never writing, what they go into); returns the copies. */
+  protected abstract loadState(field: (key: string) => unknown, plans: { step: number; values: Record<string, unknown> }[]): [Tensor, Tensor][];
+
+  /** Checks and adds groups, all or none; each gets its id list, config block and state. */
+  private addGroups(inputs: unknown[], op: string): void {
+    const seen = new Set(this.params.map((p) => p.id));
+    const checked = inputs.map((g, i) => {
+      const where = `${op}: parameter group ${this.slots.length + i}`;
+      if (!isGroup(g)) throw new Error(`${where} must be an object {params, ...options}, got ${show(g)}`);
+      const o = readOptions(g, { ...this.spec, params: (v: unknown) => paramList(v instanceof Tensor ? [v] : v as Tensor[], op) }, where);
+      if (o.params === undefined) throw new Error(`${where} has no params`);
+      const values: Record<string, unknown> = { ...this.defaults, ...o };
+      if (values.lr === undefined) throw new Error(`${where} did not specify lr, which has no default: give it in the group or in the options`);
+      this.checkGroup(values, where);
+      for (const p of o.params as Tensor[]) {
+        if (seen.has(p.id)) throw new Error(`${op}: some parameters appear more than once (in one group or in more than one parameter group)`);
+        seen.add(p.id);
+      }
+      return values;
+    });
+    const made: Slot[] = [];
+    try {
+      for (const values of checked) {
+        const s = { values, state: [], lists: [] } as unknown as Slot;
+        made.push(s);
+        s.ids = new IdList((values.params as Tensor[]).map((p) => p.id), op);
+        s.config = new Config(op);
+        s.group = this.makeGroup(s);
+        s.config.flags = this.flags;
+        for (const key of Object.keys(this.spec)) this.write(s, key, values[key]);
+        for (let k = 0; k < this.initialStates(); k++) addState(s, op);
+      }
+    } catch (err) {
+      for (const s of made) freeSlot(s);
+      throw err;
+    }
+    this.slots.push(...made);
+    for (const s of made) this.params.push(...s.group.params);
+  }
+
+  /** How many kinds of state a group gets when it is made (SGD's momentum buffers come later, if ever). */
+  protected initialStates(): number { return 0; }
+
+  /** Checks combinations of a group's options (one option alone is checked by its spec). */
+  protected checkGroup(_values: Record<string, unknown>, _where: string): void {}
+
+  private makeGroup(s: Slot): ParamGroup {
+    const group = { params: Object.freeze((s.values.params as Tensor[]).slice()) } as unknown as ParamGroup;
+    delete s.values.params;
+    for (const key of Object.keys(this.spec)) {
+      Object.defineProperty(group, key, {
+        enumerable: true,
+        get: () => s.values[key],
+        set: (v: unknown) => {
+          const op = `${this.name}.paramGroups[${this.slots.indexOf(s)}]`;
+          this.checkNotDisposed(key);
+          this.write(s, key, this.checkOption(s, key, this.spec[key](v, key, op), op));
+        },
+      });
+    }
+    return Object.seal(group);
+  }
+
+  /** An option's value, checked against the group's state (SGD: turning momentum on under a trace). */
+  protected checkOption(_s: Slot, _key: string, value: unknown, _op: string): unknown { return value; }
+
+  private write(s: Slot, key: string, value: unknown): void {
+    s.values[key] = Array.isArray(value) ? Object.freeze(value.slice()) : value;
+    WRITE[key](s.config, value);
+  }
+
+  private setAll(key: string, value: unknown): void {
+    this.checkNotDisposed(key);
+    const v = this.spec[key](value, key, this.name);
+    for (const s of this.slots) this.write(s, key, this.checkOption(s, key, v, this.name));
+  }
+
+  private optionsOf(s: Slot): Record<string, unknown> {
+    return Object.fromEntries(Object.keys(this.spec).map((k) => [k, Array.isArray(s.values[k]) ? [...(s.values[k] as unknown[])] : s.values[k]]));
+  }
 
   protected checkNotDisposed(what: string): void {
     if (this.disposed) throw new Error(`${this.name}.${what}: the optimizer was disposed`);
@@ -143,6 +334,9 @@ export abstract class Optimizer {
     this.checkNotDisposed('step');
     for (const p of this.params) live(p, `${this.name}.step`);
   }
+
+  /** Whether a trace recorded this optimizer's update and still replays it. */
+  protected get traced(): boolean { return this.holds > 0; }
 
   /** Called after issuing an update: a recording trace's program now refers to our buffers. */
   protected holdWhileTraced(): void {
@@ -156,32 +350,27 @@ export abstract class Optimizer {
 
   private freeWhenUnused(): void {
     if (!this.disposed || this.holds > 0) return;
-    for (const t of this.stateTensors()) t.dispose();
-    this.ids.free();
-    this.config.free();
+    for (const s of this.slots) freeSlot(s);
   }
 
   /**
    * Checks a state to load, as own properties, before anything is written: an object, `step` an
    * integer in [0, 2^31), `lr` a rate, and each of the optimizer's own state tensors still alive.
    */
-  protected checkState(state: unknown, own: [string, Tensor[]][]): { step: number; lr: number; field: (key: string) => unknown } {
+  protected checkState(state: unknown): (key: string) => unknown {
     const op = `${this.name}.loadStateDict`;
     if (state === null || typeof state !== 'object' || Array.isArray(state) || state instanceof Tensor) {
       throw new Error(`${op}: expected a state object such as stateDict() returns, got ${show(state)}`);
     }
     const field = (key: string): unknown => (hasOwn(state as object, key) ? (state as Record<string, unknown>)[key] : undefined);
-    const step = field('step');
-    if (typeof step !== 'number' || !Number.isInteger(step) || step < 0 || step > MAX_STEP) {
-      throw new Error(`${op}: step must be an integer in [0, ${MAX_STEP}], got ${show(step)}`);
-    }
-    const lr = checkRate(field('lr'), 'lr', op);
-    for (const [key, list] of own) {
-      list.forEach((t, i) => {
+    checkStep(field('step'), 'step', op);
+    checkRate(field('lr'), 'lr', op);
+    this.stateKeys().forEach((key, k) => {
+      this.slots.flatMap((s) => s.state[k] ?? []).forEach((t, i) => {
         if (t.isDisposed) throw new Error(`${op}: the optimizer's own ${key}[${i}] was disposed, so it cannot take a state`);
       });
-    }
-    return { step, lr, field };
+    });
+    return field;
   }
 
   /**
@@ -202,13 +391,13 @@ export abstract class Optimizer {
     });
     return into === null ? [] : into.map((dst, i): [Tensor, Tensor] => [dst, from[i] as Tensor]);
   }
+}
 
-  /** Writes a checked state: the tensors (as copyAll does), then the step count and lr. */
-  protected commitState(copies: [Tensor, Tensor][], step: number, lr: number): void {
-    copyAll(copies);
-    this.config.step = step;
-    this.lr = lr;
+function checkStep(step: unknown, name: string, op: string): number {
+  if (typeof step !== 'number' || !Number.isInteger(step) || step < 0 || step > MAX_STEP) {
+    throw new Error(`${op}: ${name} must be an integer in [0, ${MAX_STEP}], got ${show(step)}`);
   }
+  return step;
 }
 
 export interface OptimizerState { step: number; lr: number; [key: string]: unknown }
@@ -217,83 +406,65 @@ export interface SGDOptions { lr: number; momentum?: number; dampening?: number;
 
 /** Stochastic gradient descent with PyTorch's momentum, dampening, Nesterov and weight decay. */
 export class SGD extends Optimizer {
-  readonly momentum: number;
-  readonly dampening: number;
-  readonly nesterov: boolean;
-  private buffers: Tensor[] = [];
-  private bufferIds: IdList | null = null;
-
-  constructor(params: Iterable<Tensor>, options: SGDOptions) {
-    // every option is checked before the base class allocates the optimizer's buffers
+  /** `params`: tensors, or parameter groups `{params, ...options}` whose options override `options`. */
+  constructor(params: Iterable<Tensor> | Iterable<ParamGroupInput<SGDOptions>>, options: SGDOptions) {
+    // every option is checked before the base class allocates anything
     if (options === undefined) throw new Error('SGD: options with a learning rate are required, e.g. {lr: 0.1}');
     const o = readOptions(options, SGD_OPTIONS, 'SGD');
-    const momentum = o.momentum ?? 0, dampening = o.dampening ?? 0, nesterov = o.nesterov ?? false;
-    if (nesterov && (momentum <= 0 || dampening !== 0)) {
-      throw new Error('SGD: nesterov momentum requires a momentum > 0 and zero dampening');
-    }
-    super(params, o.lr as number, 'SGD'); // undefined: the base class's check names lr
-    this.momentum = momentum;
-    this.dampening = dampening;
-    this.nesterov = nesterov;
-    this.config.set(BETA1, this.momentum);
-    this.config.set(BETA2, this.dampening);
-    this.config.set(WEIGHT_DECAY, o.weightDecay ?? 0);
-    this.config.flags = this.nesterov ? NESTEROV : 0;
+    super(params, { momentum: 0, dampening: 0, nesterov: false, weightDecay: 0, ...o }, SGD_OPTIONS, 'SGD');
   }
+
+  /** The first group's momentum. */
+  get momentum(): number { return this.slots[0].values.momentum as number; }
+  /** The first group's dampening. */
+  get dampening(): number { return this.slots[0].values.dampening as number; }
+  /** The first group's nesterov. */
+  get nesterov(): boolean { return this.slots[0].values.nesterov as boolean; }
 
   step(): void {
     this.checkLive();
-    this.ensureBuffers();
-    issue(Cmd.SGD, -1, -1, -1, this.ids.ptr, this.bufferIds?.ptr ?? 0, this.ids.count, this.config.ptr);
+    if (this.slots.some((s) => s.values.momentum !== 0)) this.ensureBuffers();
+    for (const s of this.slots) issue(Cmd.SGD, -1, -1, -1, s.ids.ptr, s.lists[0]?.ptr ?? 0, s.ids.count, s.config.ptr);
     this.holdWhileTraced();
   }
 
-  stateDict(): OptimizerState {
-    return { step: this.steps, lr: this.lr, momentum: this.momentum, dampening: this.dampening, nesterov: this.nesterov,
-      weightDecay: this.weightDecay, momentumBuffers: this.buffers.slice() };
-  }
+  protected stateKeys(): string[] { return ['momentumBuffers']; }
 
   /**
-   * Loads a state from stateDict(): step, lr and, with momentum, momentumBuffers (one tensor per
-   * parameter, or an empty list at step 0, before the buffers exist). Everything is checked
-   * before anything is written: on error nothing has changed. The other hyperparameters are the
-   * constructor's and are not read.
+   * momentumBuffers: one tensor per parameter, or an empty list while no group has momentum or
+   * at step 0, before the buffers exist.
    */
-  loadStateDict(state: OptimizerState): void {
-    this.checkNotDisposed('loadStateDict');
+  protected loadState(field: (key: string) => unknown, plans: { step: number; values: Record<string, unknown> }[]): [Tensor, Tensor][] {
     const op = `${this.name}.loadStateDict`;
-    const { step, lr, field } = this.checkState(state, [['momentumBuffers', this.buffers]]);
     const given = field('momentumBuffers');
     const none = given === undefined || (Array.isArray(given) && given.length === 0);
-    if (this.momentum === 0) {
+    const momentum = plans.some((p, i) => (p.values.momentum ?? this.slots[i].values.momentum) !== 0);
+    if (!momentum) {
       if (!none) throw new Error(`${op}: this SGD has no momentum, so momentumBuffers must be absent or empty, got ${Array.isArray(given) ? `a list of ${given.length}` : show(given)}`);
-      this.commitState([], step, lr);
-    } else if (Array.isArray(given) && given.length === 0 && step === 0) {
-      this.commitState([], step, lr); // no buffers yet: the first step sets them from the gradient
-    } else {
-      this.checkBuffers(null, given, 'momentumBuffers');
-      this.ensureBuffers(); // allocates, but writes no value a step has made
-      this.commitState(this.checkBuffers(this.buffers, given, 'momentumBuffers'), step, lr);
+      return [];
+    }
+    if (Array.isArray(given) && given.length === 0 && plans.every((p) => p.step === 0)) return [];
+    this.checkBuffers(null, given, 'momentumBuffers');
+    this.ensureBuffers(); // allocates, but writes no value a step has made
+    return this.checkBuffers(this.slots.flatMap((s) => s.state[0]), given, 'momentumBuffers');
+  }
+
+  protected checkGroup(v: Record<string, unknown>, where: string): void {
+    if (v.nesterov && ((v.momentum as number) <= 0 || v.dampening !== 0)) {
+      throw new Error(`${where}: nesterov momentum requires a momentum > 0 and zero dampening`);
     }
   }
 
-  /** Momentum buffers, made on first use (plain SGD has none). */
+  protected checkOption(s: Slot, key: string, value: unknown, op: string): unknown {
+    if (key === 'momentum' && value !== 0 && s.lists.length === 0 && this.traced) {
+      throw new Error(`${op}: cannot turn momentum on while a trace replays this optimizer's step (it has no momentum buffers): set it before tg.trace`);
+    }
+    return value;
+  }
+
+  /** Momentum buffers for every group that lacks them, made on first use (plain SGD has none). */
   private ensureBuffers(): void {
-    if (this.momentum === 0 || this.bufferIds) return;
-    const buffers = stateLike(this.params);
-    try {
-      this.bufferIds = new IdList(buffers.map((b) => b.id), 'SGD');
-    } catch (err) {
-      for (const b of buffers) b.dispose();
-      throw err;
-    }
-    this.buffers = buffers;
-  }
-
-  protected stateTensors(): Tensor[] {
-    this.bufferIds?.free();
-    this.bufferIds = null;
-    return this.buffers;
+    for (const s of this.slots) if (s.lists.length === 0) addState(s, 'SGD');
   }
 }
 
@@ -301,78 +472,39 @@ export interface AdamOptions { lr?: number; betas?: [number, number]; eps?: numb
 
 /** Adam (L2 weight decay added to the gradient), with PyTorch's bias corrections. */
 export class Adam extends Optimizer {
-  readonly betas: [number, number];
-  readonly eps: number;
-  private readonly m: Tensor[];
-  private readonly v: Tensor[];
-  private readonly mIds: IdList;
-  private readonly vIds: IdList;
-
-  constructor(params: Iterable<Tensor>, options?: AdamOptions, name = 'Adam', decoupledDecay?: number) {
-    // every option is checked before the base class allocates the optimizer's buffers
+  /** `params`: tensors, or parameter groups `{params, ...options}` whose options override `options`. */
+  constructor(params: Iterable<Tensor> | Iterable<ParamGroupInput<AdamOptions>>, options?: AdamOptions, name = 'Adam', decoupledDecay?: number) {
+    // every option is checked before the base class allocates anything
     const o = readOptions(options, ADAM_OPTIONS, typeof name === 'string' ? name : 'Adam');
-    super(params, o.lr ?? 1e-3, name);
-    this.betas = o.betas ?? [0.9, 0.999];
-    this.eps = o.eps ?? 1e-8;
-    this.config.set(BETA1, this.betas[0]);
-    this.config.set(BETA2, this.betas[1]);
-    this.config.set(EPS, this.eps);
-    this.config.set(WEIGHT_DECAY, o.weightDecay ?? decoupledDecay ?? 0);
-    this.config.flags = decoupledDecay === undefined ? 0 : DECOUPLED;
-    const made: Tensor[] = [];
-    let mIds: IdList | null = null;
-    try { // running out of memory here releases everything the constructor made
-      this.m = stateLike(this.params);
-      made.push(...this.m);
-      this.v = stateLike(this.params);
-      made.push(...this.v);
-      mIds = this.mIds = new IdList(this.m.map((t) => t.id), name);
-      this.vIds = new IdList(this.v.map((t) => t.id), name);
-    } catch (err) {
-      mIds?.free();
-      for (const t of made) t.dispose();
-      this.ids.free();
-      this.config.free();
-      throw err;
-    }
+    super(params, { lr: 1e-3, betas: [0.9, 0.999], eps: 1e-8, weightDecay: decoupledDecay ?? 0, ...o }, ADAM_OPTIONS, name,
+      decoupledDecay === undefined ? 0 : DECOUPLED);
   }
+
+  /** The first group's betas. */
+  get betas(): [number, number] { return this.slots[0].values.betas as [number, number]; }
+  /** The first group's eps. */
+  get eps(): number { return this.slots[0].values.eps as number; }
 
   step(): void {
     this.checkLive();
-    issue(Cmd.ADAM, -1, -1, -1, this.ids.ptr, this.mIds.ptr, this.vIds.ptr, this.ids.count, this.config.ptr);
+    for (const s of this.slots) issue(Cmd.ADAM, -1, -1, -1, s.ids.ptr, s.lists[0].ptr, s.lists[1].ptr, s.ids.count, s.config.ptr);
     this.holdWhileTraced();
   }
 
-  stateDict(): OptimizerState {
-    return { step: this.steps, lr: this.lr, betas: [...this.betas], eps: this.eps, weightDecay: this.weightDecay,
-      expAvg: this.m.slice(), expAvgSq: this.v.slice() };
-  }
+  protected initialStates(): number { return 2; }
 
-  /**
-   * Loads a state from stateDict(): step, lr, expAvg and expAvgSq (one tensor per parameter
-   * each). Everything is checked before anything is written: on error nothing has changed. The
-   * other hyperparameters are the constructor's and are not read.
-   */
-  loadStateDict(state: OptimizerState): void {
-    this.checkNotDisposed('loadStateDict');
-    const { step, lr, field } = this.checkState(state, [['expAvg', this.m], ['expAvgSq', this.v]]);
-    const copies = [
-      ...this.checkBuffers(this.m, field('expAvg'), 'expAvg'),
-      ...this.checkBuffers(this.v, field('expAvgSq'), 'expAvgSq'),
-    ];
-    this.commitState(copies, step, lr);
-  }
+  protected stateKeys(): string[] { return ['expAvg', 'expAvgSq']; }
 
-  protected stateTensors(): Tensor[] {
-    this.mIds.free();
-    this.vIds.free();
-    return [...this.m, ...this.v];
+  /** expAvg and expAvgSq: one tensor per parameter each. */
+  protected loadState(field: (key: string) => unknown): [Tensor, Tensor][] {
+    return this.stateKeys().flatMap((key, k) => this.checkBuffers(this.slots.flatMap((s) => s.state[k]), field(key), key));
   }
 }
 
 /** Adam with decoupled weight decay (p −= lr·λ·p before the update), default λ = 0.01. */
 export class AdamW extends Adam {
-  constructor(params: Iterable<Tensor>, options?: AdamOptions) {
+  /** `params`: tensors, or parameter groups `{params, ...options}` whose options override `options`. */
+  constructor(params: Iterable<Tensor> | Iterable<ParamGroupInput<AdamOptions>>, options?: AdamOptions) {
     super(params, options, 'AdamW', 1e-2);
   }
 }
@@ -404,24 +536,33 @@ const COSINE_OPTIONS = {
   etaMin: rate(),
 };
 
-/** Base of the learning-rate schedules: step() once per epoch (after optimizer.step()). */
+/** Base of the learning-rate schedules: step() once per epoch (after optimizer.step()); every group's lr follows its own base. */
 abstract class LRScheduler {
   readonly optimizer: Optimizer;
+  /** Each group's learning rate when the schedule was made (PyTorch's base_lrs). */
+  readonly baseLrs: number[];
+  /** The first group's base learning rate. */
   readonly baseLr: number;
   lastEpoch = 0;
   constructor(optimizer: Optimizer, op: string) {
     if (!(optimizer instanceof Optimizer)) throw new Error(`${op}: expected an optimizer from tg.optim, got ${show(optimizer)}`);
     this.optimizer = optimizer;
-    this.baseLr = optimizer.lr;
+    this.baseLrs = optimizer.paramGroups.map((g) => g.lr);
+    this.baseLr = this.baseLrs[0];
   }
   step(): void {
     this.lastEpoch++;
-    this.optimizer.lr = this.lrAt(this.lastEpoch);
+    this.groups().forEach((g, i) => { g.lr = this.lrAt(this.lastEpoch, this.baseLrs[i]); });
   }
+  /** Each scheduled group's current learning rate. */
   getLastLr(): number[] {
-    return [this.optimizer.lr];
+    return this.groups().map((g) => g.lr);
   }
-  protected abstract lrAt(epoch: number): number;
+  /** The groups the schedule drives: those that existed when it was made, as in PyTorch. */
+  private groups(): ParamGroup[] {
+    return this.optimizer.paramGroups.slice(0, this.baseLrs.length);
+  }
+  protected abstract lrAt(epoch: number, baseLr: number): number;
 }
 
 /** lr = baseLr · gamma^⌊epoch / stepSize⌋. */
@@ -435,8 +576,8 @@ export class StepLR extends LRScheduler {
     this.stepSize = o.stepSize;
     this.gamma = o.gamma ?? 0.1;
   }
-  protected lrAt(epoch: number): number {
-    return this.baseLr * this.gamma ** Math.floor(epoch / this.stepSize);
+  protected lrAt(epoch: number, baseLr: number): number {
+    return baseLr * this.gamma ** Math.floor(epoch / this.stepSize);
   }
 }
 
@@ -451,7 +592,7 @@ export class CosineAnnealingLR extends LRScheduler {
     this.tMax = o.tMax;
     this.etaMin = o.etaMin ?? 0;
   }
-  protected lrAt(epoch: number): number {
-    return this.etaMin + ((this.baseLr - this.etaMin) * (1 + Math.cos((Math.PI * epoch) / this.tMax))) / 2;
+  protected lrAt(epoch: number, baseLr: number): number {
+    return this.etaMin + ((baseLr - this.etaMin) * (1 + Math.cos((Math.PI * epoch) / this.tMax))) / 2;
   }
 }
