@@ -106,8 +106,9 @@ export interface ParamGroup {
 /** What `new SGD([...])` and addParamGroup take: tensors, and options that override the defaults. */
 export type ParamGroupInput<O> = { params: Iterable<Tensor> | Tensor } & Partial<O>;
 
-/** The core's side of a group: its id list, config block, and state tensors (one list per kind) with their id lists. */
+/** The core's side of a group: its options, id list, config block, and state tensors (one list per kind) with their id lists. */
 interface Slot { group: ParamGroup; values: Record<string, unknown>; ids: IdList; config: Config; state: Tensor[][]; lists: IdList[] }
+type Plan = { step: number; values: Record<string, unknown> };
 
 function freeSlot(s: Partial<Slot>): void {
   s.ids?.free();
@@ -116,17 +117,30 @@ function freeSlot(s: Partial<Slot>): void {
   for (const list of s.state ?? []) for (const t of list) t.dispose();
 }
 
-/** Adds one zero state tensor per parameter of the slot (momentum or a moment) and their id list; on failure, none. */
-function addState(s: Slot, op: string): void {
-  const made = stateLike(s.group.params as Tensor[]);
-  try {
-    s.lists.push(new IdList(made.map((t) => t.id), op));
-  } catch (err) {
-    for (const t of made) t.dispose();
-    throw err;
+/** Adds one zero state tensor per parameter of each slot lacking `kinds` lists (momentum, moments), with their id lists. */
+function ensureState(slots: Slot[], kinds: number, op: string): void {
+  for (const s of slots) {
+    while (s.lists.length < kinds) {
+      const made = stateLike(s.group.params as Tensor[]);
+      try {
+        s.lists.push(new IdList(made.map((t) => t.id), op));
+      } catch (err) {
+        for (const t of made) t.dispose();
+        throw err;
+      }
+      s.state.push(made);
+    }
   }
-  s.state.push(made);
 }
+
+/** Sets an option the group keeps as given (a pair frozen) and the float32 copy the update loop reads. */
+function write(s: Slot, key: string, value: unknown): void {
+  s.values[key] = Array.isArray(value) ? Object.freeze(value.slice()) : value;
+  WRITE[key](s.config, value);
+}
+
+const optionsOf = (s: Slot): Record<string, unknown> =>
+  Object.fromEntries(Object.entries(s.values).map(([k, v]) => [k, Array.isArray(v) ? [...v] : v]));
 
 const isGroup = (x: unknown): boolean => x !== null && typeof x === 'object' && !(x instanceof Tensor) && !Array.isArray(x);
 
@@ -137,6 +151,9 @@ export abstract class Optimizer {
   protected readonly slots: Slot[] = [];
   private readonly spec: Record<string, Check<unknown>>;
   private readonly defaults: Record<string, unknown>;
+  /** The keys of the state tensors in stateDict(), one per kind; SGD makes its momentum buffers on first use. */
+  private readonly stateKeys: string[];
+  private readonly lazyState: boolean;
   private readonly flags: number;
   private disposed = false;
   /** Traces whose program runs this optimizer's update: its buffers must outlive them. */
@@ -146,11 +163,14 @@ export abstract class Optimizer {
    * `params` is a list of tensors (one group) or of groups `{params, ...options}`; `defaults` are
    * the checked options, which a group's own override.
    */
-  constructor(params: Iterable<Tensor> | Iterable<ParamGroupInput<object>>, defaults: Record<string, unknown>, spec: Record<string, Check<unknown>>, name: string, flags = 0) {
+  constructor(params: Iterable<Tensor> | Iterable<ParamGroupInput<object>>, defaults: Record<string, unknown>,
+    spec: Record<string, Check<unknown>>, name: string, stateKeys: string[], lazyState = false, flags = 0) {
     if (new.target === Optimizer) throw new Error('Optimizer: an abstract base class; use tg.optim.SGD, Adam or AdamW');
     this.name = name;
     this.spec = spec;
     this.defaults = defaults;
+    this.stateKeys = stateKeys;
+    this.lazyState = lazyState;
     this.flags = flags;
     const list = paramList(params as Iterable<Tensor>, name, true);
     this.addGroups(isGroup(list[0]) ? list : [{ params: list }], name);
@@ -170,10 +190,10 @@ export abstract class Optimizer {
 
   /** The first group's learning rate; setting it sets every group's. */
   get lr(): number { return this.slots[0].group.lr; }
-  set lr(value: number) { this.setAll('lr', value); }
+  set lr(value: number) { for (const g of this.paramGroups) g.lr = value; }
   /** The first group's weight decay; setting it sets every group's. */
   get weightDecay(): number { return this.slots[0].values.weightDecay as number; }
-  set weightDecay(value: number) { this.setAll('weightDecay', value); }
+  set weightDecay(value: number) { for (const g of this.paramGroups) g.weightDecay = value; }
   /** Steps taken so far (by the first group). */
   get steps(): number { return this.slots[0].config.step; }
 
@@ -184,7 +204,17 @@ export abstract class Optimizer {
     this.holdWhileTraced();
   }
 
-  abstract step(): void;
+  /** One update of every group (PyTorch's formulas; see each optimizer). */
+  step(): void {
+    this.checkLive();
+    if (!this.lazyState || this.slots.some((s) => s.values.momentum !== 0)) ensureState(this.slots, this.stateKeys.length, this.name);
+    for (const s of this.slots) {
+      const [a, b] = s.lists.map((l) => l.ptr);
+      if (this.lazyState) issue(Cmd.SGD, -1, -1, -1, s.ids.ptr, a ?? 0, s.ids.count, s.config.ptr);
+      else issue(Cmd.ADAM, -1, -1, -1, s.ids.ptr, a, b, s.ids.count, s.config.ptr);
+    }
+    this.holdWhileTraced();
+  }
 
   /**
    * The state: the first group's `step` and options at the top (as before groups), the state
@@ -193,45 +223,62 @@ export abstract class Optimizer {
    */
   stateDict(): OptimizerState {
     let index = 0;
-    const groups = this.slots.map((s) => ({ ...this.optionsOf(s), step: s.config.step, params: s.group.params.map(() => index++) }));
-    const lists = Object.fromEntries(this.stateKeys().map((key, k) => [key, this.slots.flatMap((s) => s.state[k] ?? [])]));
-    return { step: this.steps, ...this.optionsOf(this.slots[0]), ...lists, paramGroups: groups } as unknown as OptimizerState;
+    const groups = this.slots.map((s) => ({ ...optionsOf(s), step: s.config.step, params: s.group.params.map(() => index++) }));
+    const lists = Object.fromEntries(this.stateKeys.map((key, k) => [key, this.slots.flatMap((s) => s.state[k] ?? [])]));
+    return { step: this.steps, ...optionsOf(this.slots[0]), ...lists, paramGroups: groups } as unknown as OptimizerState;
   }
 
   /**
    * Loads a state from stateDict(): each group's step and options (from `paramGroups`, or the
-   * top-level ones for every group when it is absent) and the state tensors, copied into the
+   * top-level ones for every group when it is absent), and the state tensors, one per parameter
+   * (SGD's momentumBuffers may be empty without momentum or at step 0), copied into the
    * optimizer's own. Everything is checked before anything is written: on error nothing has changed.
    */
   loadStateDict(state: OptimizerState): void {
     this.checkNotDisposed('loadStateDict');
     const op = `${this.name}.loadStateDict`;
-    const field = this.checkState(state);
-    const given = field('paramGroups');
-    if (given !== undefined && (!Array.isArray(given) || given.length !== this.slots.length)) {
-      throw new Error(`${op}: paramGroups must be a list of ${this.slots.length} groups (one per parameter group), got ${Array.isArray(given) ? `a list of ${given.length}` : show(given)}`);
+    if (!isGroup(state)) throw new Error(`${op}: expected a state object such as stateDict() returns, got ${show(state)}`);
+    const field = (key: string, from: unknown = state): unknown => (hasOwn(from as object, key) ? (from as Record<string, unknown>)[key] : undefined);
+    checkStep(field('step'), 'step', op);
+    checkRate(field('lr'), 'lr', op);
+    const groups = field('paramGroups');
+    const n = this.slots.length;
+    if (groups !== undefined && (!Array.isArray(groups) || groups.length !== n)) {
+      throw new Error(`${op}: paramGroups must be a list of ${n} groups (one per parameter group), got ${Array.isArray(groups) ? `a list of ${groups.length}` : show(groups)}`);
     }
-    const plans = this.slots.map((s, i) => {
-      const entry: unknown = given === undefined ? state : given[i];
-      const at = given === undefined ? '' : `paramGroups[${i}].`;
+    const plans: Plan[] = this.slots.map((s, i) => {
+      const entry: unknown = groups === undefined ? state : groups[i];
+      const at = groups === undefined ? '' : `paramGroups[${i}].`;
       if (!isGroup(entry)) throw new Error(`${op}: paramGroups[${i}] must be an object, got ${show(entry)}`);
-      const own = (key: string): unknown => (hasOwn(entry as object, key) ? (entry as Record<string, unknown>)[key] : undefined);
-      const ids = own('params');
-      if (given !== undefined && (!Array.isArray(ids) || ids.length !== s.group.params.length)) {
-        throw new Error(`${op}: ${at}params must list the group's ${s.group.params.length} parameters, got ${Array.isArray(ids) ? `a list of ${ids.length}` : show(ids)}`);
+      const ids = field('params', entry), size = s.group.params.length;
+      if (groups !== undefined && (!Array.isArray(ids) || ids.length !== size)) {
+        throw new Error(`${op}: ${at}params must list the group's ${size} parameters, got ${Array.isArray(ids) ? `a list of ${ids.length}` : show(ids)}`);
       }
-      const values: Record<string, unknown> = { lr: checkRate(own('lr'), `${at}lr`, op) };
+      const values: Record<string, unknown> = { lr: checkRate(field('lr', entry), `${at}lr`, op) };
       for (const key of Object.keys(this.spec)) {
-        const v = own(key);
-        if (key !== 'lr' && v !== undefined) values[key] = this.checkOption(s, key, this.spec[key](v, `${at}${key}`, op), op);
+        const v = field(key, entry);
+        if (v !== undefined) values[key] = this.checkOption(s, key, v, `${at}${key}`, op);
       }
-      return { step: checkStep(own('step'), `${at}step`, op), values };
+      return { step: checkStep(field('step', entry), `${at}step`, op), values };
     });
-    const copies = this.loadState(field, plans);
+    const owned = this.stateKeys.map((_, k) => this.slots.flatMap((s) => s.state[k] ?? []));
+    owned.forEach((list, k) => list.forEach((t, i) => {
+      if (t.isDisposed) throw new Error(`${op}: the optimizer's own ${this.stateKeys[k]}[${i}] was disposed, so it cannot take a state`);
+    }));
+    const given = this.stateKeys.map((key) => field(key));
+    const empty = given.every((l) => l === undefined || (Array.isArray(l) && l.length === 0));
+    let copies: [Tensor, Tensor][] = [];
+    if (this.lazyState && !plans.some((p, i) => (p.values.momentum ?? this.slots[i].values.momentum) !== 0)) {
+      if (!empty) throw new Error(`${op}: this SGD has no momentum, so momentumBuffers must be absent or empty, got ${Array.isArray(given[0]) ? `a list of ${given[0].length}` : show(given[0])}`);
+    } else if (!(this.lazyState && empty && plans.every((p) => p.step === 0))) { // SGD's buffers may wait for the first step
+      given.forEach((list, k) => this.checkBuffers(list, this.stateKeys[k], op));
+      ensureState(this.slots, this.stateKeys.length, this.name); // allocates, but writes no value a step has made
+      copies = this.stateKeys.flatMap((_, k) => this.slots.flatMap((s) => s.state[k]).map((dst, i): [Tensor, Tensor] => [dst, (given[k] as Tensor[])[i]]));
+    }
     copyAll(copies);
     this.slots.forEach((s, i) => {
       s.config.step = plans[i].step;
-      for (const [key, v] of Object.entries(plans[i].values)) this.write(s, key, v);
+      for (const [key, v] of Object.entries(plans[i].values)) write(s, key, v);
     });
   }
 
@@ -242,23 +289,19 @@ export abstract class Optimizer {
     this.freeWhenUnused();
   }
 
-  /** The names under which stateDict() lists each kind of state tensor. */
-  protected abstract stateKeys(): string[];
-
-  /** Checks the state tensors to load (allocating, never writing, what they go into); returns the copies. */
-  protected abstract loadState(field: (key: string) => unknown, plans: { step: number; values: Record<string, unknown> }[]): [Tensor, Tensor][];
-
-  /** Checks and adds groups, all or none; each gets its id list, config block and state. */
+  /** Checks and adds groups, all or none; each gets its id list, config block and (Adam) state. */
   private addGroups(inputs: unknown[], op: string): void {
     const seen = new Set(this.params.map((p) => p.id));
     const checked = inputs.map((g, i) => {
       const where = `${op}: parameter group ${this.slots.length + i}`;
       if (!isGroup(g)) throw new Error(`${where} must be an object {params, ...options}, got ${show(g)}`);
-      const o = readOptions(g, { ...this.spec, params: (v: unknown) => paramList(v instanceof Tensor ? [v] : v as Tensor[], op) }, where);
-      if (o.params === undefined) throw new Error(`${where} has no params`);
+      const o = readOptions(g, { ...this.spec, params: (v: unknown) => paramList(v instanceof Tensor ? [v] : v as Tensor[], where) }, where);
       const values: Record<string, unknown> = { ...this.defaults, ...o };
+      if (!o.params) throw new Error(`${where} has no params`);
       if (values.lr === undefined) throw new Error(`${where} did not specify lr, which has no default: give it in the group or in the options`);
-      this.checkGroup(values, where);
+      if (values.nesterov && ((values.momentum as number) <= 0 || values.dampening !== 0)) {
+        throw new Error(`${where}: nesterov momentum requires a momentum > 0 and zero dampening`);
+      }
       for (const p of o.params as Tensor[]) {
         if (seen.has(p.id)) throw new Error(`${op}: some parameters appear more than once (in one group or in more than one parameter group)`);
         seen.add(p.id);
@@ -268,14 +311,16 @@ export abstract class Optimizer {
     const made: Slot[] = [];
     try {
       for (const values of checked) {
+        const params = Object.freeze(values.params as Tensor[]);
+        delete values.params;
         const s = { values, state: [], lists: [] } as unknown as Slot;
         made.push(s);
-        s.ids = new IdList((values.params as Tensor[]).map((p) => p.id), op);
+        s.ids = new IdList(params.map((p) => p.id), op);
         s.config = new Config(op);
-        s.group = this.makeGroup(s);
+        s.group = this.makeGroup(s, params);
         s.config.flags = this.flags;
-        for (const key of Object.keys(this.spec)) this.write(s, key, values[key]);
-        for (let k = 0; k < this.initialStates(); k++) addState(s, op);
+        for (const key of Object.keys(values)) write(s, key, values[key]);
+        if (!this.lazyState) ensureState([s], this.stateKeys.length, op);
       }
     } catch (err) {
       for (const s of made) freeSlot(s);
@@ -285,45 +330,29 @@ export abstract class Optimizer {
     for (const s of made) this.params.push(...s.group.params);
   }
 
-  /** How many kinds of state a group gets when it is made (SGD's momentum buffers come later, if ever). */
-  protected initialStates(): number { return 0; }
-
-  /** Checks combinations of a group's options (one option alone is checked by its spec). */
-  protected checkGroup(_values: Record<string, unknown>, _where: string): void {}
-
-  private makeGroup(s: Slot): ParamGroup {
-    const group = { params: Object.freeze((s.values.params as Tensor[]).slice()) } as unknown as ParamGroup;
-    delete s.values.params;
+  /** A group object: `params`, and an accessor per option that checks and writes a new value. */
+  private makeGroup(s: Slot, params: readonly Tensor[]): ParamGroup {
+    const group = { params } as unknown as ParamGroup;
     for (const key of Object.keys(this.spec)) {
       Object.defineProperty(group, key, {
         enumerable: true,
         get: () => s.values[key],
         set: (v: unknown) => {
-          const op = `${this.name}.paramGroups[${this.slots.indexOf(s)}]`;
           this.checkNotDisposed(key);
-          this.write(s, key, this.checkOption(s, key, this.spec[key](v, key, op), op));
+          write(s, key, this.checkOption(s, key, v, key, `${this.name}.paramGroups[${this.slots.indexOf(s)}]`));
         },
       });
     }
     return Object.seal(group);
   }
 
-  /** An option's value, checked against the group's state (SGD: turning momentum on under a trace). */
-  protected checkOption(_s: Slot, _key: string, value: unknown, _op: string): unknown { return value; }
-
-  private write(s: Slot, key: string, value: unknown): void {
-    s.values[key] = Array.isArray(value) ? Object.freeze(value.slice()) : value;
-    WRITE[key](s.config, value);
-  }
-
-  private setAll(key: string, value: unknown): void {
-    this.checkNotDisposed(key);
-    const v = this.spec[key](value, key, this.name);
-    for (const s of this.slots) this.write(s, key, this.checkOption(s, key, v, this.name));
-  }
-
-  private optionsOf(s: Slot): Record<string, unknown> {
-    return Object.fromEntries(Object.keys(this.spec).map((k) => [k, Array.isArray(s.values[k]) ? [...(s.values[k] as unknown[])] : s.values[k]]));
+  /** Checks an option's new value, alone and against the group's state. */
+  private checkOption(s: Slot, key: string, value: unknown, name: string, op: string): unknown {
+    const v = this.spec[key](value, name, op);
+    if (key === 'momentum' && v !== 0 && s.lists.length === 0 && this.holds > 0) {
+      throw new Error(`${op}: cannot turn momentum on while a trace replays this optimizer's step (it has no momentum buffers): set it before tg.trace`);
+    }
+    return v;
   }
 
   protected checkNotDisposed(what: string): void {
@@ -334,9 +363,6 @@ export abstract class Optimizer {
     this.checkNotDisposed('step');
     for (const p of this.params) live(p, `${this.name}.step`);
   }
-
-  /** Whether a trace recorded this optimizer's update and still replays it. */
-  protected get traced(): boolean { return this.holds > 0; }
 
   /** Called after issuing an update: a recording trace's program now refers to our buffers. */
   protected holdWhileTraced(): void {
@@ -353,32 +379,8 @@ export abstract class Optimizer {
     for (const s of this.slots) freeSlot(s);
   }
 
-  /**
-   * Checks a state to load, as own properties, before anything is written: an object, `step` an
-   * integer in [0, 2^31), `lr` a rate, and each of the optimizer's own state tensors still alive.
-   */
-  protected checkState(state: unknown): (key: string) => unknown {
-    const op = `${this.name}.loadStateDict`;
-    if (state === null || typeof state !== 'object' || Array.isArray(state) || state instanceof Tensor) {
-      throw new Error(`${op}: expected a state object such as stateDict() returns, got ${show(state)}`);
-    }
-    const field = (key: string): unknown => (hasOwn(state as object, key) ? (state as Record<string, unknown>)[key] : undefined);
-    checkStep(field('step'), 'step', op);
-    checkRate(field('lr'), 'lr', op);
-    this.stateKeys().forEach((key, k) => {
-      this.slots.flatMap((s) => s.state[k] ?? []).forEach((t, i) => {
-        if (t.isDisposed) throw new Error(`${op}: the optimizer's own ${key}[${i}] was disposed, so it cannot take a state`);
-      });
-    });
-    return field;
-  }
-
-  /**
-   * Checks `from` is a list of live tensors shaped like the parameters, one each; returns the
-   * (destination, source) pairs to copy.
-   */
-  protected checkBuffers(into: Tensor[] | null, from: unknown, key: string): [Tensor, Tensor][] {
-    const op = `${this.name}.loadStateDict`;
+  /** Checks `from` is a list of live tensors shaped like the parameters, one each. */
+  protected checkBuffers(from: unknown, key: string, op: string): void {
     if (!Array.isArray(from) || from.length !== this.params.length) {
       const got = Array.isArray(from) ? `a list of ${from.length}` : show(from);
       throw new Error(`${op}: ${key} must be a list of ${this.params.length} tensors (one per parameter), got ${got}`);
@@ -389,7 +391,6 @@ export abstract class Optimizer {
       if (t.isDisposed) throw new Error(`${op}: ${key}[${i}] was disposed`);
       if (!sameShape(t.dims, p.dims)) throw new Error(`${op}: ${key}[${i}] has shape ${fmt(t.dims)} but parameter ${i} has shape ${fmt(p.dims)}`);
     });
-    return into === null ? [] : into.map((dst, i): [Tensor, Tensor] => [dst, from[i] as Tensor]);
   }
 }
 
@@ -404,14 +405,17 @@ export interface OptimizerState { step: number; lr: number; [key: string]: unkno
 
 export interface SGDOptions { lr: number; momentum?: number; dampening?: number; nesterov?: boolean; weightDecay?: number }
 
-/** Stochastic gradient descent with PyTorch's momentum, dampening, Nesterov and weight decay. */
+/**
+ * Stochastic gradient descent with PyTorch's momentum, dampening, Nesterov and weight decay.
+ * `params`: tensors, or parameter groups `{params, ...options}` whose options override `options`
+ * (then `lr` may be given per group instead).
+ */
 export class SGD extends Optimizer {
-  /** `params`: tensors, or parameter groups `{params, ...options}` whose options override `options`. */
   constructor(params: Iterable<Tensor> | Iterable<ParamGroupInput<SGDOptions>>, options: SGDOptions) {
     // every option is checked before the base class allocates anything
     if (options === undefined) throw new Error('SGD: options with a learning rate are required, e.g. {lr: 0.1}');
     const o = readOptions(options, SGD_OPTIONS, 'SGD');
-    super(params, { momentum: 0, dampening: 0, nesterov: false, weightDecay: 0, ...o }, SGD_OPTIONS, 'SGD');
+    super(params, { momentum: 0, dampening: 0, nesterov: false, weightDecay: 0, ...o }, SGD_OPTIONS, 'SGD', ['momentumBuffers'], true);
   }
 
   /** The first group's momentum. */
@@ -420,63 +424,19 @@ export class SGD extends Optimizer {
   get dampening(): number { return this.slots[0].values.dampening as number; }
   /** The first group's nesterov. */
   get nesterov(): boolean { return this.slots[0].values.nesterov as boolean; }
-
-  step(): void {
-    this.checkLive();
-    if (this.slots.some((s) => s.values.momentum !== 0)) this.ensureBuffers();
-    for (const s of this.slots) issue(Cmd.SGD, -1, -1, -1, s.ids.ptr, s.lists[0]?.ptr ?? 0, s.ids.count, s.config.ptr);
-    this.holdWhileTraced();
-  }
-
-  protected stateKeys(): string[] { return ['momentumBuffers']; }
-
-  /**
-   * momentumBuffers: one tensor per parameter, or an empty list while no group has momentum or
-   * at step 0, before the buffers exist.
-   */
-  protected loadState(field: (key: string) => unknown, plans: { step: number; values: Record<string, unknown> }[]): [Tensor, Tensor][] {
-    const op = `${this.name}.loadStateDict`;
-    const given = field('momentumBuffers');
-    const none = given === undefined || (Array.isArray(given) && given.length === 0);
-    const momentum = plans.some((p, i) => (p.values.momentum ?? this.slots[i].values.momentum) !== 0);
-    if (!momentum) {
-      if (!none) throw new Error(`${op}: this SGD has no momentum, so momentumBuffers must be absent or empty, got ${Array.isArray(given) ? `a list of ${given.length}` : show(given)}`);
-      return [];
-    }
-    if (Array.isArray(given) && given.length === 0 && plans.every((p) => p.step === 0)) return [];
-    this.checkBuffers(null, given, 'momentumBuffers');
-    this.ensureBuffers(); // allocates, but writes no value a step has made
-    return this.checkBuffers(this.slots.flatMap((s) => s.state[0]), given, 'momentumBuffers');
-  }
-
-  protected checkGroup(v: Record<string, unknown>, where: string): void {
-    if (v.nesterov && ((v.momentum as number) <= 0 || v.dampening !== 0)) {
-      throw new Error(`${where}: nesterov momentum requires a momentum > 0 and zero dampening`);
-    }
-  }
-
-  protected checkOption(s: Slot, key: string, value: unknown, op: string): unknown {
-    if (key === 'momentum' && value !== 0 && s.lists.length === 0 && this.traced) {
-      throw new Error(`${op}: cannot turn momentum on while a trace replays this optimizer's step (it has no momentum buffers): set it before tg.trace`);
-    }
-    return value;
-  }
-
-  /** Momentum buffers for every group that lacks them, made on first use (plain SGD has none). */
-  private ensureBuffers(): void {
-    for (const s of this.slots) if (s.lists.length === 0) addState(s, 'SGD');
-  }
 }
 
 export interface AdamOptions { lr?: number; betas?: [number, number]; eps?: number; weightDecay?: number }
 
-/** Adam (L2 weight decay added to the gradient), with PyTorch's bias corrections. */
+/**
+ * Adam (L2 weight decay added to the gradient), with PyTorch's bias corrections. `params`:
+ * tensors, or parameter groups `{params, ...options}` whose options override `options`.
+ */
 export class Adam extends Optimizer {
-  /** `params`: tensors, or parameter groups `{params, ...options}` whose options override `options`. */
   constructor(params: Iterable<Tensor> | Iterable<ParamGroupInput<AdamOptions>>, options?: AdamOptions, name = 'Adam', decoupledDecay?: number) {
     // every option is checked before the base class allocates anything
     const o = readOptions(options, ADAM_OPTIONS, typeof name === 'string' ? name : 'Adam');
-    super(params, { lr: 1e-3, betas: [0.9, 0.999], eps: 1e-8, weightDecay: decoupledDecay ?? 0, ...o }, ADAM_OPTIONS, name,
+    super(params, { lr: 1e-3, betas: [0.9, 0.999], eps: 1e-8, weightDecay: decoupledDecay ?? 0, ...o }, ADAM_OPTIONS, name, ['expAvg', 'expAvgSq'], false,
       decoupledDecay === undefined ? 0 : DECOUPLED);
   }
 
@@ -484,26 +444,10 @@ export class Adam extends Optimizer {
   get betas(): [number, number] { return this.slots[0].values.betas as [number, number]; }
   /** The first group's eps. */
   get eps(): number { return this.slots[0].values.eps as number; }
-
-  step(): void {
-    this.checkLive();
-    for (const s of this.slots) issue(Cmd.ADAM, -1, -1, -1, s.ids.ptr, s.lists[0].ptr, s.lists[1].ptr, s.ids.count, s.config.ptr);
-    this.holdWhileTraced();
-  }
-
-  protected initialStates(): number { return 2; }
-
-  protected stateKeys(): string[] { return ['expAvg', 'expAvgSq']; }
-
-  /** expAvg and expAvgSq: one tensor per parameter each. */
-  protected loadState(field: (key: string) => unknown): [Tensor, Tensor][] {
-    return this.stateKeys().flatMap((key, k) => this.checkBuffers(this.slots.flatMap((s) => s.state[k]), field(key), key));
-  }
 }
 
 /** Adam with decoupled weight decay (p −= lr·λ·p before the update), default λ = 0.01. */
 export class AdamW extends Adam {
-  /** `params`: tensors, or parameter groups `{params, ...options}` whose options override `options`. */
   constructor(params: Iterable<Tensor> | Iterable<ParamGroupInput<AdamOptions>>, options?: AdamOptions) {
     super(params, options, 'AdamW', 1e-2);
   }
@@ -552,18 +496,17 @@ abstract class LRScheduler {
   }
   step(): void {
     this.lastEpoch++;
-    this.groups().forEach((g, i) => { g.lr = this.lrAt(this.lastEpoch, this.baseLrs[i]); });
+    scheduled(this).forEach((g, i) => { g.lr = this.lrAt(this.lastEpoch, this.baseLrs[i]); });
   }
   /** Each scheduled group's current learning rate. */
   getLastLr(): number[] {
-    return this.groups().map((g) => g.lr);
-  }
-  /** The groups the schedule drives: those that existed when it was made, as in PyTorch. */
-  private groups(): ParamGroup[] {
-    return this.optimizer.paramGroups.slice(0, this.baseLrs.length);
+    return scheduled(this).map((g) => g.lr);
   }
   protected abstract lrAt(epoch: number, baseLr: number): number;
 }
+
+/** The groups a schedule drives: those that existed when it was made, as in PyTorch. */
+const scheduled = (s: LRScheduler): ParamGroup[] => s.optimizer.paramGroups.slice(0, s.baseLrs.length);
 
 /** lr = baseLr · gamma^⌊epoch / stepSize⌋. */
 export class StepLR extends LRScheduler {
