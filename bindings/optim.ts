@@ -81,16 +81,10 @@ const MAX_STEP = 2 ** 31 - 1;
 const LR = 1, BETA1 = 2, BETA2 = 3, EPS = 4, WEIGHT_DECAY = 5;
 const NESTEROV = 1, DECOUPLED = 2;
 
-/** Writes an option into the config block the update loop reads (a float32 copy: the group keeps the value as given). */
-const WRITE: Record<string, (c: Config, v: any) => void> = {
-  lr: (c, v: number) => c.set(LR, v),
-  momentum: (c, v: number) => c.set(BETA1, v),
-  dampening: (c, v: number) => c.set(BETA2, v),
-  nesterov: (c, v: boolean) => { c.flags = v ? NESTEROV : 0; },
-  betas: (c, v: [number, number]) => { c.set(BETA1, v[0]); c.set(BETA2, v[1]); },
-  eps: (c, v: number) => c.set(EPS, v),
-  weightDecay: (c, v: number) => c.set(WEIGHT_DECAY, v),
-};
+/** Where each numeric option sits in the config block (betas fill BETA1 and BETA2; nesterov is a flag). */
+const FIELD: Record<string, number> = { lr: LR, momentum: BETA1, dampening: BETA2, eps: EPS, weightDecay: WEIGHT_DECAY };
+/** "a list of 3" for an array (of tensors, say), else what show() says. */
+const got = (v: unknown): string => (Array.isArray(v) ? `a list of ${v.length}` : show(v));
 
 /**
  * A parameter group, as an entry of PyTorch's `param_groups`: its `params` and every option of
@@ -134,9 +128,11 @@ function ensureState(slots: Slot[], kinds: number, op: string): void {
 }
 
 /** Sets an option the group keeps as given (a pair frozen) and the float32 copy the update loop reads. */
-function write(s: Slot, key: string, value: unknown): void {
+function write(s: Slot, key: string, value: any): void {
   s.values[key] = Array.isArray(value) ? Object.freeze(value.slice()) : value;
-  WRITE[key](s.config, value);
+  if (key === 'nesterov') s.config.flags = value ? NESTEROV : 0;
+  else if (key === 'betas') { s.config.set(BETA1, value[0]); s.config.set(BETA2, value[1]); }
+  else s.config.set(FIELD[key], value);
 }
 
 const optionsOf = (s: Slot): Record<string, unknown> =>
@@ -183,7 +179,7 @@ export abstract class Optimizer {
    * Adds a group `{params, ...options}` (options default to the constructor's), as PyTorch's
    * add_param_group; its state starts fresh (step 0).
    */
-  addParamGroup(group: ParamGroupInput<object>): void {
+  addParamGroup(group: ParamGroupInput<SGDOptions | AdamOptions>): void {
     this.checkNotDisposed('addParamGroup');
     this.addGroups([group], `${this.name}.addParamGroup`);
   }
@@ -244,7 +240,7 @@ export abstract class Optimizer {
     const groups = field('paramGroups');
     const n = this.slots.length;
     if (groups !== undefined && (!Array.isArray(groups) || groups.length !== n)) {
-      throw new Error(`${op}: paramGroups must be a list of ${n} groups (one per parameter group), got ${Array.isArray(groups) ? `a list of ${groups.length}` : show(groups)}`);
+      throw new Error(`${op}: paramGroups must be a list of ${n} groups (one per parameter group), got ${got(groups)}`);
     }
     const plans: Plan[] = this.slots.map((s, i) => {
       const entry: unknown = groups === undefined ? state : groups[i];
@@ -252,7 +248,7 @@ export abstract class Optimizer {
       if (!isGroup(entry)) throw new Error(`${op}: paramGroups[${i}] must be an object, got ${show(entry)}`);
       const ids = field('params', entry), size = s.group.params.length;
       if (groups !== undefined && (!Array.isArray(ids) || ids.length !== size)) {
-        throw new Error(`${op}: ${at}params must list the group's ${size} parameters, got ${Array.isArray(ids) ? `a list of ${ids.length}` : show(ids)}`);
+        throw new Error(`${op}: ${at}params must list the group's ${size} parameters, got ${got(ids)}`);
       }
       const values: Record<string, unknown> = { lr: checkRate(field('lr', entry), `${at}lr`, op) };
       for (const key of Object.keys(this.spec)) {
@@ -269,7 +265,7 @@ export abstract class Optimizer {
     const empty = given.every((l) => l === undefined || (Array.isArray(l) && l.length === 0));
     let copies: [Tensor, Tensor][] = [];
     if (this.lazyState && !plans.some((p, i) => (p.values.momentum ?? this.slots[i].values.momentum) !== 0)) {
-      if (!empty) throw new Error(`${op}: this SGD has no momentum, so momentumBuffers must be absent or empty, got ${Array.isArray(given[0]) ? `a list of ${given[0].length}` : show(given[0])}`);
+      if (!empty) throw new Error(`${op}: this SGD has no momentum, so momentumBuffers must be absent or empty, got ${got(given[0])}`);
     } else if (!(this.lazyState && empty && plans.every((p) => p.step === 0))) { // SGD's buffers may wait for the first step
       given.forEach((list, k) => this.checkBuffers(list, this.stateKeys[k], op));
       ensureState(this.slots, this.stateKeys.length, this.name); // allocates, but writes no value a step has made
@@ -298,7 +294,7 @@ export abstract class Optimizer {
       const o = readOptions(g, { ...this.spec, params: (v: unknown) => paramList(v instanceof Tensor ? [v] : v as Tensor[], where) }, where);
       const values: Record<string, unknown> = { ...this.defaults, ...o };
       if (!o.params) throw new Error(`${where} has no params`);
-      if (values.lr === undefined) throw new Error(`${where} did not specify lr, which has no default: give it in the group or in the options`);
+      if (values.lr === undefined) throw new Error(`${where} has no lr (give it in the group or the options)`);
       if (values.nesterov && ((values.momentum as number) <= 0 || values.dampening !== 0)) {
         throw new Error(`${where}: nesterov momentum requires a momentum > 0 and zero dampening`);
       }
@@ -350,7 +346,7 @@ export abstract class Optimizer {
   private checkOption(s: Slot, key: string, value: unknown, name: string, op: string): unknown {
     const v = this.spec[key](value, name, op);
     if (key === 'momentum' && v !== 0 && s.lists.length === 0 && this.holds > 0) {
-      throw new Error(`${op}: cannot turn momentum on while a trace replays this optimizer's step (it has no momentum buffers): set it before tg.trace`);
+      throw new Error(`${op}: cannot turn momentum on while a trace replays a step made without momentum buffers`);
     }
     return v;
   }
@@ -382,8 +378,7 @@ export abstract class Optimizer {
   /** Checks `from` is a list of live tensors shaped like the parameters, one each. */
   protected checkBuffers(from: unknown, key: string, op: string): void {
     if (!Array.isArray(from) || from.length !== this.params.length) {
-      const got = Array.isArray(from) ? `a list of ${from.length}` : show(from);
-      throw new Error(`${op}: ${key} must be a list of ${this.params.length} tensors (one per parameter), got ${got}`);
+      throw new Error(`${op}: ${key} must be a list of ${this.params.length} tensors (one per parameter), got ${got(from)}`);
     }
     from.forEach((t: unknown, i) => {
       const p = this.params[i];

@@ -208,7 +208,7 @@ describe('parameter groups: API', () => {
       a.mul(3).sum().backward();
       opt.step();
       expect(a.item()).toBeCloseTo(1 - 0.5 * 3, 6);
-      expect(() => new optim.SGD([{ params: [a] }], {} as never)).toThrow('SGD: parameter group 0 did not specify lr, which has no default');
+      expect(() => new optim.SGD([{ params: [a] }], {} as never)).toThrow('SGD: parameter group 0 has no lr (give it in the group or the options)');
       opt.dispose();
     });
   });
@@ -308,7 +308,7 @@ describe('parameter groups: API', () => {
     const opt = new optim.SGD([a], { lr: 0.1 });
     const trace = tg.trace(() => tg.tidy(() => { opt.zeroGrad(); a.mul(a).sum().backward(); opt.step(); }));
     try {
-      expect(() => { opt.paramGroups[0].momentum = 0.9; }).toThrow("SGD.paramGroups[0]: cannot turn momentum on while a trace replays this optimizer's step");
+      expect(() => { opt.paramGroups[0].momentum = 0.9; }).toThrow("SGD.paramGroups[0]: cannot turn momentum on while a trace replays a step made without momentum buffers");
       expect(opt.paramGroups[0].momentum).toBe(0);
       const state = { ...opt.stateDict(), momentum: 0.5 };
       expect(() => opt.loadStateDict({ ...state, paramGroups: undefined })).toThrow('cannot turn momentum on');
