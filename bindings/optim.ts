@@ -169,7 +169,7 @@ export abstract class Optimizer {
     this.lazyState = lazyState;
     this.flags = flags;
     const list = paramList(params as Iterable<Tensor>, name, true);
-    this.addGroups(isGroup(list[0]) ? list : [{ params: list }], name);
+    this.addGroups(isGroup(list[0]) ? list : [{ params: list }], name, !isGroup(list[0]));
   }
 
   /** The parameter groups, in order (PyTorch's `param_groups`); set an option on a group to change it. */
@@ -286,14 +286,15 @@ export abstract class Optimizer {
   }
 
   /** Checks and adds groups, all or none; each gets its id list, config block and (Adam) state. */
-  private addGroups(inputs: unknown[], op: string): void {
+  private addGroups(inputs: unknown[], op: string, plain = false): void {
     const seen = new Set(this.params.map((p) => p.id));
     const checked = inputs.map((g, i) => {
-      const where = `${op}: parameter group ${this.slots.length + i}`;
+      const where = plain ? op : `${op}: parameter group ${this.slots.length + i}`;
       if (!isGroup(g)) throw new Error(`${where} must be an object {params, ...options}, got ${show(g)}`);
       const o = readOptions(g, { ...this.spec, params: (v: unknown) => paramList(v instanceof Tensor ? [v] : v as Tensor[], where) }, where);
       const values: Record<string, unknown> = { ...this.defaults, ...o };
       if (!o.params) throw new Error(`${where} has no params`);
+      if (values.lr === undefined && plain) checkRate(undefined, 'lr', op); // the message as before groups existed
       if (values.lr === undefined) throw new Error(`${where} has no lr (give it in the group or the options)`);
       if (values.nesterov && ((values.momentum as number) <= 0 || values.dampening !== 0)) {
         throw new Error(`${where}: nesterov momentum requires a momentum > 0 and zero dampening`);

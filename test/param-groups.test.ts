@@ -336,3 +336,13 @@ describe('parameter groups: API', () => {
     });
   });
 });
+
+describe('parameter groups: messages without groups stay as before', () => {
+  it('a plain list names the optimizer, not a group', () => {
+    tg.tidy(() => {
+      const a = tg.tensor([1], { requiresGrad: true });
+      expect(() => new optim.SGD([a], {} as never)).toThrow(/^SGD: lr must be a number in \[0, ∞\), got undefined$/);
+      expect(() => new optim.SGD([a], { lr: 1, nesterov: true })).toThrow(/^SGD: nesterov momentum requires a momentum > 0 and zero dampening$/);
+    });
+  });
+});
