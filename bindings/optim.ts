@@ -203,11 +203,10 @@ export abstract class Optimizer {
   /** One update of every group (PyTorch's formulas; see each optimizer). */
   step(): void {
     this.checkLive();
-    if (!this.lazyState || this.slots.some((s) => s.values.momentum !== 0)) ensureState(this.slots, this.stateKeys.length, this.name);
-    for (const s of this.slots) {
-      const [a, b] = s.lists.map((l) => l.ptr);
-      if (this.lazyState) issue(Cmd.SGD, -1, -1, -1, s.ids.ptr, a ?? 0, s.ids.count, s.config.ptr);
-      else issue(Cmd.ADAM, -1, -1, -1, s.ids.ptr, a, b, s.ids.count, s.config.ptr);
+    if (this.lazyState && this.slots.some((s) => s.values.momentum !== 0)) ensureState(this.slots, 1, this.name);
+    for (const { ids, lists, config } of this.slots) {
+      if (this.lazyState) issue(Cmd.SGD, -1, -1, -1, ids.ptr, lists.length ? lists[0].ptr : 0, ids.count, config.ptr);
+      else issue(Cmd.ADAM, -1, -1, -1, ids.ptr, lists[0].ptr, lists[1].ptr, ids.count, config.ptr);
     }
     this.holdWhileTraced();
   }
