@@ -143,9 +143,9 @@ export class Module {
    * Adds a buffer, PyTorch's register_buffer: a tensor that belongs to the module but is not a
    * parameter (never trained, not in parameters(), so no optimizer sees it), such as a causal
    * mask or running statistics. It is read and assigned as the property `name` (declare it in
-   * TypeScript: `declare mask: Tensor`) unless a method has that name, listed by buffers(), released by dispose(), and, when
-   * `persistent` (the default), saved by stateDict() and loaded by loadStateDict(). Registering
-   * a buffer's name again replaces it; null declares it absent.
+   * TypeScript: `declare mask: Tensor`) unless a method has that name, listed by buffers(),
+   * released by dispose(), and, when `persistent` (the default), saved by stateDict() and loaded
+   * by loadStateDict(). Registering a buffer's name again replaces it; null declares it absent.
    */
   registerBuffer(name: string, t: Tensor | null, options?: { persistent?: boolean }): Tensor | null {
     const persistent = readOptions(options, BUFFER_OPTIONS, 'registerBuffer').persistent ?? true;
