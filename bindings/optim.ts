@@ -94,6 +94,14 @@ const got = (v: unknown): string => (Array.isArray(v) ? `a list of ${v.length}` 
 export interface ParamGroup {
   readonly params: readonly Tensor[];
   lr: number;
+  weightDecay: number;
+  /** SGD's options. */
+  momentum?: number;
+  dampening?: number;
+  nesterov?: boolean;
+  /** Adam's and AdamW's options (betas is a frozen pair: assign a new one). */
+  betas?: readonly [number, number];
+  eps?: number;
   [option: string]: unknown;
 }
 
@@ -436,7 +444,7 @@ export class Adam extends Optimizer {
   }
 
   /** The first group's betas. */
-  get betas(): [number, number] { return this.slots[0].values.betas as [number, number]; }
+  get betas(): readonly [number, number] { return this.slots[0].values.betas as [number, number]; }
   /** The first group's eps. */
   get eps(): number { return this.slots[0].values.eps as number; }
 }

@@ -327,9 +327,9 @@ describe('parameter groups: API', () => {
       const opt = new optim.Adam([{ params: [a], lr: 0.5 }]);
       const g = opt.paramGroups[0];
       expect(() => { g.lr = -1; }).toThrow('Adam.paramGroups[0]: lr must be a number in [0, ∞), got -1');
-      expect(() => { g.betas = [0.5]; }).toThrow('Adam.paramGroups[0]: betas must be a pair [beta1, beta2]');
+      expect(() => { g.betas = [0.5] as never; }).toThrow('Adam.paramGroups[0]: betas must be a pair [beta1, beta2]');
       expect(() => { (g as Record<string, unknown>).momentum = 0.5; }).toThrow(TypeError); // not an Adam option: the group is sealed
-      expect(() => { (g.betas as number[])[0] = 0.1; }).toThrow(TypeError); // frozen: set the pair instead
+      expect(() => { (g.betas as unknown as number[])[0] = 0.1; }).toThrow(TypeError); // frozen: set the pair instead
       expect([g.lr, g.betas]).toEqual([0.5, [0.9, 0.999]]);
       opt.dispose();
       expect(() => { g.lr = 0.1; }).toThrow('Adam.lr: the optimizer was disposed');
