@@ -475,6 +475,60 @@ for (const cls of ['StepLR', 'CosineAnnealingLR'] as const) {
   add(`optim.${cls}#step`, [], make, (a) => (a[0] as { step(): void }).step());
   add(`optim.${cls}#getLastLr`, [], make, (a) => (a[0] as { getLastLr(): number[] }).getLastLr());
 }
+// issue 9: buffers (a second registerBuffer case for its options, and its property setter)
+moduleMethod('buffers', [], () => [lin()]);
+moduleMethod('registerBuffer', [ANY, TENSORS, optionsHostile(['persistent'])], () => [lin(), 'running', tg.ones([2]), { persistent: false }]);
+add('Module#registerBuffer', [[], TENSORS], () => {
+  const m = lin(), old = tg.zeros([2]);
+  m.registerBuffer('running', old);
+  return [m, tg.ones([2]), old];
+}, (a) => { (a[0] as unknown as Record<string, unknown>).running = a[1]; }, /Linear|running|disposed/);
+// issue 9: parameter groups
+const leaf = (): T => tg.tensor([1, 2], { requiresGrad: true });
+/** One hostile group (what addParamGroup takes). */
+const GROUP: Hostile[] = [
+  h('{params: []}', () => ({ params: [] })),
+  h('{params: [p, p]}', () => { const p = leaf(); return { params: [p, p] }; }),
+  h('{params, lr: -1}', () => ({ params: [leaf()], lr: -1 })),
+  h('{params, lr: NaN}', () => ({ params: [leaf()], lr: NaN })),
+  h('{params, bogus: 1}', () => ({ params: [leaf()], bogus: 1 })),
+  h('{params, betas: [1, 0]}', () => ({ params: [leaf()], betas: [1, 0] })),
+  h('{params, nesterov: "yes"}', () => ({ params: [leaf()], nesterov: 'yes' })),
+  h('{params: "abc"}', () => ({ params: 'abc' })),
+  h('{params: [disposed]}', () => ({ params: [disposedTensor()] })),
+  h('{params: cyclic}', () => ({ params: cyclic })),
+  h('{lr: 0.1}', () => ({ lr: 0.1 })),
+  h('{own __proto__}', () => JSON.parse('{"__proto__": {"params": []}}')),
+  h('{params: deep 10000}', () => ({ params: deep10k })),
+];
+/** Hostile lists of groups (what the constructors take). */
+const GROUPS: Hostile[] = [
+  ...GROUP.map((g) => h(`[${g.label}]`, () => [g.make()])),
+  h('one tensor in two groups', () => { const p = leaf(); return [{ params: [p] }, { params: [p] }]; }),
+  h('[group, tensor]', () => [{ params: [leaf()] }, leaf()]),
+  h('[group, null]', () => [{ params: [leaf()] }, null]),
+];
+const GROUP_OPTIONS: Record<string, [string, Kind][]> = {
+  SGD: [['lr', NUMS], ['momentum', NUMS], ['dampening', NUMS], ['nesterov', BOOLS], ['weightDecay', NUMS]],
+  Adam: [['lr', NUMS], ['betas', ANY], ['eps', NUMS], ['weightDecay', NUMS]],
+};
+for (const [cls, make] of Object.entries(optimizers)) {
+  const Cls = (optim as unknown as Record<string, new (...xs: unknown[]) => tgm.optim.Optimizer>)[cls];
+  add(`optim.${cls}`, [GROUPS], () => [[{ params: [leaf()] }, { params: [leaf()], lr: 0.01, weightDecay: 0 }]], (a) => new Cls(a[0], { lr: 0.1 }), cls);
+  add(`optim.${cls}#paramGroups`, [OPT_SELVES], withGrads(make), (a) => (a[0] as tgm.optim.Optimizer).paramGroups.map((g) => ({ ...g })));
+  for (const [key, kind] of GROUP_OPTIONS[cls === 'SGD' ? 'SGD' : 'Adam']) {
+    add(`optim.${cls}#paramGroups`, [kind], () => { const [o, p] = withGrads(make)(); return [(o as unknown as Record<string, unknown>)[key], o, p]; },
+      (a) => { (a[1] as tgm.optim.Optimizer).paramGroups[0][key] = a[0]; }, new RegExp(`${cls}|${key}`));
+  }
+  add(`optim.${cls}#addParamGroup`, [OPT_SELVES, [...ANY, ...GROUP]],
+    () => { const [o, p] = withGrads(make)(); return [o, { params: [leaf()], lr: 0.01 }, p]; },
+    (a) => (a[0] as tgm.optim.Optimizer).addParamGroup(a[1]), new RegExp(`${cls}|addParamGroup|disposed`));
+  add(`optim.${cls}#weightDecay`, [OPT_SELVES, NUMS], () => { const [o, p] = withGrads(make)(); return [o, 0.05, p]; },
+    (a) => { (a[0] as tgm.optim.Optimizer).weightDecay = a[1]; }, new RegExp(`${cls}|weightDecay`));
+  for (const key of cls === 'SGD' ? ['momentum', 'dampening', 'nesterov'] : ['betas', 'eps']) {
+    add(`optim.${cls}#${key}`, [OPT_SELVES], withGrads(make), (a) => (a[0] as unknown as Record<string, unknown>)[key]);
+  }
+}
 // Trace methods
 add('Trace#run', [], () => [tg.trace(twice)], (a) => (a[0] as tgm.Trace<T>).run(), 'trace');
 add('Trace#dispose', [], () => [tg.trace(twice)], (a) => (a[0] as tgm.Trace<T>).dispose(), 'trace');
@@ -488,6 +542,7 @@ add('Trace#dispose', [], () => [tg.trace(twice)], (a) => (a[0] as tgm.Trace<T>).
 const PRIVATE = new Set([
   'checkName', 'ownParameters', 'ownBuffers', // Module
   'checkNotDisposed', 'checkLive', 'holdWhileTraced', 'freeWhenUnused', 'loadBuffers', 'ensureBuffers', 'stateTensors', // optimizers
+  'addGroups', 'makeGroup', 'checkOption', // optimizers' parameter groups
   'checkState', 'checkBuffers', 'commitState', // optimizers' loadStateDict
   'lrAt', // schedulers
 ]);
