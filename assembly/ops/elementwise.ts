@@ -598,8 +598,9 @@ export function unaryBackward(rec: usize): void {
 //   softplus           a; f0 = beta, i0 = threshold's f32 bits
 //   the other unary    a
 
-/** e^x, one copy for the four uses below. */
+/** e^x and sin / cos, one copy each for the uses below. */
 function expL(x: v128): v128 { return expV(x); }
+function sinCosL(x: v128, q: i32): v128 { return sinCosV(x, q); }
 
 /** 1 / (1 + e^−x), as PyTorch's silu computes it (so silu(−∞) is NaN there and here). */
 // @ts-ignore: decorator
@@ -617,8 +618,8 @@ function expL(x: v128): v128 { return expV(x); }
       return v128.and(m, f32x4.splat(1));
     }
     case CLAMP: return f32x4.min(f32x4.max(a, f32x4.splat(p)), f32x4.splat(reinterpret<f32>(k))); // NaN stays NaN
-    case SIN: return sinCosV(a, 0);
-    case COS: return sinCosV(a, 1);
+    case SIN: return sinCosL(a, 0);
+    case COS: return sinCosL(a, 1);
     case SQUARE: return f32x4.mul(a, a);
     case RSQRT: return f32x4.div(f32x4.splat(1), f32x4.sqrt(a));
     case SILU: return f32x4.mul(a, sigmoidOf(a));
@@ -634,8 +635,8 @@ function expL(x: v128): v128 { return expV(x); }
 @inline function extraGradV(op: i32, x: v128, y: v128, p: f32, k: i32): v128 {
   switch (op) {
     case CLAMP: return v128.and(f32x4.ge(x, f32x4.splat(p)), f32x4.le(x, f32x4.splat(reinterpret<f32>(k)))); // a mask
-    case SIN: return sinCosV(x, 1);
-    case COS: return f32x4.neg(sinCosV(x, 0));
+    case SIN: return sinCosL(x, 1);
+    case COS: return f32x4.neg(sinCosL(x, 0));
     case SQUARE: return f32x4.add(x, x);
     case RSQRT: return f32x4.mul(f32x4.splat(-0.5), f32x4.mul(y, f32x4.mul(y, y)));
     case SILU: { // σ(x)·(1 + x·(1 − σ(x)))

@@ -103,7 +103,8 @@
  * cosf polynomials on |r| ≤ π/4, picked and signed by the quadrant n + q. ±Infinity and NaN give
  * NaN. (Past 2^31·π/2 the quadrant saturates: no accuracy is claimed there.)
  */
-export function sinCosV(x: v128, q: i32): v128 {
+// @ts-ignore: decorator
+@inline export function sinCosV(x: v128, q: i32): v128 {
   let xl = f64x2.promote_low_f32x4(x), xh = f64x2.promote_low_f32x4(v128.shuffle<f32>(x, x, 2, 3, 0, 1));
   let nl = f64x2.nearest(f64x2.mul(xl, f64x2.splat(TWO_OVER_PI))), nh = f64x2.nearest(f64x2.mul(xh, f64x2.splat(TWO_OVER_PI)));
   let rl = f64x2.sub(f64x2.sub(xl, f64x2.mul(nl, f64x2.splat(PIO2_1))), f64x2.mul(nl, f64x2.splat(PIO2_1T)));
@@ -128,7 +129,8 @@ export function sinCosV(x: v128, q: i32): v128 {
  * polynomial), times u / (w − 1), which corrects the rounding of 1 + u (Goldberg's log1p).
  * +Infinity and NaN pass through.
  */
-export function log1pV(u: v128): v128 {
+// @ts-ignore: decorator
+@inline export function log1pV(u: v128): v128 {
   let w = f32x4.add(u, f32x4.splat(1));
   let bits = i32x4.sub(w, i32x4.splat(0x3f3504f3)); // w / √½ to an exponent e and a mantissa m in [√½, √2)
   let e = f32x4.convert_i32x4_s(i32x4.shr_s(bits, 23));
