@@ -4,13 +4,9 @@
 
 import { ADD, SUB, MUL, DIV, POW, MAXIMUM, MINIMUM, NEG, ABS, EXP, LOG, SQRT, TANH, SIGMOID,
   RELU, LEAKY_RELU, GELU, GELU_TANH } from "./opcodes";
-import { WHERE, MASKED_FILL, TRIU, COMPARE, CLAMP, SIN, COS, SQUARE, RSQRT, SILU } from "./opcodes";
 import { dataPtr, rankOf, shapePtr, sizeOf, requiresGrad, gradPtr, gradFor, MAX_RANK } from "../nodes";
-import { dim } from "../nodes";
-import { IN_C } from "../tape";
 import { OUT, IN_A, IN_B, I0, F0, opOf, fattr } from "../tape";
 import { expV, tanhV, sigmoidV, erfV } from "./vmath";
-import { sinCosV, log1pV } from "./vmath";
 
 // ── binary ─────────────────────────────────────────────────────────────────────────────────────
 
@@ -597,6 +593,11 @@ export function unaryBackward(rec: usize): void {
 //   clamp              a; f0 = min, i0 = max's f32 bits (a missing bound is ∓Infinity)
 //   softplus           a; f0 = beta, i0 = threshold's f32 bits
 //   the other unary    a
+
+import { WHERE, MASKED_FILL, TRIU, COMPARE, CLAMP, SIN, COS, SQUARE, RSQRT, SILU } from "./opcodes";
+import { dim } from "../nodes";
+import { IN_C } from "../tape";
+import { sinCosV, log1pV } from "./vmath";
 
 /** e^x and sin / cos, one copy each for the uses below. */
 function expL(x: v128): v128 { return expV(x); }
