@@ -309,3 +309,32 @@ describe('trace replay', () => {
     tg.dispose([wEager, wTraced, input, mask]);
   });
 });
+
+describe('running out of memory', () => {
+  it('where and maskedFill with operands to expand leave nothing behind when any allocation fails, then succeed', () => {
+    const c = tg.tensor([1, 0, 2, 0], { requiresGrad: true }); // a condition read detached: one more copy
+    const x = tg.randn([2, 3, 4], { requiresGrad: true }), y = tg.randn([2, 1, 4], { requiresGrad: true });
+    for (const call of [() => tg.where(c, x, y), () => x.maskedFill([[1], [0], [1]], -Infinity), () => tg.lt([[0.5]], x)]) {
+      let failures = 0;
+      for (let n = 1; n < 50; n++) {
+        const before = tg.memory().tensors;
+        tg.__testing.failAllocAfter(n);
+        try {
+          const out = call();
+          tg.__testing.failAllocAfter(0);
+          expect(out.shape).toEqual([2, 3, 4]);
+          out.dispose();
+          break;
+        } catch (err) {
+          expect(err).toBeInstanceOf(RangeError);
+          expect(tg.memory().tensors).toBe(before);
+          failures++;
+        } finally {
+          tg.__testing.failAllocAfter(0);
+        }
+      }
+      expect(failures).toBeGreaterThan(0);
+    }
+    tg.dispose([c, x, y]);
+  });
+});

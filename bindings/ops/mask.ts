@@ -29,9 +29,9 @@ function select(op: Op, name: string, xs: unknown[], names: string[], i0 = 0, in
     try {
       const fitted = operands.map((t, i) => {
         if (!t) return null;
-        let f = i === 0 && op !== Op.COMPARE && t.requiresGrad ? detach(t) : t;
-        if (f.size !== 1 && f.size !== numel(shape)) f = expand(f, [...shape]);
-        if (f !== t) made.push(f);
+        let f = t;
+        if (i === 0 && op !== Op.COMPARE && f.requiresGrad) made.push(f = detach(f));
+        if (f.size !== 1 && f.size !== numel(shape)) made.push(f = expand(f, [...shape]));
         return f;
       });
       return run(op, name, shape, fitted[0]!, fitted[1], fitted[2] ?? null, i0, 0, 0, 0, 0, 0, num > 0 ? (xs[num] as number) : 0);
