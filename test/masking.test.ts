@@ -311,7 +311,7 @@ describe('trace replay', () => {
 });
 
 describe('running out of memory', () => {
-  it('where and maskedFill with operands to expand leave nothing behind when any allocation fails, then succeed', () => {
+  it('where, maskedFill and a comparison that expand operands leave nothing behind when any allocation fails, or when they succeed', () => {
     const c = tg.tensor([1, 0, 2, 0], { requiresGrad: true }); // a condition read detached: one more copy
     const x = tg.randn([2, 3, 4], { requiresGrad: true }), y = tg.randn([2, 1, 4], { requiresGrad: true });
     for (const call of [() => tg.where(c, x, y), () => x.maskedFill([[1], [0], [1]], -Infinity), () => tg.lt([[0.5]], x)]) {
@@ -324,6 +324,7 @@ describe('running out of memory', () => {
           tg.__testing.failAllocAfter(0);
           expect(out.shape).toEqual([2, 3, 4]);
           out.dispose();
+          expect(tg.memory().tensors).toBe(before); // and nothing behind on success either
           break;
         } catch (err) {
           expect(err).toBeInstanceOf(RangeError);
