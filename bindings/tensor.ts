@@ -16,6 +16,10 @@ import {
   abs, add, div, exp, gelu, leakyRelu, log, maximum, minimum, mul, neg, pow, relu, sigmoid, sqrt,
   sub, tanh,
 } from './ops/elementwise';
+import {
+  clamp, clampMax, clampMin, cos, rsqrt, silu, sin, softplus, square, type ClampOptions, type SoftplusOptions,
+} from './ops/elementwise';
+import { eq, ge, gt, le, lt, maskedFill, ne, tril, triu, where } from './ops/mask';
 import { matmul } from './ops/matmul';
 import { argmax, argmin, logsumexp, max, mean, min, sum } from './ops/reduce';
 import {
@@ -149,6 +153,27 @@ export class Tensor {
   relu(): Tensor { return relu(this); }
   leakyRelu(negativeSlope = 0.01): Tensor { return leakyRelu(this, negativeSlope); }
   gelu(options?: { approximate?: 'none' | 'tanh' }): Tensor { return gelu(this, options); }
+  sin(): Tensor { return sin(this); }
+  cos(): Tensor { return cos(this); }
+  square(): Tensor { return square(this); }
+  rsqrt(): Tensor { return rsqrt(this); }
+  silu(): Tensor { return silu(this); }
+  softplus(options?: SoftplusOptions): Tensor { return softplus(this, options); }
+  clamp(min?: number | null | ClampOptions, max?: number | null): Tensor { return clamp(this, min, max); }
+  clampMin(min: number): Tensor { return clampMin(this, min); }
+  clampMax(max: number): Tensor { return clampMax(this, max); }
+  // ── selection, masking, comparison ──
+  /** torch's x.where(condition, other): this where condition is nonzero, else other. */
+  where(condition: TensorLike, other: TensorLike): Tensor { return where(condition, this, other); }
+  maskedFill(mask: TensorLike, value: number | Tensor): Tensor { return maskedFill(this, mask, value); }
+  tril(diagonal = 0): Tensor { return tril(this, diagonal); }
+  triu(diagonal = 0): Tensor { return triu(this, diagonal); }
+  eq(other: TensorLike): Tensor { return eq(this, other); }
+  ne(other: TensorLike): Tensor { return ne(this, other); }
+  lt(other: TensorLike): Tensor { return lt(this, other); }
+  le(other: TensorLike): Tensor { return le(this, other); }
+  gt(other: TensorLike): Tensor { return gt(this, other); }
+  ge(other: TensorLike): Tensor { return ge(this, other); }
   // ── matmul, reductions, softmax ──
   matmul(other: Tensor): Tensor { return matmul(this, other); }
   sum(dim?: number | number[], keepdim = false): Tensor { return sum(this, dim, keepdim); }

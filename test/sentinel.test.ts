@@ -318,6 +318,29 @@ method('narrow', [INTS, INTS, INTS], () => [m33(), 0, 1, 1]);
 method('indexSelect', [INTS, INDICES], () => [m33(), 1, Int32Array.of(0, 2)]);
 method('gather', [INTS, INDICES], () => [m33(), 0, tg.tensor([[0, 1, 2]])]);
 
+// issue 9: selection, masking, comparison, clamp, more unary (functions, then methods)
+const cond3 = (): T => tg.tensor([1, 0, 2]);
+for (const f of ['sin', 'cos', 'square', 'rsqrt', 'silu'] as const) add(`tg.${f}`, [TENSORS], () => [m33()], (a) => (tg[f] as (x: unknown) => unknown)(a[0]));
+add('tg.softplus', [TENSORS, optionsHostile(['beta', 'threshold'])], () => [m33(), { beta: 2, threshold: 5 }], (a) => tg.softplus(a[0], a[1]));
+add('tg.clamp', [TENSORS, NUMS, NUMS], () => [m33(), -1, 1], (a) => tg.clamp(a[0], a[1], a[2]));
+add('tg.clamp', [TENSORS, optionsHostile(['min', 'max'])], () => [m33(), { min: -1, max: 1 }], (a) => tg.clamp(a[0], a[1]));
+add('tg.clampMin', [TENSORS, NUMS], () => [m33(), -1], (a) => tg.clampMin(a[0], a[1]));
+add('tg.clampMax', [TENSORS, NUMS], () => [m33(), 1], (a) => tg.clampMax(a[0], a[1]));
+add('tg.where', [TENSORS, TENSORS, TENSORS], () => [cond3(), m33(), v3()], (a) => tg.where(a[0], a[1], a[2]));
+add('tg.maskedFill', [TENSORS, TENSORS, [...NUMS, ...TENSORS]], () => [m33(), cond3(), -Infinity], (a) => tg.maskedFill(a[0], a[1], a[2]));
+for (const f of ['tril', 'triu'] as const) add(`tg.${f}`, [TENSORS, INTS], () => [m33(), -1], (a) => tg[f](a[0], a[1]));
+for (const f of ['eq', 'ne', 'lt', 'le', 'gt', 'ge'] as const) add(`tg.${f}`, [TENSORS, TENSORS], () => [m33(), v3()], (a) => tg[f](a[0], a[1]));
+for (const f of ['sin', 'cos', 'square', 'rsqrt', 'silu']) method(f, [], () => [m33()]);
+method('softplus', [optionsHostile(['beta', 'threshold'])], () => [m33(), { threshold: 1 }]);
+method('clamp', [NUMS, NUMS], () => [m33(), null, 2]);
+method('clamp', [optionsHostile(['min', 'max'])], () => [m33(), { max: 2 }]);
+method('clampMin', [NUMS], () => [m33(), 0]);
+method('clampMax', [NUMS], () => [m33(), 0]);
+method('where', [TENSORS, TENSORS], () => [m33(), cond3(), 0]);
+method('maskedFill', [TENSORS, [...NUMS, ...TENSORS]], () => [m33(), cond3(), 7]);
+for (const f of ['tril', 'triu']) method(f, [INTS], () => [m33(), 1]);
+for (const f of ['eq', 'ne', 'lt', 'le', 'gt', 'ge']) method(f, [TENSORS], () => [m33(), 2]);
+
 // nn.functional
 for (const f of ['maxPool2d', 'avgPool2d'] as const) {
   add(`F.${f}`, [TENSORS, INTS, optionsHostile(['stride', 'padding'])], () => [img(), 2, { stride: 1, padding: 1 }], (a) => F[f](a[0], a[1], a[2]));
