@@ -51,4 +51,7 @@ export const NLL_LOSS = 37;
 export const MSE_LOSS = 38;
 export const BCE_WITH_LOGITS = 39;
 
-export const OP_COUNT = 40;
+// fused attention (ops/attention.ts)
+export const SCALED_DOT_PRODUCT_ATTENTION = 45;
+
+export const OP_COUNT = 46;
