@@ -72,9 +72,10 @@ function readGeometry(rec: usize): bool {
   lse = dataPtr(attr(rec, 1));
   mask = attr(rec, 0);
   if (mask >= 0) {
-    maskRows = maskDim(rank - 2) == 1 ? 0 : maskDim(rank - 1);
-    maskCols = maskDim(rank - 1) == 1 ? 0 : 1;
-    maskMatrix = maskDim(rank - 2) * maskDim(rank - 1);
+    let rows = maskDim(rank - 2), cols = maskDim(rank - 1);
+    maskRows = rows == 1 ? 0 : cols;
+    maskCols = cols == 1 ? 0 : 1;
+    maskMatrix = rows * cols;
   }
   // room for backward's buffers too, asked for here: backward then allocates nothing
   let p = scratchFor(<usize>(2 * BQ * BK + max(L, BQ * (Ev + 2))) << 2);
@@ -156,10 +157,10 @@ function expRow(s: usize, nk: i32, base: f32): f32 {
   return total;
 }
 
-/** The dropout factor z of score (b, i, j): 0 or 1/(1 − p). */
-// @ts-ignore: decorator
-@inline function dropFactor(b: i32, i: i32, j: i32): f32 {
-  return uniformAt(seed, (<u64>b * <u64>L + <u64>i) * <u64>S + <u64>j) < drop ? 0 : keep;
+/** row[j] *= z_(b, i, j0 + j) for j < n: dropout's factor, 0 with probability p, else 1/(1 − p). */
+function dropRow(row: usize, b: i32, i: i32, j0: i32, n: i32): void {
+  let first = (<u64>b * <u64>L + <u64>i) * <u64>S + <u64>j0;
+  for (let j = 0; j < n; j++) store<f32>(at(row, j), load<f32>(at(row, j)) * (uniformAt(seed, first + <u64>j) < drop ? 0 : keep));
 }
 
 export function attentionForward(rec: usize): void {
@@ -186,7 +187,7 @@ export function attentionForward(rec: usize): void {
           store<f32>(at(lAt, r), load<f32>(at(lAt, r)) * c + expRow(s, nk, base));
           store<f32>(at(mAt, r), mNew);
           if (c != 1) for (let e = 0; e < Ev; e++) store<f32>(at(acc, r * Ev + e), load<f32>(at(acc, r * Ev + e)) * c);
-          if (drop > 0) for (let j = 0; j < nk; j++) store<f32>(at(s, j), load<f32>(at(s, j)) * dropFactor(b, i, j0 + j));
+          if (drop > 0) dropRow(s, b, i, j0, nk);
         }
         gemm(rows, Ev, nk, sTile, nk, 1, at(vb, j0 * Ev), Ev, 1, acc, true); // acc += p·v
       }
@@ -228,18 +229,13 @@ export function attentionBackward(rec: usize): void {
           let i = i0 + r, s = at(sTile, r * nk), d = at(dTile, r * nk), di = load<f32>(at(dAt, i));
           prepareRow(s, i, at(mb, i * maskRows), j0, nk);
           expRow(s, nk, load<f32>(at(lb, i)));
+          // d ← dS·scale = p (z·dP − D)·scale, then s ← p·z for dv
+          if (drop > 0) dropRow(d, b, i, j0, nk);
+          let dv = f32x4.splat(di), sc = f32x4.splat(scale);
           let j = 0;
-          if (drop == 0) { // d ← dS·scale = p (dP − D)·scale
-            let dv = f32x4.splat(di), sc = f32x4.splat(scale);
-            for (; j + 4 <= nk; j += 4) {
-              v128.store(at(d, j), f32x4.mul(f32x4.mul(v128.load(at(s, j)), f32x4.sub(v128.load(at(d, j)), dv)), sc));
-            }
-          }
-          for (; j < nk; j++) { // s ← p·z (for dv), d ← dS·scale = p (z·dP − D)·scale
-            let p = load<f32>(at(s, j)), z: f32 = drop > 0 ? dropFactor(b, i, j0 + j) : 1;
-            store<f32>(at(s, j), p * z);
-            store<f32>(at(d, j), p * (load<f32>(at(d, j)) * z - di) * scale);
-          }
+          for (; j + 4 <= nk; j += 4) v128.store(at(d, j), f32x4.mul(f32x4.mul(v128.load(at(s, j)), f32x4.sub(v128.load(at(d, j)), dv)), sc));
+          for (; j < nk; j++) store<f32>(at(d, j), load<f32>(at(s, j)) * (load<f32>(at(d, j)) - di) * scale);
+          if (drop > 0) dropRow(s, b, i, j0, nk);
         }
         if (gv) gemm(nk, Ev, rows, sTile, 1, nk, at(gb, i0 * Ev), Ev, 1, at(gv, (b * S + j0) * Ev), true); // dv += (p·z)ᵀ·dO
         if (gq) gemm(rows, E, nk, dTile, nk, 1, at(kb, j0 * E), E, 1, at(gq, (b * L + i0) * E), true);     // dq += dS·k
