@@ -254,13 +254,11 @@ export function scaledDotProductAttention(query: TensorLike, key: TensorLike, va
   const p = o.dropoutP ?? 0, causal = o.isCausal ?? false;
   if (causal && o.attnMask != null) throw new Error(`${op}: pass either attnMask or isCausal: true, not both (as PyTorch)`);
   return operands(op, ['query', 'key', 'value', 'attnMask'], [query, key, value, o.attnMask], ([q, k, v, mask]) => {
-    const r = q!.dims.length, lead = q!.dims.slice(0, -2), [L, E] = q!.dims.slice(-2);
-    const what = `query of shape ${fmt(q!.dims)}, key of shape ${fmt(k!.dims)} and value of shape ${fmt(v!.dims)}`;
-    if (r < 2 || k!.dims.length !== r || v!.dims.length !== r || !sameShape(k!.dims.slice(0, -2), lead) || !sameShape(v!.dims.slice(0, -2), lead)) {
-      throw new Error(`${op}: ${what} must have the same rank (at least 2) and equal leading dims [..., L|S, E|Ev]`);
+    const r = q!.dims.length, lead = q!.dims.slice(0, -2), [L, E] = q!.dims.slice(-2), S = k!.dims[r - 2];
+    if (r < 2 || k!.dims.length !== r || v!.dims.length !== r || !sameShape(k!.dims.slice(0, -2), lead) || !sameShape(v!.dims.slice(0, -2), lead) ||
+      k!.dims[r - 1] !== E || v!.dims[r - 2] !== S) {
+      throw new Error(`${op}: query of shape ${fmt(q!.dims)}, key of shape ${fmt(k!.dims)} and value of shape ${fmt(v!.dims)} do not fit [..., L, E], [..., S, E] and [..., S, Ev] with equal leading dims`);
     }
-    const S = k!.dims[r - 2];
-    if (k!.dims[r - 1] !== E || v!.dims[r - 2] !== S) throw new Error(`${op}: ${what} do not fit (expected key [..., S, ${E}] and value [..., S, Ev])`);
     const scores = [...lead, L, S];
     if (mask) {
       let fits = false;
