@@ -174,6 +174,59 @@ describe('scaledDotProductAttention', () => {
     for (const t of [q, k, v, out]) t.dispose();
   });
 
+  it('running out of memory at any allocation, forward or backward, throws a RangeError and changes nothing', () => {
+    tg.manualSeed(6);
+    // L = 1500 rows: more than any call above, so the kernel's scratch has to grow too
+    const q = tg.randn([1, 1500, 4], { requiresGrad: true }), k = tg.randn([1, 40, 4], { requiresGrad: true });
+    const v = tg.randn([1, 40, 3], { requiresGrad: true }), mask = tg.randn([1500, 40]);
+    const values = (): number[][] => [q, k, v, mask].map((t) => Array.from(t.data()));
+    const before = values();
+    let failures = 0;
+    for (let n = 1; n < 50; n++) {
+      const mem = tg.memory();
+      tg.__testing.failAllocAfter(n);
+      let out: tg.Tensor;
+      try {
+        out = F.scaledDotProductAttention(q, k, v, { attnMask: mask, dropoutP: 0.1 });
+      } catch (err) {
+        expect(err).toBeInstanceOf(RangeError);
+        expect(tg.memory().tensors).toBe(mem.tensors);
+        expect(values()).toEqual(before);
+        failures++;
+        continue;
+      } finally {
+        tg.__testing.failAllocAfter(0);
+      }
+      out.dispose();
+      break;
+    }
+    expect(failures).toBeGreaterThan(1); // the output, the stats, the scratch (and the tape)
+    let backwardFailures = 0;
+    for (let n = 1; n < 50; n++) {
+      const ok = tg.tidy(() => {
+        const loss = F.scaledDotProductAttention(q, k, v, { attnMask: mask }).sum();
+        const mem = tg.memory();
+        tg.__testing.failAllocAfter(n);
+        try {
+          loss.backward();
+          return true;
+        } catch (err) {
+          expect(err).toBeInstanceOf(RangeError);
+          expect([q, k, v].map((t) => t.grad)).toEqual([null, null, null]);
+          expect(tg.memory()).toEqual(mem);
+          return false;
+        } finally {
+          tg.__testing.failAllocAfter(0);
+        }
+      });
+      if (ok) break;
+      backwardFailures++;
+    }
+    expect(backwardFailures).toBeGreaterThan(0);
+    expect(q.grad).not.toBeNull();
+    tg.dispose([q, k, v, mask]);
+  });
+
   it('a row with no allowed key is NaN, as PyTorch; S = 0 gives zeros', () => tg.tidy(() => {
     const q = tg.ones([1, 2, 2]), k = tg.ones([1, 3, 2]), v = tg.ones([1, 3, 2]);
     const out = F.scaledDotProductAttention(q, k, v, { attnMask: tg.tensor([[0, 0, 0], [-Infinity, -Infinity, -Infinity]]) }).data();
