@@ -22,7 +22,7 @@
 //   i0 = additive mask node (broadcastable to [B.., L, S]) or -1, i1 = stats node,
 //   i2 = 1 when causal, i3 = dropout p as f32 bits, i4 = PART_MAIN, f0 = scale
 // hold record, appended right after on the same output: a = mask or -1, b = stats, c = an input that
-//   requires grad (so it is recorded exactly when the main record is) or -1, i4 = PART_HOLD.
+//   requires grad (so it is recorded exactly when the main record is) or -1, i4 = 1 (not PART_MAIN).
 //   It runs nothing: it holds the mask and stats nodes (refs, traces) for as long as the graph lives.
 //
 //   stats ┌──────────────────────────┬───────┬───────┐
@@ -39,6 +39,8 @@ import { gemm } from "./matmul";
 
 // @ts-ignore: decorator
 @inline const PART_MAIN: i32 = 0;
+// Tiles: a BQ × BK score tile and its dP twin are 8 KB each, and a BK-key slice of K and of V is
+// 4 KB per 16 of E: with the GPT's E = 16 everything a tile touches stays in L1.
 // @ts-ignore: decorator
 @inline const BQ: i32 = 32;
 // @ts-ignore: decorator
