@@ -14,6 +14,7 @@ import { shapeForward, shapeBackward } from "./ops/shape";
 import { conv2dForward, conv2dBackward, poolForward, poolBackward } from "./ops/conv";
 import { lossForward, lossBackward } from "./ops/loss";
 import { extraOp, triangle } from "./ops/elementwise";
+import { attentionForward, attentionBackward } from "./ops/attention";
 import { alloc, free, allocFailures, reserve } from "./alloc";
 import { newScopedNode } from "./scopes";
 import { isTracing, traceInstruction } from "./replay";
@@ -76,6 +77,8 @@ export function forward(rec: usize): bool {
       extraOp(rec, false); return true;
     case Op.TRIL: case Op.TRIU:
       triangle(rec, false); return true;
+    case Op.SCALED_DOT_PRODUCT_ATTENTION:
+      attentionForward(rec); return true;
   }
   return false;
 }
@@ -111,6 +114,8 @@ function backwardRecord(rec: usize): bool {
       triangle(rec, true); return true;
     case Op.COMPARE: // never recorded: the façade runs it with gradients off (a constant, like argmax)
       return true;
+    case Op.SCALED_DOT_PRODUCT_ATTENTION:
+      attentionBackward(rec); return true;
   }
   return false;
 }
