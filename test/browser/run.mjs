@@ -6,8 +6,8 @@
 // The page trains the fixed-seed MLP of app/train.js; Node runs the same module, and the losses
 // must agree within 1e-5 relative. Then the playground is built, trained in Chromium until its
 // loss falls below a threshold, and screenshotted to test-artifacts/playground.png. Last,
-// examples/worker (training in a Web Worker) is built with Vite and run in Chromium (build and
-// dev server): its losses must match Node's run of the same module and fall.
+// examples/worker (training in a Web Worker) is built with Vite and webpack 5 and run in Chromium
+// (and from Vite's dev server): its losses must match Node's run of the same module and fall.
 // Exits non-zero on any failure.
 import { execFileSync } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
@@ -201,8 +201,8 @@ async function testPlayground(context, work) {
 
 /**
  * examples/worker, copied beside the app (so it resolves the installed package), built with Vite
- * and served by its dev server: the worker's losses must match Node's run of the same train.js,
- * fall, and arrive while the page keeps drawing frames.
+ * and webpack 5 and served by Vite's dev server: the worker's losses must match Node's run of the
+ * same train.js, fall, and arrive while the page keeps drawing frames.
  */
 async function testWorkerExample(context, project, work) {
   const dir = join(project, 'worker');
@@ -210,10 +210,11 @@ async function testWorkerExample(context, project, work) {
   const { train } = await import(pathToFileURL(join(dir, 'train.js')).href);
   const node = [];
   train(WORKER_STEPS, (_, loss) => node.push(loss));
-  const built = await serve(await buildVite(dir, join(work, 'out', 'worker')));
+  const built = await serve(await buildVite(dir, join(work, 'out', 'worker-vite')));
+  const packed = await serve(await buildWebpack(dir, join(work, 'out', 'worker-webpack')));
   const dev = await startViteDev(dir);
   try {
-    for (const [name, url] of [['worker (vite build)', built.url], ['worker (vite dev)', dev.url]]) {
+    for (const [name, url] of [['worker (vite build)', built.url], ['worker (webpack 5)', packed.url], ['worker (vite dev)', dev.url]]) {
       const result = await runPage(context, `${url}?steps=${WORKER_STEPS}`);
       const worst = compare(name, { losses: node }, result);
       const [first, last] = [result.losses[0], result.losses.at(-1)];
@@ -224,6 +225,7 @@ async function testWorkerExample(context, project, work) {
     }
   } finally {
     await built.close();
+    await packed.close();
     await dev.close();
   }
 }
