@@ -15,9 +15,9 @@ import * as esbuild from 'esbuild';
 import { chromium } from 'playwright-core';
 import * as vite from 'vite';
 import webpack from 'webpack';
+import { ensureBuilt, installTarball, pack, relDiff } from '../packed.mjs';
 import { serve } from '../../scripts/static-server.mjs';
 import { buildPlayground } from '../../scripts/playground.mjs';
-import { ensureBuilt, installTarball, pack, relDiff } from '../packed.mjs';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const APP = join(ROOT, 'test', 'browser', 'app');
