@@ -9,8 +9,7 @@
 // examples/worker (training in a Web Worker) is built with Vite and webpack 5 and run in Chromium
 // (and from Vite's dev server): its losses must match Node's run of the same module and fall.
 // Exits non-zero on any failure.
-import { execFileSync } from 'node:child_process';
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -18,6 +17,7 @@ import * as esbuild from 'esbuild';
 import { chromium } from 'playwright-core';
 import * as vite from 'vite';
 import webpack from 'webpack';
+import { ensureBuilt, installTarball, pack, relDiff } from '../packed.mjs';
 import { serve } from '../../scripts/static-server.mjs';
 import { buildPlayground } from '../../scripts/playground.mjs';
 
@@ -39,44 +39,12 @@ const t0 = performance.now();
 const elapsed = () => `${((performance.now() - t0) / 1000).toFixed(1)}s`;
 const log = (msg) => console.log(`[${elapsed()}] ${msg}`);
 
-/** the environment without npm's lifecycle variables (set when run through `npm run`) */
-function cleanEnv() {
-  return Object.fromEntries(Object.entries(process.env).filter(([k]) => !/^npm_/i.test(k)));
-}
-
-function run(cmd, args, cwd) {
-  try {
-    return execFileSync(cmd, args, { cwd, env: cleanEnv(), encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
-  } catch (e) {
-    throw new Error(`${cmd} ${args.join(' ')} failed in ${cwd}:\n${e.stdout ?? ''}\n${e.stderr ?? ''}`);
-  }
-}
-
-// ── the package ──────────────────────────────────────────────────────────────────────────────
-
-function newestMtime(path) {
-  const st = statSync(path);
-  if (!st.isDirectory()) return st.mtimeMs;
-  return Math.max(0, ...readdirSync(path).map((f) => newestMtime(join(path, f))));
-}
-
-/** Builds dist/ when it is missing or older than the sources (npm test has usually just built it). */
-function ensureBuilt() {
-  const dist = join(ROOT, 'dist', 'index.js');
-  const sources = ['assembly', 'bindings', 'asconfig.json', 'tsup.config.ts'].map((p) => join(ROOT, p));
-  if (existsSync(dist) && statSync(dist).mtimeMs >= Math.max(...sources.map(newestMtime))) return;
-  log('dist/ is missing or stale: npm run build');
-  run('npm', ['run', 'build'], ROOT);
-}
-
-/** npm pack into `work`, then a project there with the tarball installed and the app copied in. */
+/** npm pack into `work`, then a project there with the app copied in and the tarball installed. */
 function packAndInstall(work) {
-  const out = run('npm', ['pack', '--json', '--ignore-scripts', '--pack-destination', work], ROOT);
-  const tarball = join(work, JSON.parse(out.slice(out.indexOf('[')))[0].filename);
+  const tarball = pack(work);
   const project = join(work, 'app');
   cpSync(APP, project, { recursive: true });
-  writeFileSync(join(project, 'package.json'), JSON.stringify({ name: 'app', private: true, type: 'module' }, null, 2));
-  run('npm', ['install', tarball, '--no-audit', '--no-fund', '--ignore-scripts', '--offline', '--cache', join(work, 'npm-cache')], project);
+  installTarball(project, tarball, join(work, 'npm-cache'));
   return { tarball, project };
 }
 
@@ -101,7 +69,7 @@ async function buildEsbuild(project, outDir) {
   });
   cpSync(join(project, 'index.html'), join(outDir, 'index.html'));
   const inputs = Object.keys(result.metafile.inputs).map((f) => relative(project, join(process.cwd(), f)));
-  const expected = new Set(['main.js', 'train.js', join('node_modules', 'tapegrad', 'dist', 'index.js')]);
+  const expected = new Set(['main.js', 'train.js', 'mlp.js', join('node_modules', 'tapegrad', 'dist', 'index.js')]);
   const unexpected = inputs.filter((f) => !expected.has(f));
   if (unexpected.length) throw new Error(`esbuild: the browser bundle pulls in more than the package's ESM file: ${unexpected.join(', ')}`);
   log(`esbuild inputs: ${inputs.join(', ')} (no Node built-in)`);
@@ -148,10 +116,6 @@ async function runPage(context, url) {
   } finally {
     await page.close();
   }
-}
-
-function relDiff(a, b) {
-  return a === b ? 0 : Math.abs(a - b) / Math.max(Math.abs(a), Math.abs(b));
 }
 
 /** Checks a Chromium run against Node's; returns the largest relative difference. */
@@ -234,7 +198,7 @@ async function testWorkerExample(context, project, work) {
 
 async function main() {
   if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} not found: apt-get install -y chromium`);
-  ensureBuilt();
+  ensureBuilt(log);
   const work = mkdtempSync(join(tmpdir(), 'tapegrad-browser-'));
   const closers = [];
   try {

@@ -1,30 +1,8 @@
 // The training run the browser test compares across platforms: Node imports this file directly,
-// and each bundler builds it into the page (main.js). Everything is fixed by tg.manualSeed(0).
+// and each bundler builds it into the page (main.js). The run itself is mlp.js, which
+// test/runtimes shares.
 import * as tg from 'tapegrad';
+import { trainMLP } from './mlp.js';
 
-export const STEPS = 20;
-
-/** Trains a 2→16→16→2 tanh MLP for `steps` SGD steps (full batch) on seeded data; returns the losses and the build. */
-export function train(steps = STEPS) {
-  tg.manualSeed(0);
-  // 64 points from the seeded generator, labelled by the XOR of their signs.
-  const x = tg.keep(tg.randn([64, 2]));
-  const xy = x.data();
-  const labels = Int32Array.from({ length: 64 }, (_, i) => (xy[2 * i] * xy[2 * i + 1] > 0 ? 1 : 0));
-
-  const model = new tg.nn.MLP(2, [16, 16], 2, { activation: 'tanh' });
-  const opt = new tg.optim.SGD(model.parameters(), { lr: 0.5, momentum: 0.9 });
-  const losses = [];
-  for (let i = 0; i < steps; i++) {
-    losses.push(tg.tidy(() => {
-      opt.zeroGrad();
-      const loss = tg.nn.functional.crossEntropy(model.forward(x), labels);
-      loss.backward();
-      opt.step();
-      return loss.item();
-    }));
-  }
-  opt.dispose();
-  tg.dispose([x, ...model.parameters()]);
-  return { build: tg.build, losses };
-}
+/** Trains the fixed MLP of mlp.js with this build of tapegrad; returns the losses and the build. */
+export const train = (steps) => trainMLP(tg, steps);
