@@ -46,6 +46,9 @@ interface CoreExports {
 }
 
 const simdBytes = fromHex(simdHex);
+if (!WebAssembly.validate(simdBytes)) {
+  throw new Error('tapegrad: this JavaScript runtime cannot run WebAssembly SIMD, which tapegrad needs (Node ≥ 16.4, Deno, Bun, Chrome ≥ 91, Firefox ≥ 89, Safari ≥ 16.4)');
+}
 const relaxedBytes = applyPatch(simdBytes, relaxedPatch);
 /** Which build was loaded: 'relaxed-simd' where the runtime supports it, else 'simd'. */
 export const build: 'simd' | 'relaxed-simd' = WebAssembly.validate(relaxedBytes) ? 'relaxed-simd' : 'simd';

@@ -8,7 +8,7 @@
 // `import` and through `require`. Every run's losses must match this Node 20's within 1e-6
 // relative, and tg.build must be 'relaxed-simd' exactly where the runtime validates a relaxed-SIMD
 // instruction by itself. Prints a table; exits non-zero on any failure.
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { homedir, tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
@@ -130,6 +130,13 @@ function newProject(project, r, tarball, work, env) {
   run(r.command, ['add', tarball], project, env);
 }
 
+/** What importing tapegrad prints under Node 18 with SIMD switched off. */
+function noSimdMessage(node, project, env) {
+  const r = spawnSync(node, ['--no-experimental-wasm-simd', '-e', "import('tapegrad').catch((e) => console.log(e.message))"],
+    { cwd: project, env, encoding: 'utf8', timeout: RUN_TIMEOUT });
+  return `${r.stdout}${r.stderr}`.trim();
+}
+
 async function main() {
   if (Number(process.versions.node.split('.')[0]) !== 20) {
     throw new Error(`run this under Node 20, the reference the other runtimes are compared with (this is ${process.version})`);
@@ -166,6 +173,11 @@ async function main() {
       }
       if (!reference) throw new Error(`the reference run (Node ${process.version}, import) failed:\n${failures.join('\n')}`);
     }
+
+    // a runtime without WebAssembly SIMD gets tapegrad's own message at import, not V8's CompileError
+    const noSimd = noSimdMessage(join(CACHE, 'node_modules', 'node18', 'bin', 'node'), join(work, 'node18'), env);
+    if (noSimd.includes('tapegrad: this JavaScript runtime cannot run WebAssembly SIMD')) counts.passed++;
+    else { failures.push(`node18 --no-experimental-wasm-simd: expected tapegrad's no-SIMD message, got: ${noSimd}`); counts.failed++; }
 
     console.log(`\n${table(rows, reference)}\n`);
     if (failures.length) throw new Error(failures.join('\n'));
