@@ -5,7 +5,8 @@
 // config), serves each on 127.0.0.1 and opens it in Debian's Chromium through playwright-core.
 // The page trains the fixed-seed MLP of app/train.js; Node runs the same module, and the losses
 // must agree within 1e-5 relative. Then the playground is built, trained in Chromium until its
-// loss falls below a threshold, and screenshotted to test-artifacts/playground.png.
+// loss falls below a threshold, and screenshotted to test-artifacts/playground.png; then its Web
+// Worker is checked, and its main thread traced while training (playground-worker.mjs).
 // Exits non-zero on any failure.
 import { execFileSync } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
@@ -18,6 +19,7 @@ import * as vite from 'vite';
 import webpack from 'webpack';
 import { serve } from '../../scripts/static-server.mjs';
 import { buildPlayground } from '../../scripts/playground.mjs';
+import { testPlaygroundWorker } from './playground-worker.mjs';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const APP = join(ROOT, 'test', 'browser', 'app');
@@ -250,6 +252,7 @@ async function main() {
     console.log();
 
     const playground = await testPlayground(context, work);
+    playground.worker = await testPlaygroundWorker(context, join(work, 'playground'), log);
 
     mkdirSync(ARTIFACTS, { recursive: true });
     writeFileSync(join(ARTIFACTS, 'browser-results.json'), JSON.stringify({ node: { version: process.version, ...node }, chromium: results, maxRelDiff: worst, playground }, null, 2) + '\n');
