@@ -53,7 +53,7 @@ function receive(m) {
     const [t0, s0] = state.rateWindow[0];
     if (now > t0) state.rate = ((m.step - s0) * 1000) / (now - t0);
   }
-  if (state.running && !m.running) setRunning(false); // the worker stopped: the loss is not finite
+  if (m.diverged) setRunning(false); // the worker stopped: the loss is not finite
 }
 
 function fail(message) {
@@ -64,12 +64,12 @@ function fail(message) {
 
 worker.onmessage = ({ data: m }) => {
   if (m.type === 'snapshot') receive(m);
+  else if (m.type === 'error') fail(m.message);
   else if (m.type === 'ready') {
     Object.assign(state, { build: m.build, isolated: m.isolated });
     $('build').textContent = m.build;
     $('isolated').textContent = m.isolated ? 'yes' : 'no';
   }
-  else if (m.type === 'error') fail(m.message);
 };
 worker.onerror = (e) => {
   e.preventDefault();

@@ -45,7 +45,7 @@ function trainStep() {
 }
 
 /** Posts the state: loss and accuracy on the training set, the class-1 probability over the heatmap grid, and the training losses since the last snapshot. */
-function snapshot(fresh = false) {
+function snapshot({ fresh = false, diverged = false } = {}) {
   const { model, x, labels } = state;
   const [loss, predicted, probs] = tg.tidy(() => tg.noGrad(() => {
     const logits = model.forward(x);
@@ -61,7 +61,7 @@ function snapshot(fresh = false) {
   state.losses = [];
   state.wanted = false;
   postMessage({
-    type: 'snapshot', fresh, dataset: state.dataset, running: state.running, step: state.step, losses,
+    type: 'snapshot', fresh, diverged, dataset: state.dataset, step: state.step, losses,
     loss, accuracy: correct / POINTS, probs, tensors: tg.memory().tensors,
   }, [losses.buffer, probs.buffer]);
 }
@@ -86,14 +86,14 @@ function train() {
     state.losses.push(loss);
     if (!Number.isFinite(loss)) state.running = false;
   } while (state.running && performance.now() - start < SLICE_MS);
-  if (state.wanted || !state.running) snapshot();
+  if (state.wanted || !state.running) snapshot({ diverged: !state.running });
   schedule();
 }
 
 const COMMANDS = {
   reset({ settings }) {
     reset(settings);
-    snapshot(true);
+    snapshot({ fresh: true });
   },
   run({ on }) {
     if (on === state.running) return;

@@ -1,8 +1,8 @@
 // The playground trains in a Web Worker and its page stays responsive. testPlaygroundWorker (run by
 // test/browser/run.mjs) serves a built playground with COOP/COEP headers and checks, in Chromium:
-// the worker is cross-origin isolated; changing a setting mid-training restarts training, Stop
-// stops it, and an error in the worker shows in the page; and, from a performance trace taken
-// while training, the main thread's longest task and frame.
+// the worker is cross-origin isolated; changing a setting mid-training restarts training; Stop
+// stops it, and so does a NaN loss; an error in the worker shows in the page; and, from a
+// performance trace taken while training, the main thread's longest task and frame.
 //
 //   node test/browser/playground-worker.mjs <dir> [--runs N] [--ms M]
 // measures only: it serves <dir> (a built playground, e.g. from `npm run playground:build`),
@@ -96,7 +96,7 @@ export async function measurePlayground(context, url, ms = 5000) {
 // longest task took 20-22 ms of CPU time; drawing a snapshot takes under 10.
 const MAX_TASK_CPU_MS = 1000 / 60;
 
-/** Train, change a setting while training, Stop, and a bad setting (its error shows in the page). */
+/** Train, change a setting while training, Stop, a diverging run (stops by itself), and a bad setting (its error shows in the page). */
 async function checkControls(context, url) {
   const page = await context.newPage();
   const errors = [];
@@ -122,6 +122,15 @@ async function checkControls(context, url) {
     await page.waitForTimeout(500);
     if ((await pg('step')) !== stopped) throw new Error(`playground: still training after Stop (step ${stopped} → ${await pg('step')})`);
 
+    // SGD at lr 1 on this deep wide net reaches a NaN loss within a few dozen steps: the worker stops
+    for (const [id, value] of [['#dataset', 'moons'], ['#activation', 'leakyRelu'], ['#width', '64'], ['#optimizer', 'sgd'], ['#lr', '1']]) await page.selectOption(id, value);
+    await page.fill('#depth', '4');
+    await page.waitForFunction(() => window.playground.step === 0);
+    await page.click('#train');
+    await page.waitForFunction(() => !window.playground.running, null, { timeout: PAGE_TIMEOUT });
+    const diverged = await page.evaluate(() => ({ step: window.playground.step, loss: window.playground.loss, shown: document.querySelector('#loss').textContent }));
+    if (Number.isFinite(diverged.loss) || diverged.shown !== '–') throw new Error(`playground: stopped by itself at step ${diverged.step} with loss ${diverged.loss} (${diverged.shown})`);
+
     await page.evaluate(() => document.querySelector('#activation').add(new Option('bogus', 'bogus')));
     await page.selectOption('#activation', 'bogus');
     await page.waitForSelector('#error:not([hidden])');
@@ -130,7 +139,7 @@ async function checkControls(context, url) {
     await page.selectOption('#activation', 'tanh');
     await page.waitForSelector('#error[hidden]', { state: 'attached' });
     if (errors.length) throw new Error(errors.join('\n'));
-    return { stoppedAt: stopped, error: shown };
+    return { stoppedAt: stopped, divergedAt: diverged.step, error: shown };
   } finally {
     await page.close();
   }
@@ -141,7 +150,7 @@ export async function testPlaygroundWorker(context, dir, log = console.log) {
   const server = await serve(dir, { headers: ISOLATION_HEADERS });
   try {
     const controls = await checkControls(context, server.url);
-    log(`playground worker: cross-origin isolated; a setting changed mid-training restarts it; Stop holds step ${controls.stoppedAt}; the worker's error shows in the page`);
+    log(`playground worker: cross-origin isolated; a setting changed mid-training restarts it; Stop holds step ${controls.stoppedAt}; a NaN loss stops it (step ${controls.divergedAt}); the worker's error shows in the page`);
     const r = await measurePlayground(context, server.url);
     log(`playground main thread over 5 s of training: longest task ${r.longestTaskMs.toFixed(1)} ms wall, ${r.longestTaskCpuMs.toFixed(1)} ms CPU ` +
       `(busy ${(100 * r.busy).toFixed(0)}%), longest frame ${r.longestFrameMs.toFixed(1)} ms, ${r.frames} frames; ` +
