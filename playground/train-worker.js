@@ -17,7 +17,10 @@ const SLICE_MS = 8; // training between two looks at the message queue (a Stop w
 const grid = tg.keep(tg.tensor(gridPoints(), { shape: [GRID * GRID, 2] }));
 const state = { dataset: null, x: null, labels: null, model: null, opt: null, running: false, step: 0, losses: [], wanted: true };
 
-/** A fresh model (seeded) and optimizer for the settings `s`, new data if the dataset changed; bad settings throw and leave the current model as it was. */
+/**
+ * A fresh model (seeded) and optimizer for the settings `s`, new data if the dataset changed.
+ * Bad settings throw and leave the current model as it was.
+ */
 function reset(s) {
   tg.manualSeed(0);
   const model = new tg.nn.MLP(2, Array(s.depth).fill(s.width), 2, { activation: s.activation });
@@ -44,7 +47,10 @@ function trainStep() {
   });
 }
 
-/** Posts the state: loss and accuracy on the training set, the class-1 probability over the heatmap grid, and the training losses since the last snapshot. */
+/**
+ * Posts the state: loss and accuracy on the training set, the class-1 probability over the
+ * heatmap grid, and the training losses since the last snapshot.
+ */
 function snapshot({ fresh = false, diverged = false } = {}) {
   const { model, x, labels } = state;
   const [loss, predicted, probs] = tg.tidy(() => tg.noGrad(() => {
