@@ -1,87 +1,17 @@
-// tapegrad playground: trains a small MLP on a 2-D dataset in the page and draws its decision
-// boundary and loss curve every frame. All tensor work runs in tapegrad (inside tg.tidy).
-import * as tg from 'tapegrad';
+// tapegrad playground: the page. A module Web Worker (train-worker.js) trains a small MLP on a
+// 2-D dataset; the page sends it the settings and Train/Stop, receives snapshots (losses, the
+// heatmap of the decision boundary) and draws the latest one each animation frame, so its main
+// thread never runs a training step.
+import { GRID, POINTS, VIEW, makeDataset } from './data.js';
 
-const POINTS = 240;      // training points (half per class)
-const GRID = 60;         // heatmap resolution (GRID × GRID model evaluations a frame)
-const VIEW = 1.6;        // the plane shown is [-VIEW, VIEW]²
-const FRAME_BUDGET = 12; // ms of training per animation frame
 const MAX_HISTORY = 600; // points kept in the loss chart (thinned as training goes on)
 const COLORS = [[232, 135, 30], [43, 108, 176]];
 
 const $ = (id) => document.getElementById(id);
 
-// ── datasets (seeded, so a dataset looks the same every time) ─────────────────────────────────
-
-function rng(seed) {
-  let s = seed >>> 0;
-  const uniform = () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-  const normal = () => Math.sqrt(-2 * Math.log(1 - uniform())) * Math.cos(2 * Math.PI * uniform());
-  return { uniform, normal };
-}
-
-const DATASETS = {
-  moons(i, label, r) {
-    const t = Math.PI * r.uniform();
-    const [x, y] = label === 0 ? [Math.cos(t), Math.sin(t)] : [1 - Math.cos(t), 0.5 - Math.sin(t)];
-    return [0.85 * (x - 0.5 + 0.1 * r.normal()), 0.85 * (y - 0.25 + 0.1 * r.normal())];
-  },
-  circles(i, label, r) {
-    const t = 2 * Math.PI * r.uniform();
-    const radius = (label === 0 ? 1.1 : 0.5) + 0.08 * r.normal();
-    return [radius * Math.cos(t), radius * Math.sin(t)];
-  },
-  spirals(i, label, r) {
-    const u = i / (POINTS / 2);
-    const radius = 0.12 + 1.15 * u;
-    const angle = 2.4 * Math.PI * u + label * Math.PI;
-    return [radius * Math.cos(angle) + 0.04 * r.normal(), radius * Math.sin(angle) + 0.04 * r.normal()];
-  },
-  xor(i, label, r) {
-    for (;;) {
-      const x = 2.6 * r.uniform() - 1.3;
-      const y = 2.6 * r.uniform() - 1.3;
-      if (Math.abs(x) > 0.08 && Math.abs(y) > 0.08 && (x * y > 0 ? 1 : 0) === label) return [x, y];
-    }
-  },
-};
-
-function makeDataset(name) {
-  const r = rng(7);
-  const xs = new Float32Array(POINTS * 2);
-  const labels = new Int32Array(POINTS);
-  for (let i = 0; i < POINTS; i++) {
-    const label = i % 2;
-    const [x, y] = DATASETS[name](i >> 1, label, r);
-    xs[2 * i] = x;
-    xs[2 * i + 1] = y;
-    labels[i] = label;
-  }
-  return { xs, labels };
-}
-
-// the heatmap's sample points, row by row from the top
-const gridPoints = new Float32Array(GRID * GRID * 2);
-for (let i = 0; i < GRID; i++) {
-  for (let j = 0; j < GRID; j++) {
-    gridPoints[2 * (i * GRID + j)] = -VIEW + ((j + 0.5) / GRID) * 2 * VIEW;
-    gridPoints[2 * (i * GRID + j) + 1] = VIEW - ((i + 0.5) / GRID) * 2 * VIEW;
-  }
-}
-const grid = tg.keep(tg.tensor(gridPoints, { shape: [GRID * GRID, 2] }));
-
-// ── model and training ────────────────────────────────────────────────────────────────────────
-
 const state = {
-  data: null, x: null, model: null, opt: null,
-  running: false, step: 0, loss: NaN, accuracy: NaN,
-  history: [], stride: 1, rate: 0, rateWindow: [],
+  data: null, probs: null, running: false, step: 0, loss: NaN, accuracy: NaN, tensors: NaN,
+  history: [], stride: 1, rate: 0, rateWindow: [], dirty: false, build: '…', isolated: false,
 };
 
 function settings() {
@@ -95,93 +25,78 @@ function settings() {
   };
 }
 
-function disposeModel() {
-  if (state.opt) state.opt.dispose();
-  if (state.model) tg.dispose(state.model.parameters());
-  state.opt = state.model = null;
-}
+// ── the worker ────────────────────────────────────────────────────────────────────────────────
 
-/** A fresh model (seeded) and optimizer for the current settings; new data if the dataset changed. */
-function reset() {
-  const s = settings();
-  if (!state.data || state.data.name !== s.dataset) {
-    if (state.x) state.x.dispose();
-    state.data = { name: s.dataset, ...makeDataset(s.dataset) };
-    state.x = tg.keep(tg.tensor(state.data.xs, { shape: [POINTS, 2] }));
-  }
-  disposeModel();
-  tg.manualSeed(0);
-  state.model = new tg.nn.MLP(2, Array(s.depth).fill(s.width), 2, { activation: s.activation });
-  const params = state.model.parameters();
-  state.opt = s.optimizer === 'adam' ? new tg.optim.Adam(params, { lr: s.lr }) : new tg.optim.SGD(params, { lr: s.lr, momentum: 0.9 });
-  Object.assign(state, { step: 0, loss: NaN, accuracy: NaN, history: [], stride: 1, rate: 0, rateWindow: [] });
-  evaluate();
-  render();
-}
+const worker = new Worker(new URL('./train-worker.js', import.meta.url), { type: 'module' });
 
-function trainStep() {
-  const { model, opt, x, data } = state;
-  return tg.tidy(() => {
-    opt.zeroGrad();
-    const loss = tg.nn.functional.crossEntropy(model.forward(x), data.labels);
-    loss.backward();
-    opt.step();
-    return loss.item();
-  });
-}
-
-/** Loss and accuracy on the training set, and the class-1 probability over the heatmap grid. */
-function evaluate() {
-  const { model, x, data } = state;
-  const [loss, predicted, probs] = tg.tidy(() => tg.noGrad(() => {
-    const logits = model.forward(x);
-    return [
-      tg.nn.functional.crossEntropy(logits, data.labels).item(),
-      logits.argmax(1).data(),
-      model.forward(grid).softmax(1).narrow(1, 1, 1).data(),
-    ];
-  }));
-  let correct = 0;
-  for (let i = 0; i < POINTS; i++) correct += predicted[i] === data.labels[i] ? 1 : 0;
-  state.loss = loss;
-  state.accuracy = correct / POINTS;
-  state.probs = probs;
-}
-
-function recordLoss(loss) {
-  if (state.step % state.stride === 0) state.history.push([state.step, loss]);
+function recordLoss(step, loss) {
+  if (step % state.stride === 0) state.history.push([step, loss]);
   if (state.history.length > MAX_HISTORY) {
     state.history = state.history.filter((_, i) => i % 2 === 0);
     state.stride *= 2;
   }
 }
 
-function frame(now) {
+/** Takes in a snapshot (drawn at the next animation frame). */
+function receive(m) {
+  if (m.fresh) {
+    $('error').hidden = true;
+    if (state.data?.name !== m.dataset) state.data = { name: m.dataset, ...makeDataset(m.dataset) };
+    Object.assign(state, { history: [], stride: 1, rate: 0, rateWindow: [] });
+  }
+  m.losses.forEach((loss, i) => recordLoss(m.step - m.losses.length + i + 1, loss));
+  Object.assign(state, { step: m.step, loss: m.loss, accuracy: m.accuracy, probs: m.probs, tensors: m.tensors, dirty: true });
   if (state.running) {
-    const start = performance.now();
-    let steps = 0;
-    do {
-      const loss = trainStep();
-      state.step++;
-      steps++;
-      recordLoss(loss);
-      if (!Number.isFinite(loss)) { setRunning(false); break; }
-    } while (performance.now() - start < FRAME_BUDGET);
-    state.rateWindow.push([now, state.step]);
+    const now = performance.now();
+    state.rateWindow.push([now, m.step]);
     while (state.rateWindow.length > 2 && now - state.rateWindow[0][0] > 1000) state.rateWindow.shift();
     const [t0, s0] = state.rateWindow[0];
-    if (now > t0) state.rate = ((state.step - s0) * 1000) / (now - t0);
-    evaluate();
-    render();
+    if (now > t0) state.rate = ((m.step - s0) * 1000) / (now - t0);
   }
-  requestAnimationFrame(frame);
+  if (m.diverged) setRunning(false); // the worker stopped: the loss is not finite
+}
+
+function fail(message) {
+  setRunning(false);
+  $('error').textContent = `The training worker failed: ${message}`;
+  $('error').hidden = false;
+}
+
+worker.onmessage = ({ data: m }) => {
+  if (m.type === 'snapshot') receive(m);
+  else if (m.type === 'error') fail(m.message);
+  else if (m.type === 'ready') {
+    Object.assign(state, { build: m.build, isolated: m.isolated });
+    $('build').textContent = m.build;
+    $('isolated').textContent = m.isolated ? 'yes' : 'no';
+  }
+};
+worker.onerror = (e) => {
+  e.preventDefault();
+  fail(e.message || 'it could not start (see the console)');
+};
+worker.onmessageerror = () => fail('a message could not be read');
+
+function reset() {
+  worker.postMessage({ type: 'reset', settings: settings() });
 }
 
 function setRunning(on) {
+  if (on === state.running) return;
   state.running = on;
   state.rateWindow = [];
+  worker.postMessage({ type: 'run', on });
   $('train').textContent = on ? 'Stop' : 'Train';
   $('train').classList.toggle('running', on);
+}
+
+function frame() {
+  if (state.dirty) {
+    state.dirty = false;
+    render();
+    worker.postMessage({ type: 'draw' });
+  }
+  requestAnimationFrame(frame);
 }
 
 // ── drawing ───────────────────────────────────────────────────────────────────────────────────
@@ -272,12 +187,11 @@ function render() {
   $('loss').textContent = !Number.isFinite(state.loss) ? '–' : state.loss < 1e-3 ? state.loss.toExponential(2) : state.loss.toFixed(4);
   $('accuracy').textContent = Number.isFinite(state.accuracy) ? `${(100 * state.accuracy).toFixed(1)}%` : '–';
   $('rate').textContent = state.running && state.rate ? Math.round(state.rate).toLocaleString('en-US') : '–';
-  $('tensors').textContent = String(tg.memory().tensors);
+  $('tensors').textContent = String(state.tensors);
 }
 
 // ── wiring ────────────────────────────────────────────────────────────────────────────────────
 
-$('build').textContent = tg.build;
 $('train').addEventListener('click', () => setRunning(!state.running));
 $('reset').addEventListener('click', reset);
 for (const id of ['dataset', 'depth', 'width', 'activation', 'optimizer', 'lr']) {
@@ -294,7 +208,9 @@ window.playground = {
   get loss() { return state.loss; },
   get accuracy() { return state.accuracy; },
   get stepsPerSecond() { return state.rate; },
-  build: tg.build,
+  get tensors() { return state.tensors; },
+  get build() { return state.build; },
+  get crossOriginIsolated() { return state.isolated; },
 };
 
 reset();

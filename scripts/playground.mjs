@@ -1,5 +1,7 @@
 // The playground: playground/ bundled by esbuild against the built package (dist/, through the
-// package's own name and exports map, as a user's app would import it).
+// package's own name and exports map, as a user's app would import it). Two bundles: the page
+// (main.js, drawing only) and the Web Worker that trains (train-worker.js, with tapegrad inside);
+// the page finds the worker beside itself through new URL('./train-worker.js', import.meta.url).
 //
 //   node scripts/playground.mjs [--port 8080]    build, serve on 127.0.0.1, rebuild on edits
 //   node scripts/playground.mjs --build [dir]    write static files (default playground/dist)
@@ -13,10 +15,16 @@ const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const SRC = join(ROOT, 'playground');
 const STATIC = ['index.html', 'style.css'];
 
+/** Cross-origin isolation (SharedArrayBuffer, so wasm threads): a host must send these with every file. */
+export const ISOLATION_HEADERS = {
+  'Cross-Origin-Opener-Policy': 'same-origin',
+  'Cross-Origin-Embedder-Policy': 'require-corp',
+};
+
 function options(outDir) {
   return {
-    entryPoints: [join(SRC, 'main.js')],
-    outfile: join(outDir, 'main.js'),
+    entryPoints: [join(SRC, 'main.js'), join(SRC, 'train-worker.js')],
+    outdir: outDir,
     bundle: true,
     format: 'esm',
     platform: 'browser',
@@ -36,7 +44,7 @@ function copyStatic(outDir) {
   for (const f of STATIC) copyFileSync(join(SRC, f), join(outDir, f));
 }
 
-/** Writes the playground's static files (index.html, style.css, main.js) into outDir. */
+/** Writes the playground's static files (index.html, style.css, main.js, train-worker.js) into outDir. */
 export async function buildPlayground(outDir) {
   checkBuilt();
   rmSync(outDir, { recursive: true, force: true });
@@ -56,13 +64,13 @@ async function main() {
   }
   const port = args.includes('--port') ? Number(args[args.indexOf('--port') + 1]) : 8080;
   const out = await buildPlayground(join(SRC, 'dist'));
-  // rebuild main.js on edits to playground/ (reload the page to see them)
+  // rebuild the bundles on edits to playground/ (reload the page to see them)
   const ctx = await esbuild.context({
     ...options(out),
     plugins: [{ name: 'copy-static', setup: (b) => b.onEnd(() => copyStatic(out)) }],
   });
   await ctx.watch();
-  const server = await serve(out, { port });
+  const server = await serve(out, { port, headers: ISOLATION_HEADERS });
   console.log(`tapegrad playground: ${server.url}  (Ctrl+C to stop)`);
 }
 

@@ -1,5 +1,6 @@
 // A tiny static file server on node:http, shared by the browser tests and the playground.
 // serve(dir) → { url, close() }; port 0 picks a free port. Directory paths serve index.html.
+// `headers` are added to every response (the playground's COOP/COEP).
 import { createServer } from 'node:http';
 import { readFile, stat } from 'node:fs/promises';
 import { extname, join, resolve, sep } from 'node:path';
@@ -17,7 +18,7 @@ const TYPES = {
   '.map': 'application/json',
 };
 
-export async function serve(dir, { host = '127.0.0.1', port = 0 } = {}) {
+export async function serve(dir, { host = '127.0.0.1', port = 0, headers = {} } = {}) {
   const root = resolve(dir);
   const server = createServer(async (req, res) => {
     try {
@@ -30,6 +31,7 @@ export async function serve(dir, { host = '127.0.0.1', port = 0 } = {}) {
         'content-type': TYPES[extname(file)] ?? 'application/octet-stream',
         'content-length': body.length,
         'cache-control': 'no-store',
+        ...headers,
       });
       res.end(req.method === 'HEAD' ? undefined : body);
     } catch (e) {

@@ -5,7 +5,8 @@
 // config), serves each on 127.0.0.1 and opens it in Debian's Chromium through playwright-core.
 // The page trains the fixed-seed MLP of app/train.js; Node runs the same module, and the losses
 // must agree within 1e-5 relative. Then the playground is built, trained in Chromium until its
-// loss falls below a threshold, and screenshotted to test-artifacts/playground.png. Last,
+// loss falls below a threshold, and screenshotted to test-artifacts/playground.png; then its Web
+// Worker is checked, and its main thread traced while training (playground-worker.mjs). Last,
 // examples/worker (training in a Web Worker) is built with Vite and webpack 5 and run in Chromium
 // (and from Vite's dev server): its losses must match Node's run of the same module and fall.
 // Exits non-zero on any failure.
@@ -20,6 +21,7 @@ import webpack from 'webpack';
 import { ensureBuilt, installTarball, pack, relDiff } from '../packed.mjs';
 import { serve } from '../../scripts/static-server.mjs';
 import { buildPlayground } from '../../scripts/playground.mjs';
+import { testPlaygroundWorker } from './playground-worker.mjs';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const APP = join(ROOT, 'test', 'browser', 'app');
@@ -249,6 +251,7 @@ async function main() {
     console.log();
 
     const playground = await testPlayground(context, work);
+    playground.worker = await testPlaygroundWorker(context, join(work, 'playground'), log);
     await testWorkerExample(context, project, work);
 
     mkdirSync(ARTIFACTS, { recursive: true });
