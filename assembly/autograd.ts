@@ -13,6 +13,7 @@ import { softmaxForward, softmaxBackward } from "./ops/softmax";
 import { shapeForward, shapeBackward } from "./ops/shape";
 import { conv2dForward, conv2dBackward, poolForward, poolBackward } from "./ops/conv";
 import { lossForward, lossBackward } from "./ops/loss";
+import { layerNormForward, layerNormBackward } from "./ops/norm";
 import { alloc, free, allocFailures, reserve } from "./alloc";
 import { newScopedNode } from "./scopes";
 import { isTracing, traceInstruction } from "./replay";
@@ -70,6 +71,8 @@ export function forward(rec: usize): bool {
       poolForward(rec); return true;
     case Op.CROSS_ENTROPY: case Op.NLL_LOSS: case Op.MSE_LOSS: case Op.BCE_WITH_LOGITS:
       lossForward(rec); return true;
+    case Op.LAYER_NORM:
+      layerNormForward(rec); return true;
   }
   return false;
 }
@@ -98,6 +101,8 @@ function backwardRecord(rec: usize): bool {
       poolBackward(rec); return true;
     case Op.CROSS_ENTROPY: case Op.NLL_LOSS: case Op.MSE_LOSS: case Op.BCE_WITH_LOGITS:
       lossBackward(rec); return true;
+    case Op.LAYER_NORM:
+      layerNormBackward(rec); return true;
   }
   return false;
 }

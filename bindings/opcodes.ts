@@ -9,6 +9,7 @@ export const enum Op {
   RESHAPE = 26, PERMUTE = 27, EXPAND = 28, CAT_PART = 29, NARROW = 30, INDEX_SELECT = 31, GATHER = 32,
   CONV2D = 33, MAX_POOL2D = 34, AVG_POOL2D = 35,
   CROSS_ENTROPY = 36, NLL_LOSS = 37, MSE_LOSS = 38, BCE_WITH_LOGITS = 39,
+  LAYER_NORM = 40,
 }
 
 /** Commands: replayable actions that are not ops (mirror of the CMD_ constants in assembly/replay.ts). */
@@ -27,4 +28,5 @@ export const OP_NAMES: readonly string[] = [
   'reshape', 'permute', 'expand', 'cat', 'narrow', 'indexSelect', 'gather',
   'conv2d', 'maxPool2d', 'avgPool2d',
   'crossEntropy', 'nllLoss', 'mseLoss', 'binaryCrossEntropyWithLogits',
+  'layerNorm',
 ];

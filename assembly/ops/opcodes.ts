@@ -50,5 +50,7 @@ export const CROSS_ENTROPY = 36;
 export const NLL_LOSS = 37;
 export const MSE_LOSS = 38;
 export const BCE_WITH_LOGITS = 39;
+// normalization (ops/norm.ts)
+export const LAYER_NORM = 40;
 
-export const OP_COUNT = 40;
+export const OP_COUNT = 41;
