@@ -6,7 +6,7 @@ import { ADD, SUB, MUL, DIV, POW, MAXIMUM, MINIMUM, NEG, ABS, EXP, LOG, SQRT, TA
   RELU, LEAKY_RELU, GELU, GELU_TANH } from "./opcodes";
 import { dataPtr, rankOf, shapePtr, sizeOf, requiresGrad, gradPtr, gradFor, MAX_RANK } from "../nodes";
 import { OUT, IN_A, IN_B, I0, F0, opOf, fattr } from "../tape";
-import { expV, tanhV, sigmoidV, erfV } from "./vmath";
+import { expV, tanhV, sigmoidV, halfErfcV, splatAt } from "./vmath";
 
 // ── binary ─────────────────────────────────────────────────────────────────────────────────────
 
@@ -203,13 +203,27 @@ const counter: usize = memory.data(MAX_RANK * 4, 16);
     if (gy) accumulateRun(gy, sy, g, n, op == SUB);
     return;
   }
-  if (op == MUL && sx == 1 && sy == 1) {
+  if ((op == MUL || (op == DIV && !gy && sx == 1)) && sx + sy > 0) {
+    // strides are 1, or 0 for an operand that is one element here (a number, a broadcast
+    // scalar): its lanes are a splat, and its gradient a sum added once after the tail
+    let xs = v128.load32_splat(x), ys = v128.load32_splat(y);
+    let sumX = f32x4.splat(0), sumY = f32x4.splat(0);
     for (; i + 4 <= n; i += 4) {
       let o = <usize>i << 2;
-      let gv = v128.load(g + o);
-      if (gx) v128.store(gx + o, f32x4.add(v128.load(gx + o), f32x4.mul(gv, v128.load(y + o))));
-      if (gy) v128.store(gy + o, f32x4.add(v128.load(gy + o), f32x4.mul(gv, v128.load(x + o))));
+      let gv = v128.load(g + o), xv = sx ? v128.load(x + o) : xs, yv = sy ? v128.load(y + o) : ys;
+      if (gx) {
+        let d = op == DIV ? f32x4.div(gv, yv) : f32x4.mul(gv, yv);
+        if (sx) v128.store(gx + o, f32x4.add(v128.load(gx + o), d));
+        else sumX = f32x4.add(sumX, d);
+      }
+      if (gy) {
+        let d = f32x4.mul(gv, xv);
+        if (sy) v128.store(gy + o, f32x4.add(v128.load(gy + o), d));
+        else sumY = f32x4.add(sumY, d);
+      }
     }
+    if (gx && !sx) store<f32>(gx, load<f32>(gx) + hsum(sumX));
+    if (gy && !sy) store<f32>(gy, load<f32>(gy) + hsum(sumY));
   }
   for (; i < n; i++) {
     let gi = load<f32>(g + (<usize>i << 2));
@@ -218,6 +232,11 @@ const counter: usize = memory.data(MAX_RANK * 4, 16);
     if (gx) store<f32>(gx + xo, load<f32>(gx + xo) + binaryGradX(op, gi, xv, yv, ov));
     if (gy) store<f32>(gy + yo, load<f32>(gy + yo) + binaryGradY(op, gi, xv, yv, ov));
   }
+}
+
+// @ts-ignore: decorator
+@inline function hsum(v: v128): f32 {
+  return (f32x4.extract_lane(v, 0) + f32x4.extract_lane(v, 1)) + (f32x4.extract_lane(v, 2) + f32x4.extract_lane(v, 3));
 }
 
 /** dst[i·stride] ±= g[i] for a run of n: elementwise when stride is 1, a sum into dst[0] when 0. */
@@ -237,7 +256,7 @@ function accumulateRun(dst: usize, stride: i32, g: usize, n: i32, negate: bool):
   }
   let acc = f32x4.splat(0);
   for (; i + 4 <= n; i += 4) acc = f32x4.add(acc, v128.load(g + (<usize>i << 2)));
-  let sum = f32x4.extract_lane(acc, 0) + f32x4.extract_lane(acc, 1) + f32x4.extract_lane(acc, 2) + f32x4.extract_lane(acc, 3);
+  let sum = hsum(acc);
   for (; i < n; i++) sum += load<f32>(g + (<usize>i << 2));
   store<f32>(dst, negate ? load<f32>(dst) - sum : load<f32>(dst) + sum);
 }
@@ -472,17 +491,29 @@ function erf(x: f32): f32 {
     case EXP: return expV(v);
     case TANH: return tanhV(v);
     case SIGMOID: return sigmoidV(v);
-    case GELU: return f32x4.mul(f32x4.mul(f32x4.splat(0.5), v), f32x4.add(f32x4.splat(1), erfV(f32x4.mul(v, f32x4.splat(SQRT_HALF)))));
+    case GELU: return f32x4.mul(v, normalCdfV(v, expV(f32x4.mul(splatAt(GELU_K, 2), f32x4.mul(v, v)))));
     default: // GELU_TANH
-      return f32x4.mul(f32x4.mul(f32x4.splat(0.5), v), f32x4.add(f32x4.splat(1), tanhV(geluTanhArgV(v))));
+      return f32x4.mul(v, geluTanhSigmoidV(v));
   }
 }
 
-/** √(2/π)·(x + 0.044715·x³), the tanh approximation's argument. */
+//                         0   1          2: −½       3: 1/√(2π)    4: 2√(2/π)     5: 2√(2/π)·0.044715
+const GELU_K = memory.data<f32>([1, SQRT_HALF, -0.5, INV_SQRT_2PI, 2 * SQRT_2_OVER_PI, 2 * SQRT_2_OVER_PI * GELU_C]);
+
+/** Φ(x), the standard normal CDF, given e = e^(−x²/2): ½erfc(|x|/√2) below 0, 1 minus it above. */
 // @ts-ignore: decorator
-@inline function geluTanhArgV(v: v128): v128 {
-  let x3 = f32x4.mul(f32x4.mul(v, v), v);
-  return f32x4.mul(f32x4.splat(SQRT_2_OVER_PI), f32x4.add(v, f32x4.mul(f32x4.splat(GELU_C), x3)));
+@inline function normalCdfV(x: v128, e: v128): v128 {
+  let q = halfErfcV(f32x4.mul(f32x4.abs(x), splatAt(GELU_K, 1)), e);
+  return v128.bitselect(q, f32x4.sub(splatAt(GELU_K, 0), q), f32x4.lt(x, f32x4.splat(0)));
+}
+
+/**
+ * The tanh approximation as a sigmoid: ½(1 + tanh u) = σ(2u), u = √(2/π)(x + 0.044715x³), so
+ * gelu = x·σ(2u) costs one exp and one division.
+ */
+// @ts-ignore: decorator
+@inline function geluTanhSigmoidV(x: v128): v128 {
+  return sigmoidV(f32x4.mul(x, f32x4.add(splatAt(GELU_K, 4), f32x4.mul(splatAt(GELU_K, 5), f32x4.mul(x, x)))));
 }
 
 // @ts-ignore: decorator
@@ -508,7 +539,7 @@ function erf(x: f32): f32 {
       v128.store(gx + o, f32x4.add(v128.load(gx + o), kept));
     }
   } else if (op == EXP || op == TANH || op == SIGMOID) { // derivatives from the output y
-    let one = f32x4.splat(1);
+    let one = splatAt(GELU_K, 0);
     for (; i + 4 <= n; i += 4) {
       let o = <usize>i << 2;
       let yv = v128.load(y + o);
@@ -516,20 +547,17 @@ function erf(x: f32): f32 {
       v128.store(gx + o, f32x4.add(v128.load(gx + o), f32x4.mul(v128.load(g + o), d)));
     }
   } else if (op == GELU || op == GELU_TANH) { // derivatives from the input x
-    let half = f32x4.splat(0.5), one = f32x4.splat(1);
     for (; i + 4 <= n; i += 4) {
       let o = <usize>i << 2;
       let xv = v128.load(x + o);
       let d: v128;
-      if (op == GELU) {
-        // ½(1 + erf(x/√2)) + x·φ(x), φ the standard normal density
-        let phi = f32x4.mul(f32x4.splat(INV_SQRT_2PI), expV(f32x4.mul(f32x4.splat(-0.5), f32x4.mul(xv, xv))));
-        d = f32x4.add(f32x4.mul(half, f32x4.add(one, erfV(f32x4.mul(xv, f32x4.splat(SQRT_HALF))))), f32x4.mul(xv, phi));
-      } else {
-        // ½(1 + t) + ½x(1 − t²)·√(2/π)(1 + 3·0.044715·x²), t = tanh(√(2/π)(x + 0.044715x³))
-        let t = tanhV(geluTanhArgV(xv));
-        let inner = f32x4.mul(f32x4.splat(SQRT_2_OVER_PI), f32x4.add(one, f32x4.mul(f32x4.splat(3 * GELU_C), f32x4.mul(xv, xv))));
-        d = f32x4.add(f32x4.mul(half, f32x4.add(one, t)), f32x4.mul(f32x4.mul(f32x4.mul(half, xv), f32x4.sub(one, f32x4.mul(t, t))), inner));
+      if (op == GELU) { // Φ(x) + x·φ(x), φ the standard normal density: one exp serves both
+        let e = expV(f32x4.mul(splatAt(GELU_K, 2), f32x4.mul(xv, xv)));
+        d = f32x4.add(normalCdfV(xv, e), f32x4.mul(xv, f32x4.mul(splatAt(GELU_K, 3), e)));
+      } else { // s + x·s(1 − s)·(2u)′ with s = σ(2u): ½(1 + t) + ½x(1 − t²)·u′ for t = tanh u
+        let sv = geluTanhSigmoidV(xv), x2 = f32x4.mul(xv, xv);
+        let du = f32x4.add(splatAt(GELU_K, 4), f32x4.mul(f32x4.add(x2, f32x4.add(x2, x2)), splatAt(GELU_K, 5)));
+        d = f32x4.add(sv, f32x4.mul(f32x4.mul(xv, f32x4.mul(sv, f32x4.sub(splatAt(GELU_K, 0), sv))), du));
       }
       v128.store(gx + o, f32x4.add(v128.load(gx + o), f32x4.mul(v128.load(g + o), d)));
     }

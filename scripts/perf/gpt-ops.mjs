@@ -2,25 +2,28 @@
 // timed forward + backward (backward seeded with a fixed gradient), median µs of many reps.
 // scripts/perf/gpt_ops.py times the same ops and shapes in PyTorch (one thread); run both to get
 // each op's ratio:  npm run build && node scripts/perf/gpt-ops.mjs && /usr/bin/python3 scripts/perf/gpt_ops.py
-// TAPEGRAD_DIST=/path/to/index.js times another build; an argument filters ops by name.
+// TAPEGRAD_DIST=/path/to/index.js times another build; an argument filters ops by name;
+// --vs /path/to/other/index.js times that build too, alternating rep by rep, and prints the ratio
+// (so a noisy machine's drift hits both alike).
 import { pathToFileURL } from 'node:url';
 
+const args = process.argv.slice(2);
+const vsAt = args.indexOf('--vs');
+const other = vsAt >= 0 ? args.splice(vsAt, 2)[1] : null;
+const filter = args[0];
 const dist = process.env.TAPEGRAD_DIST ?? new URL('../../dist/index.js', import.meta.url).pathname;
-const tg = await import(pathToFileURL(dist).href);
-const F = tg.nn.functional;
-const filter = process.argv[2];
 
 const B = 16, T = 64, C = 64, H = 4, D = C / H, V = 86;
-const param = (shape, scale = 1) => tg.keep(tg.randn(shape).mul(scale).detach().requiresGrad_(true));
-const konst = (shape) => tg.keep(tg.randn(shape));
-const causal = (() => { // additive mask [T, T]: 0 on and below the diagonal, −∞ above
-  const m = new Float32Array(T * T);
-  for (let i = 0; i < T; i++) for (let j = i + 1; j < T; j++) m[i * T + j] = -Infinity;
-  return tg.keep(tg.tensor(m, { shape: [T, T] }));
-})();
 
-/** name → [inputs requiring grad, forward producing one tensor, shape of its output]. */
-function cases() {
+/** name → [inputs requiring grad, forward producing one tensor] for the build tg. */
+function cases(tg) {
+  const F = tg.nn.functional;
+  const param = (shape, scale = 1) => tg.keep(tg.randn(shape).mul(scale).detach().requiresGrad_(true));
+  const causal = (() => { // additive mask [T, T]: 0 on and below the diagonal, −∞ above
+    const m = new Float32Array(T * T);
+    for (let i = 0; i < T; i++) for (let j = i + 1; j < T; j++) m[i * T + j] = -Infinity;
+    return tg.keep(tg.tensor(m, { shape: [T, T] }));
+  })();
   tg.manualSeed(0);
   const act = param([B, T, 4 * C]), pos = tg.keep(tg.rand([B, T, 4 * C]).add(0.1).detach().requiresGrad_(true));
   const att = param([B, H, T, T]), logits = param([B * T, V]);
@@ -56,15 +59,25 @@ function cases() {
 }
 
 const median = (xs) => xs.sort((a, b) => a - b)[xs.length >> 1];
-const all = cases();
-console.log(`tapegrad ${dist}  (µs, forward + backward, median)`);
-for (const [name, [inputs, f]] of Object.entries(all)) {
+const builds = [];
+for (const path of other ? [dist, other] : [dist]) {
+  const tg = await import(pathToFileURL(path).href);
+  builds.push({ tg, cases: cases(tg) });
+}
+console.log(`tapegrad ${dist}${other ? ` vs ${other}` : ''}  (µs, forward + backward, median)`);
+for (const name of Object.keys(builds[0].cases)) {
   if (filter && !name.includes(filter)) continue;
-  const seed = tg.keep(tg.noGrad(() => tg.randn(f().shape)));
-  const step = () => tg.tidy(() => { for (const t of inputs) t.zeroGrad(); f().backward(seed); });
-  for (let i = 0; i < 20; i++) step();
-  const ts = [];
-  const until = performance.now() + 1500;
-  while (ts.length < 30 || (performance.now() < until && ts.length < 2000)) { const t0 = performance.now(); step(); ts.push(performance.now() - t0); }
-  console.log(`${name.padEnd(48)} ${(median(ts) * 1000).toFixed(0).padStart(7)}`);
+  const steps = builds.map(({ tg, cases: all }) => {
+    const [inputs, f] = all[name];
+    const seed = tg.keep(tg.noGrad(() => tg.randn(f().shape)));
+    return () => tg.tidy(() => { for (const t of inputs) t.zeroGrad(); f().backward(seed); });
+  });
+  for (let i = 0; i < 20; i++) steps.forEach((step) => step());
+  const ts = steps.map(() => []);
+  const until = performance.now() + 1500 * steps.length;
+  while (ts[0].length < 30 || (performance.now() < until && ts[0].length < 2000)) {
+    steps.forEach((step, k) => { const t0 = performance.now(); step(); ts[k].push(performance.now() - t0); });
+  }
+  const [a, b] = ts.map((t) => median(t) * 1000);
+  console.log(`${name.padEnd(48)} ${a.toFixed(0).padStart(7)}${b === undefined ? '' : `${b.toFixed(0).padStart(8)}   ×${(b / a).toFixed(2)}`}`);
 }
