@@ -6,7 +6,7 @@ import { ADD, SUB, MUL, DIV, POW, MAXIMUM, MINIMUM, NEG, ABS, EXP, LOG, SQRT, TA
   RELU, LEAKY_RELU, GELU, GELU_TANH } from "./opcodes";
 import { dataPtr, rankOf, shapePtr, sizeOf, requiresGrad, gradPtr, gradFor, MAX_RANK } from "../nodes";
 import { OUT, IN_A, IN_B, I0, F0, opOf, fattr } from "../tape";
-import { expV, tanhV, sigmoidV, halfErfcV, splatAt } from "./vmath";
+import { expV, tanhV, sigmoidV, halfErfcV, splatAt, hsum } from "./vmath";
 
 // ── binary ─────────────────────────────────────────────────────────────────────────────────────
 
@@ -232,11 +232,6 @@ const counter: usize = memory.data(MAX_RANK * 4, 16);
     if (gx) store<f32>(gx + xo, load<f32>(gx + xo) + binaryGradX(op, gi, xv, yv, ov));
     if (gy) store<f32>(gy + yo, load<f32>(gy + yo) + binaryGradY(op, gi, xv, yv, ov));
   }
-}
-
-// @ts-ignore: decorator
-@inline function hsum(v: v128): f32 {
-  return (f32x4.extract_lane(v, 0) + f32x4.extract_lane(v, 1)) + (f32x4.extract_lane(v, 2) + f32x4.extract_lane(v, 3));
 }
 
 /** dst[i·stride] ±= g[i] for a run of n: elementwise when stride is 1, a sum into dst[0] when 0. */

@@ -10,6 +10,7 @@
 import { dataPtr, rankOf, shapePtr, requiresGrad, gradPtr, gradFor, MAX_RANK } from "../nodes";
 import { alloc } from "../alloc";
 import { OUT, IN_A, IN_B, IN_C, attr } from "../tape";
+import { hsum } from "./vmath";
 
 // ── the blocked kernel ─────────────────────────────────────────────────────────────────────────
 //
@@ -226,10 +227,6 @@ export function ensurePacks(): bool {
 // would only double the memory traffic: both run as c[n] (+)= Σ_k x[k]·B[k,n] straight from the
 // operands (N = 1 as the row Bᵀ times Aᵀ).
 
-// @ts-ignore: decorator
-@inline function hsum(v: v128): f32 {
-  return (f32x4.extract_lane(v, 0) + f32x4.extract_lane(v, 1)) + (f32x4.extract_lane(v, 2) + f32x4.extract_lane(v, 3));
-}
 
 /** c[0..N) (+)= x·B with x[k] = x[k*sx] and B[k,n] = b[k*sk + n*sn]. */
 function rowTimesMatrix(N: i32, K: i32, x: usize, sx: i32, b: usize, sk: i32, sn: i32, c: usize, accumulate: bool): void {

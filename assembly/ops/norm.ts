@@ -11,14 +11,11 @@
 
 import { dataPtr, requiresGrad, gradPtr, gradFor } from "../nodes";
 import { OUT, IN_A, IN_B, IN_C, attr, fattr } from "../tape";
+import { hsum } from "./vmath";
 
 // @ts-ignore: decorator
 @inline function at(base: usize, index: i32): usize { return base + (<usize>index << 2); }
 
-// @ts-ignore: decorator
-@inline function hsum(v: v128): f32 {
-  return (f32x4.extract_lane(v, 0) + f32x4.extract_lane(v, 1)) + (f32x4.extract_lane(v, 2) + f32x4.extract_lane(v, 3));
-}
 
 /** Σ x[i] over n floats. */
 function rowSum(x: usize, n: i32): f32 {

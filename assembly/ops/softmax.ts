@@ -13,35 +13,16 @@
 import { SOFTMAX } from "./opcodes";
 import { dataPtr, requiresGrad, gradPtr, gradFor } from "../nodes";
 import { OUT, IN_A, opOf, attr } from "../tape";
-import { expV } from "./vmath";
+import { expV, hsum, rowMax, sumExpShifted } from "./vmath";
 
 // @ts-ignore: decorator
 @inline function at(base: usize, index: i32): usize { return base + (<usize>index << 2); }
 
-// @ts-ignore: decorator
-@inline function hsum(v: v128): f32 {
-  return (f32x4.extract_lane(v, 0) + f32x4.extract_lane(v, 1)) + (f32x4.extract_lane(v, 2) + f32x4.extract_lane(v, 3));
-}
-
 /** One contiguous row of R > 0: the forward above, vectorised. */
 function softmaxRow(x: usize, y: usize, R: i32, isLog: bool): void {
-  let mv = v128.load32_splat(x), r = 0;
-  for (; r + 4 <= R; r += 4) mv = f32x4.max(mv, v128.load(at(x, r)));
-  let m = max(max(f32x4.extract_lane(mv, 0), f32x4.extract_lane(mv, 1)), max(f32x4.extract_lane(mv, 2), f32x4.extract_lane(mv, 3)));
-  for (; r < R; r++) m = max(m, load<f32>(at(x, r)));
-  mv = f32x4.splat(m);
-  let sv = f32x4.splat(0);
-  for (r = 0; r + 4 <= R; r += 4) {
-    let e = expV(f32x4.sub(v128.load(at(x, r)), mv));
-    sv = f32x4.add(sv, e);
-    if (!isLog) v128.store(at(y, r), e);
-  }
-  let s = hsum(sv);
-  for (; r < R; r++) {
-    let e = Mathf.exp(load<f32>(at(x, r)) - m);
-    s += e;
-    if (!isLog) store<f32>(at(y, r), e);
-  }
+  let m = rowMax(x, R);
+  let s = sumExpShifted(x, R, m, isLog ? 0 : y);
+  let mv = f32x4.splat(m), r = 0;
   if (isLog) {
     let lse = f32x4.splat(Mathf.log(s)); // (x − m) − log s, in that order, as below
     for (r = 0; r + 4 <= R; r += 4) v128.store(at(y, r), f32x4.sub(f32x4.sub(v128.load(at(x, r)), mv), lse));

@@ -106,3 +106,34 @@ const ERFC_K = memory.data<f32>([0.3275911, 1.061405429, -1.453152027, 1.4214137
   p = f32x4.add(f32x4.mul(p, t), splatAt(ERFC_K, 5));
   return f32x4.mul(f32x4.mul(f32x4.mul(p, t), splatAt(ERFC_K, 6)), e);
 }
+
+// @ts-ignore: decorator
+@inline export function hsum(v: v128): f32 {
+  return (f32x4.extract_lane(v, 0) + f32x4.extract_lane(v, 1)) + (f32x4.extract_lane(v, 2) + f32x4.extract_lane(v, 3));
+}
+
+/** The largest of n > 0 floats at x (NaN when one is NaN). */
+export function rowMax(x: usize, n: i32): f32 {
+  let mv = v128.load32_splat(x), i = 0;
+  for (; i + 4 <= n; i += 4) mv = f32x4.max(mv, v128.load(x + (<usize>i << 2)));
+  let m = max(max(f32x4.extract_lane(mv, 0), f32x4.extract_lane(mv, 1)), max(f32x4.extract_lane(mv, 2), f32x4.extract_lane(mv, 3)));
+  for (; i < n; i++) m = max(m, load<f32>(x + (<usize>i << 2)));
+  return m;
+}
+
+/** Σ e^(x − m) over n floats at x, each term also stored at y unless y is 0. */
+export function sumExpShifted(x: usize, n: i32, m: f32, y: usize): f32 {
+  let mv = f32x4.splat(m), sv = f32x4.splat(0), i = 0;
+  for (; i + 4 <= n; i += 4) {
+    let o = <usize>i << 2, e = expV(f32x4.sub(v128.load(x + o), mv));
+    sv = f32x4.add(sv, e);
+    if (y) v128.store(y + o, e);
+  }
+  let s = hsum(sv);
+  for (; i < n; i++) {
+    let o = <usize>i << 2, e = Mathf.exp(load<f32>(x + o) - m);
+    s += e;
+    if (y) store<f32>(y + o, e);
+  }
+  return s;
+}
