@@ -137,3 +137,23 @@ export function sumExpShifted(x: usize, n: i32, m: f32, y: usize): f32 {
   }
   return s;
 }
+
+/**
+ * The 4×4 transpose of rows r0..r3, as 4 v128 at dst with a gap of `step` bytes: dst + i·step
+ * receives column i (r0[i], r1[i], r2[i], r3[i]), stored, or added to what is there when `add`.
+ */
+// @ts-ignore: decorator
+@inline export function putTransposed(dst: usize, step: usize, r0: v128, r1: v128, r2: v128, r3: v128, add: bool): void {
+  let t0 = f32x4.shuffle(r0, r1, 0, 4, 1, 5), t1 = f32x4.shuffle(r0, r1, 2, 6, 3, 7);
+  let t2 = f32x4.shuffle(r2, r3, 0, 4, 1, 5), t3 = f32x4.shuffle(r2, r3, 2, 6, 3, 7);
+  let c0 = f32x4.shuffle(t0, t2, 0, 1, 4, 5), c1 = f32x4.shuffle(t0, t2, 2, 3, 6, 7);
+  let c2 = f32x4.shuffle(t1, t3, 0, 1, 4, 5), c3 = f32x4.shuffle(t1, t3, 2, 3, 6, 7);
+  if (add) {
+    c0 = f32x4.add(c0, v128.load(dst)); c1 = f32x4.add(c1, v128.load(dst + step));
+    c2 = f32x4.add(c2, v128.load(dst + 2 * step)); c3 = f32x4.add(c3, v128.load(dst + 3 * step));
+  }
+  v128.store(dst, c0);
+  v128.store(dst + step, c1);
+  v128.store(dst + 2 * step, c2);
+  v128.store(dst + 3 * step, c3);
+}
