@@ -148,8 +148,10 @@ function transposeTile(P: i32, Q: i32, sq: i32, a: usize, out: usize, backward: 
       let q = q1;
       for (; q + 4 <= qEnd; q += 4) {
         let pa = at(a, p + q * sq), po = at(out, p * Q + q);
-        if (backward) putTransposed(pa, aRow, v128.load(po), v128.load(po + outRow), v128.load(po + 2 * outRow), v128.load(po + 3 * outRow), true);
-        else putTransposed(po, outRow, v128.load(pa), v128.load(pa + aRow), v128.load(pa + 2 * aRow), v128.load(pa + 3 * aRow), false);
+        // forward reads rows of a and writes rows of out; backward the other way round, adding
+        let from = backward ? po : pa, fromRow = backward ? outRow : aRow;
+        putTransposed(backward ? pa : po, backward ? aRow : outRow,
+          v128.load(from), v128.load(from + fromRow), v128.load(from + 2 * fromRow), v128.load(from + 3 * fromRow), backward);
       }
       for (; q < qEnd; q++) transposeScalar(p, p + 4, q, a, out, Q, sq, backward);
     }
