@@ -6,7 +6,7 @@ import { ADD, SUB, MUL, DIV, POW, MAXIMUM, MINIMUM, NEG, ABS, EXP, LOG, SQRT, TA
   RELU, LEAKY_RELU, GELU, GELU_TANH } from "./opcodes";
 import { dataPtr, rankOf, shapePtr, sizeOf, requiresGrad, gradPtr, gradFor, MAX_RANK } from "../nodes";
 import { OUT, IN_A, IN_B, I0, F0, opOf, fattr } from "../tape";
-import { expV, tanhV, sigmoidV, halfErfcV, splatAt, hsum } from "./vmath";
+import { expV, logV, tanhV, sigmoidV, halfErfcV, splatAt, hsum } from "./vmath";
 
 // ── binary ─────────────────────────────────────────────────────────────────────────────────────
 
@@ -420,14 +420,8 @@ const zero: usize = memory.data(16, 16);
 @inline const GELU_C: f32 = 0.044715;
 
 // The ops with a four-lane form run every element through it, the last 1–3 of a tensor too (staged
-// in `lanes`), so each element gets the same formula wherever it sits. log and leakyRelu run
-// scalar, and so do the backward of neg, abs, log, sqrt and leakyRelu.
-
-/** The scalar ops' values: log and leakyRelu. */
-// @ts-ignore: decorator
-@inline function unaryValue(op: i32, x: f32, slope: f32): f32 {
-  return op == LOG ? Mathf.log(x) : x > 0 ? x : x * slope;
-}
+// in `lanes`), so each element gets the same formula wherever it sits. leakyRelu runs scalar, and
+// so does the backward of neg, abs, sqrt and leakyRelu.
 
 /** d out / d x of the scalar backward ops, given the input x and the output y. */
 // @ts-ignore: decorator
@@ -435,13 +429,12 @@ const zero: usize = memory.data(16, 16);
   switch (op) {
     case NEG: return -1;
     case ABS: return x > 0 ? 1 : x < 0 ? -1 : 0;
-    case LOG: return 1 / x;
     case SQRT: return 0.5 / y;
     default: return x > 0 ? 1 : slope; // LEAKY_RELU
   }
 }
 
-/** Four lanes of an op's value (every op but log and leakyRelu). */
+/** Four lanes of an op's value (every op but leakyRelu). */
 // @ts-ignore: decorator
 @inline function unaryValueV(op: i32, v: v128): v128 {
   switch (op) {
@@ -450,6 +443,7 @@ const zero: usize = memory.data(16, 16);
     case SQRT: return f32x4.sqrt(v);
     case RELU: return f32x4.pmax(v, f32x4.splat(0)); // v < 0 ? 0 : v, one maxps: NaN and −0 stay (PyTorch)
     case EXP: return expV(v);
+    case LOG: return logV(v);
     case TANH: return tanhV(v);
     case SIGMOID: return sigmoidV(v);
     case GELU: return f32x4.mul(v, normalCdfV(v, expV(f32x4.mul(splatAt(GELU_K, 2), f32x4.mul(v, v)))));
@@ -458,7 +452,7 @@ const zero: usize = memory.data(16, 16);
   }
 }
 
-/** Four lanes of g · d out / d x, for relu, exp, tanh, sigmoid and both GELUs. */
+/** Four lanes of g · d out / d x, for relu, exp, log, tanh, sigmoid and both GELUs. */
 // @ts-ignore: decorator
 @inline function unaryGradV(op: i32, xv: v128, yv: v128, gv: v128): v128 {
   let one = splatAt(GELU_K, 0);
@@ -467,6 +461,7 @@ const zero: usize = memory.data(16, 16);
     // select, so an infinite g where x <= 0 gives 0
     case RELU: return v128.andnot(gv, f32x4.le(xv, f32x4.splat(0)));
     case EXP: return f32x4.mul(gv, yv);
+    case LOG: return f32x4.div(gv, xv); // PyTorch's grad / self
     case TANH: return f32x4.mul(gv, f32x4.sub(one, f32x4.mul(yv, yv)));
     case SIGMOID: return f32x4.mul(gv, f32x4.mul(yv, f32x4.sub(one, yv)));
     case GELU: { // Φ(x) + x·φ(x), φ the standard normal density: one exp serves both
@@ -518,8 +513,8 @@ function copyFloats(dst: usize, src: usize, n: i32): void {
 
 // @ts-ignore: decorator
 @inline function unaryMap(op: i32, n: i32, x: usize, y: usize, slope: f32): void {
-  if (op == LOG || op == LEAKY_RELU) {
-    for (let i = 0; i < n; i++) store<f32>(y + (<usize>i << 2), unaryValue(op, load<f32>(x + (<usize>i << 2)), slope));
+  if (op == LEAKY_RELU) {
+    for (let i = 0; i < n; i++) { let v = load<f32>(x + (<usize>i << 2)); store<f32>(y + (<usize>i << 2), v > 0 ? v : v * slope); }
     return;
   }
   // a second pass runs the same loop once over the staged tail
@@ -538,7 +533,7 @@ function copyFloats(dst: usize, src: usize, n: i32): void {
 
 // @ts-ignore: decorator
 @inline function unaryGradMap(op: i32, n: i32, x: usize, y: usize, g: usize, gx: usize, slope: f32): void {
-  if (op == NEG || op == ABS || op == LOG || op == SQRT || op == LEAKY_RELU) {
+  if (op == NEG || op == ABS || op == SQRT || op == LEAKY_RELU) {
     for (let i = 0; i < n; i++) {
       let o = <usize>i << 2;
       store<f32>(gx + o, load<f32>(gx + o) + load<f32>(g + o) * unaryGrad(op, load<f32>(x + o), load<f32>(y + o), slope));

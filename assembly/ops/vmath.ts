@@ -157,3 +157,43 @@ export function sumExpShifted(x: usize, n: i32, m: f32, y: usize): f32 {
   v128.store(dst + 2 * step, c2);
   v128.store(dst + 3 * step, c3);
 }
+
+//             0..8: Cephes' logf polynomial, x⁸ term down      9: √2          10: 2²³  11: FLT_MIN
+const LOG_K = memory.data<f32>([7.0376836292e-2, -1.1514610310e-1, 1.1676998740e-1, -1.2420140846e-1, 1.4249322787e-1,
+  -1.6668057665e-1, 2.0000714765e-1, -2.4999993993e-1, 3.3333331174e-1, 1.41421356237309505, 8388608, 1.17549435e-38,
+  -0.5, -Infinity, NaN, 1, 0.5]);
+//              12  13         14   15  16
+
+/**
+ * log x: x = m·2^e with m in [√½, √2), log m = f − f²/2 + f³·P(f) for f = m − 1 (Cephes' logf,
+ * 1 ulp), plus e·ln 2 in two parts. Subnormal x is scaled by 2²³ first; 0 gives −Infinity, a
+ * negative x NaN, and +Infinity and NaN themselves.
+ */
+// @ts-ignore: decorator
+@inline export function logV(x: v128): v128 {
+  let tiny = f32x4.lt(x, splatAt(LOG_K, 11));
+  let xs = v128.bitselect(f32x4.mul(x, splatAt(LOG_K, 10)), x, tiny);
+  let bits = i32x4.shr_u(xs, 23);
+  let m = v128.or(v128.and(xs, i32x4.splat(0x007fffff)), splatAt(LOG_K, 15)); // mantissa in [1, 2)
+  let big = f32x4.gt(m, splatAt(LOG_K, 9)); // m > √2: halve it
+  m = v128.bitselect(f32x4.mul(m, splatAt(LOG_K, 16)), m, big);
+  // e = biased exponent − 127, + 1 when m was halved (big is −1 there), − 23 when x was scaled
+  let e = f32x4.convert_i32x4_s(i32x4.sub(i32x4.sub(bits, i32x4.splat(127)), big));
+  e = f32x4.sub(e, v128.and(tiny, f32x4.splat(23)));
+  let f = f32x4.sub(m, splatAt(LOG_K, 15)), z = f32x4.mul(f, f);
+  let p = splatAt(LOG_K, 0);
+  p = f32x4.add(f32x4.mul(p, f), splatAt(LOG_K, 1));
+  p = f32x4.add(f32x4.mul(p, f), splatAt(LOG_K, 2));
+  p = f32x4.add(f32x4.mul(p, f), splatAt(LOG_K, 3));
+  p = f32x4.add(f32x4.mul(p, f), splatAt(LOG_K, 4));
+  p = f32x4.add(f32x4.mul(p, f), splatAt(LOG_K, 5));
+  p = f32x4.add(f32x4.mul(p, f), splatAt(LOG_K, 6));
+  p = f32x4.add(f32x4.mul(p, f), splatAt(LOG_K, 7));
+  p = f32x4.add(f32x4.mul(p, f), splatAt(LOG_K, 8));
+  let y = f32x4.add(f32x4.mul(f32x4.mul(p, f), z), f32x4.mul(e, splatAt(EXP_K, 3)));   // + e·ln2_lo
+  y = f32x4.add(y, f32x4.mul(z, splatAt(LOG_K, 12)));
+  y = f32x4.add(f32x4.add(f, y), f32x4.mul(e, splatAt(EXP_K, 2)));                      // + e·ln2_hi
+  y = v128.bitselect(splatAt(LOG_K, 13), y, f32x4.eq(x, f32x4.splat(0)));
+  y = v128.bitselect(splatAt(LOG_K, 14), y, f32x4.lt(x, f32x4.splat(0)));
+  return v128.bitselect(x, y, v128.or(f32x4.ne(x, x), f32x4.eq(x, f32x4.splat(Infinity))));
+}
