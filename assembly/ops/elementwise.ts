@@ -1,6 +1,6 @@
 // Elementwise ops: the binary ones broadcast like NumPy/PyTorch, the unary ones map.
 // Each op's forward value and its local derivative stand together in `binaryValue`/`binaryGrad*`
-// and `unaryValue(V)`/`unaryGrad(V)`; the loops below apply them.
+// and `unaryValueV`/`unaryGradV` (`unaryGrad` for the few scalar ones); the loops below apply them.
 
 import { ADD, SUB, MUL, DIV, POW, MAXIMUM, MINIMUM, NEG, ABS, EXP, LOG, SQRT, TANH, SIGMOID,
   RELU, LEAKY_RELU, GELU, GELU_TANH } from "./opcodes";

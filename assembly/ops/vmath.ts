@@ -1,6 +1,6 @@
-// Four-lane exp, tanh, sigmoid, erf and the normal CDF for the elementwise kernels (the scalar
-// versions cost 25–40 ns an element). Accurate to a few ulp over the f32 range (erf to ~1.5e-7
-// absolute), which the PyTorch fixtures and test/vmath.test.ts check.
+// Four-lane exp, log, tanh, sigmoid and ½erfc for the kernels (scalar Mathf costs 25–40 ns an
+// element), and the row helpers softmax and the losses share. Accurate to a few ulp over the f32
+// range (erfc to 1.5e-7 absolute), which the PyTorch fixtures and test/vmath.test.ts check.
 //
 // Constants are read from tables (one broadcast load each), not written as f32x4.splat(c): V8
 // builds every v128.const afresh at each use inside a loop, four instructions apiece, and that
