@@ -15,6 +15,7 @@ import { conv2dForward, conv2dBackward, poolForward, poolBackward } from "./ops/
 import { lossForward, lossBackward } from "./ops/loss";
 import { extraOp, triangle } from "./ops/elementwise";
 import { attentionForward, attentionBackward } from "./ops/attention";
+import { layerNormForward, layerNormBackward } from "./ops/norm";
 import { alloc, free, allocFailures, reserve } from "./alloc";
 import { newScopedNode } from "./scopes";
 import { isTracing, traceInstruction } from "./replay";
@@ -79,6 +80,8 @@ export function forward(rec: usize): bool {
       triangle(rec, false); return true;
     case Op.SCALED_DOT_PRODUCT_ATTENTION:
       attentionForward(rec); return true;
+    case Op.LAYER_NORM:
+      layerNormForward(rec); return true;
   }
   return false;
 }
@@ -116,6 +119,8 @@ function backwardRecord(rec: usize): bool {
       return true;
     case Op.SCALED_DOT_PRODUCT_ATTENTION:
       attentionBackward(rec); return true;
+    case Op.LAYER_NORM:
+      layerNormBackward(rec); return true;
   }
   return false;
 }

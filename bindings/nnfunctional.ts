@@ -215,16 +215,8 @@ function layerNormOf(x: Tensor, shape: number[], weight: Tensor | null, bias: Te
       throw new Error(`layerNorm: ${name} of shape ${fmt(t.dims)} does not match normalizedShape ${fmt(shape)}`);
     }
   }
-  const dims = shape.map((_, i) => x.dims.length - shape.length + i);
-  const temps: Tensor[] = [];
-  const keepTemp = (t: Tensor): Tensor => { temps.push(t); return t; };
-  const centered = keepTemp(sub(x, keepTemp(mean(x, dims, true))));
-  const variance = keepTemp(mean(keepTemp(mul(centered, centered)), dims, true));
-  let y = div(centered, keepTemp(sqrt(keepTemp(add(variance, eps)))));
-  if (weight) y = mul(keepTemp(y), weight);
-  if (bias) y = add(keepTemp(y), bias);
-  for (const t of temps) t.dispose(); // records keep what backward needs
-  return y;
+  const rows = numel(x.dims.slice(0, x.dims.length - shape.length));
+  return run(Op.LAYER_NORM, 'layerNorm', x.dims, x, weight, bias, rows, numel(shape), 0, 0, 0, 0, eps);
 }
 
 export interface AttentionOptions {

@@ -1,19 +1,21 @@
-// exp, tanh and sigmoid run four lanes at a time with their own polynomial approximations; this
+// exp, log, tanh and sigmoid run four lanes at a time with their own polynomial approximations; this
 // checks them against JavaScript's float64 Math over the whole f32 range, edges included.
 import { describe, expect, it } from 'vitest';
 import * as tg from '../dist/index.js';
 
 const inputs: number[] = [];
 for (let v = -120; v <= 120; v += 0.0137) inputs.push(Math.fround(v));
-inputs.push(0, 1e-8, -1e-8, 1e-30, 0.2999, 0.3, 0.3001, 88.7, -87.3, 50, -50);
+inputs.push(0, -0, 1e-8, -1e-8, 1e-30, 1e-40, 1.4e-45, 3e38, 0.2999, 0.3, 0.3001, 88.7, -87.3, 50, -50, Math.SQRT2, Math.SQRT1_2);
+for (let v = 0.5; v <= 2; v += 0.00173) inputs.push(Math.fround(v)); // log's reduction boundaries
 
 const cases: [string, (x: tg.Tensor) => tg.Tensor, (v: number) => number][] = [
   ['exp', (x) => x.exp(), Math.exp],
+  ['log', (x) => x.log(), Math.log],
   ['tanh', (x) => x.tanh(), Math.tanh],
   ['sigmoid', (x) => x.sigmoid(), (v) => 1 / (1 + Math.exp(-v))],
 ];
 
-describe('vectorised exp, tanh, sigmoid', () => {
+describe('vectorised exp, log, tanh, sigmoid', () => {
   for (const [name, op, reference] of cases) {
     it(`${name} is within 4 ulp of float64 Math over [-120, 120]`, () => {
       tg.tidy(() => {
@@ -67,6 +69,7 @@ describe('vectorised exp, tanh, sigmoid', () => {
       expect(Array.from(x.exp().data())).toEqual([Infinity, 0, NaN, Infinity, 0]);
       expect(Array.from(x.tanh().data())).toEqual([1, -1, NaN, 1, -1]);
       expect(Array.from(x.sigmoid().data())).toEqual([1, 0, NaN, 1, 0]);
+      expect(Array.from(tg.tensor([Infinity, -Infinity, NaN, 0, -0, -1]).log().data())).toEqual([Infinity, NaN, NaN, -Infinity, -Infinity, NaN]);
     });
   });
 });

@@ -1,12 +1,12 @@
 // Elementwise ops: the binary ones broadcast like NumPy/PyTorch, the unary ones map.
 // Each op's forward value and its local derivative stand together in `binaryValue`/`binaryGrad*`
-// and `unaryValue`/`unaryGrad`; the loops below apply them.
+// and `unaryValueV`/`unaryGradV` (`unaryGrad` for the few scalar ones); the loops below apply them.
 
 import { ADD, SUB, MUL, DIV, POW, MAXIMUM, MINIMUM, NEG, ABS, EXP, LOG, SQRT, TANH, SIGMOID,
   RELU, LEAKY_RELU, GELU, GELU_TANH } from "./opcodes";
 import { dataPtr, rankOf, shapePtr, sizeOf, requiresGrad, gradPtr, gradFor, MAX_RANK } from "../nodes";
 import { OUT, IN_A, IN_B, I0, F0, opOf, fattr } from "../tape";
-import { expV, tanhV, sigmoidV, erfV } from "./vmath";
+import { expV, logV, tanhV, sigmoidV, halfErfcV, splatAt, hsum } from "./vmath";
 
 // ── binary ─────────────────────────────────────────────────────────────────────────────────────
 
@@ -203,13 +203,27 @@ const counter: usize = memory.data(MAX_RANK * 4, 16);
     if (gy) accumulateRun(gy, sy, g, n, op == SUB);
     return;
   }
-  if (op == MUL && sx == 1 && sy == 1) {
+  if ((op == MUL || (op == DIV && !gy && sx == 1)) && sx + sy > 0) {
+    // strides are 1, or 0 for an operand that is one element here (a number, a broadcast
+    // scalar): its lanes are a splat, and its gradient a sum added once after the tail
+    let xs = v128.load32_splat(x), ys = v128.load32_splat(y);
+    let sumX = f32x4.splat(0), sumY = f32x4.splat(0);
     for (; i + 4 <= n; i += 4) {
       let o = <usize>i << 2;
-      let gv = v128.load(g + o);
-      if (gx) v128.store(gx + o, f32x4.add(v128.load(gx + o), f32x4.mul(gv, v128.load(y + o))));
-      if (gy) v128.store(gy + o, f32x4.add(v128.load(gy + o), f32x4.mul(gv, v128.load(x + o))));
+      let gv = v128.load(g + o), xv = sx ? v128.load(x + o) : xs, yv = sy ? v128.load(y + o) : ys;
+      if (gx) {
+        let d = op == DIV ? f32x4.div(gv, yv) : f32x4.mul(gv, yv);
+        if (sx) v128.store(gx + o, f32x4.add(v128.load(gx + o), d));
+        else sumX = f32x4.add(sumX, d);
+      }
+      if (gy) {
+        let d = f32x4.mul(gv, xv);
+        if (sy) v128.store(gy + o, f32x4.add(v128.load(gy + o), d));
+        else sumY = f32x4.add(sumY, d);
+      }
     }
+    if (gx && !sx) store<f32>(gx, load<f32>(gx) + hsum(sumX));
+    if (gy && !sy) store<f32>(gy, load<f32>(gy) + hsum(sumY));
   }
   for (; i < n; i++) {
     let gi = load<f32>(g + (<usize>i << 2));
@@ -237,7 +251,7 @@ function accumulateRun(dst: usize, stride: i32, g: usize, n: i32, negate: bool):
   }
   let acc = f32x4.splat(0);
   for (; i + 4 <= n; i += 4) acc = f32x4.add(acc, v128.load(g + (<usize>i << 2)));
-  let sum = f32x4.extract_lane(acc, 0) + f32x4.extract_lane(acc, 1) + f32x4.extract_lane(acc, 2) + f32x4.extract_lane(acc, 3);
+  let sum = hsum(acc);
   for (; i < n; i++) sum += load<f32>(g + (<usize>i << 2));
   store<f32>(dst, negate ? load<f32>(dst) - sum : load<f32>(dst) + sum);
 }
@@ -405,63 +419,22 @@ const zero: usize = memory.data(16, 16);
 // @ts-ignore: decorator
 @inline const GELU_C: f32 = 0.044715;
 
-/** erf(x) to within 1.2e-7 (Numerical Recipes' erfc Chebyshev fit), in f64 for f32 accuracy. */
-function erf(x: f32): f32 {
-  let z = Math.abs(<f64>x);
-  let t = 1 / (1 + 0.5 * z);
-  let r = t * Math.exp(-z * z - 1.26551223 + t * (1.00002368 + t * (0.37409196 + t * (0.09678418 +
-    t * (-0.18628806 + t * (0.27886807 + t * (-1.13520398 + t * (1.48851587 +
-    t * (-0.82215223 + t * 0.17087277)))))))));
-  return <f32>(x >= 0 ? 1 - r : r - 1);
-}
+// The ops with a four-lane form run every element through it, the last 1–3 of a tensor too (staged
+// in `lanes`), so each element gets the same formula wherever it sits. leakyRelu runs scalar, and
+// so does the backward of neg, abs, sqrt and leakyRelu.
 
-// @ts-ignore: decorator
-@inline function sigmoid(x: f32): f32 {
-  if (x >= 0) return 1 / (1 + Mathf.exp(-x));
-  let e = Mathf.exp(x);
-  return e / (1 + e);
-}
-
-// @ts-ignore: decorator
-@inline function unaryValue(op: i32, x: f32, slope: f32): f32 {
-  switch (op) {
-    case NEG: return -x;
-    case ABS: return Mathf.abs(x);
-    case EXP: return Mathf.exp(x);
-    case LOG: return Mathf.log(x);
-    case SQRT: return Mathf.sqrt(x);
-    case TANH: return Mathf.tanh(x);
-    case SIGMOID: return sigmoid(x);
-    case RELU: return x < 0 ? 0 : x; // PyTorch's clamp_min: NaN and −0 stay as they are
-    case LEAKY_RELU: return x > 0 ? x : x * slope;
-    case GELU: return 0.5 * x * (1 + erf(x * SQRT_HALF));
-    default: // GELU_TANH
-      return 0.5 * x * (1 + Mathf.tanh(SQRT_2_OVER_PI * (x + GELU_C * x * x * x)));
-  }
-}
-
-/** d out / d x, given the input x and the output y. */
+/** d out / d x of the scalar backward ops, given the input x and the output y. */
 // @ts-ignore: decorator
 @inline function unaryGrad(op: i32, x: f32, y: f32, slope: f32): f32 {
   switch (op) {
     case NEG: return -1;
     case ABS: return x > 0 ? 1 : x < 0 ? -1 : 0;
-    case EXP: return y;
-    case LOG: return 1 / x;
     case SQRT: return 0.5 / y;
-    case TANH: return 1 - y * y;
-    case SIGMOID: return y * (1 - y);
-    case RELU: return x <= 0 ? 0 : 1; // PyTorch masks where x <= 0: a NaN passes g
-    case LEAKY_RELU: return x > 0 ? 1 : slope;
-    case GELU: return 0.5 * (1 + erf(x * SQRT_HALF)) + x * INV_SQRT_2PI * Mathf.exp(-0.5 * x * x);
-    default: { // GELU_TANH
-      let t = Mathf.tanh(SQRT_2_OVER_PI * (x + GELU_C * x * x * x));
-      return 0.5 * (1 + t) + 0.5 * x * (1 - t * t) * SQRT_2_OVER_PI * (1 + 3 * GELU_C * x * x);
-    }
+    default: return x > 0 ? 1 : slope; // LEAKY_RELU
   }
 }
 
-/** Four lanes of unaryValue, for the ops that have one (the others run the scalar loop). */
+/** Four lanes of an op's value (every op but leakyRelu). */
 // @ts-ignore: decorator
 @inline function unaryValueV(op: i32, v: v128): v128 {
   switch (op) {
@@ -470,76 +443,115 @@ function erf(x: f32): f32 {
     case SQRT: return f32x4.sqrt(v);
     case RELU: return f32x4.pmax(v, f32x4.splat(0)); // v < 0 ? 0 : v, one maxps: NaN and −0 stay (PyTorch)
     case EXP: return expV(v);
+    case LOG: return logV(v);
     case TANH: return tanhV(v);
     case SIGMOID: return sigmoidV(v);
-    case GELU: return f32x4.mul(f32x4.mul(f32x4.splat(0.5), v), f32x4.add(f32x4.splat(1), erfV(f32x4.mul(v, f32x4.splat(SQRT_HALF)))));
+    case GELU: return f32x4.mul(v, normalCdfV(v, expV(f32x4.mul(splatAt(GELU_K, 2), f32x4.mul(v, v)))));
     default: // GELU_TANH
-      return f32x4.mul(f32x4.mul(f32x4.splat(0.5), v), f32x4.add(f32x4.splat(1), tanhV(geluTanhArgV(v))));
+      return f32x4.mul(v, geluTanhSigmoidV(v));
   }
 }
 
-/** √(2/π)·(x + 0.044715·x³), the tanh approximation's argument. */
+/** Four lanes of g · d out / d x, for relu, exp, log, tanh, sigmoid and both GELUs. */
 // @ts-ignore: decorator
-@inline function geluTanhArgV(v: v128): v128 {
-  let x3 = f32x4.mul(f32x4.mul(v, v), v);
-  return f32x4.mul(f32x4.splat(SQRT_2_OVER_PI), f32x4.add(v, f32x4.mul(f32x4.splat(GELU_C), x3)));
+@inline function unaryGradV(op: i32, xv: v128, yv: v128, gv: v128): v128 {
+  let one = splatAt(GELU_K, 0);
+  switch (op) {
+    // relu passes g where not x <= 0 (a NaN passes g, like PyTorch's threshold_backward), a
+    // select, so an infinite g where x <= 0 gives 0
+    case RELU: return v128.andnot(gv, f32x4.le(xv, f32x4.splat(0)));
+    case EXP: return f32x4.mul(gv, yv);
+    case LOG: return f32x4.div(gv, xv); // PyTorch's grad / self
+    case TANH: return f32x4.mul(gv, f32x4.sub(one, f32x4.mul(yv, yv)));
+    case SIGMOID: return f32x4.mul(gv, f32x4.mul(yv, f32x4.sub(one, yv)));
+    case GELU: { // Φ(x) + x·φ(x), φ the standard normal density: one exp serves both
+      let e = expV(f32x4.mul(splatAt(GELU_K, 2), f32x4.mul(xv, xv)));
+      return f32x4.mul(gv, f32x4.add(normalCdfV(xv, e), f32x4.mul(xv, f32x4.mul(splatAt(GELU_K, 3), e))));
+    }
+    default: { // GELU_TANH: s + x·s(1 − s)·(2u)′ with s = σ(2u): ½(1 + t) + ½x(1 − t²)·u′ for t = tanh u
+      let sv = geluTanhSigmoidV(xv), x2 = f32x4.mul(xv, xv);
+      let du = f32x4.add(splatAt(GELU_K, 4), f32x4.mul(f32x4.add(x2, f32x4.add(x2, x2)), splatAt(GELU_K, 5)));
+      return f32x4.mul(gv, f32x4.add(sv, f32x4.mul(f32x4.mul(xv, f32x4.mul(sv, f32x4.sub(one, sv))), du)));
+    }
+  }
+}
+
+//                         0   1          2: −½       3: 1/√(2π)    4: 2√(2/π)     5: 2√(2/π)·0.044715
+const GELU_K = memory.data<f32>([1, SQRT_HALF, -0.5, INV_SQRT_2PI, 2 * SQRT_2_OVER_PI, 2 * SQRT_2_OVER_PI * GELU_C]);
+
+/** Φ(x), the standard normal CDF, given e = e^(−x²/2): ½erfc(|x|/√2) below 0, 1 minus it above. */
+// @ts-ignore: decorator
+@inline function normalCdfV(x: v128, e: v128): v128 {
+  let q = halfErfcV(f32x4.mul(f32x4.abs(x), splatAt(GELU_K, 1)), e);
+  return v128.bitselect(q, f32x4.sub(splatAt(GELU_K, 0), q), f32x4.lt(x, f32x4.splat(0)));
+}
+
+/**
+ * The tanh approximation as a sigmoid: ½(1 + tanh u) = σ(2u), u = √(2/π)(x + 0.044715x³), so
+ * gelu = x·σ(2u) costs one exp and one division.
+ */
+// @ts-ignore: decorator
+@inline function geluTanhSigmoidV(x: v128): v128 {
+  return sigmoidV(f32x4.mul(x, f32x4.add(splatAt(GELU_K, 4), f32x4.mul(splatAt(GELU_K, 5), f32x4.mul(x, x)))));
+}
+
+/** x, y, g and gx lanes of the last 1–3 elements, zero-padded to four. */
+const lanes: usize = memory.data(64, 16);
+
+/** Copies the `rest` (< 4) floats at p into slot k of `lanes`, zero-padded; returns the slot. */
+function stage(p: usize, rest: i32, k: i32): usize {
+  let slot = lanes + (<usize>k << 4);
+  v128.store(slot, f32x4.splat(0));
+  copyFloats(slot, p, rest);
+  return slot;
+}
+
+/** n floats from src to dst one by one: for the 1–3 of a tail, memory.copy's call costs more. */
+function copyFloats(dst: usize, src: usize, n: i32): void {
+  for (let i = 0; i < n; i++) store<f32>(dst + (<usize>i << 2), load<f32>(src + (<usize>i << 2)));
 }
 
 // @ts-ignore: decorator
 @inline function unaryMap(op: i32, n: i32, x: usize, y: usize, slope: f32): void {
-  let i = 0;
-  if (op != LOG && op != LEAKY_RELU) { // every unary op but these two has a four-lane form
-    for (; i + 4 <= n; i += 4) {
-      let o = <usize>i << 2;
-      v128.store(y + o, unaryValueV(op, v128.load(x + o)));
-    }
+  if (op == LEAKY_RELU) {
+    for (let i = 0; i < n; i++) { let v = load<f32>(x + (<usize>i << 2)); store<f32>(y + (<usize>i << 2), v > 0 ? v : v * slope); }
+    return;
   }
-  for (; i < n; i++) store<f32>(y + (<usize>i << 2), unaryValue(op, load<f32>(x + (<usize>i << 2)), slope));
+  // a second pass runs the same loop once over the staged tail
+  let whole = n & ~3, rest = n - whole, count = whole, px = x, py = y;
+  for (let pass = 0; ; pass++) {
+    for (let i = 0; i < count; i += 4) {
+      let o = <usize>i << 2;
+      v128.store(py + o, unaryValueV(op, v128.load(px + o)));
+    }
+    if (pass == 1) break; // the tail is done
+    if (rest == 0) return;
+    px = stage(x + (<usize>whole << 2), rest, 0); py = lanes + 16; count = 4;
+  }
+  copyFloats(y + (<usize>whole << 2), lanes + 16, rest);
 }
 
 // @ts-ignore: decorator
 @inline function unaryGradMap(op: i32, n: i32, x: usize, y: usize, g: usize, gx: usize, slope: f32): void {
-  let i = 0;
-  if (op == RELU) { // gx += g where not x <= 0 (a NaN passes g, like PyTorch's threshold_backward)
-    let zeroV = f32x4.splat(0);
-    for (; i + 4 <= n; i += 4) {
+  if (op == NEG || op == ABS || op == SQRT || op == LEAKY_RELU) {
+    for (let i = 0; i < n; i++) {
       let o = <usize>i << 2;
-      let kept = v128.andnot(v128.load(g + o), f32x4.le(v128.load(x + o), zeroV));
-      v128.store(gx + o, f32x4.add(v128.load(gx + o), kept));
+      store<f32>(gx + o, load<f32>(gx + o) + load<f32>(g + o) * unaryGrad(op, load<f32>(x + o), load<f32>(y + o), slope));
     }
-  } else if (op == EXP || op == TANH || op == SIGMOID) { // derivatives from the output y
-    let one = f32x4.splat(1);
-    for (; i + 4 <= n; i += 4) {
-      let o = <usize>i << 2;
-      let yv = v128.load(y + o);
-      let d = op == EXP ? yv : op == TANH ? f32x4.sub(one, f32x4.mul(yv, yv)) : f32x4.mul(yv, f32x4.sub(one, yv));
-      v128.store(gx + o, f32x4.add(v128.load(gx + o), f32x4.mul(v128.load(g + o), d)));
-    }
-  } else if (op == GELU || op == GELU_TANH) { // derivatives from the input x
-    let half = f32x4.splat(0.5), one = f32x4.splat(1);
-    for (; i + 4 <= n; i += 4) {
-      let o = <usize>i << 2;
-      let xv = v128.load(x + o);
-      let d: v128;
-      if (op == GELU) {
-        // ½(1 + erf(x/√2)) + x·φ(x), φ the standard normal density
-        let phi = f32x4.mul(f32x4.splat(INV_SQRT_2PI), expV(f32x4.mul(f32x4.splat(-0.5), f32x4.mul(xv, xv))));
-        d = f32x4.add(f32x4.mul(half, f32x4.add(one, erfV(f32x4.mul(xv, f32x4.splat(SQRT_HALF))))), f32x4.mul(xv, phi));
-      } else {
-        // ½(1 + t) + ½x(1 − t²)·√(2/π)(1 + 3·0.044715·x²), t = tanh(√(2/π)(x + 0.044715x³))
-        let t = tanhV(geluTanhArgV(xv));
-        let inner = f32x4.mul(f32x4.splat(SQRT_2_OVER_PI), f32x4.add(one, f32x4.mul(f32x4.splat(3 * GELU_C), f32x4.mul(xv, xv))));
-        d = f32x4.add(f32x4.mul(half, f32x4.add(one, t)), f32x4.mul(f32x4.mul(f32x4.mul(half, xv), f32x4.sub(one, f32x4.mul(t, t))), inner));
-      }
-      v128.store(gx + o, f32x4.add(v128.load(gx + o), f32x4.mul(v128.load(g + o), d)));
-    }
+    return;
   }
-  for (; i < n; i++) {
-    let o = <usize>i << 2;
-    let gv = load<f32>(g + o), xv = load<f32>(x + o);
-    // relu selects g (PyTorch's threshold_backward), so an infinite g where x <= 0 gives 0, as its lanes do
-    store<f32>(gx + o, load<f32>(gx + o) + (op == RELU ? (xv <= 0 ? 0 : gv) : gv * unaryGrad(op, xv, load<f32>(y + o), slope)));
+  let whole = n & ~3, rest = n - whole, count = whole, px = x, py = y, pg = g, pgx = gx;
+  for (let pass = 0; ; pass++) {
+    for (let i = 0; i < count; i += 4) {
+      let o = <usize>i << 2;
+      v128.store(pgx + o, f32x4.add(v128.load(pgx + o), unaryGradV(op, v128.load(px + o), v128.load(py + o), v128.load(pg + o))));
+    }
+    if (pass == 1) break; // the tail is done
+    if (rest == 0) return;
+    let t = <usize>whole << 2;
+    px = stage(x + t, rest, 0); py = stage(y + t, rest, 1); pg = stage(g + t, rest, 2); pgx = stage(gx + t, rest, 3); count = 4;
   }
+  copyFloats(gx + (<usize>whole << 2), lanes + 48, rest);
 }
 
 export function unaryForward(rec: usize): void {

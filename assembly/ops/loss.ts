@@ -13,6 +13,7 @@ import { CROSS_ENTROPY, NLL_LOSS, MSE_LOSS } from "./opcodes";
 import { dataPtr, requiresGrad, gradPtr, gradFor } from "../nodes";
 import { OUT, IN_A, IN_B, IN_C, opOf, attr, fattr } from "../tape";
 import { validIndex, reportBadIndex } from "../errors";
+import { expV, rowMax, sumExpShifted } from "./vmath";
 
 // @ts-ignore: decorator
 @inline const NONE: i32 = 0;
@@ -22,19 +23,15 @@ import { validIndex, reportBadIndex } from "../errors";
 // @ts-ignore: decorator
 @inline function at(base: usize, index: i32): usize { return base + (<usize>index << 2); }
 
-let rowMax: f32 = 0;
+let shift: f32 = 0;
 
 /**
- * log Σ exp(x − m) over n floats, with m = max x left in rowMax: callers add (x − m) terms to it
+ * log Σ exp(x − m) over n floats, with m = max x left in shift: callers add (x − m) terms to it
  * rather than m + log s to x, which would round log s away next to a large m (logits near 8e3).
  */
 function logSumExpShifted(x: usize, n: i32): f32 {
-  let m = load<f32>(x);
-  for (let c = 1; c < n; c++) m = max(m, load<f32>(at(x, c)));
-  let s: f32 = 0;
-  for (let c = 0; c < n; c++) s += Mathf.exp(load<f32>(at(x, c)) - m);
-  rowMax = m;
-  return Mathf.log(s);
+  shift = rowMax(x, n);
+  return Mathf.log(sumExpShifted(x, n, shift, 0));
 }
 
 /** Row i's class label, or -1 (reported) when it is not an integer in [0, C). */
@@ -54,7 +51,7 @@ function rowLoss(rec: usize, i: i32): f32 {
     let y = label(rec, i);
     if (y < 0) return NaN;
     let row = at(x, i * C), eps = fattr(rec, 0);
-    let logS = logSumExpShifted(row, C), m = rowMax;
+    let logS = logSumExpShifted(row, C), m = shift;
     // −log p_y with log p_y = (x_y − m) − log s, negated last as PyTorch's nll does (one class: −0)
     let nll = -((load<f32>(at(row, y)) - m) - logS);
     if (eps == 0) return nll;
@@ -103,12 +100,19 @@ export function lossBackward(rec: usize): void {
       let row = at(x, i * C), grow = at(gx, i * C), eps = fattr(rec, 0);
       let y = label(rec, i);
       if (y < 0) return;
-      let logS = logSumExpShifted(row, C), m = rowMax;
-      for (let c = 0; c < C; c++) {
-        let t = eps / <f32>C + (c == y ? 1 - eps : 0);
-        let p = at(grow, c);
-        store<f32>(p, load<f32>(p) + gi * (Mathf.exp((load<f32>(at(row, c)) - m) - logS) - t));
+      let logS = logSumExpShifted(row, C), m = shift;
+      // gi·(softmax − ε/C) everywhere, four lanes at a time, then −gi·(1 − ε) at the label
+      let lv = f32x4.splat(m), sv = f32x4.splat(logS), giv = f32x4.splat(gi), tv = f32x4.splat(eps / <f32>C), c = 0;
+      for (; c + 4 <= C; c += 4) {
+        let p = at(grow, c), soft = expV(f32x4.sub(f32x4.sub(v128.load(at(row, c)), lv), sv));
+        v128.store(p, f32x4.add(v128.load(p), f32x4.mul(giv, f32x4.sub(soft, tv))));
       }
+      for (; c < C; c++) {
+        let p = at(grow, c);
+        store<f32>(p, load<f32>(p) + gi * (Mathf.exp((load<f32>(at(row, c)) - m) - logS) - eps / <f32>C));
+      }
+      let p = at(grow, y);
+      store<f32>(p, load<f32>(p) - gi * (1 - eps));
     } else if (op == NLL_LOSS) {
       if (!gx) return;
       let y = label(rec, i);

@@ -10,6 +10,7 @@
 import { dataPtr, rankOf, shapePtr, requiresGrad, gradPtr, gradFor, MAX_RANK } from "../nodes";
 import { alloc } from "../alloc";
 import { OUT, IN_A, IN_B, IN_C, attr } from "../tape";
+import { hsum, putTransposed } from "./vmath";
 
 // ── the blocked kernel ─────────────────────────────────────────────────────────────────────────
 //
@@ -77,20 +78,6 @@ const edgeTile: usize = memory.data(MR * NR * 4, 16);
   return min(cap, (size + unit - 1) / unit * unit);
 }
 
-/**
- * Stores the 4×4 transpose of rows r0..r3 as 4 consecutive v128 at dst with a gap of `step`
- * bytes: dst + i*step receives column i (r0[i], r1[i], r2[i], r3[i]).
- */
-// @ts-ignore: decorator
-@inline function storeTransposed(dst: usize, step: usize, r0: v128, r1: v128, r2: v128, r3: v128): void {
-  let t0 = f32x4.shuffle(r0, r1, 0, 4, 1, 5), t1 = f32x4.shuffle(r0, r1, 2, 6, 3, 7);
-  let t2 = f32x4.shuffle(r2, r3, 0, 4, 1, 5), t3 = f32x4.shuffle(r2, r3, 2, 6, 3, 7);
-  v128.store(dst, f32x4.shuffle(t0, t2, 0, 1, 4, 5));
-  v128.store(dst + step, f32x4.shuffle(t0, t2, 2, 3, 6, 7));
-  v128.store(dst + 2 * step, f32x4.shuffle(t1, t3, 0, 1, 4, 5));
-  v128.store(dst + 3 * step, f32x4.shuffle(t1, t3, 2, 3, 6, 7));
-}
-
 /** Packs A[m0 .. m0+mc, k0 .. k0+kc) (A[m,k] = a[m*sm + k*sk]) into MR-row strips. */
 function packRows(a: usize, sm: i32, sk: i32, m0: i32, mc: i32, k0: i32, kc: i32): void {
   let kStep = <usize>sk << 2;
@@ -107,8 +94,8 @@ function packRows(a: usize, sm: i32, sk: i32, m0: i32, mc: i32, k0: i32, kc: i32
       let rowStep = <usize>sm << 2;
       for (; k + 4 <= kc; k += 4) {
         let p = src + (<usize>k << 2);
-        storeTransposed(strip + (<usize>k << 4), MR << 2,
-          v128.load(p), v128.load(p + rowStep), v128.load(p + 2 * rowStep), v128.load(p + 3 * rowStep));
+        putTransposed(strip + (<usize>k << 4), MR << 2,
+          v128.load(p), v128.load(p + rowStep), v128.load(p + 2 * rowStep), v128.load(p + 3 * rowStep), false);
       }
     }
     // whatever the vector paths left: odd layouts, the k tail, a partial strip (zero rows)
@@ -141,8 +128,8 @@ function packCols(b: usize, sk: i32, sn: i32, k0: i32, kc: i32, n0: i32, nc: i32
       let colStep = <usize>sn << 2;
       for (; k + 4 <= kc; k += 4) {
         let p = src + (<usize>k << 2), q = p + 4 * colStep, dst = strip + (<usize>k << 5);
-        storeTransposed(dst, NR << 2, v128.load(p), v128.load(p + colStep), v128.load(p + 2 * colStep), v128.load(p + 3 * colStep));
-        storeTransposed(dst + 16, NR << 2, v128.load(q), v128.load(q + colStep), v128.load(q + 2 * colStep), v128.load(q + 3 * colStep));
+        putTransposed(dst, NR << 2, v128.load(p), v128.load(p + colStep), v128.load(p + 2 * colStep), v128.load(p + 3 * colStep), false);
+        putTransposed(dst + 16, NR << 2, v128.load(q), v128.load(q + colStep), v128.load(q + 2 * colStep), v128.load(q + 3 * colStep), false);
       }
     }
     // whatever the vector paths left: odd layouts, the k tail, a partial strip (zero columns)
@@ -226,10 +213,6 @@ export function ensurePacks(): bool {
 // would only double the memory traffic: both run as c[n] (+)= Σ_k x[k]·B[k,n] straight from the
 // operands (N = 1 as the row Bᵀ times Aᵀ).
 
-// @ts-ignore: decorator
-@inline function hsum(v: v128): f32 {
-  return (f32x4.extract_lane(v, 0) + f32x4.extract_lane(v, 1)) + (f32x4.extract_lane(v, 2) + f32x4.extract_lane(v, 3));
-}
 
 /** c[0..N) (+)= x·B with x[k] = x[k*sx] and B[k,n] = b[k*sk + n*sn]. */
 function rowTimesMatrix(N: i32, K: i32, x: usize, sx: i32, b: usize, sk: i32, sn: i32, c: usize, accumulate: bool): void {

@@ -50,6 +50,8 @@ export const CROSS_ENTROPY = 36;
 export const NLL_LOSS = 37;
 export const MSE_LOSS = 38;
 export const BCE_WITH_LOGITS = 39;
+// normalization (ops/norm.ts)
+export const LAYER_NORM = 40;
 
 // fused attention (ops/attention.ts)
 export const SCALED_DOT_PRODUCT_ATTENTION = 45;

@@ -14,6 +14,7 @@ import { OUT, IN_A, IN_C, opOf, attr } from "../tape";
 import { RESHAPE, PERMUTE, EXPAND, CAT_PART, NARROW, INDEX_SELECT, GATHER } from "./opcodes";
 import { validIndex, reportBadIndex } from "../errors";
 import { broadcastCopy, broadcastReduceGrad } from "./elementwise";
+import { putTransposed } from "./vmath";
 
 // @ts-ignore: decorator
 @inline function at(base: usize, index: i32): usize { return base + (<usize>index << 2); }
@@ -32,9 +33,9 @@ function stridesOf(id: i32, dst: usize): void {
 }
 
 /**
- * Visits out's elements in order with the matching offset into a (walkStride per out dim, plus
- * c[i]·gatherStride when c is given, each c[i] checked against gatherBound). backward = false
- * copies a → out; true adds out's grad to a's.
+ * GATHER: visits out's elements in order with the matching offset into a (walkStride per out
+ * dim, plus c[i]·gatherStride, each c[i] checked against gatherBound). backward = false copies
+ * a → out; true adds out's grad to a's.
  */
 function walkStrided(backward: bool, out: i32, a: i32, c: usize, gatherStride: i32, gatherBound: i32): void {
   let rank = rankOf(out), n = sizeOf(out), shape = shapePtr(out);
@@ -44,21 +45,18 @@ function walkStrided(backward: bool, out: i32, a: i32, c: usize, gatherStride: i
   memory.fill(walkCounter, 0, <usize>MAX_RANK << 2);
   let off = 0;
   for (let i = 0; i < n; i++) {
-    let p = off;
-    if (c) {
-      let v = load<f32>(at(c, i));
-      if (!validIndex(v, gatherBound)) { reportBadIndex(GATHER, v, i, gatherBound); return; }
-      p += <i32>v * gatherStride;
-    }
+    let v = load<f32>(at(c, i));
+    if (!validIndex(v, gatherBound)) { reportBadIndex(GATHER, v, i, gatherBound); return; }
+    let p = off + <i32>v * gatherStride;
     if (backward) store<f32>(at(ga, p), load<f32>(at(ga, p)) + load<f32>(at(g, i)));
     else store<f32>(at(dst, i), load<f32>(at(src, p)));
     for (let d = rank - 1; d >= 0; d--) {
       let cp = at(walkCounter, d);
-      let v = load<i32>(cp) + 1;
+      let k = load<i32>(cp) + 1;
       let st = load<i32>(at(walkStride, d));
-      if (v < load<i32>(at(shape, d))) { store<i32>(cp, v); off += st; break; }
+      if (k < load<i32>(at(shape, d))) { store<i32>(cp, k); off += st; break; }
       store<i32>(cp, 0);
-      off -= st * (v - 1);
+      off -= st * (k - 1);
     }
   }
 }
@@ -78,6 +76,96 @@ function prepareWalk(rec: usize): i32 {
   let axis = attr(rec, 0);
   for (let d = 0; d < rank; d++) store<i32>(at(walkStride, d), d == axis ? 0 : load<i32>(at(aStrides, d)));
   return load<i32>(at(aStrides, axis));
+}
+
+// PERMUTE moves runs rather than elements. Its plan is out's dims without the size-1 ones, each
+// merged into the one before when a keeps them adjacent too (a's stride of the outer is the
+// inner's extent times its stride), as (extent, a's stride). Then:
+//   last stride 1             each innermost run is a copy (a head split or merge: runs of 16)
+//   second-last stride 1      out's last two dims are a transpose of a's rows: 4×4 register
+//                             transposes, in column bands of BAND so the rows of a they read stay in L1
+//   otherwise                 a strided loop over the innermost dim
+const permExtent: usize = memory.data(MAX_RANK * 4, 16);
+const permStride: usize = memory.data(MAX_RANK * 4, 16);
+// @ts-ignore: decorator
+@inline const BAND: i32 = 64;
+
+function permuteMove(rec: usize, backward: bool): void {
+  let a = load<i32>(rec, IN_A), out = load<i32>(rec, OUT);
+  let size = sizeOf(out);
+  if (size == 0) return;
+  let src = dataPtr(a), dst = dataPtr(out);
+  if (backward) { src = gradFor(a); dst = gradPtr(out); if (!src) return; }
+  prepareWalk(rec);
+  let rank = 0, shape = shapePtr(out);
+  for (let d = 0; d < rankOf(out); d++) {
+    let n = load<i32>(at(shape, d)), st = load<i32>(at(walkStride, d));
+    if (n == 1) continue;
+    if (rank > 0 && load<i32>(at(permStride, rank - 1)) == st * n) {
+      store<i32>(at(permExtent, rank - 1), load<i32>(at(permExtent, rank - 1)) * n);
+      store<i32>(at(permStride, rank - 1), st);
+    } else {
+      store<i32>(at(permExtent, rank), n);
+      store<i32>(at(permStride, rank), st);
+      rank++;
+    }
+  }
+  if (rank == 0) { store<i32>(permExtent, 1); store<i32>(permStride, 1); rank = 1; } // one element
+  let n = load<i32>(at(permExtent, rank - 1)), st = load<i32>(at(permStride, rank - 1));
+  let tile = rank >= 2 && st != 1 && load<i32>(at(permStride, rank - 2)) == 1;
+  let outerRank = tile ? rank - 2 : rank - 1;
+  let block = tile ? n * load<i32>(at(permExtent, rank - 2)) : n;
+  memory.fill(walkCounter, 0, <usize>MAX_RANK << 2);
+  let off = 0;
+  for (let o = 0; o < size; o += block) {
+    if (tile) transposeTile(load<i32>(at(permExtent, rank - 2)), n, st, at(src, off), at(dst, o), backward);
+    else if (st == 1) copyRows(backward ? at(src, off) : at(dst, o), 0, backward ? at(dst, o) : at(src, off), 0, 1, n, backward);
+    else {
+      for (let j = 0; j < n; j++) {
+        let pa = at(src, off + j * st), po = at(dst, o + j);
+        if (backward) store<f32>(pa, load<f32>(pa) + load<f32>(po));
+        else store<f32>(po, load<f32>(pa));
+      }
+    }
+    for (let d = outerRank - 1; d >= 0; d--) { // odometer over the outer dims
+      let cp = at(walkCounter, d), v = load<i32>(cp) + 1, ds = load<i32>(at(permStride, d));
+      if (v < load<i32>(at(permExtent, d))) { store<i32>(cp, v); off += ds; break; }
+      store<i32>(cp, 0);
+      off -= ds * (v - 1);
+    }
+  }
+}
+
+/**
+ * out[p, q] = a[p + q·sq] for a P × Q block (out rows contiguous), or in backward
+ * ga[p + q·sq] += g[p, q].
+ */
+function transposeTile(P: i32, Q: i32, sq: i32, a: usize, out: usize, backward: bool): void {
+  let aRow = <usize>sq << 2, outRow = <usize>Q << 2;
+  for (let q1 = 0; q1 < Q; q1 += BAND) {
+    let qEnd = min(Q, q1 + BAND), p = 0;
+    for (; p + 4 <= P; p += 4) {
+      let q = q1;
+      for (; q + 4 <= qEnd; q += 4) {
+        let pa = at(a, p + q * sq), po = at(out, p * Q + q);
+        // forward reads rows of a and writes rows of out; backward the other way round, adding
+        let from = backward ? po : pa, fromRow = backward ? outRow : aRow;
+        putTransposed(backward ? pa : po, backward ? aRow : outRow,
+          v128.load(from), v128.load(from + fromRow), v128.load(from + 2 * fromRow), v128.load(from + 3 * fromRow), backward);
+      }
+      for (; q < qEnd; q++) transposeScalar(p, p + 4, q, a, out, Q, sq, backward);
+    }
+    for (let q = q1; q < qEnd; q++) transposeScalar(p, P, q, a, out, Q, sq, backward); // the last P % 4 rows
+  }
+}
+
+/** Column q of out, rows p0 .. p1, one element at a time (transposeTile's edges). */
+function transposeScalar(p0: i32, p1: i32, q: i32, a: usize, out: usize, Q: i32, sq: i32, backward: bool): void {
+  for (let p = p0; p < p1; p++) {
+    let pa = at(a, p + q * sq), po = at(out, p * Q + q);
+    if (backward) store<f32>(pa, load<f32>(pa) + load<f32>(po));
+    else store<f32>(po, load<f32>(pa));
+  }
 }
 
 /** Copies `rows` rows of `len` floats from src (row stride ss) to dst (row stride ds), adding when accumulate. */
@@ -100,9 +188,10 @@ export function shapeForward(rec: usize): void {
     case CAT_PART: copyRows(y + (<usize>attr(rec, 3) << 2), attr(rec, 1), x, attr(rec, 2), attr(rec, 0), attr(rec, 2), false); break;
     case NARROW: copyRows(y, attr(rec, 2), x + (<usize>attr(rec, 3) << 2), attr(rec, 1), attr(rec, 0), attr(rec, 2), false); break;
     case INDEX_SELECT: indexSelect(rec, false); break;
-    default: { // PERMUTE, GATHER
+    case PERMUTE: permuteMove(rec, false); break;
+    default: { // GATHER
       let gatherStride = prepareWalk(rec);
-      walkStrided(false, out, a, opOf(rec) == PERMUTE ? 0 : dataPtr(load<i32>(rec, IN_C)), gatherStride, gatherBound(rec));
+      walkStrided(false, out, a, dataPtr(load<i32>(rec, IN_C)), gatherStride, gatherBound(rec));
     }
   }
 }
@@ -117,9 +206,10 @@ export function shapeBackward(rec: usize): void {
     case CAT_PART: { let ga = gradFor(a); if (ga) copyRows(ga, attr(rec, 2), g + (<usize>attr(rec, 3) << 2), attr(rec, 1), attr(rec, 0), attr(rec, 2), true); break; }
     case NARROW: { let ga = gradFor(a); if (ga) copyRows(ga + (<usize>attr(rec, 3) << 2), attr(rec, 1), g, attr(rec, 2), attr(rec, 0), attr(rec, 2), true); break; }
     case INDEX_SELECT: indexSelect(rec, true); break;
+    case PERMUTE: permuteMove(rec, true); break;
     default: {
       let gatherStride = prepareWalk(rec);
-      walkStrided(true, out, a, opOf(rec) == PERMUTE ? 0 : dataPtr(load<i32>(rec, IN_C)), gatherStride, gatherBound(rec));
+      walkStrided(true, out, a, dataPtr(load<i32>(rec, IN_C)), gatherStride, gatherBound(rec));
     }
   }
 }

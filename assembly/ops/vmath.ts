@@ -1,6 +1,10 @@
-// Four-lane exp, tanh, sigmoid and erf for the elementwise kernels (the scalar versions cost
-// 25–40 ns an element). Accurate to a few ulp over the f32 range (erf to ~1e-7 absolute), which
-// the PyTorch fixtures and test/vmath.test.ts check.
+// Four-lane exp, log, tanh, sigmoid and ½erfc for the kernels (scalar Mathf costs 25–40 ns an
+// element), and the row helpers softmax and the losses share. Accurate to a few ulp over the f32
+// range (erfc to 1.5e-7 absolute), which the PyTorch fixtures and test/vmath.test.ts check.
+//
+// Constants are read from tables (one broadcast load each), not written as f32x4.splat(c): V8
+// builds every v128.const afresh at each use inside a loop, four instructions apiece, and that
+// alone made exp 30% slower.
 
 // @ts-ignore: decorator
 @inline const LOG2E: f32 = 1.44269504088896341;
@@ -9,36 +13,52 @@
 // @ts-ignore: decorator
 @inline const LN2_LO: f32 = -2.12194440e-4;
 // @ts-ignore: decorator
-@inline const EXP_MAX: f32 = 88.7228391;  // above: +Infinity
-// @ts-ignore: decorator
 @inline const EXP_MIN: f32 = -87.3365448; // below: 0 (the subnormal range is flushed)
+// @ts-ignore: decorator
+@inline const ROUNDER: f32 = 12582912;    // 1.5·2²³: adding it rounds to an integer, kept in the low mantissa bits
+
+/** Four lanes of table[i]. */
+// @ts-ignore: decorator
+@inline export function splatAt(table: usize, i: i32): v128 { return v128.load32_splat(table + (<usize>i << 2)); }
+
+//            0      1        2       3       4..9: e^r − 1 − r = r²·P(r), Cephes        10  11       12    13
+const EXP_K = memory.data<f32>([LOG2E, ROUNDER, LN2_HI, LN2_LO, 1.9875691500e-4, 1.3981999507e-3, 8.3334519073e-3,
+  4.1665795894e-2, 1.6666665459e-1, 5.0000001201e-1, 1, EXP_MIN, -100, 100]);
+const EXP_BIAS = memory.data<i32>([127]);
 
 /**
  * e^x: x = n·ln2 + r with |r| ≤ ln2/2, e^r by Cephes' degree-6 polynomial, and 2^n built in the
- * exponent bits.
+ * exponent bits. n is rounded by adding 1.5·2²³, whose low mantissa bits are then n itself (two
+ * adds, where nearest + trunc_sat cost ten instructions on x64). The clamps are pmin/pmax, one
+ * instruction each, and a NaN passes through them and the arithmetic; above ln(FLT_MAX) the
+ * product overflows to +Infinity by itself, and below EXP_MIN the scale is zeroed before the
+ * multiply, so no subnormal is made (each costs a microcode assist).
  */
 // @ts-ignore: decorator
 @inline export function expV(x: v128): v128 {
-  let xc = f32x4.min(f32x4.max(x, f32x4.splat(EXP_MIN)), f32x4.splat(EXP_MAX));
-  let n = f32x4.nearest(f32x4.mul(xc, f32x4.splat(LOG2E)));
-  let r = f32x4.sub(f32x4.sub(xc, f32x4.mul(n, f32x4.splat(LN2_HI))), f32x4.mul(n, f32x4.splat(LN2_LO)));
-  let p = f32x4.splat(1.9875691500e-4);
-  p = f32x4.add(f32x4.mul(p, r), f32x4.splat(1.3981999507e-3));
-  p = f32x4.add(f32x4.mul(p, r), f32x4.splat(8.3334519073e-3));
-  p = f32x4.add(f32x4.mul(p, r), f32x4.splat(4.1665795894e-2));
-  p = f32x4.add(f32x4.mul(p, r), f32x4.splat(1.6666665459e-1));
-  p = f32x4.add(f32x4.mul(p, r), f32x4.splat(5.0000001201e-1));
-  let y = f32x4.add(f32x4.add(f32x4.mul(f32x4.mul(p, r), r), r), f32x4.splat(1));
+  let xc = f32x4.pmin(f32x4.pmax(x, splatAt(EXP_K, 12)), splatAt(EXP_K, 13));
+  let t = f32x4.add(f32x4.mul(xc, splatAt(EXP_K, 0)), splatAt(EXP_K, 1));
+  let n = f32x4.sub(t, splatAt(EXP_K, 1));
+  let r = f32x4.sub(f32x4.sub(xc, f32x4.mul(n, splatAt(EXP_K, 2))), f32x4.mul(n, splatAt(EXP_K, 3)));
+  // 1 + r + r²·P(r) with P by Estrin's scheme: three short chains instead of one long one, since
+  // the loop is bound by this latency (the out-of-order window holds about three iterations)
+  let r2 = f32x4.mul(r, r);
+  let p01 = f32x4.add(f32x4.mul(splatAt(EXP_K, 4), r), splatAt(EXP_K, 5));
+  let p23 = f32x4.add(f32x4.mul(splatAt(EXP_K, 6), r), splatAt(EXP_K, 7));
+  let p45 = f32x4.add(f32x4.mul(splatAt(EXP_K, 8), r), splatAt(EXP_K, 9));
+  let p = f32x4.add(f32x4.mul(f32x4.add(f32x4.mul(p01, r2), p23), r2), p45);
+  let y = f32x4.add(f32x4.add(r, splatAt(EXP_K, 10)), f32x4.mul(p, r2));
   // 2^n in two steps (2^(n/2)·2^(n−n/2)), so n = 128 at the top of the range stays representable
-  let ni = i32x4.trunc_sat_f32x4_s(n);
-  let half = i32x4.shr_s(ni, 1);
-  let s1 = i32x4.shl(i32x4.add(half, i32x4.splat(127)), 23);
-  let s2 = i32x4.shl(i32x4.add(i32x4.sub(ni, half), i32x4.splat(127)), 23);
-  y = f32x4.mul(f32x4.mul(y, s1), s2);
-  y = v128.bitselect(f32x4.splat(Infinity), y, f32x4.gt(x, f32x4.splat(EXP_MAX)));
-  y = v128.bitselect(f32x4.splat(0), y, f32x4.lt(x, f32x4.splat(EXP_MIN)));
-  return v128.bitselect(x, y, f32x4.ne(x, x)); // NaN stays NaN
+  let ni = i32x4.sub(t, splatAt(EXP_K, 1)); // the bits of t less those of 1.5·2²³: n
+  let half = i32x4.shr_s(ni, 1), bias = v128.load32_splat(EXP_BIAS);
+  let s1 = v128.andnot(i32x4.shl(i32x4.add(half, bias), 23), f32x4.lt(x, splatAt(EXP_K, 11)));
+  let s2 = i32x4.shl(i32x4.add(i32x4.sub(ni, half), bias), 23);
+  return f32x4.mul(f32x4.mul(y, s1), s2);
 }
+
+//                0  1  2    3: the sign bit  4..8: tanh's Taylor series in x², from x⁹ down   9
+const TANH_K = memory.data<f32>([1, 2, 0.3, -0.0, -1382.0 / 155925.0, 62.0 / 2835.0, -17.0 / 315.0, 2.0 / 15.0,
+  -1.0 / 3.0]);
 
 /**
  * tanh: an odd Taylor polynomial below |x| = 0.3 (error < 1e-9 there), and
@@ -46,47 +66,136 @@
  */
 // @ts-ignore: decorator
 @inline export function tanhV(x: v128): v128 {
-  let a = f32x4.abs(x);
+  let one = splatAt(TANH_K, 0), sign = splatAt(TANH_K, 3);
+  let a = v128.andnot(x, sign);
   let e = expV(f32x4.add(a, a));
-  let big = f32x4.sub(f32x4.splat(1), f32x4.div(f32x4.splat(2), f32x4.add(e, f32x4.splat(1))));
-  big = v128.or(big, v128.and(x, i32x4.splat(0x80000000))); // copy the sign of x
+  let big = f32x4.sub(one, f32x4.div(splatAt(TANH_K, 1), f32x4.add(e, one)));
+  big = v128.or(big, v128.and(x, sign)); // copy the sign of x
   let x2 = f32x4.mul(x, x);
-  let p = f32x4.splat(-1382.0 / 155925.0);
-  p = f32x4.add(f32x4.mul(p, x2), f32x4.splat(62.0 / 2835.0));
-  p = f32x4.add(f32x4.mul(p, x2), f32x4.splat(-17.0 / 315.0));
-  p = f32x4.add(f32x4.mul(p, x2), f32x4.splat(2.0 / 15.0));
-  p = f32x4.add(f32x4.mul(p, x2), f32x4.splat(-1.0 / 3.0));
+  let p = splatAt(TANH_K, 4);
+  p = f32x4.add(f32x4.mul(p, x2), splatAt(TANH_K, 5));
+  p = f32x4.add(f32x4.mul(p, x2), splatAt(TANH_K, 6));
+  p = f32x4.add(f32x4.mul(p, x2), splatAt(TANH_K, 7));
+  p = f32x4.add(f32x4.mul(p, x2), splatAt(TANH_K, 8));
   let small = f32x4.add(x, f32x4.mul(f32x4.mul(p, x2), x));
-  return v128.bitselect(small, big, f32x4.lt(a, f32x4.splat(0.3)));
+  return v128.bitselect(small, big, f32x4.lt(a, splatAt(TANH_K, 2)));
 }
 
 /** 1 / (1 + e^−x): e^−x overflows to +Infinity for very negative x, giving exactly 0. */
 // @ts-ignore: decorator
 @inline export function sigmoidV(x: v128): v128 {
-  return f32x4.div(f32x4.splat(1), f32x4.add(f32x4.splat(1), expV(f32x4.neg(x))));
+  let one = splatAt(TANH_K, 0);
+  return f32x4.div(one, f32x4.add(one, expV(f32x4.neg(x))));
+}
+
+//                   0: p      1..5: a5 down to a1 (Abramowitz & Stegun 7.1.26)                 6: ½   7: 1
+const ERFC_K = memory.data<f32>([0.3275911, 1.061405429, -1.453152027, 1.421413741, -0.284496736, 0.254829592, 0.5, 1]);
+
+/**
+ * ½·erfc(z) for z ≥ 0, given e = e^(−z²): ½·t·P(t)·e with t = 1 / (1 + p·z), Abramowitz and
+ * Stegun 7.1.26 (erf to 1.5e-7 absolute). The caller makes e, so a derivative that needs the
+ * normal density too (GELU's) pays for one exp.
+ */
+// @ts-ignore: decorator
+@inline export function halfErfcV(z: v128, e: v128): v128 {
+  let t = f32x4.div(splatAt(ERFC_K, 7), f32x4.add(splatAt(ERFC_K, 7), f32x4.mul(splatAt(ERFC_K, 0), z)));
+  let p = splatAt(ERFC_K, 1);
+  p = f32x4.add(f32x4.mul(p, t), splatAt(ERFC_K, 2));
+  p = f32x4.add(f32x4.mul(p, t), splatAt(ERFC_K, 3));
+  p = f32x4.add(f32x4.mul(p, t), splatAt(ERFC_K, 4));
+  p = f32x4.add(f32x4.mul(p, t), splatAt(ERFC_K, 5));
+  return f32x4.mul(f32x4.mul(f32x4.mul(p, t), splatAt(ERFC_K, 6)), e);
+}
+
+// @ts-ignore: decorator
+@inline export function hsum(v: v128): f32 {
+  return (f32x4.extract_lane(v, 0) + f32x4.extract_lane(v, 1)) + (f32x4.extract_lane(v, 2) + f32x4.extract_lane(v, 3));
+}
+
+/** The largest of n > 0 floats at x (NaN when one is NaN). */
+export function rowMax(x: usize, n: i32): f32 {
+  let mv = v128.load32_splat(x), i = 0;
+  for (; i + 4 <= n; i += 4) mv = f32x4.max(mv, v128.load(x + (<usize>i << 2)));
+  let m = max(max(f32x4.extract_lane(mv, 0), f32x4.extract_lane(mv, 1)), max(f32x4.extract_lane(mv, 2), f32x4.extract_lane(mv, 3)));
+  for (; i < n; i++) m = max(m, load<f32>(x + (<usize>i << 2)));
+  return m;
+}
+
+/** Σ e^(x − m) over n floats at x, each term also stored at y unless y is 0. */
+export function sumExpShifted(x: usize, n: i32, m: f32, y: usize): f32 {
+  let mv = f32x4.splat(m), sv = f32x4.splat(0), i = 0;
+  for (; i + 4 <= n; i += 4) {
+    let o = <usize>i << 2, e = expV(f32x4.sub(v128.load(x + o), mv));
+    sv = f32x4.add(sv, e);
+    if (y) v128.store(y + o, e);
+  }
+  let s = hsum(sv);
+  for (; i < n; i++) {
+    let o = <usize>i << 2, e = Mathf.exp(load<f32>(x + o) - m);
+    s += e;
+    if (y) store<f32>(y + o, e);
+  }
+  return s;
 }
 
 /**
- * erf by Numerical Recipes' erfc fit (1.2e-7 absolute): r = t·exp(−z² + P(t)), t = 1 / (1 + z/2),
- * z = |x|, erf = ±(1 − r). The same formula as the scalar erf in elementwise.ts.
+ * The 4×4 transpose of rows r0..r3, as 4 v128 at dst with a gap of `step` bytes: dst + i·step
+ * receives column i (r0[i], r1[i], r2[i], r3[i]), stored, or added to what is there when `add`.
  */
 // @ts-ignore: decorator
-@inline export function erfV(x: v128): v128 {
-  let z = f32x4.abs(x);
-  let t = f32x4.div(f32x4.splat(1), f32x4.add(f32x4.splat(1), f32x4.mul(f32x4.splat(0.5), z)));
-  let p = f32x4.splat(0.17087277);
-  p = f32x4.add(f32x4.mul(p, t), f32x4.splat(-0.82215223));
-  p = f32x4.add(f32x4.mul(p, t), f32x4.splat(1.48851587));
-  p = f32x4.add(f32x4.mul(p, t), f32x4.splat(-1.13520398));
-  p = f32x4.add(f32x4.mul(p, t), f32x4.splat(0.27886807));
-  p = f32x4.add(f32x4.mul(p, t), f32x4.splat(-0.18628806));
-  p = f32x4.add(f32x4.mul(p, t), f32x4.splat(0.09678418));
-  p = f32x4.add(f32x4.mul(p, t), f32x4.splat(0.37409196));
-  p = f32x4.add(f32x4.mul(p, t), f32x4.splat(1.00002368));
-  p = f32x4.add(f32x4.mul(p, t), f32x4.splat(-1.26551223));
-  let r = f32x4.mul(t, expV(f32x4.sub(p, f32x4.mul(z, z))));
-  let e = f32x4.sub(f32x4.splat(1), r);
-  return v128.or(e, v128.and(x, i32x4.splat(0x80000000))); // the sign of x
+@inline export function putTransposed(dst: usize, step: usize, r0: v128, r1: v128, r2: v128, r3: v128, add: bool): void {
+  let t0 = f32x4.shuffle(r0, r1, 0, 4, 1, 5), t1 = f32x4.shuffle(r0, r1, 2, 6, 3, 7);
+  let t2 = f32x4.shuffle(r2, r3, 0, 4, 1, 5), t3 = f32x4.shuffle(r2, r3, 2, 6, 3, 7);
+  let c0 = f32x4.shuffle(t0, t2, 0, 1, 4, 5), c1 = f32x4.shuffle(t0, t2, 2, 3, 6, 7);
+  let c2 = f32x4.shuffle(t1, t3, 0, 1, 4, 5), c3 = f32x4.shuffle(t1, t3, 2, 3, 6, 7);
+  if (add) {
+    c0 = f32x4.add(c0, v128.load(dst)); c1 = f32x4.add(c1, v128.load(dst + step));
+    c2 = f32x4.add(c2, v128.load(dst + 2 * step)); c3 = f32x4.add(c3, v128.load(dst + 3 * step));
+  }
+  v128.store(dst, c0);
+  v128.store(dst + step, c1);
+  v128.store(dst + 2 * step, c2);
+  v128.store(dst + 3 * step, c3);
+}
+
+//             0..8: Cephes' logf polynomial, x⁸ term down      9: √2          10: 2²³  11: FLT_MIN
+const LOG_K = memory.data<f32>([7.0376836292e-2, -1.1514610310e-1, 1.1676998740e-1, -1.2420140846e-1, 1.4249322787e-1,
+  -1.6668057665e-1, 2.0000714765e-1, -2.4999993993e-1, 3.3333331174e-1, 1.41421356237309505, 8388608, 1.17549435e-38,
+  -0.5, -Infinity, NaN, 1, 0.5]);
+//              12  13         14   15  16
+
+/**
+ * log x: x = m·2^e with m in [√½, √2), log m = f − f²/2 + f³·P(f) for f = m − 1 (Cephes' logf,
+ * 1 ulp), plus e·ln 2 in two parts. Subnormal x is scaled by 2²³ first; 0 gives −Infinity, a
+ * negative x NaN, and +Infinity and NaN themselves.
+ */
+// @ts-ignore: decorator
+@inline export function logV(x: v128): v128 {
+  let tiny = f32x4.lt(x, splatAt(LOG_K, 11));
+  let xs = v128.bitselect(f32x4.mul(x, splatAt(LOG_K, 10)), x, tiny);
+  let bits = i32x4.shr_u(xs, 23);
+  let m = v128.or(v128.and(xs, i32x4.splat(0x007fffff)), splatAt(LOG_K, 15)); // mantissa in [1, 2)
+  let big = f32x4.gt(m, splatAt(LOG_K, 9)); // m > √2: halve it
+  m = v128.bitselect(f32x4.mul(m, splatAt(LOG_K, 16)), m, big);
+  // e = biased exponent − 127, + 1 when m was halved (big is −1 there), − 23 when x was scaled
+  let e = f32x4.convert_i32x4_s(i32x4.sub(i32x4.sub(bits, i32x4.splat(127)), big));
+  e = f32x4.sub(e, v128.and(tiny, f32x4.splat(23)));
+  let f = f32x4.sub(m, splatAt(LOG_K, 15)), z = f32x4.mul(f, f);
+  let p = splatAt(LOG_K, 0);
+  p = f32x4.add(f32x4.mul(p, f), splatAt(LOG_K, 1));
+  p = f32x4.add(f32x4.mul(p, f), splatAt(LOG_K, 2));
+  p = f32x4.add(f32x4.mul(p, f), splatAt(LOG_K, 3));
+  p = f32x4.add(f32x4.mul(p, f), splatAt(LOG_K, 4));
+  p = f32x4.add(f32x4.mul(p, f), splatAt(LOG_K, 5));
+  p = f32x4.add(f32x4.mul(p, f), splatAt(LOG_K, 6));
+  p = f32x4.add(f32x4.mul(p, f), splatAt(LOG_K, 7));
+  p = f32x4.add(f32x4.mul(p, f), splatAt(LOG_K, 8));
+  let y = f32x4.add(f32x4.mul(f32x4.mul(p, f), z), f32x4.mul(e, splatAt(EXP_K, 3)));   // + e·ln2_lo
+  y = f32x4.add(y, f32x4.mul(z, splatAt(LOG_K, 12)));
+  y = f32x4.add(f32x4.add(f, y), f32x4.mul(e, splatAt(EXP_K, 2)));                      // + e·ln2_hi
+  y = v128.bitselect(splatAt(LOG_K, 13), y, f32x4.eq(x, f32x4.splat(0)));
+  y = v128.bitselect(splatAt(LOG_K, 14), y, f32x4.lt(x, f32x4.splat(0)));
+  return v128.bitselect(x, y, v128.or(f32x4.ne(x, x), f32x4.eq(x, f32x4.splat(Infinity))));
 }
 
 // @ts-ignore: decorator
