@@ -13,6 +13,8 @@ import { softmaxForward, softmaxBackward } from "./ops/softmax";
 import { shapeForward, shapeBackward } from "./ops/shape";
 import { conv2dForward, conv2dBackward, poolForward, poolBackward } from "./ops/conv";
 import { lossForward, lossBackward } from "./ops/loss";
+import { varForward, varBackward, cumsumForward, cumsumBackward } from "./ops/reduce";
+import { sortForward, sortBackward, oneHotForward } from "./ops/sort";
 import { alloc, free, allocFailures, reserve } from "./alloc";
 import { newScopedNode } from "./scopes";
 import { isTracing, traceInstruction } from "./replay";
@@ -70,6 +72,14 @@ export function forward(rec: usize): bool {
       poolForward(rec); return true;
     case Op.CROSS_ENTROPY: case Op.NLL_LOSS: case Op.MSE_LOSS: case Op.BCE_WITH_LOGITS:
       lossForward(rec); return true;
+    case Op.VAR: case Op.STD:
+      varForward(rec); return true;
+    case Op.CUMSUM:
+      cumsumForward(rec); return true;
+    case Op.SORT: case Op.TOPK:
+      sortForward(rec); return true;
+    case Op.ONE_HOT:
+      oneHotForward(rec); return true;
   }
   return false;
 }
@@ -98,6 +108,14 @@ function backwardRecord(rec: usize): bool {
       poolBackward(rec); return true;
     case Op.CROSS_ENTROPY: case Op.NLL_LOSS: case Op.MSE_LOSS: case Op.BCE_WITH_LOGITS:
       lossBackward(rec); return true;
+    case Op.VAR: case Op.STD:
+      varBackward(rec); return true;
+    case Op.CUMSUM:
+      cumsumBackward(rec); return true;
+    case Op.SORT: case Op.TOPK:
+      sortBackward(rec); return true;
+    case Op.ONE_HOT: // indices have no gradient
+      return true;
   }
   return false;
 }

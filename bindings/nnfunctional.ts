@@ -11,6 +11,8 @@ import {
   type Shape, fmt, numel, sameShape, broadcastShape, readOptions, oneOf, numberIn, pairAtLeast, checkPair, checkInt, checkNumber, checkBool,
   show, INT_MAX,
 } from './shape';
+import { core } from './core';
+import type { NestedArray } from './tensor';
 
 export type Reduction = 'mean' | 'sum' | 'none';
 /** The core's reduction codes are the positions in this list (searched by value, never indexed by the name). */
@@ -225,4 +227,28 @@ function layerNormOf(x: Tensor, shape: number[], weight: Tensor | null, bias: Te
   if (bias) y = add(keepTemp(y), bias);
   for (const t of temps) t.dispose(); // records keep what backward needs
   return y;
+}
+
+/**
+ * One-hot rows: for indices of shape S (a tensor of integer values, or nested arrays), a float
+ * tensor of shape [...S, numClasses] holding 1 at each index and 0 elsewhere; numClasses -1 means
+ * the largest index + 1. No gradient. Each index is checked where the kernel reads it.
+ */
+export function oneHot(tensor: Tensor | NestedArray, numClasses = -1): Tensor {
+  if (!(tensor instanceof Tensor)) return viaTensor('oneHot', tensor, (t) => oneHot(t, numClasses));
+  live(tensor, 'oneHot');
+  let classes = checkInt(numClasses, 'numClasses', 'oneHot', -1);
+  if (classes === -1) {
+    if (tensor.size === 0) throw new Error('oneHot: cannot infer numClasses from an empty tensor; pass numClasses');
+    let top = 0;
+    for (const v of tensor.data()) if (v >= top) top = v;
+    // a fraction or Infinity is left for the kernel to report (as not an integer)
+    classes = Number.isInteger(top) && top < INT_MAX ? top + 1 : 1;
+  }
+  const was = core.setGradEnabled(0);
+  try {
+    return run(Op.ONE_HOT, 'oneHot', [...tensor.dims, classes], tensor, null, null, classes);
+  } finally {
+    core.setGradEnabled(was);
+  }
 }

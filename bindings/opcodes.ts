@@ -9,12 +9,14 @@ export const enum Op {
   RESHAPE = 26, PERMUTE = 27, EXPAND = 28, CAT_PART = 29, NARROW = 30, INDEX_SELECT = 31, GATHER = 32,
   CONV2D = 33, MAX_POOL2D = 34, AVG_POOL2D = 35,
   CROSS_ENTROPY = 36, NLL_LOSS = 37, MSE_LOSS = 38, BCE_WITH_LOGITS = 39,
+  VAR = 70, STD = 71, CUMSUM = 72, ONE_HOT = 73, SORT = 74, TOPK = 75,
 }
 
 /** Commands: replayable actions that are not ops (mirror of the CMD_ constants in assembly/replay.ts). */
 export const enum Cmd {
   BACKWARD = -2, ZERO_GRAD = -3, ZERO_GRADS = -4, SGD = -5, ADAM = -6, CLIP = -7, RANDOM = -8,
   DROPOUT = -9, COPY = -10, ARG_REDUCE = -11,
+  RANDINT = -20, RANDPERM = -21, MULTINOMIAL = -22,
 }
 
 /** Each opcode's name in the public API, for error messages (indexed by opcode). */
@@ -27,4 +29,6 @@ export const OP_NAMES: readonly string[] = [
   'reshape', 'permute', 'expand', 'cat', 'narrow', 'indexSelect', 'gather',
   'conv2d', 'maxPool2d', 'avgPool2d',
   'crossEntropy', 'nllLoss', 'mseLoss', 'binaryCrossEntropyWithLogits',
+  ...Array<string>(30).fill(''), // 40–69: other families
+  'var', 'std', 'cumsum', 'oneHot', 'sort', 'topk',
 ];

@@ -30,9 +30,12 @@ describe('opcodes', () => {
     expect(Object.fromEntries(bindingOps)).toEqual(Object.fromEntries(coreOps));
   });
 
-  it('values are 0..OP_COUNT-1 with no gaps', () => {
+  it('values are distinct, below OP_COUNT, and the last is OP_COUNT-1 (ranges are assigned per family, so gaps are allowed)', () => {
     const count = Number(/export const OP_COUNT = (\d+);/.exec(read('assembly/ops/opcodes.ts'))![1]);
-    expect([...coreOps.values()].sort((a, b) => a - b)).toEqual(Array.from({ length: count }, (_, i) => i));
+    const values = [...coreOps.values()].sort((a, b) => a - b);
+    expect(new Set(values).size).toBe(values.length);
+    expect(values[0]).toBe(0);
+    expect(values[values.length - 1]).toBe(count - 1);
   });
 
   it('every opcode has a forward kernel and a backward rule', () => {
