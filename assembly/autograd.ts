@@ -13,7 +13,7 @@ import { softmaxForward, softmaxBackward } from "./ops/softmax";
 import { shapeForward, shapeBackward } from "./ops/shape";
 import { conv2dForward, conv2dBackward, poolForward, poolBackward } from "./ops/conv";
 import { lossForward, lossBackward } from "./ops/loss";
-import { varForward, varBackward, cumsumForward, cumsumBackward } from "./ops/reduce";
+import { varKernel, cumsumForward, cumsumBackward } from "./ops/reduce";
 import { sortForward, sortBackward, oneHotForward } from "./ops/sort";
 import { alloc, free, allocFailures, reserve } from "./alloc";
 import { newScopedNode } from "./scopes";
@@ -73,7 +73,7 @@ export function forward(rec: usize): bool {
     case Op.CROSS_ENTROPY: case Op.NLL_LOSS: case Op.MSE_LOSS: case Op.BCE_WITH_LOGITS:
       lossForward(rec); return true;
     case Op.VAR: case Op.STD:
-      varForward(rec); return true;
+      varKernel(rec, false); return true;
     case Op.CUMSUM:
       cumsumForward(rec); return true;
     case Op.SORT: case Op.TOPK:
@@ -109,7 +109,7 @@ function backwardRecord(rec: usize): bool {
     case Op.CROSS_ENTROPY: case Op.NLL_LOSS: case Op.MSE_LOSS: case Op.BCE_WITH_LOGITS:
       lossBackward(rec); return true;
     case Op.VAR: case Op.STD:
-      varBackward(rec); return true;
+      varKernel(rec, true); return true;
     case Op.CUMSUM:
       cumsumBackward(rec); return true;
     case Op.SORT: case Op.TOPK:

@@ -56,25 +56,23 @@ export function fillDropoutMask(p: usize, n: i32, drop: f64): void {
 
 // ── integers, permutations, categorical samples (floats holding integers) ───────────────────────
 
-/** Uniform in [0, n), n ≥ 1, unbiased: draws below 2³² mod n are rejected. */
+/** Uniform in [0, n), n ≥ 1, by a multiply-shift: its bias is below n / 2³² (PyTorch's modulo has the same). */
 function below(n: u32): u32 {
-  let threshold: u32 = (<u32>0 - n) % n;
-  let r: u32;
-  do r = nextU32(); while (r < threshold);
-  return r % n;
+  return <u32>((<u64>nextU32() * <u64>n) >> 32);
 }
 
-/** n integers uniform in [low, high) at p (high > low; both within ±2²⁴, so each is an exact f32). */
-export function fillRandint(p: usize, n: i32, low: i32, high: i32): void {
-  for (let i = 0; i < n; i++) store<f32>(p + (<usize>i << 2), <f32>(low + <i32>below(<u32>(high - low))));
-}
-
-/** A uniform permutation of 0..n-1 at p (Fisher–Yates). */
-export function fillRandperm(p: usize, n: i32): void {
-  for (let i = 0; i < n; i++) store<f32>(p + (<usize>i << 2), <f32>i);
-  for (let i = n - 1; i > 0; i--) {
-    let a = p + (<usize>i << 2), b = p + (<usize>below(<u32>(i + 1)) << 2);
-    let t = load<f32>(a); store<f32>(a, load<f32>(b)); store<f32>(b, t);
+/**
+ * n integers at p: uniform in [low, high) (high > low, both within ±2²⁴, so each is an exact f32),
+ * or with `permutation` a uniform permutation of 0..n-1 (the "inside-out" Fisher–Yates shuffle:
+ * i goes to a random place j ≤ i, and what was there moves up to i).
+ */
+export function fillIntegers(p: usize, n: i32, permutation: bool, low: i32, high: i32): void {
+  for (let i = 0; i < n; i++) {
+    let r = <i32>below(permutation ? <u32>(i + 1) : <u32>(high - low));
+    let at = p + (<usize>i << 2), to = p + (<usize>r << 2);
+    if (!permutation) { store<f32>(at, <f32>(low + r)); continue; }
+    store<f32>(at, load<f32>(to)); // when r = i this reads the slot it then overwrites
+    store<f32>(to, <f32>i);
   }
 }
 

@@ -16,7 +16,7 @@ export const enum Op {
 export const enum Cmd {
   BACKWARD = -2, ZERO_GRAD = -3, ZERO_GRADS = -4, SGD = -5, ADAM = -6, CLIP = -7, RANDOM = -8,
   DROPOUT = -9, COPY = -10, ARG_REDUCE = -11,
-  RANDINT = -20, RANDPERM = -21, MULTINOMIAL = -22,
+  RANDINT = -20, MULTINOMIAL = -21,
 }
 
 /** Each opcode's name in the public API, for error messages (indexed by opcode). */

@@ -160,42 +160,35 @@ function lineMean(x: usize, base: i32, R: i32, inner: i32): f64 {
   return s / <f64>R;
 }
 
-export function varForward(rec: usize): void {
-  let x = dataPtr(load<i32>(rec, IN_A)), y = dataPtr(load<i32>(rec, OUT));
-  let outer = attr(rec, 0), R = attr(rec, 1), inner = attr(rec, 2);
-  let divisor = max(0, <f64>R - <f64>fattr(rec, 0)), isStd = opOf(rec) == STD;
-  for (let o = 0; o < outer; o++) {
-    for (let j = 0; j < inner; j++) {
-      let base = o * R * inner + j;
-      let m = lineMean(x, base, R, inner), ss: f64 = 0;
-      for (let r = 0; r < R; r++) { let d = <f64>load<f32>(at(x, base + r * inner)) - m; ss += d * d; }
-      let v = ss / divisor;
-      store<f32>(at(y, o * inner + j), <f32>(isStd ? Math.sqrt(v) : v));
-    }
-  }
-}
-
 /**
- * var: dx += g · 2 (x − mean) / (R − correction);  std: the same with g / (2 std), and 0 where
- * std is 0 (PyTorch's rules, including their infinite gradient when correction ≥ R).
+ * Forward: out = Σ (x − mean)² / max(0, R − correction), or its square root.
+ * Backward (PyTorch's rules, including an infinite gradient when correction ≥ R):
+ *   var: dx += g · 2 (x − mean) / (R − correction);  std: the same with g / (2 std), 0 where std is 0.
  */
-export function varBackward(rec: usize): void {
+export function varKernel(rec: usize, backward: bool): void {
   let a = load<i32>(rec, IN_A), out = load<i32>(rec, OUT);
-  let gx: usize = requiresGrad(a) ? gradFor(a) : 0;
-  if (!gx) return;
+  let gx: usize = backward && requiresGrad(a) ? gradFor(a) : 0;
+  if (backward && !gx) return;
   let x = dataPtr(a), y = dataPtr(out), g = gradPtr(out);
   let outer = attr(rec, 0), R = attr(rec, 1), inner = attr(rec, 2);
   let divisor = <f64>R - <f64>fattr(rec, 0), isStd = opOf(rec) == STD;
   for (let o = 0; o < outer; o++) {
     for (let j = 0; j < inner; j++) {
-      let base = o * R * inner + j;
-      let gy = <f64>load<f32>(at(g, o * inner + j)), yv = <f64>load<f32>(at(y, o * inner + j));
-      if (isStd) gy = yv == 0 ? 0 : gy / (2 * yv);
-      let m = lineMean(x, base, R, inner), s = 2 * gy / divisor;
-      for (let r = 0; r < R; r++) {
-        let p = at(gx, base + r * inner);
-        store<f32>(p, load<f32>(p) + <f32>((<f64>load<f32>(at(x, base + r * inner)) - m) * s));
+      let base = o * R * inner + j, q = at(y, o * inner + j);
+      let m = lineMean(x, base, R, inner), ss: f64 = 0;
+      let s: f64 = 0;
+      if (backward) {
+        let gy = <f64>load<f32>(at(g, o * inner + j)), yv = <f64>load<f32>(q);
+        s = 2 * (isStd ? (yv == 0 ? 0 : gy / (2 * yv)) : gy) / divisor;
       }
+      for (let r = 0; r < R; r++) {
+        let p = at(gx, base + r * inner), d = <f64>load<f32>(at(x, base + r * inner)) - m;
+        if (backward) store<f32>(p, load<f32>(p) + <f32>(d * s));
+        else ss += d * d;
+      }
+      if (backward) continue;
+      let v = ss / max(0, divisor);
+      store<f32>(q, <f32>(isStd ? Math.sqrt(v) : v));
     }
   }
 }

@@ -139,5 +139,5 @@ export function randint(...args: unknown[]): Tensor {
 /** A random permutation of 0..n-1 (n ≤ 2²⁴, floats holding integers) from the seeded generator. */
 export function randperm(n: number): Tensor {
   checkInt(n, 'n', 'randperm', 0, EXACT);
-  return filled('randperm', [[n]], (t) => issue(Cmd.RANDPERM, -1, t.id));
+  return filled('randperm', [[n]], (t) => issue(Cmd.RANDINT, -1, t.id, -1, 1));
 }

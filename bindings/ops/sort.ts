@@ -13,13 +13,20 @@ export interface TopkOptions { dim?: number; largest?: boolean; sorted?: boolean
 const SORT_OPTIONS = { dim: intAtLeast(-INT_MAX), descending: bool, stable: bool };
 const TOPK_OPTIONS = { dim: intAtLeast(-INT_MAX), largest: bool, sorted: bool };
 
-/** The first k of each line along dim `ax` in order, and their indices (one SORT/TOPK record). */
-function firstK(op: Op, name: string, a: Tensor, ax: number, k: number, descending: boolean): SortResult {
-  const d = a.dims, shape = d.slice();
+/**
+ * The first k (all when k is undefined) of each line along the dim in order, and their indices:
+ * one SORT or TOPK record, which writes both.
+ */
+function firstK(op: Op, name: string, x: TensorLike, k: number | undefined, dim: number, descending: boolean): SortResult {
+  if (!(x instanceof Tensor)) return viaTensor(name, x, (t) => firstK(op, name, t, k, dim, descending));
+  live(x, name);
+  const d = x.dims, ax = normAxis(dim, d.length, name, d), n = d.length ? d[ax] : 1, shape = d.slice();
+  if (k === undefined) k = n;
+  else checkInt(k, 'k', name, 0, n);
   if (d.length) shape[ax] = k;
   const indices = newTensor(shape, name);
   try {
-    const values = run(op, name, shape, a, null, indices, prod(d, 0, ax), d.length ? d[ax] : 1, prod(d, ax + 1, d.length), k, descending ? 1 : 0);
+    const values = run(op, name, shape, x, null, indices, prod(d, 0, ax), n, prod(d, ax + 1, d.length), k, descending ? 1 : 0);
     return Object.assign([values, indices] as [Tensor, Tensor], { values, indices });
   } catch (err) {
     indices.dispose();
@@ -33,10 +40,7 @@ function firstK(op: Op, name: string, a: Tensor, ax: number, k: number, descendi
  */
 export function sort(x: TensorLike, options?: SortOptions): SortResult {
   const o = readOptions(options, SORT_OPTIONS, 'sort');
-  if (!(x instanceof Tensor)) return viaTensor('sort', x, (t) => sort(t, options));
-  live(x, 'sort');
-  const ax = normAxis(o.dim ?? -1, x.dims.length, 'sort', x.dims);
-  return firstK(Op.SORT, 'sort', x, ax, x.dims.length ? x.dims[ax] : 1, o.descending ?? false);
+  return firstK(Op.SORT, 'sort', x, undefined, o.dim ?? -1, o.descending ?? false);
 }
 
 /**
@@ -45,8 +49,5 @@ export function sort(x: TensorLike, options?: SortOptions): SortResult {
  */
 export function topk(x: TensorLike, k: number, options?: TopkOptions): SortResult {
   const o = readOptions(options, TOPK_OPTIONS, 'topk');
-  if (!(x instanceof Tensor)) return viaTensor('topk', x, (t) => topk(t, k, options));
-  live(x, 'topk');
-  const ax = normAxis(o.dim ?? -1, x.dims.length, 'topk', x.dims), n = x.dims.length ? x.dims[ax] : 1;
-  return firstK(Op.TOPK, 'topk', x, ax, checkInt(k, 'k', 'topk', 0, n), o.largest ?? true);
+  return firstK(Op.TOPK, 'topk', x, k, o.dim ?? -1, o.largest ?? true);
 }
