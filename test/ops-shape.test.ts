@@ -103,6 +103,11 @@ describe('sort and topk', () => {
     expect(() => r.values.sum().backward()).toThrow(/sort saved for the gradient was modified in place/);
   }));
 
+  it('a 0-d input gives its element, for k 0 too (torch.topk(tensor(3.), 0) = (3., 0))', () => tidy(() => {
+    const r = tg.tensor(3).topk(0);
+    expect([r.values.item(), r.indices.item()]).toEqual([3, 0]);
+  }));
+
   it('refuse k past the dim and bad options', () => tidy(() => {
     const x = tg.ones([2, 3]);
     expect(() => x.topk(4)).toThrow(/topk: k 4 is out of range/);
@@ -136,6 +141,10 @@ describe('split, chunk, unbind, clone', () => {
     expect(() => x.split([2, 2])).toThrow(/split: sizes \[2,2\] add up to 4, but dim 0 of shape \[5,2\] has 5/);
     expect(() => x.chunk(0)).toThrow(/chunk: chunks 0 is out of range/);
     expect(() => tg.unbind(tg.tensor(1))).toThrow(/unbind: cannot split a 0-d tensor/);
+    // an empty tensor can have a dim of 10⁹: refused before 10⁹ tensors are attempted
+    expect(() => tg.zeros([1e9, 0]).unbind()).toThrow(/unbind: 1000000000 pieces are more tensors than can be made/);
+    expect(() => tg.zeros([0]).chunk(1e9)).toThrow(/chunk: 1000000000 pieces/);
+    expect(tg.zeros([0]).chunk(3).map((t) => t.shape)).toEqual([[0], [0], [0]]); // as torch.zeros(0).chunk(3)
   }));
 });
 

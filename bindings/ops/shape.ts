@@ -265,9 +265,15 @@ function splitAxis(a: Tensor, dim: number, name: string): number {
   return normAxis(dim, a.dims.length, name, a.dims);
 }
 
+/** The sizes of `count` pieces; at most 2²⁴ of them (each is a tensor; an empty tensor can have a dim that long). */
+function pieceSizes(count: number, size: (i: number) => number, name: string): number[] {
+  if (count > 2 ** 24) throw new Error(`${name}: ${count} pieces are more tensors than can be made (at most ${2 ** 24})`);
+  return Array.from({ length: count }, (_, i) => size(i));
+}
+
 /** n split into pieces of `size` (the last one smaller), at least one piece. */
-const evenSizes = (n: number, size: number): number[] =>
-  Array.from({ length: Math.max(1, Math.ceil(n / size)) }, (_, i) => Math.min(size, n - i * size));
+const evenSizes = (n: number, size: number, name: string): number[] =>
+  pieceSizes(Math.max(1, Math.ceil(n / size)), (i) => Math.min(size, n - i * size), name);
 
 /**
  * Splits along `dim` into pieces of splitSizeOrSections elements (the last one smaller), or of the
@@ -284,7 +290,7 @@ export function split(x: TensorLike, splitSizeOrSections: number | number[], dim
   }
   const size = checkInt(splitSizeOrSections, 'splitSizeOrSections', 'split', 0);
   if (size === 0 && n > 0) throw new Error(`split: splitSizeOrSections can be 0 only for an empty dim, but dim ${ax} of shape ${fmt(x.dims)} has ${n}`);
-  return pieces(x, 'split', ax, size === 0 ? [0] : evenSizes(n, size));
+  return pieces(x, 'split', ax, size === 0 ? [0] : evenSizes(n, size, 'split'));
 }
 
 /** Splits along `dim` into `chunks` pieces of ceil(n / chunks) (fewer pieces when they run out), as PyTorch. */
@@ -293,14 +299,14 @@ export function chunk(x: TensorLike, chunks: number, dim = 0): Tensor[] {
   const ax = splitAxis(x, dim, 'chunk'), n = x.dims[ax];
   checkInt(chunks, 'chunks', 'chunk', 1);
   const size = Math.ceil(n / chunks);
-  return pieces(x, 'chunk', ax, size === 0 ? Array<number>(chunks).fill(0) : evenSizes(n, size));
+  return pieces(x, 'chunk', ax, size === 0 ? pieceSizes(chunks, () => 0, 'chunk') : evenSizes(n, size, 'chunk'));
 }
 
 /** The slices along `dim`, each without that dim (copies in the graph). */
 export function unbind(x: TensorLike, dim = 0): Tensor[] {
   if (!(x instanceof Tensor)) return viaTensor('unbind', x, (t) => unbind(t, dim));
   const ax = splitAxis(x, dim, 'unbind');
-  return pieces(x, 'unbind', ax, Array<number>(x.dims[ax]).fill(1), true);
+  return pieces(x, 'unbind', ax, pieceSizes(x.dims[ax], () => 1, 'unbind'), true);
 }
 
 /** A copy that stays in the graph: the gradient passes through to x. */

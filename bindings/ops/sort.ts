@@ -24,6 +24,7 @@ function firstK(op: Op, name: string, x: TensorLike, k: number | undefined, dim:
   if (k === undefined) k = n;
   else checkInt(k, 'k', name, 0, n);
   if (d.length) shape[ax] = k;
+  else k = 1; // a 0-d tensor gives its element for k 0 or 1 (PyTorch)
   const indices = newTensor(shape, name);
   try {
     const values = run(op, name, shape, x, null, indices, prod(d, 0, ax), n, prod(d, ax + 1, d.length), k, descending ? 1 : 0);
