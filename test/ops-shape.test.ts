@@ -308,3 +308,42 @@ describe('under tg.trace', () => {
     labels.dispose();
   });
 });
+
+describe('out of memory', () => {
+  it('each op fails cleanly at each of its allocations (kernel scratch included), then succeeds', () => {
+    // lines longer than any earlier test's, so sort and multinomial must grow the kernel scratch
+    const x = tg.randn([300000]), w = tg.rand([400000]), before = Array.from(x.data());
+    const calls: [string, () => unknown][] = [
+      ['sort', () => x.sort()],
+      ['multinomial', () => w.multinomial(3)],
+      ['split', () => x.split(100000)],
+      ['topk', () => x.topk(5)],
+      ['oneHot', () => F.oneHot([1, 0], 2)],
+      ['var', () => x.var(0, { keepdim: true })], // not a 0-d result: that lives in its node's row
+      ['cumsum', () => x.cumsum(0)],
+      ['randperm', () => tg.randperm(10)],
+    ];
+    for (const [name, call] of calls) {
+      let failures = 0;
+      for (let n = 1; n < 20; n++) {
+        const tensors = tg.memory().tensors;
+        tg.__testing.failAllocAfter(n);
+        try {
+          tg.dispose(call() as Tensor[]);
+          break;
+        } catch (err) {
+          expect(err, name).toBeInstanceOf(RangeError);
+          expect(String(err)).toMatch(new RegExp(`${name}: out of memory allocating`));
+          expect(tg.memory().tensors, name).toBe(tensors);
+          failures++;
+        } finally {
+          tg.__testing.failAllocAfter(0);
+        }
+      }
+      expect(failures, name).toBeGreaterThan(0);
+      expect(failures, name).toBeLessThan(19);
+    }
+    expect(Array.from(x.data())).toEqual(before);
+    tg.dispose([x, w]);
+  });
+});
