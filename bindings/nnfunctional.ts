@@ -232,7 +232,8 @@ function layerNormOf(x: Tensor, shape: number[], weight: Tensor | null, bias: Te
 /**
  * One-hot rows: for indices of shape S (a tensor of integer values, or nested arrays), a float
  * tensor of shape [...S, numClasses] holding 1 at each index and 0 elsewhere; numClasses -1 means
- * the largest index + 1. No gradient. Each index is checked where the kernel reads it.
+ * the largest index + 1 (read now: a trace replays with that count). No gradient. Each index is
+ * checked where the kernel reads it, in a replay too.
  */
 export function oneHot(tensor: Tensor | NestedArray, numClasses = -1): Tensor {
   if (!(tensor instanceof Tensor)) return viaTensor('oneHot', tensor, (t) => oneHot(t, numClasses));
