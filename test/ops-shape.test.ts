@@ -303,6 +303,7 @@ describe('under tg.trace', () => {
     expect(arr(x.grad!).map((g, i) => g - eg[i]).every((d) => Math.abs(d) < 1e-5)).toBe(true);
     labels.copy_(tg.tensor([0, 3]));
     expect(() => tr.run()).toThrow(/trace.run: oneHot: index 3 at position 1 is out of range/);
+    expect(() => tg.trace(() => F.oneHot(labels))).toThrow(/oneHot: numClasses -1 reads the indices, which a tg.trace replay cannot do again/);
     tr.dispose();
     x.dispose();
     labels.dispose();
