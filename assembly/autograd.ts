@@ -13,6 +13,7 @@ import { softmaxForward, softmaxBackward } from "./ops/softmax";
 import { shapeForward, shapeBackward } from "./ops/shape";
 import { conv2dForward, conv2dBackward, poolForward, poolBackward } from "./ops/conv";
 import { lossForward, lossBackward } from "./ops/loss";
+import { extraOp, triangle } from "./ops/elementwise";
 import { varKernel, cumsumForward, cumsumBackward } from "./ops/reduce";
 import { sortForward, sortBackward, oneHotForward } from "./ops/sort";
 import { alloc, free, allocFailures, reserve } from "./alloc";
@@ -72,6 +73,11 @@ export function forward(rec: usize): bool {
       poolForward(rec); return true;
     case Op.CROSS_ENTROPY: case Op.NLL_LOSS: case Op.MSE_LOSS: case Op.BCE_WITH_LOGITS:
       lossForward(rec); return true;
+    case Op.WHERE: case Op.MASKED_FILL: case Op.COMPARE: case Op.CLAMP:
+    case Op.SIN: case Op.COS: case Op.SQUARE: case Op.RSQRT: case Op.SILU: case Op.SOFTPLUS:
+      extraOp(rec, false); return true;
+    case Op.TRIL: case Op.TRIU:
+      triangle(rec, false); return true;
     case Op.VAR: case Op.STD:
       varKernel(rec, false); return true;
     case Op.CUMSUM:
@@ -108,6 +114,12 @@ function backwardRecord(rec: usize): bool {
       poolBackward(rec); return true;
     case Op.CROSS_ENTROPY: case Op.NLL_LOSS: case Op.MSE_LOSS: case Op.BCE_WITH_LOGITS:
       lossBackward(rec); return true;
+    case Op.WHERE: case Op.MASKED_FILL: case Op.CLAMP:
+    case Op.SIN: case Op.COS: case Op.SQUARE: case Op.RSQRT: case Op.SILU: case Op.SOFTPLUS:
+      extraOp(rec, true); return true;
+    case Op.TRIL: case Op.TRIU:
+      triangle(rec, true); return true;
+    case Op.COMPARE: // never recorded: the façade runs it with gradients off (a constant, like argmax)
     case Op.VAR: case Op.STD:
       varKernel(rec, true); return true;
     case Op.CUMSUM:

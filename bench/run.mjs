@@ -4,7 +4,7 @@
 // Installs the peers (bench/package.json, scripts ignored) when bench/node_modules is missing,
 // builds tapegrad when dist/ is missing, then runs every workload of every implementation in its
 // own child process, one at a time, and writes results/latest.{json,md} (partial.{json,md} when
-// --impl or --workload selects a subset).
+// --impl or --workload selects a subset, quick.{json,md} for a --quick run of everything).
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
@@ -135,6 +135,7 @@ for (const w of workloads) {
       : spawned ? await runChild(impl, w)
       : { status: 'error', reason: tapegradError };
     if (impl.id === 'tapegrad' && out.meta?.build) meta.tapegrad.build = out.meta.build;
+    if (impl.id === 'pytorch' && spawned) meta.pytorch = out.meta?.version ?? out.reason;
     // a failure outside any case ('*') fills every case this implementation has no row for
     const rows = out.status === 'ok' ? out.rows : [...(out.rows ?? []), { key: '*', status: out.status, reason: out.reason }];
     for (const row of rows) {
@@ -157,8 +158,9 @@ for (const w of workloads) {
 meta.durationSec = (performance.now() - started) / 1000;
 meta.loadAverage.end = os.loadavg()[0];
 
-// A run of a subset (--impl, --workload) must not replace the full table the README quotes.
-const name = listArg('--impl') || listArg('--workload') ? 'partial' : 'latest';
+// Only a full run replaces the table the README quotes: a subset (--impl, --workload) writes
+// partial.*, a --quick run of everything quick.*.
+const name = listArg('--impl') || listArg('--workload') ? 'partial' : quick ? 'quick' : 'latest';
 const dir = path.join(BENCH, 'results');
 mkdirSync(dir, { recursive: true });
 writeFileSync(path.join(dir, `${name}.json`), JSON.stringify(results, null, 2) + '\n');

@@ -1,6 +1,6 @@
 // Functional autograd: grad(fn, inputs) and gradcheck(fn, inputs).
 import { core, heapF32, outOfMemory } from './core';
-import { Tensor, live, newTensor } from './tensor';
+import { Tensor, live, newTensor, notRecording } from './tensor';
 import { noGrad } from './autograd';
 import { tidy } from './memory';
 import { fmt, readOptions, numberIn, show } from './shape';
@@ -82,6 +82,7 @@ function weights(n: number): Float64Array {
  * naming the input, the element, and both values.
  */
 export function gradcheck(fn: (...inputs: Tensor[]) => Tensor, inputs: Tensor[], options?: GradcheckOptions): true {
+  notRecording('gradcheck');
   const o = readOptions(options, GRADCHECK_OPTIONS, 'gradcheck');
   const eps = o.eps ?? 1e-3, atol = o.atol ?? 1e-3, rtol = o.rtol ?? 1e-2;
   checkFunctionOf(fn, inputs, 'gradcheck');

@@ -22,11 +22,13 @@ class IdList {
   free(): void { core.freeBuffer(this.ptr, Math.max(this.count, 1) * 4); }
 }
 
-function paramList(params: Iterable<Tensor>, op: string): Tensor[] {
+/** Checks a list of tensors (or, with `groups`, returns a list whose first item is a group as it is). */
+function paramList(params: Iterable<Tensor>, op: string, groups = false): Tensor[] {
   const iterable = params !== null && params !== undefined && typeof (params as Partial<Iterable<Tensor>>)[Symbol.iterator] === 'function';
   if (!iterable || typeof params === 'string') throw new Error(`${op}: params must be an array (or iterable) of tensors, got ${show(params)}`);
   const list = Array.from(params);
   if (list.length === 0) throw new Error(`${op}: got an empty parameter list`);
+  if (groups && isGroup(list[0])) return list;
   list.forEach((p, i) => {
     if (!(p instanceof Tensor)) throw new Error(`${op}: parameter ${i} is not a Tensor, got ${show(p)}`);
     live(p, op);
@@ -80,52 +82,209 @@ const MAX_STEP = 2 ** 31 - 1;
 const LR = 1, BETA1 = 2, BETA2 = 3, EPS = 4, WEIGHT_DECAY = 5;
 const NESTEROV = 1, DECOUPLED = 2;
 
+/** Where each numeric option sits in the config block (betas fill BETA1 and BETA2; nesterov is a flag). */
+const FIELD: Record<string, number> = { lr: LR, momentum: BETA1, dampening: BETA2, eps: EPS, weightDecay: WEIGHT_DECAY };
+/** "a list of 3" for an array (of tensors, say), else what show() says. */
+const got = (v: unknown): string => (Array.isArray(v) ? `a list of ${v.length}` : show(v));
+
+/**
+ * A parameter group, as an entry of PyTorch's `param_groups`: its `params` and every option of
+ * its optimizer. Options read back as given and can be set (`group.lr = 0.01`); a new value is
+ * checked and takes effect at the next step(), in replays of a trace too.
+ */
+export interface ParamGroup {
+  readonly params: readonly Tensor[];
+  lr: number;
+  weightDecay: number;
+  /** SGD's options. */
+  momentum?: number;
+  dampening?: number;
+  nesterov?: boolean;
+  /** Adam's and AdamW's options (betas is a frozen pair: assign a new one). */
+  betas?: readonly [number, number];
+  eps?: number;
+  [option: string]: unknown;
+}
+
+/** What `new SGD([...])` and addParamGroup take: tensors, and options that override the defaults. */
+export type ParamGroupInput<O> = { params: Iterable<Tensor> | Tensor } & Partial<O>;
+
+/** The core's side of a group: its options, id list, config block, and state tensors (one list per kind) with their id lists. */
+interface Slot { group: ParamGroup; values: Record<string, unknown>; ids: IdList; config: Config; state: Tensor[][]; lists: IdList[] }
+type Plan = { step: number; values: Record<string, unknown> };
+
+function freeSlot(s: Partial<Slot>): void {
+  s.ids?.free();
+  s.config?.free();
+  for (const l of s.lists ?? []) l.free();
+  for (const list of s.state ?? []) for (const t of list) t.dispose();
+}
+
+/** Adds one zero state tensor per parameter of each slot lacking `kinds` lists (momentum, moments), with their id lists. */
+function ensureState(slots: Slot[], kinds: number, op: string): void {
+  for (const s of slots) {
+    while (s.lists.length < kinds) {
+      const made = stateLike(s.group.params as Tensor[]);
+      try {
+        s.lists.push(new IdList(made.map((t) => t.id), op));
+      } catch (err) {
+        for (const t of made) t.dispose();
+        throw err;
+      }
+      s.state.push(made);
+    }
+  }
+}
+
+/** Sets an option the group keeps as given (a pair frozen) and the float32 copy the update loop reads. */
+function write(s: Slot, key: string, value: any): void {
+  s.values[key] = Array.isArray(value) ? Object.freeze(value.slice()) : value;
+  if (key === 'nesterov') s.config.flags = value ? NESTEROV : 0;
+  else if (key === 'betas') { s.config.set(BETA1, value[0]); s.config.set(BETA2, value[1]); }
+  else s.config.set(FIELD[key], value);
+}
+
+const optionsOf = (s: Slot): Record<string, unknown> =>
+  Object.fromEntries(Object.entries(s.values).map(([k, v]) => [k, Array.isArray(v) ? [...v] : v]));
+
+const isGroup = (x: unknown): boolean => x !== null && typeof x === 'object' && !(x instanceof Tensor) && !Array.isArray(x);
+
 export abstract class Optimizer {
-  readonly params: Tensor[];
-  protected readonly ids: IdList;
-  protected readonly config: Config;
+  /** Every parameter, group after group. */
+  readonly params: Tensor[] = [];
   protected readonly name: string;
-  private rate = 0;
+  protected readonly slots: Slot[] = [];
+  private readonly spec: Record<string, Check<unknown>>;
+  private readonly defaults: Record<string, unknown>;
+  /** The keys of the state tensors in stateDict(), one per kind; SGD makes its momentum buffers on first use. */
+  private readonly stateKeys: string[];
+  private readonly lazyState: boolean;
+  private readonly flags: number;
   private disposed = false;
   /** Traces whose program runs this optimizer's update: its buffers must outlive them. */
   private holds = 0;
 
-  constructor(params: Iterable<Tensor>, lr: number, name: string) {
+  /**
+   * `params` is a list of tensors (one group) or of groups `{params, ...options}`; `defaults` are
+   * the checked options, which a group's own override.
+   */
+  constructor(params: Iterable<Tensor> | Iterable<ParamGroupInput<object>>, defaults: Record<string, unknown>,
+    spec: Record<string, Check<unknown>>, name: string, stateKeys: string[], lazyState = false, flags = 0) {
     if (new.target === Optimizer) throw new Error('Optimizer: an abstract base class; use tg.optim.SGD, Adam or AdamW');
     this.name = name;
-    this.params = paramList(params, name);
-    const rate = checkRate(lr, 'lr', name);
-    this.ids = new IdList(this.params.map((p) => p.id), name);
-    try {
-      this.config = new Config(name);
-    } catch (err) {
-      this.ids.free();
-      throw err;
-    }
-    this.lr = rate;
+    this.spec = spec;
+    this.defaults = defaults;
+    this.stateKeys = stateKeys;
+    this.lazyState = lazyState;
+    this.flags = flags;
+    const list = paramList(params as Iterable<Tensor>, name, true);
+    this.addGroups(isGroup(list[0]) ? list : [{ params: list }], name, !isGroup(list[0]));
   }
 
-  /** The learning rate the next step() uses (the update loop reads its float32 copy). */
-  get lr(): number { return this.rate; }
-  set lr(value: number) {
-    this.checkNotDisposed('lr');
-    this.rate = checkRate(value, 'lr', this.name);
-    this.config.set(LR, value);
+  /** The parameter groups, in order (PyTorch's `param_groups`); set an option on a group to change it. */
+  get paramGroups(): ParamGroup[] { return this.slots.map((s) => s.group); }
+
+  /**
+   * Adds a group `{params, ...options}` (options default to the constructor's), as PyTorch's
+   * add_param_group; its state starts fresh (step 0).
+   */
+  addParamGroup(group: ParamGroupInput<SGDOptions | AdamOptions>): void {
+    this.checkNotDisposed('addParamGroup');
+    this.addGroups([group], `${this.name}.addParamGroup`);
   }
-  get weightDecay(): number { return this.config.get(WEIGHT_DECAY); }
-  /** Steps taken so far. */
-  get steps(): number { return this.config.step; }
+
+  /** The first group's learning rate; setting it sets every group's. */
+  get lr(): number { return this.slots[0].group.lr; }
+  set lr(value: number) { for (const g of this.paramGroups) g.lr = value; }
+  /** The first group's weight decay; setting it sets every group's. */
+  get weightDecay(): number { return this.slots[0].values.weightDecay as number; }
+  set weightDecay(value: number) { for (const g of this.paramGroups) g.weightDecay = value; }
+  /** Steps taken so far (by the first group). */
+  get steps(): number { return this.slots[0].config.step; }
 
   /** Sets every parameter's gradient to zero. */
   zeroGrad(): void {
     this.checkLive();
-    issue(Cmd.ZERO_GRADS, -1, -1, -1, this.ids.ptr, this.ids.count);
+    for (const s of this.slots) issue(Cmd.ZERO_GRADS, -1, -1, -1, s.ids.ptr, s.ids.count);
     this.holdWhileTraced();
   }
 
-  abstract step(): void;
-  abstract stateDict(): OptimizerState;
-  abstract loadStateDict(state: OptimizerState): void;
+  /** One update of every group (PyTorch's formulas; see each optimizer). */
+  step(): void {
+    this.checkLive();
+    if (this.lazyState && this.slots.some((s) => s.values.momentum !== 0)) ensureState(this.slots, 1, this.name);
+    for (const { ids, lists, config } of this.slots) {
+      if (this.lazyState) issue(Cmd.SGD, -1, -1, -1, ids.ptr, lists.length ? lists[0].ptr : 0, ids.count, config.ptr);
+      else issue(Cmd.ADAM, -1, -1, -1, ids.ptr, lists[0].ptr, lists[1].ptr, ids.count, config.ptr);
+    }
+    this.holdWhileTraced();
+  }
+
+  /**
+   * The state: the first group's `step` and options at the top (as before groups), the state
+   * tensors of every parameter (the optimizer's own, not copies), and `paramGroups`: each group's
+   * options, step, and its parameters' indices.
+   */
+  stateDict(): OptimizerState {
+    let index = 0;
+    const groups = this.slots.map((s) => ({ ...optionsOf(s), step: s.config.step, params: s.group.params.map(() => index++) }));
+    const lists = Object.fromEntries(this.stateKeys.map((key, k) => [key, this.slots.flatMap((s) => s.state[k] ?? [])]));
+    return { step: this.steps, ...optionsOf(this.slots[0]), ...lists, paramGroups: groups } as unknown as OptimizerState;
+  }
+
+  /**
+   * Loads a state from stateDict(): each group's step and options (from `paramGroups`, or the
+   * top-level ones for every group when it is absent), and the state tensors, one per parameter
+   * (SGD's momentumBuffers may be empty without momentum or at step 0), copied into the
+   * optimizer's own. Everything is checked before anything is written: on error nothing has changed.
+   */
+  loadStateDict(state: OptimizerState): void {
+    this.checkNotDisposed('loadStateDict');
+    const op = `${this.name}.loadStateDict`;
+    if (!isGroup(state)) throw new Error(`${op}: expected a state object such as stateDict() returns, got ${show(state)}`);
+    const field = (key: string, from: unknown = state): unknown => (hasOwn(from as object, key) ? (from as Record<string, unknown>)[key] : undefined);
+    checkStep(field('step'), 'step', op);
+    checkRate(field('lr'), 'lr', op);
+    const groups = field('paramGroups');
+    const n = this.slots.length;
+    if (groups !== undefined && (!Array.isArray(groups) || groups.length !== n)) {
+      throw new Error(`${op}: paramGroups must be a list of ${n} groups (one per parameter group), got ${got(groups)}`);
+    }
+    const plans: Plan[] = this.slots.map((s, i) => {
+      const entry: unknown = groups === undefined ? state : groups[i];
+      const at = groups === undefined ? '' : `paramGroups[${i}].`;
+      if (!isGroup(entry)) throw new Error(`${op}: paramGroups[${i}] must be an object, got ${show(entry)}`);
+      const ids = field('params', entry), size = s.group.params.length;
+      if (groups !== undefined && (!Array.isArray(ids) || ids.length !== size)) {
+        throw new Error(`${op}: ${at}params must list the group's ${size} parameters, got ${got(ids)}`);
+      }
+      const values: Record<string, unknown> = { lr: checkRate(field('lr', entry), `${at}lr`, op) };
+      for (const key of Object.keys(this.spec)) {
+        const v = field(key, entry);
+        if (v !== undefined) values[key] = this.checkOption(s, key, v, `${at}${key}`, op);
+      }
+      return { step: checkStep(field('step', entry), `${at}step`, op), values };
+    });
+    const owned = this.stateKeys.map((_, k) => this.slots.flatMap((s) => s.state[k] ?? []));
+    owned.forEach((list, k) => list.forEach((t, i) => {
+      if (t.isDisposed) throw new Error(`${op}: the optimizer's own ${this.stateKeys[k]}[${i}] was disposed, so it cannot take a state`);
+    }));
+    const given = this.stateKeys.map((key) => field(key));
+    const empty = given.every((l) => l === undefined || (Array.isArray(l) && l.length === 0));
+    let copies: [Tensor, Tensor][] = [];
+    if (this.lazyState && !plans.some((p, i) => (p.values.momentum ?? this.slots[i].values.momentum) !== 0)) {
+      if (!empty) throw new Error(`${op}: this SGD has no momentum, so momentumBuffers must be absent or empty, got ${got(given[0])}`);
+    } else if (!(this.lazyState && empty && plans.every((p) => p.step === 0))) { // SGD's buffers may wait for the first step
+      given.forEach((list, k) => this.checkBuffers(list, this.stateKeys[k], op));
+      ensureState(this.slots, this.stateKeys.length, this.name); // allocates, but writes no value a step has made
+      copies = this.stateKeys.flatMap((_, k) => this.slots.flatMap((s) => s.state[k]).map((dst, i): [Tensor, Tensor] => [dst, (given[k] as Tensor[])[i]]));
+    }
+    copyAll(copies);
+    this.slots.forEach((s, i) => {
+      s.config.step = plans[i].step;
+      for (const [key, v] of Object.entries(plans[i].values)) write(s, key, v);
+    });
+  }
 
   /** Frees the optimizer's state (once no live trace replays its update). Using it afterwards throws. */
   dispose(): void {
@@ -134,7 +293,72 @@ export abstract class Optimizer {
     this.freeWhenUnused();
   }
 
-  protected abstract stateTensors(): Tensor[];
+  /** Checks and adds groups, all or none; each gets its id list, config block and (Adam) state. */
+  private addGroups(inputs: unknown[], op: string, plain = false): void {
+    const seen = new Set(this.params.map((p) => p.id));
+    const checked = inputs.map((g, i) => {
+      const where = plain ? op : `${op}: parameter group ${this.slots.length + i}`;
+      if (!isGroup(g)) throw new Error(`${where} must be an object {params, ...options}, got ${show(g)}`);
+      const o = readOptions(g, { ...this.spec, params: (v: unknown) => paramList(v instanceof Tensor ? [v] : v as Tensor[], where) }, where);
+      const values: Record<string, unknown> = { ...this.defaults, ...o };
+      if (!o.params) throw new Error(`${where} has no params`);
+      if (values.lr === undefined && plain) checkRate(undefined, 'lr', op); // the message as before groups existed
+      if (values.lr === undefined) throw new Error(`${where} has no lr (give it in the group or the options)`);
+      if (values.nesterov && ((values.momentum as number) <= 0 || values.dampening !== 0)) {
+        throw new Error(`${where}: nesterov momentum requires a momentum > 0 and zero dampening`);
+      }
+      for (const p of o.params as Tensor[]) {
+        if (seen.has(p.id)) throw new Error(`${op}: some parameters appear more than once (in one group or in more than one parameter group)`);
+        seen.add(p.id);
+      }
+      return values;
+    });
+    const made: Slot[] = [];
+    try {
+      for (const values of checked) {
+        const params = Object.freeze(values.params as Tensor[]);
+        delete values.params;
+        const s = { values, state: [], lists: [] } as unknown as Slot;
+        made.push(s);
+        s.ids = new IdList(params.map((p) => p.id), op);
+        s.config = new Config(op);
+        s.group = this.makeGroup(s, params);
+        s.config.flags = this.flags;
+        for (const key of Object.keys(values)) write(s, key, values[key]);
+        if (!this.lazyState) ensureState([s], this.stateKeys.length, op);
+      }
+    } catch (err) {
+      for (const s of made) freeSlot(s);
+      throw err;
+    }
+    this.slots.push(...made);
+    for (const s of made) this.params.push(...s.group.params);
+  }
+
+  /** A group object: `params`, and an accessor per option that checks and writes a new value. */
+  private makeGroup(s: Slot, params: readonly Tensor[]): ParamGroup {
+    const group = { params } as unknown as ParamGroup;
+    for (const key of Object.keys(this.spec)) {
+      Object.defineProperty(group, key, {
+        enumerable: true,
+        get: () => s.values[key],
+        set: (v: unknown) => {
+          this.checkNotDisposed(key);
+          write(s, key, this.checkOption(s, key, v, key, `${this.name}.paramGroups[${this.slots.indexOf(s)}]`));
+        },
+      });
+    }
+    return Object.seal(group);
+  }
+
+  /** Checks an option's new value, alone and against the group's state. */
+  private checkOption(s: Slot, key: string, value: unknown, name: string, op: string): unknown {
+    const v = this.spec[key](value, name, op);
+    if (key === 'momentum' && v !== 0 && s.lists.length === 0 && this.holds > 0) {
+      throw new Error(`${op}: cannot turn momentum on while a trace replays a step made without momentum buffers`);
+    }
+    return v;
+  }
 
   protected checkNotDisposed(what: string): void {
     if (this.disposed) throw new Error(`${this.name}.${what}: the optimizer was disposed`);
@@ -157,43 +381,13 @@ export abstract class Optimizer {
 
   private freeWhenUnused(): void {
     if (!this.disposed || this.holds > 0) return;
-    for (const t of this.stateTensors()) t.dispose();
-    this.ids.free();
-    this.config.free();
+    for (const s of this.slots) freeSlot(s);
   }
 
-  /**
-   * Checks a state to load, as own properties, before anything is written: an object, `step` an
-   * integer in [0, 2^31), `lr` a rate, and each of the optimizer's own state tensors still alive.
-   */
-  protected checkState(state: unknown, own: [string, Tensor[]][]): { step: number; lr: number; field: (key: string) => unknown } {
-    const op = `${this.name}.loadStateDict`;
-    if (state === null || typeof state !== 'object' || Array.isArray(state) || state instanceof Tensor) {
-      throw new Error(`${op}: expected a state object such as stateDict() returns, got ${show(state)}`);
-    }
-    const field = (key: string): unknown => (hasOwn(state as object, key) ? (state as Record<string, unknown>)[key] : undefined);
-    const step = field('step');
-    if (typeof step !== 'number' || !Number.isInteger(step) || step < 0 || step > MAX_STEP) {
-      throw new Error(`${op}: step must be an integer in [0, ${MAX_STEP}], got ${show(step)}`);
-    }
-    const lr = checkRate(field('lr'), 'lr', op);
-    for (const [key, list] of own) {
-      list.forEach((t, i) => {
-        if (t.isDisposed) throw new Error(`${op}: the optimizer's own ${key}[${i}] was disposed, so it cannot take a state`);
-      });
-    }
-    return { step, lr, field };
-  }
-
-  /**
-   * Checks `from` is a list of live tensors shaped like the parameters, one each; returns the
-   * (destination, source) pairs to copy.
-   */
-  protected checkBuffers(into: Tensor[] | null, from: unknown, key: string): [Tensor, Tensor][] {
-    const op = `${this.name}.loadStateDict`;
+  /** Checks `from` is a list of live tensors shaped like the parameters, one each. */
+  protected checkBuffers(from: unknown, key: string, op: string): void {
     if (!Array.isArray(from) || from.length !== this.params.length) {
-      const got = Array.isArray(from) ? `a list of ${from.length}` : show(from);
-      throw new Error(`${op}: ${key} must be a list of ${this.params.length} tensors (one per parameter), got ${got}`);
+      throw new Error(`${op}: ${key} must be a list of ${this.params.length} tensors (one per parameter), got ${got(from)}`);
     }
     from.forEach((t: unknown, i) => {
       const p = this.params[i];
@@ -201,179 +395,64 @@ export abstract class Optimizer {
       if (t.isDisposed) throw new Error(`${op}: ${key}[${i}] was disposed`);
       if (!sameShape(t.dims, p.dims)) throw new Error(`${op}: ${key}[${i}] has shape ${fmt(t.dims)} but parameter ${i} has shape ${fmt(p.dims)}`);
     });
-    return into === null ? [] : into.map((dst, i): [Tensor, Tensor] => [dst, from[i] as Tensor]);
   }
+}
 
-  /** Writes a checked state: the tensors (as copyAll does), then the step count and lr. */
-  protected commitState(copies: [Tensor, Tensor][], step: number, lr: number): void {
-    copyAll(copies);
-    this.config.step = step;
-    this.lr = lr;
+function checkStep(step: unknown, name: string, op: string): number {
+  if (typeof step !== 'number' || !Number.isInteger(step) || step < 0 || step > MAX_STEP) {
+    throw new Error(`${op}: ${name} must be an integer in [0, ${MAX_STEP}], got ${show(step)}`);
   }
+  return step;
 }
 
 export interface OptimizerState { step: number; lr: number; [key: string]: unknown }
 
 export interface SGDOptions { lr: number; momentum?: number; dampening?: number; nesterov?: boolean; weightDecay?: number }
 
-/** Stochastic gradient descent with PyTorch's momentum, dampening, Nesterov and weight decay. */
+/**
+ * Stochastic gradient descent with PyTorch's momentum, dampening, Nesterov and weight decay.
+ * `params`: tensors, or parameter groups `{params, ...options}` whose options override `options`
+ * (then `lr` may be given per group instead).
+ */
 export class SGD extends Optimizer {
-  readonly momentum: number;
-  readonly dampening: number;
-  readonly nesterov: boolean;
-  private buffers: Tensor[] = [];
-  private bufferIds: IdList | null = null;
-
-  constructor(params: Iterable<Tensor>, options: SGDOptions) {
-    // every option is checked before the base class allocates the optimizer's buffers
+  constructor(params: Iterable<Tensor> | Iterable<ParamGroupInput<SGDOptions>>, options: SGDOptions) {
+    // every option is checked before the base class allocates anything
     if (options === undefined) throw new Error('SGD: options with a learning rate are required, e.g. {lr: 0.1}');
     const o = readOptions(options, SGD_OPTIONS, 'SGD');
-    const momentum = o.momentum ?? 0, dampening = o.dampening ?? 0, nesterov = o.nesterov ?? false;
-    if (nesterov && (momentum <= 0 || dampening !== 0)) {
-      throw new Error('SGD: nesterov momentum requires a momentum > 0 and zero dampening');
-    }
-    super(params, o.lr as number, 'SGD'); // undefined: the base class's check names lr
-    this.momentum = momentum;
-    this.dampening = dampening;
-    this.nesterov = nesterov;
-    this.config.set(BETA1, this.momentum);
-    this.config.set(BETA2, this.dampening);
-    this.config.set(WEIGHT_DECAY, o.weightDecay ?? 0);
-    this.config.flags = this.nesterov ? NESTEROV : 0;
+    super(params, { momentum: 0, dampening: 0, nesterov: false, weightDecay: 0, ...o }, SGD_OPTIONS, 'SGD', ['momentumBuffers'], true);
   }
 
-  step(): void {
-    this.checkLive();
-    this.ensureBuffers();
-    issue(Cmd.SGD, -1, -1, -1, this.ids.ptr, this.bufferIds?.ptr ?? 0, this.ids.count, this.config.ptr);
-    this.holdWhileTraced();
-  }
-
-  stateDict(): OptimizerState {
-    return { step: this.steps, lr: this.lr, momentum: this.momentum, dampening: this.dampening, nesterov: this.nesterov,
-      weightDecay: this.weightDecay, momentumBuffers: this.buffers.slice() };
-  }
-
-  /**
-   * Loads a state from stateDict(): step, lr and, with momentum, momentumBuffers (one tensor per
-   * parameter, or an empty list at step 0, before the buffers exist). Everything is checked
-   * before anything is written: on error nothing has changed. The other hyperparameters are the
-   * constructor's and are not read.
-   */
-  loadStateDict(state: OptimizerState): void {
-    this.checkNotDisposed('loadStateDict');
-    const op = `${this.name}.loadStateDict`;
-    const { step, lr, field } = this.checkState(state, [['momentumBuffers', this.buffers]]);
-    const given = field('momentumBuffers');
-    const none = given === undefined || (Array.isArray(given) && given.length === 0);
-    if (this.momentum === 0) {
-      if (!none) throw new Error(`${op}: this SGD has no momentum, so momentumBuffers must be absent or empty, got ${Array.isArray(given) ? `a list of ${given.length}` : show(given)}`);
-      this.commitState([], step, lr);
-    } else if (Array.isArray(given) && given.length === 0 && step === 0) {
-      this.commitState([], step, lr); // no buffers yet: the first step sets them from the gradient
-    } else {
-      this.checkBuffers(null, given, 'momentumBuffers');
-      this.ensureBuffers(); // allocates, but writes no value a step has made
-      this.commitState(this.checkBuffers(this.buffers, given, 'momentumBuffers'), step, lr);
-    }
-  }
-
-  /** Momentum buffers, made on first use (plain SGD has none). */
-  private ensureBuffers(): void {
-    if (this.momentum === 0 || this.bufferIds) return;
-    const buffers = stateLike(this.params);
-    try {
-      this.bufferIds = new IdList(buffers.map((b) => b.id), 'SGD');
-    } catch (err) {
-      for (const b of buffers) b.dispose();
-      throw err;
-    }
-    this.buffers = buffers;
-  }
-
-  protected stateTensors(): Tensor[] {
-    this.bufferIds?.free();
-    this.bufferIds = null;
-    return this.buffers;
-  }
+  /** The first group's momentum. */
+  get momentum(): number { return this.slots[0].values.momentum as number; }
+  /** The first group's dampening. */
+  get dampening(): number { return this.slots[0].values.dampening as number; }
+  /** The first group's nesterov. */
+  get nesterov(): boolean { return this.slots[0].values.nesterov as boolean; }
 }
 
 export interface AdamOptions { lr?: number; betas?: [number, number]; eps?: number; weightDecay?: number }
 
-/** Adam (L2 weight decay added to the gradient), with PyTorch's bias corrections. */
+/**
+ * Adam (L2 weight decay added to the gradient), with PyTorch's bias corrections. `params`:
+ * tensors, or parameter groups `{params, ...options}` whose options override `options`.
+ */
 export class Adam extends Optimizer {
-  readonly betas: [number, number];
-  readonly eps: number;
-  private readonly m: Tensor[];
-  private readonly v: Tensor[];
-  private readonly mIds: IdList;
-  private readonly vIds: IdList;
-
-  constructor(params: Iterable<Tensor>, options?: AdamOptions, name = 'Adam', decoupledDecay?: number) {
-    // every option is checked before the base class allocates the optimizer's buffers
+  constructor(params: Iterable<Tensor> | Iterable<ParamGroupInput<AdamOptions>>, options?: AdamOptions, name = 'Adam', decoupledDecay?: number) {
+    // every option is checked before the base class allocates anything
     const o = readOptions(options, ADAM_OPTIONS, typeof name === 'string' ? name : 'Adam');
-    super(params, o.lr ?? 1e-3, name);
-    this.betas = o.betas ?? [0.9, 0.999];
-    this.eps = o.eps ?? 1e-8;
-    this.config.set(BETA1, this.betas[0]);
-    this.config.set(BETA2, this.betas[1]);
-    this.config.set(EPS, this.eps);
-    this.config.set(WEIGHT_DECAY, o.weightDecay ?? decoupledDecay ?? 0);
-    this.config.flags = decoupledDecay === undefined ? 0 : DECOUPLED;
-    const made: Tensor[] = [];
-    let mIds: IdList | null = null;
-    try { // running out of memory here releases everything the constructor made
-      this.m = stateLike(this.params);
-      made.push(...this.m);
-      this.v = stateLike(this.params);
-      made.push(...this.v);
-      mIds = this.mIds = new IdList(this.m.map((t) => t.id), name);
-      this.vIds = new IdList(this.v.map((t) => t.id), name);
-    } catch (err) {
-      mIds?.free();
-      for (const t of made) t.dispose();
-      this.ids.free();
-      this.config.free();
-      throw err;
-    }
+    super(params, { lr: 1e-3, betas: [0.9, 0.999], eps: 1e-8, weightDecay: decoupledDecay ?? 0, ...o }, ADAM_OPTIONS, name, ['expAvg', 'expAvgSq'], false,
+      decoupledDecay === undefined ? 0 : DECOUPLED);
   }
 
-  step(): void {
-    this.checkLive();
-    issue(Cmd.ADAM, -1, -1, -1, this.ids.ptr, this.mIds.ptr, this.vIds.ptr, this.ids.count, this.config.ptr);
-    this.holdWhileTraced();
-  }
-
-  stateDict(): OptimizerState {
-    return { step: this.steps, lr: this.lr, betas: [...this.betas], eps: this.eps, weightDecay: this.weightDecay,
-      expAvg: this.m.slice(), expAvgSq: this.v.slice() };
-  }
-
-  /**
-   * Loads a state from stateDict(): step, lr, expAvg and expAvgSq (one tensor per parameter
-   * each). Everything is checked before anything is written: on error nothing has changed. The
-   * other hyperparameters are the constructor's and are not read.
-   */
-  loadStateDict(state: OptimizerState): void {
-    this.checkNotDisposed('loadStateDict');
-    const { step, lr, field } = this.checkState(state, [['expAvg', this.m], ['expAvgSq', this.v]]);
-    const copies = [
-      ...this.checkBuffers(this.m, field('expAvg'), 'expAvg'),
-      ...this.checkBuffers(this.v, field('expAvgSq'), 'expAvgSq'),
-    ];
-    this.commitState(copies, step, lr);
-  }
-
-  protected stateTensors(): Tensor[] {
-    this.mIds.free();
-    this.vIds.free();
-    return [...this.m, ...this.v];
-  }
+  /** The first group's betas. */
+  get betas(): readonly [number, number] { return this.slots[0].values.betas as [number, number]; }
+  /** The first group's eps. */
+  get eps(): number { return this.slots[0].values.eps as number; }
 }
 
 /** Adam with decoupled weight decay (p −= lr·λ·p before the update), default λ = 0.01. */
 export class AdamW extends Adam {
-  constructor(params: Iterable<Tensor>, options?: AdamOptions) {
+  constructor(params: Iterable<Tensor> | Iterable<ParamGroupInput<AdamOptions>>, options?: AdamOptions) {
     super(params, options, 'AdamW', 1e-2);
   }
 }
@@ -405,25 +484,33 @@ const COSINE_OPTIONS = {
   etaMin: rate(),
 };
 
-/** Base of the learning-rate schedules: step() once per epoch (after optimizer.step()). */
+/** Base of the learning-rate schedules: step() once per epoch (after optimizer.step()); every group's lr follows its own base. */
 abstract class LRScheduler {
   readonly optimizer: Optimizer;
+  /** Each group's learning rate when the schedule was made (PyTorch's base_lrs). */
+  readonly baseLrs: number[];
+  /** The first group's base learning rate. */
   readonly baseLr: number;
   lastEpoch = 0;
   constructor(optimizer: Optimizer, op: string) {
     if (!(optimizer instanceof Optimizer)) throw new Error(`${op}: expected an optimizer from tg.optim, got ${show(optimizer)}`);
     this.optimizer = optimizer;
-    this.baseLr = optimizer.lr;
+    this.baseLrs = optimizer.paramGroups.map((g) => g.lr);
+    this.baseLr = this.baseLrs[0];
   }
   step(): void {
     this.lastEpoch++;
-    this.optimizer.lr = this.lrAt(this.lastEpoch);
+    scheduled(this).forEach((g, i) => { g.lr = this.lrAt(this.lastEpoch, this.baseLrs[i]); });
   }
+  /** Each scheduled group's current learning rate. */
   getLastLr(): number[] {
-    return [this.optimizer.lr];
+    return scheduled(this).map((g) => g.lr);
   }
-  protected abstract lrAt(epoch: number): number;
+  protected abstract lrAt(epoch: number, baseLr: number): number;
 }
+
+/** The groups a schedule drives: those that existed when it was made, as in PyTorch. */
+const scheduled = (s: LRScheduler): ParamGroup[] => s.optimizer.paramGroups.slice(0, s.baseLrs.length);
 
 /** lr = baseLr · gamma^⌊epoch / stepSize⌋. */
 export class StepLR extends LRScheduler {
@@ -436,8 +523,8 @@ export class StepLR extends LRScheduler {
     this.stepSize = o.stepSize;
     this.gamma = o.gamma ?? 0.1;
   }
-  protected lrAt(epoch: number): number {
-    return this.baseLr * this.gamma ** Math.floor(epoch / this.stepSize);
+  protected lrAt(epoch: number, baseLr: number): number {
+    return baseLr * this.gamma ** Math.floor(epoch / this.stepSize);
   }
 }
 
@@ -452,7 +539,7 @@ export class CosineAnnealingLR extends LRScheduler {
     this.tMax = o.tMax;
     this.etaMin = o.etaMin ?? 0;
   }
-  protected lrAt(epoch: number): number {
-    return this.etaMin + ((this.baseLr - this.etaMin) * (1 + Math.cos((Math.PI * epoch) / this.tMax))) / 2;
+  protected lrAt(epoch: number, baseLr: number): number {
+    return this.etaMin + ((baseLr - this.etaMin) * (1 + Math.cos((Math.PI * epoch) / this.tMax))) / 2;
   }
 }

@@ -14,7 +14,7 @@
 // trailing byte — plus what JSON.parse would hide: duplicate keys (JSON.parse keeps the last) and
 // numbers written as 1.0 or 1e2 where an integer is required. Everything is checked, integer
 // values included, before the first tensor is created, so a bad file leaks nothing.
-import { Tensor, newTensor } from './tensor';
+import { Tensor, newTensor, notRecording } from './tensor';
 import { core, heapF32, MAX_RANK } from './core';
 import { nameDict, show as showValue } from './shape';
 
@@ -62,6 +62,7 @@ function wellFormed(s: string): boolean {
  * name (`__proto__`, `constructor`) is an ordinary entry.
  */
 export function save(stateDict: Record<string, Tensor>, metadata?: Record<string, string>): Uint8Array {
+  notRecording('save');
   if (stateDict === null || typeof stateDict !== 'object' || Array.isArray(stateDict) || stateDict instanceof Tensor) {
     throw new Error(`save: expected an object from names to tensors, got ${showValue(stateDict)}`);
   }

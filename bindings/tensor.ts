@@ -9,12 +9,17 @@ import {
 } from './core';
 import { Op, Cmd, OP_NAMES } from './opcodes';
 import { setTensorCheck } from './memory';
+import { isRecording } from './trace';
 import { type BackwardOptions, backward, detach } from './autograd';
 import { tensor } from './ops/creation';
 import {
   abs, add, div, exp, gelu, leakyRelu, log, maximum, minimum, mul, neg, pow, relu, sigmoid, sqrt,
   sub, tanh,
 } from './ops/elementwise';
+import {
+  clamp, clampMax, clampMin, cos, rsqrt, silu, sin, softplus, square, type ClampOptions, type SoftplusOptions,
+} from './ops/elementwise';
+import { eq, ge, gt, le, lt, maskedFill, ne, tril, triu, where } from './ops/mask';
 import { matmul } from './ops/matmul';
 import { argmax, argmin, logsumexp, max, mean, min, sum, var as variance, std, cumsum, type VarOptions } from './ops/reduce';
 import { sort, topk, type SortResult, type SortOptions, type TopkOptions } from './ops/sort';
@@ -62,12 +67,12 @@ export class Tensor {
 
   /** A copy of the values, row-major. */
   data(): Float32Array {
-    live(this, 'data');
-    const p = core.dataOf(this.id) >>> 2;
-    return heapF32().slice(p, p + this.size);
+    notRecording('data');
+    return valuesOf(this, 'data');
   }
 
   item(): number {
+    notRecording('item');
     live(this, 'item');
     if (this.size !== 1) throw new Error(`item: only a tensor with one element can be converted to a number, got shape ${fmt(this.dims)}`);
     return heapF32()[core.dataOf(this.id) >>> 2];
@@ -75,16 +80,8 @@ export class Tensor {
 
   /** Nested arrays of numbers (a number for a 0-d tensor). */
   toArray(): number | NestedArray {
-    live(this, 'toArray');
-    const flat = this.data();
-    const build = (axis: number, offset: number): number | NestedArray => {
-      if (axis === this.dims.length) return flat[offset];
-      const stride = prod(this.dims, axis + 1, this.dims.length);
-      const out: unknown[] = [];
-      for (let i = 0; i < this.dims[axis]; i++) out.push(build(axis + 1, offset + i * stride));
-      return out as NestedArray;
-    };
-    return build(0, 0);
+    notRecording('toArray');
+    return nestedOf(this, 'toArray');
   }
 
   /**
@@ -102,7 +99,7 @@ export class Tensor {
 
   toString(): string {
     if (this.isDisposed) return 'tensor(<disposed>)';
-    const body = JSON.stringify(this.toArray()).replace(/,/g, ', ');
+    const body = JSON.stringify(nestedOf(this, 'toString')).replace(/,/g, ', '); // printing is fine while tracing
     return `tensor(${body}${this.requiresGrad ? ', requiresGrad=true' : ''})`;
   }
 
@@ -159,6 +156,27 @@ export class Tensor {
   relu(): Tensor { return relu(this); }
   leakyRelu(negativeSlope = 0.01): Tensor { return leakyRelu(this, negativeSlope); }
   gelu(options?: { approximate?: 'none' | 'tanh' }): Tensor { return gelu(this, options); }
+  sin(): Tensor { return sin(this); }
+  cos(): Tensor { return cos(this); }
+  square(): Tensor { return square(this); }
+  rsqrt(): Tensor { return rsqrt(this); }
+  silu(): Tensor { return silu(this); }
+  softplus(options?: SoftplusOptions): Tensor { return softplus(this, options); }
+  clamp(min?: number | null | ClampOptions, max?: number | null): Tensor { return clamp(this, min, max); }
+  clampMin(min: number): Tensor { return clampMin(this, min); }
+  clampMax(max: number): Tensor { return clampMax(this, max); }
+  // ── selection, masking, comparison ──
+  /** torch's x.where(condition, other): this where condition is nonzero, else other. */
+  where(condition: TensorLike, other: TensorLike): Tensor { return where(condition, this, other); }
+  maskedFill(mask: TensorLike, value: number | Tensor): Tensor { return maskedFill(this, mask, value); }
+  tril(diagonal = 0): Tensor { return tril(this, diagonal); }
+  triu(diagonal = 0): Tensor { return triu(this, diagonal); }
+  eq(other: TensorLike): Tensor { return eq(this, other); }
+  ne(other: TensorLike): Tensor { return ne(this, other); }
+  lt(other: TensorLike): Tensor { return lt(this, other); }
+  le(other: TensorLike): Tensor { return le(this, other); }
+  gt(other: TensorLike): Tensor { return gt(this, other); }
+  ge(other: TensorLike): Tensor { return ge(this, other); }
   // ── matmul, reductions, softmax ──
   matmul(other: Tensor): Tensor { return matmul(this, other); }
   sum(dim?: number | number[], keepdim = false): Tensor { return sum(this, dim, keepdim); }
@@ -196,6 +214,36 @@ export class Tensor {
 }
 
 setTensorCheck((v: unknown): v is Tensor => v instanceof Tensor);
+
+/** The values, row-major (a copy). */
+function valuesOf(t: Tensor, op: string): Float32Array {
+  live(t, op);
+  const p = core.dataOf(t.id) >>> 2;
+  return heapF32().slice(p, p + t.size);
+}
+
+/** The values as nested arrays (a number for a 0-d tensor). */
+function nestedOf(t: Tensor, op: string): number | NestedArray {
+  const flat = valuesOf(t, op);
+  const build = (axis: number, offset: number): number | NestedArray => {
+    if (axis === t.dims.length) return flat[offset];
+    const stride = prod(t.dims, axis + 1, t.dims.length);
+    const out: unknown[] = [];
+    for (let i = 0; i < t.dims[axis]; i++) out.push(build(axis + 1, offset + i * stride));
+    return out as NestedArray;
+  };
+  return build(0, 0);
+}
+
+/**
+ * Reading values into JavaScript while tg.trace records: a replay runs no JavaScript, so a number
+ * read now would stay the first step's forever. The values belong in what fn returns.
+ */
+export function notRecording(op: string): void {
+  if (isRecording()) {
+    throw new Error(`${op}: reading a tensor's values inside tg.trace(fn) would give the recorded step's values on every replay; return the tensor from fn and read it from step.output after step.run()`);
+  }
+}
 
 /** The Tensor constructor's refusal, out of line so the constructor stays small enough to inline. */
 function forgedHandle(): never {

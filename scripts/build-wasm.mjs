@@ -1,6 +1,12 @@
 // Compiles assembly/ into build/core.wasm (SIMD) and build/core-relaxed.wasm (relaxed SIMD),
 // using the targets in asconfig.json. The bindings pick one at load time.
 //
+// asconfig.json compiles at shrinkLevel 1, which makes AssemblyScript's standard library use its
+// compact math: at shrink level 0 Math.log/exp/pow bring ~10.7 KB of f64 lookup tables (random
+// data to gzip, a third of the download) for calls made off the hot paths (Box–Muller, Adam's bias
+// correction, scalar tails). Each build then gets a second Binaryen pass at -O3 with shrink
+// level 0, which inlines as a speed build does.
+//
 // Both builds are inlined in the bundle, but they differ only where relaxed instructions replace
 // SIMD ones, so the relaxed build ships as a patch over the SIMD one (build/relaxed-patch.bin, in
 // the format bindings/patch.ts reads): runs copied from the SIMD build, and the bytes between them.
@@ -9,11 +15,23 @@
 import { execFileSync } from 'node:child_process';
 import { createRequire } from 'node:module';
 import { readFileSync, writeFileSync } from 'node:fs';
+import binaryen from 'assemblyscript/binaryen';
 
 const require = createRequire(import.meta.url);
 const asc = require.resolve('assemblyscript/bin/asc.js');
-for (const target of ['simd', 'relaxed-simd']) {
+// AssemblyScript's default features, plus SIMD (and relaxed SIMD): what each target enables
+const { MVP, MutableGlobals, SignExt, NontrappingFPToInt, BulkMemory, BulkMemoryOpt, SIMD128, RelaxedSIMD } = binaryen.Features;
+const BASE = MVP | MutableGlobals | SignExt | NontrappingFPToInt | BulkMemory | BulkMemoryOpt | SIMD128;
+for (const [target, file, features] of [['simd', 'build/core.wasm', BASE], ['relaxed-simd', 'build/core-relaxed.wasm', BASE | RelaxedSIMD]]) {
   execFileSync(process.execPath, [asc, 'assembly/index.ts', '--target', target], { stdio: 'inherit' });
+  const module = binaryen.readBinary(readFileSync(file));
+  module.setFeatures(features);
+  binaryen.setOptimizeLevel(3);
+  binaryen.setShrinkLevel(0);
+  module.optimize();
+  if (!module.validate()) throw new Error(`build-wasm: ${file} does not validate after optimization`);
+  writeFileSync(file, module.emitBinary());
+  module.dispose();
 }
 
 const simd = readFileSync('build/core.wasm');

@@ -552,6 +552,141 @@ def main():
         print(f"  wrote test/fixtures/{fname}: {size:,} bytes")
 
 
+# ============================================================================= issue 9: selection,
+# masking, comparison, clamp and more unary ops (where maskedFill tril triu eq ne lt le gt ge clamp
+# clampMin clampMax sin cos square rsqrt silu softplus). A condition / mask is a float tensor whose
+# nonzero elements are true; torch gets `!= 0` of it.
+
+def t32(v):
+    return v if isinstance(v, torch.Tensor) else torch.tensor(v, dtype=torch.float32)
+
+
+OPS.update({
+    "where": lambda i, a, k: torch.where(t32(i[0]) != 0, t32(i[1]), t32(i[2])),
+    "maskedFill": lambda i, a, k: i[0].masked_fill(i[1] != 0, i[2]),
+    "tril": lambda i, a, k: torch.tril(i[0], *a),
+    "triu": lambda i, a, k: torch.triu(i[0], *a),
+    **{name: (lambda fn: lambda i, a, k: fn(t32(i[0]), t32(i[1])).to(torch.float32))(fn)
+       for name, fn in [("eq", torch.eq), ("ne", torch.ne), ("lt", torch.lt), ("le", torch.le),
+                        ("gt", torch.gt), ("ge", torch.ge)]},
+    "clamp": lambda i, a, k: torch.clamp(i[0], *a, **k),
+    "clampMin": lambda i, a, k: torch.clamp_min(i[0], *a),
+    "clampMax": lambda i, a, k: torch.clamp_max(i[0], *a),
+    "sin": lambda i, a, k: torch.sin(i[0]),
+    "cos": lambda i, a, k: torch.cos(i[0]),
+    "square": lambda i, a, k: torch.square(i[0]),
+    "rsqrt": lambda i, a, k: torch.rsqrt(i[0]),
+    "silu": lambda i, a, k: F.silu(i[0]),
+    "softplus": lambda i, a, k: F.softplus(i[0], **k),
+})
+FAMILIES["masking"] = ["where", "maskedFill", "tril", "triu", "eq", "ne", "lt", "le", "gt", "ge",
+                       "clamp", "clampMin", "clampMax"]
+FAMILIES["unary"] += ["sin", "cos", "square", "rsqrt", "silu", "softplus"]
+
+
+def cond(g, *shape):
+    """A condition: about half zeros, the rest nonzero values of either sign (not only 1)."""
+    return np.where(g.uniform(0, 1, *shape) < 0.5, 0.0, g.randn(*shape) + np.sign(g.randn(*shape)))
+
+
+def spec(g, s, grad=True):
+    """T of shape s, or Num for s = "n"."""
+    return Num(round(float(g.randn()), 3)) if s == "n" else T(g.randn(*s), grad=grad)
+
+
+WHERE = [  # (condition, input, other) shapes; "n" is a plain number
+    ((2, 3), (2, 3), (2, 3)),
+    ((3, 1), (1, 4), ()),
+    ((4,), (2, 3, 4), "n"),
+    ((2, 1, 3), "n", (4, 1)),
+    ((), (2, 3), (2, 3)),
+    ((2, 3), "n", "n"),
+    ((5,), (5,), (1,)),
+    ((0, 3), (3,), ()),
+    ((2, 2, 2), (2, 1, 2), (1, 2, 1)),
+]
+for sc, sx, sy in WHERE:
+    label = ", ".join("number" if s == "n" else sh(s) for s in (sc, sx, sy))
+    case(f"where: {label}", "where",
+         lambda g, sc=sc, sx=sx, sy=sy: [T(cond(g, *sc), grad=False), spec(g, sx), spec(g, sy)])
+case("where: [2,3], other without grad", "where",
+     lambda g: [T(cond(g, 2, 3), grad=False), T(g.randn(2, 3)), T(g.randn(2, 3), grad=False)])
+
+MASKED_FILL = [  # (input, mask) shapes, value
+    ((2, 3), (2, 3), -1.5),
+    ((2, 3, 4), (3, 1), 2.0),
+    ((3, 4), (4,), 0.0),
+    ((2, 3), (), -7.25),
+    ((0, 4), (4,), 1.0),
+    ((5,), (5,), -1e4),
+]
+for sx, sm, v in MASKED_FILL:
+    case(f"maskedFill: {sh(sx)}, mask {sh(sm)}, {v}", "maskedFill",
+         lambda g, sx=sx, sm=sm, v=v: [T(g.randn(*sx)), T(cond(g, *sm), grad=False), Num(v)])
+case("maskedFill: [2,3], mask [3], 0-d tensor value with grad", "maskedFill",
+     lambda g: [T(g.randn(2, 3)), T(cond(g, 3), grad=False), T(g.randn())])
+
+for op in ("tril", "triu"):
+    for shape, args in [((3, 4), []), ((4, 3), [1]), ((4, 4), [-1]), ((2, 3, 4), [2]), ((2, 2, 3, 3), [-2]),
+                        ((3, 5), [10]), ((3, 5), [-10]), ((0, 3), []), ((2, 0, 3), [1]), ((1, 1), [0])]:
+        case(f"{op}: {sh(shape)}{fmt_args(args, empty='')}", op, lambda g, shape=shape: [T(g.randn(*shape))], args)
+
+
+def ints(g, *shape):
+    """Small integers as floats: the comparisons meet ties."""
+    return g.index(4, *shape) - 1.0
+
+
+for op in ("eq", "ne", "lt", "le", "gt", "ge"):
+    for sa, sb in [((2, 3), (2, 3)), ((3, 1), (1, 4)), ((2, 3, 4), (4,)), ((), (2, 3)), ((0, 2), (2,))]:
+        case(f"{op}: {sh(sa)}, {sh(sb)}", op,
+             lambda g, sa=sa, sb=sb: [T(ints(g, *sa), grad=False), T(ints(g, *sb), grad=False)])
+    case(f"{op}: [2,3], 1", op, lambda g: [T(ints(g, 2, 3), grad=False), Num(1)])
+    case(f"{op}: 0, [5]", op, lambda g: [Num(0), T(ints(g, 5), grad=False)])
+
+
+def with_bounds(g, *shape):
+    """randn with the bounds ±0.5 themselves among the values (the gradient is 1 on them)."""
+    x = np.array(g.randn(*shape))
+    x.flat[:2] = [-0.5, 0.5][:min(2, x.size)]
+    return x
+
+
+CLAMP = [  # (label, args, kwargs, shape)
+    ("clamp(-0.5, 0.5)", [-0.5, 0.5], {}, (2, 3, 4)),
+    ("clamp(-0.5)", [-0.5], {}, (7,)),
+    ("clamp(null, 0.5)", [None, 0.5], {}, (7,)),
+    ("clamp({min:-0.5, max:0.5})", [], {"min": -0.5, "max": 0.5}, (3, 4)),
+    ("clamp({max:0.5})", [], {"max": 0.5}, (3, 4)),
+    ("clamp(0.5, -0.5), min > max", [0.5, -0.5], {}, (6,)),
+    ("clamp(-0.5, 0.5)", [-0.5, 0.5], {}, ()),
+    ("clamp(-0.5, 0.5)", [-0.5, 0.5], {}, (0, 2)),
+]
+for label, args, kwargs, shape in CLAMP:
+    case(f"{label}: {sh(shape)}", "clamp", lambda g, shape=shape: [T(with_bounds(g, *shape))], args, kwargs)
+case("clampMin(-0.5): [2,3]", "clampMin", lambda g: [T(with_bounds(g, 2, 3))], [-0.5])
+case("clampMax(0.5): [2,3]", "clampMax", lambda g: [T(with_bounds(g, 2, 3))], [0.5])
+
+MORE_UNARY = [  # (label, op, kwargs, generator)
+    ("sin", "sin", {}, lambda g, *s: g.randn(*s, scale=3)),
+    ("cos", "cos", {}, lambda g, *s: g.randn(*s, scale=3)),
+    ("square", "square", {}, Gen.randn),
+    ("rsqrt", "rsqrt", {}, lambda g, *s: g.pos(*s, lo=0.05, hi=5)),
+    ("silu", "silu", {}, lambda g, *s: g.randn(*s, scale=3)),
+    ("softplus()", "softplus", {}, lambda g, *s: g.randn(*s, scale=3)),
+    ("softplus({beta:2, threshold:5})", "softplus", {"beta": 2.0, "threshold": 5.0}, lambda g, *s: g.randn(*s, scale=3)),
+]
+for label, op, kwargs, gen in MORE_UNARY:
+    for shape in [(7,), (2, 3, 4), (), (0, 3)]:
+        case(f"{label}: {sh(shape)}", op, lambda g, gen=gen, shape=shape: [T(gen(g, *shape))], [], kwargs)
+for label, op, kwargs, lim in [("sin", "sin", {}, 1e4), ("cos", "cos", {}, 1e4), ("silu", "silu", {}, 40),
+                               ("softplus()", "softplus", {}, 40),
+                               ("softplus({beta:0.5, threshold:3})", "softplus", {"beta": 0.5, "threshold": 3.0}, 40)]:
+    case(f"{label}: [13], wide range [-{lim:g},{lim:g}]", op,
+         lambda g, lim=lim: [T(np.concatenate([[-lim, lim, 1e-3], g.uniform(-lim, lim, 10)]))], [], kwargs)
+case("rsqrt: [6], tiny and large", "rsqrt", lambda g: [T([1e-4, 3e-3, 0.5, 7.0, 250.0, 1e4])])
+case("softplus(): [6], near the threshold", "softplus", lambda g: [T([19.9, 20.0, 20.1, -20.0, 1e-4, -1e-4])])
+
 # ============================================================================= issue 9: var std cumsum clone
 # split chunk unbind oneHot sort topk (branch ops-shape). Ops that return several tensors are spelled
 # as one: split/chunk/unbind give [count, each piece's dims..., piece k flattened times k + 1 ...]

@@ -260,6 +260,23 @@ const OPS: Record<string, OpEntry> = {
         callFn('gather', [x, dim, i.nested()]),
     },
   },
+  // issue 9: selection, masking, comparison, clamp, more unary
+  where: {
+    forms: {
+      'tg.where(c, x, y)': ([c, x, y]: Input[]) => callFn('where', [c, x, y]),
+      'x.where(c, y)': ([c, x, y]: Input[]) => (typeof x === 'number' ? null : (x as Tensor).where(c as Tensor, y as Tensor)),
+    },
+  },
+  maskedFill: {
+    forms: {
+      'tg.maskedFill(x, mask, value)': ([x, m, v]: Input[]) => callFn('maskedFill', [x, m, v]),
+      'x.maskedFill(mask, value)': ([x, m, v]: [Tensor, Tensor, number | Tensor]) => x.maskedFill(m, v),
+    },
+  },
+  tril: both('tril'),
+  triu: both('triu'),
+  ...Object.fromEntries((['eq', 'ne', 'lt', 'le', 'gt', 'ge'] as const).map((op) => [op, binary(op)])),
+  ...Object.fromEntries((['clamp', 'clampMin', 'clampMax', 'sin', 'cos', 'square', 'rsqrt', 'silu', 'softplus'] as const).map((op) => [op, both(op)])),
   softmax: { ...both('softmax'), inner: dimLength },
   logSoftmax: { ...both('logSoftmax'), inner: dimLength },
   ...ISSUE9_SHAPE,

@@ -30,12 +30,11 @@ describe('opcodes', () => {
     expect(Object.fromEntries(bindingOps)).toEqual(Object.fromEntries(coreOps));
   });
 
-  it('values are distinct, below OP_COUNT, and the last is OP_COUNT-1 (ranges are assigned per family, so gaps are allowed)', () => {
+  it('values are distinct and below OP_COUNT (gaps are blocks reserved for parts of an issue)', () => {
     const count = Number(/export const OP_COUNT = (\d+);/.exec(read('assembly/ops/opcodes.ts'))![1]);
-    const values = [...coreOps.values()].sort((a, b) => a - b);
+    const values = [...coreOps.values()];
     expect(new Set(values).size).toBe(values.length);
-    expect(values[0]).toBe(0);
-    expect(values[values.length - 1]).toBe(count - 1);
+    expect(Math.max(...values)).toBe(count - 1);
   });
 
   it('every opcode has a forward kernel and a backward rule', () => {

@@ -77,7 +77,8 @@ describe('npm package', () => {
       expect(packedFiles).toContain('dist/index.js');
       expect(packedFiles).toContain('dist/index.cjs');
       expect(packedFiles).toContain('dist/index.d.ts');
-      for (const f of packedFiles) expect(f).not.toMatch(/^(test|assembly|bindings|scripts|bench|node_modules)\//);
+      for (const f of packedFiles) expect(f).not.toMatch(/^(test|assembly|bindings|scripts|bench|node_modules|demo)\//);
+      expect(packedFiles).not.toContain('data/kjv-genesis.txt.gz'); // the GPT demo's text stays in the repo
       expect(existsSync(join(project, 'node_modules', 'tapegrad', 'package.json'))).toBe(true);
     },
     TIMEOUT,

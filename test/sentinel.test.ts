@@ -318,6 +318,29 @@ method('narrow', [INTS, INTS, INTS], () => [m33(), 0, 1, 1]);
 method('indexSelect', [INTS, INDICES], () => [m33(), 1, Int32Array.of(0, 2)]);
 method('gather', [INTS, INDICES], () => [m33(), 0, tg.tensor([[0, 1, 2]])]);
 
+// issue 9: selection, masking, comparison, clamp, more unary (functions, then methods)
+const cond3 = (): T => tg.tensor([1, 0, 2]);
+for (const f of ['sin', 'cos', 'square', 'rsqrt', 'silu'] as const) add(`tg.${f}`, [TENSORS], () => [m33()], (a) => (tg[f] as (x: unknown) => unknown)(a[0]));
+add('tg.softplus', [TENSORS, optionsHostile(['beta', 'threshold'])], () => [m33(), { beta: 2, threshold: 5 }], (a) => tg.softplus(a[0], a[1]));
+add('tg.clamp', [TENSORS, NUMS, NUMS], () => [m33(), -1, 1], (a) => tg.clamp(a[0], a[1], a[2]));
+add('tg.clamp', [TENSORS, optionsHostile(['min', 'max'])], () => [m33(), { min: -1, max: 1 }], (a) => tg.clamp(a[0], a[1]));
+add('tg.clampMin', [TENSORS, NUMS], () => [m33(), -1], (a) => tg.clampMin(a[0], a[1]));
+add('tg.clampMax', [TENSORS, NUMS], () => [m33(), 1], (a) => tg.clampMax(a[0], a[1]));
+add('tg.where', [TENSORS, TENSORS, TENSORS], () => [cond3(), m33(), v3()], (a) => tg.where(a[0], a[1], a[2]));
+add('tg.maskedFill', [TENSORS, TENSORS, [...NUMS, ...TENSORS]], () => [m33(), cond3(), -Infinity], (a) => tg.maskedFill(a[0], a[1], a[2]));
+for (const f of ['tril', 'triu'] as const) add(`tg.${f}`, [TENSORS, INTS], () => [m33(), -1], (a) => tg[f](a[0], a[1]));
+for (const f of ['eq', 'ne', 'lt', 'le', 'gt', 'ge'] as const) add(`tg.${f}`, [TENSORS, TENSORS], () => [m33(), v3()], (a) => tg[f](a[0], a[1]));
+for (const f of ['sin', 'cos', 'square', 'rsqrt', 'silu']) method(f, [], () => [m33()]);
+method('softplus', [optionsHostile(['beta', 'threshold'])], () => [m33(), { threshold: 1 }]);
+method('clamp', [NUMS, NUMS], () => [m33(), null, 2]);
+method('clamp', [optionsHostile(['min', 'max'])], () => [m33(), { max: 2 }]);
+method('clampMin', [NUMS], () => [m33(), 0]);
+method('clampMax', [NUMS], () => [m33(), 0]);
+method('where', [TENSORS, TENSORS], () => [m33(), cond3(), 0]);
+method('maskedFill', [TENSORS, [...NUMS, ...TENSORS]], () => [m33(), cond3(), 7]);
+for (const f of ['tril', 'triu']) method(f, [INTS], () => [m33(), 1]);
+for (const f of ['eq', 'ne', 'lt', 'le', 'gt', 'ge']) method(f, [TENSORS], () => [m33(), 2]);
+
 // nn.functional
 for (const f of ['maxPool2d', 'avgPool2d'] as const) {
   add(`F.${f}`, [TENSORS, INTS, optionsHostile(['stride', 'padding'])], () => [img(), 2, { stride: 1, padding: 1 }], (a) => F[f](a[0], a[1], a[2]));
@@ -376,6 +399,34 @@ for (const [cls, make] of Object.entries(LAYERS)) {
   add(`nn.${cls}#forward`, [MODULE_SELVES, cls === 'Embedding' ? INDICES : TENSORS], make, (a) => (a[0] as tgm.nn.Module).forward(a[1]), forwardOp);
   add(`nn.${cls}#extraRepr`, [], make, (a) => (a[0] as tgm.nn.Module).extraRepr());
 }
+// attention and transformer layers (forward takes several inputs, so not in LAYERS below)
+const seq = (): T => tg.tensor(Array.from({ length: 24 }, (_, i) => Math.sin(i)), { shape: [3, 2, 4], requiresGrad: true });
+const causal3 = (): T => tg.tensor([[0, -Infinity, -Infinity], [0, 0, -Infinity], [0, 0, 0]]);
+const mha = (): tgm.nn.MultiheadAttention => new nn.MultiheadAttention(4, 2, { dropout: 0.1 });
+const encoderLayer = (): tgm.nn.TransformerEncoderLayer => new nn.TransformerEncoderLayer(4, 2, { dimFeedforward: 8 });
+add('nn.MultiheadAttention', [INTS, INTS, optionsHostile(['dropout', 'bias', 'batchFirst'])], () => [4, 2, { dropout: 0.1, bias: true, batchFirst: false }],
+  (a) => new nn.MultiheadAttention(a[0], a[1], a[2]));
+add('nn.MultiheadAttention#forward', [MODULE_SELVES, TENSORS, TENSORS, TENSORS, optionsHostile(['attnMask', 'keyPaddingMask', 'needWeights', 'averageAttnWeights'])],
+  () => [mha(), seq(), seq(), seq(), { attnMask: causal3(), keyPaddingMask: tg.zeros([2, 3]), needWeights: true, averageAttnWeights: false }],
+  (a) => (a[0] as tgm.nn.MultiheadAttention).forward(a[1], a[2], a[3], a[4]), /MultiheadAttention|linear|matmul|narrow|reshape|permute|add|mul|softmax|mean|disposed/);
+for (const g of ['inProjWeight', 'inProjBias', 'outProj'] as const) {
+  add(`nn.MultiheadAttention#${g}`, [], () => [mha()], (a) => (a[0] as tgm.nn.MultiheadAttention)[g]);
+}
+add('nn.TransformerEncoderLayer', [INTS, INTS, optionsHostile(['dimFeedforward', 'dropout', 'activation', 'layerNormEps', 'batchFirst', 'normFirst', 'bias'])],
+  () => [4, 2, { dimFeedforward: 8, dropout: 0.1, activation: 'gelu', layerNormEps: 1e-5, batchFirst: false, normFirst: true, bias: true }],
+  (a) => new nn.TransformerEncoderLayer(a[0], a[1], a[2]));
+add('nn.TransformerEncoderLayer#forward', [MODULE_SELVES, TENSORS, optionsHostile(['srcMask', 'srcKeyPaddingMask'])],
+  () => [encoderLayer(), seq(), { srcMask: causal3(), srcKeyPaddingMask: tg.zeros([2, 3]) }],
+  (a) => (a[0] as tgm.nn.TransformerEncoderLayer).forward(a[1], a[2]), /TransformerEncoderLayer|MultiheadAttention|linear|layerNorm|matmul|add|disposed/);
+for (const g of ['selfAttn', 'linear1', 'dropout', 'linear2', 'norm1', 'norm2', 'dropout1', 'dropout2'] as const) {
+  add(`nn.TransformerEncoderLayer#${g}`, [], () => [encoderLayer()], (a) => (a[0] as tgm.nn.TransformerEncoderLayer)[g]);
+}
+add('nn.TransformerEncoder', [ANY, INTS, optionsHostile(['norm'])], () => [encoderLayer(), 2, { norm: new nn.LayerNorm(4) }],
+  (a) => new nn.TransformerEncoder(a[0], a[1], a[2]));
+add('nn.TransformerEncoder#forward', [MODULE_SELVES, TENSORS, optionsHostile(['mask', 'srcKeyPaddingMask'])],
+  () => { const l = encoderLayer(); return [new nn.TransformerEncoder(l, 2), seq(), { mask: causal3(), srcKeyPaddingMask: tg.zeros([2, 3]) }, l]; },
+  (a) => (a[0] as tgm.nn.TransformerEncoder).forward(a[1], a[2]), /TransformerEncoder|MultiheadAttention|linear|layerNorm|matmul|add|disposed/);
+
 add('nn.Sequential#append', [[], ANY], () => [new nn.Sequential(), new nn.ReLU()], (a) => (a[0] as tgm.nn.Sequential).append(a[1]), 'Sequential');
 add('nn.Sequential#at', [[], INTS], () => [new nn.Sequential(new nn.ReLU()), 0], (a) => (a[0] as tgm.nn.Sequential).at(a[1]), 'Sequential.at');
 add('nn.Sequential#length', [], () => [new nn.Sequential(new nn.ReLU())], (a) => (a[0] as tgm.nn.Sequential).length);
@@ -447,6 +498,60 @@ for (const cls of ['StepLR', 'CosineAnnealingLR'] as const) {
   add(`optim.${cls}#step`, [], make, (a) => (a[0] as { step(): void }).step());
   add(`optim.${cls}#getLastLr`, [], make, (a) => (a[0] as { getLastLr(): number[] }).getLastLr());
 }
+// issue 9: buffers (a second registerBuffer case for its options, and its property setter)
+moduleMethod('buffers', [], () => [lin()]);
+moduleMethod('registerBuffer', [ANY, TENSORS, optionsHostile(['persistent'])], () => [lin(), 'running', tg.ones([2]), { persistent: false }]);
+add('Module#registerBuffer', [[], TENSORS], () => {
+  const m = lin(), old = tg.zeros([2]);
+  m.registerBuffer('running', old);
+  return [m, tg.ones([2]), old];
+}, (a) => { (a[0] as unknown as Record<string, unknown>).running = a[1]; }, /Linear|running|disposed/);
+// issue 9: parameter groups
+const leaf = (): T => tg.tensor([1, 2], { requiresGrad: true });
+/** One hostile group (what addParamGroup takes). */
+const GROUP: Hostile[] = [
+  h('{params: []}', () => ({ params: [] })),
+  h('{params: [p, p]}', () => { const p = leaf(); return { params: [p, p] }; }),
+  h('{params, lr: -1}', () => ({ params: [leaf()], lr: -1 })),
+  h('{params, lr: NaN}', () => ({ params: [leaf()], lr: NaN })),
+  h('{params, bogus: 1}', () => ({ params: [leaf()], bogus: 1 })),
+  h('{params, betas: [1, 0]}', () => ({ params: [leaf()], betas: [1, 0] })),
+  h('{params, nesterov: "yes"}', () => ({ params: [leaf()], nesterov: 'yes' })),
+  h('{params: "abc"}', () => ({ params: 'abc' })),
+  h('{params: [disposed]}', () => ({ params: [disposedTensor()] })),
+  h('{params: cyclic}', () => ({ params: cyclic })),
+  h('{lr: 0.1}', () => ({ lr: 0.1 })),
+  h('{own __proto__}', () => JSON.parse('{"__proto__": {"params": []}}')),
+  h('{params: deep 10000}', () => ({ params: deep10k })),
+];
+/** Hostile lists of groups (what the constructors take). */
+const GROUPS: Hostile[] = [
+  ...GROUP.map((g) => h(`[${g.label}]`, () => [g.make()])),
+  h('one tensor in two groups', () => { const p = leaf(); return [{ params: [p] }, { params: [p] }]; }),
+  h('[group, tensor]', () => [{ params: [leaf()] }, leaf()]),
+  h('[group, null]', () => [{ params: [leaf()] }, null]),
+];
+const GROUP_OPTIONS: Record<string, [string, Kind][]> = {
+  SGD: [['lr', NUMS], ['momentum', NUMS], ['dampening', NUMS], ['nesterov', BOOLS], ['weightDecay', NUMS]],
+  Adam: [['lr', NUMS], ['betas', ANY], ['eps', NUMS], ['weightDecay', NUMS]],
+};
+for (const [cls, make] of Object.entries(optimizers)) {
+  const Cls = (optim as unknown as Record<string, new (...xs: unknown[]) => tgm.optim.Optimizer>)[cls];
+  add(`optim.${cls}`, [GROUPS], () => [[{ params: [leaf()] }, { params: [leaf()], lr: 0.01, weightDecay: 0 }]], (a) => new Cls(a[0], { lr: 0.1 }), cls);
+  add(`optim.${cls}#paramGroups`, [OPT_SELVES], withGrads(make), (a) => (a[0] as tgm.optim.Optimizer).paramGroups.map((g) => ({ ...g })));
+  for (const [key, kind] of GROUP_OPTIONS[cls === 'SGD' ? 'SGD' : 'Adam']) {
+    add(`optim.${cls}#paramGroups`, [kind], () => { const [o, p] = withGrads(make)(); return [(o as unknown as Record<string, unknown>)[key], o, p]; },
+      (a) => { (a[1] as tgm.optim.Optimizer).paramGroups[0][key] = a[0]; }, new RegExp(`${cls}|${key}`));
+  }
+  add(`optim.${cls}#addParamGroup`, [OPT_SELVES, [...ANY, ...GROUP]],
+    () => { const [o, p] = withGrads(make)(); return [o, { params: [leaf()], lr: 0.01 }, p]; },
+    (a) => (a[0] as tgm.optim.Optimizer).addParamGroup(a[1]), new RegExp(`${cls}|addParamGroup|disposed`));
+  add(`optim.${cls}#weightDecay`, [OPT_SELVES, NUMS], () => { const [o, p] = withGrads(make)(); return [o, 0.05, p]; },
+    (a) => { (a[0] as tgm.optim.Optimizer).weightDecay = a[1]; }, new RegExp(`${cls}|weightDecay`));
+  for (const key of cls === 'SGD' ? ['momentum', 'dampening', 'nesterov'] : ['betas', 'eps']) {
+    add(`optim.${cls}#${key}`, [OPT_SELVES], withGrads(make), (a) => (a[0] as unknown as Record<string, unknown>)[key]);
+  }
+}
 // Trace methods
 add('Trace#run', [], () => [tg.trace(twice)], (a) => (a[0] as tgm.Trace<T>).run(), 'trace');
 add('Trace#dispose', [], () => [tg.trace(twice)], (a) => (a[0] as tgm.Trace<T>).dispose(), 'trace');
@@ -489,6 +594,7 @@ method('multinomial', [INTS, optionsHostile(['replacement'])], () => [weights(),
 const PRIVATE = new Set([
   'checkName', 'ownParameters', 'ownBuffers', // Module
   'checkNotDisposed', 'checkLive', 'holdWhileTraced', 'freeWhenUnused', 'loadBuffers', 'ensureBuffers', 'stateTensors', // optimizers
+  'addGroups', 'makeGroup', 'checkOption', // optimizers' parameter groups
   'checkState', 'checkBuffers', 'commitState', // optimizers' loadStateDict
   'lrAt', // schedulers
 ]);

@@ -579,3 +579,158 @@ export function unaryBackward(rec: usize): void {
     default: unaryGradMap(GELU_TANH, n, x, y, g, gx, slope);
   }
 }
+
+// ── more elementwise (issue 9) ─────────────────────────────────────────────────────────────────
+// where / maskedFill, the comparisons, clamp, sin, cos, square, rsqrt, silu, softplus: one loop,
+// four lanes at a time, then the last n % 4 elements through the same lanes one at a time (a
+// splat in, lane 0 out), so each formula is written once. An operand is whole (stride 1) or one
+// element (stride 0: a 0-d tensor, or a plain number in f0 when its id is -1); the façade expands
+// any other broadcast first. Masks and conditions are floats: nonzero is true (NaN too), as
+// PyTorch's bool() of a float.
+//
+//   where, maskedFill  a = condition, b = value where true, c = value where false
+//   compare            a, b; i0 = EQ NE LT LE GT GE (0–5)
+//   clamp              a; f0 = min, i0 = max's f32 bits (a missing bound is ∓Infinity)
+//   softplus           a; f0 = beta, i0 = threshold's f32 bits
+//   the other unary    a
+
+import { WHERE, MASKED_FILL, TRIU, COMPARE, CLAMP, SIN, COS, SQUARE, RSQRT, SILU } from "./opcodes";
+import { dim } from "../nodes";
+import { IN_C } from "../tape";
+import { sinCosV, log1pV } from "./vmath";
+
+/** e^x and sin / cos, one copy each for the uses below. */
+function expL(x: v128): v128 { return expV(x); }
+function sinCosL(x: v128, q: i32): v128 { return sinCosV(x, q); }
+
+/** 1 / (1 + e^−x), as PyTorch's silu computes it (so silu(−∞) is NaN there and here). */
+// @ts-ignore: decorator
+@inline function sigmoidOf(x: v128): v128 {
+  return f32x4.div(f32x4.splat(1), f32x4.add(f32x4.splat(1), expL(f32x4.neg(x))));
+}
+
+/** The op's value from its operands' lanes; p is f0, k is i0. */
+// @ts-ignore: decorator
+@inline function extraValueV(op: i32, a: v128, b: v128, c: v128, p: f32, k: i32): v128 {
+  switch (op) {
+    case WHERE: case MASKED_FILL: return v128.bitselect(b, c, f32x4.ne(a, f32x4.splat(0)));
+    case COMPARE: { // IEEE: NaN is unequal to everything, and no order holds with it
+      let m = k == 0 ? f32x4.eq(a, b) : k == 1 ? f32x4.ne(a, b) : k == 2 ? f32x4.lt(a, b) : k == 3 ? f32x4.le(a, b) : k == 4 ? f32x4.gt(a, b) : f32x4.ge(a, b);
+      return v128.and(m, f32x4.splat(1));
+    }
+    case CLAMP: return f32x4.min(f32x4.max(a, f32x4.splat(p)), f32x4.splat(reinterpret<f32>(k))); // NaN stays NaN
+    case SIN: return sinCosL(a, 0);
+    case COS: return sinCosL(a, 1);
+    case SQUARE: return f32x4.mul(a, a);
+    case RSQRT: return f32x4.div(f32x4.splat(1), f32x4.sqrt(a));
+    case SILU: return f32x4.mul(a, sigmoidOf(a));
+    default: { // SOFTPLUS: x where β·x > threshold, else log1p(e^{β·x}) / β
+      let bx = f32x4.mul(a, f32x4.splat(p));
+      return v128.bitselect(a, f32x4.div(log1pV(expL(bx)), f32x4.splat(p)), f32x4.gt(bx, f32x4.splat(reinterpret<f32>(k))));
+    }
+  }
+}
+
+/** d out / d x of the unary ops and clamp (PyTorch's formulas), from the input x and the output y. */
+// @ts-ignore: decorator
+@inline function extraGradV(op: i32, x: v128, y: v128, p: f32, k: i32): v128 {
+  switch (op) {
+    case CLAMP: return v128.and(f32x4.ge(x, f32x4.splat(p)), f32x4.le(x, f32x4.splat(reinterpret<f32>(k)))); // a mask
+    case SIN: return sinCosL(x, 1);
+    case COS: return f32x4.neg(sinCosL(x, 0));
+    case SQUARE: return f32x4.add(x, x);
+    case RSQRT: return f32x4.mul(f32x4.splat(-0.5), f32x4.mul(y, f32x4.mul(y, y)));
+    case SILU: { // σ(x)·(1 + x·(1 − σ(x)))
+      let s = sigmoidOf(x);
+      return f32x4.mul(s, f32x4.add(f32x4.splat(1), f32x4.mul(x, f32x4.sub(f32x4.splat(1), s))));
+    }
+    default: { // SOFTPLUS: 1 where β·x > threshold, else z / (z + 1) with z = e^{β·x}
+      let bx = f32x4.mul(x, f32x4.splat(p));
+      let z = expL(bx);
+      return v128.bitselect(f32x4.splat(1), f32x4.div(z, f32x4.add(z, f32x4.splat(1))), f32x4.gt(bx, f32x4.splat(reinterpret<f32>(k))));
+    }
+  }
+}
+
+/** The four lanes at p, or (the tail) p's one element in every lane. */
+// @ts-ignore: decorator
+@inline function lanesAt(p: usize, full: bool): v128 { return full ? v128.load(p) : v128.load32_splat(p); }
+
+/** Stores four lanes at p, or lane 0 alone. */
+// @ts-ignore: decorator
+@inline function storeLanes(p: usize, v: v128, full: bool): void {
+  if (full) v128.store(p, v);
+  else store<f32>(p, f32x4.extract_lane(v, 0));
+}
+
+/** Adds v to the lanes at p (a gradient). */
+// @ts-ignore: decorator
+@inline function addLanes(p: usize, v: v128, full: bool): void { storeLanes(p, f32x4.add(lanesAt(p, full), v), full); }
+
+/**
+ * Forward: out = the op of a, b, c. Backward: the unary ops and clamp add g · ∂out/∂a to a's
+ * gradient (clamp's mask selects g, so an infinite g outside gives 0, as PyTorch's where); where
+ * adds g to b's gradient where the condition holds and to c's elsewhere (a select too), summed
+ * when that operand is one element; the condition gets none.
+ */
+export function extraOp(rec: usize, backward: bool): void {
+  let op = opOf(rec), out = load<i32>(rec, OUT), n = sizeOf(out);
+  let a = load<i32>(rec, IN_A), b = load<i32>(rec, IN_B), c = load<i32>(rec, IN_C);
+  let pa = dataPtr(a), pb = b >= 0 ? dataPtr(b) : rec + F0, pc = c >= 0 ? dataPtr(c) : rec + F0;
+  let sa = sizeOf(a) == n, sb = b >= 0 && sizeOf(b) == n, sc = c >= 0 && sizeOf(c) == n;
+  let y = dataPtr(out), g = gradPtr(out), p = fattr(rec, 0), k = load<i32>(rec, I0);
+  let select = op == WHERE || op == MASKED_FILL;
+  let ga: usize = 0, gb: usize = 0, gc: usize = 0;
+  if (backward) {
+    if (select) {
+      gb = b >= 0 && requiresGrad(b) ? gradFor(b) : 0;
+      gc = c >= 0 && requiresGrad(c) ? gradFor(c) : 0;
+    } else ga = requiresGrad(a) ? gradFor(a) : 0;
+    if (!ga && !gb && !gc) return;
+  }
+  // a gradient summed into one element takes one lane at a time
+  let four = !backward || !((gb && !sb) || (gc && !sc));
+  for (let i = 0; i < n;) {
+    let full = four && i + 4 <= n, o = <usize>i << 2;
+    let va = lanesAt(sa ? pa + o : pa, full && sa);
+    let vb = lanesAt(sb ? pb + o : pb, full && sb);
+    if (!backward) {
+      storeLanes(y + o, extraValueV(op, va, vb, lanesAt(sc ? pc + o : pc, full && sc), p, k), full);
+    } else if (select) {
+      let vg = lanesAt(g + o, full), yes = f32x4.ne(va, f32x4.splat(0));
+      if (gb) addLanes(sb ? gb + o : gb, v128.and(vg, yes), full);
+      if (gc) addLanes(sc ? gc + o : gc, v128.andnot(vg, yes), full);
+    } else {
+      let d = extraGradV(op, va, lanesAt(y + o, full), p, k), vg = lanesAt(g + o, full);
+      addLanes(ga + o, op == CLAMP ? v128.and(vg, d) : f32x4.mul(vg, d), full);
+    }
+    i += full ? 4 : 1;
+  }
+}
+
+/**
+ * tril keeps the elements of each matrix (out's last two dims, R×C) in column j ≤ row r + k,
+ * triu those in j ≥ r + k (k = i0, which the façade keeps in [−R, C]), and zeroes the rest;
+ * backward adds g where kept. Row r keeps the columns [lo, hi).
+ */
+export function triangle(rec: usize, backward: bool): void {
+  let out = load<i32>(rec, OUT), a = load<i32>(rec, IN_A), k = load<i32>(rec, I0), n = sizeOf(out);
+  let gx: usize = backward && requiresGrad(a) ? gradFor(a) : 0;
+  if (!n || (backward && !gx)) return;
+  let R = dim(out, rankOf(out) - 2), C = dim(out, rankOf(out) - 1), upper = opOf(rec) == TRIU;
+  let x = dataPtr(a), y = dataPtr(out), g = gradPtr(out);
+  for (let row = 0; row < n / C; row++) {
+    let edge = row % R + k;
+    let lo = upper ? min(max(edge, 0), C) : 0, hi = upper ? C : min(max(edge + 1, 0), C);
+    let base = <usize>row * C;
+    if (backward) {
+      for (let j = lo; j < hi; j++) {
+        let q = (base + j) << 2;
+        store<f32>(gx + q, load<f32>(gx + q) + load<f32>(g + q));
+      }
+    } else {
+      memory.fill(y + (base << 2), 0, <usize>C << 2);
+      memory.copy(y + ((base + lo) << 2), x + ((base + lo) << 2), <usize>(hi - lo) << 2);
+    }
+  }
+}

@@ -51,6 +51,20 @@ export const NLL_LOSS = 37;
 export const MSE_LOSS = 38;
 export const BCE_WITH_LOGITS = 39;
 
+// masking and selection, broadcasting (ops/mask.ts; issue 9)
+export const WHERE = 48;
+export const MASKED_FILL = 49;
+export const TRIL = 50;
+export const TRIU = 51;
+export const COMPARE = 52;
+export const CLAMP = 53;
+// elementwise unary, more (ops/elementwise.ts; issue 9)
+export const SIN = 54;
+export const COS = 55;
+export const SQUARE = 56;
+export const RSQRT = 57;
+export const SILU = 58;
+export const SOFTPLUS = 59;
 // variance and standard deviation over one run of axes, f0 = correction (ops/reduce.ts)
 export const VAR = 70;
 export const STD = 71;

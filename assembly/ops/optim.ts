@@ -51,7 +51,7 @@ export function sgdStep(params: usize, bufs: usize, count: i32, config: usize): 
     let grad = gradPtr(id);
     if (!grad) continue; // a parameter backward never reached is left alone, like PyTorch
     let p = dataPtr(id), n = sizeOf(id);
-    let buf: usize = momentum != 0 ? dataPtr(idAt(bufs, k)) : 0;
+    let buf: usize = momentum != 0 && bufs ? dataPtr(idAt(bufs, k)) : 0; // no list: momentum set after a trace recorded the step
     let i = 0;
     if (!buf) { // plain SGD, four lanes at a time
       for (; i + 4 <= n; i += 4) {

@@ -88,3 +88,66 @@
   let e = f32x4.sub(f32x4.splat(1), r);
   return v128.or(e, v128.and(x, i32x4.splat(0x80000000))); // the sign of x
 }
+
+// @ts-ignore: decorator
+@inline const TWO_OVER_PI: f64 = 0.636619772367581343;
+// @ts-ignore: decorator
+@inline const PIO2_1: f64 = 1.57079632673412561417;   // π/2 to 33 bits: n·PIO2_1 is exact for |n| < 2^20
+// @ts-ignore: decorator
+@inline const PIO2_1T: f64 = 6.07710050650619224932e-11; // π/2 − PIO2_1
+
+/**
+ * sin(x) for q = 0, cos(x) for q = 1. x = n·π/2 + r is reduced in f64 (two lanes at a time), exact
+ * while n·PIO2_1 is (|x| < 1.6e6: within 1.5 ulp there), within 1e-7 absolute up to 1e8 (both
+ * checked in test/masking.test.ts), far past where an f32 reduction fails; then Cephes' sinf /
+ * cosf polynomials on |r| ≤ π/4, picked and signed by the quadrant n + q. ±Infinity and NaN give
+ * NaN. (Past 2^31·π/2 the quadrant saturates: no accuracy is claimed there.)
+ */
+// @ts-ignore: decorator
+@inline export function sinCosV(x: v128, q: i32): v128 {
+  let xl = f64x2.promote_low_f32x4(x), xh = f64x2.promote_low_f32x4(v128.shuffle<f32>(x, x, 2, 3, 0, 1));
+  let nl = f64x2.nearest(f64x2.mul(xl, f64x2.splat(TWO_OVER_PI))), nh = f64x2.nearest(f64x2.mul(xh, f64x2.splat(TWO_OVER_PI)));
+  let rl = f64x2.sub(f64x2.sub(xl, f64x2.mul(nl, f64x2.splat(PIO2_1))), f64x2.mul(nl, f64x2.splat(PIO2_1T)));
+  let rh = f64x2.sub(f64x2.sub(xh, f64x2.mul(nh, f64x2.splat(PIO2_1))), f64x2.mul(nh, f64x2.splat(PIO2_1T)));
+  let r = v128.shuffle<f32>(f32x4.demote_f64x2_zero(rl), f32x4.demote_f64x2_zero(rh), 0, 1, 4, 5);
+  let n = i32x4.add(v128.shuffle<i32>(i32x4.trunc_sat_f64x2_s_zero(nl), i32x4.trunc_sat_f64x2_s_zero(nh), 0, 1, 4, 5), i32x4.splat(q));
+  let z = f32x4.mul(r, r);
+  let s = f32x4.splat(-1.9515295891e-4);
+  s = f32x4.add(f32x4.mul(s, z), f32x4.splat(8.3321608736e-3));
+  s = f32x4.add(f32x4.mul(s, z), f32x4.splat(-1.6666654611e-1));
+  s = f32x4.add(f32x4.mul(f32x4.mul(s, z), r), r);
+  let c = f32x4.splat(2.443315711809948e-5);
+  c = f32x4.add(f32x4.mul(c, z), f32x4.splat(-1.388731625493765e-3));
+  c = f32x4.add(f32x4.mul(c, z), f32x4.splat(4.166664568298827e-2));
+  c = f32x4.add(f32x4.sub(f32x4.mul(f32x4.mul(c, z), z), f32x4.mul(f32x4.splat(0.5), z)), f32x4.splat(1));
+  let y = v128.bitselect(c, s, i32x4.ne(v128.and(n, i32x4.splat(1)), i32x4.splat(0))); // odd quadrants: cos
+  return v128.xor(y, i32x4.shl(v128.and(n, i32x4.splat(2)), 30)); // quadrants 2 and 3: negated
+}
+
+/**
+ * log(1 + u) for u ≥ 0, a few ulp: Cephes' logf of w = 1 + u (frexp by bits, then a degree-9
+ * polynomial), times u / (w − 1), which corrects the rounding of 1 + u (Goldberg's log1p).
+ * +Infinity and NaN pass through.
+ */
+// @ts-ignore: decorator
+@inline export function log1pV(u: v128): v128 {
+  let w = f32x4.add(u, f32x4.splat(1));
+  let bits = i32x4.sub(w, i32x4.splat(0x3f3504f3)); // w / √½ to an exponent e and a mantissa m in [√½, √2)
+  let e = f32x4.convert_i32x4_s(i32x4.shr_s(bits, 23));
+  let m = f32x4.sub(i32x4.add(v128.and(bits, i32x4.splat(0x007fffff)), i32x4.splat(0x3f3504f3)), f32x4.splat(1));
+  let z = f32x4.mul(m, m);
+  let p = f32x4.splat(7.0376836292e-2);
+  p = f32x4.add(f32x4.mul(p, m), f32x4.splat(-1.1514610310e-1));
+  p = f32x4.add(f32x4.mul(p, m), f32x4.splat(1.1676998740e-1));
+  p = f32x4.add(f32x4.mul(p, m), f32x4.splat(-1.2420140846e-1));
+  p = f32x4.add(f32x4.mul(p, m), f32x4.splat(1.4249322787e-1));
+  p = f32x4.add(f32x4.mul(p, m), f32x4.splat(-1.6668057665e-1));
+  p = f32x4.add(f32x4.mul(p, m), f32x4.splat(2.0000714765e-1));
+  p = f32x4.add(f32x4.mul(p, m), f32x4.splat(-2.4999993993e-1));
+  p = f32x4.add(f32x4.mul(p, m), f32x4.splat(3.3333331174e-1));
+  let y = f32x4.add(f32x4.mul(f32x4.mul(p, m), z), f32x4.mul(e, f32x4.splat(LN2_LO)));
+  y = f32x4.add(f32x4.add(m, f32x4.sub(y, f32x4.mul(f32x4.splat(0.5), z))), f32x4.mul(e, f32x4.splat(LN2_HI)));
+  let d = f32x4.sub(w, f32x4.splat(1));
+  y = v128.bitselect(u, f32x4.mul(y, f32x4.div(u, d)), f32x4.eq(d, f32x4.splat(0))); // 1 + u rounds to 1: log1p(u) = u
+  return v128.bitselect(u, y, v128.not(f32x4.lt(u, f32x4.splat(Infinity)))); // +Infinity, NaN
+}

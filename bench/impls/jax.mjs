@@ -82,6 +82,18 @@ export function jax(mode) {
       }, spec);
     },
 
+    trainMakemore(spec) {
+      const { batch, block, embed, hidden, vocab } = spec;
+      const params = { C: array(spec.C, [vocab, embed]), W1: array(spec.W1, [block * embed, hidden]), b1: array(spec.b1, [hidden]), W2: array(spec.W2, [hidden, vocab]), b2: array(spec.b2, [vocab]) };
+      // The embedding lookup as oneHot(ids)·C: the gradient of np.take (a scatter) fails under jit.
+      const onehot = nn.oneHot(np.array(spec.X, { dtype: np.int32 }), vocab);
+      const h = trainer(params, onehot, (ps, x) => {
+        const hidden = np.tanh(np.matmul(np.matmul(x, ps.C).reshape([batch, block * embed]), ps.W1).add(ps.b1));
+        return np.matmul(hidden, ps.W2).add(ps.b2);
+      }, spec);
+      return { ...h, note: 'embedding as a one-hot matmul (the gradient of np.take fails under jit)' };
+    },
+
     chain({ ops, x, a, m }) {
       const [tx, ta, tm] = [x, a, m].map((v) => np.array(v));
       const f = (h, av, mv) => {

@@ -65,6 +65,30 @@ export default {
     };
   },
 
+  /** makemore's MLP, the embedding lookup as a one-hot matmul (as js-pytorch's nn.Embedding does it). */
+  trainMakemore(spec) {
+    const { batch, block, embed, hidden, vocab, lr } = spec;
+    const onehot = torch.tensor(Array.from(spec.X, (id) => Array.from({ length: vocab }, (_, j) => (j === id ? 1 : 0))));
+    const y = torch.tensor(Array.from(spec.labels));
+    const params = [[spec.C, [vocab, embed]], [spec.W1, [block * embed, hidden]], [spec.b1, [hidden]], [spec.W2, [hidden, vocab]], [spec.b2, [vocab]]].map(([v, shape]) => torch.tensor(nested(v, shape), true));
+    const [C, W1, b1, W2, b2] = params;
+    const ce = new torch.nn.CrossEntropyLoss();
+    let last = null;
+    return {
+      note: 'embedding as a one-hot matmul',
+      step() {
+        const emb = onehot.matmul(C).reshape([batch, block * embed]);
+        last = ce.forward(tanh(emb.matmul(W1).add(b1)).matmul(W2).add(b2), y);
+        last.backward();
+        for (const p of params) {
+          p._data = p.add(p._grad.mul(-lr))._data;
+          p.zero_grad();
+        }
+      },
+      loss: () => last.data[0],
+    };
+  },
+
   chain({ ops, x, a, m }) {
     const tx = torch.tensor(Array.from(x), true), ta = torch.tensor(Array.from(a)), tm = torch.tensor(Array.from(m));
     return {

@@ -3,8 +3,9 @@
 import { existsSync } from 'node:fs';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { Unavailable } from '../lib/harness.mjs';
-import { rng } from '../lib/data.mjs';
+import { rng, GPT_PARAMETERS } from '../lib/data.mjs';
 import { MLP, demoLoss, demoLearningRate } from '../micrograd.mjs';
+import { defineGpt } from '../lib/gpt.mjs';
 
 /** The built package; TAPEGRAD_DIST=/path/to/index.js benchmarks another build. */
 export const DIST = process.env.TAPEGRAD_DIST ?? fileURLToPath(new URL('../../dist/index.js', import.meta.url));
@@ -168,6 +169,33 @@ const impl = {
     }, spec);
   },
 
+  /** The char-GPT of bench/lib/gpt.mjs: AdamW, gradients clipped to norm clipNorm. */
+  trainGpt({ config, weights, inputs, targets, optimizer, clipNorm }, traced = false) {
+    const [tidy, AdamW, clipGradNorm] = ['tidy', 'optim.AdamW', 'optim.clipGradNorm'].map(need);
+    const model = new (defineGpt(tg))(config);
+    tidy(() => model.loadStateDict(Object.fromEntries(weights.map(({ name, shape, data }) => [name, tg.tensor(data, { shape })]))));
+    const params = model.parameters();
+    const count = params.reduce((n, p) => n + p.size, 0);
+    if (count !== GPT_PARAMETERS) throw new Error(`the GPT has ${count} parameters, expected ${GPT_PARAMETERS}`);
+    const opt = new AdamW(params, optimizer);
+    return stepper(() => tidy(() => {
+      opt.zeroGrad();
+      const loss = model.loss(inputs, targets);
+      loss.backward();
+      clipGradNorm(params, clipNorm);
+      opt.step();
+      return loss;
+    }), traced);
+  },
+
+  /** makemore's MLP: embedding lookup by indexSelect, tanh hidden layer, cross-entropy, SGD. */
+  trainMakemore(spec, traced = false) {
+    const { batch, block, embed, hidden, vocab, X } = spec;
+    const param = (data, shape) => tg.tensor(data, { shape, requiresGrad: true });
+    const [C, W1, b1, W2, b2] = [param(spec.C, [vocab, embed]), param(spec.W1, [block * embed, hidden]), param(spec.b1, [hidden]), param(spec.W2, [hidden, vocab]), param(spec.b2, [vocab])];
+    return trainer([C, W1, b1, W2, b2], () => C.indexSelect(0, X).view([batch, block * embed]).matmul(W1).add(b1).tanh().matmul(W2).add(b2), spec, traced);
+  },
+
   /** The micrograd demo's graph, built from 0-d tensors by the same Neuron/Layer/MLP code. */
   micrograd({ X, y, nin, nouts, seed }, traced = false) {
     const [tensor, tidy] = ['tensor', 'tidy'].map(need);
@@ -236,4 +264,6 @@ export const tapegradTrace = {
   memoryStats: impl.memoryStats,
   trainMlp: (spec) => impl.trainMlp(spec, true),
   micrograd: (spec) => impl.micrograd(spec, true),
+  trainGpt: (spec) => impl.trainGpt(spec, true),
+  trainMakemore: (spec) => impl.trainMakemore(spec, true),
 };

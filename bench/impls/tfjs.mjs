@@ -9,8 +9,11 @@ const require = createRequire(import.meta.url);
 export function tfjs(backend) {
   let tf;
 
-  /** A training step by optimizer.minimize inside tidy; `forward(tf)` returns the logits. */
-  function trainer(params, forward, { labels, classes, lr }) {
+  /**
+   * A training step by optimizer.minimize inside tidy; `forward(tf)` returns the logits. A kernel
+   * the backend lacks (a gradient, mostly) makes the workload n/a ("cannot train <kind>").
+   */
+  function trainer(params, forward, { kind, labels, classes, lr }) {
     const vars = params.map((p) => tf.variable(p));
     const onehot = tf.oneHot(tf.tensor1d(labels, 'int32'), classes);
     const opt = tf.train.sgd(lr);
@@ -18,7 +21,13 @@ export function tfjs(backend) {
     let last = null;
     return {
       step() {
-        const cost = tf.tidy(() => opt.minimize(lossFn, true, vars));
+        let cost;
+        try {
+          cost = tf.tidy(() => opt.minimize(lossFn, true, vars));
+        } catch (e) {
+          if (/not registered for backend/.test(e.message)) throw new Unavailable(`cannot train ${kind}: ${e.message}`);
+          throw e;
+        }
         last?.dispose();
         last = cost;
       },
@@ -85,23 +94,22 @@ export function tfjs(backend) {
         tf.tensor2d(fc.W, [fc.nin, fc.nout]),
         tf.tensor1d(fc.b),
       ];
-      const t = trainer(params, ([k1, b1, k2, b2, w, b]) => {
+      return trainer(params, ([k1, b1, k2, b2, w, b]) => {
         let h = tf.relu(tf.add(tf.conv2d(x, k1, 1, 'same'), b1));
         h = tf.relu(tf.add(tf.conv2d(h, k2, 1, 'same'), b2));
         h = tf.reshape(tf.transpose(h, [0, 3, 1, 2]), [batch, fc.nin]); // flatten in (C, H, W) order
         return tf.add(tf.matMul(h, w), b);
       }, spec);
-      return {
-        ...t,
-        step() {
-          try {
-            t.step();
-          } catch (e) {
-            if (/not registered for backend/.test(e.message)) throw new Unavailable(`cannot train conv: ${e.message}`);
-            throw e;
-          }
-        },
-      };
+    },
+
+    trainMakemore(spec) {
+      const { batch, block, embed, hidden, vocab } = spec;
+      const X = tf.tensor1d(spec.X, 'int32');
+      const params = [tf.tensor2d(spec.C, [vocab, embed]), tf.tensor2d(spec.W1, [block * embed, hidden]), tf.tensor1d(spec.b1), tf.tensor2d(spec.W2, [hidden, vocab]), tf.tensor1d(spec.b2)];
+      return trainer(params, ([C, W1, b1, W2, b2]) => {
+        const h = tf.tanh(tf.add(tf.matMul(tf.reshape(tf.gather(C, X), [batch, block * embed]), W1), b1));
+        return tf.add(tf.matMul(h, W2), b2);
+      }, spec);
     },
 
     chain({ ops, x, a, m }) {

@@ -214,3 +214,81 @@ export function checkChainGrad(spec, grad) {
   const maxErr = Math.max(...ref.map((r, i) => Math.abs(grad[i] - r) / Math.max(Math.abs(r), 1e-3)));
   return { ok: maxErr <= 1e-3, detail: `max rel err of dx ${maxErr.toExponential(1)} vs float64` };
 }
+
+// ---------------------------------------------------------------- (g) char-level GPT
+
+/** The char-GPT of issue 9: 2 layers of pre-LayerNorm attention + GELU MLP, 109,696 parameters. */
+export const GPT_CONFIG = { vocab: 86, block: 64, embed: 64, heads: 4, layers: 2, hidden: 256, batch: 16 };
+export const GPT_PARAMETERS = 109_696;
+
+/**
+ * Initial weights by state-dict name, in PyTorch layouts (Linear weight [out, in]), GPT-2 style:
+ * N(0, 0.02) for every Linear and embedding weight, zero biases, LayerNorm 1 / 0; the lm head is
+ * tied to `wte.weight`. Data: seeded token ids, inputs idx[:, :-1] and next-token targets idx[:, 1:].
+ */
+export function gptSpec(config = GPT_CONFIG) {
+  const { vocab, block, embed: C, hidden, layers, batch } = config;
+  const random = rng(86);
+  const weights = [];
+  const add = (name, shape, fill) => weights.push({ name, shape, data: Float32Array.from({ length: shape.reduce((a, b) => a * b) }, fill) });
+  const normal = () => 0.02 * gaussian(random);
+  const linear = (name, nin, nout) => {
+    add(`${name}.weight`, [nout, nin], normal);
+    add(`${name}.bias`, [nout], () => 0);
+  };
+  const layerNorm = (name) => {
+    add(`${name}.weight`, [C], () => 1);
+    add(`${name}.bias`, [C], () => 0);
+  };
+  add('wte.weight', [vocab, C], normal);
+  add('wpe.weight', [block, C], normal);
+  for (let l = 0; l < layers; l++) {
+    layerNorm(`h.${l}.ln1`);
+    linear(`h.${l}.qkv`, C, 3 * C);
+    linear(`h.${l}.proj`, C, C);
+    layerNorm(`h.${l}.ln2`);
+    linear(`h.${l}.fc`, C, hidden);
+    linear(`h.${l}.fc2`, hidden, C);
+  }
+  layerNorm('lnF');
+  const data = rng(8686);
+  const idx = Int32Array.from({ length: batch * (block + 1) }, () => Math.floor(data() * vocab));
+  const rows = (from) => Int32Array.from({ length: batch * block }, (_, i) => idx[Math.floor(i / block) * (block + 1) + (i % block) + from]);
+  return {
+    kind: 'gpt', config, weights, inputs: rows(0), targets: rows(1),
+    optimizer: { lr: 3e-4, betas: [0.9, 0.999], eps: 1e-8, weightDecay: 0.1 }, clipNorm: 1,
+  };
+}
+
+/** At this initialisation every logit is near 0, so the first loss is near ln(vocab). */
+export function checkGptLoss(loss, { config }) {
+  const expected = Math.log(config.vocab);
+  const ok = Number.isFinite(loss) && Math.abs(loss - expected) <= 0.05;
+  return { ok, detail: `first loss ${loss?.toFixed?.(6)} vs ln(${config.vocab}) = ${expected.toFixed(6)} (tol 0.05)` };
+}
+
+// ---------------------------------------------------------------- (h) makemore MLP
+
+/**
+ * Karpathy's makemore MLP (part 2): C [27,10] embeds 3 characters, h = tanh(emb·W1 + b1) with W1
+ * [30,200], logits = h·W2 + b2 with W2 [200,27]; every weight N(0, 1) as in the lecture; SGD.
+ * X: Int32Array [batch·3] of character ids (row-major [batch, 3]); labels: the next characters.
+ */
+export function makemoreSpec(batch = 32) {
+  const vocab = 27, block = 3, embed = 10, hidden = 200;
+  const random = rng(2147483647);
+  const normal = (n) => Float32Array.from({ length: n }, () => gaussian(random));
+  const data = rng(27);
+  const ids = (n) => Int32Array.from({ length: n }, () => Math.floor(data() * vocab));
+  return {
+    kind: 'makemore', batch, vocab, block, embed, hidden, classes: vocab, lr: 0.1,
+    C: normal(vocab * embed), W1: normal(block * embed * hidden), b1: normal(hidden), W2: normal(hidden * vocab), b2: normal(vocab),
+    X: ids(batch * block), labels: ids(batch),
+  };
+}
+
+export function makemoreLossReference({ batch, block, embed, hidden, vocab, C, W1, b1, W2, b2, X, labels }) {
+  const emb = Float64Array.from({ length: batch * block * embed }, (_, i) => C[X[Math.floor(i / embed)] * embed + (i % embed)]);
+  const h = linear(emb, batch, block * embed, hidden, W1, b1).map(Math.tanh);
+  return crossEntropy(linear(h, batch, hidden, vocab, W2, b2), labels, batch, vocab);
+}

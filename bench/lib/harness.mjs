@@ -54,6 +54,14 @@ export async function measure(fn, { warmup = 1, reps = 5, minReps = 3, maxMs = 2
   return { median: median(samples), min: Math.min(...samples), max: Math.max(...samples), samples: samples.length, inner };
 }
 
+/**
+ * Times `h[name]()` with measure(), or, when the handle times itself (`h.measure(name, options)`:
+ * an implementation running in another process), lets it, so no inter-process call is timed.
+ */
+export function measureCall(h, name, options) {
+  return typeof h.measure === 'function' ? h.measure(name, options) : measure(() => h[name](), options);
+}
+
 export function median(xs) {
   const s = [...xs].sort((a, b) => a - b);
   const m = s.length >> 1;

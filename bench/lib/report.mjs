@@ -57,6 +57,27 @@ export function buildTable(results) {
   return { header, rows, notes };
 }
 
+/**
+ * One line per row PyTorch ran: tapegrad's speed as a multiple of PyTorch's (> 1: tapegrad is
+ * faster), with steps/s for training steps.
+ */
+function pytorchLines(results) {
+  const rate = (w, r) => (w.unit === 'ms' ? ` (${fmtNum(1000 / r.value)} steps/s)` : '');
+  const lines = [];
+  for (const w of results.workloads) {
+    for (const c of w.cases) {
+      const pt = c.results.pytorch;
+      if (pt?.status !== 'ok' || w.id === 'memory') continue;
+      const ours = results.impls.filter((i) => i.id.startsWith('tapegrad') && c.results[i.id]?.status === 'ok').map(({ id, label }) => {
+        const r = c.results[id];
+        return `${label} ${fmtNum(w.higherIsBetter ? r.value / pt.value : pt.value / r.value)}×${rate(w, r)}`;
+      });
+      if (ours.length) lines.push(`${w.title}, ${c.key}: ${ours.join(', ')}; PyTorch ${fmtNum(pt.value)} ${w.unit}${rate(w, pt)}`);
+    }
+  }
+  return lines.length ? ['Speed against PyTorch on one thread (> 1×: tapegrad is faster):', ...lines] : [];
+}
+
 function metaLines(results) {
   const m = results.meta;
   return [
@@ -64,6 +85,7 @@ function metaLines(results) {
     `machine: ${m.cpu} (${m.cores} cores), ${m.platform}; Node ${m.node}; load average ${m.loadAverage.start.toFixed(1)} at start, ${m.loadAverage.end.toFixed(1)} at end`,
     `tapegrad: build ${m.tapegrad.build}${m.tapegrad.error ? ` (${m.tapegrad.error})` : ''}`,
     `peers: ${Object.entries(m.peers).map(([k, v]) => `${k} ${v}`).join(', ')}`,
+    ...(m.pytorch ? [`PyTorch: ${m.pytorch}`] : []),
   ];
 }
 
@@ -81,6 +103,7 @@ export function toTerminal(results) {
     '',
     RATIO_LEGEND,
     ...notes.map((n, i) => `[${i + 1}] ${n}`),
+    ...pytorchLines(results).flatMap((l, i) => (i ? [`  ${l}`] : ['', l])),
   ].join('\n');
 }
 
@@ -88,7 +111,7 @@ export function toMarkdown(results) {
   const { header, rows, notes } = buildTable(results);
   const esc = (s) => s.replace(/\|/g, '\\|');
   return [
-    '# tapegrad benchmark: latest results',
+    `# tapegrad benchmark: ${results.meta.quick ? 'quick run (--quick: fewer samples)' : 'results'}`,
     '',
     `Command: \`${results.meta.command}\``,
     '',
@@ -104,6 +127,8 @@ export function toMarkdown(results) {
     ...rows.map((r) => `| ${r.map(esc).join(' | ')} |`),
     '',
     ...notes.map((n, i) => `${i + 1}. ${n}`),
+    '',
+    ...pytorchLines(results).flatMap((l, i) => (i ? [`- ${l}`] : [l, ''])),
     '',
   ].join('\n');
 }

@@ -1,8 +1,9 @@
 // Workload drivers. Each takes an implementation (an object whose methods build a workload's
 // handle; the interface is in bench/README.md) and returns one result row per case. Timing goes
-// through harness.measure only; inputs and checks come from data.mjs, so every implementation
-// gets the same inputs and the same verification.
-import { measure, timeOnce, collectGarbage, Unavailable } from './harness.mjs';
+// through harness.measure only (by measureCall, in the implementation's own process); inputs
+// and checks come from data.mjs, so every implementation gets the same inputs and the same
+// verification.
+import { measureCall, timeOnce, collectGarbage, Unavailable } from './harness.mjs';
 import * as data from './data.mjs';
 import { MLP, demoStep } from '../micrograd.mjs';
 
@@ -29,16 +30,18 @@ function requireMethod(impl, name) {
 
 const skipped = (key, why) => ({ key, status: 'skipped', reason: why });
 
-/** Times a training-step handle after checking its first loss and recording the first two. */
-async function trainStep(make, spec, reference, s) {
+/** Times a training-step handle after checking its first loss (`check(l0)`) and recording the first two. */
+async function trainStep(make, spec, check, s) {
   const h = await make(spec);
   await h.step();
   const l0 = await h.loss();
   await h.step();
   const l1 = await h.loss();
-  const t = await measure(() => h.step(), s.timing);
-  return { value: t.median, ms: t.median, samples: t.samples, check: data.checkLoss(l0, reference), losses: [l0, l1], note: h.note };
+  const t = await measureCall(h, 'step', s.timing);
+  return { value: t.median, ms: t.median, samples: t.samples, check: check(l0), losses: [l0, l1], note: h.note };
 }
+
+const againstReference = (reference) => (loss) => data.checkLoss(loss, reference);
 
 export const WORKLOADS = [
   {
@@ -63,7 +66,7 @@ export const WORKLOADS = [
           const h = await make(inputs.A, inputs.B, N);
           await h.run();
           const check = data.checkMatmul(inputs, await h.read());
-          const t = await measure(() => h.run(), s.timing);
+          const t = await measureCall(h, 'run', s.timing);
           await h.dispose?.();
           return { value: (2 * N ** 3) / (t.median * 1e6), ms: t.median, samples: t.samples, check };
         });
@@ -82,7 +85,7 @@ export const WORKLOADS = [
     async run(impl, s, report) {
       const make = requireMethod(impl, this.method);
       const spec = data.mlpSpec(128);
-      report(await runCase('batch 128, SGD', () => trainStep(make, spec, data.mlpLossReference(spec), s)));
+      report(await runCase('batch 128, SGD', () => trainStep(make, spec, againstReference(data.mlpLossReference(spec)), s)));
     },
   },
   {
@@ -97,7 +100,7 @@ export const WORKLOADS = [
       report(await runCase('MLP(2,[16,16,1]), 100 moons', async () => {
         const h = await make(spec);
         const losses = [(await h.step()).loss, (await h.step()).loss];
-        const t = await measure(() => h.step(), s.timing);
+        const t = await measureCall(h, 'step', s.timing);
         const reference = portLosses(spec);
         const ok = losses.every((l, i) => Math.abs(l - reference[i]) <= 1e-3 * Math.abs(reference[i]));
         const check = { ok, detail: `first losses ${fmtList(losses)} vs the float64 port ${fmtList(reference)}` };
@@ -118,7 +121,7 @@ export const WORKLOADS = [
         const h = await make(spec);
         await h.step();
         const check = data.checkChainGrad(spec, await h.grad());
-        const t = await measure(() => h.step(), { ...s.timing, minSampleMs: 20 });
+        const t = await measureCall(h, 'step', { ...s.timing, minSampleMs: 20 });
         return { value: t.median * 1000, ms: t.median, samples: t.samples, inner: t.inner, check };
       }));
     },
@@ -133,7 +136,7 @@ export const WORKLOADS = [
     async run(impl, s, report) {
       const make = requireMethod(impl, this.method);
       const spec = data.convSpec(64);
-      report(await runCase('batch 64, SGD', () => trainStep(make, spec, data.convLossReference(spec), s)));
+      report(await runCase('batch 64, SGD', () => trainStep(make, spec, againstReference(data.convLossReference(spec)), s)));
     },
   },
   {
@@ -160,6 +163,32 @@ export const WORKLOADS = [
       }));
     },
   },
+  {
+    id: 'gpt',
+    crossCheck: true,
+    method: 'trainGpt',
+    title: '(g) char-GPT train step',
+    about: 'Character-level GPT (issue 9): vocab 86, context 64, embedding 64, 4 heads, 2 pre-LayerNorm blocks of causal self-attention (qkv 64→192, projection 64→64) and GELU MLP (64→256→64), final LayerNorm, lm head tied to the token embedding; 109,696 parameters, batch 16 (1024 next-token targets), cross-entropy, gradients clipped to norm 1, AdamW (lr 3e-4, weight decay 0.1). Same seeded weights (N(0, 0.02)) and token ids everywhere; first loss checked against ln(86) (±0.05), losses cross-checked like (b). ms per step (steps/s = 1000 / ms).',
+    unit: 'ms',
+    async run(impl, s, report) {
+      const make = requireMethod(impl, this.method);
+      const spec = data.gptSpec();
+      report(await runCase('batch 16, AdamW', () => trainStep(make, spec, (loss) => data.checkGptLoss(loss, spec), s)));
+    },
+  },
+  {
+    id: 'makemore',
+    crossCheck: true,
+    method: 'trainMakemore',
+    title: '(h) makemore MLP step',
+    about: "Karpathy's makemore MLP (part 2): embedding C [27,10] of 3 characters, tanh(emb·W1 + b1) with W1 [30,200], logits h·W2 + b2 with W2 [200,27], cross-entropy, SGD lr 0.1, batch 32 of seeded character ids; weights N(0, 1) as in the lecture. First loss checked against float64 (rel 1e-3), losses cross-checked like (b).",
+    unit: 'ms',
+    async run(impl, s, report) {
+      const make = requireMethod(impl, this.method);
+      const spec = data.makemoreSpec(32);
+      report(await runCase('batch 32, SGD', () => trainStep(make, spec, againstReference(data.makemoreLossReference(spec)), s)));
+    },
+  },
 ];
 
 /** The first two losses of micrograd's demo, by the JS port (float64): the reference of (c). */
@@ -170,8 +199,10 @@ function portLosses({ X, y, nin, nouts, seed }) {
 
 const fmtList = (xs) => xs.map((x) => x.toFixed(6)).join(', ');
 
-/** Why `impl` cannot run workload `w` at all (no method for it), or null. */
+/** Why `impl` cannot run workload `w` at all (`unsupported[workload id]`, or no method for it), or null. */
 export function unsupportedReason(impl, w) {
+  const why = w.id && impl.unsupported?.[w.id];
+  if (why) return why;
   return typeof impl[w.method] === 'function' ? null : impl.unsupported?.[w.method] ?? 'not benchmarked on this workload';
 }
 

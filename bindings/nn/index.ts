@@ -8,4 +8,8 @@ export {
 export type {
   LinearOptions, MLPOptions, Activation, LayerNormOptions, Conv2dOptions, Pool2dOptions, GELUOptions,
 } from './layers';
+export { MultiheadAttention, TransformerEncoderLayer, TransformerEncoder } from './transformer';
+export type {
+  MultiheadAttentionOptions, AttentionCallOptions, TransformerEncoderLayerOptions, EncoderCallOptions, TransformerEncoderOptions,
+} from './transformer';
 export * as functional from '../nnfunctional';

@@ -2,7 +2,9 @@
 // PyTorch's __setattr__ registers them: every Tensor field is a parameter, every Module field a
 // child, and an array field of modules (or of tensors) is a list whose items are named by index
 // (`layers.0.weight`). Fields whose name starts with `_` are private and never scanned.
-// registerParameter / registerModule / registerBuffer add entries under names that are not fields.
+// registerParameter / registerModule add entries under names that are not fields. A buffer (a
+// tensor saved with the module but not trained, PyTorch's register_buffer) cannot be told from a
+// parameter by its type, so it is always registered, and then read and assigned as a property.
 import { Tensor, live } from '../tensor';
 import { noGrad } from '../autograd';
 import { rand, randn, ones, zeros } from '../ops/creation';
@@ -73,6 +75,16 @@ const quoted = (names: string[]): string => names.map((n) => JSON.stringify(n)).
 
 
 const LOAD_OPTIONS = { strict: bool };
+const BUFFER_OPTIONS = { persistent: bool };
+
+/** Checks a buffer's value: null or a live tensor that does not require grad (a buffer is never trained). */
+function bufferValue(t: unknown, name: string, op: string): Tensor | null {
+  if (t === null) return null;
+  if (!(t instanceof Tensor)) throw new Error(`${op}: buffer "${name}" must be a Tensor or null, got ${show(t)}`);
+  live(t, op);
+  if (t.requiresGrad) throw new Error(`${op}: buffer "${name}" requires grad, but a buffer is never trained (register t.detach(), or a parameter)`);
+  return keep(t);
+}
 
 /**
  * Writes every (destination, source) pair, all checked beforehand. A source that is also another
@@ -104,16 +116,21 @@ export class Module {
   private readonly _parameters = new Map<string, Tensor | null>();
   /** @internal entries added by registerBuffer: saved in stateDict() but not trained */
   private readonly _buffers = new Map<string, Tensor | null>();
+  /** @internal names of the buffers left out of stateDict() */
+  private readonly _nonPersistent = new Set<string>();
   /** @internal entries added by registerModule */
   private readonly _modules = new Map<string, Module | null>();
 
-  /** The computation. Subclasses override it; call a module as `m.forward(x)` (or `m.call(x)`). */
-  forward(..._args: any[]): Tensor {
+  /**
+   * The computation. Subclasses override it; call a module as `m.forward(x)` (or `m.call(x)`).
+   * Most return a Tensor; some return more, as in PyTorch (MultiheadAttention: [output, weights]).
+   */
+  forward(..._args: any[]): any {
     throw new Error(`${typeName(this)}: forward() is not implemented`);
   }
 
   /** Same as forward(). */
-  call(...args: any[]): Tensor {
+  call(...args: any[]): any {
     return this.forward(...args);
   }
 
@@ -127,12 +144,26 @@ export class Module {
     return t;
   }
 
-  /** Adds a tensor that is saved in stateDict() but is not a parameter (not trained). */
-  registerBuffer(name: string, t: Tensor | null): Tensor | null {
-    this.checkName(name, 'registerBuffer');
-    if (t !== null && !(t instanceof Tensor)) throw new Error(`registerBuffer: "${name}" must be a Tensor or null, got ${show(t)}`);
-    if (t !== null) keep(t);
-    this._buffers.set(name, t);
+  /**
+   * Adds a buffer, PyTorch's register_buffer: a tensor that belongs to the module but is not a
+   * parameter (never trained, not in parameters(), so no optimizer sees it), such as a causal
+   * mask or running statistics. It is read and assigned as the property `name` (declare it in
+   * TypeScript: `declare mask: Tensor`) unless a method has that name, listed by buffers(),
+   * released by dispose(), and, when `persistent` (the default), saved by stateDict() and loaded
+   * by loadStateDict(). Registering a buffer's name again replaces it; null declares it absent.
+   */
+  registerBuffer(name: string, t: Tensor | null, options?: { persistent?: boolean }): Tensor | null {
+    const persistent = readOptions(options, BUFFER_OPTIONS, 'registerBuffer').persistent ?? true;
+    if (!this._buffers.has(name)) this.checkName(name, 'registerBuffer');
+    this._buffers.set(name, bufferValue(t, name, 'registerBuffer'));
+    if (persistent) this._nonPersistent.delete(name);
+    else this._nonPersistent.add(name);
+    // a property, unless the name is taken by a method or private field (`toString`, `_x`): then data only
+    if (!(name in this)) Object.defineProperty(this, name, {
+      configurable: true,
+      get: () => this._buffers.get(name),
+      set: (v: unknown) => { this._buffers.set(name, bufferValue(v, name, typeName(this))); },
+    });
     return t;
   }
 
@@ -148,9 +179,11 @@ export class Module {
     if (typeof name !== 'string' || name === '' || name.includes('.')) {
       throw new Error(`${op}: name must be a non-empty string without ".", got ${show(name)}`);
     }
-    const taken = this._parameters.has(name) || this._buffers.has(name) || this._modules.has(name) ||
-      (hasOwn(this, name) && !name.startsWith('_'));
+    const field = hasOwn(this, name) && !name.startsWith('_');
+    const declared = field && (this as Record<string, unknown>)[name] === undefined; // `mask!: Tensor`, not yet assigned
+    const taken = this._parameters.has(name) || this._buffers.has(name) || this._modules.has(name) || (field && !declared);
     if (taken) throw new Error(`${op}: "${name}" is already a parameter, buffer, child module or field of ${typeName(this)}`);
+    if (declared) delete (this as Record<string, unknown>)[name];
   }
 
   // ── what the module holds ──
@@ -170,9 +203,10 @@ export class Module {
     return out;
   }
 
-  private ownBuffers(): [string, Tensor][] {
+  /** This module's own buffers (all, or only those stateDict() saves), in registration order. */
+  private ownBuffers(persistentOnly = false): [string, Tensor][] {
     const out: [string, Tensor][] = [];
-    for (const [k, v] of this._buffers) if (v !== null) out.push([k, v]);
+    for (const [k, v] of this._buffers) if (v && !(persistentOnly && this._nonPersistent.has(k))) out.push([k, v]);
     return out;
   }
 
@@ -231,12 +265,22 @@ export class Module {
     return this.namedParameters().map(([, t]) => t);
   }
 
+  /** Every buffer (persistent or not) with its dotted name (`attn.mask`); a shared tensor once. */
   namedBuffers(): [string, Tensor][] {
     const out: [string, Tensor][] = [];
+    const seen = new Set<Tensor>();
     for (const [prefix, m] of this.namedModules()) {
-      for (const [k, t] of m.ownBuffers()) out.push([prefix ? `${prefix}.${k}` : k, t]);
+      for (const [k, t] of m.ownBuffers()) {
+        if (!seen.has(t)) out.push([prefix ? `${prefix}.${k}` : k, t]);
+        seen.add(t);
+      }
     }
     return out;
+  }
+
+  /** Every buffer, as namedBuffers() lists them. */
+  buffers(): Tensor[] {
+    return this.namedBuffers().map(([, t]) => t);
   }
 
   // ── modes and gradients ──
@@ -266,14 +310,14 @@ export class Module {
   // ── state dicts ──
 
   /**
-   * The parameters and buffers by dotted name, like PyTorch's state_dict(): the module's own
+   * The parameters and persistent buffers by dotted name, like PyTorch's state_dict(): the module's own
    * tensors (not copies; do not dispose them), in the order PyTorch lists them. Every name is an
    * entry of a dict with no prototype (a buffer named `__proto__` or `constructor` is ordinary data).
    */
   stateDict(): StateDict {
     const out: StateDict = nameDict();
     for (const [prefix, m] of this.namedModules()) {
-      for (const [k, t] of [...m.ownParameters(), ...m.ownBuffers()]) out[prefix ? `${prefix}.${k}` : k] = t;
+      for (const [k, t] of [...m.ownParameters(), ...m.ownBuffers(true)]) out[prefix ? `${prefix}.${k}` : k] = t;
     }
     return out;
   }

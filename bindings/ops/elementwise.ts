@@ -1,7 +1,7 @@
 // Elementwise ops (core: assembly/ops/elementwise.ts): binary ones broadcast, and a plain number
 // operand rides in the op's record instead of becoming a tensor.
 import { Op } from '../opcodes';
-import { broadcastShape, checkNumber, readOptions, oneOf } from '../shape';
+import { broadcastShape, checkNumber, readOptions, oneOf, numberIn, show } from '../shape';
 import { Tensor, type TensorLike, live, run, asTensor, dropTemporary } from '../tensor';
 
 function binary(op: Op, name: string, x: TensorLike, y: TensorLike): Tensor {
@@ -33,10 +33,10 @@ export const pow = (a: TensorLike, b: TensorLike): Tensor => binary(Op.POW, 'pow
 export const maximum = (a: TensorLike, b: TensorLike): Tensor => binary(Op.MAXIMUM, 'maximum', a, b);
 export const minimum = (a: TensorLike, b: TensorLike): Tensor => binary(Op.MINIMUM, 'minimum', a, b);
 
-function unary(op: Op, name: string, x: TensorLike, f0 = 0): Tensor {
+function unary(op: Op, name: string, x: TensorLike, f0 = 0, i0 = 0): Tensor {
   const a = asTensor(x, name);
   try {
-    return run(op, name, a.dims, a, null, null, 0, 0, 0, 0, 0, 0, f0);
+    return run(op, name, a.dims, a, null, null, i0, 0, 0, 0, 0, 0, f0);
   } finally {
     dropTemporary(a, x);
   }
@@ -63,3 +63,63 @@ export function gelu(a: TensorLike, options?: { approximate?: 'none' | 'tanh' })
   const approximate = readOptions(options, GELU_OPTIONS, 'gelu').approximate ?? 'none';
   return unary(approximate === 'tanh' ? Op.GELU_TANH : Op.GELU, 'gelu', a);
 }
+
+/** sin(x) (four lanes, the argument reduced in float64: within 1.5 ulp for |x| < 1.6e6). */
+export const sin = (a: TensorLike): Tensor => unary(Op.SIN, 'sin', a);
+/** cos(x), as sin. */
+export const cos = (a: TensorLike): Tensor => unary(Op.COS, 'cos', a);
+/** x², whose gradient is 2x. */
+export const square = (a: TensorLike): Tensor => unary(Op.SQUARE, 'square', a);
+/** 1 / √x. */
+export const rsqrt = (a: TensorLike): Tensor => unary(Op.RSQRT, 'rsqrt', a);
+/** SiLU (swish): x · sigmoid(x). */
+export const silu = (a: TensorLike): Tensor => unary(Op.SILU, 'silu', a);
+
+// The core reads a second float attribute from an integer slot, as f32 bits.
+const f32 = new Float32Array(1), f32AsInt = new Int32Array(f32.buffer);
+const f32Bits = (v: number): number => { f32[0] = v; return f32AsInt[0]; };
+
+export interface SoftplusOptions { beta?: number; threshold?: number }
+const SOFTPLUS_OPTIONS = { beta: numberIn(), threshold: numberIn() };
+
+/** log(1 + e^{beta·x}) / beta, and x itself where beta·x > threshold (defaults 1 and 20, as PyTorch). */
+export function softplus(a: TensorLike, options?: SoftplusOptions): Tensor {
+  const o = readOptions(options, SOFTPLUS_OPTIONS, 'softplus');
+  return unary(Op.SOFTPLUS, 'softplus', a, o.beta ?? 1, f32Bits(o.threshold ?? 20));
+}
+
+export interface ClampOptions { min?: number | null; max?: number | null }
+/** A bound: a number (±Infinity allowed), or null / undefined for none. */
+const bound = (v: unknown, name: string, op: string): number | undefined => {
+  if (v == null) return undefined;
+  if (typeof v !== 'number' || Number.isNaN(v)) throw new Error(`${op}: ${name} must be a number or null, got ${show(v)} (tensor bounds are not supported)`);
+  return v;
+};
+const CLAMP_OPTIONS = { min: bound, max: bound };
+
+/**
+ * Each element limited to [min, max], as PyTorch's clamp(input, min=None, max=None): either bound
+ * may be left out (not both), bounds are numbers, NaN stays NaN, and min > max gives max. The
+ * gradient passes where min ≤ x ≤ max. `clamp(x, min, max)` or `clamp(x, {min, max})`.
+ */
+export function clamp(a: TensorLike, min?: number | null | ClampOptions, max?: number | null): Tensor {
+  let lo: number | undefined, hi: number | undefined;
+  if (min !== null && typeof min === 'object' && !(min instanceof Tensor)) {
+    if (max !== undefined) throw new Error(`clamp: give the bounds as clamp(x, min, max) or clamp(x, {min, max}), not both; got a max of ${show(max)} after options`);
+    ({ min: lo, max: hi } = readOptions(min, CLAMP_OPTIONS, 'clamp'));
+  } else {
+    lo = bound(min, 'min', 'clamp');
+    hi = bound(max, 'max', 'clamp');
+  }
+  return clampOp('clamp', a, lo, hi);
+}
+
+function clampOp(name: string, a: TensorLike, lo: number | undefined, hi: number | undefined): Tensor {
+  if (lo === undefined && hi === undefined) throw new Error(`${name}: ${name === 'clamp' ? 'at least one of min and max' : name.slice(5).toLowerCase()} must be a number`);
+  return unary(Op.CLAMP, name, a, lo ?? -Infinity, f32Bits(hi ?? Infinity));
+}
+
+/** clamp(x, min): max(x, min), NaN kept. */
+export const clampMin = (a: TensorLike, min: number): Tensor => clampOp('clampMin', a, bound(min, 'min', 'clampMin'), undefined);
+/** clamp(x, null, max): min(x, max), NaN kept. */
+export const clampMax = (a: TensorLike, max: number): Tensor => clampOp('clampMax', a, undefined, bound(max, 'max', 'clampMax'));
