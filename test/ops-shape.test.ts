@@ -96,6 +96,22 @@ describe('sort and topk', () => {
     }
   }));
 
+  it('topk is the first k of the stable sort, for small k (selection) and large (merge sort), ties and NaN included', () => tidy(() => {
+    tg.manualSeed(6);
+    const x = tg.randint(-20, 20, [3, 500]).div(2).maximum(tg.tensor(-8)); // many ties
+    const withNaN = tg.cat([x, tg.full([3, 1], NaN)], 1);
+    for (const t of [x, withNaN]) {
+      for (const largest of [true, false]) {
+        const full = t.sort({ descending: largest });
+        for (const k of [1, 5, 64, 65, 300]) {
+          const top = t.topk(k, { largest });
+          expect(arr(top.indices), `k ${k} largest ${largest}`).toEqual(arr(full.indices.narrow(1, 0, k)));
+          expect(arr(top.values)).toEqual(arr(full.values.narrow(1, 0, k)));
+        }
+      }
+    }
+  }));
+
   it('backward refuses indices modified in place since (version counter)', () => tidy(() => {
     const x = tg.tensor([3, 1, 2], { requiresGrad: true });
     const r = x.sort();

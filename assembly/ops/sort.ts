@@ -23,20 +23,27 @@ import { scratchFor } from "../scratch";
   return descending ? vp > vq || (vp != vp && vq == vq) : vp < vq || (vq != vq && vp == vp);
 }
 
+// A line is sorted as (value, position) pairs of 8 bytes in scratch, so comparisons read
+// contiguous values rather than the strided input.
+// @ts-ignore: decorator
+@inline function valueAt(pairs: usize, i: i32): f32 { return load<f32>(pairs + (<usize>i << 3)); }
+
 /**
- * Positions 0..R-1 of the line x[base + r·inner] in sorted order, by a bottom-up stable merge sort
- * over two buffers of R i32 at `buf`; returns the buffer that holds the result.
+ * The line x[base + r·inner], r < R, as pairs sorted by a bottom-up stable merge sort over two
+ * buffers of R pairs at `buf`; returns the buffer that holds the result.
  */
 function sortLine(x: usize, base: i32, inner: i32, R: i32, descending: bool, buf: usize): usize {
-  let src = buf, dst = buf + (<usize>R << 2);
-  for (let r = 0; r < R; r++) store<i32>(at(src, r), r);
+  let src = buf, dst = buf + (<usize>R << 3);
+  for (let r = 0; r < R; r++) {
+    store<f32>(src + (<usize>r << 3), load<f32>(at(x, base + r * inner)));
+    store<i32>(src + (<usize>r << 3), r, 4);
+  }
   for (let w = 1; w < R; w <<= 1) {
     for (let lo = 0; lo < R; lo += 2 * w) {
       let mid = min(lo + w, R), hi = min(lo + 2 * w, R), i = lo, j = mid;
       for (let k = lo; k < hi; k++) {
-        let right = j < hi && (i >= mid || before(load<f32>(at(x, base + load<i32>(at(src, j)) * inner)),
-          load<f32>(at(x, base + load<i32>(at(src, i)) * inner)), descending));
-        store<i32>(at(dst, k), load<i32>(at(src, right ? j++ : i++)));
+        let right = j < hi && (i >= mid || before(valueAt(src, j), valueAt(src, i), descending));
+        store<u64>(dst + (<usize>k << 3), load<u64>(src + (<usize>(right ? j++ : i++) << 3)));
       }
     }
     let t = src; src = dst; dst = t;
@@ -44,19 +51,38 @@ function sortLine(x: usize, base: i32, inner: i32, R: i32, descending: bool, buf
   return src;
 }
 
+/**
+ * The first k < R pairs of the line in order, by insertion into a sorted list of k at `buf`: a
+ * value enters only if it comes before the current k-th (an equal one does not: the earlier wins,
+ * as in the stable sort), so a long line with a small k costs little more than one pass.
+ */
+function selectLine(x: usize, base: i32, inner: i32, R: i32, k: i32, descending: bool, buf: usize): usize {
+  let n = 0;
+  for (let r = 0; r < R; r++) {
+    let v = load<f32>(at(x, base + r * inner));
+    if (n == k && !before(v, valueAt(buf, k - 1), descending)) continue;
+    let i = n < k ? n++ : k - 1;
+    for (; i > 0 && before(v, valueAt(buf, i - 1), descending); i--) store<u64>(buf + (<usize>i << 3), load<u64>(buf + (<usize>(i - 1) << 3)));
+    store<f32>(buf + (<usize>i << 3), v);
+    store<i32>(buf + (<usize>i << 3), r, 4);
+  }
+  return buf;
+}
+
 export function sortForward(rec: usize): void {
   let x = dataPtr(load<i32>(rec, IN_A)), y = dataPtr(load<i32>(rec, OUT)), ix = dataPtr(load<i32>(rec, IN_C));
   let outer = attr(rec, 0), R = attr(rec, 1), inner = attr(rec, 2), k = attr(rec, 3), descending = attr(rec, 4) != 0;
-  let buf = scratchFor(<usize>max(R, 1) << 3);
+  let buf = scratchFor(<usize>max(R, 1) << 4);
   if (!buf) return; // the failed allocation is counted: runOp reports it
   for (let o = 0; o < outer; o++) {
     for (let j = 0; j < inner; j++) {
       let base = o * R * inner + j;
-      let order = sortLine(x, base, inner, R, descending, buf);
+      // up to 64 of a longer line by selection (k·R at worst), else a merge sort (R log R)
+      let pairs = k <= 64 && k < R ? selectLine(x, base, inner, R, k, descending, buf) : sortLine(x, base, inner, R, descending, buf);
       for (let t = 0; t < k; t++) {
-        let r = load<i32>(at(order, t)), p = (o * k + t) * inner + j;
-        store<f32>(at(y, p), load<f32>(at(x, base + r * inner)));
-        store<f32>(at(ix, p), <f32>r);
+        let p = (o * k + t) * inner + j;
+        store<f32>(at(y, p), valueAt(pairs, t));
+        store<f32>(at(ix, p), <f32>load<i32>(pairs + (<usize>t << 3), 4));
       }
     }
   }
