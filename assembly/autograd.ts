@@ -14,6 +14,7 @@ import { shapeForward, shapeBackward } from "./ops/shape";
 import { conv2dForward, conv2dBackward, poolForward, poolBackward } from "./ops/conv";
 import { lossForward, lossBackward } from "./ops/loss";
 import { extraOp, triangle } from "./ops/elementwise";
+import { attentionForward, attentionBackward } from "./ops/attention";
 import { varKernel, cumsumForward, cumsumBackward } from "./ops/reduce";
 import { sortForward, sortBackward, oneHotForward } from "./ops/sort";
 import { alloc, free, allocFailures, reserve } from "./alloc";
@@ -78,6 +79,8 @@ export function forward(rec: usize): bool {
       extraOp(rec, false); return true;
     case Op.TRIL: case Op.TRIU:
       triangle(rec, false); return true;
+    case Op.SCALED_DOT_PRODUCT_ATTENTION:
+      attentionForward(rec); return true;
     case Op.VAR: case Op.STD:
       varKernel(rec, false); return true;
     case Op.CUMSUM:
@@ -128,6 +131,8 @@ function backwardRecord(rec: usize): bool {
       sortBackward(rec); return true;
     case Op.ONE_HOT: // indices have no gradient
       return true;
+    case Op.SCALED_DOT_PRODUCT_ATTENTION:
+      attentionBackward(rec); return true;
   }
   return false;
 }

@@ -54,6 +54,16 @@ export function fillDropoutMask(p: usize, n: i32, drop: f64): void {
   for (let i = 0; i < n; i++) store<f32>(p + (<usize>i << 2), uniform() < drop ? 0 : keep);
 }
 
+/** A fresh 64-bit seed from the generator, for a kernel that draws its numbers by position. */
+export function nextSeed(): u64 {
+  return (<u64>nextU32() << 32) | <u64>nextU32();
+}
+
+/** Uniform in [0, 1) (24 bits) at position i of the SplitMix64 stream seeded by `key`: any visiting order gives the same numbers. */
+export function uniformAt(key: u64, i: u64): f32 {
+  return <f32>(splitmix(key + i * 0x9e3779b97f4a7c15) >>> 40) * (1.0 / 16777216.0);
+}
+
 // ── integers, permutations, categorical samples (floats holding integers) ───────────────────────
 
 /** Uniform in [0, n), n ≥ 1, by a multiply-shift: its bias is below n / 2³² (PyTorch's modulo has the same). */

@@ -1,17 +1,16 @@
 // tg.nn.functional: layers and losses as functions. Each is one fused op in the core (conv2d,
 // pooling, the losses) or a short composition of tensor ops (linear, layerNorm, dropout).
-import { issue } from './core';
+import { issue, core } from './core';
 import { Op, Cmd } from './opcodes';
-import { Tensor, type TensorLike, type Index, withTensors, viaTensor, live, run, newTensor } from './tensor';
+import { Tensor, type TensorLike, type Index, withTensors, viaTensor, live, run, fail, newTensor } from './tensor';
 import { add, sub, mul, div, sqrt } from './ops/elementwise';
 import { matmulWith } from './ops/matmul';
 import { mean } from './ops/reduce';
 import { indexTensor } from './ops/shape';
 import {
   type Shape, fmt, numel, sameShape, broadcastShape, readOptions, oneOf, numberIn, pairAtLeast, checkPair, checkInt, checkNumber, checkBool,
-  show, INT_MAX,
+  show, INT_MAX, bool,
 } from './shape';
-import { core } from './core';
 import type { NestedArray } from './tensor';
 import { isRecording } from './trace';
 
@@ -228,6 +227,65 @@ function layerNormOf(x: Tensor, shape: number[], weight: Tensor | null, bias: Te
   if (bias) y = add(keepTemp(y), bias);
   for (const t of temps) t.dispose(); // records keep what backward needs
   return y;
+}
+
+export interface AttentionOptions {
+  /** An additive float mask broadcastable to [..., L, S]: 0 keeps a score, −Infinity drops it. */
+  attnMask?: TensorLike | null;
+  /** Query i attends keys j ≤ i (PyTorch 2's top-left alignment when L ≠ S); no mask tensor is made. */
+  isCausal?: boolean;
+  /** Multiplies q·kᵀ; default 1/√E. */
+  scale?: number | null;
+  /** Dropout on the attention probabilities (seeded by manualSeed). */
+  dropoutP?: number;
+}
+const ATTENTION_OPTIONS = {
+  attnMask: (v: unknown) => v,
+  isCausal: bool,
+  scale: (v: unknown, name: string, op: string) => (v === null ? null : checkNumber(v, name, op)),
+  dropoutP: numberIn(0, 1),
+};
+const f32Bits = new Float32Array(1), f32BitsAsInt = new Int32Array(f32Bits.buffer);
+
+/**
+ * softmax(q·kᵀ·scale + attnMask)·v as one fused op, forward and backward, that never stores the
+ * L×S scores (PyTorch 2's `F.scaled_dot_product_attention`): query [..., L, E], key [..., S, E],
+ * value [..., S, Ev] with equal leading dims give [..., L, Ev]. A boolean mask goes in as an
+ * additive one, `tg.where(mask, 0, -Infinity)`. A row that may attend no key gives NaN, as in
+ * PyTorch. The mask takes no gradient (pass it detached).
+ */
+export function scaledDotProductAttention(query: TensorLike, key: TensorLike, value: TensorLike, options?: AttentionOptions): Tensor {
+  const op = 'scaledDotProductAttention';
+  const o = readOptions(options, ATTENTION_OPTIONS, op);
+  const p = o.dropoutP ?? 0, causal = o.isCausal ?? false;
+  if (causal && o.attnMask != null) throw new Error(`${op}: pass either attnMask or isCausal: true, not both (as PyTorch)`);
+  return operands(op, ['query', 'key', 'value', 'attnMask'], [query, key, value, o.attnMask], ([q, k, v, mask]) => {
+    const r = q!.dims.length, lead = q!.dims.slice(0, -2), [L, E] = q!.dims.slice(-2), S = k!.dims[r - 2];
+    if (r < 2 || k!.dims.length !== r || v!.dims.length !== r || !sameShape(k!.dims.slice(0, -2), lead) || !sameShape(v!.dims.slice(0, -2), lead) ||
+      k!.dims[r - 1] !== E || v!.dims[r - 2] !== S) {
+      throw new Error(`${op}: query of shape ${fmt(q!.dims)}, key of shape ${fmt(k!.dims)} and value of shape ${fmt(v!.dims)} do not fit [..., L, E], [..., S, E] and [..., S, Ev] with equal leading dims`);
+    }
+    const scores = [...lead, L, S];
+    if (mask) {
+      let fits = false;
+      try { fits = mask.dims.length <= r && sameShape(broadcastShape(scores, mask.dims, op), scores); } catch { /* reported below */ }
+      if (!fits) throw new Error(`${op}: attnMask of shape ${fmt(mask.dims)} does not broadcast to the scores' shape ${fmt(scores)}`);
+      if (mask.requiresGrad) throw new Error(`${op}: attnMask requires grad, which the fused kernel does not compute; pass attnMask.detach()`);
+    }
+    f32Bits[0] = p;
+    const stats = newTensor([numel(lead) * L + 2], op);
+    try {
+      const out = run(Op.SCALED_DOT_PRODUCT_ATTENTION, op, [...lead, L, v!.dims[r - 1]], q!, k!, v!,
+        mask ? mask.id : -1, stats.id, causal ? 1 : 0, f32BitsAsInt[0], 0, 0, o.scale ?? 1 / Math.sqrt(E));
+      const tracked = [q!, k!, v!].find((t) => t.requiresGrad);
+      // the hold record keeps the mask and the stats alive as long as the graph (see assembly/ops/attention.ts)
+      const status = core.runOpInto(Op.SCALED_DOT_PRODUCT_ATTENTION, out.id, mask ? mask.id : -1, stats.id, tracked ? tracked.id : -1, 0, 0, 0, 0, 1, 0, 0);
+      if (status < 0) { out.dispose(); fail(status, op); }
+      return out;
+    } finally {
+      stats.dispose();
+    }
+  });
 }
 
 /**

@@ -9,6 +9,7 @@ export const enum Op {
   RESHAPE = 26, PERMUTE = 27, EXPAND = 28, CAT_PART = 29, NARROW = 30, INDEX_SELECT = 31, GATHER = 32,
   CONV2D = 33, MAX_POOL2D = 34, AVG_POOL2D = 35,
   CROSS_ENTROPY = 36, NLL_LOSS = 37, MSE_LOSS = 38, BCE_WITH_LOGITS = 39,
+  SCALED_DOT_PRODUCT_ATTENTION = 45,
   WHERE = 48, MASKED_FILL = 49, TRIL = 50, TRIU = 51, COMPARE = 52, CLAMP = 53,
   SIN = 54, COS = 55, SQUARE = 56, RSQRT = 57, SILU = 58, SOFTPLUS = 59,
   VAR = 70, STD = 71, CUMSUM = 72, ONE_HOT = 73, SORT = 74, TOPK = 75,
@@ -31,7 +32,8 @@ export const OP_NAMES: readonly string[] = [
   'reshape', 'permute', 'expand', 'cat', 'narrow', 'indexSelect', 'gather',
   'conv2d', 'maxPool2d', 'avgPool2d',
   'crossEntropy', 'nllLoss', 'mseLoss', 'binaryCrossEntropyWithLogits',
-  '', '', '', '', '', '', '', '',
+  '', '', '', '', '',
+  'scaledDotProductAttention', '', '',
   'where', 'maskedFill', 'tril', 'triu', 'compare', 'clamp', 'sin', 'cos', 'square', 'rsqrt', 'silu', 'softplus',
   ...Array<string>(10).fill(''), // 60–69: reserved for other parts of issue 9
   'var', 'std', 'cumsum', 'oneHot', 'sort', 'topk',

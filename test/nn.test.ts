@@ -388,8 +388,17 @@ describe('Module: names and structure', () => {
   it('toString shows the tree like PyTorch', () => {
     using(new tg.nn.Sequential(new tg.nn.Linear(4, 8), new tg.nn.ReLU(), new tg.nn.Conv2d(1, 2, 3, { stride: 2 })), (m) => {
       expect(m.toString()).toBe(
-        'Sequential(\n  (0): Linear(in_features=4, out_features=8, bias=true)\n  (1): ReLU()\n' +
+        'Sequential(\n  (0): Linear(in_features=4, out_features=8, bias=True)\n  (1): ReLU()\n' +
           '  (2): Conv2d(1, 2, kernel_size=(3, 3), stride=(2, 2))\n)',
+      );
+    });
+  });
+
+  it("an array of modules prints nested, as PyTorch's ModuleList", () => {
+    using(new tg.nn.MLP(2, [3], 1), (m) => {
+      expect(m.toString()).toBe(
+        'MLP(\n  activation=relu\n  (layers): ModuleList(\n    (0): Linear(in_features=2, out_features=3, bias=True)\n' +
+          '    (1): Linear(in_features=3, out_features=1, bias=True)\n  )\n)',
       );
     });
   });

@@ -355,6 +355,9 @@ for (const f of ['mseLoss', 'binaryCrossEntropyWithLogits'] as const) {
 add('F.dropout', [TENSORS, NUMS, BOOLS], () => [m33(), 0.5, true], (a) => F.dropout(a[0], a[1], a[2]));
 add('F.layerNorm', [TENSORS, DIMS, TENSORS, TENSORS, NUMS], () => [m33(), [3], tg.ones([3]), tg.zeros([3]), 1e-5], (a) => F.layerNorm(a[0], a[1], a[2], a[3], a[4]));
 add('F.linear', [TENSORS, TENSORS, TENSORS], () => [m33(), tg.ones([2, 3], { requiresGrad: true }), tg.ones([2])], (a) => F.linear(a[0], a[1], a[2]));
+add('F.scaledDotProductAttention', [TENSORS, TENSORS, TENSORS, optionsHostile(['attnMask', 'isCausal', 'scale', 'dropoutP'])],
+  () => [tg.ones([1, 2, 3, 2], { requiresGrad: true }), tg.ones([1, 2, 4, 2], { requiresGrad: true }), tg.ones([1, 2, 4, 3]), { isCausal: true, scale: 0.5, dropoutP: 0.1 }],
+  (a) => F.scaledDotProductAttention(a[0], a[1], a[2], a[3]));
 
 // nn: constructors, then each layer's forward (and other own methods) with hostile inputs
 add('nn.Linear', [INTS, INTS, optionsHostile(['bias'])], () => [3, 2, { bias: true }], (a) => new nn.Linear(a[0], a[1], a[2]));

@@ -142,6 +142,24 @@ describe('transformer modules: behaviour', () => {
     probs.forEach((p, i) => { if (p !== 0) expect(p).toBeCloseTo(2 * exact[i], 6); });
   });
 
+  it('isCausal equals an explicit causal mask: fused (no weights), composed (weights) and with key padding', () => {
+    tg.manualSeed(5);
+    const mha = new tg.nn.MultiheadAttention(8, 2, { batchFirst: true });
+    const x = tg.randn([2, 5, 8]);
+    const causal = tg.tensor(Array.from({ length: 25 }, (_, i) => (i % 5 > Math.floor(i / 5) ? -Infinity : 0)), { shape: [5, 5] });
+    const padding = tg.tensor([[0, 0, 0, 0, -Infinity], [0, 0, 0, 0, 0]]);
+    for (const extra of [{}, { keyPaddingMask: padding }]) {
+      for (const needWeights of [false, true]) {
+        const [a] = mha.forward(x, x, x, { isCausal: true, needWeights, ...extra });
+        const [b] = mha.forward(x, x, x, { attnMask: causal, needWeights, ...extra });
+        expectClose(a.data(), Array.from(b.data()), 1e-6, 1e-6, `needWeights ${needWeights}`);
+      }
+    }
+    const layer = new tg.nn.TransformerEncoderLayer(8, 2, { dimFeedforward: 16, dropout: 0, batchFirst: true });
+    expectClose(layer.forward(x, { isCausal: true }).data(), Array.from(layer.forward(x, { srcMask: causal }).data()), 1e-6, 1e-6, 'layer');
+    expect(() => mha.forward(x, x, x, { isCausal: true, attnMask: causal })).toThrow('MultiheadAttention: pass either attnMask or isCausal, not both');
+  });
+
   it('errors name the argument and the shapes, and leave the module usable', () => {
     const mha = new tg.nn.MultiheadAttention(8, 2, { batchFirst: true });
     const x = tg.randn([2, 5, 8]);

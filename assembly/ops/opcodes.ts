@@ -51,6 +51,8 @@ export const NLL_LOSS = 37;
 export const MSE_LOSS = 38;
 export const BCE_WITH_LOGITS = 39;
 
+// fused attention (ops/attention.ts)
+export const SCALED_DOT_PRODUCT_ATTENTION = 45;
 // masking and selection, broadcasting (ops/mask.ts; issue 9)
 export const WHERE = 48;
 export const MASKED_FILL = 49;

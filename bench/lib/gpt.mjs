@@ -1,16 +1,15 @@
-// The character-level GPT of issue 9, written with tapegrad's public API as it is today: nn.Linear,
-// nn.LayerNorm and nn.Embedding, attention by hand (three narrow copies for q, k and v, an
-// additive 0 / -Infinity causal mask built once, softmax), the lm head tied to the token
-// embedding. bench/impls/pytorch_worker.py has the same model in PyTorch, with the same state-dict
-// names, so both load the weights of data.gptSpec(). When tapegrad gains fused attention and
-// transformer modules, this file is the one to switch.
+// The character-level GPT of issue 9 in tapegrad: nn.Linear, nn.LayerNorm and nn.Embedding, causal
+// self-attention by F.scaledDotProductAttention (one fused op, no mask tensor, the T×T scores never
+// stored), the lm head tied to the token embedding. bench/impls/pytorch_worker.py has the same
+// model in PyTorch 1.13 (composed attention: it has no fused op), with the same state-dict names,
+// so both load the weights of data.gptSpec().
 
 /** Returns the GPT class for the tapegrad module `tg` (the bench imports the build at run time). */
 export function defineGpt(tg) {
   const { nn } = tg;
 
   class Block extends nn.Module {
-    constructor({ embed, heads, hidden }, mask) {
+    constructor({ embed, heads, hidden }) {
       super();
       this.heads = heads;
       this.ln1 = new nn.LayerNorm(embed);
@@ -19,7 +18,6 @@ export function defineGpt(tg) {
       this.ln2 = new nn.LayerNorm(embed);
       this.fc = new nn.Linear(embed, hidden);
       this.fc2 = new nn.Linear(hidden, embed);
-      this._mask = mask; // `_`: not a parameter
     }
 
     /** Causal self-attention of x [B, T, C]. */
@@ -28,8 +26,8 @@ export function defineGpt(tg) {
       const H = this.heads, D = C / H;
       const qkv = this.qkv.forward(x); // [B, T, 3C]
       const [q, k, v] = [0, 1, 2].map((i) => qkv.narrow(2, i * C, C).view([B, T, H, D]).transpose(1, 2)); // [B, H, T, D]
-      const att = q.matmul(k.transpose(-2, -1)).mul(1 / Math.sqrt(D)).add(this._mask).softmax(-1); // [B, H, T, T]
-      return this.proj.forward(att.matmul(v).transpose(1, 2).reshape([B, T, C]));
+      const y = nn.functional.scaledDotProductAttention(q, k, v, { isCausal: true }); // [B, H, T, D]
+      return this.proj.forward(y.transpose(1, 2).reshape([B, T, C]));
     }
 
     forward(x) {
@@ -45,9 +43,7 @@ export function defineGpt(tg) {
       this.config = config;
       this.wte = new nn.Embedding(vocab, embed);
       this.wpe = new nn.Embedding(block, embed);
-      // mask[i][j] = -Infinity where key j comes after query i: softmax gives it weight 0
-      const mask = tg.keep(tg.tensor(Float32Array.from({ length: block * block }, (_, n) => (n % block > Math.floor(n / block) ? -Infinity : 0)), { shape: [block, block] }));
-      this.h = Array.from({ length: layers }, () => new Block(config, mask));
+      this.h = Array.from({ length: layers }, () => new Block(config));
       this.lnF = new nn.LayerNorm(embed);
       this._positions = Int32Array.from({ length: block }, (_, i) => i);
     }

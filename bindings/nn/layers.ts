@@ -7,7 +7,7 @@ import { relu, tanh, sigmoid, gelu, leakyRelu } from '../ops/elementwise';
 import { flatten } from '../ops/shape';
 import { flagsOf } from '../core';
 import { fmt, show, checkBytes, readOptions, checkInt, checkPair, checkNumber, pairAtLeast, numberIn, oneOf, bool, type Check } from '../shape';
-import { Module, uniformParameter, normalParameter, constantParameter, makeAll } from './module';
+import { Module, uniformParameter, normalParameter, constantParameter, makeAll, pyBool, pyFloat } from './module';
 
 type Pair = number | [number, number];
 
@@ -47,7 +47,7 @@ export class Linear extends Module {
   }
 
   extraRepr(): string {
-    return `in_features=${this.inFeatures}, out_features=${this.outFeatures}, bias=${this.bias !== null}`;
+    return `in_features=${this.inFeatures}, out_features=${this.outFeatures}, bias=${pyBool(this.bias !== null)}`;
   }
 }
 
@@ -290,7 +290,7 @@ export class LayerNorm extends Module {
   }
 
   extraRepr(): string {
-    return `(${this.normalizedShape.join(', ')}${this.normalizedShape.length === 1 ? ',' : ''}), eps=${this.eps}, elementwise_affine=${this.weight !== null}`;
+    return `(${this.normalizedShape.join(', ')}${this.normalizedShape.length === 1 ? ',' : ''}), eps=${pyFloat(this.eps)}, elementwise_affine=${pyBool(this.weight !== null)}`;
   }
 }
 

@@ -108,6 +108,18 @@ export function copyAll(copies: [Tensor, Tensor][]): void {
   }
 }
 
+/** `head`, then each line indented by two spaces, then `)` (PyTorch's repr layout). */
+function reprBlock(head: string, lines: string[]): string {
+  return `${head}\n${lines.map((l) => `  ${l.replace(/\n/g, '\n  ')}`).join('\n')}\n)`;
+}
+
+/** A boolean as Python prints it, for reprs that match PyTorch's. */
+export const pyBool = (b: boolean): string => (b ? 'True' : 'False');
+
+/** A float as Python's repr prints it: exponent form below 1e-4 with two exponent digits (1e-05). */
+export const pyFloat = (v: number): string =>
+  v !== 0 && Math.abs(v) < 1e-4 ? v.toExponential().replace(/e([+-])(\d)$/, 'e$10$2') : Number.isInteger(v) ? v.toFixed(1) : String(v);
+
 export class Module {
   static readonly typeName: string = 'Module';
   /** True in training mode (the default); eval() sets it false, which changes Dropout. */
@@ -372,10 +384,23 @@ export class Module {
   }
 
   toString(): string {
+    // children from an array field (`layers.0`, `layers.1`) print nested, as PyTorch's ModuleList does
+    const lines: string[] = [];
     const children = this.namedChildren();
-    const head = `${typeName(this)}(${this.extraRepr()}`;
-    if (children.length === 0) return `${head})`;
-    const lines = children.map(([k, m]) => `  (${k}): ${m.toString().replace(/\n/g, '\n  ')}`);
-    return `${head}\n${lines.join('\n')}\n)`;
+    for (let i = 0; i < children.length;) {
+      const [name, child] = children[i];
+      const dot = name.indexOf('.');
+      if (dot < 0) {
+        lines.push(`(${name}): ${child}`);
+        i++;
+        continue;
+      }
+      const field = name.slice(0, dot + 1), items: string[] = [];
+      for (; i < children.length && children[i][0].startsWith(field); i++) items.push(`(${children[i][0].slice(dot + 1)}): ${children[i][1]}`);
+      lines.push(reprBlock(`(${name.slice(0, dot)}): ModuleList(`, items));
+    }
+    const extra = this.extraRepr(); // on the head line alone, else the first line (as PyTorch)
+    return lines.length === 0 ? `${typeName(this)}(${extra})` : reprBlock(`${typeName(this)}(`, extra ? [extra, ...lines] : lines);
   }
+
 }

@@ -10,7 +10,7 @@ import { add, mul, relu, gelu } from '../ops/elementwise';
 import { mean } from '../ops/reduce';
 import { softmax } from '../ops/softmax';
 import { narrow, permute, reshape, transpose } from '../ops/shape';
-import { linear, dropout } from '../nnfunctional';
+import { linear, dropout, scaledDotProductAttention } from '../nnfunctional';
 import { tidy } from '../memory';
 import { tensor, zeros } from '../ops/creation';
 import { fmt, show, readOptions, checkInt, checkBytes, numberIn, oneOf, bool } from '../shape';
@@ -117,7 +117,10 @@ export class MultiheadAttention extends Module {
     expect(query, 'query', L); expect(key, 'key', S); expect(value, 'value', S);
     return tidy(() => {
       if (o.isCausal && o.attnMask) throw new Error(`${op}: pass either attnMask or isCausal, not both`);
-      const mask = attentionMask(o.isCausal ? causalMask(L, S) : o.attnMask, o.keyPaddingMask, N, H, L, S, op);
+      const needWeights = o.needWeights ?? true;
+      // the fused kernel masks causally by itself, unless another mask must be added to it
+      const fusedCausal = o.isCausal === true && !needWeights && !o.keyPaddingMask;
+      const mask = attentionMask(o.isCausal && !fusedCausal ? causalMask(L, S) : o.attnMask, o.keyPaddingMask, N, H, L, S, op);
       const w = this.inProjWeight, b = this.inProjBias;
       // [.., E] projections → [N, H, len, hd]
       const heads = (x: Tensor, len: number) => this.batchFirst
@@ -132,8 +135,11 @@ export class MultiheadAttention extends Module {
       } else {
         [q, k, v] = [project(query, 0), project(key, 1), project(value, 2)];
       }
-      const [attn, weights] = attend(heads(q, L), heads(k, S), heads(v, S), mask,
-        this.training ? this.dropout : 0, o.needWeights ?? true);
+      const dropoutP = this.training ? this.dropout : 0;
+      const [qh, kh, vh] = [heads(q, L), heads(k, S), heads(v, S)];
+      const [attn, weights] = needWeights
+        ? attendWithWeights(qh, kh, vh, mask, dropoutP)
+        : [scaledDotProductAttention(qh, kh, vh, { attnMask: mask ?? undefined, isCausal: fusedCausal, dropoutP }), null];
       const merged = this.batchFirst ? permute(attn, [0, 2, 1, 3]) : permute(attn, [2, 0, 1, 3]);
       const out = this._outProj.forward(reshape(merged, this.batchFirst ? [N, L, E] : [L, N, E]));
       const w8 = weights && (o.averageAttnWeights ?? true) ? mean(weights, 1) : weights;
@@ -170,15 +176,16 @@ function causalMask(L: number, S: number): Tensor {
 }
 
 /**
- * softmax(q kᵀ / √d + mask) v over [N, H, L, d] heads, and the attention probabilities when
- * `needWeights` (after dropout, as PyTorch returns them).
+ * softmax(q kᵀ / √d + mask) v over [N, H, L, d] heads, and the attention probabilities (after
+ * dropout, as PyTorch returns them): composed of ops, since the weights are asked for. Without
+ * them, scaledDotProductAttention computes the same in one fused op that never stores them.
  */
-function attend(q: Tensor, k: Tensor, v: Tensor, mask: Tensor | null, dropoutP: number, needWeights: boolean): [Tensor, Tensor | null] {
+function attendWithWeights(q: Tensor, k: Tensor, v: Tensor, mask: Tensor | null, dropoutP: number): [Tensor, Tensor] {
   let scores = mul(matmul(q, transpose(k, -2, -1)), 1 / Math.sqrt(q.shape[3]));
   if (mask) scores = add(scores, mask);
   let p = softmax(scores, -1);
   if (dropoutP > 0) p = dropout(p, dropoutP, true);
-  return [matmul(p, v), needWeights ? p : null];
+  return [matmul(p, v), p];
 }
 
 // ── encoder ────────────────────────────────────────────────────────────────────────────────────

@@ -5,7 +5,9 @@
 // config), serves each on 127.0.0.1 and opens it in Debian's Chromium through playwright-core.
 // The page trains the fixed-seed MLP of app/train.js; Node runs the same module, and the losses
 // must agree within 1e-5 relative. Then the playground is built, trained in Chromium until its
-// loss falls below a threshold, and screenshotted to test-artifacts/playground.png.
+// loss falls below a threshold, and screenshotted to test-artifacts/playground.png. Last,
+// examples/worker (training in a Web Worker) is built with Vite and webpack 5 and run in Chromium
+// (and from Vite's dev server): its losses must match Node's run of the same module and fall.
 // Exits non-zero on any failure.
 import { execFileSync } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
@@ -21,6 +23,8 @@ import { buildPlayground } from '../../scripts/playground.mjs';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const APP = join(ROOT, 'test', 'browser', 'app');
+const WORKER_EXAMPLE = join(ROOT, 'examples', 'worker');
+const WORKER_STEPS = 60;
 const ARTIFACTS = join(ROOT, 'test-artifacts');
 const CHROMIUM = '/usr/bin/chromium';
 const CHROMIUM_ARGS = [
@@ -195,6 +199,37 @@ async function testPlayground(context, work) {
   }
 }
 
+/**
+ * examples/worker, copied beside the app (so it resolves the installed package), built with Vite
+ * and webpack 5 and served by Vite's dev server: the worker's losses must match Node's run of the
+ * same train.js, fall, and arrive while the page keeps drawing frames.
+ */
+async function testWorkerExample(context, project, work) {
+  const dir = join(project, 'worker');
+  cpSync(WORKER_EXAMPLE, dir, { recursive: true });
+  const { train } = await import(pathToFileURL(join(dir, 'train.js')).href);
+  const node = [];
+  train(WORKER_STEPS, (_, loss) => node.push(loss));
+  const built = await serve(await buildVite(dir, join(work, 'out', 'worker-vite')));
+  const packed = await serve(await buildWebpack(dir, join(work, 'out', 'worker-webpack')));
+  const dev = await startViteDev(dir);
+  try {
+    for (const [name, url] of [['worker (vite build)', built.url], ['worker (webpack 5)', packed.url], ['worker (vite dev)', dev.url]]) {
+      const result = await runPage(context, `${url}?steps=${WORKER_STEPS}`);
+      const worst = compare(name, { losses: node }, result);
+      const [first, last] = [result.losses[0], result.losses.at(-1)];
+      if (!(last < first)) throw new Error(`${name}: the loss did not fall (${first} → ${last})`);
+      if (!(result.frames > 0)) throw new Error(`${name}: the page drew no frame while the worker trained`);
+      log(`${name}: ${WORKER_STEPS} losses from the worker, ${first.toFixed(4)} → ${last.toFixed(4)}, ` +
+        `max relative difference from Node ${worst.toExponential(2)}, ${result.frames} frames drawn meanwhile, build ${result.build}`);
+    }
+  } finally {
+    await built.close();
+    await packed.close();
+    await dev.close();
+  }
+}
+
 // ── main ─────────────────────────────────────────────────────────────────────────────────────
 
 async function main() {
@@ -250,6 +285,7 @@ async function main() {
     console.log();
 
     const playground = await testPlayground(context, work);
+    await testWorkerExample(context, project, work);
 
     mkdirSync(ARTIFACTS, { recursive: true });
     writeFileSync(join(ARTIFACTS, 'browser-results.json'), JSON.stringify({ node: { version: process.version, ...node }, chromium: results, maxRelDiff: worst, playground }, null, 2) + '\n');
