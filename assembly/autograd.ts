@@ -16,6 +16,8 @@ import { lossForward, lossBackward } from "./ops/loss";
 import { extraOp, triangle } from "./ops/elementwise";
 import { attentionForward, attentionBackward } from "./ops/attention";
 import { layerNormForward, layerNormBackward } from "./ops/norm";
+import { varKernel, cumsumForward, cumsumBackward } from "./ops/reduce";
+import { sortForward, sortBackward, oneHotForward } from "./ops/sort";
 import { alloc, free, allocFailures, reserve } from "./alloc";
 import { newScopedNode } from "./scopes";
 import { isTracing, traceInstruction } from "./replay";
@@ -82,6 +84,14 @@ export function forward(rec: usize): bool {
       attentionForward(rec); return true;
     case Op.LAYER_NORM:
       layerNormForward(rec); return true;
+    case Op.VAR: case Op.STD:
+      varKernel(rec, false); return true;
+    case Op.CUMSUM:
+      cumsumForward(rec); return true;
+    case Op.SORT: case Op.TOPK:
+      sortForward(rec); return true;
+    case Op.ONE_HOT:
+      oneHotForward(rec); return true;
   }
   return false;
 }
@@ -116,6 +126,13 @@ function backwardRecord(rec: usize): bool {
     case Op.TRIL: case Op.TRIU:
       triangle(rec, true); return true;
     case Op.COMPARE: // never recorded: the façade runs it with gradients off (a constant, like argmax)
+    case Op.VAR: case Op.STD:
+      varKernel(rec, true); return true;
+    case Op.CUMSUM:
+      cumsumBackward(rec); return true;
+    case Op.SORT: case Op.TOPK:
+      sortBackward(rec); return true;
+    case Op.ONE_HOT: // indices have no gradient
       return true;
     case Op.SCALED_DOT_PRODUCT_ATTENTION:
       attentionBackward(rec); return true;

@@ -25,7 +25,8 @@ import { forward, backward, dropRef, noRuleFor, wroteInPlace, setReplaying } fro
 import { OUT_OF_MEMORY, BAD_INDEX, badIndices } from "./errors";
 import { sgdStep, adamStep, zeroGrads, clipGradNorm } from "./ops/optim";
 import { argExtreme } from "./ops/reduce";
-import { fillRandom, fillDropoutMask } from "./random";
+import { fillRandom, fillDropoutMask, fillIntegers, multinomial } from "./random";
+import { scratchFor } from "./scratch";
 
 export const CMD_BACKWARD = -2;   // a = root, b = seed node or -1, i0 = 1 to retain the graph
 export const CMD_ZERO_GRAD = -3;  // a = node
@@ -37,6 +38,8 @@ export const CMD_RANDOM = -8;     // a = node, i0 = 1 for normal, f0 = lo / mean
 export const CMD_DROPOUT = -9;    // a = node, f0 = p
 export const CMD_COPY = -10;      // out = destination, a = source
 export const CMD_ARG_REDUCE = -11; // out, a, i0 = 1 for argmax, i1 = outer, i2 = R, i3 = inner
+export const CMD_RANDINT = -20;   // a = node, f0 = low, f1 = high; i0 = 1 for a permutation of 0..size-1 instead
+export const CMD_MULTINOMIAL = -21; // out, a = weights, i0 = rows, i1 = categories, i2 = samples, i3 = 1 with replacement
 
 /** The command being issued (bindings fill it through `command`). */
 const pendingCommand: usize = memory.data(<i32>RECORD_SIZE, 16);
@@ -242,6 +245,16 @@ function perform(c: usize): i32 {
     case CMD_ARG_REDUCE:
       argExtreme(attr(c, 0) != 0, dataPtr(a), dataPtr(load<i32>(c, OUT)), attr(c, 1), attr(c, 2), attr(c, 3));
       return 0;
+    case CMD_RANDINT:
+      wroteInPlace(a);
+      fillIntegers(dataPtr(a), sizeOf(a), attr(c, 0) != 0, <i32>fattr(c, 0), <i32>fattr(c, 1));
+      return 0;
+    case CMD_MULTINOMIAL: {
+      let out = load<i32>(c, OUT), cum = scratchFor(<usize>max(attr(c, 1), 1) << 3);
+      if (!cum) return OUT_OF_MEMORY;
+      wroteInPlace(out);
+      return multinomial(CMD_MULTINOMIAL, dataPtr(a), dataPtr(out), attr(c, 0), attr(c, 1), attr(c, 2), attr(c, 3) != 0, cum) ? 0 : BAD_INDEX;
+    }
   }
   return noRuleFor(opOf(c));
 }

@@ -11,6 +11,8 @@ import {
   type Shape, fmt, numel, sameShape, broadcastShape, readOptions, oneOf, numberIn, pairAtLeast, checkPair, checkInt, checkNumber, checkBool,
   show, INT_MAX, bool,
 } from './shape';
+import type { NestedArray } from './tensor';
+import { isRecording } from './trace';
 
 export type Reduction = 'mean' | 'sum' | 'none';
 /** The core's reduction codes are the positions in this list (searched by value, never indexed by the name). */
@@ -276,4 +278,31 @@ export function scaledDotProductAttention(query: TensorLike, key: TensorLike, va
       stats.dispose();
     }
   });
+}
+
+/**
+ * One-hot rows: for indices of shape S (a tensor of integer values, or nested arrays), a float
+ * tensor of shape [...S, numClasses] holding 1 at each index and 0 elsewhere; numClasses -1 means
+ * the largest index + 1 (not inside tg.trace, whose replay could not read it again). No gradient.
+ * Each index is checked where the kernel reads it, in a replay too.
+ */
+export function oneHot(tensor: Tensor | NestedArray, numClasses = -1): Tensor {
+  if (!(tensor instanceof Tensor)) return viaTensor('oneHot', tensor, (t) => oneHot(t, numClasses));
+  live(tensor, 'oneHot');
+  let classes = checkInt(numClasses, 'numClasses', 'oneHot', -1);
+  if (classes === -1) {
+    if (tensor.size === 0) throw new Error('oneHot: cannot infer numClasses from an empty tensor; pass numClasses');
+    // a replay runs no JavaScript: the count read now would be this step's forever
+    if (isRecording()) throw new Error('oneHot: numClasses -1 reads the indices, which a tg.trace replay cannot do again; pass numClasses');
+    let top = 0;
+    for (const v of tensor.data()) if (v >= top) top = v;
+    // a fraction or Infinity is left for the kernel to report (as not an integer)
+    classes = Number.isInteger(top) && top < INT_MAX ? top + 1 : 1;
+  }
+  const was = core.setGradEnabled(0);
+  try {
+    return run(Op.ONE_HOT, 'oneHot', [...tensor.dims, classes], tensor, null, null, classes);
+  } finally {
+    core.setGradEnabled(was);
+  }
 }

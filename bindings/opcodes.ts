@@ -13,12 +13,14 @@ export const enum Op {
   SCALED_DOT_PRODUCT_ATTENTION = 45,
   WHERE = 48, MASKED_FILL = 49, TRIL = 50, TRIU = 51, COMPARE = 52, CLAMP = 53,
   SIN = 54, COS = 55, SQUARE = 56, RSQRT = 57, SILU = 58, SOFTPLUS = 59,
+  VAR = 70, STD = 71, CUMSUM = 72, ONE_HOT = 73, SORT = 74, TOPK = 75,
 }
 
 /** Commands: replayable actions that are not ops (mirror of the CMD_ constants in assembly/replay.ts). */
 export const enum Cmd {
   BACKWARD = -2, ZERO_GRAD = -3, ZERO_GRADS = -4, SGD = -5, ADAM = -6, CLIP = -7, RANDOM = -8,
   DROPOUT = -9, COPY = -10, ARG_REDUCE = -11,
+  RANDINT = -20, MULTINOMIAL = -21,
 }
 
 /** Each opcode's name in the public API, for error messages (indexed by opcode). */
@@ -34,4 +36,6 @@ export const OP_NAMES: readonly string[] = [
   'layerNorm', '', '', '', '',
   'scaledDotProductAttention', '', '',
   'where', 'maskedFill', 'tril', 'triu', 'compare', 'clamp', 'sin', 'cos', 'square', 'rsqrt', 'silu', 'softplus',
+  ...Array<string>(10).fill(''), // 60–69: reserved for other parts of issue 9
+  'var', 'std', 'cumsum', 'oneHot', 'sort', 'topk',
 ];

@@ -21,9 +21,12 @@ import {
 } from './ops/elementwise';
 import { eq, ge, gt, le, lt, maskedFill, ne, tril, triu, where } from './ops/mask';
 import { matmul } from './ops/matmul';
-import { argmax, argmin, logsumexp, max, mean, min, sum } from './ops/reduce';
+import { argmax, argmin, logsumexp, max, mean, min, sum, var as variance, std, cumsum, type VarOptions } from './ops/reduce';
+import { sort, topk, type SortResult, type SortOptions, type TopkOptions } from './ops/sort';
+import { multinomial, type MultinomialOptions } from './ops/random';
 import {
   expand, flatten, gather, indexSelect, narrow, permute, reshape, squeeze, transpose, unsqueeze,
+  split, chunk, unbind, clone,
 } from './ops/shape';
 import { logSoftmax, softmax } from './ops/softmax';
 import {
@@ -197,6 +200,17 @@ export class Tensor {
   narrow(dim: number, start: number, length: number): Tensor { return narrow(this, dim, start, length); }
   indexSelect(dim: number, index: Index): Tensor { return indexSelect(this, dim, index); }
   gather(dim: number, index: Tensor | NestedArray): Tensor { return gather(this, dim, index); }
+  split(splitSizeOrSections: number | number[], dim = 0): Tensor[] { return split(this, splitSizeOrSections, dim); }
+  chunk(chunks: number, dim = 0): Tensor[] { return chunk(this, chunks, dim); }
+  unbind(dim = 0): Tensor[] { return unbind(this, dim); }
+  clone(): Tensor { return clone(this); }
+  // ── statistics, scans, sorting, sampling ──
+  var(dim?: number | number[], options?: VarOptions): Tensor { return variance(this, dim, options); }
+  std(dim?: number | number[], options?: VarOptions): Tensor { return std(this, dim, options); }
+  cumsum(dim: number): Tensor { return cumsum(this, dim); }
+  sort(options?: SortOptions): SortResult { return sort(this, options); }
+  topk(k: number, options?: TopkOptions): SortResult { return topk(this, k, options); }
+  multinomial(numSamples: number, options?: MultinomialOptions): Tensor { return multinomial(this, numSamples, options); }
 }
 
 setTensorCheck((v: unknown): v is Tensor => v instanceof Tensor);
@@ -252,6 +266,10 @@ export function fail(status: number, op: string): never {
   if (status === OUT_OF_MEMORY) outOfMemory(op);
   const code = core.failedOp.value as number;
   const name = OP_NAMES[code] ?? `opcode ${code}`;
+  if (status === BAD_INDEX && code === Cmd.MULTINOMIAL) { // assembly/random.ts: bound 1 = a bad weight, 0 = a zero row
+    const at = core.badPosition.value as number;
+    throw new Error(`${op}: ${core.badBound.value ? `weight ${core.badValue.value as number} at position ${at} is negative, infinite or NaN` : `the weights of row ${at} sum to 0`}`);
+  }
   if (status === BAD_INDEX) {
     const value = core.badValue.value as number, what = name === 'crossEntropy' || name === 'nllLoss' ? 'label' : 'index';
     const problem = Number.isInteger(value) ? `is out of range [0, ${core.badBound.value as number})` : 'is not an integer';

@@ -687,6 +687,78 @@ for label, op, kwargs, lim in [("sin", "sin", {}, 1e4), ("cos", "cos", {}, 1e4),
 case("rsqrt: [6], tiny and large", "rsqrt", lambda g: [T([1e-4, 3e-3, 0.5, 7.0, 250.0, 1e4])])
 case("softplus(): [6], near the threshold", "softplus", lambda g: [T([19.9, 20.0, 20.1, -20.0, 1e-4, -1e-4])])
 
+# ============================================================================= issue 9: var std cumsum clone
+# split chunk unbind oneHot sort topk (branch ops-shape). Ops that return several tensors are spelled
+# as one: split/chunk/unbind give [count, each piece's dims..., piece k flattened times k + 1 ...]
+# (so the size rules and the routing of each piece's gradient are both checked); sort/topk give
+# stack([values, indices]).
+
+def pieces_out(ps):
+    head = torch.tensor([len(ps)] + [d for p in ps for d in p.shape], dtype=torch.float32)
+    return torch.cat([head] + [p.reshape(-1) * (k + 1) for k, p in enumerate(ps)])
+
+
+def sorted_out(r):
+    return torch.stack([r.values, r.indices.to(torch.float32)])
+
+
+OPS.update({
+    "var": lambda i, a, k: torch.var(i[0], a[0], **k),
+    "std": lambda i, a, k: torch.std(i[0], a[0], **k),
+    "cumsum": lambda i, a, k: torch.cumsum(i[0], a[0]),
+    "clone": lambda i, a, k: torch.clone(i[0]),
+    "split": lambda i, a, k: pieces_out(torch.split(i[0], *a)),
+    "chunk": lambda i, a, k: pieces_out(torch.chunk(i[0], *a)),
+    "unbind": lambda i, a, k: pieces_out(torch.unbind(i[0], *a)),
+    "sort": lambda i, a, k: sorted_out(torch.sort(i[0], **k)),
+    "topk": lambda i, a, k: sorted_out(torch.topk(i[0], *a, **k)),
+    "oneHot": lambda i, a, k: F.one_hot(i[0], *a).to(torch.float32),
+})
+FAMILIES["issue9-shape"] = ["var", "std", "cumsum", "clone", "split", "chunk", "unbind", "sort", "topk", "oneHot"]
+
+
+def kw(k):
+    return " " + json.dumps(k, separators=(",", ":")) if k else ""
+
+
+for op in ("var", "std"):
+    for shape, dim, k in [((2, 3, 4), None, {}), ((2, 3, 4), 1, {}), ((2, 3, 4), -1, {"keepdim": True}),
+                          ((2, 3, 4), [0, 2], {"correction": 0}), ((2, 3, 4), [-1, 0], {"keepdim": True, "correction": 2}),
+                          ((5,), 0, {"correction": 0}), ((), None, {"correction": 0}), ((3, 200), -1, {}),
+                          ((4, 1), 1, {"correction": 0}), ((0, 3), 1, {}), ((2, 3), 1, {"unbiased": False}),
+                          ((2, 3), None, {"keepdim": True})]:
+        case(f"{op}: {sh(shape)} dim {dim}{kw(k)}", op, lambda g, shape=shape: [T(g.randn(*shape))], [dim], k)
+
+for shape, dim in [((2, 3, 4), 0), ((2, 3, 4), 1), ((2, 3, 4), -1), ((5,), 0), ((), 0), ((), -1), ((0, 3), 1),
+                   ((3, 300), 1)]:
+    case(f"cumsum: {sh(shape)} dim {dim}", "cumsum", lambda g, shape=shape: [T(g.randn(*shape))], [dim])
+for shape in [(2, 3), ()]:
+    case(f"clone: {sh(shape)}", "clone", lambda g, shape=shape: [T(g.randn(*shape))])
+
+for op, shape, args in [("split", (5, 3), [2]), ("split", (5, 3), [[1, 3, 1]]), ("split", (2, 7), [3, -1]),
+                        ("split", (2, 6), [[6], 1]), ("split", (4, 3), [4, 0]), ("split", (4, 3), [10]),
+                        ("split", (0, 3), [2]), ("split", (4, 0), [0, 1]), ("split", (2, 5), [[2, 0, 3], 1]),
+                        ("chunk", (5, 3), [4]), ("chunk", (6,), [4]), ("chunk", (2, 7), [3, -1]),
+                        ("chunk", (0, 3), [3, 0]), ("chunk", (3, 2), [5]), ("chunk", (2, 3, 4), [2, -2]),
+                        ("unbind", (3, 2), []), ("unbind", (3, 2), [1]), ("unbind", (2, 3, 4), [-1]),
+                        ("unbind", (2, 0), [0])]:
+    shape_case(op, shape, args)
+case("unbind: [0,3] dim 0, no pieces", "unbind", lambda g: [T(g.randn(0, 3), grad=False)], [0])
+
+for shape, k in [((5,), {}), ((3, 4), {"dim": 0}), ((3, 4), {"descending": True}),
+                 ((2, 3, 4), {"dim": 1, "descending": True}), ((2, 3, 4), {"dim": -3, "stable": True}), ((), {}),
+                 ((0, 3), {"dim": 1}), ((3, 0), {"dim": 0})]:
+    case(f"sort: {sh(shape)}{kw(k)}", "sort", lambda g, shape=shape: [T(g.distinct(*shape))], [], k)
+for k in [{"stable": True}, {"stable": True, "descending": True}]:
+    case(f"sort: ties [8]{kw(k)}", "sort", lambda g: [T([1, 2, 1, 3, 2, 1, 0, 2])], [], k)
+for shape, n, k in [((6,), 2, {}), ((3, 5), 3, {"dim": 0}), ((3, 5), 2, {"largest": False}),
+                    ((2, 3, 4), 4, {"dim": -1, "largest": True, "sorted": True}), ((3, 4), 0, {}), ((), 1, {}),
+                    ((4, 3), 3, {"dim": 1, "largest": False}), ((0, 4), 2, {})]:
+    case(f"topk: {sh(shape)} k {n}{kw(k)}", "topk", lambda g, shape=shape: [T(g.distinct(*shape))], [n], k)
+
+for idx, args in [([0, 2, 1], [-1]), ([[3, 0, 1], [4, 4, 2]], [5]), (2, [4]), ([], [3]), ([1, 0], [])]:
+    case(f"oneHot: {json.dumps(idx)} {fmt_args(args, 'default numClasses')}", "oneHot", lambda g, idx=idx: [Idx(idx)], args)
+
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -161,6 +161,53 @@ const COMPOSITES: Record<string, (...xs: any[]) => Tensor> = {
     x.matmul(w1).add(b1).tanh().matmul(w2).add(b2).logSoftmax(-1).gather(1, labels.tensor()).mean().neg(),
 };
 
+// issue 9 (ops-shape): ops returning several tensors are spelled as one, as scripts/gen_fixtures.py does
+/** [count, each piece's dims..., piece k flattened times k + 1 ...]. */
+const encodePieces = (ps: Tensor[]): Tensor =>
+  tg.cat([tg.tensor([ps.length, ...ps.flatMap((p) => p.shape)]), ...ps.map((p, k) => p.flatten().mul(k + 1))]);
+const pieces = (name: 'split' | 'chunk' | 'unbind'): OpEntry => ({
+  forms: {
+    [`tg.${name}(x, ...)`]: ([x]: Tensor[], args) => encodePieces(Reflect.apply(tg[name], tg, [x, ...args]) as Tensor[]),
+    [`x.${name}(...)`]: ([x]: Tensor[], args) => encodePieces(Reflect.apply(x[name], x, args) as Tensor[]),
+  },
+});
+const sorted = (name: 'sort' | 'topk'): OpEntry => ({
+  forms: {
+    [`tg.${name}(x, ...).values/.indices`]: ([x]: Tensor[], args) => {
+      const r = Reflect.apply(tg[name], tg, [x, ...args]) as ReturnType<typeof tg.sort>;
+      return tg.stack([r.values, r.indices]);
+    },
+    [`[values, indices] = x.${name}(...)`]: ([x]: Tensor[], args) => {
+      const [values, indices] = Reflect.apply(x[name], x, args) as ReturnType<typeof tg.sort>;
+      return tg.stack([values, indices]);
+    },
+  },
+});
+/** var/std: the fixture's dim is null for every element. */
+const spread = (name: 'var' | 'std'): OpEntry => ({
+  forms: {
+    [`tg.${name}(x, dim, options)`]: ([x]: Tensor[], [dim, o]) => callFn(name, [x, dim ?? undefined, o]),
+    [`x.${name}(dim, options)`]: ([x]: Tensor[], [dim, o]) => callMethod(x, name, [dim ?? undefined, o]),
+  },
+});
+const ISSUE9_SHAPE: Record<string, OpEntry> = {
+  var: spread('var'),
+  std: spread('std'),
+  cumsum: { ...both('cumsum'), inner: dimLength },
+  clone: both('clone'),
+  split: pieces('split'),
+  chunk: pieces('chunk'),
+  unbind: pieces('unbind'),
+  sort: sorted('sort'),
+  topk: sorted('topk'),
+  oneHot: {
+    forms: {
+      'F.oneHot(Tensor, ...)': ([i]: Index[], args) => Reflect.apply(tg.nn.functional.oneHot, null, [i.tensor(), ...args]) as Tensor,
+      'F.oneHot(nested array, ...)': ([i]: Index[], args) => Reflect.apply(tg.nn.functional.oneHot, null, [i.nested(), ...args]) as Tensor,
+    },
+  },
+};
+
 const OPS: Record<string, OpEntry> = {
   add: binary('add'),
   sub: binary('sub'),
@@ -232,6 +279,7 @@ const OPS: Record<string, OpEntry> = {
   ...Object.fromEntries((['clamp', 'clampMin', 'clampMax', 'sin', 'cos', 'square', 'rsqrt', 'silu', 'softplus'] as const).map((op) => [op, both(op)])),
   softmax: { ...both('softmax'), inner: dimLength },
   logSoftmax: { ...both('logSoftmax'), inner: dimLength },
+  ...ISSUE9_SHAPE,
   ...Object.fromEntries(
     Object.entries(COMPOSITES).map(([name, f]): [string, OpEntry] => [
       `composite:${name}`,

@@ -559,6 +559,35 @@ for (const [cls, make] of Object.entries(optimizers)) {
 add('Trace#run', [], () => [tg.trace(twice)], (a) => (a[0] as tgm.Trace<T>).run(), 'trace');
 add('Trace#dispose', [], () => [tg.trace(twice)], (a) => (a[0] as tgm.Trace<T>).dispose(), 'trace');
 
+// issue 9 (ops-shape): var std cumsum split chunk unbind clone sort topk multinomial randint randperm oneHot
+const VAR_OPTIONS = optionsHostile(['correction', 'keepdim', 'unbiased']);
+const SORT_OPTIONS = optionsHostile(['dim', 'descending', 'stable']);
+const TOPK_OPTIONS = optionsHostile(['dim', 'largest', 'sorted']);
+const weights = (): T => tg.tensor([[1, 2, 0], [0, 3, 1]]);
+for (const f of ['var', 'std'] as const) {
+  add(`tg.${f}`, [TENSORS, DIMS, VAR_OPTIONS], () => [m33(), 1, { correction: 0, keepdim: true }], (a) => tg[f](a[0], a[1], a[2]));
+  method(f, [DIMS, VAR_OPTIONS], () => [m33(), [0, 1], { correction: 2 }]);
+}
+add('tg.cumsum', [TENSORS, INTS], () => [m33(), -1], (a) => tg.cumsum(a[0], a[1]));
+add('tg.split', [TENSORS, DIMS, INTS], () => [m33(), [1, 2], 1], (a) => tg.split(a[0], a[1], a[2]));
+add('tg.chunk', [TENSORS, INTS, INTS], () => [m33(), 2, 1], (a) => tg.chunk(a[0], a[1], a[2]));
+add('tg.unbind', [TENSORS, INTS], () => [m33(), -1], (a) => tg.unbind(a[0], a[1]));
+add('tg.clone', [TENSORS], () => [m33()], (a) => tg.clone(a[0]));
+add('tg.sort', [TENSORS, SORT_OPTIONS], () => [m33(), { dim: 0, descending: true, stable: true }], (a) => tg.sort(a[0], a[1]));
+add('tg.topk', [TENSORS, INTS, TOPK_OPTIONS], () => [m33(), 2, { dim: 0, largest: false, sorted: true }], (a) => tg.topk(a[0], a[1], a[2]));
+add('tg.multinomial', [TENSORS, INTS, optionsHostile(['replacement'])], () => [weights(), 2, { replacement: false }], (a) => tg.multinomial(a[0], a[1], a[2]));
+add('tg.randint', [INTS, INTS, SHAPES], () => [-2, 5, [2, 3]], (a) => tg.randint(a[0], a[1], a[2]));
+add('tg.randperm', [INTS], () => [7], (a) => tg.randperm(a[0]));
+add('F.oneHot', [INDICES, INTS], () => [tg.tensor([[0, 2], [1, 1]]), 4], (a) => F.oneHot(a[0], a[1]));
+method('cumsum', [INTS], () => [m33(), 0]);
+method('split', [DIMS, INTS], () => [m33(), 2, -1]);
+method('chunk', [INTS, INTS], () => [m33(), 3, 0]);
+method('unbind', [INTS], () => [m33(), 1]);
+method('clone', [], () => [m33()]);
+method('sort', [SORT_OPTIONS], () => [m33(), { descending: true }]);
+method('topk', [INTS, TOPK_OPTIONS], () => [m33(), 1, { dim: -1 }]);
+method('multinomial', [INTS, optionsHostile(['replacement'])], () => [weights(), 3, { replacement: true }]);
+
 // ── coverage: every public name has a case ───────────────────────────────────────────────────
 
 /**

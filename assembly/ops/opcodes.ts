@@ -69,5 +69,14 @@ export const SQUARE = 56;
 export const RSQRT = 57;
 export const SILU = 58;
 export const SOFTPLUS = 59;
+// variance and standard deviation over one run of axes, f0 = correction (ops/reduce.ts)
+export const VAR = 70;
+export const STD = 71;
+// running sum along one axis (ops/reduce.ts)
+export const CUMSUM = 72;
+// indices: one-hot encoding, sorting (ops/sort.ts)
+export const ONE_HOT = 73;
+export const SORT = 74;
+export const TOPK = 75;
 
-export const OP_COUNT = 60;
+export const OP_COUNT = 76;

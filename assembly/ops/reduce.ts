@@ -6,9 +6,9 @@
 //         evenly among tied extremes (PyTorch's max() and amax), 0 when the first one takes it
 //         (PyTorch's max(dim), whose gradient follows the index it returns)
 
-import { SUM, MEAN, MAX, MIN } from "./opcodes";
+import { SUM, MEAN, MAX, MIN, STD } from "./opcodes";
 import { dataPtr, requiresGrad, gradPtr, gradFor } from "../nodes";
-import { OUT, IN_A, opOf, attr } from "../tape";
+import { OUT, IN_A, opOf, attr, fattr } from "../tape";
 
 // @ts-ignore: decorator
 @inline function at(base: usize, index: i32): usize { return base + (<usize>index << 2); }
@@ -145,4 +145,75 @@ export function argExtreme(isMax: bool, x: usize, y: usize, outer: i32, R: i32, 
       store<f32>(at(y, o * inner + j), <f32>bestR);
     }
   }
+}
+
+// ── variance, standard deviation, running sum ──────────────────────────────────────────────────
+//
+// VAR, STD  record as above (i3 unused), f0 = correction:
+//           var = Σ (x − mean)² / max(0, R − correction),  std = √var  (accumulated in f64, as PyTorch)
+// CUMSUM    out[o, r, j] = Σ_{s ≤ r} x[o, s, j]  (out has x's shape)
+
+/** Mean of the line x[base + r·inner], r < R (NaN for an empty line, like PyTorch's var). */
+function lineMean(x: usize, base: i32, R: i32, inner: i32): f64 {
+  let s: f64 = 0;
+  for (let r = 0; r < R; r++) s += <f64>load<f32>(at(x, base + r * inner));
+  return s / <f64>R;
+}
+
+/**
+ * Forward: out = Σ (x − mean)² / max(0, R − correction), or its square root.
+ * Backward (PyTorch's rules, including an infinite gradient when correction ≥ R):
+ *   var: dx += g · 2 (x − mean) / (R − correction);  std: the same with g / (2 std), 0 where std is 0.
+ */
+export function varKernel(rec: usize, backward: bool): void {
+  let a = load<i32>(rec, IN_A), out = load<i32>(rec, OUT);
+  let gx: usize = backward && requiresGrad(a) ? gradFor(a) : 0;
+  if (backward && !gx) return;
+  let x = dataPtr(a), y = dataPtr(out), g = gradPtr(out);
+  let outer = attr(rec, 0), R = attr(rec, 1), inner = attr(rec, 2);
+  let divisor = <f64>R - <f64>fattr(rec, 0), isStd = opOf(rec) == STD;
+  for (let o = 0; o < outer; o++) {
+    for (let j = 0; j < inner; j++) {
+      let base = o * R * inner + j, q = at(y, o * inner + j);
+      let m = lineMean(x, base, R, inner), ss: f64 = 0;
+      let s: f64 = 0;
+      if (backward) {
+        let gy = <f64>load<f32>(at(g, o * inner + j)), yv = <f64>load<f32>(q);
+        s = 2 * (isStd ? (yv == 0 ? 0 : gy / (2 * yv)) : gy) / divisor;
+      }
+      for (let r = 0; r < R; r++) {
+        let p = at(gx, base + r * inner), d = <f64>load<f32>(at(x, base + r * inner)) - m;
+        if (backward) store<f32>(p, load<f32>(p) + <f32>(d * s));
+        else ss += d * d;
+      }
+      if (backward) continue;
+      let v = ss / max(0, divisor);
+      store<f32>(q, <f32>(isStd ? Math.sqrt(v) : v));
+    }
+  }
+}
+
+/** Running sums along R of src into dst (added to it when `accumulate`), last to first when `reverse`. */
+function scanAxis(src: usize, dst: usize, outer: i32, R: i32, inner: i32, reverse: bool, accumulate: bool): void {
+  for (let o = 0; o < outer; o++) {
+    for (let j = 0; j < inner; j++) {
+      let s: f64 = 0;
+      for (let k = 0; k < R; k++) {
+        let i = (o * R + (reverse ? R - 1 - k : k)) * inner + j;
+        s += <f64>load<f32>(at(src, i));
+        store<f32>(at(dst, i), accumulate ? load<f32>(at(dst, i)) + <f32>s : <f32>s);
+      }
+    }
+  }
+}
+
+export function cumsumForward(rec: usize): void {
+  scanAxis(dataPtr(load<i32>(rec, IN_A)), dataPtr(load<i32>(rec, OUT)), attr(rec, 0), attr(rec, 1), attr(rec, 2), false, false);
+}
+
+/** dx[r] += Σ_{s ≥ r} g[s]: the running sum of the gradient taken from the end. */
+export function cumsumBackward(rec: usize): void {
+  let a = load<i32>(rec, IN_A);
+  let gx: usize = requiresGrad(a) ? gradFor(a) : 0;
+  if (gx) scanAxis(gradPtr(load<i32>(rec, OUT)), gx, attr(rec, 0), attr(rec, 1), attr(rec, 2), true, true);
 }

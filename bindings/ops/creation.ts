@@ -119,3 +119,25 @@ export function manualSeed(seed: number): void {
   checkInt(seed, 'seed', 'manualSeed', 0, Number.MAX_SAFE_INTEGER);
   core.seed(seed);
 }
+
+/** f32 holds every integer up to 2²⁴ exactly. */
+const EXACT = 2 ** 24;
+
+/** Integers in [low, high) (floats holding them; |low|, |high| ≤ 2²⁴) from the seeded generator. */
+export function randint(high: number, shape: number[]): Tensor;
+export function randint(low: number, high: number, shape: number[]): Tensor;
+export function randint(...args: unknown[]): Tensor {
+  // PyTorch's randint(low=0, high, size): the shape is always the last argument
+  const [low, high, shape] = typeof args[1] === 'number' ? args : [0, ...args];
+  checkInt(low, 'low', 'randint', -EXACT, EXACT);
+  checkInt(high, 'high', 'randint', -EXACT, EXACT);
+  if ((high as number) <= (low as number)) throw new Error(`randint: high ${high as number} must be greater than low ${low as number}`);
+  if (!Array.isArray(shape)) throw new Error(`randint: shape must be an array of integers, got ${show(shape)}`);
+  return filled('randint', [shape], (t) => issue(Cmd.RANDINT, -1, t.id, -1, 0, 0, 0, 0, 0, low as number, high as number));
+}
+
+/** A random permutation of 0..n-1 (n ≤ 2²⁴, floats holding integers) from the seeded generator. */
+export function randperm(n: number): Tensor {
+  checkInt(n, 'n', 'randperm', 0, EXACT);
+  return filled('randperm', [[n]], (t) => issue(Cmd.RANDINT, -1, t.id, -1, 1));
+}

@@ -1,7 +1,7 @@
 // Reductions over dims (core: assembly/ops/reduce.ts) and argmax/argmin.
 import { issue } from '../core';
 import { Op, Cmd } from '../opcodes';
-import { fmt, numel, normAxis, prod, checkBool } from '../shape';
+import { fmt, numel, normAxis, prod, checkBool, readOptions, numberIn, bool } from '../shape';
 import { Tensor, type TensorLike, live, newTensor, run, viaTensor } from '../tensor';
 import { permute } from './shape';
 
@@ -16,9 +16,10 @@ function reduceAxes(a: Tensor, dim: number | number[] | undefined, op: string): 
   return rank === 0 ? [] : axes;
 }
 
-function reduce(op: Op, name: string, x: TensorLike, dim: number | number[] | undefined, keepdim: boolean): Tensor {
+/** `correction` is var's and std's (the record's f0). */
+function reduce(op: Op, name: string, x: TensorLike, dim: number | number[] | undefined, keepdim: boolean, correction = 0): Tensor {
   checkBool(keepdim, 'keepdim', name);
-  if (!(x instanceof Tensor)) return viaTensor(name, x, (t) => reduce(op, name, t, dim, keepdim));
+  if (!(x instanceof Tensor)) return viaTensor(name, x, (t) => reduce(op, name, t, dim, keepdim, correction));
   const a = x;
   live(a, name);
   const axes = reduceAxes(a, dim, name);
@@ -43,7 +44,7 @@ function reduce(op: Op, name: string, x: TensorLike, dim: number | number[] | un
     // split their gradient per run, an all −∞ slice would give NaN): gather the reduced dims last
     const kept = shape.map((_, i) => i).filter((i) => !axes.includes(i));
     const gathered = permute(a, [...kept, ...axes], name);
-    const out = run(op, name, outShape, gathered, null, null, numel(kept.map((i) => shape[i])), numel(axes.map((i) => shape[i])), 1, shareTies);
+    const out = run(op, name, outShape, gathered, null, null, numel(kept.map((i) => shape[i])), numel(axes.map((i) => shape[i])), 1, shareTies, 0, 0, correction);
     gathered.dispose(); // its record keeps it for the graph
     return out;
   }
@@ -54,7 +55,7 @@ function reduce(op: Op, name: string, x: TensorLike, dim: number | number[] | un
     const outer = prod(curShape, 0, first), R = prod(curShape, first, last + 1), inner = prod(curShape, last + 1, curShape.length);
     const isLast = r === 0;
     const nextShape = curShape.map((d, i) => (i >= first && i <= last ? 1 : d));
-    const next = run(op, name, isLast ? outShape : nextShape, cur, null, null, outer, R, inner, shareTies);
+    const next = run(op, name, isLast ? outShape : nextShape, cur, null, null, outer, R, inner, shareTies, 0, 0, correction);
     if (cur !== a) cur.dispose(); // an intermediate of a multi-run reduction: its record keeps it
     cur = next;
     curShape = nextShape;
@@ -90,3 +91,30 @@ function argReduce(isMax: boolean, name: string, x: TensorLike, dim: number | un
 
 export const argmax = (a: TensorLike, dim?: number, keepdim = false): Tensor => argReduce(true, 'argmax', a, dim, keepdim);
 export const argmin = (a: TensorLike, dim?: number, keepdim = false): Tensor => argReduce(false, 'argmin', a, dim, keepdim);
+
+export interface VarOptions { correction?: number; keepdim?: boolean; unbiased?: boolean }
+const VAR_OPTIONS = { correction: numberIn(0), keepdim: bool, unbiased: bool };
+
+function variance(op: Op, name: string, x: TensorLike, dim: number | number[] | undefined, options: VarOptions | undefined): Tensor {
+  const o = readOptions(options, VAR_OPTIONS, name);
+  if (o.unbiased !== undefined && o.correction !== undefined) throw new Error(`${name}: pass correction or unbiased, not both`);
+  return reduce(op, name, x, dim, o.keepdim ?? false, o.correction ?? (o.unbiased === false ? 0 : 1));
+}
+
+/**
+ * Variance over `dim` (a dim, a list, or every element): Σ (x − mean)² / max(0, N − correction),
+ * PyTorch ≥ 2.0's `correction` (1 by default: Bessel's); `unbiased: false` is correction 0.
+ * N ≤ correction gives Infinity or NaN, as in PyTorch.
+ */
+export const variance_ = (a: TensorLike, dim?: number | number[], options?: VarOptions): Tensor => variance(Op.VAR, 'var', a, dim, options);
+/** Standard deviation: the square root of var (same arguments); its gradient is 0 where it is 0. */
+export const std = (a: TensorLike, dim?: number | number[], options?: VarOptions): Tensor => variance(Op.STD, 'std', a, dim, options);
+export { variance_ as var };
+
+/** Running sum along `dim`: out[..., i, ...] = Σ_{k ≤ i} x[..., k, ...] (accumulated in f64). */
+export function cumsum(x: TensorLike, dim: number): Tensor {
+  if (!(x instanceof Tensor)) return viaTensor('cumsum', x, (t) => cumsum(t, dim));
+  live(x, 'cumsum');
+  const d = x.dims, ax = normAxis(dim, d.length, 'cumsum', d);
+  return run(Op.CUMSUM, 'cumsum', d, x, null, null, prod(d, 0, ax), d.length ? d[ax] : 1, prod(d, ax + 1, d.length));
+}

@@ -232,3 +232,86 @@ export function gather(x: TensorLike, dim: number, index: Tensor | NestedArray):
     if (owned) t.dispose();
   }
 }
+
+// ── split, chunk, unbind, clone ─────────────────────────────────────────────────────────────────
+// The pieces are copies (one NARROW each), not views as in PyTorch: the core has no strided views,
+// and a view would share its base's buffer, version counter and gradient. A copy keeps every
+// invariant; the price is writing the input's bytes once. So copy_ into a piece leaves the input
+// unchanged (in PyTorch it would write through).
+
+/** The pieces of `a` along dim `ax` with the given sizes; `drop` removes the dim (unbind). */
+function pieces(a: Tensor, name: string, ax: number, sizes: number[], drop = false): Tensor[] {
+  const d = a.dims, outer = prod(d, 0, ax), inner = prod(d, ax + 1, d.length), row = d[ax] * inner;
+  const out: Tensor[] = [];
+  let start = 0;
+  try {
+    for (const len of sizes) {
+      const shape = d.slice();
+      shape.splice(ax, 1, ...(drop ? [] : [len]));
+      out.push(run(Op.NARROW, name, shape, a, null, null, outer, row, len * inner, start * inner));
+      start += len;
+    }
+    return out;
+  } catch (err) {
+    for (const t of out) t.dispose(); // out of memory part-way: nothing made stays
+    throw err;
+  }
+}
+
+/** The dim a split-like op works on: 0-d tensors have none to split. */
+function splitAxis(a: Tensor, dim: number, name: string): number {
+  live(a, name);
+  if (a.dims.length === 0) throw new Error(`${name}: cannot split a 0-d tensor`);
+  return normAxis(dim, a.dims.length, name, a.dims);
+}
+
+/** The sizes of `count` pieces; at most 2²⁴ of them (each is a tensor; an empty tensor can have a dim that long). */
+function pieceSizes(count: number, size: (i: number) => number, name: string): number[] {
+  if (count > 2 ** 24) throw new Error(`${name}: ${count} pieces are more tensors than can be made (at most ${2 ** 24})`);
+  return Array.from({ length: count }, (_, i) => size(i));
+}
+
+/** n split into pieces of `size` (the last one smaller), at least one piece. */
+const evenSizes = (n: number, size: number, name: string): number[] =>
+  pieceSizes(Math.max(1, Math.ceil(n / size)), (i) => Math.min(size, n - i * size), name);
+
+/**
+ * Splits along `dim` into pieces of splitSizeOrSections elements (the last one smaller), or of the
+ * listed sizes, which must add up to the dim's size. The pieces are copies in the graph (see above).
+ */
+export function split(x: TensorLike, splitSizeOrSections: number | number[], dim = 0): Tensor[] {
+  if (!(x instanceof Tensor)) return viaTensor('split', x, (t) => split(t, splitSizeOrSections, dim));
+  const ax = splitAxis(x, dim, 'split'), n = x.dims[ax];
+  if (Array.isArray(splitSizeOrSections)) {
+    const sizes = splitSizeOrSections.map((s, i) => checkInt(s, `splitSizeOrSections[${i}]`, 'split', 0));
+    const total = sizes.reduce((p, q) => p + q, 0);
+    if (total !== n) throw new Error(`split: sizes ${fmt(sizes)} add up to ${total}, but dim ${ax} of shape ${fmt(x.dims)} has ${n}`);
+    return pieces(x, 'split', ax, sizes);
+  }
+  const size = checkInt(splitSizeOrSections, 'splitSizeOrSections', 'split', 0);
+  if (size === 0 && n > 0) throw new Error(`split: splitSizeOrSections can be 0 only for an empty dim, but dim ${ax} of shape ${fmt(x.dims)} has ${n}`);
+  return pieces(x, 'split', ax, size === 0 ? [0] : evenSizes(n, size, 'split'));
+}
+
+/** Splits along `dim` into `chunks` pieces of ceil(n / chunks) (fewer pieces when they run out), as PyTorch. */
+export function chunk(x: TensorLike, chunks: number, dim = 0): Tensor[] {
+  if (!(x instanceof Tensor)) return viaTensor('chunk', x, (t) => chunk(t, chunks, dim));
+  const ax = splitAxis(x, dim, 'chunk'), n = x.dims[ax];
+  checkInt(chunks, 'chunks', 'chunk', 1);
+  const size = Math.ceil(n / chunks);
+  return pieces(x, 'chunk', ax, size === 0 ? pieceSizes(chunks, () => 0, 'chunk') : evenSizes(n, size, 'chunk'));
+}
+
+/** The slices along `dim`, each without that dim (copies in the graph). */
+export function unbind(x: TensorLike, dim = 0): Tensor[] {
+  if (!(x instanceof Tensor)) return viaTensor('unbind', x, (t) => unbind(t, dim));
+  const ax = splitAxis(x, dim, 'unbind');
+  return pieces(x, 'unbind', ax, pieceSizes(x.dims[ax], () => 1, 'unbind'), true);
+}
+
+/** A copy that stays in the graph: the gradient passes through to x. */
+export function clone(x: TensorLike): Tensor {
+  if (!(x instanceof Tensor)) return viaTensor('clone', x, (t) => clone(t));
+  live(x, 'clone');
+  return run(Op.RESHAPE, 'clone', x.dims, x, null, null);
+}
