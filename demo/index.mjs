@@ -27,6 +27,7 @@ if (!existsSync(new URL('../dist/index.js', import.meta.url))) {
 // Imported only now, so that a missing build gets the message above rather than a module error.
 const { runMoons } = await import('./moons.mjs');
 const { runDigits } = await import('./digits.mjs');
+const { runGpt } = await import('./gpt.mjs');
 
 // npm runs scripts from the package root; INIT_CWD is where the user typed `npm run demo`.
 const outDir = resolve(process.env.INIT_CWD ?? process.cwd(), args.out);
@@ -44,6 +45,12 @@ t = performance.now();
 const digits = runDigits({ seed: SEED, outDir, log });
 log(`done in ${seconds(t)} s`);
 
-console.log(`\nResults: moons ${(100 * moons.accuracy).toFixed(0)}% (train); digits held-out: MLP ${(100 * digits.mlp).toFixed(2)}%, CNN ${(100 * digits.cnn).toFixed(2)}%`);
+console.log('\n3. a character-level GPT on the Book of Genesis (2 pre-norm layers, 4 heads, fused causal attention, AdamW)');
+t = performance.now();
+const gpt = runGpt({ seed: SEED, log });
+log(`${gpt.losses.length} steps at ${gpt.stepsPerSecond.toFixed(1)} steps/s, loss ${gpt.losses[0].toFixed(2)} → ${gpt.finalLoss.toFixed(2)}, done in ${seconds(t)} s`);
+log(`sample:\n${gpt.sample.split('\n').map((l) => `    ${l}`).join('\n')}`);
+
+console.log(`\nResults: moons ${(100 * moons.accuracy).toFixed(0)}% (train); digits held-out: MLP ${(100 * digits.mlp).toFixed(2)}%, CNN ${(100 * digits.cnn).toFixed(2)}%; GPT loss ${gpt.finalLoss.toFixed(2)} (${gpt.stepsPerSecond.toFixed(1)} steps/s)`);
 console.log(`Figures written to ${outDir}/:\n  ${[moons.file, digits.file].map((f) => f.slice(outDir.length + 1)).join('\n  ')}`);
 console.log(`Total time ${seconds(start)} s`);
