@@ -204,13 +204,14 @@ const impl = {
     ['add', 'mul', 'relu', 'backward', 'item'].forEach((m) => method(params[0], m));
     const opt = sgd(params, demoLearningRate(0));
     // Eager steps make the inputs each step, as micrograd does; a traced step reads tensors made
-    // once. Accuracy is computed where JavaScript runs: every eager step, the traced step's first.
+    // once. Accuracy needs values in JavaScript, which a traced step cannot read (tg.trace refuses
+    // item() while recording): eager steps compute it, traced ones report NaN.
     const inputs = traced ? X.map((row) => row.map((v) => tg.keep(tensor(v)))) : X;
     const scalar = traced ? (v) => v : (v) => tensor(v);
     let k = 0;
     let accuracy = 0;
     const run = stepper(() => tidy(() => {
-      const out = demoLoss(model, inputs, y, { scalar, read: (s) => s.item() });
+      const out = demoLoss(model, inputs, y, { scalar, read: traced ? () => NaN : (s) => s.item() });
       accuracy = out.accuracy;
       opt.zeroGrad();
       out.totalLoss.backward();
