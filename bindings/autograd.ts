@@ -4,6 +4,7 @@ import { Op, Cmd } from './opcodes';
 import { fmt, sameShape, readOptions, bool } from './shape';
 import { Tensor, type TensorLike, live, fail, run, asTensor, viaTensor } from './tensor';
 
+/** Options of {@link backward}. */
 export interface BackwardOptions {
   /** Keep the graph walkable: without it a second backward() through the same graph throws, as in PyTorch. */
   retainGraph?: boolean;
@@ -12,6 +13,13 @@ export interface BackwardOptions {
 /**
  * Accumulates d(root)/d(leaf) into every leaf's `.grad`. `grad` is the gradient of root (needed
  * unless root has one element); `backward(options)` and `backward(grad, options)` both work.
+ *
+ * @example
+ * ```ts
+ * const x = tg.tensor([1, 2, 3], { requiresGrad: true });
+ * tg.backward(x.square().sum()); // or x.square().sum().backward()
+ * x.grad!.toArray(); // → [2, 4, 6]
+ * ```
  */
 export function backward(root: Tensor, grad?: TensorLike | BackwardOptions, options?: BackwardOptions): void {
   const id = live(root, 'backward');
@@ -44,7 +52,15 @@ function isOptionsObject(x: unknown): boolean {
   return x !== null && typeof x === 'object' && !Array.isArray(x) && !(x instanceof Tensor) && !ArrayBuffer.isView(x);
 }
 
-/** Runs fn with gradient tracking off: nothing is recorded and results do not require grad. */
+/**
+ * Runs fn with gradient tracking off: nothing is recorded and results do not require grad.
+ *
+ * @example
+ * ```ts
+ * const x = tg.ones([2], { requiresGrad: true });
+ * tg.noGrad(() => x.mul(2)).requiresGrad; // → false
+ * ```
+ */
 export function noGrad<T>(fn: () => T): T {
   if (typeof fn !== 'function') throw new Error(`noGrad: expected a function, got ${typeof fn}`);
   const was = core.setGradEnabled(0);
@@ -55,7 +71,15 @@ export function noGrad<T>(fn: () => T): T {
   }
 }
 
-/** A new tensor with the same values that is not part of any graph. */
+/**
+ * A new tensor with the same values that is not part of any graph.
+ *
+ * @example
+ * ```ts
+ * const x = tg.ones([2], { requiresGrad: true });
+ * tg.detach(x).requiresGrad; // → false
+ * ```
+ */
 export function detach(x: TensorLike): Tensor {
   if (!(x instanceof Tensor)) return viaTensor('detach', x, (t) => detach(t));
   const a = x;

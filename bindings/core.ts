@@ -50,7 +50,14 @@ if (!WebAssembly.validate(simdBytes)) {
   throw new Error('tapegrad: this JavaScript runtime cannot run WebAssembly SIMD, which tapegrad needs (Node ≥ 16.4, Deno, Bun, Chrome ≥ 91, Firefox ≥ 89, Safari ≥ 16.4)');
 }
 const relaxedBytes = applyPatch(simdBytes, relaxedPatch);
-/** Which build was loaded: 'relaxed-simd' where the runtime supports it, else 'simd'. */
+/**
+ * Which build was loaded: 'relaxed-simd' where the runtime supports it, else 'simd'.
+ *
+ * @example
+ * ```ts
+ * console.log(tg.build); // 'relaxed-simd' where the runtime has relaxed SIMD, else 'simd' 
+ * ```
+ */
 export const build: 'simd' | 'relaxed-simd' = WebAssembly.validate(relaxedBytes) ? 'relaxed-simd' : 'simd';
 
 const instance = new WebAssembly.Instance(new WebAssembly.Module(build === 'relaxed-simd' ? relaxedBytes : simdBytes), {});

@@ -9,6 +9,12 @@ import { fmt, readOptions, numberIn, show } from './shape';
  * Gradients of the one-element result of fn(...inputs) with respect to each input, as new
  * tensors (zeros for an input that does not require grad). Like torch.autograd.grad, it changes
  * no tensor's `.grad`: the inputs' are set aside and restored, and other leaves get none.
+ *
+ * @example
+ * ```ts
+ * const [dx] = tg.grad((x) => x.pow(3).sum(), [tg.tensor([1, 2], { requiresGrad: true })]);
+ * dx.toArray(); // → [3, 12]
+ * ```
  */
 export function grad(fn: (...inputs: Tensor[]) => Tensor, inputs: Tensor[]): Tensor[] {
   checkFunctionOf(fn, inputs, 'grad');
@@ -62,6 +68,12 @@ function gradCopy(t: Tensor): Tensor {
   return out;
 }
 
+/**
+ * Options of {@link gradcheck}.
+ * @property eps - finite-difference step (default 1e-3)
+ * @property atol - absolute tolerance (default 1e-3)
+ * @property rtol - relative tolerance (default 1e-2)
+ */
 export interface GradcheckOptions { eps?: number; atol?: number; rtol?: number }
 const GRADCHECK_OPTIONS = { eps: numberIn(Number.MIN_VALUE), atol: numberIn(0), rtol: numberIn(0) };
 
@@ -80,6 +92,11 @@ function weights(n: number): Float64Array {
  * Compares the analytical gradient of sum(fn(...inputs) · w), for fixed random w, with central
  * finite differences (computed in float64 from fn's float32 outputs). Returns true, or throws
  * naming the input, the element, and both values.
+ *
+ * @example
+ * ```ts
+ * tg.gradcheck((x) => x.tanh().mul(x), [tg.randn([3], { requiresGrad: true })]); // → true
+ * ```
  */
 export function gradcheck(fn: (...inputs: Tensor[]) => Tensor, inputs: Tensor[], options?: GradcheckOptions): true {
   notRecording('gradcheck');

@@ -28,7 +28,16 @@ export function setTensorCheck(fn: (v: unknown) => v is Tensor): void {
   isTensorFn = fn;
 }
 
-/** Exempts a tensor from every tidy() scope (nn parameters, optimizer state); dispose() still frees it. */
+/**
+ * Exempts a tensor from every tidy() scope (nn parameters, optimizer state); dispose() still frees it.
+ *
+ * @example
+ * ```ts
+ * let w!: tg.Tensor;
+ * tg.tidy(() => { w = tg.keep(tg.zeros([2])); });
+ * w.isDisposed; // → false
+ * ```
+ */
 export function keep<T extends Tensor>(t: T): T {
   if (!isTensorFn(t)) throw new Error(`keep: expected a Tensor, got ${show(t)}`);
   if (!t.isDisposed) core.keepNode(t.id);
@@ -40,6 +49,12 @@ export function keep<T extends Tensor>(t: T): T {
  * arrays and plain objects holding tensors), which moves to the enclosing scope. Scopes nest.
  * The core keeps the scope's list of nodes, so closing a scope is one call. The scope closes
  * whatever fn does: returns, throws, or returns something whose reading throws.
+ *
+ * @example
+ * ```ts
+ * const y = tg.tidy(() => tg.ones([3]).mul(2).add(1)); // the intermediate is freed, y is kept
+ * y.toArray(); // → [3, 3, 3]
+ * ```
  */
 export function tidy<T>(fn: () => T): T {
   if (typeof fn !== 'function') throw new Error(`tidy: expected a function, got ${typeof fn}`);
@@ -75,13 +90,23 @@ function isThenable(x: object): boolean {
   return typeof (x as { then?: unknown }).then === 'function';
 }
 
-/** Releases a tensor, or every tensor in an array or plain object. */
+/**
+ * Releases a tensor, or every tensor in an array or plain object.
+ *
+ * @example
+ * ```ts
+ * const t = tg.zeros([2]);
+ * tg.dispose([t]);
+ * t.isDisposed; // → true
+ * ```
+ */
 export function dispose(value: unknown): void {
   const all = new Set<Tensor>();
   collect(value, all, isTensorFn);
   for (const t of all) t.dispose();
 }
 
+/** What {@link memory} reports. */
 export interface MemoryInfo {
   /** Tensors alive in the arena (including ones a live graph still needs). */
   tensors: number;
@@ -91,6 +116,16 @@ export interface MemoryInfo {
   arenaBytes: number;
 }
 
+/**
+ * Counts the live tensors and the bytes in use, e.g. to find a leak.
+ * @example
+ * ```ts
+ * const before = tg.memory().tensors;
+ * const t = tg.zeros([4]);
+ * tg.memory().tensors - before; // → 1
+ * t.dispose();
+ * ```
+ */
 export function memory(): MemoryInfo {
   return { tensors: liveNodes(), bytes: core.tensorBytesInUse(), arenaBytes: core.memory.buffer.byteLength };
 }

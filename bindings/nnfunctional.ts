@@ -14,6 +14,7 @@ import {
 import type { NestedArray } from './tensor';
 import { isRecording } from './trace';
 
+/** How a loss reduces its per-element values: their mean (the default), sum, or none (kept). */
 export type Reduction = 'mean' | 'sum' | 'none';
 /** The core's reduction codes are the positions in this list (searched by value, never indexed by the name). */
 const REDUCTIONS = ['none', 'mean', 'sum'] as const;
@@ -47,7 +48,15 @@ function operands<R>(op: string, names: string[], xs: unknown[], fn: (ts: (Tenso
   }, names.filter((_, i) => present[i]));
 }
 
-/** x · weightᵀ + bias, with weight [out, in] as nn.Linear keeps it. */
+/**
+ * x · weightᵀ + bias, with weight [out, in] as nn.Linear keeps it.
+ *
+ * @example
+ * ```ts
+ * const y = tg.nn.functional.linear(tg.tensor([[1, 2]]), tg.tensor([[1, 1], [0, 1]]), tg.tensor([0, 10]));
+ * y.toArray(); // → [[3, 12]]
+ * ```
+ */
 export function linear(input: TensorLike, weight: Tensor, bias?: Tensor | null): Tensor {
   if (weight === undefined || weight === null) throw new Error(`linear: weight must be a Tensor, got ${show(weight)}`);
   if (allTensors(input, weight, bias, 'linear')) return linearOf(input as Tensor, weight, bias ?? null);
@@ -79,10 +88,23 @@ function outSize(op: string, input: Shape, H: number, K: number, S: number, P: n
   return n;
 }
 
+/**
+ * Options of {@link conv2d}; a number applies to both spatial dims.
+ * @property stride - step of the kernel (default 1)
+ * @property padding - zeros added on each side (default 0)
+ */
 export interface ConvOptions { stride?: number | [number, number]; padding?: number | [number, number] }
 const CONV_OPTIONS = { stride: pairAtLeast(1), padding: pairAtLeast(0) };
 
-/** 2-D convolution: x [N, C, H, W], weight [O, C, KH, KW], bias [O]. */
+/**
+ * 2-D convolution: x [N, C, H, W], weight [O, C, KH, KW], bias [O].
+ *
+ * @example
+ * ```ts
+ * const y = tg.nn.functional.conv2d(tg.ones([1, 1, 3, 3]), tg.ones([1, 1, 2, 2]));
+ * y.toArray(); // → [[[[4, 4], [4, 4]]]]
+ * ```
+ */
 export function conv2d(input: TensorLike, weight: Tensor, bias?: Tensor | null, options?: ConvOptions): Tensor {
   const o = readOptions(options, CONV_OPTIONS, 'conv2d');
   if (weight === undefined || weight === null) throw new Error(`conv2d: weight must be a Tensor, got ${show(weight)}`);
@@ -102,6 +124,11 @@ function conv2dOf(x: Tensor, w: Tensor, b: Tensor | null, [sh, sw]: [number, num
   return run(Op.CONV2D, 'conv2d', shape, x, w, b, sh, sw, ph, pw);
 }
 
+/**
+ * Options of {@link maxPool2d} and {@link avgPool2d}; a number applies to both spatial dims.
+ * @property stride - step of the window (default: kernelSize)
+ * @property padding - padding on each side, at most half the kernel (default 0)
+ */
 export interface PoolOptions { stride?: number | [number, number]; padding?: number | [number, number] }
 const POOL_OPTIONS = {
   stride: (v: unknown, name: string, op: string) => (v === null ? null : checkPair(v, name, op, 1)), // null: kernelSize, like None
@@ -122,13 +149,30 @@ function pool2d(op: Op, name: string, input: TensorLike, kernelSize: number | [n
   });
 }
 
+/**
+ * Max pooling over [N, C, H, W]; padded positions count as −∞.
+ * @example
+ * ```ts
+ * const y = tg.nn.functional.maxPool2d(tg.arange(16).reshape(1, 1, 4, 4), 2);
+ * y.toArray(); // → [[[[5, 7], [13, 15]]]]
+ * ```
+ */
 export const maxPool2d = (x: TensorLike, kernelSize: number | [number, number], options?: PoolOptions): Tensor =>
   pool2d(Op.MAX_POOL2D, 'maxPool2d', x, kernelSize, options);
 /** Average pooling; padded positions count as zeros (PyTorch's countIncludePad default). */
 export const avgPool2d = (x: TensorLike, kernelSize: number | [number, number], options?: PoolOptions): Tensor =>
   pool2d(Op.AVG_POOL2D, 'avgPool2d', x, kernelSize, options);
 
+/**
+ * Options of the losses.
+ * @property reduction - 'mean' (default), 'sum' or 'none'
+ */
 export interface LossOptions { reduction?: Reduction }
+/**
+ * Options of {@link crossEntropy}.
+ * @property labelSmoothing - mixes the target with the uniform distribution, in [0, 1] (default 0)
+ * @property reduction - 'mean' (default), 'sum' or 'none'
+ */
 export interface CrossEntropyOptions extends LossOptions { labelSmoothing?: number }
 
 /** A loss over [N, C] scores and N integer class labels (crossEntropy, nllLoss). */
@@ -150,13 +194,28 @@ function classLossOf(op: Op, name: string, x: Tensor, labels: Index, code: numbe
   }
 }
 
-/** Softmax cross-entropy from logits [N, C] and integer labels, fused and numerically stable. */
+/**
+ * Softmax cross-entropy from logits [N, C] and integer labels, fused and numerically stable.
+ *
+ * @example
+ * ```ts
+ * const loss = tg.nn.functional.crossEntropy(tg.zeros([2, 3]), [0, 2]);
+ * loss.item(); // → Math.log(3)
+ * ```
+ */
 export function crossEntropy(logits: TensorLike, labels: Index, options?: CrossEntropyOptions): Tensor {
   const o = readOptions(options, CROSS_ENTROPY_OPTIONS, 'crossEntropy');
   return classLoss(Op.CROSS_ENTROPY, 'crossEntropy', logits, labels, reductionCode(o.reduction), o.labelSmoothing ?? 0);
 }
 
-/** Negative log-likelihood of log-probabilities [N, C] at integer labels. */
+/**
+ * Negative log-likelihood of log-probabilities [N, C] at integer labels.
+ *
+ * @example
+ * ```ts
+ * tg.nn.functional.nllLoss(tg.tensor([[-1, -2]]), [1]).item(); // → 2
+ * ```
+ */
 export function nllLoss(logProbs: TensorLike, labels: Index, options?: LossOptions): Tensor {
   const o = readOptions(options, LOSS_OPTIONS, 'nllLoss');
   return classLoss(Op.NLL_LOSS, 'nllLoss', logProbs, labels, reductionCode(o.reduction), 0);
@@ -171,13 +230,34 @@ function pairLoss(op: Op, name: string, input: TensorLike, target: TensorLike, o
   }, ['input', 'target']);
 }
 
+/**
+ * Mean squared error between input and target of one shape.
+ * @example
+ * ```ts
+ * tg.nn.functional.mseLoss(tg.tensor([1, 2]), tg.tensor([0, 0])).item(); // → 2.5
+ * ```
+ */
 export const mseLoss = (input: TensorLike, target: TensorLike, options?: LossOptions): Tensor =>
   pairLoss(Op.MSE_LOSS, 'mseLoss', input, target, options);
-/** Sigmoid + binary cross-entropy in one stable op: logits of ±100 give exact losses. */
+/**
+ * Sigmoid + binary cross-entropy in one stable op: logits of ±100 give exact losses.
+ *
+ * @example
+ * ```ts
+ * tg.nn.functional.binaryCrossEntropyWithLogits(tg.tensor([0]), tg.tensor([1])).item(); // → Math.LN2
+ * ```
+ */
 export const binaryCrossEntropyWithLogits = (logits: TensorLike, targets: TensorLike, options?: LossOptions): Tensor =>
   pairLoss(Op.BCE_WITH_LOGITS, 'binaryCrossEntropyWithLogits', logits, targets, options);
 
-/** Zeroes each element with probability p and scales the rest by 1/(1−p) (seeded by manualSeed). */
+/**
+ * Zeroes each element with probability p and scales the rest by 1/(1−p) (seeded by manualSeed).
+ *
+ * @example
+ * ```ts
+ * tg.nn.functional.dropout(tg.ones([4]), 0.5, false).toArray(); // → [1, 1, 1, 1]
+ * ```
+ */
 export function dropout(input: TensorLike, p = 0.5, training = true): Tensor {
   if (typeof p !== 'number' || !(p >= 0 && p <= 1)) throw new Error(`dropout: p must be a probability in [0, 1], got ${show(p)}`);
   checkBool(training, 'training', 'dropout');
@@ -191,7 +271,14 @@ export function dropout(input: TensorLike, p = 0.5, training = true): Tensor {
   });
 }
 
-/** Normalises over the trailing `normalizedShape` dims, then scales and shifts. */
+/**
+ * Normalises over the trailing `normalizedShape` dims, then scales and shifts.
+ *
+ * @example
+ * ```ts
+ * tg.nn.functional.layerNorm(tg.tensor([[1, 3]]), 2).toArray(); // → [[-1, 1]]
+ * ```
+ */
 export function layerNorm(input: TensorLike, normalizedShape: number | number[], weight?: Tensor | null, bias?: Tensor | null, eps = 1e-5): Tensor {
   const shape = typeof normalizedShape === 'number' ? [normalizedShape] : normalizedShape;
   if (!Array.isArray(shape) || shape.length === 0) {
@@ -221,6 +308,7 @@ function layerNormOf(x: Tensor, shape: number[], weight: Tensor | null, bias: Te
   return run(Op.LAYER_NORM, 'layerNorm', x.dims, x, weight, bias, rows, numel(shape), 0, 0, 0, 0, eps);
 }
 
+/** Options of {@link scaledDotProductAttention}. */
 export interface AttentionOptions {
   /** An additive float mask broadcastable to [..., L, S]: 0 keeps a score, −Infinity drops it. */
   attnMask?: TensorLike | null;
@@ -245,6 +333,12 @@ const f32Bits = new Float32Array(1), f32BitsAsInt = new Int32Array(f32Bits.buffe
  * value [..., S, Ev] with equal leading dims give [..., L, Ev]. A boolean mask goes in as an
  * additive one, `tg.where(mask, 0, -Infinity)`. A row that may attend no key gives NaN, as in
  * PyTorch. The mask takes no gradient (pass it detached).
+ *
+ * @example
+ * ```ts
+ * const q = tg.randn([2, 5, 8]); // [batch, length, embedding]
+ * tg.nn.functional.scaledDotProductAttention(q, q, q, { isCausal: true }).shape; // → [2, 5, 8]
+ * ```
  */
 export function scaledDotProductAttention(query: TensorLike, key: TensorLike, value: TensorLike, options?: AttentionOptions): Tensor {
   const op = 'scaledDotProductAttention';

@@ -93,20 +93,29 @@ const got = (v: unknown): string => (Array.isArray(v) ? `a list of ${v.length}` 
  * checked and takes effect at the next step(), in replays of a trace too.
  */
 export interface ParamGroup {
+  /** The tensors this group updates. */
   readonly params: readonly Tensor[];
+  /** Learning rate. */
   lr: number;
+  /** Weight decay (L2 for SGD and Adam, decoupled for AdamW). */
   weightDecay: number;
   /** SGD's options. */
   momentum?: number;
+  /** SGD's dampening. */
   dampening?: number;
+  /** SGD's Nesterov momentum. */
   nesterov?: boolean;
   /** Adam's and AdamW's options (betas is a frozen pair: assign a new one). */
   betas?: readonly [number, number];
+  /** Adam's and AdamW's eps. */
   eps?: number;
   [option: string]: unknown;
 }
 
-/** What `new SGD([...])` and addParamGroup take: tensors, and options that override the defaults. */
+/**
+ * What `new SGD([...])` and addParamGroup take: tensors, and options that override the defaults.
+ * @property params - the tensors of the group
+ */
 export type ParamGroupInput<O> = { params: Iterable<Tensor> | Tensor } & Partial<O>;
 
 /** The core's side of a group: its options, id list, config block, and state tensors (one list per kind) with their id lists. */
@@ -149,6 +158,9 @@ const optionsOf = (s: Slot): Record<string, unknown> =>
 
 const isGroup = (x: unknown): boolean => x !== null && typeof x === 'object' && !(x instanceof Tensor) && !Array.isArray(x);
 
+/**
+ * The base of {@link SGD}, {@link Adam} and {@link AdamW}: parameter groups, step(), zeroGrad() and state dicts.
+ */
 export abstract class Optimizer {
   /** Every parameter, group after group. */
   readonly params: Tensor[] = [];
@@ -167,6 +179,7 @@ export abstract class Optimizer {
   /**
    * `params` is a list of tensors (one group) or of groups `{params, ...options}`; `defaults` are
    * the checked options, which a group's own override.
+   * @internal
    */
   constructor(params: Iterable<Tensor> | Iterable<ParamGroupInput<object>>, defaults: Record<string, unknown>,
     spec: Record<string, Check<unknown>>, name: string, stateKeys: string[], lazyState = false, flags = 0) {
@@ -195,9 +208,11 @@ export abstract class Optimizer {
 
   /** The first group's learning rate; setting it sets every group's. */
   get lr(): number { return this.slots[0].group.lr; }
+  /** Sets every group's learning rate. */
   set lr(value: number) { for (const g of this.paramGroups) g.lr = value; }
   /** The first group's weight decay; setting it sets every group's. */
   get weightDecay(): number { return this.slots[0].values.weightDecay as number; }
+  /** Sets every group's weight decay. */
   set weightDecay(value: number) { for (const g of this.paramGroups) g.weightDecay = value; }
   /** Steps taken so far (by the first group). */
   get steps(): number { return this.slots[0].config.step; }
@@ -405,14 +420,36 @@ function checkStep(step: unknown, name: string, op: string): number {
   return step;
 }
 
+/**
+ * An optimizer's state as {@link Optimizer.stateDict} returns it (with its state tensors and `paramGroups`).
+ * @property step - steps taken
+ * @property lr - the first group's learning rate
+ */
 export interface OptimizerState { step: number; lr: number; [key: string]: unknown }
 
+/**
+ * Options of {@link SGD}.
+ * @property lr - learning rate (required)
+ * @property momentum - momentum factor (default 0)
+ * @property dampening - dampening of the momentum (default 0)
+ * @property nesterov - Nesterov momentum (default false)
+ * @property weightDecay - L2 penalty added to the gradient (default 0)
+ */
 export interface SGDOptions { lr: number; momentum?: number; dampening?: number; nesterov?: boolean; weightDecay?: number }
 
 /**
  * Stochastic gradient descent with PyTorch's momentum, dampening, Nesterov and weight decay.
  * `params`: tensors, or parameter groups `{params, ...options}` whose options override `options`
  * (then `lr` may be given per group instead).
+ *
+ * @example
+ * ```ts
+ * const w = tg.tensor([1, 2], { requiresGrad: true });
+ * const opt = new tg.optim.SGD([w], { lr: 0.1 });
+ * w.square().sum().backward(); // gradient 2w
+ * opt.step();
+ * w.toArray(); // → [0.8, 1.6]
+ * ```
  */
 export class SGD extends Optimizer {
   constructor(params: Iterable<Tensor> | Iterable<ParamGroupInput<SGDOptions>>, options: SGDOptions) {
@@ -430,11 +467,27 @@ export class SGD extends Optimizer {
   get nesterov(): boolean { return this.slots[0].values.nesterov as boolean; }
 }
 
+/**
+ * Options of {@link Adam} and {@link AdamW}.
+ * @property lr - learning rate (default 1e-3)
+ * @property betas - decay rates of the moment estimates (default [0.9, 0.999])
+ * @property eps - added to the denominator (default 1e-8)
+ * @property weightDecay - weight decay (default 0 for Adam, 0.01 for AdamW)
+ */
 export interface AdamOptions { lr?: number; betas?: [number, number]; eps?: number; weightDecay?: number }
 
 /**
  * Adam (L2 weight decay added to the gradient), with PyTorch's bias corrections. `params`:
  * tensors, or parameter groups `{params, ...options}` whose options override `options`.
+ *
+ * @example
+ * ```ts
+ * const w = tg.tensor([1, 2], { requiresGrad: true });
+ * const opt = new tg.optim.Adam([w], { lr: 0.1 });
+ * w.square().sum().backward();
+ * opt.step(); // the first step moves each weight by lr against its gradient's sign
+ * w.toArray(); // → [0.9, 1.9]
+ * ```
  */
 export class Adam extends Optimizer {
   constructor(params: Iterable<Tensor> | Iterable<ParamGroupInput<AdamOptions>>, options?: AdamOptions, name = 'Adam', decoupledDecay?: number) {
@@ -450,7 +503,18 @@ export class Adam extends Optimizer {
   get eps(): number { return this.slots[0].values.eps as number; }
 }
 
-/** Adam with decoupled weight decay (p −= lr·λ·p before the update), default λ = 0.01. */
+/**
+ * Adam with decoupled weight decay (p −= lr·λ·p before the update), default λ = 0.01.
+ *
+ * @example
+ * ```ts
+ * const w = tg.tensor([1, 2], { requiresGrad: true });
+ * const opt = new tg.optim.AdamW([w], { lr: 0.1, weightDecay: 0.01 });
+ * w.square().sum().backward();
+ * opt.step(); // w − lr·λ·w, then Adam's step
+ * w.toArray(); // → [0.899, 1.898]
+ * ```
+ */
 export class AdamW extends Adam {
   constructor(params: Iterable<Tensor> | Iterable<ParamGroupInput<AdamOptions>>, options?: AdamOptions) {
     super(params, options, 'AdamW', 1e-2);
@@ -460,6 +524,14 @@ export class AdamW extends Adam {
 /**
  * Scales the gradients of `params` in place so their joint norm is at most maxNorm; returns the
  * norm before clipping (normType 2 by default, Infinity for the max norm).
+ *
+ * @example
+ * ```ts
+ * const w = tg.tensor([3, 4], { requiresGrad: true });
+ * w.square().mul(0.5).sum().backward(); // gradient w, norm 5
+ * tg.optim.clipGradNorm([w], 1); // → 5
+ * w.grad!.toArray(); // → [0.6, 0.8]
+ * ```
  */
 export function clipGradNorm(params: Iterable<Tensor>, maxNorm: number, normType = 2): number {
   const list = paramList(params, 'clipGradNorm');
@@ -486,11 +558,13 @@ const COSINE_OPTIONS = {
 
 /** Base of the learning-rate schedules: step() once per epoch (after optimizer.step()); every group's lr follows its own base. */
 abstract class LRScheduler {
+  /** The optimizer whose groups the schedule drives. */
   readonly optimizer: Optimizer;
   /** Each group's learning rate when the schedule was made (PyTorch's base_lrs). */
   readonly baseLrs: number[];
   /** The first group's base learning rate. */
   readonly baseLr: number;
+  /** Epochs stepped so far. */
   lastEpoch = 0;
   constructor(optimizer: Optimizer, op: string) {
     if (!(optimizer instanceof Optimizer)) throw new Error(`${op}: expected an optimizer from tg.optim, got ${show(optimizer)}`);
@@ -498,6 +572,7 @@ abstract class LRScheduler {
     this.baseLrs = optimizer.paramGroups.map((g) => g.lr);
     this.baseLr = this.baseLrs[0];
   }
+  /** Ends an epoch: sets each group's lr for the next one. */
   step(): void {
     this.lastEpoch++;
     scheduled(this).forEach((g, i) => { g.lr = this.lrAt(this.lastEpoch, this.baseLrs[i]); });
@@ -512,9 +587,21 @@ abstract class LRScheduler {
 /** The groups a schedule drives: those that existed when it was made, as in PyTorch. */
 const scheduled = (s: LRScheduler): ParamGroup[] => s.optimizer.paramGroups.slice(0, s.baseLrs.length);
 
-/** lr = baseLr · gamma^⌊epoch / stepSize⌋. */
+/**
+ * lr = baseLr · gamma^⌊epoch / stepSize⌋.
+ *
+ * @example
+ * ```ts
+ * const opt = new tg.optim.SGD([tg.zeros([1], { requiresGrad: true })], { lr: 1 });
+ * const sched = new tg.optim.StepLR(opt, { stepSize: 2, gamma: 0.5 });
+ * for (let epoch = 0; epoch < 4; epoch++) { opt.step(); sched.step(); }
+ * opt.lr; // → 0.25
+ * ```
+ */
 export class StepLR extends LRScheduler {
+  /** Epochs between decays. */
   readonly stepSize: number;
+  /** Factor of each decay. */
   readonly gamma: number;
   constructor(optimizer: Optimizer, options: { stepSize: number; gamma?: number }) {
     const o = readOptions(options, STEP_LR_OPTIONS, 'StepLR');
@@ -528,9 +615,21 @@ export class StepLR extends LRScheduler {
   }
 }
 
-/** lr = etaMin + (baseLr − etaMin) · (1 + cos(π · epoch / tMax)) / 2. */
+/**
+ * lr = etaMin + (baseLr − etaMin) · (1 + cos(π · epoch / tMax)) / 2.
+ *
+ * @example
+ * ```ts
+ * const opt = new tg.optim.SGD([tg.zeros([1], { requiresGrad: true })], { lr: 1 });
+ * const sched = new tg.optim.CosineAnnealingLR(opt, { tMax: 10 });
+ * for (let epoch = 0; epoch < 5; epoch++) { opt.step(); sched.step(); }
+ * opt.lr; // → 0.5
+ * ```
+ */
 export class CosineAnnealingLR extends LRScheduler {
+  /** Epochs from the base lr down to etaMin. */
   readonly tMax: number;
+  /** The lowest learning rate. */
   readonly etaMin: number;
   constructor(optimizer: Optimizer, options: { tMax: number; etaMin?: number }) {
     const o = readOptions(options, COSINE_OPTIONS, 'CosineAnnealingLR');

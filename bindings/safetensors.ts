@@ -60,6 +60,12 @@ function wellFormed(s: string): boolean {
  * safetensors format. `metadata` (string values) goes in the header's `__metadata__`. Names are
  * written sorted, each tensor's data in the same order. Only own properties are read, so any
  * name (`__proto__`, `constructor`) is an ordinary entry.
+ *
+ * @example
+ * ```ts
+ * const bytes = tg.save({ w: tg.tensor([1, 2]) }, { epoch: '3' });
+ * tg.load(bytes).w.toArray(); // → [1, 2]
+ * ```
  */
 export function save(stateDict: Record<string, Tensor>, metadata?: Record<string, string>): Uint8Array {
   notRecording('save');
@@ -501,6 +507,12 @@ function fill(data: Uint8Array, e: Entry, at: number): void {
  * file throws an Error and creates nothing. The result has no prototype, so every name,
  * `__proto__` included, is plain data. The tensors are ordinary (not kept): load inside tidy() and copy them into a
  * module, or dispose them.
+ *
+ * @example
+ * ```ts
+ * const bytes = tg.save({ w: tg.tensor([[1, 2]]) });
+ * tg.load(bytes).w.shape; // → [1, 2]
+ * ```
  */
 export function load(bytes: ArrayBufferView | ArrayBufferLike): Record<string, Tensor> {
   const buf = toBytes(bytes, 'load');
@@ -522,7 +534,15 @@ export function load(bytes: ArrayBufferView | ArrayBufferLike): Record<string, T
   return out;
 }
 
-/** The `__metadata__` of a safetensors file ({} when it has none), after checking the whole header. */
+/**
+ * The `__metadata__` of a safetensors file ({} when it has none), after checking the whole header.
+ *
+ * @example
+ * ```ts
+ * const bytes = tg.save({ w: tg.zeros([1]) }, { epoch: '3' });
+ * tg.loadMetadata(bytes); // → { epoch: '3' }
+ * ```
+ */
 export function loadMetadata(bytes: ArrayBufferView | ArrayBufferLike): Record<string, string> {
   const { metadata } = parseHeader(toBytes(bytes, 'loadMetadata'), 'loadMetadata');
   const out = nameDict<string>();

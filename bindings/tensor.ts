@@ -35,12 +35,25 @@ import {
 
 /** An operand: a tensor, a plain number, or nested arrays of numbers. */
 export type TensorLike = Tensor | number | NestedArray;
+/** Numbers nested in arrays, one level per dim: `[[1, 2], [3, 4]]`. */
 export type NestedArray = number[] | NestedArray[];
+/** Integer indices: a tensor of integral values, a number[] or an Int32Array. */
 export type Index = Tensor | number[] | Int32Array;
 
 /** The id of the node newTensor or run has just made, until its Tensor is constructed. */
 let justMade = -1;
 
+/**
+ * An n-dimensional float32 array in the WebAssembly arena, with its gradient and its place in the
+ * graph. Make tensors with {@link tensor}, {@link zeros} and the ops; free them with dispose() or {@link tidy}.
+ * @example
+ * ```ts
+ * const x = tg.tensor([[1, 2], [3, 4]], { requiresGrad: true });
+ * const loss = x.mul(x).sum();
+ * loss.backward();
+ * x.grad!.toArray(); // → [[2, 4], [6, 8]]
+ * ```
+ */
 export class Tensor {
   /** @internal */ readonly id: number;
   /** @internal */ readonly gen: number;
@@ -59,10 +72,15 @@ export class Tensor {
     this.dims = dims;
   }
 
+  /** The sizes of the dims (a copy). */
   get shape(): number[] { return this.dims.slice(); }
+  /** The number of dims. */
   get ndim(): number { return this.dims.length; }
+  /** The number of elements. */
   get size(): number { return numel(this.dims); }
+  /** True once the tensor was released (by dispose() or a tidy() scope). */
   get isDisposed(): boolean { return genOf(this.id) !== this.gen; }
+  /** True when operations on the tensor are recorded for backward(). */
   get requiresGrad(): boolean { return (flagsOf(live(this, 'requiresGrad')) & REQUIRES_GRAD) !== 0; }
 
   /** A copy of the values, row-major. */
@@ -71,6 +89,13 @@ export class Tensor {
     return valuesOf(this, 'data');
   }
 
+  /**
+   * The value of a one-element tensor.
+   * @example
+   * ```ts
+   * tg.tensor([[3]]).item(); // → 3
+   * ```
+   */
   item(): number {
     notRecording('item');
     live(this, 'item');
@@ -97,6 +122,7 @@ export class Tensor {
     return this.gradTensor;
   }
 
+  /** `tensor([...])` with the values, as PyTorch prints it. */
   toString(): string {
     if (this.isDisposed) return 'tensor(<disposed>)';
     const body = JSON.stringify(nestedOf(this, 'toString')).replace(/,/g, ', '); // printing is fine while tracing
@@ -109,9 +135,19 @@ export class Tensor {
   }
 
   // ── autograd ──
+  /** Method form of {@link backward}. */
   backward(grad?: TensorLike | BackwardOptions, options?: BackwardOptions): void { backward(this, grad, options); }
+  /** Sets the gradient to zero (keeping its buffer). */
   zeroGrad(): void { issue(Cmd.ZERO_GRAD, -1, live(this, 'zeroGrad')); }
+  /** Method form of {@link detach}. */
   detach(): Tensor { return detach(this); }
+  /**
+   * Turns gradient recording on (or off, for a leaf) in place; returns this.
+   * @example
+   * ```ts
+   * tg.zeros([2]).requiresGrad_().requiresGrad; // → true
+   * ```
+   */
   requiresGrad_(flag = true): Tensor {
     checkBool(flag, 'requiresGrad', 'requiresGrad_');
     const id = live(this, 'requiresGrad_');
@@ -139,66 +175,122 @@ export class Tensor {
   }
 
   // ── elementwise ──
+  /** Method form of {@link add}. */
   add(other: TensorLike): Tensor { return add(this, other); }
+  /** Method form of {@link sub}. */
   sub(other: TensorLike): Tensor { return sub(this, other); }
+  /** Method form of {@link mul}. */
   mul(other: TensorLike): Tensor { return mul(this, other); }
+  /** Method form of {@link div}. */
   div(other: TensorLike): Tensor { return div(this, other); }
+  /** Method form of {@link pow}. */
   pow(other: TensorLike): Tensor { return pow(this, other); }
+  /** Method form of {@link maximum}. */
   maximum(other: TensorLike): Tensor { return maximum(this, other); }
+  /** Method form of {@link minimum}. */
   minimum(other: TensorLike): Tensor { return minimum(this, other); }
+  /** Method form of {@link neg}. */
   neg(): Tensor { return neg(this); }
+  /** Method form of {@link abs}. */
   abs(): Tensor { return abs(this); }
+  /** Method form of {@link exp}. */
   exp(): Tensor { return exp(this); }
+  /** Method form of {@link log}. */
   log(): Tensor { return log(this); }
+  /** Method form of {@link sqrt}. */
   sqrt(): Tensor { return sqrt(this); }
+  /** Method form of {@link tanh}. */
   tanh(): Tensor { return tanh(this); }
+  /** Method form of {@link sigmoid}. */
   sigmoid(): Tensor { return sigmoid(this); }
+  /** Method form of {@link relu}. */
   relu(): Tensor { return relu(this); }
+  /** Method form of {@link leakyRelu}. */
   leakyRelu(negativeSlope = 0.01): Tensor { return leakyRelu(this, negativeSlope); }
+  /** Method form of {@link gelu}. */
   gelu(options?: { approximate?: 'none' | 'tanh' }): Tensor { return gelu(this, options); }
+  /** Method form of {@link sin}. */
   sin(): Tensor { return sin(this); }
+  /** Method form of {@link cos}. */
   cos(): Tensor { return cos(this); }
+  /** Method form of {@link square}. */
   square(): Tensor { return square(this); }
+  /** Method form of {@link rsqrt}. */
   rsqrt(): Tensor { return rsqrt(this); }
+  /** Method form of {@link silu}. */
   silu(): Tensor { return silu(this); }
+  /** Method form of {@link softplus}. */
   softplus(options?: SoftplusOptions): Tensor { return softplus(this, options); }
+  /** Method form of {@link clamp}. */
   clamp(min?: number | null | ClampOptions, max?: number | null): Tensor { return clamp(this, min, max); }
+  /** Method form of {@link clampMin}. */
   clampMin(min: number): Tensor { return clampMin(this, min); }
+  /** Method form of {@link clampMax}. */
   clampMax(max: number): Tensor { return clampMax(this, max); }
   // ── selection, masking, comparison ──
   /** torch's x.where(condition, other): this where condition is nonzero, else other. */
   where(condition: TensorLike, other: TensorLike): Tensor { return where(condition, this, other); }
+  /** Method form of {@link maskedFill}. */
   maskedFill(mask: TensorLike, value: number | Tensor): Tensor { return maskedFill(this, mask, value); }
+  /** Method form of {@link tril}. */
   tril(diagonal = 0): Tensor { return tril(this, diagonal); }
+  /** Method form of {@link triu}. */
   triu(diagonal = 0): Tensor { return triu(this, diagonal); }
+  /** Method form of {@link eq}. */
   eq(other: TensorLike): Tensor { return eq(this, other); }
+  /** Method form of {@link ne}. */
   ne(other: TensorLike): Tensor { return ne(this, other); }
+  /** Method form of {@link lt}. */
   lt(other: TensorLike): Tensor { return lt(this, other); }
+  /** Method form of {@link le}. */
   le(other: TensorLike): Tensor { return le(this, other); }
+  /** Method form of {@link gt}. */
   gt(other: TensorLike): Tensor { return gt(this, other); }
+  /** Method form of {@link ge}. */
   ge(other: TensorLike): Tensor { return ge(this, other); }
   // ── matmul, reductions, softmax ──
+  /** Method form of {@link matmul}. */
   matmul(other: Tensor): Tensor { return matmul(this, other); }
+  /** Method form of {@link sum}. */
   sum(dim?: number | number[], keepdim = false): Tensor { return sum(this, dim, keepdim); }
+  /** Method form of {@link mean}. */
   mean(dim?: number | number[], keepdim = false): Tensor { return mean(this, dim, keepdim); }
+  /** Method form of {@link max}. */
   max(dim?: number | number[], keepdim = false): Tensor { return max(this, dim, keepdim); }
+  /** Method form of {@link min}. */
   min(dim?: number | number[], keepdim = false): Tensor { return min(this, dim, keepdim); }
+  /** Method form of {@link logsumexp}. */
   logsumexp(dim?: number | number[], keepdim = false): Tensor { return logsumexp(this, dim, keepdim); }
+  /** Method form of {@link argmax}. */
   argmax(dim?: number, keepdim = false): Tensor { return argmax(this, dim, keepdim); }
+  /** Method form of {@link argmin}. */
   argmin(dim?: number, keepdim = false): Tensor { return argmin(this, dim, keepdim); }
+  /** Method form of {@link softmax}. */
   softmax(dim: number): Tensor { return softmax(this, dim); }
+  /** Method form of {@link logSoftmax}. */
   logSoftmax(dim: number): Tensor { return logSoftmax(this, dim); }
   // ── shape ──
+  /** Method form of {@link reshape}. */
   reshape(...shape: number[] | [number[]]): Tensor { return reshape(this, dimsArg(shape) as number[]); }
+  /** Method form of {@link reshape} (tensors here are always contiguous). */
   view(...shape: number[] | [number[]]): Tensor { return reshape(this, dimsArg(shape) as number[], 'view'); }
+  /** Method form of {@link flatten}. */
   flatten(startDim = 0, endDim = -1): Tensor { return flatten(this, startDim, endDim); }
+  /** Method form of {@link transpose}. */
   transpose(dim0: number, dim1: number): Tensor { return transpose(this, dim0, dim1); }
+  /** Method form of {@link permute}. */
   permute(...dims: number[] | [number[]]): Tensor { return permute(this, dimsArg(dims) as number[]); }
+  /** Method form of {@link squeeze}. */
   squeeze(dim?: number): Tensor { return squeeze(this, dim); }
+  /** Method form of {@link unsqueeze}. */
   unsqueeze(dim: number): Tensor { return unsqueeze(this, dim); }
+  /** Method form of {@link expand}. */
   expand(...shape: number[] | [number[]]): Tensor { return expand(this, dimsArg(shape) as number[]); }
+  /** Method form of {@link narrow}. */
   narrow(dim: number, start: number, length: number): Tensor { return narrow(this, dim, start, length); }
+  /** Method form of {@link indexSelect}. */
   indexSelect(dim: number, index: Index): Tensor { return indexSelect(this, dim, index); }
+  /** Method form of {@link gather}. */
   gather(dim: number, index: Tensor | NestedArray): Tensor { return gather(this, dim, index); }
   split(splitSizeOrSections: number | number[], dim = 0): Tensor[] { return split(this, splitSizeOrSections, dim); }
   chunk(chunks: number, dim = 0): Tensor[] { return chunk(this, chunks, dim); }

@@ -14,6 +14,7 @@ let recording = false;
 /** Only trace() makes Traces: a Trace holds a pointer into the core that nothing else can vouch for. */
 const MADE_BY_TRACE = Symbol('trace');
 
+/** A recorded step, made by {@link trace}: run() replays it, dispose() frees it. */
 export class Trace<T> {
   /** What fn returned; its tensors hold the values of the latest run. */
   readonly output: T;
@@ -61,6 +62,22 @@ export function afterTrace(cleanup: () => void): void {
 /**
  * Runs `fn` once, as usual, and records what it does for replay. Values fn reads into
  * JavaScript (item(), data(), .grad) are not recorded: read them from `output` after run().
+ *
+ * @example
+ * ```ts
+ * const w = tg.tensor([1, 2], { requiresGrad: true });
+ * const opt = new tg.optim.SGD([w], { lr: 0.1 });
+ * const step = tg.trace(() => tg.tidy(() => {
+ *   opt.zeroGrad();
+ *   const loss = w.square().sum();
+ *   loss.backward();
+ *   opt.step();
+ *   return loss;
+ * }));
+ * step.output.item(); // → 5
+ * step.run().item(); // → 3.2
+ * step.dispose();
+ * ```
  */
 export function trace<T>(fn: () => T): Trace<T> {
   if (typeof fn !== 'function') throw new Error(`trace: expected a function, got ${typeof fn}`);

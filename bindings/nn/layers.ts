@@ -20,15 +20,31 @@ const showPair = (p: [number, number]): string => `(${p[0]}, ${p[1]})`;
 
 // ── Linear, Sequential, MLP ───────────────────────────────────────────────────────────────────
 
+/**
+ * Options of {@link Linear}.
+ * @property bias - add a learnable bias (default true)
+ */
 export interface LinearOptions { bias?: boolean }
 const LINEAR_OPTIONS = { bias: bool };
 
-/** y = x Wᵀ + b with weight [out, in] and bias [out]; both start U(-1/√in, 1/√in) like PyTorch. */
+/**
+ * y = x Wᵀ + b with weight [out, in] and bias [out]; both start U(-1/√in, 1/√in) like PyTorch.
+ *
+ * @example
+ * ```ts
+ * const fc = new tg.nn.Linear(3, 2);
+ * fc.forward(tg.ones([4, 3])).shape; // → [4, 2]
+ * ```
+ */
 export class Linear extends Module {
   static readonly typeName = 'Linear';
+  /** Size of each input row. */
   readonly inFeatures: number;
+  /** Size of each output row. */
   readonly outFeatures: number;
+  /** Weight [outFeatures, inFeatures]. */
   weight: Tensor;
+  /** Bias [outFeatures], or null without bias. */
   bias: Tensor | null;
 
   constructor(inFeatures: number, outFeatures: number, options?: LinearOptions) {
@@ -63,7 +79,16 @@ function dropIntermediate(y: unknown, x: unknown, next: unknown): void {
 }
 const KEPT = 8; // the core's flag for tensors exempt from tidy() (assembly/nodes.ts)
 
-/** Runs its modules in order; they are named "0", "1", ... like PyTorch's nn.Sequential. */
+/**
+ * Runs its modules in order; they are named "0", "1", ... like PyTorch's nn.Sequential.
+ *
+ * @example
+ * ```ts
+ * const net = new tg.nn.Sequential(new tg.nn.Linear(2, 8), new tg.nn.ReLU(), new tg.nn.Linear(8, 1));
+ * net.forward(tg.randn([5, 2])).shape; // → [5, 1]
+ * net.length; // → 3
+ * ```
+ */
 export class Sequential extends Module {
   static readonly typeName = 'Sequential';
   private _list: Module[] = [];
@@ -81,6 +106,7 @@ export class Sequential extends Module {
     return this;
   }
 
+  /** The number of modules. */
   get length(): number {
     return this._list.length;
   }
@@ -95,6 +121,7 @@ export class Sequential extends Module {
     return this._list[i];
   }
 
+  /** Iterates over the modules in order. */
   [Symbol.iterator](): Iterator<Module> {
     return this._list[Symbol.iterator]();
   }
@@ -115,11 +142,14 @@ export class Sequential extends Module {
   }
 }
 
+/** An activation by name, or any function of a tensor. */
 export type Activation = 'relu' | 'tanh' | 'sigmoid' | 'gelu' | 'leakyRelu' | ((x: Tensor) => Tensor);
 
+/** Options of {@link MLP}. */
 export interface MLPOptions {
   /** Between the Linear layers, not after the last (default 'relu'). */
   activation?: Activation;
+  /** Give every Linear a bias (default true). */
   bias?: boolean;
 }
 
@@ -142,9 +172,17 @@ const MLP_OPTIONS = { activation, bias: bool };
 /**
  * Linear(in, h0) → act → Linear(h0, h1) → act → … → Linear(hk, out). The layers are the list
  * `layers`, so parameters are named `layers.0.weight`, `layers.0.bias`, `layers.1.weight`, ...
+ *
+ * @example
+ * ```ts
+ * const mlp = new tg.nn.MLP(2, [16, 16], 1, { activation: 'tanh' });
+ * mlp.forward(tg.randn([8, 2])).shape; // → [8, 1]
+ * mlp.layers.length; // → 3
+ * ```
  */
 export class MLP extends Module {
   static readonly typeName = 'MLP';
+  /** The Linear layers, in order. */
   layers: Linear[];
   private _activation: (x: Tensor) => Tensor;
   private _activationName: string;
@@ -201,11 +239,22 @@ export class MLP extends Module {
 
 // ── Embedding, LayerNorm, Dropout ────────────────────────────────────────────────────────────
 
-/** A lookup table [num, dim] initialised N(0, 1); forward(indices) → [...indices.shape, dim]. */
+/**
+ * A lookup table [num, dim] initialised N(0, 1); forward(indices) → [...indices.shape, dim].
+ *
+ * @example
+ * ```ts
+ * const emb = new tg.nn.Embedding(10, 4);
+ * emb.forward([[1, 2, 3]]).shape; // → [1, 3, 4]
+ * ```
+ */
 export class Embedding extends Module {
   static readonly typeName = 'Embedding';
+  /** Rows of the table (indices run from 0 to numEmbeddings − 1). */
   readonly numEmbeddings: number;
+  /** Size of each embedding vector. */
   readonly embeddingDim: number;
+  /** The table [numEmbeddings, embeddingDim]. */
   weight: Tensor;
 
   constructor(numEmbeddings: number, embeddingDim: number) {
@@ -258,15 +307,32 @@ export class Embedding extends Module {
   }
 }
 
+/**
+ * Options of {@link LayerNorm}.
+ * @property eps - added to the variance (default 1e-5)
+ * @property elementwiseAffine - learn a weight and a bias (default true)
+ */
 export interface LayerNormOptions { eps?: number; elementwiseAffine?: boolean }
 const LAYER_NORM_OPTIONS = { eps: numberIn(0), elementwiseAffine: bool };
 
-/** Normalises over the trailing `normalizedShape` dims; weight ones and bias zeros like PyTorch. */
+/**
+ * Normalises over the trailing `normalizedShape` dims; weight ones and bias zeros like PyTorch.
+ *
+ * @example
+ * ```ts
+ * const norm = new tg.nn.LayerNorm(4);
+ * norm.forward(tg.tensor([[1, 2, 3, 4]])).mean().item(); // → 0
+ * ```
+ */
 export class LayerNorm extends Module {
   static readonly typeName = 'LayerNorm';
+  /** The trailing dims normalised over. */
   readonly normalizedShape: number[];
+  /** Added to the variance. */
   readonly eps: number;
+  /** Scale (ones at first), or null without elementwiseAffine. */
   weight: Tensor | null;
+  /** Shift (zeros at first), or null without elementwiseAffine. */
   bias: Tensor | null;
 
   constructor(normalizedShape: number | number[], options?: LayerNormOptions) {
@@ -294,9 +360,18 @@ export class LayerNorm extends Module {
   }
 }
 
-/** Zeroes each element with probability p in training mode (scaling the rest by 1/(1-p)); identity in eval(). */
+/**
+ * Zeroes each element with probability p in training mode (scaling the rest by 1/(1-p)); identity in eval().
+ *
+ * @example
+ * ```ts
+ * const drop = new tg.nn.Dropout(0.5).eval();
+ * drop.forward(tg.ones([3])).toArray(); // → [1, 1, 1]
+ * ```
+ */
 export class Dropout extends Module {
   static readonly typeName = 'Dropout';
+  /** Probability of zeroing an element. */
   readonly p: number;
 
   constructor(p = 0.5) {
@@ -316,19 +391,40 @@ export class Dropout extends Module {
 
 // ── convolution and pooling ──────────────────────────────────────────────────────────────────
 
+/**
+ * Options of {@link Conv2d}; a number applies to both spatial dims.
+ * @property stride - step of the kernel (default 1)
+ * @property padding - zeros added on each side (default 0)
+ * @property bias - add a learnable bias (default true)
+ */
 export interface Conv2dOptions { stride?: Pair; padding?: Pair; bias?: boolean }
 // dilation and groups are PyTorch options tapegrad does not have yet: readOptions rejects them
 const CONV2D_OPTIONS = { stride: pairAtLeast(1), padding: pairAtLeast(0), bias: bool };
 
-/** 2-D convolution over [N, C, H, W]; weight [out, in, kh, kw] and bias [out] start U(-1/√(in·kh·kw), +). */
+/**
+ * 2-D convolution over [N, C, H, W]; weight [out, in, kh, kw] and bias [out] start U(-1/√(in·kh·kw), +).
+ *
+ * @example
+ * ```ts
+ * const conv = new tg.nn.Conv2d(1, 8, 3, { padding: 1 });
+ * conv.forward(tg.randn([2, 1, 28, 28])).shape; // → [2, 8, 28, 28]
+ * ```
+ */
 export class Conv2d extends Module {
   static readonly typeName = 'Conv2d';
+  /** Channels of the input. */
   readonly inChannels: number;
+  /** Channels of the output. */
   readonly outChannels: number;
+  /** Kernel height and width. */
   readonly kernelSize: [number, number];
+  /** Vertical and horizontal stride. */
   readonly stride: [number, number];
+  /** Zero padding on each side, vertical and horizontal. */
   readonly padding: [number, number];
+  /** Weight [outChannels, inChannels, kh, kw]. */
   weight: Tensor;
+  /** Bias [outChannels], or null without bias. */
   bias: Tensor | null;
 
   constructor(inChannels: number, outChannels: number, kernelSize: Pair, options?: Conv2dOptions) {
@@ -358,6 +454,11 @@ export class Conv2d extends Module {
   }
 }
 
+/**
+ * Options of {@link MaxPool2d} and {@link AvgPool2d}; a number applies to both spatial dims.
+ * @property stride - step of the window (default: kernelSize)
+ * @property padding - padding on each side (default 0)
+ */
 export interface Pool2dOptions { stride?: Pair; padding?: Pair }
 const POOL2D_OPTIONS = {
   stride: (v: unknown, name: string, op: string) => (v === null ? null : checkPair(v, name, op, 1)), // null: kernelSize
@@ -365,8 +466,11 @@ const POOL2D_OPTIONS = {
 };
 
 abstract class Pool2d extends Module {
+  /** Window height and width. */
   readonly kernelSize: [number, number];
+  /** Vertical and horizontal stride. */
   readonly stride: [number, number];
+  /** Padding on each side, vertical and horizontal. */
   readonly padding: [number, number];
 
   constructor(kernelSize: Pair, options: Pool2dOptions | undefined, op: string) {
@@ -385,7 +489,15 @@ abstract class Pool2d extends Module {
   }
 }
 
-/** Max over kernelSize windows (stride defaults to kernelSize; padding counts as -∞). */
+/**
+ * Max over kernelSize windows (stride defaults to kernelSize; padding counts as -∞).
+ *
+ * @example
+ * ```ts
+ * const pool = new tg.nn.MaxPool2d(2);
+ * pool.forward(tg.arange(16).reshape(1, 1, 4, 4)).toArray(); // → [[[[5, 7], [13, 15]]]]
+ * ```
+ */
 export class MaxPool2d extends Pool2d {
   static readonly typeName = 'MaxPool2d';
   constructor(kernelSize: Pair, options?: Pool2dOptions) {
@@ -397,7 +509,15 @@ export class MaxPool2d extends Pool2d {
   }
 }
 
-/** Mean over kernelSize windows (stride defaults to kernelSize; padding counts as zeros, like PyTorch). */
+/**
+ * Mean over kernelSize windows (stride defaults to kernelSize; padding counts as zeros, like PyTorch).
+ *
+ * @example
+ * ```ts
+ * const pool = new tg.nn.AvgPool2d(2);
+ * pool.forward(tg.arange(16).reshape(1, 1, 4, 4)).toArray(); // → [[[[2.5, 4.5], [10.5, 12.5]]]]
+ * ```
+ */
 export class AvgPool2d extends Pool2d {
   static readonly typeName = 'AvgPool2d';
   constructor(kernelSize: Pair, options?: Pool2dOptions) {
@@ -409,10 +529,19 @@ export class AvgPool2d extends Pool2d {
   }
 }
 
-/** Flattens dims startDim..endDim (default: all but the batch dim). */
+/**
+ * Flattens dims startDim..endDim (default: all but the batch dim).
+ *
+ * @example
+ * ```ts
+ * new tg.nn.Flatten().forward(tg.zeros([2, 3, 4])).shape; // → [2, 12]
+ * ```
+ */
 export class Flatten extends Module {
   static readonly typeName = 'Flatten';
+  /** First dim flattened. */
   readonly startDim: number;
+  /** Last dim flattened. */
   readonly endDim: number;
 
   constructor(startDim = 1, endDim = -1) {
@@ -432,31 +561,47 @@ export class Flatten extends Module {
 
 // ── activations ──────────────────────────────────────────────────────────────────────────────
 
+/** Returns its input unchanged (a placeholder layer). */
 export class Identity extends Module {
   static readonly typeName = 'Identity';
   forward(x: Tensor): Tensor { return x; }
 }
 
+/**
+ * max(x, 0) as a layer ({@link relu}).
+ * @example
+ * ```ts
+ * new tg.nn.ReLU().forward(tg.tensor([-1, 2])).toArray(); // → [0, 2]
+ * ```
+ */
 export class ReLU extends Module {
   static readonly typeName = 'ReLU';
   forward(x: Tensor): Tensor { return relu(x); }
 }
 
+/** tanh as a layer ({@link tanh}). */
 export class Tanh extends Module {
   static readonly typeName = 'Tanh';
   forward(x: Tensor): Tensor { return tanh(x); }
 }
 
+/** 1 / (1 + e^−x) as a layer ({@link sigmoid}). */
 export class Sigmoid extends Module {
   static readonly typeName = 'Sigmoid';
   forward(x: Tensor): Tensor { return sigmoid(x); }
 }
 
+/**
+ * Options of {@link GELU}.
+ * @property approximate - 'none' (exact, erf) or 'tanh' (default 'none')
+ */
 export interface GELUOptions { approximate?: 'none' | 'tanh' }
 const GELU_OPTIONS = { approximate: oneOf(['none', 'tanh'] as const) };
 
+/** GELU as a layer ({@link gelu}). */
 export class GELU extends Module {
   static readonly typeName = 'GELU';
+  /** 'none' (exact) or 'tanh'. */
   readonly approximate: 'none' | 'tanh';
   constructor(options?: GELUOptions) {
     super();
@@ -466,8 +611,10 @@ export class GELU extends Module {
   extraRepr(): string { return `approximate='${this.approximate}'`; }
 }
 
+/** LeakyReLU as a layer ({@link leakyRelu}). */
 export class LeakyReLU extends Module {
   static readonly typeName = 'LeakyReLU';
+  /** Slope for negative inputs. */
   readonly negativeSlope: number;
   constructor(negativeSlope = 0.01) {
     super();

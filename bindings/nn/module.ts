@@ -14,19 +14,29 @@ import { fmt, sameShape, show, nameDict, readOptions, bool, hasOwn } from '../sh
 /** A module's parameters and buffers by dotted name, as `stateDict()` returns and `tg.save` takes. */
 export type StateDict = Record<string, Tensor>;
 
+/** Options of {@link Module.loadStateDict}. */
 export interface LoadStateDictOptions {
   /** Require the keys to match exactly (default true). Shapes must match either way. */
   strict?: boolean;
 }
 
+/** What {@link Module.loadStateDict} did not match (always empty when strict). */
 export interface LoadStateDictResult {
+  /** The module's keys absent from the state dict. */
   missingKeys: string[];
+  /** The state dict's keys the module does not have. */
   unexpectedKeys: string[];
 }
 
 /**
  * Marks `t` as a parameter: exempt from every tidy() scope (it lives until dispose()) and
  * requiring grad. Returns `t`.
+ *
+ * @example
+ * ```ts
+ * const w = tg.nn.parameter(tg.zeros([2, 3]));
+ * w.requiresGrad; // → true
+ * ```
  */
 export function parameter(t: Tensor): Tensor {
   live(t, 'parameter');
@@ -120,7 +130,22 @@ export const pyBool = (b: boolean): string => (b ? 'True' : 'False');
 export const pyFloat = (v: number): string =>
   v !== 0 && Math.abs(v) < 1e-4 ? v.toExponential().replace(/e([+-])(\d)$/, 'e$10$2') : Number.isInteger(v) ? v.toFixed(1) : String(v);
 
+/**
+ * The base class of every layer, as PyTorch's nn.Module: every Tensor field is a parameter, every
+ * Module field (or array of them) a child, named by field (`fc.weight`, `layers.0.bias`).
+ * @example
+ * ```ts
+ * class Net extends tg.nn.Module {
+ *   fc = new tg.nn.Linear(4, 2);
+ *   forward(x: tg.Tensor): tg.Tensor { return this.fc.forward(x).relu(); }
+ * }
+ * const net = new Net();
+ * net.forward(tg.randn([3, 4])).shape; // → [3, 2]
+ * net.namedParameters().map(([name]) => name); // → ['fc.weight', 'fc.bias']
+ * ```
+ */
 export class Module {
+  /** The class name shown in messages and by toString() (the published bundle is minified). */
   static readonly typeName: string = 'Module';
   /** True in training mode (the default); eval() sets it false, which changes Dropout. */
   training = true;
@@ -237,6 +262,7 @@ export class Module {
     return out;
   }
 
+  /** Direct children, in registration order. */
   children(): Module[] {
     return this.namedChildren().map(([, m]) => m);
   }
@@ -255,6 +281,7 @@ export class Module {
     return out;
   }
 
+  /** This module and every descendant, parents first. */
   modules(): Module[] {
     return this.namedModules().map(([, m]) => m);
   }
@@ -273,6 +300,7 @@ export class Module {
     return out;
   }
 
+  /** Every parameter (a shared tensor once), e.g. to give an optimizer. */
   parameters(): Tensor[] {
     return this.namedParameters().map(([, t]) => t);
   }
@@ -325,6 +353,15 @@ export class Module {
    * The parameters and persistent buffers by dotted name, like PyTorch's state_dict(): the module's own
    * tensors (not copies; do not dispose them), in the order PyTorch lists them. Every name is an
    * entry of a dict with no prototype (a buffer named `__proto__` or `constructor` is ordinary data).
+   *
+   * @example
+   * ```ts
+   * const lin = new tg.nn.Linear(2, 1);
+   * const bytes = tg.save(lin.stateDict());
+   * const copy = new tg.nn.Linear(2, 1);
+   * tg.tidy(() => { copy.loadStateDict(tg.load(bytes)); });
+   * copy.weight.toArray(); // → lin.weight.toArray()
+   * ```
    */
   stateDict(): StateDict {
     const out: StateDict = nameDict();
@@ -383,6 +420,7 @@ export class Module {
     return '';
   }
 
+  /** PyTorch's repr: the type, extraRepr() and the children, nested. */
   toString(): string {
     // children from an array field (`layers.0`, `layers.1`) print nested, as PyTorch's ModuleList does
     const lines: string[] = [];

@@ -38,9 +38,16 @@ const maskArg = (v: unknown, name: string, op: string): Tensor => {
   return v;
 };
 
+/**
+ * Options of {@link MultiheadAttention}.
+ * @property dropout - dropout on the attention weights in training mode (default 0)
+ * @property bias - give the projections biases (default true)
+ * @property batchFirst - inputs and output are [N, L, E] rather than [L, N, E] (default false)
+ */
 export interface MultiheadAttentionOptions { dropout?: number; bias?: boolean; batchFirst?: boolean }
 const MHA_OPTIONS = { dropout: numberIn(0, 1), bias: bool, batchFirst: bool };
 
+/** Options of {@link MultiheadAttention.forward}. */
 export interface AttentionCallOptions {
   /** Additive mask [L, S] or [N·numHeads, L, S], added to the scores. */
   attnMask?: Tensor;
@@ -59,12 +66,25 @@ const MHA_CALL = { attnMask: maskArg, keyPaddingMask: maskArg, needWeights: bool
  * Multi-head attention (PyTorch's nn.MultiheadAttention without kdim/vdim or bias_kv):
  * forward(query, key, value, options) → [output, weights | null]. Inputs are [L, N, E], or
  * [N, L, E] with `batchFirst`. Parameters: in_proj_weight [3E, E], in_proj_bias [3E], out_proj.
+ *
+ * @example
+ * ```ts
+ * const mha = new tg.nn.MultiheadAttention(8, 2, { batchFirst: true });
+ * const x = tg.randn([1, 5, 8]);
+ * const [out, weights] = mha.forward(x, x, x, { isCausal: true });
+ * out.shape; // → [1, 5, 8]
+ * weights!.shape; // → [1, 5, 5]
+ * ```
  */
 export class MultiheadAttention extends Module {
   static readonly typeName = 'MultiheadAttention';
+  /** Model width E. */
   readonly embedDim: number;
+  /** Number of heads (E / numHeads per head). */
   readonly numHeads: number;
+  /** Dropout on the attention weights in training mode. */
   readonly dropout: number;
+  /** Inputs and output are [N, L, E] rather than [L, N, E]. */
   readonly batchFirst: boolean;
   // PyTorch's names are not camelCase, so these are registered under them and kept here as well
   private readonly _inProjWeight: Tensor;
@@ -94,7 +114,7 @@ export class MultiheadAttention extends Module {
     if (outBias) tidy(() => outBias.copy_(zeros([embedDim])));
   }
 
-  /** `in_proj_weight` [3E, E]: the query, key and value projections stacked. */
+  /** `in_proj_weight` [3E, E], the query, key and value projections stacked. */
   get inProjWeight(): Tensor { return this._inProjWeight; }
   /** `in_proj_bias` [3E], or null without bias. */
   get inProjBias(): Tensor | null { return this._inProjBias; }
@@ -190,13 +210,21 @@ function attendWithWeights(q: Tensor, k: Tensor, v: Tensor, mask: Tensor | null,
 
 // ── encoder ────────────────────────────────────────────────────────────────────────────────────
 
+/** Options of {@link TransformerEncoderLayer}. */
 export interface TransformerEncoderLayerOptions {
+  /** Hidden width of the feed-forward network (default 2048). */
   dimFeedforward?: number;
+  /** Dropout probability (default 0.1). */
   dropout?: number;
+  /** The feed-forward activation (default 'relu'). */
   activation?: 'relu' | 'gelu' | ((x: Tensor) => Tensor);
+  /** The LayerNorms' eps (default 1e-5). */
   layerNormEps?: number;
+  /** Inputs are [N, L, E] rather than [L, N, E] (default false). */
   batchFirst?: boolean;
+  /** LayerNorm before each branch (pre-norm) rather than after (default false). */
   normFirst?: boolean;
+  /** Give the Linear layers and LayerNorms biases (default true). */
   bias?: boolean;
 }
 const activationArg = (v: unknown, name: string, op: string): 'relu' | 'gelu' | ((x: Tensor) => Tensor) =>
@@ -206,6 +234,7 @@ const LAYER_OPTIONS = {
   layerNormEps: numberIn(0), batchFirst: bool, normFirst: bool, bias: bool,
 };
 
+/** Options of {@link TransformerEncoderLayer.forward}. */
 export interface EncoderCallOptions {
   /** Additive attention mask [L, L] or [N·nhead, L, L]. */
   srcMask?: Tensor;
@@ -221,11 +250,20 @@ const LAYER_CALL = { srcMask: maskArg, srcKeyPaddingMask: maskArg, isCausal: boo
  * network (linear1 → activation → dropout → linear2), each in a residual branch with dropout and
  * LayerNorm after (or before, with `normFirst`) it. Defaults: dimFeedforward 2048, dropout 0.1,
  * relu, layerNormEps 1e-5, sequence-first.
+ *
+ * @example
+ * ```ts
+ * const layer = new tg.nn.TransformerEncoderLayer(16, 4, { dimFeedforward: 32, batchFirst: true });
+ * layer.forward(tg.randn([2, 7, 16]), { isCausal: true }).shape; // → [2, 7, 16]
+ * ```
  */
 export class TransformerEncoderLayer extends Module {
   static readonly typeName = 'TransformerEncoderLayer';
+  /** Model width. */
   readonly dModel: number;
+  /** Number of attention heads. */
   readonly nhead: number;
+  /** LayerNorm before each branch (pre-norm). */
   readonly normFirst: boolean;
   /** @internal the arguments, so TransformerEncoder can build copies */
   readonly _args: [number, number, TransformerEncoderLayerOptions | undefined];
@@ -263,12 +301,19 @@ export class TransformerEncoderLayer extends Module {
 
   /** `self_attn`, the block's MultiheadAttention. */
   get selfAttn(): MultiheadAttention { return this._children.self_attn; }
+  /** The first feed-forward Linear [dModel → dimFeedforward]. */
   get linear1(): Linear { return this._children.linear1; }
+  /** Dropout between the feed-forward Linears. */
   get dropout(): Dropout { return this._children.dropout; }
+  /** The second feed-forward Linear [dimFeedforward → dModel]. */
   get linear2(): Linear { return this._children.linear2; }
+  /** LayerNorm of the attention branch. */
   get norm1(): LayerNorm { return this._children.norm1; }
+  /** LayerNorm of the feed-forward branch. */
   get norm2(): LayerNorm { return this._children.norm2; }
+  /** Dropout on the attention branch. */
   get dropout1(): Dropout { return this._children.dropout1; }
+  /** Dropout on the feed-forward branch. */
   get dropout2(): Dropout { return this._children.dropout2; }
 
   forward(src: Tensor, options?: EncoderCallOptions): Tensor {
@@ -289,6 +334,7 @@ export class TransformerEncoderLayer extends Module {
   }
 }
 
+/** Options of {@link TransformerEncoder}. */
 export interface TransformerEncoderOptions {
   /** A final normalisation applied to the output (e.g. a LayerNorm), saved as `norm.…`. */
   norm?: Module;
@@ -302,10 +348,19 @@ const ENCODER_CALL = { mask: maskArg, srcKeyPaddingMask: maskArg, isCausal: bool
 /**
  * `numLayers` copies of `encoderLayer` (each starts with the layer's values, as PyTorch's deep
  * copies do), applied in turn, then `norm` if given: forward(src, {mask, srcKeyPaddingMask}).
+ *
+ * @example
+ * ```ts
+ * const layer = new tg.nn.TransformerEncoderLayer(16, 4, { dimFeedforward: 32 });
+ * const encoder = new tg.nn.TransformerEncoder(layer, 2, { norm: new tg.nn.LayerNorm(16) });
+ * encoder.forward(tg.randn([7, 2, 16])).shape; // → [7, 2, 16]
+ * ```
  */
 export class TransformerEncoder extends Module {
   static readonly typeName = 'TransformerEncoder';
+  /** The layers, applied in turn. */
   layers: TransformerEncoderLayer[];
+  /** The final normalisation, or null. */
   norm: Module | null;
 
   constructor(encoderLayer: TransformerEncoderLayer, numLayers: number, options?: TransformerEncoderOptions) {

@@ -8,7 +8,16 @@ import {
 } from '../shape';
 import { Tensor, type NestedArray, newTensor } from '../tensor';
 
+/**
+ * Options of the creation functions.
+ * @property requiresGrad - record operations on the tensor for backward (default false)
+ */
 export interface CreateOptions { requiresGrad?: boolean }
+/**
+ * Options of {@link tensor}.
+ * @property shape - the shape of flat data (default: inferred from the nesting)
+ * @property requiresGrad - record operations on the tensor for backward (default false)
+ */
 export interface TensorOptions extends CreateOptions { shape?: number[] }
 
 /** Infers the shape of nested arrays and flattens them, or names where they are ragged. */
@@ -38,10 +47,17 @@ function flattenNested(data: unknown, op: string): { shape: number[]; values: nu
   return { shape, values };
 }
 
-/** A tensor from a number, nested arrays, or a flat array / Float32Array with `shape`. */
 const TENSOR_OPTIONS = { shape: (v: unknown, _name: string, op: string) => checkShape(v, op), requiresGrad: bool };
 const CREATE_OPTIONS = { requiresGrad: bool };
 
+/**
+ * A tensor from a number, nested arrays, or a flat array / Float32Array with `shape` (`op` names the caller in messages).
+ * @example
+ * ```ts
+ * tg.tensor([[1, 2], [3, 4]]).shape; // → [2, 2]
+ * tg.tensor([1, 2, 3, 4], { shape: [2, 2] }).toArray(); // → [[1, 2], [3, 4]]
+ * ```
+ */
 export function tensor(data: number | NestedArray | Float32Array, options?: TensorOptions, op = 'tensor'): Tensor {
   const o = readOptions(options, TENSOR_OPTIONS, op);
   let shape: number[];
@@ -87,20 +103,57 @@ function filled(op: string, args: unknown[], fill: (t: Tensor) => void): Tensor 
   return t;
 }
 
+/**
+ * Zeros of a shape given as an array or as sizes: `zeros([2, 3])` or `zeros(2, 3)`, then options.
+ * @example
+ * ```ts
+ * tg.zeros(2, 3).shape; // → [2, 3]
+ * ```
+ */
 export const zeros = (...args: (number | number[] | CreateOptions | undefined)[]): Tensor => filled('zeros', args, (t) => core.fillNode(t.id, 0));
+/**
+ * Ones, shaped as {@link zeros}.
+ * @example
+ * ```ts
+ * tg.ones([2], { requiresGrad: true }).toArray(); // → [1, 1]
+ * ```
+ */
 export const ones = (...args: (number | number[] | CreateOptions | undefined)[]): Tensor => filled('ones', args, (t) => core.fillNode(t.id, 1));
-/** Uniform in [0, 1) from the seeded generator. */
+/**
+ * Uniform in [0, 1) from the seeded generator.
+ *
+ * @example
+ * ```ts
+ * tg.manualSeed(0);
+ * tg.rand([2, 3]).shape; // → [2, 3]
+ * ```
+ */
 export const rand = (...args: (number | number[] | CreateOptions | undefined)[]): Tensor => filled('rand', args, (t) => issue(Cmd.RANDOM, -1, t.id, -1, 0, 0, 0, 0, 0, 0, 1));
 /** Standard normal from the seeded generator. */
 export const randn = (...args: (number | number[] | CreateOptions | undefined)[]): Tensor => filled('randn', args, (t) => issue(Cmd.RANDOM, -1, t.id, -1, 1, 0, 0, 0, 0, 0, 1));
 
+/**
+ * `shape` filled with `value`.
+ * @example
+ * ```ts
+ * tg.full([2], 7).toArray(); // → [7, 7]
+ * ```
+ */
 export function full(shape: number[], value: number, options?: CreateOptions): Tensor {
   if (typeof value !== 'number') throw new Error(`full: value must be a number, got ${show(value)}`);
   if (!Array.isArray(shape) && typeof shape !== 'number') throw new Error(`full: shape must be an array of integers, got ${show(shape)}`);
   return filled('full', [shape, readOptions(options, CREATE_OPTIONS, 'full')], (t) => core.fillNode(t.id, value));
 }
 
-/** arange(end) or arange(start, end, step = 1), like PyTorch. */
+/**
+ * arange(end) or arange(start, end, step = 1), like PyTorch.
+ *
+ * @example
+ * ```ts
+ * tg.arange(3).toArray(); // → [0, 1, 2]
+ * tg.arange(1, 7, 2).toArray(); // → [1, 3, 5]
+ * ```
+ */
 export function arange(start: number, end?: number, step = 1, options?: CreateOptions): Tensor {
   readOptions(options, CREATE_OPTIONS, 'arange');
   if (end === undefined) { end = start; start = 0; }
@@ -114,7 +167,17 @@ export function arange(start: number, end?: number, step = 1, options?: CreateOp
   return tensor(values, options, 'arange');
 }
 
-/** Seeds the generator behind rand and randn; the same seed gives the same numbers everywhere. */
+/**
+ * Seeds the generator behind rand and randn; the same seed gives the same numbers everywhere.
+ *
+ * @example
+ * ```ts
+ * tg.manualSeed(42);
+ * const a = tg.randn([3]).toArray();
+ * tg.manualSeed(42);
+ * tg.randn([3]).toArray(); // → a
+ * ```
+ */
 export function manualSeed(seed: number): void {
   checkInt(seed, 'seed', 'manualSeed', 0, Number.MAX_SAFE_INTEGER);
   core.seed(seed);

@@ -25,12 +25,61 @@ function binary(op: Op, name: string, x: TensorLike, y: TensorLike): Tensor {
   }
 }
 
+/**
+ * a + b, broadcasting like NumPy; either may be a plain number.
+ * @example
+ * ```ts
+ * tg.add(tg.tensor([[1], [2]]), tg.tensor([10, 20])).toArray(); // → [[11, 21], [12, 22]]
+ * ```
+ */
 export const add = (a: TensorLike, b: TensorLike): Tensor => binary(Op.ADD, 'add', a, b);
+/**
+ * a − b, broadcasting.
+ * @example
+ * ```ts
+ * tg.sub(tg.tensor([5, 6]), 1).toArray(); // → [4, 5]
+ * ```
+ */
 export const sub = (a: TensorLike, b: TensorLike): Tensor => binary(Op.SUB, 'sub', a, b);
+/**
+ * a · b elementwise, broadcasting.
+ * @example
+ * ```ts
+ * tg.mul(tg.tensor([1, 2]), tg.tensor([3, 4])).toArray(); // → [3, 8]
+ * ```
+ */
 export const mul = (a: TensorLike, b: TensorLike): Tensor => binary(Op.MUL, 'mul', a, b);
+/**
+ * a / b, broadcasting.
+ * @example
+ * ```ts
+ * tg.div(tg.tensor([1, 2]), 4).toArray(); // → [0.25, 0.5]
+ * ```
+ */
 export const div = (a: TensorLike, b: TensorLike): Tensor => binary(Op.DIV, 'div', a, b);
+/**
+ * a raised to b, broadcasting.
+ * @example
+ * ```ts
+ * tg.pow(tg.tensor([2, 3]), 2).toArray(); // → [4, 9]
+ * ```
+ */
 export const pow = (a: TensorLike, b: TensorLike): Tensor => binary(Op.POW, 'pow', a, b);
+/**
+ * The larger of a and b elementwise (NaN if either is), broadcasting.
+ * @example
+ * ```ts
+ * tg.maximum(tg.tensor([1, 5]), 3).toArray(); // → [3, 5]
+ * ```
+ */
 export const maximum = (a: TensorLike, b: TensorLike): Tensor => binary(Op.MAXIMUM, 'maximum', a, b);
+/**
+ * The smaller of a and b elementwise (NaN if either is), broadcasting.
+ * @example
+ * ```ts
+ * tg.minimum(tg.tensor([1, 5]), 3).toArray(); // → [1, 3]
+ * ```
+ */
 export const minimum = (a: TensorLike, b: TensorLike): Tensor => binary(Op.MINIMUM, 'minimum', a, b);
 
 function unary(op: Op, name: string, x: TensorLike, f0 = 0, i0 = 0): Tensor {
@@ -42,23 +91,68 @@ function unary(op: Op, name: string, x: TensorLike, f0 = 0, i0 = 0): Tensor {
   }
 }
 
+/**
+ * −x.
+ * @example
+ * ```ts
+ * tg.neg(tg.tensor([1, -2])).toArray(); // → [-1, 2]
+ * ```
+ */
 export const neg = (a: TensorLike): Tensor => unary(Op.NEG, 'neg', a);
+/** |x|. */
 export const abs = (a: TensorLike): Tensor => unary(Op.ABS, 'abs', a);
+/**
+ * eˣ.
+ * @example
+ * ```ts
+ * tg.exp(tg.tensor([0, 1])).toArray(); // → [1, Math.E]
+ * ```
+ */
 export const exp = (a: TensorLike): Tensor => unary(Op.EXP, 'exp', a);
+/** Natural logarithm. */
 export const log = (a: TensorLike): Tensor => unary(Op.LOG, 'log', a);
+/** √x. */
 export const sqrt = (a: TensorLike): Tensor => unary(Op.SQRT, 'sqrt', a);
+/** Hyperbolic tangent. */
 export const tanh = (a: TensorLike): Tensor => unary(Op.TANH, 'tanh', a);
+/**
+ * 1 / (1 + e^−x).
+ * @example
+ * ```ts
+ * tg.sigmoid(tg.tensor([0])).toArray(); // → [0.5]
+ * ```
+ */
 export const sigmoid = (a: TensorLike): Tensor => unary(Op.SIGMOID, 'sigmoid', a);
+/**
+ * max(x, 0).
+ * @example
+ * ```ts
+ * tg.relu(tg.tensor([-1, 2])).toArray(); // → [0, 2]
+ * ```
+ */
 export const relu = (a: TensorLike): Tensor => unary(Op.RELU, 'relu', a);
 
+/**
+ * x where x > 0, else negativeSlope · x.
+ * @example
+ * ```ts
+ * tg.leakyRelu(tg.tensor([-10, 1]), 0.1).toArray(); // → [-1, 1]
+ * ```
+ */
 export function leakyRelu(a: TensorLike, negativeSlope = 0.01): Tensor {
   checkNumber(negativeSlope, 'negativeSlope', 'leakyRelu');
   return unary(Op.LEAKY_RELU, 'leakyRelu', a, negativeSlope);
 }
 
-/** GELU, exact (erf) by default; `{approximate: 'tanh'}` for the tanh approximation, like PyTorch. */
 const GELU_OPTIONS = { approximate: oneOf(['none', 'tanh'] as const) };
 
+/**
+ * GELU, exact (erf) by default; `{approximate: 'tanh'}` for the tanh approximation, like PyTorch.
+ * @example
+ * ```ts
+ * tg.gelu(tg.tensor([0, 10])).toArray(); // → [0, 10]
+ * ```
+ */
 export function gelu(a: TensorLike, options?: { approximate?: 'none' | 'tanh' }): Tensor {
   const approximate = readOptions(options, GELU_OPTIONS, 'gelu').approximate ?? 'none';
   return unary(approximate === 'tanh' ? Op.GELU_TANH : Op.GELU, 'gelu', a);
@@ -79,6 +173,11 @@ export const silu = (a: TensorLike): Tensor => unary(Op.SILU, 'silu', a);
 const f32 = new Float32Array(1), f32AsInt = new Int32Array(f32.buffer);
 const f32Bits = (v: number): number => { f32[0] = v; return f32AsInt[0]; };
 
+/**
+ * Options of {@link softplus}.
+ * @property beta - scale of x (default 1)
+ * @property threshold - above beta·x = threshold, x itself (default 20)
+ */
 export interface SoftplusOptions { beta?: number; threshold?: number }
 const SOFTPLUS_OPTIONS = { beta: numberIn(), threshold: numberIn() };
 
@@ -88,6 +187,11 @@ export function softplus(a: TensorLike, options?: SoftplusOptions): Tensor {
   return unary(Op.SOFTPLUS, 'softplus', a, o.beta ?? 1, f32Bits(o.threshold ?? 20));
 }
 
+/**
+ * Bounds of {@link clamp}.
+ * @property min - lower bound (absent or null: none)
+ * @property max - upper bound (absent or null: none)
+ */
 export interface ClampOptions { min?: number | null; max?: number | null }
 /** A bound: a number (±Infinity allowed), or null / undefined for none. */
 const bound = (v: unknown, name: string, op: string): number | undefined => {
@@ -101,6 +205,12 @@ const CLAMP_OPTIONS = { min: bound, max: bound };
  * Each element limited to [min, max], as PyTorch's clamp(input, min=None, max=None): either bound
  * may be left out (not both), bounds are numbers, NaN stays NaN, and min > max gives max. The
  * gradient passes where min ≤ x ≤ max. `clamp(x, min, max)` or `clamp(x, {min, max})`.
+ *
+ * @example
+ * ```ts
+ * tg.clamp(tg.tensor([-2, 0.5, 3]), 0, 1).toArray(); // → [0, 0.5, 1]
+ * tg.clamp(tg.tensor([-2, 3]), { max: 1 }).toArray(); // → [-2, 1]
+ * ```
  */
 export function clamp(a: TensorLike, min?: number | null | ClampOptions, max?: number | null): Tensor {
   let lo: number | undefined, hi: number | undefined;

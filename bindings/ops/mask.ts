@@ -45,6 +45,11 @@ function select(op: Op, name: string, xs: unknown[], names: string[], i0 = 0, in
  * `input` where `condition` is nonzero (NaN counts as true), else `other`; the three broadcast
  * together, and input or other may be plain numbers. The gradient flows to input and other where
  * each was chosen; the condition gets none.
+ *
+ * @example
+ * ```ts
+ * tg.where(tg.tensor([1, 0]), tg.tensor([1, 2]), -1).toArray(); // → [1, -1]
+ * ```
  */
 export function where(condition: TensorLike, input: TensorLike, other: TensorLike): Tensor {
   return select(Op.WHERE, 'where', [condition, input, other], ['condition', 'input', 'other']);
@@ -53,6 +58,11 @@ export function where(condition: TensorLike, input: TensorLike, other: TensorLik
 /**
  * `input` with `value` (a number or a 0-d tensor) where `mask` is nonzero; mask broadcasts to
  * input's shape. The gradient is zero where filled (and, for a tensor value, the sum there).
+ *
+ * @example
+ * ```ts
+ * tg.maskedFill(tg.tensor([1, 2, 3]), tg.tensor([0, 1, 0]), 0).toArray(); // → [1, 0, 3]
+ * ```
  */
 export function maskedFill(input: TensorLike, mask: TensorLike, value: number | Tensor): Tensor {
   if (typeof value !== 'number' && !(value instanceof Tensor && value.dims.length === 0)) {
@@ -66,7 +76,14 @@ function compare(kind: number, name: string, input: TensorLike, other: TensorLik
   return noGrad(() => select(Op.COMPARE, name, [input, other], ['input', 'other'], kind));
 }
 
-/** 1 where input == other (IEEE: NaN equals nothing), else 0; broadcasts; never requires grad. */
+/**
+ * 1 where input == other (IEEE: NaN equals nothing), else 0; broadcasts; never requires grad.
+ *
+ * @example
+ * ```ts
+ * tg.eq(tg.tensor([1, 2]), 2).toArray(); // → [0, 1]
+ * ```
+ */
 export const eq = (input: TensorLike, other: TensorLike): Tensor => compare(0, 'eq', input, other);
 /** 1 where input != other (so wherever either is NaN), else 0. */
 export const ne = (input: TensorLike, other: TensorLike): Tensor => compare(1, 'ne', input, other);
@@ -92,6 +109,11 @@ function triangle(op: Op, name: string, x: TensorLike, diagonal: number): Tensor
 /**
  * The lower triangle of the matrices in input's last two dims: elements in column j ≤ row i +
  * diagonal are kept, the others are 0 (their gradient too).
+ *
+ * @example
+ * ```ts
+ * tg.tril(tg.ones([2, 2])).toArray(); // → [[1, 0], [1, 1]]
+ * ```
  */
 export const tril = (input: TensorLike, diagonal = 0): Tensor => triangle(Op.TRIL, 'tril', input, diagonal);
 /** The upper triangle: elements in column j ≥ row i + diagonal are kept, the others are 0. */

@@ -5,7 +5,15 @@ import { Tensor, type TensorLike, run, withTensors } from '../tensor';
 
 const MATMUL_OPERANDS = ['input', 'other'];
 
-/** Matrix product with PyTorch's rules for 1-D, 2-D and batched (broadcast) operands. */
+/**
+ * Matrix product with PyTorch's rules for 1-D, 2-D and batched (broadcast) operands.
+ *
+ * @example
+ * ```ts
+ * tg.matmul(tg.tensor([[1, 2]]), tg.tensor([[3], [4]])).toArray(); // → [[11]]
+ * tg.matmul(tg.randn([5, 2, 3]), tg.randn([3, 4])).shape; // → [5, 2, 4]
+ * ```
+ */
 export function matmul(x: TensorLike, y: TensorLike): Tensor {
   return withTensors('matmul', [x, y], ([a, b]) => matmulWith(a, b, false, 'matmul'), MATMUL_OPERANDS);
 }

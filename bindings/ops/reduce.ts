@@ -63,10 +63,42 @@ function reduce(op: Op, name: string, x: TensorLike, dim: number | number[] | un
   return cur;
 }
 
+/**
+ * Sum of every element, or over a dim or dims (kept as size 1 with keepdim).
+ * @example
+ * ```ts
+ * const x = tg.tensor([[1, 2], [3, 4]]);
+ * tg.sum(x).item(); // → 10
+ * tg.sum(x, 1).toArray(); // → [3, 7]
+ * tg.sum(x, 0, true).shape; // → [1, 2]
+ * ```
+ */
 export const sum = (a: TensorLike, dim?: number | number[], keepdim = false): Tensor => reduce(Op.SUM, 'sum', a, dim, keepdim);
+/**
+ * Mean of every element, or over a dim or dims.
+ * @example
+ * ```ts
+ * tg.mean(tg.tensor([[1, 2], [3, 4]])).item(); // → 2.5
+ * ```
+ */
 export const mean = (a: TensorLike, dim?: number | number[], keepdim = false): Tensor => reduce(Op.MEAN, 'mean', a, dim, keepdim);
+/**
+ * Largest element, or the largest over a dim or dims (the values; see argmax for indices).
+ * @example
+ * ```ts
+ * tg.max(tg.tensor([[1, 5], [3, 4]]), 0).toArray(); // → [3, 5]
+ * ```
+ */
 export const max = (a: TensorLike, dim?: number | number[], keepdim = false): Tensor => reduce(Op.MAX, 'max', a, dim, keepdim);
+/** Smallest element, or the smallest over a dim or dims. */
 export const min = (a: TensorLike, dim?: number | number[], keepdim = false): Tensor => reduce(Op.MIN, 'min', a, dim, keepdim);
+/**
+ * log Σ eˣ, computed stably, over every element or a dim or dims.
+ * @example
+ * ```ts
+ * tg.logsumexp(tg.tensor([0, 0])).item(); // → Math.LN2
+ * ```
+ */
 export const logsumexp = (a: TensorLike, dim?: number | number[], keepdim = false): Tensor => reduce(Op.LOGSUMEXP, 'logsumexp', a, dim, keepdim);
 
 function argReduce(isMax: boolean, name: string, x: TensorLike, dim: number | undefined, keepdim: boolean): Tensor {
@@ -89,7 +121,15 @@ function argReduce(isMax: boolean, name: string, x: TensorLike, dim: number | un
   return out;
 }
 
+/**
+ * Index of the largest element (of the flattened tensor without dim), as a float tensor.
+ * @example
+ * ```ts
+ * tg.argmax(tg.tensor([[1, 5], [7, 2]]), 1).toArray(); // → [1, 0]
+ * ```
+ */
 export const argmax = (a: TensorLike, dim?: number, keepdim = false): Tensor => argReduce(true, 'argmax', a, dim, keepdim);
+/** Index of the smallest element, as argmax. */
 export const argmin = (a: TensorLike, dim?: number, keepdim = false): Tensor => argReduce(false, 'argmin', a, dim, keepdim);
 
 export interface VarOptions { correction?: number; keepdim?: boolean; unbiased?: boolean }

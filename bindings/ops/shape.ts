@@ -9,6 +9,13 @@ import {
   withTensors, viaTensor,
 } from '../tensor';
 
+/**
+ * The same values in a new shape; one size may be −1 (inferred). `name` is the op named in messages.
+ * @example
+ * ```ts
+ * tg.reshape(tg.arange(6), [2, -1]).toArray(); // → [[0, 1, 2], [3, 4, 5]]
+ * ```
+ */
 export function reshape(x: TensorLike, shape: number[], name = 'reshape'): Tensor {
   if (!(x instanceof Tensor)) return viaTensor(name, x, (t) => reshape(t, shape, name));
   const a = x;
@@ -27,6 +34,13 @@ export function reshape(x: TensorLike, shape: number[], name = 'reshape'): Tenso
   return run(Op.RESHAPE, name, target, a, null, null);
 }
 
+/**
+ * Merges dims startDim..endDim into one (all by default).
+ * @example
+ * ```ts
+ * tg.flatten(tg.zeros([2, 3, 4]), 1).shape; // → [2, 12]
+ * ```
+ */
 export function flatten(x: TensorLike, startDim = 0, endDim = -1): Tensor {
   if (!(x instanceof Tensor)) return viaTensor('flatten', x, (t) => flatten(t, startDim, endDim));
   const a = x;
@@ -37,6 +51,13 @@ export function flatten(x: TensorLike, startDim = 0, endDim = -1): Tensor {
   return reshape(a, [...a.dims.slice(0, s), prod(a.dims, s, e + 1), ...a.dims.slice(e + 1)], 'flatten');
 }
 
+/**
+ * Removes size-1 dims: every one, or only `dim`.
+ * @example
+ * ```ts
+ * tg.squeeze(tg.zeros([1, 3, 1])).shape; // → [3]
+ * ```
+ */
 export function squeeze(x: TensorLike, dim?: number): Tensor {
   if (!(x instanceof Tensor)) return viaTensor('squeeze', x, (t) => squeeze(t, dim));
   const a = x;
@@ -46,6 +67,13 @@ export function squeeze(x: TensorLike, dim?: number): Tensor {
   return reshape(a, a.dims.filter((d, i) => i !== ax || d !== 1), 'squeeze');
 }
 
+/**
+ * Inserts a size-1 dim at `dim`.
+ * @example
+ * ```ts
+ * tg.unsqueeze(tg.zeros([3]), 0).shape; // → [1, 3]
+ * ```
+ */
 export function unsqueeze(x: TensorLike, dim: number): Tensor {
   if (!(x instanceof Tensor)) return viaTensor('unsqueeze', x, (t) => unsqueeze(t, dim));
   const a = x;
@@ -54,6 +82,13 @@ export function unsqueeze(x: TensorLike, dim: number): Tensor {
   return reshape(a, [...a.dims.slice(0, ax), 1, ...a.dims.slice(ax)], 'unsqueeze');
 }
 
+/**
+ * Reorders the dims (`name` is the op named in messages).
+ * @example
+ * ```ts
+ * tg.permute(tg.zeros([2, 3, 4]), [2, 0, 1]).shape; // → [4, 2, 3]
+ * ```
+ */
 export function permute(x: TensorLike, dims: number[], name = 'permute'): Tensor {
   if (!(x instanceof Tensor)) return viaTensor(name, x, (t) => permute(t, dims, name));
   const a = x;
@@ -69,6 +104,13 @@ export function permute(x: TensorLike, dims: number[], name = 'permute'): Tensor
   return run(Op.PERMUTE, name, perm.map((p) => a.dims[p]), a, null, null, packed);
 }
 
+/**
+ * Swaps dims dim0 and dim1.
+ * @example
+ * ```ts
+ * tg.transpose(tg.tensor([[1, 2, 3]]), 0, 1).toArray(); // → [[1], [2], [3]]
+ * ```
+ */
 export function transpose(x: TensorLike, dim0: number, dim1: number): Tensor {
   if (!(x instanceof Tensor)) return viaTensor('transpose', x, (t) => transpose(t, dim0, dim1));
   const a = x;
@@ -80,6 +122,13 @@ export function transpose(x: TensorLike, dim0: number, dim1: number): Tensor {
   return permute(a, perm, 'transpose');
 }
 
+/**
+ * Repeats size-1 dims (and new leading ones) up to `shape`; −1 keeps a size.
+ * @example
+ * ```ts
+ * tg.expand(tg.tensor([[1], [2]]), [2, 3]).toArray(); // → [[1, 1, 1], [2, 2, 2]]
+ * ```
+ */
 export function expand(x: TensorLike, shape: number[]): Tensor {
   if (!(x instanceof Tensor)) return viaTensor('expand', x, (t) => expand(t, shape));
   const a = x;
@@ -121,6 +170,13 @@ function joinParts(name: string, shape: number[], parts: Tensor[], outer: number
   return out;
 }
 
+/**
+ * Joins tensors along an existing dim.
+ * @example
+ * ```ts
+ * tg.cat([tg.ones([2, 1]), tg.zeros([2, 2])], 1).toArray(); // → [[1, 0, 0], [1, 0, 0]]
+ * ```
+ */
 export function cat(tensors: Tensor[], dim = 0): Tensor {
   return withTensorList(tensors, 'cat', (parts) => catOf(parts, dim));
 }
@@ -140,6 +196,13 @@ function catOf(parts: Tensor[], dim: number): Tensor {
   return joinParts('cat', checkShape(shape, 'cat'), parts, prod(first, 0, ax), shape[ax] * inner, (t) => t.dims[ax] * inner);
 }
 
+/**
+ * Joins same-shape tensors along a new dim.
+ * @example
+ * ```ts
+ * tg.stack([tg.ones([3]), tg.zeros([3])]).shape; // → [2, 3]
+ * ```
+ */
 export function stack(tensors: Tensor[], dim = 0): Tensor {
   return withTensorList(tensors, 'stack', (parts) => stackOf(parts, dim));
 }
@@ -155,6 +218,13 @@ function stackOf(parts: Tensor[], dim: number): Tensor {
   return joinParts('stack', checkShape(shape, 'stack'), parts, prod(first, 0, ax), parts.length * inner, () => inner);
 }
 
+/**
+ * The slice start..start+length−1 of dim `dim`.
+ * @example
+ * ```ts
+ * tg.narrow(tg.arange(5), 0, 1, 3).toArray(); // → [1, 2, 3]
+ * ```
+ */
 export function narrow(x: TensorLike, dim: number, start: number, length: number): Tensor {
   if (!(x instanceof Tensor)) return viaTensor('narrow', x, (t) => narrow(t, dim, start, length));
   const a = x;
@@ -198,6 +268,13 @@ function checkIndices(values: ArrayLike<number>, bound: number, op: string): voi
   }
 }
 
+/**
+ * The entries at `index` (integers) along `dim`, as torch.index_select.
+ * @example
+ * ```ts
+ * tg.indexSelect(tg.tensor([[1, 2], [3, 4], [5, 6]]), 0, [2, 0]).toArray(); // → [[5, 6], [1, 2]]
+ * ```
+ */
 export function indexSelect(x: TensorLike, dim: number, index: Index): Tensor {
   if (!(x instanceof Tensor)) return viaTensor('indexSelect', x, (t) => indexSelect(t, dim, index));
   const a = x;
@@ -216,6 +293,13 @@ export function indexSelect(x: TensorLike, dim: number, index: Index): Tensor {
   }
 }
 
+/**
+ * Along `dim`, the element at each position of `index` (same rank as x), as torch.gather.
+ * @example
+ * ```ts
+ * tg.gather(tg.tensor([[1, 2], [3, 4]]), 1, [[1], [0]]).toArray(); // → [[2], [3]]
+ * ```
+ */
 export function gather(x: TensorLike, dim: number, index: Tensor | NestedArray): Tensor {
   if (!(x instanceof Tensor)) return viaTensor('gather', x, (t) => gather(t, dim, index));
   const a = x;

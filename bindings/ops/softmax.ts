@@ -13,5 +13,19 @@ function softmaxLike(op: Op, name: string, x: TensorLike, dim: number): Tensor {
   return run(op, name, a.dims, a, null, null, prod(a.dims, 0, ax), R, prod(a.dims, ax + 1, a.dims.length));
 }
 
+/**
+ * eˣ / Σ eˣ along `dim`, computed stably.
+ * @example
+ * ```ts
+ * tg.softmax(tg.tensor([[0, 0], [0, Math.log(3)]]), 1).toArray(); // → [[0.5, 0.5], [0.25, 0.75]]
+ * ```
+ */
 export const softmax = (a: TensorLike, dim: number): Tensor => softmaxLike(Op.SOFTMAX, 'softmax', a, dim);
+/**
+ * log(softmax(x)) along `dim`, computed stably.
+ * @example
+ * ```ts
+ * tg.logSoftmax(tg.tensor([0, 0]), 0).toArray(); // → [-Math.LN2, -Math.LN2]
+ * ```
+ */
 export const logSoftmax = (a: TensorLike, dim: number): Tensor => softmaxLike(Op.LOG_SOFTMAX, 'logSoftmax', a, dim);
