@@ -4,6 +4,7 @@ export { build } from './core';
 export { __testing } from './core';
 export { Tensor } from './tensor';
 export { backward, noGrad, detach } from './autograd';
+export type { BackwardOptions } from './autograd';
 export { tensor, zeros, ones, full, arange, rand, randn, manualSeed } from './ops/creation';
 export { add, sub, mul, div, pow, maximum, minimum, neg, abs, exp, log, sqrt, tanh, sigmoid, relu, leakyRelu, gelu } from './ops/elementwise';
 export { sin, cos, square, rsqrt, silu, softplus, clamp, clampMin, clampMax } from './ops/elementwise';

@@ -379,6 +379,11 @@ export function scaledDotProductAttention(query: TensorLike, key: TensorLike, va
  * tensor of shape [...S, numClasses] holding 1 at each index and 0 elsewhere; numClasses -1 means
  * the largest index + 1 (not inside tg.trace, whose replay could not read it again). No gradient.
  * Each index is checked where the kernel reads it, in a replay too.
+ *
+ * @example
+ * ```ts
+ * tg.nn.functional.oneHot([0, 2], 3).toArray(); // → [[1, 0, 0], [0, 0, 1]]
+ * ```
  */
 export function oneHot(tensor: Tensor | NestedArray, numClasses = -1): Tensor {
   if (!(tensor instanceof Tensor)) return viaTensor('oneHot', tensor, (t) => oneHot(t, numClasses));

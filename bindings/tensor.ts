@@ -292,16 +292,26 @@ export class Tensor {
   indexSelect(dim: number, index: Index): Tensor { return indexSelect(this, dim, index); }
   /** Method form of {@link gather}. */
   gather(dim: number, index: Tensor | NestedArray): Tensor { return gather(this, dim, index); }
+  /** Method form of {@link split}. */
   split(splitSizeOrSections: number | number[], dim = 0): Tensor[] { return split(this, splitSizeOrSections, dim); }
+  /** Method form of {@link chunk}. */
   chunk(chunks: number, dim = 0): Tensor[] { return chunk(this, chunks, dim); }
+  /** Method form of {@link unbind}. */
   unbind(dim = 0): Tensor[] { return unbind(this, dim); }
+  /** Method form of {@link clone}. */
   clone(): Tensor { return clone(this); }
   // ── statistics, scans, sorting, sampling ──
+  /** Method form of {@link var}. */
   var(dim?: number | number[], options?: VarOptions): Tensor { return variance(this, dim, options); }
+  /** Method form of {@link std}. */
   std(dim?: number | number[], options?: VarOptions): Tensor { return std(this, dim, options); }
+  /** Method form of {@link cumsum}. */
   cumsum(dim: number): Tensor { return cumsum(this, dim); }
+  /** Method form of {@link sort}. */
   sort(options?: SortOptions): SortResult { return sort(this, options); }
+  /** Method form of {@link topk}. */
   topk(k: number, options?: TopkOptions): SortResult { return topk(this, k, options); }
+  /** Method form of {@link multinomial}. */
   multinomial(numSamples: number, options?: MultinomialOptions): Tensor { return multinomial(this, numSamples, options); }
 }
 

@@ -6,7 +6,7 @@ export {
   Identity, ReLU, Tanh, Sigmoid, GELU, LeakyReLU,
 } from './layers';
 export type {
-  LinearOptions, MLPOptions, Activation, LayerNormOptions, Conv2dOptions, Pool2dOptions, GELUOptions,
+  LinearOptions, MLPOptions, Activation, Pair, LayerNormOptions, Conv2dOptions, Pool2dOptions, GELUOptions,
 } from './layers';
 export { MultiheadAttention, TransformerEncoderLayer, TransformerEncoder } from './transformer';
 export type {

@@ -9,7 +9,8 @@ import { flagsOf } from '../core';
 import { fmt, show, checkBytes, readOptions, checkInt, checkPair, checkNumber, pairAtLeast, numberIn, oneOf, bool, type Check } from '../shape';
 import { Module, uniformParameter, normalParameter, constantParameter, makeAll, pyBool, pyFloat } from './module';
 
-type Pair = number | [number, number];
+/** A size given once for both spatial dims, or as [height, width]. */
+export type Pair = number | [number, number];
 
 function positiveInt(v: unknown, what: string, op: string): number {
   if (typeof v !== 'number' || !Number.isInteger(v) || v < 1) throw new Error(`${op}: ${what} must be a positive integer, got ${show(v)}`);

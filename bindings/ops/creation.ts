@@ -186,7 +186,15 @@ export function manualSeed(seed: number): void {
 /** f32 holds every integer up to 2²⁴ exactly. */
 const EXACT = 2 ** 24;
 
-/** Integers in [low, high) (floats holding them; |low|, |high| ≤ 2²⁴) from the seeded generator. */
+/**
+ * Integers in [low, high) (floats holding them; |low|, |high| ≤ 2²⁴) from the seeded generator.
+ *
+ * @example
+ * ```ts
+ * tg.randint(3, [100]).max().item() < 3; // → true
+ * tg.randint(-5, 5, [2, 3]).shape; // → [2, 3]
+ * ```
+ */
 export function randint(high: number, shape: number[]): Tensor;
 export function randint(low: number, high: number, shape: number[]): Tensor;
 export function randint(...args: unknown[]): Tensor {
@@ -199,7 +207,14 @@ export function randint(...args: unknown[]): Tensor {
   return filled('randint', [shape], (t) => issue(Cmd.RANDINT, -1, t.id, -1, 0, 0, 0, 0, 0, low as number, high as number));
 }
 
-/** A random permutation of 0..n-1 (n ≤ 2²⁴, floats holding integers) from the seeded generator. */
+/**
+ * A random permutation of 0..n-1 (n ≤ 2²⁴, floats holding integers) from the seeded generator.
+ *
+ * @example
+ * ```ts
+ * tg.randperm(4).sort().values.toArray(); // → [0, 1, 2, 3]
+ * ```
+ */
 export function randperm(n: number): Tensor {
   checkInt(n, 'n', 'randperm', 0, EXACT);
   return filled('randperm', [[n]], (t) => issue(Cmd.RANDINT, -1, t.id, -1, 1));

@@ -5,6 +5,10 @@ import { Cmd } from '../opcodes';
 import { fmt, readOptions, checkInt, bool } from '../shape';
 import { Tensor, type TensorLike, live, newTensor, fail, viaTensor } from '../tensor';
 
+/**
+ * Options of {@link multinomial}.
+ * @property replacement - draw with replacement (default false: each category at most once)
+ */
 export interface MultinomialOptions { replacement?: boolean }
 const MULTINOMIAL_OPTIONS = { replacement: bool };
 
@@ -13,6 +17,13 @@ const MULTINOMIAL_OPTIONS = { replacement: bool };
  * the weights of `input`, a row of weights or a 2-D batch of rows; without replacement (the
  * default) each category is drawn at most once. Weights must be finite and non-negative, with a
  * positive sum per row (checked where they are read, so also in a trace's replay).
+ *
+ * @example
+ * ```ts
+ * tg.manualSeed(0);
+ * tg.multinomial(tg.tensor([0, 1, 0]), 1).toArray(); // → [1]
+ * tg.multinomial(tg.tensor([1, 1, 1]), 3).sort().values.toArray(); // → [0, 1, 2]
+ * ```
  */
 export function multinomial(input: TensorLike, numSamples: number, options?: MultinomialOptions): Tensor {
   const o = readOptions(options, MULTINOMIAL_OPTIONS, 'multinomial');

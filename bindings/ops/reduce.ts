@@ -132,6 +132,12 @@ export const argmax = (a: TensorLike, dim?: number, keepdim = false): Tensor => 
 /** Index of the smallest element, as argmax. */
 export const argmin = (a: TensorLike, dim?: number, keepdim = false): Tensor => argReduce(false, 'argmin', a, dim, keepdim);
 
+/**
+ * Options of {@link var} and {@link std}.
+ * @property correction - subtracted from the count in the divisor (default 1, Bessel's correction)
+ * @property keepdim - keep reduced dims as size 1 (default false)
+ * @property unbiased - false for correction 0, as PyTorch's older argument (not with correction)
+ */
 export interface VarOptions { correction?: number; keepdim?: boolean; unbiased?: boolean }
 const VAR_OPTIONS = { correction: numberIn(0), keepdim: bool, unbiased: bool };
 
@@ -145,13 +151,33 @@ function variance(op: Op, name: string, x: TensorLike, dim: number | number[] | 
  * Variance over `dim` (a dim, a list, or every element): Σ (x − mean)² / max(0, N − correction),
  * PyTorch ≥ 2.0's `correction` (1 by default: Bessel's); `unbiased: false` is correction 0.
  * N ≤ correction gives Infinity or NaN, as in PyTorch.
+ *
+ * @example
+ * ```ts
+ * tg.var(tg.tensor([1, 2, 3, 4])).item(); // → 5 / 3
+ * tg.var(tg.tensor([1, 2, 3, 4]), 0, { correction: 0 }).item(); // → 1.25
+ * ```
  */
 export const variance_ = (a: TensorLike, dim?: number | number[], options?: VarOptions): Tensor => variance(Op.VAR, 'var', a, dim, options);
-/** Standard deviation: the square root of var (same arguments); its gradient is 0 where it is 0. */
+/**
+ * Standard deviation: the square root of var (same arguments); its gradient is 0 where it is 0.
+ *
+ * @example
+ * ```ts
+ * tg.std(tg.tensor([2, 4])).item(); // → Math.SQRT2
+ * ```
+ */
 export const std = (a: TensorLike, dim?: number | number[], options?: VarOptions): Tensor => variance(Op.STD, 'std', a, dim, options);
 export { variance_ as var };
 
-/** Running sum along `dim`: out[..., i, ...] = Σ_{k ≤ i} x[..., k, ...] (accumulated in f64). */
+/**
+ * Running sum along `dim`: out[..., i, ...] = Σ_{k ≤ i} x[..., k, ...] (accumulated in f64).
+ *
+ * @example
+ * ```ts
+ * tg.cumsum(tg.tensor([1, 2, 3]), 0).toArray(); // → [1, 3, 6]
+ * ```
+ */
 export function cumsum(x: TensorLike, dim: number): Tensor {
   if (!(x instanceof Tensor)) return viaTensor('cumsum', x, (t) => cumsum(t, dim));
   live(x, 'cumsum');

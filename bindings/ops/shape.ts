@@ -362,6 +362,12 @@ const evenSizes = (n: number, size: number, name: string): number[] =>
 /**
  * Splits along `dim` into pieces of splitSizeOrSections elements (the last one smaller), or of the
  * listed sizes, which must add up to the dim's size. The pieces are copies in the graph (see above).
+ *
+ * @example
+ * ```ts
+ * tg.split(tg.arange(5), 2).map((t) => t.toArray()); // → [[0, 1], [2, 3], [4]]
+ * tg.split(tg.arange(5), [1, 4]).map((t) => t.shape); // → [[1], [4]]
+ * ```
  */
 export function split(x: TensorLike, splitSizeOrSections: number | number[], dim = 0): Tensor[] {
   if (!(x instanceof Tensor)) return viaTensor('split', x, (t) => split(t, splitSizeOrSections, dim));
@@ -377,7 +383,14 @@ export function split(x: TensorLike, splitSizeOrSections: number | number[], dim
   return pieces(x, 'split', ax, size === 0 ? [0] : evenSizes(n, size, 'split'));
 }
 
-/** Splits along `dim` into `chunks` pieces of ceil(n / chunks) (fewer pieces when they run out), as PyTorch. */
+/**
+ * Splits along `dim` into `chunks` pieces of ceil(n / chunks) (fewer pieces when they run out), as PyTorch.
+ *
+ * @example
+ * ```ts
+ * tg.chunk(tg.arange(6), 3).map((t) => t.toArray()); // → [[0, 1], [2, 3], [4, 5]]
+ * ```
+ */
 export function chunk(x: TensorLike, chunks: number, dim = 0): Tensor[] {
   if (!(x instanceof Tensor)) return viaTensor('chunk', x, (t) => chunk(t, chunks, dim));
   const ax = splitAxis(x, dim, 'chunk'), n = x.dims[ax];
@@ -386,14 +399,30 @@ export function chunk(x: TensorLike, chunks: number, dim = 0): Tensor[] {
   return pieces(x, 'chunk', ax, size === 0 ? pieceSizes(chunks, () => 0, 'chunk') : evenSizes(n, size, 'chunk'));
 }
 
-/** The slices along `dim`, each without that dim (copies in the graph). */
+/**
+ * The slices along `dim`, each without that dim (copies in the graph).
+ *
+ * @example
+ * ```ts
+ * tg.unbind(tg.tensor([[1, 2], [3, 4]]), 1).map((t) => t.toArray()); // → [[1, 3], [2, 4]]
+ * ```
+ */
 export function unbind(x: TensorLike, dim = 0): Tensor[] {
   if (!(x instanceof Tensor)) return viaTensor('unbind', x, (t) => unbind(t, dim));
   const ax = splitAxis(x, dim, 'unbind');
   return pieces(x, 'unbind', ax, pieceSizes(x.dims[ax], () => 1, 'unbind'), true);
 }
 
-/** A copy that stays in the graph: the gradient passes through to x. */
+/**
+ * A copy that stays in the graph: the gradient passes through to x.
+ *
+ * @example
+ * ```ts
+ * const x = tg.ones([2], { requiresGrad: true });
+ * tg.clone(x).sum().backward();
+ * x.grad!.toArray(); // → [1, 1]
+ * ```
+ */
 export function clone(x: TensorLike): Tensor {
   if (!(x instanceof Tensor)) return viaTensor('clone', x, (t) => clone(t));
   live(x, 'clone');

@@ -8,7 +8,19 @@ import { Tensor, type TensorLike, live, newTensor, run, viaTensor } from '../ten
 /** PyTorch's namedtuple (values, indices): an array of the two with those names too. */
 export type SortResult = [Tensor, Tensor] & { values: Tensor; indices: Tensor };
 
+/**
+ * Options of {@link sort}.
+ * @property dim - the dim sorted (default -1)
+ * @property descending - largest first (default false)
+ * @property stable - accepted for PyTorch's signature; the sort is always stable
+ */
 export interface SortOptions { dim?: number; descending?: boolean; stable?: boolean }
+/**
+ * Options of {@link topk}.
+ * @property dim - the dim searched (default -1)
+ * @property largest - the k largest, or with false the k smallest (default true)
+ * @property sorted - accepted for PyTorch's signature; the results are always in order
+ */
 export interface TopkOptions { dim?: number; largest?: boolean; sorted?: boolean }
 const SORT_OPTIONS = { dim: intAtLeast(-INT_MAX), descending: bool, stable: bool };
 const TOPK_OPTIONS = { dim: intAtLeast(-INT_MAX), largest: bool, sorted: bool };
@@ -38,6 +50,13 @@ function firstK(op: Op, name: string, x: TensorLike, k: number | undefined, dim:
 /**
  * Sorts along `dim` (default -1), ascending unless `descending`; NaN sorts as the largest value,
  * and equal values keep their order (the sort is always stable).
+ *
+ * @example
+ * ```ts
+ * const { values, indices } = tg.sort(tg.tensor([3, 1, 2]));
+ * values.toArray(); // → [1, 2, 3]
+ * indices.toArray(); // → [1, 2, 0]
+ * ```
  */
 export function sort(x: TensorLike, options?: SortOptions): SortResult {
   const o = readOptions(options, SORT_OPTIONS, 'sort');
@@ -47,6 +66,13 @@ export function sort(x: TensorLike, options?: SortOptions): SortResult {
 /**
  * The k largest (or, with largest: false, smallest) values along `dim` (default -1) and their
  * indices, in order (also with sorted: false); NaN counts as the largest value.
+ *
+ * @example
+ * ```ts
+ * const [values, indices] = tg.topk(tg.tensor([3, 1, 2]), 2);
+ * values.toArray(); // → [3, 2]
+ * indices.toArray(); // → [0, 2]
+ * ```
  */
 export function topk(x: TensorLike, k: number, options?: TopkOptions): SortResult {
   const o = readOptions(options, TOPK_OPTIONS, 'topk');
