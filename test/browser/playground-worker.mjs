@@ -92,9 +92,13 @@ export async function measurePlayground(context, url, ms = 5000) {
   }
 }
 
-// One frame at 60 Hz. The old page trained on its main thread in 12 ms slices per frame, so its
-// longest task took 20-22 ms of CPU time; drawing a snapshot takes under 10.
-const MAX_TASK_CPU_MS = 1000 / 60;
+// The old page trained on its main thread in 12 ms slices per frame: busy 61% of the time, its
+// longest task 20-22 ms of CPU. With the worker the main thread only draws: its longest task takes
+// 7-10 ms of CPU (now and then 19: a GC, or the trace itself), and it is busy 17-31% of the time,
+// depending on how many frames the machine draws. So the test asks for no long task (50 ms of
+// CPU, the browsers' long-task threshold) and a main thread idle at least half the time.
+const MAX_TASK_CPU_MS = 50;
+const MAX_BUSY = 0.5;
 
 /** Train, change a setting while training, Stop, a diverging run (stops by itself), and a bad setting (its error shows in the page). */
 async function checkControls(context, url) {
@@ -155,7 +159,8 @@ export async function testPlaygroundWorker(context, dir, log = console.log) {
     log(`playground main thread over 5 s of training: longest task ${r.longestTaskMs.toFixed(1)} ms wall, ${r.longestTaskCpuMs.toFixed(1)} ms CPU ` +
       `(busy ${(100 * r.busy).toFixed(0)}%), longest frame ${r.longestFrameMs.toFixed(1)} ms, ${r.frames} frames; ` +
       `step ${r.before.step} → ${r.after.step}, loss ${r.before.loss.toPrecision(3)} → ${r.after.loss.toPrecision(3)}`);
-    if (!(r.longestTaskCpuMs < MAX_TASK_CPU_MS)) throw new Error(`playground: a main-thread task ran ${r.longestTaskCpuMs.toFixed(1)} ms of CPU while training (≥ ${MAX_TASK_CPU_MS.toFixed(1)} ms)`);
+    if (!(r.longestTaskCpuMs < MAX_TASK_CPU_MS)) throw new Error(`playground: a main-thread task ran ${r.longestTaskCpuMs.toFixed(1)} ms of CPU while training (≥ ${MAX_TASK_CPU_MS} ms)`);
+    if (!(r.busy < MAX_BUSY)) throw new Error(`playground: the main thread was busy ${(100 * r.busy).toFixed(0)}% of the time while training (≥ ${100 * MAX_BUSY}%): is training back on it?`);
     if (!(r.after.step > r.before.step && r.after.loss < r.before.loss / 2)) throw new Error(`playground: training did not progress (step ${r.before.step} → ${r.after.step}, loss ${r.before.loss} → ${r.after.loss})`);
     return { controls, mainThread: r };
   } finally {

@@ -34,6 +34,12 @@ const CHROMIUM_ARGS = [
   '--disable-component-update', '--disable-sync', '--no-first-run',
 ];
 const REL_TOL = 1e-5;
+/**
+ * An absolute allowance besides REL_TOL: Chromium runs the relaxed-SIMD build (fused multiply-adds)
+ * and Node 20 the SIMD one, so losses drift apart by a few float32 ulps a step, which is a large
+ * relative difference once a loss is near 0 (the worker example ends at 0.04).
+ */
+const ABS_TOL = 1e-6;
 const PLAYGROUND_LOSS = 0.05;
 const PAGE_TIMEOUT = 60_000;
 
@@ -124,7 +130,10 @@ async function runPage(context, url) {
 function compare(name, node, browser) {
   if (browser.losses.length !== node.losses.length) throw new Error(`${name}: ${browser.losses.length} losses, Node has ${node.losses.length}`);
   const worst = Math.max(...node.losses.map((l, i) => relDiff(l, browser.losses[i])));
-  if (!(worst <= REL_TOL)) throw new Error(`${name}: losses differ from Node's by ${worst.toExponential(2)} relative (> ${REL_TOL})`);
+  const off = node.losses.findIndex((l, i) => !(Math.abs(l - browser.losses[i]) <= REL_TOL * Math.max(Math.abs(l), Math.abs(browser.losses[i])) + ABS_TOL));
+  if (off >= 0) {
+    throw new Error(`${name}: losses differ from Node's beyond ${REL_TOL} relative + ${ABS_TOL} absolute, first at step ${off + 1}: ${browser.losses[off]} vs ${node.losses[off]}`);
+  }
   if (browser.build !== 'relaxed-simd') throw new Error(`${name}: Chromium loaded the '${browser.build}' build, expected 'relaxed-simd'`);
   return worst;
 }
@@ -256,7 +265,7 @@ async function main() {
 
     mkdirSync(ARTIFACTS, { recursive: true });
     writeFileSync(join(ARTIFACTS, 'browser-results.json'), JSON.stringify({ node: { version: process.version, ...node }, chromium: results, maxRelDiff: worst, playground }, null, 2) + '\n');
-    log(`ok: Chromium loaded '${first.build}', Node '${node.build}'; losses agree within ${REL_TOL} relative with Vite (build and dev), esbuild and webpack 5`);
+    log(`ok: Chromium loaded '${first.build}', Node '${node.build}'; losses agree within ${REL_TOL} relative (+ ${ABS_TOL} absolute) with Vite (build and dev), esbuild and webpack 5`);
   } finally {
     for (const close of closers.reverse()) await close().catch(() => {});
     rmSync(work, { recursive: true, force: true });
