@@ -5,11 +5,11 @@
 // Masks are float and additive, as PyTorch's float masks: 0 keeps a position, −Infinity drops it
 // (tapegrad has no bool tensors; make one from a 0/1 mask with tg.where(mask, 0, -Infinity)).
 import { Tensor } from '../tensor';
-import { matmul } from '../ops/matmul';
+import { matmul, matmulWith } from '../ops/matmul';
 import { add, mul, relu, gelu } from '../ops/elementwise';
 import { mean } from '../ops/reduce';
 import { softmax } from '../ops/softmax';
-import { narrow, permute, reshape, transpose } from '../ops/shape';
+import { narrow, permute, reshape } from '../ops/shape';
 import { linear, dropout, scaledDotProductAttention } from '../nnfunctional';
 import { tidy } from '../memory';
 import { tensor, zeros } from '../ops/creation';
@@ -201,7 +201,7 @@ function causalMask(L: number, S: number): Tensor {
  * them, scaledDotProductAttention computes the same in one fused op that never stores them.
  */
 function attendWithWeights(q: Tensor, k: Tensor, v: Tensor, mask: Tensor | null, dropoutP: number): [Tensor, Tensor] {
-  let scores = mul(matmul(q, transpose(k, -2, -1)), 1 / Math.sqrt(q.shape[3]));
+  let scores = mul(matmulWith(q, k, true, 'matmul'), 1 / Math.sqrt(q.shape[3])); // q · kᵀ, k read in place
   if (mask) scores = add(scores, mask);
   let p = softmax(scores, -1);
   if (dropoutP > 0) p = dropout(p, dropoutP, true);

@@ -19,13 +19,15 @@ export function matmul(x: TensorLike, y: TensorLike): Tensor {
 }
 
 /**
- * a · b, or a · bᵀ for a 2-D b when `transposeB` (nn.linear's weight is [out, in]): the kernel
- * reads b through strides, so no transposed copy is made. A `bias` of N values (the caller checks
- * its shape) is added to every output row inside the same op.
+ * a · b, or a · bᵀ (b's last two dims swapped) when `transposeB`: nn.linear's weight [out, in],
+ * or the keys in q · kᵀ. The kernel reads b through strides, batched too, so no transposed copy
+ * is made. A `bias` of N values (the caller checks its shape) is added to every output row inside
+ * the same op.
  */
 export function matmulWith(a: Tensor, y: Tensor, transposeB: boolean, name: string, bias: Tensor | null = null): Tensor {
   const b = y;
-  const sa = a.dims, sb = transposeB ? [b.dims[1], b.dims[0]] : b.dims;
+  const r = b.dims.length;
+  const sa = a.dims, sb = transposeB && r >= 2 ? [...b.dims.slice(0, r - 2), b.dims[r - 1], b.dims[r - 2]] : b.dims;
   if (sa.length === 0 || sb.length === 0) {
     throw new Error(`${name}: both operands need at least 1 dim, got shapes ${fmt(sa)} and ${fmt(sb)}`);
   }
