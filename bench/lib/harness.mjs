@@ -22,8 +22,12 @@ export async function timeOnce(fn) {
  * `inner` is chosen so a sample lasts at least `minSampleMs` (for microsecond-scale work).
  * Returns per-call milliseconds: { median, min, max, samples, inner }.
  */
-/** Minimum warm-up time before timing (bounded by maxMs / 5). */
-const WARM_MS = 300;
+/**
+ * Minimum warm-up time before timing (bounded by maxMs / 5). A second, not less: tapegrad's
+ * kernels need ~0.5 s to reach steady speed (V8's wasm tiering), and with 300 ms of warm-up the
+ * medians of whole runs came out bimodal (64² matmul at 24 or 41 GFLOP/s from run to run).
+ */
+const WARM_MS = 1000;
 
 export async function measure(fn, { warmup = 1, reps = 5, minReps = 3, maxMs = 2000, minSampleMs = 0 } = {}) {
   let last = 0;
