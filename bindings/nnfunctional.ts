@@ -185,7 +185,7 @@ function classLoss(op: Op, name: string, input: TensorLike, labels: Index, code:
 function classLossOf(op: Op, name: string, x: Tensor, labels: Index, code: number, smoothing: number): Tensor {
   if (x.dims.length !== 2) throw new Error(`${name}: input must be 2-D [N, C] (a batch of class scores), got shape ${fmt(x.dims)}`);
   const [N, C] = x.dims;
-  const { t, owned } = indexTensor(labels, C, name);
+  const { t, owned } = indexTensor(labels, C, name, 'label');
   try {
     if (t.dims.length !== 1 || t.dims[0] !== N) throw new Error(`${name}: labels of shape ${fmt(t.dims)} do not match input of shape ${fmt(x.dims)} (expected [${N}])`);
     return run(op, name, code === 0 ? [N] : [], x, null, t, code, N, C, 0, 0, 0, smoothing);

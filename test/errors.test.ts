@@ -749,3 +749,21 @@ describe('found by the sentinel harness', () => {
     expectEngineIntact();
   });
 });
+
+describe('labels are called labels, whichever path checks them', () => {
+  it('plain arrays (checked in JS) and tensors (checked by the kernel) give the same words', () => {
+    const logits = tg.tensor([[1, 2, 3], [3, 2, 1]]);
+    const message = (labels: number[] | InstanceType<typeof tg.Tensor>) => {
+      try {
+        tg.nn.functional.crossEntropy(logits, labels);
+      } catch (e) {
+        return (e as Error).message;
+      }
+      return 'no error';
+    };
+    expect(message([0, 3])).toBe('crossEntropy: label 3 at position 1 is out of range [0, 3)');
+    expect(message(tg.tensor([0, 3]))).toBe('crossEntropy: label 3 at position 1 is out of range [0, 3)');
+    expect(message([0.5, 1])).toBe('crossEntropy: label 0.5 at position 0 is not an integer');
+    expect(message(tg.tensor([0.5, 1]))).toBe('crossEntropy: label 0.5 at position 0 is not an integer');
+  });
+});

@@ -250,21 +250,22 @@ export function narrow(x: TensorLike, dim: number, start: number, length: number
  * here, where they are, before they are copied into the arena; a tensor's values (and nested
  * arrays, once flattened) are checked by the kernel that reads them, which it does anyway.
  */
-export function indexTensor(index: unknown, bound: number, op: string): { t: Tensor; owned: boolean } {
+export function indexTensor(index: unknown, bound: number, op: string, what = 'index'): { t: Tensor; owned: boolean } {
   if (index instanceof Int32Array || (Array.isArray(index) && (index.length === 0 || typeof index[0] === 'number'))) {
-    checkIndices(index as ArrayLike<number>, bound, op);
+    checkIndices(index as ArrayLike<number>, bound, op, what);
     return { t: tensor(index instanceof Int32Array ? Float32Array.from(index) : (index as number[]), undefined, op), owned: true };
   }
   if (Array.isArray(index)) return { t: tensor(index as NestedArray, undefined, op), owned: true }; // nested (gather)
-  if (!(index instanceof Tensor)) throw new Error(`${op}: index must be a Tensor, number[] or Int32Array, got ${show(index)}`);
+  if (!(index instanceof Tensor)) throw new Error(`${op}: ${what === 'index' ? 'index' : `${what}s`} must be a Tensor, number[] or Int32Array, got ${show(index)}`);
   return { t: asTensor(index, op), owned: false };
 }
 
-function checkIndices(values: ArrayLike<number>, bound: number, op: string): void {
+/** `what` names a value in messages: 'index', or 'label' for the losses (as their kernels say). */
+function checkIndices(values: ArrayLike<number>, bound: number, op: string, what: string): void {
   for (let i = 0; i < values.length; i++) {
     const v = values[i];
-    if (!Number.isInteger(v)) throw new Error(`${op}: index ${show(v)} at position ${i} is not an integer`);
-    if (v < 0 || v >= bound) throw new Error(`${op}: index ${v} at position ${i} is out of range [0, ${bound})`);
+    if (!Number.isInteger(v)) throw new Error(`${op}: ${what} ${show(v)} at position ${i} is not an integer`);
+    if (v < 0 || v >= bound) throw new Error(`${op}: ${what} ${v} at position ${i} is out of range [0, ${bound})`);
   }
 }
 
