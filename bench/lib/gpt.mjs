@@ -25,7 +25,7 @@ export function defineGpt(tg) {
       const [B, T, C] = x.shape;
       const H = this.heads, D = C / H;
       const qkv = this.qkv.forward(x); // [B, T, 3C]
-      const [q, k, v] = [0, 1, 2].map((i) => qkv.narrow(2, i * C, C).view([B, T, H, D]).transpose(1, 2)); // [B, H, T, D]
+      const [q, k, v] = qkv.split(C, 2).map((t) => t.view([B, T, H, D]).transpose(1, 2)); // [B, H, T, D]
       const y = nn.functional.scaledDotProductAttention(q, k, v, { isCausal: true }); // [B, H, T, D]
       return this.proj.forward(y.transpose(1, 2).reshape([B, T, C]));
     }

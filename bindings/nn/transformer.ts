@@ -9,10 +9,11 @@ import { matmul, matmulWith } from '../ops/matmul';
 import { add, mul, relu, gelu } from '../ops/elementwise';
 import { mean } from '../ops/reduce';
 import { softmax } from '../ops/softmax';
-import { narrow, permute, reshape } from '../ops/shape';
+import { narrow, permute, reshape, split } from '../ops/shape';
 import { linear, dropout, scaledDotProductAttention } from '../nnfunctional';
 import { tidy } from '../memory';
-import { tensor, zeros } from '../ops/creation';
+import { full, zeros } from '../ops/creation';
+import { triu } from '../ops/mask';
 import { fmt, show, readOptions, checkInt, checkBytes, numberIn, oneOf, bool } from '../shape';
 import { Module, uniformParameter, constantParameter, makeAll, copyAll } from './module';
 import { Linear, LayerNorm, Dropout } from './layers';
@@ -151,7 +152,7 @@ export class MultiheadAttention extends Module {
       let q: Tensor, k: Tensor, v: Tensor;
       if (query === key && key === value) { // self-attention: one product for q, k and v
         const qkv = linear(query, w, b);
-        [q, k, v] = [0, 1, 2].map((i) => narrow(qkv, -1, i * E, E));
+        [q, k, v] = split(qkv, E, -1);
       } else {
         [q, k, v] = [project(query, 0), project(key, 1), project(value, 2)];
       }
@@ -188,12 +189,8 @@ function attentionMask(attnMask: Tensor | undefined, keyPadding: Tensor | undefi
   return mask;
 }
 
-/** The additive top-left causal mask [L, S]: 0 where key j ≤ query i, −Infinity elsewhere. */
-function causalMask(L: number, S: number): Tensor {
-  const values = new Float32Array(L * S);
-  for (let i = 0; i < L; i++) values.fill(-Infinity, i * S + Math.min(i + 1, S), (i + 1) * S);
-  return tensor(values, { shape: [L, S] });
-}
+/** The additive top-left causal mask [L, S]: 0 where key j ≤ query i, −Infinity above the diagonal. */
+const causalMask = (L: number, S: number): Tensor => triu(full([L, S], -Infinity), 1);
 
 /**
  * softmax(q kᵀ / √d + mask) v over [N, H, L, d] heads, and the attention probabilities (after
