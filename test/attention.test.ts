@@ -4,7 +4,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { readFileSync } from 'node:fs';
 import * as tg from '../dist/index.js';
-import { expectClose } from './helpers';
+import { expectClose, failEachAllocation } from './helpers';
 
 const F = tg.nn.functional;
 type Json = { shape: number[]; data: (number | string)[] };
@@ -181,25 +181,8 @@ describe('scaledDotProductAttention', () => {
     const v = tg.randn([1, 40, 3], { requiresGrad: true }), mask = tg.randn([1500, 40]);
     const values = (): number[][] => [q, k, v, mask].map((t) => Array.from(t.data()));
     const before = values();
-    let failures = 0;
-    for (let n = 1; n < 50; n++) {
-      const mem = tg.memory();
-      tg.__testing.failAllocAfter(n);
-      let out: tg.Tensor;
-      try {
-        out = F.scaledDotProductAttention(q, k, v, { attnMask: mask, dropoutP: 0.1 });
-      } catch (err) {
-        expect(err).toBeInstanceOf(RangeError);
-        expect(tg.memory().tensors).toBe(mem.tensors);
-        expect(values()).toEqual(before);
-        failures++;
-        continue;
-      } finally {
-        tg.__testing.failAllocAfter(0);
-      }
-      out.dispose();
-      break;
-    }
+    const failures = failEachAllocation(tg, () => F.scaledDotProductAttention(q, k, v, { attnMask: mask, dropoutP: 0.1 }).dispose(),
+      () => expect(values()).toEqual(before));
     expect(failures).toBeGreaterThan(1); // the output, the stats, the scratch (and the tape)
     let backwardFailures = 0;
     for (let n = 1; n < 50; n++) {

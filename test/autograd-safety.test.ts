@@ -5,6 +5,7 @@
 // before the call).
 import { describe, expect, it } from 'vitest';
 import * as tg from '../dist/index.js';
+import { failEachAllocation } from './helpers';
 
 const { nn, optim } = tg;
 const F = nn.functional;
@@ -254,24 +255,10 @@ describe('optimizers under exhaustion', () => {
       () => new optim.Adam([w, b], { lr: 0.1 }),
       () => { const o = new optim.SGD([w, b], { lr: 0.1, momentum: 0.9 }); try { o.step(); } catch (err) { o.dispose(); throw err; } return o; },
     ]) {
-      let failures = 0;
-      for (let n = 1; n < 50; n++) {
-        tg.__testing.failAllocAfter(n);
-        let opt: tg.optim.Optimizer | null = null;
-        try {
-          opt = make();
-        } catch (err) {
-          expect(err).toBeInstanceOf(RangeError);
-          expect(tg.memory().tensors).toBe(m0); // no state tensor left behind
-          expect(values()).toEqual(before);
-          failures++;
-          continue;
-        } finally {
-          tg.__testing.failAllocAfter(0);
-        }
-        opt.dispose();
-        break;
-      }
+      const failures = failEachAllocation(tg, () => make().dispose(), () => {
+        expect(tg.memory().tensors).toBe(m0); // no state tensor left behind
+        expect(values()).toEqual(before);
+      });
       expect(failures).toBeGreaterThan(0);
     }
     tg.dispose([w, b]);

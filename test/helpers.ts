@@ -1,4 +1,5 @@
 // Shared assertions for tapegrad's tests.
+import { expect } from 'vitest';
 
 /** Row-major multi-index of flat index `i` in `shape`, e.g. [1,0,2]. */
 export function unravel(i: number, shape: readonly number[]): number[] {
@@ -87,4 +88,33 @@ export function safetensorsFile(headerText: string, data: Uint8Array, pad: boole
   out.set(json, 8);
   out.set(data, 8 + json.length);
   return out;
+}
+
+/**
+ * Runs `attempt` with the n-th next allocation failing, for n = 1, 2, … until a run completes.
+ * Each failed run must throw a RangeError and leave `memory().tensors` as it was; `onFailure`
+ * checks the rest (values, messages). Returns how many runs failed.
+ */
+export function failEachAllocation(
+  engine: { memory(): { tensors: number }; __testing: { failAllocAfter(n: number): void } },
+  attempt: () => void,
+  onFailure: (err: unknown) => void = () => {},
+  limit = 50,
+): number {
+  for (let n = 1, failures = 0; n < limit; n++) {
+    const tensors = engine.memory().tensors;
+    engine.__testing.failAllocAfter(n);
+    try {
+      attempt();
+      return failures;
+    } catch (err) {
+      expect(err).toBeInstanceOf(RangeError);
+      expect(engine.memory().tensors).toBe(tensors);
+      onFailure(err);
+      failures++;
+    } finally {
+      engine.__testing.failAllocAfter(0);
+    }
+  }
+  throw new Error(`failEachAllocation: the attempt still failed with its ${limit}th allocation failing`);
 }

@@ -6,6 +6,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import * as tg from '../dist/index.js';
+import { failEachAllocation } from './helpers';
 
 const NaN_ = Number.NaN, inf = Infinity;
 const arr = (t: tg.Tensor): number[] => Array.from(t.data());
@@ -315,25 +316,13 @@ describe('running out of memory', () => {
     const c = tg.tensor([1, 0, 2, 0], { requiresGrad: true }); // a condition read detached: one more copy
     const x = tg.randn([2, 3, 4], { requiresGrad: true }), y = tg.randn([2, 1, 4], { requiresGrad: true });
     for (const call of [() => tg.where(c, x, y), () => x.maskedFill([[1], [0], [1]], -Infinity), () => tg.lt([[0.5]], x)]) {
-      let failures = 0;
-      for (let n = 1; n < 50; n++) {
+      const failures = failEachAllocation(tg, () => {
         const before = tg.memory().tensors;
-        tg.__testing.failAllocAfter(n);
-        try {
-          const out = call();
-          tg.__testing.failAllocAfter(0);
-          expect(out.shape).toEqual([2, 3, 4]);
-          out.dispose();
-          expect(tg.memory().tensors).toBe(before); // and nothing behind on success either
-          break;
-        } catch (err) {
-          expect(err).toBeInstanceOf(RangeError);
-          expect(tg.memory().tensors).toBe(before);
-          failures++;
-        } finally {
-          tg.__testing.failAllocAfter(0);
-        }
-      }
+        const out = call();
+        expect(out.shape).toEqual([2, 3, 4]);
+        out.dispose();
+        expect(tg.memory().tensors).toBe(before); // and nothing behind on success either
+      });
       expect(failures).toBeGreaterThan(0);
     }
     tg.dispose([c, x, y]);

@@ -66,18 +66,27 @@ export async function traceMainThread(page, ms) {
 
 const PAGE_TIMEOUT = 60_000;
 
-/** Opens the playground at `url`, starts training and traces the main thread for `ms` ms. */
-export async function measurePlayground(context, url, ms = 5000) {
+/**
+ * Opens the playground at `url` set up as both browser checks train it (spirals, Adam, lr 0.03);
+ * `errors` collects the page's errors and console errors.
+ */
+export async function openPlayground(context, url) {
   const page = await context.newPage();
   const errors = [];
   page.on('pageerror', (e) => errors.push(String(e)));
   page.on('console', (m) => m.type() === 'error' && errors.push(m.text()));
+  await page.setViewportSize({ width: 820, height: 740 });
+  await page.goto(url);
+  await page.selectOption('#dataset', 'spirals');
+  await page.selectOption('#optimizer', 'adam');
+  await page.selectOption('#lr', '0.03');
+  return { page, errors };
+}
+
+/** Opens the playground at `url`, starts training and traces the main thread for `ms` ms. */
+export async function measurePlayground(context, url, ms = 5000) {
+  const { page, errors } = await openPlayground(context, url);
   try {
-    await page.setViewportSize({ width: 820, height: 740 });
-    await page.goto(url);
-    await page.selectOption('#dataset', 'spirals');
-    await page.selectOption('#optimizer', 'adam');
-    await page.selectOption('#lr', '0.03');
     await page.waitForFunction(() => Number.isFinite(window.playground.loss));
     const before = await page.evaluate(() => ({ step: window.playground.step, loss: window.playground.loss }));
     await page.click('#train');

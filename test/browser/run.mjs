@@ -21,7 +21,7 @@ import webpack from 'webpack';
 import { ensureBuilt, installTarball, pack, relDiff } from '../packed.mjs';
 import { serve } from '../../scripts/static-server.mjs';
 import { buildPlayground } from '../../scripts/playground.mjs';
-import { testPlaygroundWorker } from './playground-worker.mjs';
+import { openPlayground, testPlaygroundWorker } from './playground-worker.mjs';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const APP = join(ROOT, 'test', 'browser', 'app');
@@ -140,16 +140,8 @@ function compare(name, node, browser) {
 
 async function testPlayground(context, work) {
   const server = await serve(await buildPlayground(join(work, 'playground')));
-  const page = await context.newPage();
-  const errors = [];
-  page.on('pageerror', (e) => errors.push(String(e)));
-  page.on('console', (m) => m.type() === 'error' && errors.push(m.text()));
+  const { page, errors } = await openPlayground(context, server.url);
   try {
-    await page.setViewportSize({ width: 820, height: 740 });
-    await page.goto(server.url);
-    await page.selectOption('#dataset', 'spirals');
-    await page.selectOption('#optimizer', 'adam');
-    await page.selectOption('#lr', '0.03');
     const start = performance.now();
     await page.click('#train');
     const reached = await page.waitForFunction(
