@@ -60,6 +60,10 @@
 // request's own class, then grows memory, then — memory at its limit — walks its own class's
 // list, so a freed block of the right size is found even at the 4 GiB ceiling. Every size is
 // computed so that it cannot wrap: a request that cannot be served returns 0 and records its size.
+// Each growth is written to the node header's MEMORY_PAGES word, where JavaScript looks for it
+// (a view of shared memory is not detached by growth: it only stops short).
+
+import { header, MEMORY_PAGES } from "./nodes";
 
 // @ts-ignore: decorator
 @inline const HEADER: usize = 16;
@@ -238,6 +242,7 @@ function initialize(): bool {
   let need = <u64>start + 3 * HEADER + UNIT; // a block with the smallest payload, and the tail
   if (end < need && memory.grow(<i32>((need - end + 0xffff) >> 16)) < 0) return false;
   end = <u64>memory.size() << 16;
+  store<i32>(header, memory.size(), MEMORY_PAGES);
   tail = <usize>(end - HEADER);
   let size = tail - start - HEADER;
   store<usize>(start, size | FREE, INFO);
@@ -269,6 +274,7 @@ function grow(size: usize): usize {
     if (want == pages) return 0;
     want = max(pages, want >> 1);
   }
+  store<i32>(header, memory.size(), MEMORY_PAGES);
   let newTail = <usize>((<u64>memory.size() << 16) - HEADER);
   // The old tail becomes the header of the new free block, merged with a free block on its left.
   let block = tail;

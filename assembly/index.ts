@@ -8,6 +8,8 @@ export { command, issue, lastNorm, beginTrace, endTrace, runTrace, disposeTrace 
 export { failedRequest, failAllocAfter } from "./alloc";
 export { seed } from "./random";
 export { beginScope, endScope, markReturned, keepNode, newScopedNode as newNode } from "./scopes";
+export { setThreads, runPart, trapInPart } from "./parallel";
+export { newPacks, adoptPacks } from "./ops/matmul";
 
 import { dataPtr, gradPtr, sizeOf } from "./nodes";
 import { alloc, free } from "./alloc";

@@ -90,12 +90,17 @@ export function setCaptureMode(on: bool): void { captureMode = on; }
  * Fixed header that JavaScript reads directly (its address is exported once by `header()`):
  *   [0] nodeTable pointer   [1] node capacity   [2] live node count
  *   [3..3+MAX_RANK) shape scratch: JavaScript writes an output shape here before creating a node
+ *   [10] pages of linear memory, written by the allocator each time it grows memory
  */
 export const header: usize = memory.data(64);
 // @ts-ignore: decorator
 @inline export const SHAPE_SCRATCH: usize = 12;
+// @ts-ignore: decorator
+@inline export const MEMORY_PAGES: usize = 40;
 
 let nodeTable: usize = 0;
+/** A worker thread's instance takes the main thread's node table from the header (parallel.ts). */
+export function readNodeTable(): void { nodeTable = load<usize>(header); }
 let capacity: i32 = 0;
 let freeRow: i32 = -1;
 let liveNodes: i32 = 0;

@@ -1,5 +1,7 @@
 // Loads core.wasm (the relaxed-SIMD build where the runtime validates it) synchronously at import
-// and gives the rest of the bindings typed access to its exports and memory.
+// and gives the rest of the bindings typed access to its exports and memory. The memory is
+// shared wherever SharedArrayBuffer works, so worker threads can run kernels on it
+// (bindings/threads.ts); elsewhere the same module is given an ordinary memory.
 import simdHex from '../build/core.wasm.hex';
 import relaxedPatch from '../build/relaxed-patch.bin';
 import { applyPatch } from './patch';
@@ -43,6 +45,12 @@ interface CoreExports {
   runTrace(trace: number): number;
   disposeTrace(trace: number): void;
   failAllocAfter(n: number): void;
+  initMemory?(): void;
+  setThreads(n: number): void;
+  runPart(part: number, parts: number): void;
+  trapInPart(failing: number, parts: number, hang: number): void;
+  newPacks(): number;
+  adoptPacks(block: number): void;
 }
 
 const simdBytes = fromHex(simdHex);
@@ -50,18 +58,60 @@ if (!WebAssembly.validate(simdBytes)) {
   throw new Error('tapegrad: this JavaScript runtime cannot run WebAssembly SIMD, which tapegrad needs (Node ≥ 16.4, Deno, Bun, Chrome ≥ 91, Firefox ≥ 89, Safari ≥ 16.4)');
 }
 const relaxedBytes = applyPatch(simdBytes, relaxedPatch);
+const isa: 'simd' | 'relaxed-simd' = WebAssembly.validate(relaxedBytes) ? 'relaxed-simd' : 'simd';
+const chosen = isa === 'relaxed-simd' ? relaxedBytes : simdBytes;
+
+/** True when this runtime can share a WebAssembly memory with workers (a page needs cross-origin isolation). */
+const canShare = typeof SharedArrayBuffer === 'function' && (globalThis as { crossOriginIsolated?: boolean }).crossOriginIsolated !== false;
+const { initial, sharedFlagAt } = memoryImport(chosen);
+if (!canShare) chosen[sharedFlagAt] &= ~2; // the memory import declared unshared: what an ordinary Memory satisfies
+/** The module's linear memory: shared where `canShare`. */
+export const memory = new WebAssembly.Memory({ initial, maximum: 65536, shared: canShare } as WebAssembly.MemoryDescriptor);
+/** The compiled module, for worker threads (instantiated there without its data: see threads.ts). */
+export const coreBytes = chosen;
+
+/** Runs a kernel's parts: set by threads.ts; until then (and with one thread) every part runs here. */
+let runParts = (parts: number): void => { for (let p = 0; p < parts; p++) core.runPart(p, parts); };
+export function setPartRunner(run: (parts: number) => void): void { runParts = run; }
+
+const instance = new WebAssembly.Instance(new WebAssembly.Module(chosen), {
+  env: { memory, parallel: (_job: number, parts: number) => runParts(parts) },
+});
+export const core = instance.exports as unknown as CoreExports;
+core.initMemory?.();
+
 /**
- * Which build was loaded: 'relaxed-simd' where the runtime supports it, else 'simd'.
+ * The build that was loaded: the instruction set ('relaxed-simd' where the runtime supports it,
+ * else 'simd'), with '+threads' where kernels can run on worker threads (SharedArrayBuffer and
+ * workers available: Node, and pages that are cross-origin isolated).
  *
  * @example
  * ```ts
- * console.log(tg.build); // 'relaxed-simd' where the runtime has relaxed SIMD, else 'simd' 
+ * console.log(tg.build); // e.g. 'relaxed-simd+threads', or 'simd' in a page without cross-origin isolation
  * ```
  */
-export const build: 'simd' | 'relaxed-simd' = WebAssembly.validate(relaxedBytes) ? 'relaxed-simd' : 'simd';
+export let build: string = isa;
+/** Records that a thread pool can start (threads.ts), for `build`. */
+export function markThreaded(): void { build = `${isa}+threads`; }
 
-const instance = new WebAssembly.Instance(new WebAssembly.Module(build === 'relaxed-simd' ? relaxedBytes : simdBytes), {});
-export const core = instance.exports as unknown as CoreExports;
+/**
+ * Where the module's memory import is: the initial pages it asks for, and the byte of its limits
+ * flags (bit 1 = shared). The import section holds just `env.memory` (asc --importMemory); the
+ * functions it imports come after it.
+ */
+function memoryImport(bytes: Uint8Array): { initial: number; sharedFlagAt: number } {
+  const name = [3, 0x65, 0x6e, 0x76, 6, 0x6d, 0x65, 0x6d, 0x6f, 0x72, 0x79, 2]; // "env" "memory" kind=memory
+  for (let i = 8; i + name.length < bytes.length; i++) {
+    let j = 0;
+    while (j < name.length && bytes[i + j] === name[j]) j++;
+    if (j < name.length) continue;
+    const flagAt = i + name.length;
+    let initialPages = 0, shift = 0, at = flagAt + 1, byte: number;
+    do { byte = bytes[at++]; initialPages |= (byte & 0x7f) << shift; shift += 7; } while (byte & 0x80);
+    return { initial: initialPages, sharedFlagAt: flagAt };
+  }
+  throw new Error('tapegrad: the WebAssembly module has no memory import (a broken build)');
+}
 
 /** Bytes from lowercase hex (build-wasm.mjs says why the wasm ships as hex). */
 function fromHex(hex: string): Uint8Array<ArrayBuffer> {
@@ -88,14 +138,18 @@ export const GRAD_VIEW = 256;
 const HEADER = core.header.value as number;
 const SHAPE_SCRATCH = HEADER + 12;
 
-// Views over linear memory. memory.grow detaches the old buffer, which leaves these views with
-// length 0: that is the cheap test for renewing them (reading memory.buffer costs more).
-let f32 = new Float32Array(core.memory.buffer);
-let i32 = new Int32Array(core.memory.buffer);
+// Views over linear memory, renewed when the allocator has grown it: it writes the new size to
+// the header's MEMORY_PAGES word, which even a view older than the growth still covers (a view of
+// a shared memory only stops short; an unshared one is detached, and reads undefined there).
+const MEMORY_PAGES = (HEADER + 40) >>> 2;
+let f32 = new Float32Array(memory.buffer);
+let i32 = new Int32Array(memory.buffer);
+let pages = -1;
 function refresh(): void {
-  if (i32.length === 0) {
-    f32 = new Float32Array(core.memory.buffer);
-    i32 = new Int32Array(core.memory.buffer);
+  if (i32[MEMORY_PAGES] !== pages) {
+    f32 = new Float32Array(memory.buffer);
+    i32 = new Int32Array(memory.buffer);
+    pages = i32[MEMORY_PAGES];
   }
 }
 export function heapF32(): Float32Array { refresh(); return f32; }

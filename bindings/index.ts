@@ -1,7 +1,10 @@
 // tapegrad: automatic differentiation with a WebAssembly core.
 export { build } from './core';
-/** @internal Test hooks (see bindings/core.ts); not public API. */
-export { __testing } from './core';
+export { setNumThreads, getNumThreads } from './threads';
+import { __testing as coreTesting } from './core';
+import { threadTesting } from './threads';
+/** @internal Test hooks (see bindings/core.ts and bindings/threads.ts); not public API. */
+export const __testing = { ...coreTesting, threads: threadTesting };
 export { Tensor } from './tensor';
 export { backward, noGrad, detach } from './autograd';
 export type { BackwardOptions } from './autograd';

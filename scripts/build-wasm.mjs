@@ -20,8 +20,8 @@ import binaryen from 'assemblyscript/binaryen';
 const require = createRequire(import.meta.url);
 const asc = require.resolve('assemblyscript/bin/asc.js');
 // AssemblyScript's default features, plus SIMD (and relaxed SIMD): what each target enables
-const { MVP, MutableGlobals, SignExt, NontrappingFPToInt, BulkMemory, BulkMemoryOpt, SIMD128, RelaxedSIMD } = binaryen.Features;
-const BASE = MVP | MutableGlobals | SignExt | NontrappingFPToInt | BulkMemory | BulkMemoryOpt | SIMD128;
+const { MVP, MutableGlobals, SignExt, NontrappingFPToInt, BulkMemory, BulkMemoryOpt, SIMD128, RelaxedSIMD, Atomics } = binaryen.Features;
+const BASE = MVP | MutableGlobals | SignExt | NontrappingFPToInt | BulkMemory | BulkMemoryOpt | SIMD128 | Atomics;
 for (const [target, file, features] of [['simd', 'build/core.wasm', BASE], ['relaxed-simd', 'build/core-relaxed.wasm', BASE | RelaxedSIMD]]) {
   execFileSync(process.execPath, [asc, 'assembly/index.ts', '--target', target], { stdio: 'inherit' });
   const module = binaryen.readBinary(readFileSync(file));

@@ -206,8 +206,8 @@ describe('simd and relaxed-simd builds', () => {
   let localResult: RunResult | undefined;
   const local = (): RunResult => (localResult ??= runCases(tg));
 
-  it('this process runs the simd build (Node 20 without the flag)', () => {
-    expect(local().build).toBe(relaxedByDefault() ? 'relaxed-simd' : 'simd');
+  it('this process runs the simd build (Node 20 without the flag), with threads', () => {
+    expect(local().build).toBe(`${relaxedByDefault() ? 'relaxed-simd' : 'simd'}+threads`);
   });
 
   it('the in-process build agrees with a float64 reference', () => {
@@ -216,7 +216,7 @@ describe('simd and relaxed-simd builds', () => {
 
   it('a child with --experimental-wasm-relaxed-simd loads the relaxed build and agrees with the reference', () => {
     const child = runCasesRelaxed();
-    expect(child.build).toBe('relaxed-simd');
+    expect(child.build).toBe('relaxed-simd+threads');
     expect(child.cases.map((c) => c.name)).toEqual(local().cases.map((c) => c.name));
     // same inputs in both processes (the seeded generator), so the results are comparable
     child.cases.forEach((c, i) => expect(c.inputs).toEqual(local().cases[i].inputs));

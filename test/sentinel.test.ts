@@ -269,6 +269,8 @@ add('tg.loadMetadata', [BYTES], () => [savedBytes()], (a) => tg.loadMetadata(a[0
 add('tg.save', [ANY, ANY], () => [{ w: tg.tensor([1, 2]) }, { note: 'x' }], (a) => tg.save(a[0], a[1]));
 add('tg.manualSeed', [INTS], () => [42], (a) => tg.manualSeed(a[0]));
 add('tg.memory', [], () => [], () => tg.memory());
+add('tg.setNumThreads', [INTS], () => [2], (a) => tg.setNumThreads(a[0]));
+add('tg.getNumThreads', [], () => [], () => tg.getNumThreads());
 add('tg.narrow', [TENSORS, INTS, INTS, INTS], () => [m33(), 1, 1, 2], (a) => tg.narrow(a[0], a[1], a[2], a[3]));
 const twice = (): T => tg.tidy(() => tg.ones([2]).mul(2));
 add('tg.noGrad', [FNS], () => [twice], (a) => tg.noGrad(a[0]));

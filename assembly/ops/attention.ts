@@ -36,6 +36,7 @@ import { scratchFor } from "../scratch";
 import { nextSeed, uniformAt } from "../random";
 import { expV } from "./vmath";
 import { gemm } from "./matmul";
+import { job, JOB_ATTENTION, partsFor, runParallel, partRange } from "../parallel";
 
 // @ts-ignore: decorator
 @inline const PART_MAIN: i32 = 0;
@@ -59,7 +60,7 @@ let sTile: usize = 0, dTile: usize = 0, rowState: usize = 0;
 /** How many scores of the row prepareRow last wrote are left of the causal diagonal. */
 let allowed = 0;
 
-function readGeometry(rec: usize): bool {
+function readGeometry(rec: usize): void {
   let qn = load<i32>(rec, IN_A), kn = load<i32>(rec, IN_B), vn = load<i32>(rec, IN_C);
   qNode = qn;
   rank = rankOf(qn);
@@ -72,6 +73,7 @@ function readGeometry(rec: usize): bool {
   keep = 1 / (1 - drop);
   q = dataPtr(qn); k = dataPtr(kn); v = dataPtr(vn); o = dataPtr(load<i32>(rec, OUT));
   lse = dataPtr(attr(rec, 1));
+  if (drop > 0) seed = load<u64>(at(lse, B * L));
   mask = attr(rec, 0);
   if (mask >= 0) {
     let rows = maskDim(rank - 2), cols = maskDim(rank - 1);
@@ -79,11 +81,45 @@ function readGeometry(rec: usize): bool {
     maskCols = cols == 1 ? 0 : 1;
     maskMatrix = rows * cols;
   }
-  // room for backward's buffers too, asked for here: backward then allocates nothing
-  let p = scratchFor(<usize>(2 * BQ * BK + max(L, BQ * (Ev + 2))) << 2);
-  if (!p) return false;
+}
+
+/** Floats of scratch a part uses: two tiles and its row state (backward's D needs L). */
+// @ts-ignore: decorator
+@inline function partScratch(): i32 { return 2 * BQ * BK + max(L, BQ * (Ev + 2)); }
+
+/** Multiply-adds in an attention part, at the least. */
+// @ts-ignore: decorator
+@inline const ATTENTION_GRAIN: i64 = 1 << 19;
+
+/**
+ * Runs forward (or backward) over the batch items, split over threads by batch item: each item
+ * is one part's alone, computed as it would be with one thread. Scratch for every part is taken
+ * here, on the main thread (forward asks for backward's room too: backward then allocates nothing).
+ */
+function attentionJob(rec: usize, backward: bool): void {
+  let parts = partsFor(<i64>B * L * S * (E + Ev), ATTENTION_GRAIN);
+  if (parts > B) parts = max(B, 1);
+  let scratch = scratchFor(<usize>(parts * partScratch()) << 2);
+  if (!scratch) return;
+  if (parts == 1) { attentionRun(rec, backward, scratch, 0, 1); return; } // (the job record may be another part's)
+  store<i32>(job, JOB_ATTENTION);
+  store<usize>(job, rec, 4); store<i32>(job, backward, 8); store<usize>(job, scratch, 12);
+  runParallel(parts);
+}
+
+/** One part of attentionJob (its record as attentionJob writes it). */
+export function attentionPart(job: usize, part: i32, parts: i32): void {
+  attentionRun(load<usize>(job, 4), load<i32>(job, 8) != 0, load<usize>(job, 12), part, parts);
+}
+
+/** Part `part` of `parts` of forward or backward: a run of batch items, with its own scratch. */
+function attentionRun(rec: usize, backward: bool, scratch: usize, part: i32, parts: i32): void {
+  readGeometry(rec);
+  let p = at(scratch, part * partScratch());
   sTile = p; dTile = at(p, BQ * BK); rowState = at(dTile, BQ * BK);
-  return true;
+  let range = partRange(B, 1, part, parts), lo = <i32>range, hi = <i32>(range >> 32);
+  if (backward) backwardItems(rec, lo, hi);
+  else forwardItems(lo, hi);
 }
 
 /** The mask's extent along dim d of the output's [B.., L, S] (1 where it broadcasts). */
@@ -166,11 +202,16 @@ function dropRow(row: usize, b: i32, i: i32, j0: i32, n: i32): void {
 }
 
 export function attentionForward(rec: usize): void {
-  if (attr(rec, 4) != PART_MAIN || !readGeometry(rec)) return;
-  if (drop > 0) { seed = nextSeed(); store<u64>(at(lse, B * L), seed); }
+  if (attr(rec, 4) != PART_MAIN) return;
+  readGeometry(rec);
+  if (drop > 0) store<u64>(at(lse, B * L), nextSeed());
+  attentionJob(rec, false);
+}
+
+function forwardItems(bLo: i32, bHi: i32): void {
   let acc = rowState, mAt = at(rowState, BQ * Ev), lAt = at(mAt, BQ);
   let maskData: usize = mask >= 0 ? dataPtr(mask) : 0;
-  for (let b = 0; b < B; b++) {
+  for (let b = bLo; b < bHi; b++) {
     let qb = at(q, b * L * E), kb = at(k, b * S * E), vb = at(v, b * S * Ev), ob = at(o, b * L * Ev), lb = at(lse, b * L);
     let mb = mask >= 0 ? at(maskData, maskBase(b)) : 0;
     for (let i0 = 0; i0 < L; i0 += BQ) {
@@ -209,11 +250,20 @@ export function attentionBackward(rec: usize): void {
   let gq: usize = requiresGrad(qn) ? gradFor(qn) : 0;
   let gk: usize = requiresGrad(kn) ? gradFor(kn) : 0;
   let gv: usize = requiresGrad(vn) ? gradFor(vn) : 0;
-  if ((!gq && !gk && !gv) || !readGeometry(rec)) return;
-  if (drop > 0) seed = load<u64>(at(lse, B * L));
+  if (!gq && !gk && !gv) return;
+  readGeometry(rec);
+  attentionJob(rec, true);
+}
+
+/** Backward over batch items [bLo, bHi): the gradients were made by attentionBackward. */
+function backwardItems(rec: usize, bLo: i32, bHi: i32): void {
+  let qn = load<i32>(rec, IN_A), kn = load<i32>(rec, IN_B), vn = load<i32>(rec, IN_C);
+  let gq: usize = requiresGrad(qn) ? gradPtr(qn) : 0;
+  let gk: usize = requiresGrad(kn) ? gradPtr(kn) : 0;
+  let gv: usize = requiresGrad(vn) ? gradPtr(vn) : 0;
   let g = gradPtr(load<i32>(rec, OUT)), dAt = rowState;
   let maskData: usize = mask >= 0 ? dataPtr(mask) : 0;
-  for (let b = 0; b < B; b++) {
+  for (let b = bLo; b < bHi; b++) {
     let qb = at(q, b * L * E), kb = at(k, b * S * E), vb = at(v, b * S * Ev), ob = at(o, b * L * Ev), gb = at(g, b * L * Ev);
     let lb = at(lse, b * L), mb = mask >= 0 ? at(maskData, maskBase(b)) : 0;
     for (let i = 0; i < L; i++) { // D_i = dO_i·o_i

@@ -11,6 +11,7 @@ import { dataPtr, rankOf, shapePtr, requiresGrad, gradPtr, gradFor, MAX_RANK } f
 import { alloc } from "../alloc";
 import { OUT, IN_A, IN_B, IN_C, attr } from "../tape";
 import { hsum, putTransposed } from "./vmath";
+import { job, JOB_GEMM, partsFor, runParallel, partRange } from "../parallel";
 
 // ── the blocked kernel ─────────────────────────────────────────────────────────────────────────
 //
@@ -60,9 +61,14 @@ import { hsum, putTransposed } from "./vmath";
 // @ts-ignore: decorator
 @inline const NC: i32 = 512;  // columns of a B panel (KC × NC floats: 512 KB)
 
+// This thread's packing buffers and edge tile: one block, allocated by the main thread (for a
+// worker too, which adopts its own: see parallel.ts)
+//   packA MC·KC floats │ packB NC·KC floats │ edgeTile MR·NR floats
+// @ts-ignore: decorator
+@inline const PACK_BYTES: usize = <usize>(MC * KC + NC * KC + MR * NR) << 2;
 let packA: usize = 0;
 let packB: usize = 0;
-const edgeTile: usize = memory.data(MR * NR * 4, 16);
+let edgeTile: usize = 0;
 
 // @ts-ignore: decorator
 @inline function madd(a: v128, b: v128, acc: v128): v128 {
@@ -202,9 +208,18 @@ function packCols(b: usize, sk: i32, sn: i32, k0: i32, kc: i32, n0: i32, nc: i32
 
 /** Makes the packing buffers (once; backward calls this before it writes a gradient). */
 export function ensurePacks(): bool {
-  if (!packA) packA = alloc(<usize>(MC * KC) << 2);
-  if (!packB) packB = alloc(<usize>(NC * KC) << 2);
-  return packA != 0 && packB != 0;
+  if (!packA) adoptPacks(newPacks());
+  return packA != 0;
+}
+
+/** A block of packing buffers for one thread (main thread only: it owns the allocator), or 0. */
+export function newPacks(): usize { return alloc(PACK_BYTES); }
+
+/** Makes `block` (from newPacks, or 0) this instance's packing buffers. */
+export function adoptPacks(block: usize): void {
+  packA = block;
+  packB = block ? block + (<usize>(MC * KC) << 2) : 0;
+  edgeTile = block ? packB + (<usize>(NC * KC) << 2) : 0;
 }
 
 // ── a row times a matrix ───────────────────────────────────────────────────────────────────────
@@ -268,7 +283,9 @@ function rowTimesMatrix(N: i32, K: i32, x: usize, sx: i32, b: usize, sk: i32, sn
 
 /**
  * C[M×N] (row-major, ldc = N) = or += A·B, where A[m,k] = a[m*sam + k*sak] and
- * B[k,n] = b[k*sbk + n*sbn].
+ * B[k,n] = b[k*sbk + n*sbn]. A large product is split over threads by rows (or by columns when
+ * it is wider than tall): each element's sum runs over the same k slices in the same order
+ * wherever the split falls, so the result does not depend on the number of threads.
  */
 export function gemm(M: i32, N: i32, K: i32, a: usize, sam: i32, sak: i32, b: usize, sbk: i32, sbn: i32, c: usize, accumulate: bool): void {
   if (M == 0 || N == 0) return; // an empty product: nothing to write
@@ -276,6 +293,38 @@ export function gemm(M: i32, N: i32, K: i32, a: usize, sam: i32, sak: i32, b: us
   if (M == 1) { rowTimesMatrix(N, K, a, sak, b, sbk, sbn, c, accumulate); return; }
   if (N == 1) { rowTimesMatrix(M, K, b, sbk, a, sak, sam, c, accumulate); return; }
   if (!ensurePacks()) return;
+  let parts = partsFor(<i64>M * N * K, GEMM_GRAIN);
+  // (the job record is written only for a split: a gemm inside another kernel's part must leave it be)
+  if (parts == 1) { blocked(M, N, K, a, sam, sak, b, sbk, sbn, c, N, accumulate); return; }
+  store<i32>(job, JOB_GEMM);
+  store<i32>(job, M, 4); store<i32>(job, N, 8); store<i32>(job, K, 12);
+  store<usize>(job, a, 16); store<i32>(job, sam, 20); store<i32>(job, sak, 24);
+  store<usize>(job, b, 28); store<i32>(job, sbk, 32); store<i32>(job, sbn, 36);
+  store<usize>(job, c, 40); store<i32>(job, accumulate, 44);
+  runParallel(parts);
+}
+
+/** Multiply-adds in a gemm part, at the least: below it, waking a thread costs more than it saves. */
+// @ts-ignore: decorator
+@inline const GEMM_GRAIN: i64 = 1 << 19;
+
+/** One part of a split gemm (job record as gemm writes it): a band of C's rows, or of its columns. */
+export function gemmPart(job: usize, part: i32, parts: i32): void {
+  let M = load<i32>(job, 4), N = load<i32>(job, 8), K = load<i32>(job, 12);
+  let a = load<usize>(job, 16), sam = load<i32>(job, 20), sak = load<i32>(job, 24);
+  let b = load<usize>(job, 28), sbk = load<i32>(job, 32), sbn = load<i32>(job, 36);
+  let c = load<usize>(job, 40), accumulate = load<i32>(job, 44) != 0;
+  if (M >= N) {
+    let range = partRange(M, MR, part, parts), lo = <i32>range, hi = <i32>(range >> 32);
+    if (lo < hi) blocked(hi - lo, N, K, a + (<usize>(lo * sam) << 2), sam, sak, b, sbk, sbn, c + (<usize>(lo * N) << 2), N, accumulate);
+  } else {
+    let range = partRange(N, NR, part, parts), lo = <i32>range, hi = <i32>(range >> 32);
+    if (lo < hi) blocked(M, hi - lo, K, a, sam, sak, b + (<usize>(lo * sbn) << 2), sbk, sbn, c + (<usize>lo << 2), N, accumulate);
+  }
+}
+
+/** The blocked product of gemm (M, N ≥ 1, K ≥ 1) into C with row stride ldc. */
+function blocked(M: i32, N: i32, K: i32, a: usize, sam: i32, sak: i32, b: usize, sbk: i32, sbn: i32, c: usize, ldc: i32, accumulate: bool): void {
   let nBlock = balanced(N, NC, NR), kBlock = balanced(K, KC, 4), mBlock = balanced(M, MC, MR);
   for (let n0 = 0; n0 < N; n0 += nBlock) {
     let nc = min(nBlock, N - n0);
@@ -290,9 +339,9 @@ export function gemm(M: i32, N: i32, K: i32, a: usize, sam: i32, sak: i32, b: us
           let pb = packB + (<usize>(j * kc) << 2);
           let cols = min(NR, nc - j);
           for (let i = 0; i < mc; i += MR) {
-            let pa = packA + (<usize>(i * kc) << 2), pc = c + (<usize>((m0 + i) * N + n0 + j) << 2), rows = min(MR, mc - i);
-            if (cols > NR / 2) microKernel(pa, pb, kc, pc, N, rows, cols, add, false);
-            else microKernel(pa, pb, kc, pc, N, rows, cols, add, true);
+            let pa = packA + (<usize>(i * kc) << 2), pc = c + (<usize>((m0 + i) * ldc + n0 + j) << 2), rows = min(MR, mc - i);
+            if (cols > NR / 2) microKernel(pa, pb, kc, pc, ldc, rows, cols, add, false);
+            else microKernel(pa, pb, kc, pc, ldc, rows, cols, add, true);
           }
         }
       }

@@ -1,0 +1,178 @@
+// Threads (issue 10): kernels that split over worker threads give bit-identical results for any
+// thread count (each output element is computed by one part, in the same order, wherever the split
+// falls), the pool starts by itself, errors in a worker's part reach the caller as the same Error,
+// a worker that stops does not hang the caller, and the pool never keeps a process alive.
+// The oracle for values is the one-thread run, which the PyTorch fixtures check.
+import { execFileSync, spawnSync } from 'node:child_process';
+import { describe, it, expect, afterAll } from 'vitest';
+import * as tg from '../dist/index.js';
+
+const threads = tg.__testing.threads;
+const DIST = new URL('../dist/index.js', import.meta.url).href;
+const COUNTS = [1, 2, 3, 4];
+
+/** Runs `fn` (which returns arrays to compare) at each thread count, workers started. */
+async function atEachCount(fn: () => Float32Array[]): Promise<Float32Array[][]> {
+  const out: Float32Array[][] = [];
+  for (const n of COUNTS) {
+    tg.setNumThreads(n);
+    fn(); // the first split starts the workers
+    expect(await threads.workersReady()).toBe(n - 1);
+    out.push(fn());
+  }
+  return out;
+}
+
+function expectBitIdentical(results: Float32Array[][]): void {
+  for (let r = 1; r < results.length; r++) {
+    results[r].forEach((a, k) => {
+      const b = results[0][k];
+      expect(a.length).toBe(b.length);
+      const differ = a.findIndex((v, i) => !Object.is(v, b[i]));
+      expect(differ, `${COUNTS[r]} threads, output ${k}: first difference at ${differ}`).toBe(-1);
+    });
+  }
+}
+
+/** Values and gradients of `f` at fresh inputs of `shapes` (seeded, so equal for every count). */
+function valueAndGrads(shapes: number[][], f: (...xs: tg.Tensor[]) => tg.Tensor): Float32Array[] {
+  return tg.tidy(() => {
+    tg.manualSeed(3);
+    const xs = shapes.map((s) => tg.randn(s).requiresGrad_(true));
+    const y = f(...xs);
+    y.mul(tg.randn(y.shape)).sum().backward();
+    return [y.data() as Float32Array, ...xs.map((x) => x.grad!.data() as Float32Array)];
+  });
+}
+
+afterAll(() => tg.setNumThreads(2));
+
+describe('threads', () => {
+  it('runs threaded in Node, and says so', () => {
+    expect(tg.build).toMatch(/\+threads$/);
+    expect(tg.getNumThreads()).toBeGreaterThanOrEqual(1);
+  });
+
+  it('matmul forward and both gradients are bit-identical for 1–4 threads (tall, wide, batched, transposed, with bias)', async () => {
+    expectBitIdentical(await atEachCount(() => [
+      ...valueAndGrads([[300, 200], [200, 150]], (a, b) => a.matmul(b)),
+      ...valueAndGrads([[40, 300], [300, 700]], (a, b) => a.matmul(b)),
+      ...valueAndGrads([[3, 130, 70], [70, 90]], (a, b) => a.matmul(b)),
+      ...valueAndGrads([[257, 64], [192, 64], [192]], (x, w, b) => tg.nn.functional.linear(x, w, b)),
+    ]));
+  });
+
+  it('elementwise kernels over large tensors are bit-identical for 1–4 threads, tails included', async () => {
+    expectBitIdentical(await atEachCount(() => [
+      ...valueAndGrads([[100_003]], (x) => x.gelu()),
+      ...valueAndGrads([[70_001]], (x) => x.tanh().exp().sigmoid()),
+      ...valueAndGrads([[65_539]], (x) => x.gelu({ approximate: 'tanh' }).relu()),
+    ]));
+  });
+
+  it('fused attention (causal, masked, dropout) is bit-identical for 1–4 threads', async () => {
+    const F = tg.nn.functional;
+    expectBitIdentical(await atEachCount(() => [
+      ...valueAndGrads([[5, 3, 70, 16], [5, 3, 90, 16], [5, 3, 90, 24]], (q, k, v) => F.scaledDotProductAttention(q, k, v, { isCausal: true })),
+      ...valueAndGrads([[7, 64, 32], [7, 64, 32], [7, 64, 32]], (q, k, v) => {
+        tg.manualSeed(11);
+        return F.scaledDotProductAttention(q, k, v, { dropoutP: 0.2, attnMask: tg.randn([64, 64]).detach() });
+      }),
+    ]));
+  });
+
+  it('a whole training run (conv net, Adam, traced steps too) is bit-identical for 1–4 threads', async () => {
+    const train = (): Float32Array[] => tg.tidy(() => {
+      tg.manualSeed(5);
+      const net = new tg.nn.Sequential(new tg.nn.Conv2d(3, 16, 3, { padding: 1 }), new tg.nn.GELU(), new tg.nn.Flatten(), new tg.nn.Linear(16 * 16 * 16, 64), new tg.nn.Tanh(), new tg.nn.Linear(64, 10));
+      const opt = new tg.optim.Adam(net.parameters(), { lr: 1e-3 });
+      const x = tg.randn([32, 3, 16, 16]), y = tg.randint(0, 10, [32]);
+      const losses: number[] = [];
+      const step = () => { opt.zeroGrad(); const loss = tg.nn.functional.crossEntropy(net.forward(x), y); loss.backward(); opt.step(); return loss; };
+      for (let i = 0; i < 3; i++) losses.push(step().item());
+      const traced = tg.trace(step);
+      for (let i = 0; i < 3; i++) { traced.run(); }
+      const out = [Float32Array.from(losses), ...net.parameters().map((p) => p.data() as Float32Array)];
+      traced.dispose();
+      net.dispose?.();
+      return out;
+    });
+    expectBitIdentical(await atEachCount(train));
+  });
+
+  it('an error in a part run by a worker reaches the caller as the same Error as with one thread, and the engine goes on', async () => {
+    tg.setNumThreads(1);
+    let single: unknown;
+    try { threads.trapInPart(0, 1); } catch (e) { single = e; }
+    expect(single).toBeInstanceOf(WebAssembly.RuntimeError);
+
+    tg.setNumThreads(2);
+    expect(await threads.workersReady()).toBe(1); // (it starts them)
+    const before = threads.workerErrors;
+    const kept = tg.keep(tg.arange(0, 6));
+    for (let i = 0; i < 5; i++) {
+      let threaded: unknown;
+      try { threads.trapInPart(1, 2); } catch (e) { threaded = e; }
+      expect(threaded).toBeInstanceOf(WebAssembly.RuntimeError);
+      expect((threaded as Error).message).toBe((single as Error).message);
+    }
+    expect(threads.workerErrors).toBeGreaterThan(before); // at least one came from the worker
+    expect(Array.from(kept.data())).toEqual([0, 1, 2, 3, 4, 5]);
+    const a = tg.ones([300, 300]), jobs = threads.jobs;
+    expect(a.matmul(a).sum().item()).toBe(300 * 300 * 300);
+    expect(threads.jobs).toBe(jobs + 1); // kernels still split after the error
+    kept.dispose();
+  });
+
+  it('a worker that dies while idle costs nothing: the parts run elsewhere', async () => {
+    tg.setNumThreads(2);
+    const a = tg.ones([400, 300]), b = tg.ones([300, 500]);
+    a.matmul(b);
+    expect(await threads.workersReady()).toBe(1);
+    threads.killWorker(0);
+    await new Promise((r) => setTimeout(r, 200));
+    expect(await threads.workersReady(100)).toBe(0);
+    expect(a.matmul(b).sum().item()).toBe(400 * 500 * 300);
+  });
+
+  it('a worker that stops inside a part does not hang the caller: a clear Error, then one thread', async () => {
+    tg.setNumThreads(2);
+    const a = tg.ones([300, 300]);
+    a.matmul(a); // a split: starts the workers
+    expect(await threads.workersReady()).toBe(1);
+    threads.limits.stallMs = 300;
+    try {
+      expect(() => threads.trapInPart(1, 2, true)).toThrow(/a worker thread stopped answering during a kernel.*threads are switched off/);
+    } finally {
+      threads.limits.stallMs = 10_000;
+    }
+    expect(tg.getNumThreads()).toBe(1);
+    expect(a.matmul(a).sum().item()).toBe(300 * 300 * 300);
+  });
+
+  it('setNumThreads takes 1–64 and refuses anything else, naming the argument', () => {
+    expect(() => tg.setNumThreads(0)).toThrow(/setNumThreads: n 0 is out of range/);
+    expect(() => tg.setNumThreads(65)).toThrow(/setNumThreads: n 65 is out of range/);
+    expect(() => tg.setNumThreads(1.5 as number)).toThrow(/setNumThreads: n must be an integer/);
+    tg.setNumThreads(3);
+    expect(tg.getNumThreads()).toBe(3);
+  });
+
+  it('TAPEGRAD_NUM_THREADS sets the default, and a bad value is a clear error', () => {
+    const run = (value: string) => spawnSync(process.execPath, ['--input-type=module', '-e',
+      `import(${JSON.stringify(DIST)}).then((tg) => console.log(tg.getNumThreads()))`], { env: { ...process.env, TAPEGRAD_NUM_THREADS: value }, encoding: 'utf8' });
+    expect(run('3').stdout.trim()).toBe('3');
+    const bad = run('many');
+    expect(bad.status).not.toBe(0);
+    expect(bad.stderr).toContain("TAPEGRAD_NUM_THREADS must be a whole number ≥ 1, got 'many'");
+  });
+
+  it('the pool never keeps a process alive', () => {
+    const started = performance.now();
+    const out = execFileSync(process.execPath, ['--input-type=module', '-e',
+      `const tg = await import(${JSON.stringify(DIST)}); const a = tg.randn([512, 512]); a.matmul(a); await tg.__testing.threads.workersReady(); console.log(tg.getNumThreads(), 'done')`],
+    { encoding: 'utf8', timeout: 20_000 });
+    expect(out.trim()).toMatch(/^\d+ done$/);
+    expect(performance.now() - started).toBeLessThan(15_000);
+  });
+});
