@@ -159,17 +159,9 @@ function runParts(parts: number): void {
   Atomics.store(ctrl, CLAIM, gen << 16);
   Atomics.store(ctrl, WAKE, gen);
   Atomics.notify(ctrl, WAKE);
-  let failure: unknown = null;
   const begun = performance.now();
-  for (let part; (part = claim(ctrl, gen, parts)) >= 0;) {
-    try {
-      core.runPart(part, parts);
-    } catch (e) {
-      failure = e;
-      closeClaims(ctrl, gen, parts);
-    }
-    Atomics.add(ctrl, DONE, 1);
-  }
+  let failure: unknown = null;
+  serveParts(ctrl, gen, parts, core.runPart, (e) => { failure = e; });
   // wait for the parts the workers took; a stall longer than the limit (and 20× what the main
   // thread's own parts took) means a worker has stopped: give up rather than hang
   const patience = Math.max(limits.stallMs, 20 * (performance.now() - begun));
@@ -185,29 +177,37 @@ function runParts(parts: number): void {
         'that op\'s output is incomplete, and threads are switched off (tg.getNumThreads() is now 1)');
     }
   }
-  if (failure || Atomics.load(ctrl, ERROR)) {
+  if (failure !== null || Atomics.load(ctrl, ERROR)) {
     core.setThreads(threads); // the core's job was left marked as running
-    if (failure) throw failure;
+    if (failure !== null) throw failure;
     threadTesting.workerErrors++;
     throw workerError();
   }
 }
 
-/** The next unclaimed part of job `gen`, or -1 when none is left (or a newer job started). */
-function claim(c: Int32Array, gen: number, parts: number): number {
-  for (;;) {
-    const word = Atomics.load(c, CLAIM);
-    if (word >>> 16 !== gen || (word & 0xffff) >= parts) return -1;
-    if (Atomics.compareExchange(c, CLAIM, word, word + 1) === word) return word & 0xffff;
-  }
-}
-
-/** After a failure: hands out no more parts, counting the ones left as done. */
-function closeClaims(c: Int32Array, gen: number, parts: number): void {
-  for (;;) {
-    const word = Atomics.load(c, CLAIM);
+/**
+ * Claims and runs parts of job `gen` until none is left. A part that throws is reported to `fail`
+ * before it counts as done, and no more parts are handed out (the rest count as done). The
+ * workers run this same function (its source is copied into WORKER_SOURCE), so it refers to
+ * nothing outside itself: word 1 is CLAIM, word 2 is DONE.
+ */
+function serveParts(c: Int32Array, gen: number, parts: number, run: (part: number, parts: number) => void, fail: (e: unknown) => void): void {
+  let failed = false;
+  for (let word; ;) {
+    word = Atomics.load(c, 1);
     if (word >>> 16 !== gen || (word & 0xffff) >= parts) return;
-    if (Atomics.compareExchange(c, CLAIM, word, (gen << 16) | parts) === word) { Atomics.add(c, DONE, parts - (word & 0xffff)); return; }
+    if (failed) { // close: take every part left at once
+      if (Atomics.compareExchange(c, 1, word, (gen << 16) | parts) === word) Atomics.add(c, 2, parts - (word & 0xffff));
+      continue;
+    }
+    if (Atomics.compareExchange(c, 1, word, word + 1) !== word) continue;
+    try {
+      run(word & 0xffff, parts);
+    } catch (e) {
+      failed = true;
+      fail(e);
+    }
+    Atomics.add(c, 2, 1);
   }
 }
 
@@ -271,28 +271,14 @@ const start = ({ module, memory, ctrl, packs }) => {
     while (Atomics.load(c, ${WAKE}) === seen && performance.now() < until) {}
     if (Atomics.load(c, ${WAKE}) === seen) Atomics.wait(c, ${WAKE}, seen);
     const gen = seen = Atomics.load(c, ${WAKE});
-    const parts = Atomics.load(c, ${PARTS});
-    for (;;) {
-      const word = Atomics.load(c, ${CLAIM});
-      if (word >>> 16 !== gen || (word & 0xffff) >= parts) break;
-      if (Atomics.compareExchange(c, ${CLAIM}, word, word + 1) !== word) continue;
-      try {
-        core.runPart(word & 0xffff, parts);
-      } catch (e) {
-        if (Atomics.compareExchange(c, ${ERROR}, 0, 1) === 0) {
-          const text = String(e && e.name) + '\\n' + String(e && e.message);
-          for (let i = 0; i < ${TEXT_CHARS}; i++) c[${TEXT} + i] = i < text.length ? text.charCodeAt(i) : 0;
-        }
-        for (;;) { // hand out no more parts
-          const w = Atomics.load(c, ${CLAIM});
-          if (w >>> 16 !== gen || (w & 0xffff) >= parts) break;
-          if (Atomics.compareExchange(c, ${CLAIM}, w, (gen << 16) | parts) === w) { Atomics.add(c, ${DONE}, parts - (w & 0xffff)); break; }
-        }
-      }
-      Atomics.add(c, ${DONE}, 1);
-    }
+    serveParts(c, gen, Atomics.load(c, ${PARTS}), core.runPart, (e) => {
+      if (Atomics.compareExchange(c, ${ERROR}, 0, 1) !== 0) return; // the first error is reported
+      const text = String(e && e.name) + '\\n' + String(e && e.message);
+      for (let i = 0; i < ${TEXT_CHARS}; i++) c[${TEXT} + i] = i < text.length ? text.charCodeAt(i) : 0;
+    });
   }
 };
+const serveParts = ${serveParts.toString()};
 // (in Node the code may run as a script or as a module, after the parent's --input-type)
 const nodeWorker = typeof process === 'object' && process.getBuiltinModule && process.getBuiltinModule('node:worker_threads');
 if (nodeWorker && nodeWorker.workerData) start(nodeWorker.workerData);

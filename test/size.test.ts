@@ -1,11 +1,13 @@
 // What a browser downloads — dist/index.js (JS and both WebAssembly builds inlined) as a bundler
-// minifies it — must stay within the 60 KB gzip budget. `npm run size` prints the breakdown.
+// minifies it — must stay within the gzip budget (scripts/size.mjs says why it is 62 KB, no longer
+// 60). `npm run size` prints the breakdown.
 import { expect, it } from 'vitest';
 // @ts-expect-error: a plain .mjs script with no types
-import { measure, readShipped } from '../scripts/size.mjs';
+import { BUDGET, measure, readShipped } from '../scripts/size.mjs';
 
-it('the browser bundle is at most 60 KB gzipped once minified', () => {
+it('the browser bundle is at most 62 KB gzipped once minified', () => {
   const report = measure(readShipped());
   expect(report.parts.wasm.bytes).toBeGreaterThan(30_000); // the wasm was found and counted
-  expect(report.gzip).toBeLessThanOrEqual(60 * 1024);
+  expect(BUDGET).toBe(62 * 1024);
+  expect(report.gzip).toBeLessThanOrEqual(BUDGET);
 });

@@ -167,6 +167,24 @@ describe('threads', () => {
     expect(bad.stderr).toContain("TAPEGRAD_NUM_THREADS must be a whole number ≥ 1, got 'many'");
   });
 
+  it('without SharedArrayBuffer (a page that is not cross-origin isolated) the same module runs on one thread, with the same results', () => {
+    const program = (prelude: string) => execFileSync(process.execPath, ['--input-type=module', '-e', `${prelude}
+      const tg = await import(${JSON.stringify(DIST)});
+      tg.manualSeed(1);
+      const a = tg.randn([300, 200]).requiresGrad_(true), b = tg.randn([200, 260]).requiresGrad_(true);
+      const y = a.matmul(b).gelu(); y.sum().backward();
+      const digest = (t) => Array.from(t.data()).reduce((h, v) => (h * 31 + Math.round(v * 1e6)) % 1000000007, 7);
+      console.log(JSON.stringify({ build: tg.build, threads: tg.getNumThreads(), y: digest(y), ga: digest(a.grad), gb: digest(b.grad) }));`],
+    { encoding: 'utf8', env: { ...process.env, TAPEGRAD_NUM_THREADS: '2' } });
+    const shared = JSON.parse(program(''));
+    const unshared = JSON.parse(program('globalThis.SharedArrayBuffer = undefined;'));
+    expect(shared.build).toMatch(/\+threads$/);
+    expect(shared.threads).toBe(2);
+    expect(unshared.build).not.toMatch(/threads/);
+    expect(unshared.threads).toBe(1);
+    expect({ ...unshared, build: 0, threads: 0 }).toEqual({ ...shared, build: 0, threads: 0 });
+  });
+
   it('the pool never keeps a process alive', () => {
     const started = performance.now();
     const out = execFileSync(process.execPath, ['--input-type=module', '-e',
