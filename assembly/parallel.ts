@@ -20,6 +20,7 @@
 import { gemmPart } from "./ops/matmul";
 import { unaryPart } from "./ops/elementwise";
 import { attentionPart } from "./ops/attention";
+import { convPart } from "./ops/conv";
 import { readNodeTable } from "./nodes";
 
 @external("env", "parallel") declare function hostParallel(job: usize, parts: i32): void;
@@ -30,6 +31,8 @@ import { readNodeTable } from "./nodes";
 @inline export const JOB_UNARY: i32 = 2;
 // @ts-ignore: decorator
 @inline export const JOB_ATTENTION: i32 = 3;
+// @ts-ignore: decorator
+@inline export const JOB_CONV: i32 = 5;
 /** Test hook: see trapInPart. */
 // @ts-ignore: decorator
 @inline export const JOB_TRAP: i32 = 4;
@@ -73,6 +76,7 @@ export function runPart(part: i32, parts: i32): void {
     case JOB_GEMM: gemmPart(job, part, parts); break;
     case JOB_UNARY: unaryPart(job, part, parts); break;
     case JOB_ATTENTION: attentionPart(job, part, parts); break;
+    case JOB_CONV: convPart(job, part, parts); break;
     case JOB_TRAP: trapPart(part); break;
     default: unreachable();
   }

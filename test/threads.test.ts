@@ -81,6 +81,14 @@ describe('threads', () => {
     ]));
   });
 
+  it('conv2d forward and gradients (split by image) are bit-identical for 1–4 threads', async () => {
+    const F = tg.nn.functional;
+    expectBitIdentical(await atEachCount(() => [
+      ...valueAndGrads([[9, 3, 20, 20], [16, 3, 3, 3], [16]], (x, w, b) => F.conv2d(x, w, b, { padding: 1 })),
+      ...valueAndGrads([[5, 8, 17, 15], [4, 8, 5, 3]], (x, w) => F.conv2d(x, w, undefined, { stride: 2, padding: [2, 1] })),
+    ]));
+  });
+
   it('a whole training run (conv net, Adam, traced steps too) is bit-identical for 1–4 threads', async () => {
     const train = (): Float32Array[] => tg.tidy(() => {
       tg.manualSeed(5);

@@ -5,6 +5,8 @@
 //   out[n] = W[O, C·KH·KW] · cols  (+ bias per output channel)
 // and its backward reuses the same columns:
 //   dW += dOut[n] · colsᵀ,   dCols = Wᵀ · dOut[n] → scattered back onto dx (col2im),   dBias += Σ dOut
+// The forward and dx split over threads by image, each part with its own column matrix; dW and
+// dBias sum over the images in order, so they stay in one loop (their gemms split when large).
 //
 // conv record: a = x [N,C,H,W], b = weight [O,C,KH,KW], c = bias [O] or -1,
 //              i0 = stride h, i1 = stride w, i2 = padding h, i3 = padding w
@@ -16,6 +18,7 @@ import { dataPtr, shapePtr, requiresGrad, gradPtr, gradFor } from "../nodes";
 import { scratchFor } from "../scratch";
 import { OUT, IN_A, IN_B, IN_C, opOf, attr } from "../tape";
 import { gemm } from "./matmul";
+import { job, JOB_CONV, partsFor, runParallel, partRange } from "../parallel";
 
 // @ts-ignore: decorator
 @inline function at(base: usize, index: i32): usize { return base + (<usize>index << 2); }
@@ -74,34 +77,19 @@ function columnBytes(): usize {
   return <usize>max(C * KH * KW * OH * OW, 1) << 2;
 }
 
+/** Multiply-adds in a conv part, at the least. */
+// @ts-ignore: decorator
+@inline const CONV_GRAIN: i64 = 1 << 18;
+
 export function conv2dForward(rec: usize): void {
   readGeometry(rec, true);
-  let x = dataPtr(load<i32>(rec, IN_A)), w = dataPtr(load<i32>(rec, IN_B)), y = dataPtr(load<i32>(rec, OUT));
-  let bias = load<i32>(rec, IN_C);
-  let ckk = C * KH * KW, ohw = OH * OW;
-  let cols = scratchFor(columnBytes());
-  if (!cols) return; // counted by alloc; runOp reports out of memory
-  for (let n = 0; n < N; n++) {
-    columns(at(x, n * C * H * W), cols, false);
-    let yn = at(y, n * O * ohw);
-    gemm(O, ohw, ckk, w, ckk, 1, cols, ohw, 1, yn, false);
-    if (bias >= 0) {
-      let b = dataPtr(bias);
-      for (let o = 0; o < O; o++) {
-        let bv = f32x4.splat(load<f32>(at(b, o)));
-        let row = at(yn, o * ohw);
-        let j = 0;
-        for (; j + 4 <= ohw; j += 4) v128.store(at(row, j), f32x4.add(v128.load(at(row, j)), bv));
-        for (; j < ohw; j++) store<f32>(at(row, j), load<f32>(at(row, j)) + f32x4.extract_lane(bv, 0));
-      }
-    }
-  }
+  convJob(rec, false);
 }
 
 export function conv2dBackward(rec: usize): void {
   readGeometry(rec, true);
   let xId = load<i32>(rec, IN_A), wId = load<i32>(rec, IN_B), bias = load<i32>(rec, IN_C);
-  let x = dataPtr(xId), w = dataPtr(wId), g = gradPtr(load<i32>(rec, OUT));
+  let x = dataPtr(xId), g = gradPtr(load<i32>(rec, OUT));
   let gx: usize = requiresGrad(xId) ? gradFor(xId) : 0;
   let gw: usize = requiresGrad(wId) ? gradFor(wId) : 0;
   let gb: usize = bias >= 0 && requiresGrad(bias) ? gradFor(bias) : 0;
@@ -115,18 +103,61 @@ export function conv2dBackward(rec: usize): void {
       }
     }
   }
-  if (!gx && !gw) return;
-  let cols = scratchFor(columnBytes());
-  if (!cols) return;
-  for (let n = 0; n < N; n++) {
-    let gn = at(g, n * O * ohw);
-    if (gw) {
+  if (gw) {
+    let cols = scratchFor(columnBytes());
+    if (!cols) return;
+    for (let n = 0; n < N; n++) {
       columns(at(x, n * C * H * W), cols, false);
-      gemm(O, ckk, ohw, gn, ohw, 1, cols, 1, ohw, gw, true);     // dW += dOut · colsᵀ
+      gemm(O, ckk, ohw, at(g, n * O * ohw), ohw, 1, cols, 1, ohw, gw, true);     // dW += dOut · colsᵀ
     }
-    if (gx) {
-      gemm(ckk, ohw, O, w, 1, ckk, gn, ohw, 1, cols, false);      // dCols = Wᵀ · dOut
-      columns(at(gx, n * C * H * W), cols, true);
+  }
+  if (gx) convJob(rec, true);
+}
+
+/** The forward (or dx) over all images, split over threads by image. */
+function convJob(rec: usize, backward: bool): void {
+  let parts = partsFor(<i64>N * O * OH * OW * C * KH * KW, CONV_GRAIN);
+  if (parts > N) parts = max(N, 1);
+  let cols = scratchFor(<usize>parts * columnBytes());
+  if (!cols) return; // counted by alloc; runOp reports out of memory
+  if (parts == 1) { convRun(rec, backward, cols, 0, 1); return; } // (the job record may be another part's)
+  store<i32>(job, JOB_CONV);
+  store<usize>(job, rec, 4); store<i32>(job, backward, 8); store<usize>(job, cols, 12);
+  runParallel(parts);
+}
+
+/** One part of convJob (its record as convJob writes it). */
+export function convPart(job: usize, part: i32, parts: i32): void {
+  let rec = load<usize>(job, 4);
+  readGeometry(rec, true);
+  convRun(rec, load<i32>(job, 8) != 0, load<usize>(job, 12), part, parts);
+}
+
+/** Images [lo, hi) of part `part`: out[n] = W·cols(x[n]) (+ bias), or dx[n] += col2im(Wᵀ·dOut[n]). */
+function convRun(rec: usize, backward: bool, scratch: usize, part: i32, parts: i32): void {
+  let x = dataPtr(load<i32>(rec, IN_A)), w = dataPtr(load<i32>(rec, IN_B)), out = load<i32>(rec, OUT);
+  let bias = load<i32>(rec, IN_C);
+  let ckk = C * KH * KW, ohw = OH * OW;
+  let cols = scratch + <usize>part * columnBytes();
+  let range = partRange(N, 1, part, parts);
+  for (let n = <i32>range; n < <i32>(range >> 32); n++) {
+    if (backward) {
+      gemm(ckk, ohw, O, w, 1, ckk, at(gradPtr(out), n * O * ohw), ohw, 1, cols, false);      // dCols = Wᵀ · dOut
+      columns(at(gradPtr(load<i32>(rec, IN_A)), n * C * H * W), cols, true);
+      continue;
+    }
+    columns(at(x, n * C * H * W), cols, false);
+    let yn = at(dataPtr(out), n * O * ohw);
+    gemm(O, ohw, ckk, w, ckk, 1, cols, ohw, 1, yn, false);
+    if (bias >= 0) {
+      let b = dataPtr(bias);
+      for (let o = 0; o < O; o++) {
+        let bv = f32x4.splat(load<f32>(at(b, o)));
+        let row = at(yn, o * ohw);
+        let j = 0;
+        for (; j + 4 <= ohw; j += 4) v128.store(at(row, j), f32x4.add(v128.load(at(row, j)), bv));
+        for (; j < ohw; j++) store<f32>(at(row, j), load<f32>(at(row, j)) + f32x4.extract_lane(bv, 0));
+      }
     }
   }
 }
