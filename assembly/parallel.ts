@@ -18,7 +18,7 @@
 //   0      4                                                        JOB_BYTES
 
 import { gemmPart } from "./ops/matmul";
-import { unaryPart } from "./ops/elementwise";
+import { unaryPart, binaryPart } from "./ops/elementwise";
 import { attentionPart } from "./ops/attention";
 import { convPart } from "./ops/conv";
 import { readNodeTable } from "./nodes";
@@ -33,6 +33,8 @@ import { readNodeTable } from "./nodes";
 @inline export const JOB_ATTENTION: i32 = 3;
 // @ts-ignore: decorator
 @inline export const JOB_CONV: i32 = 5;
+// @ts-ignore: decorator
+@inline export const JOB_BINARY: i32 = 6;
 /** Test hook: see trapInPart. */
 // @ts-ignore: decorator
 @inline export const JOB_TRAP: i32 = 4;
@@ -77,6 +79,7 @@ export function runPart(part: i32, parts: i32): void {
     case JOB_UNARY: unaryPart(job, part, parts); break;
     case JOB_ATTENTION: attentionPart(job, part, parts); break;
     case JOB_CONV: convPart(job, part, parts); break;
+    case JOB_BINARY: binaryPart(job, part, parts); break;
     case JOB_TRAP: trapPart(part); break;
     default: unreachable();
   }

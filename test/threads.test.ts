@@ -67,6 +67,8 @@ describe('threads', () => {
       ...valueAndGrads([[100_003]], (x) => x.gelu()),
       ...valueAndGrads([[70_001]], (x) => x.tanh().exp().sigmoid()),
       ...valueAndGrads([[65_539]], (x) => x.gelu({ approximate: 'tanh' }).relu()),
+      ...valueAndGrads([[300, 401], [300, 401]], (x, y) => x.mul(y).add(x).div(y.abs().add(1)).sub(2).maximum(y).pow(2)),
+      ...valueAndGrads([[200_003]], (x) => x.mul(3).sub(x.neg())),
     ]));
   });
 
