@@ -21,6 +21,7 @@ import { gemmPart } from "./ops/matmul";
 import { unaryPart, binaryPart } from "./ops/elementwise";
 import { attentionPart } from "./ops/attention";
 import { convPart } from "./ops/conv";
+import { optimPart } from "./ops/optim";
 import { readNodeTable } from "./nodes";
 
 @external("env", "parallel") declare function hostParallel(job: usize, parts: i32): void;
@@ -35,6 +36,8 @@ import { readNodeTable } from "./nodes";
 @inline export const JOB_CONV: i32 = 5;
 // @ts-ignore: decorator
 @inline export const JOB_BINARY: i32 = 6;
+// @ts-ignore: decorator
+@inline export const JOB_OPTIM: i32 = 7;
 /** Test hook: see trapInPart. */
 // @ts-ignore: decorator
 @inline export const JOB_TRAP: i32 = 4;
@@ -80,6 +83,7 @@ export function runPart(part: i32, parts: i32): void {
     case JOB_ATTENTION: attentionPart(job, part, parts); break;
     case JOB_CONV: convPart(job, part, parts); break;
     case JOB_BINARY: binaryPart(job, part, parts); break;
+    case JOB_OPTIM: optimPart(job, part, parts); break;
     case JOB_TRAP: trapPart(part); break;
     default: unreachable();
   }

@@ -91,20 +91,20 @@ describe('threads', () => {
     ]));
   });
 
-  it('a whole training run (conv net, Adam, traced steps too) is bit-identical for 1–4 threads', async () => {
+  it.each(['Adam', 'AdamW', 'SGD'])('a whole training run (conv net, %s, traced steps too) is bit-identical for 1–4 threads', async (kind) => {
     const train = (): Float32Array[] => tg.tidy(() => {
       tg.manualSeed(5);
       const net = new tg.nn.Sequential(new tg.nn.Conv2d(3, 16, 3, { padding: 1 }), new tg.nn.GELU(), new tg.nn.Flatten(), new tg.nn.Linear(16 * 16 * 16, 64), new tg.nn.Tanh(), new tg.nn.Linear(64, 10));
-      const opt = new tg.optim.Adam(net.parameters(), { lr: 1e-3 });
+      const opt = kind === 'SGD' ? new tg.optim.SGD(net.parameters(), { lr: 0.05, momentum: 0.9, nesterov: true, weightDecay: 1e-3 })
+        : kind === 'AdamW' ? new tg.optim.AdamW(net.parameters(), { lr: 1e-3 }) : new tg.optim.Adam(net.parameters(), { lr: 1e-3, weightDecay: 1e-2 });
       const x = tg.randn([32, 3, 16, 16]), y = tg.randint(0, 10, [32]);
       const losses: number[] = [];
       const step = () => { opt.zeroGrad(); const loss = tg.nn.functional.crossEntropy(net.forward(x), y); loss.backward(); opt.step(); return loss; };
       for (let i = 0; i < 3; i++) losses.push(step().item());
       const traced = tg.trace(step);
-      for (let i = 0; i < 3; i++) { traced.run(); }
+      for (let i = 0; i < 3; i++) traced.run();
       const out = [Float32Array.from(losses), ...net.parameters().map((p) => p.data() as Float32Array)];
       traced.dispose();
-      net.dispose?.();
       return out;
     });
     expectBitIdentical(await atEachCount(train));
