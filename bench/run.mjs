@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 // npm run bench [-- --quick] [--impl tapegrad,tfjs-wasm] [--workload matmul,mlp]
+// BENCH_THREADS=n npm run bench: the "-mt" columns on n threads instead of the machine's cores
 //
 // Installs the peers (bench/package.json, scripts ignored) when bench/node_modules is missing,
 // builds tapegrad when dist/ is missing, then runs every workload of every implementation in its
@@ -10,7 +11,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { IMPLS } from './impls/index.mjs';
+import { IMPLS, THREADS } from './impls/index.mjs';
 import { DIST as TAPEGRAD_DIST } from './impls/tapegrad.mjs';
 import { WORKLOADS, unsupportedReason } from './lib/workloads.mjs';
 import { RESULT_MARK, median } from './lib/harness.mjs';
@@ -77,15 +78,18 @@ function runChild(impl, w) {
   });
 }
 
+const isTapegrad = (id) => id.startsWith('tapegrad');
+
 /**
- * Training losses against the peers (every implementation but tapegrad, the one under test): the
- * second loss within rel 1e-3 of the peers' median, and the first step's decrease (loss 1 − loss 2)
- * within 5% of theirs, which also catches a step whose update did not happen.
+ * Training losses against the peers (every library but tapegrad, the one under test, each once:
+ * a "-mt" column is the same library on more threads): the second loss within rel 1e-3 of the
+ * peers' median, and the first step's decrease (loss 1 − loss 2) within 5% of theirs, which also
+ * catches a step whose update did not happen.
  */
 function crossCheckLosses(w) {
   for (const c of w.cases) {
     const rows = Object.entries(c.results).filter(([, r]) => r.status === 'ok' && r.losses);
-    const peers = rows.filter(([id]) => id !== 'tapegrad').map(([, r]) => r.losses);
+    const peers = rows.filter(([id]) => !isTapegrad(id) && !id.endsWith('-mt')).map(([, r]) => r.losses);
     if (rows.length < 2 || peers.length === 0) continue;
     const l1 = median(peers.map((l) => l[1]));
     const drop = median(peers.map((l) => l[0] - l[1]));
@@ -94,6 +98,23 @@ function crossCheckLosses(w) {
       const ok = Math.abs(r.losses[1] - l1) <= 1e-3 * Math.abs(l1) && Math.abs(d - drop) <= 0.05 * Math.abs(drop) + 1e-6;
       const of = `the median of ${peers.length} peer${peers.length > 1 ? 's' : ''}`;
       r.agreement = { ok, detail: `second loss ${r.losses[1].toFixed(6)}, decrease ${d.toExponential(3)} vs ${l1.toFixed(6)}, ${drop.toExponential(3)} (${of})` };
+    }
+  }
+}
+
+/**
+ * tapegrad promises the same results on any thread count: a "-mt" column's losses (training
+ * steps) or result digest (matmul product, gradient of the chain) must equal its 1-thread
+ * column's, bit for bit.
+ */
+function checkThreadsAgree(w) {
+  const shown = (r) => (r.losses ? `losses ${r.losses.join(', ')}` : `digest ${r.digest}`);
+  for (const c of w.cases) {
+    for (const [id, r] of Object.entries(c.results)) {
+      const one = c.results[id.slice(0, -3)];
+      if (!isTapegrad(id) || !id.endsWith('-mt') || r.status !== 'ok' || one?.status !== 'ok' || !(r.losses || r.digest)) continue;
+      const ok = r.digest === one.digest && (r.losses ?? []).every((l, i) => Object.is(l, one.losses[i]));
+      r.threadsAgree = { ok, detail: `${shown(r)} on ${THREADS} threads, ${shown(one)} on 1` };
     }
   }
 }
@@ -110,13 +131,14 @@ function peerVersions() {
 
 const started = performance.now();
 ensurePeers();
-const tapegradError = impls.some((i) => i.id === 'tapegrad') ? ensureTapegrad() : null;
+const tapegradError = impls.some((i) => isTapegrad(i.id)) ? ensureTapegrad() : null;
 const meta = {
   date: new Date().toISOString(),
   quick,
   command: `npm run bench${args.length ? ` -- ${args.join(' ')}` : ''}`,
   cpu: os.cpus()[0]?.model ?? 'unknown',
   cores: os.cpus().length,
+  threads: THREADS,
   platform: `${os.platform()} ${os.arch()}`,
   node: process.version,
   loadAverage: { start: os.loadavg()[0] },
@@ -124,18 +146,18 @@ const meta = {
   peers: peerVersions(),
 };
 
-const results = { meta, impls: impls.map(({ id, label }) => ({ id, label })), workloads: [] };
+const results = { meta, impls: impls.map(({ id, label, threads }) => ({ id, label, threads: threads ?? 1 })), workloads: [] };
 for (const w of workloads) {
   const cases = new Map(); // key → { key, results: { implId: row } }
   for (const impl of impls) {
     const t0 = performance.now();
     const unsupported = unsupportedReason(impl, w);
-    const spawned = !unsupported && !(impl.id === 'tapegrad' && tapegradError);
+    const spawned = !unsupported && !(isTapegrad(impl.id) && tapegradError);
     const out = unsupported ? { status: 'na', reason: unsupported }
       : spawned ? await runChild(impl, w)
       : { status: 'error', reason: tapegradError };
-    if (impl.id === 'tapegrad' && out.meta?.build) meta.tapegrad.build = out.meta.build;
-    if (impl.id === 'pytorch' && spawned) meta.pytorch = out.meta?.version ?? out.reason;
+    if (isTapegrad(impl.id) && out.meta?.build) meta.tapegrad.build = out.meta.build;
+    if (impl.id.startsWith('pytorch') && spawned && !meta.pytorch?.startsWith('torch')) meta.pytorch = out.meta?.version ?? out.reason;
     // a failure outside any case ('*') fills every case this implementation has no row for
     const rows = out.status === 'ok' ? out.rows : [...(out.rows ?? []), { key: '*', status: out.status, reason: out.reason }];
     for (const row of rows) {
@@ -144,7 +166,7 @@ for (const w of workloads) {
     }
     if (spawned) {
       const summary = rows.map((r) => `${r.key}: ${r.status === 'ok' ? r.value.toFixed(2) : `${r.status} (${r.reason})`}`).join('; ');
-      console.log(`${w.id.padEnd(9)} ${impl.id.padEnd(10)} ${((performance.now() - t0) / 1000).toFixed(1).padStart(5)} s  ${summary}`);
+      console.log(`${w.id.padEnd(9)} ${impl.id.padEnd(17)} ${((performance.now() - t0) / 1000).toFixed(1).padStart(5)} s  ${summary}`);
     }
   }
   const all = cases.get('*');
@@ -153,6 +175,7 @@ for (const w of workloads) {
   if (all) for (const c of cases.values()) c.results = { ...all.results, ...c.results };
   const entry = { id: w.id, title: w.title, about: w.about, unit: w.unit, higherIsBetter: !!w.higherIsBetter, cases: [...cases.values()] };
   if (w.crossCheck) crossCheckLosses(entry);
+  checkThreadsAgree(entry);
   results.workloads.push(entry);
 }
 meta.durationSec = (performance.now() - started) / 1000;

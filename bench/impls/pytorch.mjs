@@ -1,4 +1,4 @@
-// PyTorch on one CPU thread, as a reference column: a Python process (pytorch_worker.py) holds the
+// PyTorch on the CPU (on 1 or `threads` threads), as a reference column: a Python process (pytorch_worker.py) holds the
 // models and this adapter drives it, one JSON line a request. The inputs are the arrays of
 // lib/data.mjs, sent over once; the results (losses, matmul product, gradient) come back to be
 // checked by the same code as every other implementation's; a handle's timing runs inside Python
@@ -34,12 +34,13 @@ function encode(v) {
 
 const decode = (v) => (v?.$f32 !== undefined ? new Float32Array(new Uint8Array(Buffer.from(v.$f32, 'base64')).buffer) : v);
 
-/** Starts the worker with `python`; resolves to { request, meta }, or null when it cannot import torch. */
-function start(python) {
+/** Starts the worker with `python` on `threads` threads; resolves to { request, meta }, or null when it cannot import torch. */
+function start(python, threads) {
   return new Promise((resolve) => {
-    const env = { ...process.env, OMP_NUM_THREADS: '1', MKL_NUM_THREADS: '1', OPENBLAS_NUM_THREADS: '1' };
+    const n = String(threads);
+    const env = { ...process.env, OMP_NUM_THREADS: n, MKL_NUM_THREADS: n, OPENBLAS_NUM_THREADS: n };
     if (existsSync(OPENBLAS)) env.LD_LIBRARY_PATH = [OPENBLAS, env.LD_LIBRARY_PATH].filter(Boolean).join(':');
-    const proc = spawn(python, [WORKER], { env, stdio: ['pipe', 'pipe', 'pipe'] });
+    const proc = spawn(python, [WORKER, n], { env, stdio: ['pipe', 'pipe', 'pipe'] });
     let stderr = '';
     let ready = false;
     const waiting = [];
@@ -86,20 +87,25 @@ async function remote(method, ...args) {
 
 export default {
   id: 'pytorch',
-  label: 'PyTorch (1 thread)',
+  label: 'PyTorch',
   unsupported: {
     micrograd: 'not run: scalar autograd in PyTorch (a tensor per number) measures Python overhead, not what PyTorch is for',
     memory: 'not measured: the JS heap and wasm memory of this workload do not apply to a Python process',
   },
 
+  /** Starts the worker on `this.threads` threads (set by impls/index.mjs) and checks torch and the BLAS use that many. */
   async init() {
+    const wanted = this.threads ?? 1;
     for (const python of PYTHONS) {
-      const worker = await start(python);
+      const worker = await start(python, wanted);
       if (!worker) continue;
       request = worker.request;
-      const { torch, python: version, threads, blas } = worker.meta;
+      const { torch, python: version, threads, blas, blasThreads } = worker.meta;
+      if (threads !== wanted || (blasThreads ?? wanted) !== wanted) {
+        throw new Error(`PyTorch runs on ${threads} threads${blasThreads == null ? '' : ` and its BLAS on ${blasThreads}`}, not ${wanted}`);
+      }
       const reference = /\/blas\/libblas/.test(blas) ? ' (the reference BLAS: slow matrix products; apt-get install libopenblas0-pthread)' : '';
-      return { version: `torch ${torch}, Python ${version} (${python}), ${threads} thread${threads > 1 ? 's' : ''}, BLAS ${blas}${reference}` };
+      return { version: `torch ${torch}, Python ${version} (${python}), BLAS ${blas}${reference}` };
     }
     throw new Unavailable(NOT_INSTALLED);
   },

@@ -1,4 +1,7 @@
-"""PyTorch on one CPU thread for the tapegrad bench, driven by bench/impls/pytorch.mjs.
+"""PyTorch on the CPU for the tapegrad bench, driven by bench/impls/pytorch.mjs.
+
+Usage: pytorch_worker.py [threads] (default 1; the caller sets OMP_NUM_THREADS, MKL_NUM_THREADS and
+OPENBLAS_NUM_THREADS to the same count, since torch.set_num_threads does not reach OpenBLAS).
 
 Reads one JSON request a line on stdin and answers one JSON line on stdout:
   {"id", "cmd": "make", "method", "spec"}  -> {"id", "ok": handle}   builds a workload's handle
@@ -10,6 +13,7 @@ bench/lib/data.mjs, so every implementation trains the same weights on the same 
 measure() is bench/lib/harness.mjs's measure(), so the timing method is the same too.
 """
 import base64
+import ctypes
 import json
 import math
 import os
@@ -21,7 +25,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-torch.set_num_threads(1)
+THREADS = int(sys.argv[1]) if len(sys.argv) > 1 else 1
+torch.set_num_threads(THREADS)
 torch.set_num_interop_threads(1)
 
 GPT_PARAMETERS = 109_696
@@ -245,10 +250,19 @@ def blas_library():
         return "built in" if torch.backends.mkl.is_available() else "unknown"
 
 
+def blas_threads(library):
+    """How many threads the BLAS runs on, where it says (OpenBLAS), else None."""
+    try:
+        return ctypes.CDLL(library).openblas_get_num_threads()
+    except (OSError, AttributeError):
+        return None
+
+
 def main():
     out = sys.stdout
     say = lambda msg: (out.write(json.dumps(msg) + "\n"), out.flush())
-    say({"ready": {"torch": torch.__version__, "python": sys.version.split()[0], "threads": torch.get_num_threads(), "blas": blas_library()}})
+    blas = blas_library()
+    say({"ready": {"torch": torch.__version__, "python": sys.version.split()[0], "threads": torch.get_num_threads(), "blas": blas, "blasThreads": blas_threads(blas)}})
     handles = []
     for line in sys.stdin:
         req = json.loads(line)

@@ -105,11 +105,25 @@ const impl = {
   id: 'tapegrad',
   label: 'tapegrad',
 
+  /**
+   * Loads the build on `this.threads` threads (set by impls/index.mjs; TAPEGRAD_NUM_THREADS, read
+   * when the module loads, so no op ever runs on another count) and, on more than one, waits for
+   * every worker to be up, so that no timed step runs with part of the pool still starting.
+   */
   async init() {
     if (!existsSync(DIST)) throw new Unavailable('dist/index.js not built (npm run build)');
+    const threads = this.threads ?? 1;
+    process.env.TAPEGRAD_NUM_THREADS = String(threads);
     tg = await import(pathToFileURL(DIST).href);
     need('tensor');
-    return { build: tg.build ?? 'unknown' };
+    const build = tg.build ?? 'unknown';
+    const got = tg.getNumThreads?.() ?? 1;
+    if (got !== threads) throw new Unavailable(`build ${build} runs on ${got} thread${got > 1 ? 's' : ''}, not ${threads}`);
+    if (threads > 1) {
+      const workers = await need('__testing.threads.workersReady')();
+      if (workers !== threads - 1) throw new Error(`${workers} of ${threads - 1} worker threads started`);
+    }
+    return { build };
   },
 
   memoryStats() {

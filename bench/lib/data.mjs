@@ -34,6 +34,13 @@ export function matmulInputs(N) {
 }
 
 /** Compares C (row-major N×N) to float64 dot products: every entry up to N=64, else 64 sampled ones. */
+/** A 32-bit FNV-1a hash of the bits of a Float32Array: a result's fingerprint, to compare results computed on different thread counts. */
+export function digest(values) {
+  let h = 0x811c9dc5;
+  for (const bits of new Uint32Array(values.buffer, values.byteOffset, values.length)) h = Math.imul(h ^ bits, 0x01000193) >>> 0;
+  return h.toString(16).padStart(8, '0');
+}
+
 export function checkMatmul({ N, A, B }, C) {
   if (!C || C.length !== N * N) return { ok: false, detail: `result has ${C?.length} elements, expected ${N * N}` };
   const random = rng(7 * N);

@@ -1,8 +1,13 @@
 // Turns the collected results into the terminal table and the Markdown report.
 
 const RATIO_LEGEND =
-  '"×r" after a number = how many times slower that implementation is than tapegrad on the row ' +
+  '"×r" after a number = how many times slower that implementation is than tapegrad on the same number of threads, on the row ' +
   '(its time ÷ tapegrad\'s time; for GFLOP/s, tapegrad\'s rate ÷ its rate). ×r > 1: tapegrad is faster.';
+
+/** The tapegrad column a column is compared with: the one on as many threads. */
+const referenceOf = (impl) => ((impl.threads ?? 1) > 1 ? 'tapegrad-mt' : 'tapegrad');
+/** A column's label without its thread count, for lines that say the thread count once. */
+const nameOf = (impl) => impl.label.replace(/ \(\d+ threads?\)$/, '');
 
 function fmtNum(v) {
   const a = Math.abs(v);
@@ -15,7 +20,9 @@ const mb = (b) => (b / 2 ** 20).toFixed(2);
 function cell(w, r, tg) {
   if (!r) return { text: '' };
   if (r.status !== 'ok') return { text: r.status === 'na' ? 'n/a' : r.status, note: r.reason };
-  const notes = [r.note, r.check && !r.check.ok && `check failed: ${r.check.detail}`, r.agreement && !r.agreement.ok && `losses disagree: ${r.agreement.detail}`].filter(Boolean);
+  const failed = [r.check, r.agreement, r.threadsAgree].some((c) => c && !c.ok);
+  const notes = [r.note, r.check && !r.check.ok && `check failed: ${r.check.detail}`, r.agreement && !r.agreement.ok && `losses disagree: ${r.agreement.detail}`,
+    r.threadsAgree && !r.threadsAgree.ok && `results differ from 1 thread's: ${r.threadsAgree.detail}`].filter(Boolean);
   let text;
   if (w.id === 'memory') {
     const wasm = r.before.wasmBytes != null ? `; wasm ${mb(r.before.wasmBytes)}→${mb(r.after.wasmBytes)} MB` : '';
@@ -28,7 +35,7 @@ function cell(w, r, tg) {
       text += ` ×${fmtNum(ratio)}`;
     }
   }
-  if ((r.check && !r.check.ok) || (r.agreement && !r.agreement.ok)) text += ' ✗';
+  if (failed) text += ' ✗';
   return { text, note: notes.join('; ') || undefined };
 }
 
@@ -47,9 +54,8 @@ export function buildTable(results) {
   const rows = [];
   for (const w of results.workloads) {
     for (const c of w.cases) {
-      const tg = c.results.tapegrad;
       rows.push([w.title + (w.id === 'memory' ? '' : ` (${w.unit})`), c.key, ...results.impls.map((i) => {
-        const { text, note } = cell(w, c.results[i.id], tg);
+        const { text, note } = cell(w, c.results[i.id], c.results[referenceOf(i)]);
         return note ? `${text} ${ref(note)}` : text;
       })]);
     }
@@ -57,25 +63,38 @@ export function buildTable(results) {
   return { header, rows, notes };
 }
 
+const ok = (r) => r?.status === 'ok';
+/** How many times faster `r` is than `base` (> 1: faster). */
+const speedup = (w, r, base) => (w.higherIsBetter ? r.value / base.value : base.value / r.value);
+const rate = (w, r) => (w.unit === 'ms' ? ` (${fmtNum(1000 / r.value)} steps/s)` : '');
+const threadsText = (n) => `${n} thread${n > 1 ? 's' : ''}`;
+
 /**
- * One line per row PyTorch ran: tapegrad's speed as a multiple of PyTorch's (> 1: tapegrad is
- * faster), with steps/s for training steps.
+ * The summaries under the table, each a title then one line per row it covers: tapegrad's speed
+ * as a multiple of PyTorch's on 1 thread and on the "-mt" thread count (> 1: tapegrad is faster,
+ * with steps/s for training steps), and each library's speed on that many threads against its own
+ * on one (> 1: threads help).
  */
-function pytorchLines(results) {
-  const rate = (w, r) => (w.unit === 'ms' ? ` (${fmtNum(1000 / r.value)} steps/s)` : '');
-  const lines = [];
-  for (const w of results.workloads) {
-    for (const c of w.cases) {
-      const pt = c.results.pytorch;
-      if (pt?.status !== 'ok' || w.id === 'memory') continue;
-      const ours = results.impls.filter((i) => i.id.startsWith('tapegrad') && c.results[i.id]?.status === 'ok').map(({ id, label }) => {
-        const r = c.results[id];
-        return `${label} ${fmtNum(w.higherIsBetter ? r.value / pt.value : pt.value / r.value)}×${rate(w, r)}`;
-      });
-      if (ours.length) lines.push(`${w.title}, ${c.key}: ${ours.join(', ')}; PyTorch ${fmtNum(pt.value)} ${w.unit}${rate(w, pt)}`);
-    }
-  }
-  return lines.length ? ['Speed against PyTorch on one thread (> 1×: tapegrad is faster):', ...lines] : [];
+function summaries(results) {
+  const byId = new Map(results.impls.map((i) => [i.id, i]));
+  const rows = results.workloads.filter((w) => w.id !== 'memory').flatMap((w) => w.cases.map((c) => ({ w, c, title: `${w.title}, ${c.key}` })));
+  const againstPytorch = (mt) => rows.flatMap(({ w, c, title }) => {
+    const pt = c.results[`pytorch${mt}`];
+    const ours = ['tapegrad', 'tapegrad-trace'].map((id) => id + mt).filter((id) => byId.has(id) && ok(c.results[id]) && ok(pt));
+    const parts = ours.map((id) => `${nameOf(byId.get(id))} ${fmtNum(speedup(w, c.results[id], pt))}×${rate(w, c.results[id])}`);
+    return parts.length ? [`${title}: ${parts.join(', ')}; PyTorch ${fmtNum(pt.value)} ${w.unit}${rate(w, pt)}`] : [];
+  });
+  const scaling = rows.flatMap(({ w, c, title }) => {
+    const parts = ['tapegrad', 'tapegrad-trace', 'pytorch'].filter((id) => byId.has(`${id}-mt`) && ok(c.results[id]) && ok(c.results[`${id}-mt`]))
+      .map((id) => `${nameOf(byId.get(id))} ${fmtNum(speedup(w, c.results[`${id}-mt`], c.results[id]))}×`);
+    return parts.length ? [`${title}: ${parts.join(', ')}`] : [];
+  });
+  const n = threadsText(results.meta.threads ?? 1);
+  return [
+    ['Speed against PyTorch on 1 thread (> 1×: tapegrad is faster):', ...againstPytorch('')],
+    [`Speed against PyTorch on ${n} (> 1×: tapegrad is faster):`, ...againstPytorch('-mt')],
+    [`Speed on ${n} against 1 thread, each library against itself (> 1×: faster on ${n}):`, ...scaling],
+  ].filter((lines) => lines.length > 1);
 }
 
 function metaLines(results) {
@@ -83,6 +102,7 @@ function metaLines(results) {
   return [
     `date: ${m.date}${m.quick ? ' (--quick)' : ''}; run time ${m.durationSec.toFixed(0)} s`,
     `machine: ${m.cpu} (${m.cores} cores), ${m.platform}; Node ${m.node}; load average ${m.loadAverage.start.toFixed(1)} at start, ${m.loadAverage.end.toFixed(1)} at end`,
+    ...(m.threads ? [`threads: tapegrad and PyTorch on 1 thread and on ${threadsText(m.threads)} (the "-mt" columns${m.threads === m.cores ? ': every core' : ''}); the other libraries on one (none has threads in Node)`] : []),
     `tapegrad: build ${m.tapegrad.build}${m.tapegrad.error ? ` (${m.tapegrad.error})` : ''}`,
     `peers: ${Object.entries(m.peers).map(([k, v]) => `${k} ${v}`).join(', ')}`,
     ...(m.pytorch ? [`PyTorch: ${m.pytorch}`] : []),
@@ -103,7 +123,7 @@ export function toTerminal(results) {
     '',
     RATIO_LEGEND,
     ...notes.map((n, i) => `[${i + 1}] ${n}`),
-    ...pytorchLines(results).flatMap((l, i) => (i ? [`  ${l}`] : ['', l])),
+    ...summaries(results).flatMap(([title, ...lines]) => ['', title, ...lines.map((l) => `  ${l}`)]),
   ].join('\n');
 }
 
@@ -128,7 +148,6 @@ export function toMarkdown(results) {
     '',
     ...notes.map((n, i) => `${i + 1}. ${n}`),
     '',
-    ...pytorchLines(results).flatMap((l, i) => (i ? [`- ${l}`] : [l, ''])),
-    '',
+    ...summaries(results).flatMap(([title, ...lines]) => [title, '', ...lines.map((l) => `- ${l}`), '']),
   ].join('\n');
 }

@@ -65,10 +65,11 @@ export const WORKLOADS = [
           const inputs = data.matmulInputs(N);
           const h = await make(inputs.A, inputs.B, N);
           await h.run();
-          const check = data.checkMatmul(inputs, await h.read());
+          const C = await h.read();
+          const check = data.checkMatmul(inputs, C);
           const t = await measureCall(h, 'run', s.timing);
           await h.dispose?.();
-          return { value: (2 * N ** 3) / (t.median * 1e6), ms: t.median, samples: t.samples, check };
+          return { value: (2 * N ** 3) / (t.median * 1e6), ms: t.median, samples: t.samples, check, digest: data.digest(C) };
         });
         if (row.status === 'ok') prev = { N, ms: row.ms };
         report(row);
@@ -120,9 +121,10 @@ export const WORKLOADS = [
       report(await runCase('add/mul/tanh ×200', async () => {
         const h = await make(spec);
         await h.step();
-        const check = data.checkChainGrad(spec, await h.grad());
+        const grad = await h.grad();
+        const check = data.checkChainGrad(spec, grad);
         const t = await measureCall(h, 'step', { ...s.timing, minSampleMs: 20 });
-        return { value: t.median * 1000, ms: t.median, samples: t.samples, inner: t.inner, check };
+        return { value: t.median * 1000, ms: t.median, samples: t.samples, inner: t.inner, check, digest: data.digest(grad) };
       }));
     },
   },
