@@ -78,15 +78,20 @@ export function getNumThreads(): number {
 }
 
 function defaultThreads(): number {
-  const env = (globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env?.TAPEGRAD_NUM_THREADS;
+  const env = permitted(() => (globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env?.TAPEGRAD_NUM_THREADS);
   if (env !== undefined && env !== '') {
     const n = Number(env);
     if (!Number.isInteger(n) || n < 1) throw new Error(`TAPEGRAD_NUM_THREADS must be a whole number ≥ 1, got '${env}'`);
     return Math.min(n, MAX_THREADS);
   }
-  const os = nodeModule<{ availableParallelism?: () => number; cpus(): unknown[] }>('node:os');
-  const cores = os ? (os.availableParallelism?.() ?? os.cpus().length) : (globalThis as { navigator?: { hardwareConcurrency?: number } }).navigator?.hardwareConcurrency ?? 1;
+  const cores = permitted(() => nodeModule<{ availableParallelism(): number }>('node:os')?.availableParallelism()) ??
+    (globalThis as { navigator?: { hardwareConcurrency?: number } }).navigator?.hardwareConcurrency ?? 1;
   return Math.max(1, Math.min(cores, 8));
+}
+
+/** `read()`, or undefined where the runtime refuses it (Deno without --allow-env or --allow-sys). */
+function permitted<T>(read: () => T): T | undefined {
+  try { return read(); } catch { return undefined; }
 }
 
 function nodeModule<T>(name: string): T | null {

