@@ -22,6 +22,7 @@ import { unaryPart, binaryPart } from "./ops/elementwise";
 import { attentionPart } from "./ops/attention";
 import { convPart } from "./ops/conv";
 import { optimPart } from "./ops/optim";
+import { reducePart } from "./ops/reduce";
 import { readNodeTable } from "./nodes";
 
 @external("env", "parallel") declare function hostParallel(job: usize, parts: i32): void;
@@ -38,6 +39,8 @@ import { readNodeTable } from "./nodes";
 @inline export const JOB_BINARY: i32 = 6;
 // @ts-ignore: decorator
 @inline export const JOB_OPTIM: i32 = 7;
+// @ts-ignore: decorator
+@inline export const JOB_REDUCE: i32 = 8;
 /** Test hook: see trapInPart. */
 // @ts-ignore: decorator
 @inline export const JOB_TRAP: i32 = 4;
@@ -84,6 +87,7 @@ export function runPart(part: i32, parts: i32): void {
     case JOB_CONV: convPart(job, part, parts); break;
     case JOB_BINARY: binaryPart(job, part, parts); break;
     case JOB_OPTIM: optimPart(job, part, parts); break;
+    case JOB_REDUCE: reducePart(job, part, parts); break;
     case JOB_TRAP: trapPart(part); break;
     default: unreachable();
   }

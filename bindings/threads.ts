@@ -178,8 +178,8 @@ function runParts(parts: number): void {
       stopWorkers();
       threads = 1;
       core.setThreads(1);
-      throw new Error(`tapegrad: a worker thread stopped answering during a kernel (${parts - done} of ${parts} parts unfinished for ${Math.round(patience)} ms); ` +
-        'that op\'s output is incomplete, and threads are switched off (tg.getNumThreads() is now 1)');
+      throw new Error(`tapegrad: a worker thread stopped answering during a kernel (${parts - done} of ${parts} parts unfinished after ${Math.round(patience)} ms): ` +
+        'the op\'s output is incomplete, and threads are switched off');
     }
   }
   if (failure !== null || Atomics.load(ctrl, ERROR)) {
@@ -221,7 +221,8 @@ function workerError(): Error {
   const text = String.fromCharCode(...Array.from(ctrl.subarray(TEXT, TEXT + TEXT_CHARS)).filter((c) => c !== 0));
   const at = text.indexOf('\n');
   const name = text.slice(0, at), message = text.slice(at + 1);
-  const Kind = name === 'RuntimeError' ? WebAssembly.RuntimeError : name === 'RangeError' ? RangeError : name === 'TypeError' ? TypeError : Error;
+  // a kernel part throws a trap (RuntimeError) or, out of stack, a RangeError
+  const Kind = name === 'RuntimeError' ? WebAssembly.RuntimeError : name === 'RangeError' ? RangeError : Error;
   return new Kind(message);
 }
 
@@ -263,28 +264,30 @@ export const threadTesting = {
 };
 
 // The worker: instantiate the module on the shared memory, adopt its packing buffers, then loop:
-// spin briefly for a new generation, else sleep on WAKE; claim parts until none are left.
+// spin briefly for a new generation, else sleep on WAKE; claim parts until none are left (the
+// first error of a job is reported in ERROR and TEXT). In Node the code may run as a script or as
+// a module (after the parent's --input-type), so it reads workerData through getBuiltinModule.
+// (No comments or indentation inside: a minifier keeps them in the string.)
 const WORKER_SOURCE = `
 const start = ({ module, memory, ctrl, packs }) => {
-  const c = new Int32Array(ctrl);
-  const core = new WebAssembly.Instance(module, { env: { memory, parallel() { throw new Error('tapegrad: a part cannot split'); } } }).exports;
-  core.adoptPacks(packs);
-  Atomics.add(c, ${READY}, 1);
-  let seen = Atomics.load(c, ${WAKE});
-  for (;;) {
-    const until = performance.now() + ${SPIN_MS};
-    while (Atomics.load(c, ${WAKE}) === seen && performance.now() < until) {}
-    if (Atomics.load(c, ${WAKE}) === seen) Atomics.wait(c, ${WAKE}, seen);
-    const gen = seen = Atomics.load(c, ${WAKE});
-    serveParts(c, gen, Atomics.load(c, ${PARTS}), core.runPart, (e) => {
-      if (Atomics.compareExchange(c, ${ERROR}, 0, 1) !== 0) return; // the first error is reported
-      const text = String(e && e.name) + '\\n' + String(e && e.message);
-      for (let i = 0; i < ${TEXT_CHARS}; i++) c[${TEXT} + i] = i < text.length ? text.charCodeAt(i) : 0;
-    });
-  }
+const c = new Int32Array(ctrl);
+const core = new WebAssembly.Instance(module, { env: { memory, parallel() { throw new Error('tapegrad: a part cannot split'); } } }).exports;
+core.adoptPacks(packs);
+Atomics.add(c, ${READY}, 1);
+let seen = Atomics.load(c, ${WAKE});
+for (;;) {
+const until = performance.now() + ${SPIN_MS};
+while (Atomics.load(c, ${WAKE}) === seen && performance.now() < until) {}
+if (Atomics.load(c, ${WAKE}) === seen) Atomics.wait(c, ${WAKE}, seen);
+const gen = seen = Atomics.load(c, ${WAKE});
+serveParts(c, gen, Atomics.load(c, ${PARTS}), core.runPart, (e) => {
+if (Atomics.compareExchange(c, ${ERROR}, 0, 1) !== 0) return;
+const text = String(e && e.name) + '\\n' + String(e && e.message);
+for (let i = 0; i < ${TEXT_CHARS}; i++) c[${TEXT} + i] = i < text.length ? text.charCodeAt(i) : 0;
+});
+}
 };
 const serveParts = ${serveParts.toString()};
-// (in Node the code may run as a script or as a module, after the parent's --input-type)
 const nodeWorker = typeof process === 'object' && process.getBuiltinModule && process.getBuiltinModule('node:worker_threads');
 if (nodeWorker && nodeWorker.workerData) start(nodeWorker.workerData);
 else self.onmessage = (e) => start(e.data);

@@ -69,6 +69,8 @@ describe('threads', () => {
       ...valueAndGrads([[65_539]], (x) => x.gelu({ approximate: 'tanh' }).relu()),
       ...valueAndGrads([[300, 401], [300, 401]], (x, y) => x.mul(y).add(x).div(y.abs().add(1)).sub(2).maximum(y).pow(2)),
       ...valueAndGrads([[200_003]], (x) => x.mul(3).sub(x.neg())),
+      ...valueAndGrads([[301, 257]], (x) => x.sum(-1).add(x.mean(-1)).mul(x.max(1)).add(x.logsumexp(-1))),
+      ...valueAndGrads([[37, 501, 9]], (x) => x.sum(1).add(x.min(1)).add(x.amax ? x.amax(1) : x.max(1))),
     ]));
   });
 

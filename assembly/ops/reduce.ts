@@ -5,10 +5,14 @@
 // record: a = input, i0 = outer, i1 = R, i2 = inner, i3 = 1 when max/min share the gradient
 //         evenly among tied extremes (PyTorch's max() and amax), 0 when the first one takes it
 //         (PyTorch's max(dim), whose gradient follows the index it returns)
+// Forward and backward split over threads by ranges of `outer` (each output element, and each
+// input gradient, is then one part's, summed in the same order); a reduction of everything
+// ([1, size, 1]) runs whole.
 
 import { SUM, MEAN, MAX, MIN, STD } from "./opcodes";
 import { dataPtr, requiresGrad, gradPtr, gradFor } from "../nodes";
 import { OUT, IN_A, opOf, attr, fattr } from "../tape";
+import { job, JOB_REDUCE, partsFor, runParallel, partRange } from "../parallel";
 
 // @ts-ignore: decorator
 @inline function at(base: usize, index: i32): usize { return base + (<usize>index << 2); }
@@ -75,34 +79,59 @@ function logsumexpAxis(x: usize, y: usize, outer: i32, R: i32, inner: i32): void
   }
 }
 
-export function reduceForward(rec: usize): void {
-  let x = dataPtr(load<i32>(rec, IN_A)), y = dataPtr(load<i32>(rec, OUT));
-  let outer = attr(rec, 0), R = attr(rec, 1), inner = attr(rec, 2);
-  let op = opOf(rec);
-  if (op == SUM || op == MEAN) {
-    sumAxis(x, y, outer, R, inner);
-    if (op == MEAN) { // sum / R, as PyTorch divides (a multiply by 1 / R can differ by an ulp)
-      let count = <f32>R, n = outer * inner;
-      for (let i = 0; i < n; i++) store<f32>(at(y, i), load<f32>(at(y, i)) / count);
-    }
-  } else if (op == MAX || op == MIN) {
-    extremeAxis(op == MAX, x, y, outer, R, inner);
-  } else { // LOGSUMEXP
-    logsumexpAxis(x, y, outer, R, inner);
-  }
-}
+/** Input elements in a reduction part, at the least. */
+// @ts-ignore: decorator
+@inline const REDUCE_GRAIN: i64 = 1 << 15;
+
+export function reduceForward(rec: usize): void { reduceJob(rec, false); }
 
 /**
  * sum: dx += g;  mean: dx += g / R;  max, min: the first extreme element gets g;
  * logsumexp: dx += g · exp(x − out), the softmax of x.
  */
 export function reduceBackward(rec: usize): void {
+  let a = load<i32>(rec, IN_A);
+  if (requiresGrad(a) && gradFor(a)) reduceJob(rec, true);
+}
+
+function reduceJob(rec: usize, backward: bool): void {
+  let outer = attr(rec, 0);
+  let parts = partsFor(<i64>outer * attr(rec, 1) * attr(rec, 2), REDUCE_GRAIN);
+  if (parts > outer) parts = max(outer, 1);
+  if (parts == 1) { reduceRun(rec, backward, 0, outer); return; } // (the job record may be another part's)
+  store<i32>(job, JOB_REDUCE);
+  store<usize>(job, rec, 4); store<i32>(job, backward, 8);
+  runParallel(parts);
+}
+
+/** One part of reduceJob (its record as reduceJob writes it). */
+export function reducePart(job: usize, part: i32, parts: i32): void {
+  let rec = load<usize>(job, 4), range = partRange(attr(rec, 0), 1, part, parts);
+  reduceRun(rec, load<i32>(job, 8) != 0, <i32>range, <i32>(range >> 32));
+}
+
+/** Forward or backward over outer rows [lo, hi). */
+function reduceRun(rec: usize, backward: bool, lo: i32, hi: i32): void {
   let a = load<i32>(rec, IN_A), out = load<i32>(rec, OUT);
-  let gx: usize = requiresGrad(a) ? gradFor(a) : 0;
-  if (!gx) return;
-  let x = dataPtr(a), y = dataPtr(out), g = gradPtr(out);
-  let outer = attr(rec, 0), R = attr(rec, 1), inner = attr(rec, 2), shareTies = attr(rec, 3) != 0;
+  let R = attr(rec, 1), inner = attr(rec, 2), outer = hi - lo;
+  let x = at(dataPtr(a), lo * R * inner), y = at(dataPtr(out), lo * inner);
   let op = opOf(rec);
+  if (!backward) {
+    if (op == SUM || op == MEAN) {
+      sumAxis(x, y, outer, R, inner);
+      if (op == MEAN) { // sum / R, as PyTorch divides (a multiply by 1 / R can differ by an ulp)
+        let count = <f32>R, n = outer * inner;
+        for (let i = 0; i < n; i++) store<f32>(at(y, i), load<f32>(at(y, i)) / count);
+      }
+    } else if (op == MAX || op == MIN) {
+      extremeAxis(op == MAX, x, y, outer, R, inner);
+    } else { // LOGSUMEXP
+      logsumexpAxis(x, y, outer, R, inner);
+    }
+    return;
+  }
+  let gx = at(gradPtr(a), lo * R * inner), g = at(gradPtr(out), lo * inner);
+  let shareTies = attr(rec, 3) != 0;
   for (let o = 0; o < outer; o++) {
     for (let j = 0; j < inner; j++) {
       let base = o * R * inner + j;
