@@ -36,8 +36,11 @@ let threads = spawn ? defaultThreads() : 1;
 let workers: PoolWorker[] = [];
 /** Whether the workers for `threads` were started (they start with the first kernel that splits). */
 let started = false;
-/** Set when a worker has died: the next split replaces the pool. */
+/** Set when a worker has died: the next split replaces the pool (up to MAX_RESTARTS times). */
 let poolDamaged = false;
+let restarts = 0;
+/** A pool that keeps dying (a page whose policy kills blob workers, say) is given up: one thread. */
+const MAX_RESTARTS = 3;
 /** Packing buffers per worker slot, allocated once and kept (they are the workers' only memory). */
 const packs: number[] = [];
 let generation = 0;
@@ -61,6 +64,7 @@ export function setNumThreads(n: number): void {
   const wanted = spawn ? n : 1;
   if (wanted === threads) return;
   stopWorkers();
+  restarts = 0;
   threads = wanted;
   core.setThreads(threads);
 }
@@ -153,7 +157,10 @@ function stopWorkers(): void {
 
 /** Runs `parts` parts of the job the core wrote: called from inside a kernel on the main thread. */
 function runParts(parts: number): void {
-  if (poolDamaged) stopWorkers();
+  if (poolDamaged) {
+    stopWorkers();
+    if (++restarts > MAX_RESTARTS) core.setThreads(threads = 1); // (this job's parts then all run here)
+  }
   if (!started) startWorkers();
   threadTesting.jobs++;
   generation = (generation + 1) & 0x7fff;

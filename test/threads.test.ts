@@ -53,6 +53,20 @@ describe('threads', () => {
     expect(tg.getNumThreads()).toBeGreaterThanOrEqual(1);
   });
 
+  it('memory grown while the workers run is theirs too: a product over a 64 MB operand splits and is right', async () => {
+    tg.setNumThreads(2);
+    const small = tg.ones([300, 300]);
+    small.matmul(small);
+    expect(await threads.workersReady()).toBe(1);
+    const before = tg.memory().arenaBytes, jobs = threads.jobs;
+    const big = tg.ones([4096, 4096]), b = tg.full([4096, 8], 0.5);
+    expect(tg.memory().arenaBytes).toBeGreaterThan(before); // the memory grew after the workers started
+    const y = big.matmul(b);
+    expect(threads.jobs).toBeGreaterThan(jobs);
+    expect(Array.from(new Set(y.data()))).toEqual([2048]);
+    big.dispose(); b.dispose(); y.dispose();
+  });
+
   it('matmul forward and both gradients are bit-identical for 1–4 threads (tall, wide, batched, transposed, with bias)', async () => {
     expectBitIdentical(await atEachCount(() => [
       ...valueAndGrads([[300, 200], [200, 150]], (a, b) => a.matmul(b)),
