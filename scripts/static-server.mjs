@@ -1,6 +1,6 @@
 // A tiny static file server on node:http, shared by the browser tests and the playground.
 // serve(dir) → { url, close() }; port 0 picks a free port. Directory paths serve index.html.
-// `headers` are added to every response (the playground's COOP/COEP).
+// `headers` are added to every response (COOP/COEP, for the playground and the browser test's threads).
 import { createServer } from 'node:http';
 import { readFile, stat } from 'node:fs/promises';
 import { extname, join, resolve, sep } from 'node:path';
