@@ -8,12 +8,14 @@ const TRIES = 20;
 
 /**
  * Whether a worker runs a part here: a test job of 2 parts whose part 1 fails while part 0 waits
- * for it, so a thread holding part 0 leaves part 1 to another; after a few tries one error must
- * have come from a worker (the main thread holds part 0 about half the time).
+ * for it to start, so whichever thread claims second takes part 1 and reports the error. Before
+ * each try the workers are left to fall asleep (they spin 2 ms after a job), so the main thread
+ * claims first and a worker's error shows that the worker ran part 1.
  */
-function workerRanPart() {
+async function workerRanPart() {
   const before = pool.workerErrors;
   for (let i = 0; i < TRIES && pool.workerErrors === before; i++) {
+    await new Promise((done) => setTimeout(done, 20));
     try { pool.trapInPart(1, 2); } catch { /* the expected failure */ }
   }
   return pool.workerErrors > before;
@@ -31,7 +33,7 @@ async function threaded() {
   const { losses } = trainWideMLP();
   return {
     isolated: globalThis.crossOriginIsolated, count: tg.getNumThreads(), workers,
-    jobs: pool.jobs - jobs, workerRanPart: pooled && workerRanPart(), alone, losses,
+    jobs: pool.jobs - jobs, workerRanPart: pooled && await workerRanPart(), alone, losses,
   };
 }
 
