@@ -143,6 +143,8 @@ async function checkControls(context, url) {
     await page.waitForFunction(() => window.playground.step === 0);
     await page.click('#train');
     await page.waitForFunction(() => !window.playground.running, null, { timeout: PAGE_TIMEOUT });
+    // the page writes the last snapshot's loss at its next animation frame
+    await page.evaluate(() => new Promise((drawn) => requestAnimationFrame(() => requestAnimationFrame(drawn))));
     const diverged = await page.evaluate(() => ({ step: window.playground.step, loss: window.playground.loss, shown: document.querySelector('#loss').textContent }));
     if (Number.isFinite(diverged.loss) || diverged.shown !== '–') throw new Error(`playground: stopped by itself at step ${diverged.step} with loss ${diverged.loss} (${diverged.shown})`);
 
