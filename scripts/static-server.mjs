@@ -16,6 +16,7 @@ const TYPES = {
   '.png': 'image/png',
   '.ico': 'image/x-icon',
   '.map': 'application/json',
+  '.md': 'text/markdown; charset=utf-8',
 };
 
 export async function serve(dir, { host = '127.0.0.1', port = 0, headers = {} } = {}) {
