@@ -11,7 +11,7 @@ const $ = (id) => document.getElementById(id);
 
 const state = {
   data: null, probs: null, running: false, step: 0, loss: NaN, accuracy: NaN, tensors: NaN,
-  history: [], stride: 1, rate: 0, rateWindow: [], dirty: false, build: '…', isolated: false,
+  history: [], stride: 1, rate: 0, rateWindow: [], dirty: false, build: '…', isolated: false, threads: NaN,
 };
 
 function settings() {
@@ -66,9 +66,10 @@ worker.onmessage = ({ data: m }) => {
   if (m.type === 'snapshot') receive(m);
   else if (m.type === 'error') fail(m.message);
   else if (m.type === 'ready') {
-    Object.assign(state, { build: m.build, isolated: m.isolated });
+    Object.assign(state, { build: m.build, isolated: m.isolated, threads: m.threads });
     $('build').textContent = m.build;
     $('isolated').textContent = m.isolated ? 'yes' : 'no';
+    $('threads').textContent = m.threads;
   }
 };
 worker.onerror = (e) => {
@@ -211,6 +212,7 @@ window.playground = {
   get tensors() { return state.tensors; },
   get build() { return state.build; },
   get crossOriginIsolated() { return state.isolated; },
+  get threads() { return state.threads; },
 };
 
 reset();

@@ -4,7 +4,7 @@
 //   page → worker  { type: 'reset', settings }  new model (and data when the dataset changes)
 //                  { type: 'run', on }          start or stop training
 //                  { type: 'draw' }             the page drew the last snapshot: send the next
-//   worker → page  { type: 'ready', build, isolated }
+//   worker → page  { type: 'ready', build, isolated, threads }
 //                  { type: 'snapshot', … }      see snapshot(); probs and losses are transferred
 //                  { type: 'error', message }
 // A snapshot is sent only when the page asked for one (or at a reset or stop), so a slow page
@@ -130,4 +130,4 @@ onmessage = guarded(({ data }) => {
   if (!command) throw new Error(`train-worker: unknown command ${JSON.stringify(data?.type)}`);
   command(data);
 });
-postMessage({ type: 'ready', build: tg.build, isolated: self.crossOriginIsolated });
+postMessage({ type: 'ready', build: tg.build, isolated: self.crossOriginIsolated, threads: tg.getNumThreads() });

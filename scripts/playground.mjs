@@ -4,9 +4,10 @@
 // the page finds the worker beside itself through new URL('./train-worker.js', import.meta.url).
 //
 //   node scripts/playground.mjs [--port 8080]    build, serve on 127.0.0.1, rebuild on edits
-//   node scripts/playground.mjs --build [dir]    write static files (default playground/dist)
+//   node scripts/playground.mjs --build [dir]    write static files (default playground/dist),
+//                                                with HOSTING.md saying which headers to serve
 import * as esbuild from 'esbuild';
-import { copyFileSync, existsSync, mkdirSync, rmSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { serve } from './static-server.mjs';
@@ -20,6 +21,16 @@ export const ISOLATION_HEADERS = {
   'Cross-Origin-Opener-Policy': 'same-origin',
   'Cross-Origin-Embedder-Policy': 'require-corp',
 };
+
+/** How to host the static build: written beside it as HOSTING.md, and printed by --build. */
+export const HOSTING = `Host these files as a static site, serving every file with these two headers:
+
+${Object.entries(ISOLATION_HEADERS).map(([k, v]) => `    ${k}: ${v}`).join('\n')}
+
+They make the page cross-origin isolated, so tapegrad runs its kernels on several threads (the
+page shows "cross-origin isolated: yes" and the thread count). Without them the playground works
+the same on one thread.
+`;
 
 function options(outDir) {
   return {
@@ -44,12 +55,13 @@ function copyStatic(outDir) {
   for (const f of STATIC) copyFileSync(join(SRC, f), join(outDir, f));
 }
 
-/** Writes the playground's static files (index.html, style.css, main.js, train-worker.js) into outDir. */
+/** Writes the playground's static files (index.html, style.css, main.js, train-worker.js, HOSTING.md) into outDir. */
 export async function buildPlayground(outDir) {
   checkBuilt();
   rmSync(outDir, { recursive: true, force: true });
   mkdirSync(outDir, { recursive: true });
   copyStatic(outDir);
+  writeFileSync(join(outDir, 'HOSTING.md'), HOSTING);
   await esbuild.build(options(outDir));
   return outDir;
 }
@@ -59,7 +71,7 @@ async function main() {
   if (args.includes('--build')) {
     const dir = args[args.indexOf('--build') + 1];
     const out = await buildPlayground(resolve(dir && !dir.startsWith('--') ? dir : join(SRC, 'dist')));
-    console.log(`playground written to ${out}`);
+    console.log(`playground written to ${out}\n\n${HOSTING}`);
     return;
   }
   const port = args.includes('--port') ? Number(args[args.indexOf('--port') + 1]) : 8080;

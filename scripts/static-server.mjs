@@ -1,6 +1,6 @@
 // A tiny static file server on node:http, shared by the browser tests and the playground.
 // serve(dir) → { url, close() }; port 0 picks a free port. Directory paths serve index.html.
-// `headers` are added to every response (the playground's COOP/COEP).
+// `headers` are added to every response (COOP/COEP, for the playground and the browser test's threads).
 import { createServer } from 'node:http';
 import { readFile, stat } from 'node:fs/promises';
 import { extname, join, resolve, sep } from 'node:path';
@@ -16,6 +16,7 @@ const TYPES = {
   '.png': 'image/png',
   '.ico': 'image/x-icon',
   '.map': 'application/json',
+  '.md': 'text/markdown; charset=utf-8',
 };
 
 export async function serve(dir, { host = '127.0.0.1', port = 0, headers = {} } = {}) {

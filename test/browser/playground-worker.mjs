@@ -1,6 +1,6 @@
 // The playground trains in a Web Worker and its page stays responsive. testPlaygroundWorker (run by
 // test/browser/run.mjs) serves a built playground with COOP/COEP headers and checks, in Chromium:
-// the worker is cross-origin isolated; changing a setting mid-training restarts training; Stop
+// the worker is cross-origin isolated and runs tapegrad on more than one thread; changing a setting mid-training restarts training; Stop
 // stops it, and so does a NaN loss; an error in the worker shows in the page; and, from a
 // performance trace taken while training, the main thread's longest task and frame.
 //
@@ -120,6 +120,8 @@ async function checkControls(context, url) {
     await page.goto(url);
     await page.waitForFunction(() => window.playground.build !== '…' && Number.isFinite(window.playground.loss));
     if (!(await pg('crossOriginIsolated'))) throw new Error('playground: the worker is not cross-origin isolated despite COOP/COEP');
+    const [build, threads] = [await pg('build'), await pg('threads')];
+    if (!build.endsWith('+threads') || !(threads > 1)) throw new Error(`playground: with COOP/COEP the worker runs build '${build}' on ${threads} threads (expected '+threads', more than 1)`);
     await page.click('#train');
     await page.waitForFunction(() => window.playground.step > 2000, null, { timeout: PAGE_TIMEOUT });
     const before = await pg('step');
@@ -141,6 +143,8 @@ async function checkControls(context, url) {
     await page.waitForFunction(() => window.playground.step === 0);
     await page.click('#train');
     await page.waitForFunction(() => !window.playground.running, null, { timeout: PAGE_TIMEOUT });
+    // the page writes the last snapshot's loss at its next animation frame
+    await page.evaluate(() => new Promise((drawn) => requestAnimationFrame(() => requestAnimationFrame(drawn))));
     const diverged = await page.evaluate(() => ({ step: window.playground.step, loss: window.playground.loss, shown: document.querySelector('#loss').textContent }));
     if (Number.isFinite(diverged.loss) || diverged.shown !== '–') throw new Error(`playground: stopped by itself at step ${diverged.step} with loss ${diverged.loss} (${diverged.shown})`);
 
@@ -152,7 +156,7 @@ async function checkControls(context, url) {
     await page.selectOption('#activation', 'tanh');
     await page.waitForSelector('#error[hidden]', { state: 'attached' });
     if (errors.length) throw new Error(errors.join('\n'));
-    return { stoppedAt: stopped, divergedAt: diverged.step, error: shown };
+    return { build, threads, stoppedAt: stopped, divergedAt: diverged.step, error: shown };
   } finally {
     await page.close();
   }
@@ -163,7 +167,7 @@ export async function testPlaygroundWorker(context, dir, log = console.log) {
   const server = await serve(dir, { headers: ISOLATION_HEADERS });
   try {
     const controls = await checkControls(context, server.url);
-    log(`playground worker: cross-origin isolated; a setting changed mid-training restarts it; Stop holds step ${controls.stoppedAt}; a NaN loss stops it (step ${controls.divergedAt}); the worker's error shows in the page`);
+    log(`playground worker: cross-origin isolated, build ${controls.build} on ${controls.threads} threads; a setting changed mid-training restarts it; Stop holds step ${controls.stoppedAt}; a NaN loss stops it (step ${controls.divergedAt}); the worker's error shows in the page`);
     const r = await measurePlayground(context, server.url);
     log(`playground main thread over 5 s of training: longest task ${r.longestTaskMs.toFixed(1)} ms wall, ${r.longestTaskCpuMs.toFixed(1)} ms CPU ` +
       `(busy ${(100 * r.busy).toFixed(0)}%), longest frame ${r.longestFrameMs.toFixed(1)} ms, ${r.frames} frames; ` +
