@@ -117,8 +117,9 @@ function workerSpawner(): ((data: object) => PoolWorker) | null {
   }
   const Web = (globalThis as unknown as { Worker?: new (url: string) => PoolWorker & { postMessage(d: unknown): void; onerror: unknown } }).Worker;
   if (typeof Web !== 'function' || typeof Blob !== 'function' || typeof URL?.createObjectURL !== 'function') return null;
+  let url: string | undefined; // one Blob URL serves every worker
   return (data) => {
-    const url = URL.createObjectURL(new Blob([WORKER_SOURCE], { type: 'text/javascript' }));
+    url ??= URL.createObjectURL(new Blob([WORKER_SOURCE], { type: 'text/javascript' }));
     const w = new Web(url);
     w.onerror = () => died(w);
     w.postMessage(data);
@@ -255,6 +256,7 @@ export const threadTesting = {
   limits,
   /** Resolves with the number of workers running once all have started (or after `ms`). */
   async workersReady(ms = 5000): Promise<number> {
+    if (!spawn) return 0;
     if (!started && threads > 1) startWorkers();
     const until = performance.now() + ms;
     while (Atomics.load(ctrl, READY) < workers.length && performance.now() < until) await new Promise((r) => setTimeout(r, 5));
