@@ -12,8 +12,16 @@ export function trainMLP(tg, steps = STEPS) {
   const xy = x.data();
   const labels = Int32Array.from({ length: 64 }, (_, i) => (xy[2 * i] * xy[2 * i + 1] > 0 ? 1 : 0));
 
-  const model = new tg.nn.MLP(2, [16, 16], 2, { activation: 'tanh' });
-  const opt = new tg.optim.SGD(model.parameters(), { lr: 0.5, momentum: 0.9 });
+  return trainTanhMLP(tg, x, labels, [2, [16, 16], 2], 0.5, steps);
+}
+
+/**
+ * Trains a tanh MLP of `sizes` ([in, hidden, out]) on x and labels for `steps` SGD steps (full
+ * batch, momentum 0.9, rate `lr`), then frees it all; returns the losses and the build.
+ */
+export function trainTanhMLP(tg, x, labels, [nin, hidden, nout], lr, steps) {
+  const model = new tg.nn.MLP(nin, hidden, nout, { activation: 'tanh' });
+  const opt = new tg.optim.SGD(model.parameters(), { lr, momentum: 0.9 });
   const losses = [];
   for (let i = 0; i < steps; i++) {
     losses.push(tg.tidy(() => {
