@@ -235,7 +235,7 @@ const counter: usize = memory.data(MAX_RANK * 4, 16);
 }
 
 /** dst[i·stride] ±= g[i] for a run of n: elementwise when stride is 1, a sum into dst[0] when 0. */
-function accumulateRun(dst: usize, stride: i32, g: usize, n: i32, negate: bool): void {
+export function accumulateRun(dst: usize, stride: i32, g: usize, n: i32, negate: bool): void {
   let i = 0;
   if (stride == 1) {
     for (; i + 4 <= n; i += 4) {
