@@ -653,8 +653,8 @@ function sinCosL(x: v128, q: i32): v128 { return sinCosV(x, q); }
     case COS: return f32x4.neg(sinCosL(x, 0));
     case SQUARE: return f32x4.add(x, x);
     case RSQRT: return f32x4.mul(f32x4.splat(-0.5), f32x4.mul(y, f32x4.mul(y, y)));
-    case SILU: { // σ(x)·(1 + x·(1 − σ(x)))
-      let s = sigmoidOf(x);
+    case SILU: { // σ(x)·(1 + x·(1 − σ(x))), with σ(x) = y / x (no exp), and ½ where |x| < 2⁻²³ (x = 0 or y subnormal)
+      let s = v128.bitselect(f32x4.splat(0.5), f32x4.div(y, x), f32x4.lt(f32x4.abs(x), f32x4.splat(1.1920929e-7)));
       return f32x4.mul(s, f32x4.add(f32x4.splat(1), f32x4.mul(x, f32x4.sub(f32x4.splat(1), s))));
     }
     default: { // SOFTPLUS: 1 where β·x > threshold, else z / (z + 1) with z = e^{β·x}
