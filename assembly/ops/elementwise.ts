@@ -626,13 +626,6 @@ import { sinCosV, log1pV } from "./vmath";
 function expL(x: v128): v128 { return expV(x); }
 function sinCosL(x: v128, q: i32): v128 { return sinCosV(x, q); }
 
-/**
- * 1 / (1 + e^−x), as PyTorch's silu computes it (so silu(−∞) is NaN there and here), with e^x
- * inlined: through expL's call silu took twice sigmoid's time.
- */
-// @ts-ignore: decorator
-@inline function sigmoidOf(x: v128): v128 { return sigmoidV(x); }
-
 /** The op's value from its operands' lanes; p is f0, k is i0. */
 // @ts-ignore: decorator
 @inline function extraValueV(op: i32, a: v128, b: v128, c: v128, p: f32, k: i32): v128 {
@@ -647,7 +640,9 @@ function sinCosL(x: v128, q: i32): v128 { return sinCosV(x, q); }
     case COS: return sinCosL(a, 1);
     case SQUARE: return f32x4.mul(a, a);
     case RSQRT: return f32x4.div(f32x4.splat(1), f32x4.sqrt(a));
-    case SILU: return f32x4.mul(a, sigmoidOf(a));
+    // x / (1 + e^−x), as PyTorch computes it (so silu(−∞) is NaN there and here); e^x inlined:
+    // through expL's call silu took twice sigmoid's time
+    case SILU: return f32x4.div(a, f32x4.add(splatAt(GELU_K, 0), expV(f32x4.neg(a))));
     default: { // SOFTPLUS: x where β·x > threshold, else log1p(e^{β·x}) / β
       let bx = f32x4.mul(a, f32x4.splat(p));
       return v128.bitselect(a, f32x4.div(log1pV(expL(bx)), f32x4.splat(p)), f32x4.gt(bx, f32x4.splat(reinterpret<f32>(k))));
