@@ -110,11 +110,16 @@ const ERFC_K = memory.data<f32>([0.3275911, 1.061405429, -1.453152027, 1.4214137
  */
 export function rowMax(x: usize, n: i32): f32 {
   let mv = v128.load32_splat(x), nan = f32x4.ne(mv, mv), i = 0;
-  for (; i < n && n >= 4;) { // the last four again, overlapping: max does not mind
-    let v = v128.load(x + (<usize>min(i, n - 4) << 2));
+  for (; i + 4 <= n; i += 4) {
+    let v = v128.load(x + (<usize>i << 2));
     mv = f32x4.pmax(mv, v);
     nan = v128.or(nan, f32x4.ne(v, v));
-    i = i + 4 > n ? n : i + 4;
+  }
+  if (i < n && n >= 4) { // the last four again, overlapping: max does not mind
+    let v = v128.load(x + (<usize>(n - 4) << 2));
+    mv = f32x4.pmax(mv, v);
+    nan = v128.or(nan, f32x4.ne(v, v));
+    i = n;
   }
   if (v128.any_true(nan)) return NaN;
   let m = max(max(f32x4.extract_lane(mv, 0), f32x4.extract_lane(mv, 1)), max(f32x4.extract_lane(mv, 2), f32x4.extract_lane(mv, 3)));
