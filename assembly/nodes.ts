@@ -282,19 +282,22 @@ export function freeRowOf(id: i32): void {
  */
 export function gradFor(id: i32): usize {
   let g = gradPtr(id);
-  if (!g) {
-    let r = row(id);
-    if (captureMode && load<i32>(r, NREC) == 0 && !(load<i32>(r, FLAGS) & CAPTURE)) return 0;
-    let bytes = <usize>max(sizeOf(id), 1) << 2;
-    if (isInline(r)) {
-      g = r + INLINE_GRAD;
-      store<f32>(g, 0);
-    } else {
-      g = allocZeroed(bytes);
-    }
-    if (g) tensorBytes += <f64>bytes;
-    setGradPtr(id, g);
+  return g ? g : newGrad(id, true);
+}
+
+/** Makes the gradient buffer of a node that has none: zero-filled, or for a caller that writes every element not. */
+export function newGrad(id: i32, zeroed: bool): usize {
+  let r = row(id);
+  if (captureMode && load<i32>(r, NREC) == 0 && !(load<i32>(r, FLAGS) & CAPTURE)) return 0;
+  let bytes = <usize>max(sizeOf(id), 1) << 2, g: usize;
+  if (isInline(r)) {
+    g = r + INLINE_GRAD;
+    store<f32>(g, 0);
+  } else {
+    g = zeroed ? allocZeroed(bytes) : alloc(bytes);
   }
+  if (g) tensorBytes += <f64>bytes;
+  setGradPtr(id, g);
   return g;
 }
 

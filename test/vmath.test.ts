@@ -72,4 +72,34 @@ describe('vectorised exp, log, tanh, sigmoid', () => {
       expect(Array.from(tg.tensor([Infinity, -Infinity, NaN, 0, -0, -1]).log().data())).toEqual([Infinity, NaN, NaN, -Infinity, -Infinity, NaN]);
     });
   });
+
+  it('softmax, logSoftmax and crossEntropy over rows of every length mod 4, and past the 1024 classes whose exponentials crossEntropy keeps, match float64', () => {
+    // the row helpers finish a row whose length is not a multiple of 4 with an overlapping window
+    const F = tg.nn.functional;
+    for (const C of [1, 2, 3, 5, 6, 7, 8, 86, 1030]) {
+      tg.tidy(() => {
+        const N = 3, eps = 0.1;
+        const xs = Array.from({ length: N * C }, (_, i) => Math.fround(Math.sin(i * 12.9898) * 6));
+        const labels = Array.from({ length: N }, (_, i) => (i * 7) % C);
+        const x = tg.tensor(xs, { shape: [N, C], requiresGrad: true });
+        const soft = x.softmax(-1).data(), logSoft = x.logSoftmax(-1).data();
+        const loss = F.crossEntropy(x, labels, { labelSmoothing: eps });
+        loss.backward();
+        const grad = x.grad!.data();
+        let total = 0;
+        for (let i = 0; i < N; i++) {
+          const row = xs.slice(i * C, (i + 1) * C), m = Math.max(...row);
+          const s = row.reduce((a, v) => a + Math.exp(v - m), 0), lse = m + Math.log(s);
+          row.forEach((v, c) => {
+            const p = Math.exp(v - m) / s, t = (c === labels[i] ? 1 - eps : 0) + eps / C;
+            total += -t * (v - lse);
+            expect(Math.abs(soft[i * C + c] - p), `softmax C=${C}`).toBeLessThan(1e-6 * p + 1e-9);
+            expect(Math.abs(logSoft[i * C + c] - (v - lse)), `logSoftmax C=${C}`).toBeLessThan(2e-6 * Math.abs(v - lse) + 1e-6);
+            expect(Math.abs(grad[i * C + c] - (p - t) / N), `crossEntropy grad C=${C}`).toBeLessThan(1e-6 * (p + t) / N + 1e-9);
+          });
+        }
+        expect(Math.abs(loss.item() - total / N), `crossEntropy C=${C}`).toBeLessThan(2e-6 * Math.abs(total / N) + 1e-9);
+      });
+    }
+  });
 });

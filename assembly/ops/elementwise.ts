@@ -235,7 +235,7 @@ const counter: usize = memory.data(MAX_RANK * 4, 16);
 }
 
 /** dst[i·stride] ±= g[i] for a run of n: elementwise when stride is 1, a sum into dst[0] when 0. */
-function accumulateRun(dst: usize, stride: i32, g: usize, n: i32, negate: bool): void {
+export function accumulateRun(dst: usize, stride: i32, g: usize, n: i32, negate: bool): void {
   let i = 0;
   if (stride == 1) {
     for (; i + 4 <= n; i += 4) {
@@ -508,11 +508,12 @@ const zero: usize = memory.data(16, 16);
     case LOG: return f32x4.div(gv, xv); // PyTorch's grad / self
     case TANH: return f32x4.mul(gv, f32x4.sub(one, f32x4.mul(yv, yv)));
     case SIGMOID: return f32x4.mul(gv, f32x4.mul(yv, f32x4.sub(one, yv)));
-    case GELU: { // Φ(x) + x·φ(x), φ the standard normal density: one exp serves both
+    case GELU: { // Φ(x) + x·φ(x), φ the standard normal density, Φ(x) = y / x
       let e = expV(f32x4.mul(splatAt(GELU_K, 2), f32x4.mul(xv, xv)));
-      return f32x4.mul(gv, f32x4.add(normalCdfV(xv, e), f32x4.mul(xv, f32x4.mul(splatAt(GELU_K, 3), e))));
+      return f32x4.mul(gv, f32x4.add(outputOverInput(yv, xv), f32x4.mul(xv, f32x4.mul(splatAt(GELU_K, 3), e))));
     }
     default: { // GELU_TANH: s + x·s(1 − s)·(2u)′ with s = σ(2u): ½(1 + t) + ½x(1 − t²)·u′ for t = tanh u
+      // (s as y / x rounds 1 − s twice, past test/vmath.test.ts's 2e-6 near x = 4: recomputed)
       let sv = geluTanhSigmoidV(xv), x2 = f32x4.mul(xv, xv);
       let du = f32x4.add(splatAt(GELU_K, 4), f32x4.mul(f32x4.add(x2, f32x4.add(x2, x2)), splatAt(GELU_K, 5)));
       return f32x4.mul(gv, f32x4.add(sv, f32x4.mul(f32x4.mul(xv, f32x4.mul(sv, f32x4.sub(one, sv))), du)));
@@ -520,8 +521,18 @@ const zero: usize = memory.data(16, 16);
   }
 }
 
-//                         0   1          2: −½       3: 1/√(2π)    4: 2√(2/π)     5: 2√(2/π)·0.044715
-const GELU_K = memory.data<f32>([1, SQRT_HALF, -0.5, INV_SQRT_2PI, 2 * SQRT_2_OVER_PI, 2 * SQRT_2_OVER_PI * GELU_C]);
+//                         0   1          2: −½       3: 1/√(2π)    4: 2√(2/π)     5: 2√(2/π)·0.044715     6   7: 2⁻²³
+const GELU_K = memory.data<f32>([1, SQRT_HALF, -0.5, INV_SQRT_2PI, 2 * SQRT_2_OVER_PI, 2 * SQRT_2_OVER_PI * GELU_C, 0.5, 1.1920929e-7]);
+
+/**
+ * f(x) from y = x·f(x), for the gradients of gelu and silu (f = Φ, σ): one division instead of
+ * recomputing f. ½ where |x| < 2⁻²³ (f(0) = ½ in each, and f32 rounds f(x) to ½ there), so
+ * x = 0 and a subnormal y never divide.
+ */
+// @ts-ignore: decorator
+@inline function outputOverInput(y: v128, x: v128): v128 {
+  return v128.bitselect(splatAt(GELU_K, 6), f32x4.div(y, x), f32x4.lt(f32x4.abs(x), splatAt(GELU_K, 7)));
+}
 
 /** Φ(x), the standard normal CDF, given e = e^(−x²/2): ½erfc(|x|/√2) below 0, 1 minus it above. */
 // @ts-ignore: decorator
@@ -692,12 +703,6 @@ import { sinCosV, log1pV } from "./vmath";
 function expL(x: v128): v128 { return expV(x); }
 function sinCosL(x: v128, q: i32): v128 { return sinCosV(x, q); }
 
-/** 1 / (1 + e^−x), as PyTorch's silu computes it (so silu(−∞) is NaN there and here). */
-// @ts-ignore: decorator
-@inline function sigmoidOf(x: v128): v128 {
-  return f32x4.div(f32x4.splat(1), f32x4.add(f32x4.splat(1), expL(f32x4.neg(x))));
-}
-
 /** The op's value from its operands' lanes; p is f0, k is i0. */
 // @ts-ignore: decorator
 @inline function extraValueV(op: i32, a: v128, b: v128, c: v128, p: f32, k: i32): v128 {
@@ -712,7 +717,9 @@ function sinCosL(x: v128, q: i32): v128 { return sinCosV(x, q); }
     case COS: return sinCosL(a, 1);
     case SQUARE: return f32x4.mul(a, a);
     case RSQRT: return f32x4.div(f32x4.splat(1), f32x4.sqrt(a));
-    case SILU: return f32x4.mul(a, sigmoidOf(a));
+    // x / (1 + e^−x), as PyTorch computes it (so silu(−∞) is NaN there and here); e^x inlined:
+    // through expL's call silu took twice sigmoid's time
+    case SILU: return f32x4.div(a, f32x4.add(splatAt(GELU_K, 0), expV(f32x4.neg(a))));
     default: { // SOFTPLUS: x where β·x > threshold, else log1p(e^{β·x}) / β
       let bx = f32x4.mul(a, f32x4.splat(p));
       return v128.bitselect(a, f32x4.div(log1pV(expL(bx)), f32x4.splat(p)), f32x4.gt(bx, f32x4.splat(reinterpret<f32>(k))));
@@ -729,8 +736,8 @@ function sinCosL(x: v128, q: i32): v128 { return sinCosV(x, q); }
     case COS: return f32x4.neg(sinCosL(x, 0));
     case SQUARE: return f32x4.add(x, x);
     case RSQRT: return f32x4.mul(f32x4.splat(-0.5), f32x4.mul(y, f32x4.mul(y, y)));
-    case SILU: { // σ(x)·(1 + x·(1 − σ(x)))
-      let s = sigmoidOf(x);
+    case SILU: { // σ(x)·(1 + x·(1 − σ(x))), σ(x) = y / x
+      let s = outputOverInput(y, x);
       return f32x4.mul(s, f32x4.add(f32x4.splat(1), f32x4.mul(x, f32x4.sub(f32x4.splat(1), s))));
     }
     default: { // SOFTPLUS: 1 where β·x > threshold, else z / (z + 1) with z = e^{β·x}

@@ -13,7 +13,12 @@ import { CROSS_ENTROPY, NLL_LOSS, MSE_LOSS } from "./opcodes";
 import { dataPtr, requiresGrad, gradPtr, gradFor } from "../nodes";
 import { OUT, IN_A, IN_B, IN_C, opOf, attr, fattr } from "../tape";
 import { validIndex, reportBadIndex } from "../errors";
-import { expV, rowMax, sumExpShifted } from "./vmath";
+import { expV, rowMax, sumExpShifted, tailMask } from "./vmath";
+
+/** crossEntropy's backward keeps a row's exponentials here when it has at most KEPT_EXP classes. */
+// @ts-ignore: decorator
+@inline const KEPT_EXP: i32 = 1024;
+const keptExp: usize = memory.data(KEPT_EXP << 2, 16);
 
 // @ts-ignore: decorator
 @inline const NONE: i32 = 0;
@@ -100,16 +105,21 @@ export function lossBackward(rec: usize): void {
       let row = at(x, i * C), grow = at(gx, i * C), eps = fattr(rec, 0);
       let y = label(rec, i);
       if (y < 0) return;
-      let logS = logSumExpShifted(row, C), m = shift;
+      // softmax = e^(x − m) / s, the exponentials kept from the sum's pass when the row fits
+      let m = rowMax(row, C), kept = C <= KEPT_EXP ? keptExp : 0;
+      let inv = <f32>1 / sumExpShifted(row, C, m, kept);
       // gi·(softmax − ε/C) everywhere, four lanes at a time, then −gi·(1 − ε) at the label
-      let lv = f32x4.splat(m), sv = f32x4.splat(logS), giv = f32x4.splat(gi), tv = f32x4.splat(eps / <f32>C), c = 0;
-      for (; c + 4 <= C; c += 4) {
-        let p = at(grow, c), soft = expV(f32x4.sub(f32x4.sub(v128.load(at(row, c)), lv), sv));
-        v128.store(p, f32x4.add(v128.load(p), f32x4.mul(giv, f32x4.sub(soft, tv))));
+      let lv = f32x4.splat(m), iv = f32x4.splat(inv), giv = f32x4.splat(gi), tv = f32x4.splat(eps / <f32>C), c = 0;
+      while (c < C && C >= 4) { // the last four overlap the fours before: only their new lanes add
+        let last = c + 4 > C, k = last ? C - 4 : c, o = <usize>k << 2;
+        let e = kept ? v128.load(kept + o) : expV(f32x4.sub(v128.load(row + o), lv));
+        let d = f32x4.mul(giv, f32x4.sub(f32x4.mul(e, iv), tv));
+        v128.store(grow + o, f32x4.add(v128.load(grow + o), last ? v128.and(d, tailMask(C)) : d));
+        c = last ? C : c + 4;
       }
       for (; c < C; c++) {
         let p = at(grow, c);
-        store<f32>(p, load<f32>(p) + gi * (Mathf.exp((load<f32>(at(row, c)) - m) - logS) - eps / <f32>C));
+        store<f32>(p, load<f32>(p) + gi * (Mathf.exp(load<f32>(at(row, c)) - m) * inv - eps / <f32>C));
       }
       let p = at(grow, y);
       store<f32>(p, load<f32>(p) - gi * (1 - eps));

@@ -7,53 +7,44 @@
 // alone made exp 30% slower.
 
 // @ts-ignore: decorator
-@inline const LOG2E: f32 = 1.44269504088896341;
-// @ts-ignore: decorator
 @inline const LN2_HI: f32 = 0.693359375;
 // @ts-ignore: decorator
 @inline const LN2_LO: f32 = -2.12194440e-4;
-// @ts-ignore: decorator
-@inline const EXP_MIN: f32 = -87.3365448; // below: 0 (the subnormal range is flushed)
-// @ts-ignore: decorator
-@inline const ROUNDER: f32 = 12582912;    // 1.5·2²³: adding it rounds to an integer, kept in the low mantissa bits
 
 /** Four lanes of table[i]. */
 // @ts-ignore: decorator
 @inline export function splatAt(table: usize, i: i32): v128 { return v128.load32_splat(table + (<usize>i << 2)); }
 
-//            0      1        2       3       4..9: e^r − 1 − r = r²·P(r), Cephes        10  11       12    13
-const EXP_K = memory.data<f32>([LOG2E, ROUNDER, LN2_HI, LN2_LO, 1.9875691500e-4, 1.3981999507e-3, 8.3334519073e-3,
-  4.1665795894e-2, 1.6666665459e-1, 5.0000001201e-1, 1, EXP_MIN, -100, 100]);
-const EXP_BIAS = memory.data<i32>([127]);
+//    0: log₂e  1: 1.5·2²³ + 126  2, 3: ln 2 in two parts   4..8: 2·q₀ up to 2·q₄   9  10, 11: the clamp
+const EXP_K = memory.data<f32>([1.44269504088896341, 12583038, LN2_HI, LN2_LO, 0.9999999403953552, 0.3333304226398468,
+  0.08333445340394974, 0.01673738658428192, 0.0027759382501244545, 2, -87.5, 88.8]);
 
 /**
- * e^x: x = n·ln2 + r with |r| ≤ ln2/2, e^r by Cephes' degree-6 polynomial, and 2^n built in the
- * exponent bits. n is rounded by adding 1.5·2²³, whose low mantissa bits are then n itself (two
- * adds, where nearest + trunc_sat cost ten instructions on x64). The clamps are pmin/pmax, one
- * instruction each, and a NaN passes through them and the arithmetic; above ln(FLT_MAX) the
- * product overflows to +Infinity by itself, and below EXP_MIN the scale is zeroed before the
- * multiply, so no subnormal is made (each costs a microcode assist).
+ * e^x to 1 ulp: x = n·ln2 + r with |r| ≤ ln2/2, e^r = 1 + r + r²·Q(r) with Q of degree 4 (fitted
+ * minimax for relative error, 0.03 ulp on its own; degree 3 gave 1.9 ulp in all), evaluated
+ * doubled, and 2^(n−1) built in the exponent bits, so n may reach 128 at the top of the range.
+ * n is rounded by adding 1.5·2²³ + 126, whose low mantissa bits are then n + 126 (n − 1 + the
+ * exponent bias): shifted to the exponent field they are the scale, one instruction. x is clamped
+ * first (pmin/pmax, one instruction each; a NaN passes through them and the arithmetic): above
+ * ln(FLT_MAX) the product overflows to +Infinity by itself, and from −86.99 down the scale's
+ * exponent field is 0, so the result is +0 (values below 1.7e-38 are flushed: no subnormal is
+ * made, each costs a microcode assist). The loop is bound by this latency (the out-of-order
+ * window holds about three iterations), so the polynomial goes in short parallel chains, the
+ * large terms added last.
  */
 // @ts-ignore: decorator
 @inline export function expV(x: v128): v128 {
-  let xc = f32x4.pmin(f32x4.pmax(x, splatAt(EXP_K, 12)), splatAt(EXP_K, 13));
+  let xc = f32x4.pmin(f32x4.pmax(x, splatAt(EXP_K, 10)), splatAt(EXP_K, 11));
   let t = f32x4.add(f32x4.mul(xc, splatAt(EXP_K, 0)), splatAt(EXP_K, 1));
+  let scale = i32x4.shl(t, 23); // 2^(n−1)
   let n = f32x4.sub(t, splatAt(EXP_K, 1));
   let r = f32x4.sub(f32x4.sub(xc, f32x4.mul(n, splatAt(EXP_K, 2))), f32x4.mul(n, splatAt(EXP_K, 3)));
-  // 1 + r + r²·P(r) with P by Estrin's scheme: three short chains instead of one long one, since
-  // the loop is bound by this latency (the out-of-order window holds about three iterations)
-  let r2 = f32x4.mul(r, r);
-  let p01 = f32x4.add(f32x4.mul(splatAt(EXP_K, 4), r), splatAt(EXP_K, 5));
-  let p23 = f32x4.add(f32x4.mul(splatAt(EXP_K, 6), r), splatAt(EXP_K, 7));
-  let p45 = f32x4.add(f32x4.mul(splatAt(EXP_K, 8), r), splatAt(EXP_K, 9));
-  let p = f32x4.add(f32x4.mul(f32x4.add(f32x4.mul(p01, r2), p23), r2), p45);
-  let y = f32x4.add(f32x4.add(r, splatAt(EXP_K, 10)), f32x4.mul(p, r2));
-  // 2^n in two steps (2^(n/2)·2^(n−n/2)), so n = 128 at the top of the range stays representable
-  let ni = i32x4.sub(t, splatAt(EXP_K, 1)); // the bits of t less those of 1.5·2²³: n
-  let half = i32x4.shr_s(ni, 1), bias = v128.load32_splat(EXP_BIAS);
-  let s1 = v128.andnot(i32x4.shl(i32x4.add(half, bias), 23), f32x4.lt(x, splatAt(EXP_K, 11)));
-  let s2 = i32x4.shl(i32x4.add(i32x4.sub(ni, half), bias), 23);
-  return f32x4.mul(f32x4.mul(y, s1), s2);
+  let r2 = f32x4.mul(r, r), r4 = f32x4.mul(r2, r2);
+  let q01 = f32x4.add(f32x4.mul(splatAt(EXP_K, 5), r), splatAt(EXP_K, 4));
+  let q23 = f32x4.add(f32x4.mul(splatAt(EXP_K, 7), r), splatAt(EXP_K, 6));
+  let high = f32x4.mul(f32x4.add(f32x4.mul(splatAt(EXP_K, 8), r2), q23), r4);
+  let low = f32x4.add(f32x4.mul(q01, r2), f32x4.add(r, r));
+  return f32x4.mul(f32x4.add(f32x4.add(high, low), splatAt(EXP_K, 9)), scale); // 2·e^r · 2^(n−1)
 }
 
 //                0  1  2    3: the sign bit  4..8: tanh's Taylor series in x², from x⁹ down   9
@@ -112,13 +103,40 @@ const ERFC_K = memory.data<f32>([0.3275911, 1.061405429, -1.453152027, 1.4214137
   return (f32x4.extract_lane(v, 0) + f32x4.extract_lane(v, 1)) + (f32x4.extract_lane(v, 2) + f32x4.extract_lane(v, 3));
 }
 
-/** The largest of n > 0 floats at x (NaN when one is NaN). */
+/**
+ * The largest of n > 0 floats at x (NaN when one is NaN). The lanes run through pmax, one
+ * instruction, with a separate mask of NaNs seen: V8 makes f32x4.max's NaN and −0 rules some eight
+ * instructions, and on one accumulator their latency made this a fifth of crossEntropy's time.
+ */
 export function rowMax(x: usize, n: i32): f32 {
-  let mv = v128.load32_splat(x), i = 0;
-  for (; i + 4 <= n; i += 4) mv = f32x4.max(mv, v128.load(x + (<usize>i << 2)));
+  let mv = v128.load32_splat(x), nan = f32x4.ne(mv, mv), i = 0;
+  for (; i + 4 <= n; i += 4) {
+    let v = v128.load(x + (<usize>i << 2));
+    mv = f32x4.pmax(mv, v);
+    nan = v128.or(nan, f32x4.ne(v, v));
+  }
+  if (i < n && n >= 4) { // the last four again, overlapping: max does not mind
+    let v = v128.load(x + (<usize>(n - 4) << 2));
+    mv = f32x4.pmax(mv, v);
+    nan = v128.or(nan, f32x4.ne(v, v));
+    i = n;
+  }
+  if (v128.any_true(nan)) return NaN;
   let m = max(max(f32x4.extract_lane(mv, 0), f32x4.extract_lane(mv, 1)), max(f32x4.extract_lane(mv, 2), f32x4.extract_lane(mv, 3)));
   for (; i < n; i++) m = max(m, load<f32>(x + (<usize>i << 2)));
   return m;
+}
+
+const LANE_INDEX = memory.data<i32>([0, 1, 2, 3]);
+
+/**
+ * The lanes of the last four of n ≥ 4 floats that the whole fours before them missed (n % 4 of
+ * them, at the top): a mask for the overlapping window at n − 4, which is cheaper than a scalar
+ * tail (Mathf.exp costs ~30 ns).
+ */
+// @ts-ignore: decorator
+@inline export function tailMask(n: i32): v128 {
+  return i32x4.ge_s(v128.load(LANE_INDEX), i32x4.splat(4 - (n & 3)));
 }
 
 /** Σ e^(x − m) over n floats at x, each term also stored at y unless y is 0. */
@@ -128,6 +146,12 @@ export function sumExpShifted(x: usize, n: i32, m: f32, y: usize): f32 {
     let o = <usize>i << 2, e = expV(f32x4.sub(v128.load(x + o), mv));
     sv = f32x4.add(sv, e);
     if (y) v128.store(y + o, e);
+  }
+  if (i < n && n >= 4) { // the last four again, counting only the new lanes (the others store what they hold)
+    let o = <usize>(n - 4) << 2, e = expV(f32x4.sub(v128.load(x + o), mv));
+    sv = f32x4.add(sv, v128.and(e, tailMask(n)));
+    if (y) v128.store(y + o, e);
+    i = n;
   }
   let s = hsum(sv);
   for (; i < n; i++) {
@@ -158,44 +182,55 @@ export function sumExpShifted(x: usize, n: i32, m: f32, y: usize): f32 {
   v128.store(dst + 3 * step, c3);
 }
 
-//             0..8: Cephes' logf polynomial, x⁸ term down      9: √2          10: 2²³  11: FLT_MIN
+//             0..8: Cephes' logf polynomial, x⁸ term down                                           9: −½
 const LOG_K = memory.data<f32>([7.0376836292e-2, -1.1514610310e-1, 1.1676998740e-1, -1.2420140846e-1, 1.4249322787e-1,
-  -1.6668057665e-1, 2.0000714765e-1, -2.4999993993e-1, 3.3333331174e-1, 1.41421356237309505, 8388608, 1.17549435e-38,
-  -0.5, -Infinity, NaN, 1, 0.5]);
-//              12  13         14   15  16
+  -1.6668057665e-1, 2.0000714765e-1, -2.4999993993e-1, 3.3333331174e-1, -0.5,
+  1.17549435e-38, Infinity, 8388608, 23 * 0.693147180559945309, 1, -Infinity, NaN]);
+//  10: FLT_MIN 11       12: 2²³  13: 23·ln 2                 14  15         16
+const LOG_BITS = memory.data<i32>([0x3f3504f3, 0x007fffff]); // √½, the mantissa mask
 
 /**
- * log x: x = m·2^e with m in [√½, √2), log m = f − f²/2 + f³·P(f) for f = m − 1 (Cephes' logf,
- * 1 ulp), plus e·ln 2 in two parts. Subnormal x is scaled by 2²³ first; 0 gives −Infinity, a
- * negative x NaN, and +Infinity and NaN themselves.
+ * log x for positive normal x: x = m·2^e with m in [√½, √2) (by the bits of x / √½, as log1pV),
+ * log m = f − f²/2 + f³·P(f) for f = m − 1 (Cephes' logf, 1 ulp; P by Estrin's scheme, in short
+ * chains), plus e·ln 2 in two parts.
+ */
+// @ts-ignore: decorator
+@inline function logNormalV(x: v128): v128 {
+  let bits = i32x4.sub(x, splatAt(LOG_BITS, 0));
+  let e = f32x4.convert_i32x4_s(i32x4.shr_s(bits, 23));
+  let f = f32x4.sub(i32x4.add(v128.and(bits, splatAt(LOG_BITS, 1)), splatAt(LOG_BITS, 0)), splatAt(LOG_K, 14));
+  let z = f32x4.mul(f, f), z2 = f32x4.mul(z, z);
+  let p01 = f32x4.add(f32x4.mul(splatAt(LOG_K, 0), f), splatAt(LOG_K, 1));
+  let p23 = f32x4.add(f32x4.mul(splatAt(LOG_K, 2), f), splatAt(LOG_K, 3));
+  let p45 = f32x4.add(f32x4.mul(splatAt(LOG_K, 4), f), splatAt(LOG_K, 5));
+  let p67 = f32x4.add(f32x4.mul(splatAt(LOG_K, 6), f), splatAt(LOG_K, 7));
+  let p = f32x4.add(f32x4.mul(f32x4.add(f32x4.mul(f32x4.add(f32x4.mul(p01, z), p23), z2), f32x4.add(f32x4.mul(p45, z), p67)), f), splatAt(LOG_K, 8));
+  let y = f32x4.add(f32x4.mul(f32x4.mul(p, f), z), f32x4.mul(e, splatAt(EXP_K, 3)));   // + e·ln2_lo
+  y = f32x4.add(y, f32x4.mul(z, splatAt(LOG_K, 9)));
+  return f32x4.add(f32x4.add(f, y), f32x4.mul(e, splatAt(EXP_K, 2)));                 // + e·ln2_hi
+}
+
+/**
+ * log x: logNormalV when every lane is a positive normal number (one predictable branch), else
+ * logSpecialV.
  */
 // @ts-ignore: decorator
 @inline export function logV(x: v128): v128 {
-  let tiny = f32x4.lt(x, splatAt(LOG_K, 11));
-  let xs = v128.bitselect(f32x4.mul(x, splatAt(LOG_K, 10)), x, tiny);
-  let bits = i32x4.shr_u(xs, 23);
-  let m = v128.or(v128.and(xs, i32x4.splat(0x007fffff)), splatAt(LOG_K, 15)); // mantissa in [1, 2)
-  let big = f32x4.gt(m, splatAt(LOG_K, 9)); // m > √2: halve it
-  m = v128.bitselect(f32x4.mul(m, splatAt(LOG_K, 16)), m, big);
-  // e = biased exponent − 127, + 1 when m was halved (big is −1 there), − 23 when x was scaled
-  let e = f32x4.convert_i32x4_s(i32x4.sub(i32x4.sub(bits, i32x4.splat(127)), big));
-  e = f32x4.sub(e, v128.and(tiny, f32x4.splat(23)));
-  let f = f32x4.sub(m, splatAt(LOG_K, 15)), z = f32x4.mul(f, f);
-  let p = splatAt(LOG_K, 0);
-  p = f32x4.add(f32x4.mul(p, f), splatAt(LOG_K, 1));
-  p = f32x4.add(f32x4.mul(p, f), splatAt(LOG_K, 2));
-  p = f32x4.add(f32x4.mul(p, f), splatAt(LOG_K, 3));
-  p = f32x4.add(f32x4.mul(p, f), splatAt(LOG_K, 4));
-  p = f32x4.add(f32x4.mul(p, f), splatAt(LOG_K, 5));
-  p = f32x4.add(f32x4.mul(p, f), splatAt(LOG_K, 6));
-  p = f32x4.add(f32x4.mul(p, f), splatAt(LOG_K, 7));
-  p = f32x4.add(f32x4.mul(p, f), splatAt(LOG_K, 8));
-  let y = f32x4.add(f32x4.mul(f32x4.mul(p, f), z), f32x4.mul(e, splatAt(EXP_K, 3)));   // + e·ln2_lo
-  y = f32x4.add(y, f32x4.mul(z, splatAt(LOG_K, 12)));
-  y = f32x4.add(f32x4.add(f, y), f32x4.mul(e, splatAt(EXP_K, 2)));                      // + e·ln2_hi
-  y = v128.bitselect(splatAt(LOG_K, 13), y, f32x4.eq(x, f32x4.splat(0)));
-  y = v128.bitselect(splatAt(LOG_K, 14), y, f32x4.lt(x, f32x4.splat(0)));
-  return v128.bitselect(x, y, v128.or(f32x4.ne(x, x), f32x4.eq(x, f32x4.splat(Infinity))));
+  let normal = v128.and(f32x4.ge(x, splatAt(LOG_K, 10)), f32x4.lt(x, splatAt(LOG_K, 11)));
+  return i32x4.bitmask(normal) == 15 ? logNormalV(x) : logSpecialV(x);
+}
+
+/**
+ * log x for any x: a subnormal is scaled by 2²³ first (and 23·ln 2 taken off after); 0 gives
+ * −Infinity, a negative x NaN, and +Infinity and NaN themselves.
+ */
+function logSpecialV(x: v128): v128 {
+  let tiny = f32x4.lt(x, splatAt(LOG_K, 10));
+  let y = logNormalV(v128.bitselect(f32x4.mul(x, splatAt(LOG_K, 12)), x, tiny));
+  y = f32x4.sub(y, v128.and(tiny, splatAt(LOG_K, 13)));
+  y = v128.bitselect(splatAt(LOG_K, 15), y, f32x4.eq(x, f32x4.splat(0)));
+  y = v128.bitselect(splatAt(LOG_K, 16), y, f32x4.lt(x, f32x4.splat(0)));
+  return v128.bitselect(x, y, v128.or(f32x4.ne(x, x), f32x4.eq(x, splatAt(LOG_K, 11))));
 }
 
 // @ts-ignore: decorator

@@ -4,12 +4,15 @@
 // each op's ratio:  npm run build && node scripts/perf/gpt-ops.mjs && /usr/bin/python3 scripts/perf/gpt_ops.py
 // TAPEGRAD_DIST=/path/to/index.js times another build; an argument filters ops by name;
 // --vs /path/to/other/index.js times that build too, alternating rep by rep, and prints the ratio
-// (so a noisy machine's drift hits both alike).
+// (so a noisy machine's drift hits both alike); --forward times the forward alone (no graph kept
+// for backward, as under torch.no_grad), so backward's share is the difference.
 import { pathToFileURL } from 'node:url';
 
 const args = process.argv.slice(2);
 const vsAt = args.indexOf('--vs');
 const other = vsAt >= 0 ? args.splice(vsAt, 2)[1] : null;
+const fwdAt = args.indexOf('--forward');
+const forwardOnly = fwdAt >= 0 && args.splice(fwdAt, 1).length > 0;
 const filter = args[0];
 const dist = process.env.TAPEGRAD_DIST ?? new URL('../../dist/index.js', import.meta.url).pathname;
 
@@ -43,6 +46,8 @@ function cases(tg) {
     'tanh [16,64,256]': [[act], () => act.tanh()],
     'sigmoid [16,64,256]': [[act], () => act.sigmoid()],
     'silu (x·sigmoid x) [16,64,256]': [[act], () => act.mul(act.sigmoid())],
+    'F.silu [16,64,256]': [[act], () => act.silu()],
+    'relu (the loop without math) [16,64,256]': [[act], () => act.relu()],
     'scale+mask+softmax [16,4,64,64]': [[att], () => att.mul(scale).add(causal).softmax(-1)],
     'scale+mask+logSoftmax [16,4,64,64]': [[att], () => att.mul(scale).add(causal).logSoftmax(-1)],
     'crossEntropy [1024,86]': [[logits], () => F.crossEntropy(logits, labels)],
@@ -64,12 +69,13 @@ for (const path of other ? [dist, other] : [dist]) {
   const tg = await import(pathToFileURL(path).href);
   builds.push({ tg, cases: cases(tg) });
 }
-console.log(`tapegrad ${dist}${other ? ` vs ${other}` : ''}  (µs, forward + backward, median)`);
+console.log(`tapegrad ${dist}${other ? ` vs ${other}` : ''}  (µs, ${forwardOnly ? 'forward only' : 'forward + backward'}, median)`);
 for (const name of Object.keys(builds[0].cases)) {
   if (filter && !name.includes(filter)) continue;
   const steps = builds.map(({ tg, cases: all }) => {
     const [inputs, f] = all[name];
     const seed = tg.keep(tg.noGrad(() => tg.randn(f().shape)));
+    if (forwardOnly) return () => tg.tidy(() => { tg.noGrad(f); });
     return () => tg.tidy(() => { for (const t of inputs) t.zeroGrad(); f().backward(seed); });
   });
   for (let i = 0; i < 20; i++) steps.forEach((step) => step());

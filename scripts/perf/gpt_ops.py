@@ -1,6 +1,6 @@
 # PyTorch's side of scripts/perf/gpt-ops.mjs: the same ops and shapes, one thread, forward +
 # backward seeded with a fixed gradient, median µs of many reps.
-# Run: /usr/bin/python3 scripts/perf/gpt_ops.py [filter]
+# Run: /usr/bin/python3 scripts/perf/gpt_ops.py [filter] [--forward]  (--forward: forward alone, under no_grad)
 import math, sys, time
 import torch
 import torch.nn.functional as F
@@ -34,6 +34,8 @@ cases = {
     'tanh [16,64,256]': ([act], lambda: act.tanh()),
     'sigmoid [16,64,256]': ([act], lambda: act.sigmoid()),
     'silu (x·sigmoid x) [16,64,256]': ([act], lambda: F.silu(act)),
+    'F.silu [16,64,256]': ([act], lambda: F.silu(act)),
+    'relu (the loop without math) [16,64,256]': ([act], lambda: act.relu()),
     'scale+mask+softmax [16,4,64,64]': ([att], lambda: (att * scale + causal).softmax(-1)),
     'scale+mask+logSoftmax [16,4,64,64]': ([att], lambda: (att * scale + causal).log_softmax(-1)),
     'crossEntropy [1024,86]': ([logits], lambda: F.cross_entropy(logits, labels)),
@@ -48,14 +50,21 @@ cases = {
     'matmul p·v [64,64,64]×[64,64,16]': ([p, k], lambda: p @ k),
 }
 
-flt = sys.argv[1] if len(sys.argv) > 1 else None
-print(f'PyTorch {torch.__version__}, 1 thread  (µs, forward + backward, median)')
+args = sys.argv[1:]
+forward_only = '--forward' in args
+args = [a for a in args if a != '--forward']
+flt = args[0] if args else None
+print(f'PyTorch {torch.__version__}, 1 thread  (µs, {"forward only" if forward_only else "forward + backward"}, median)')
 for name, (inputs, f) in cases.items():
     if flt and flt not in name:
         continue
     with torch.no_grad():
         seed = torch.randn(f().shape)
     def step():
+        if forward_only:
+            with torch.no_grad():
+                f()
+            return
         for t in inputs:
             t.grad = None
         f().backward(seed)
