@@ -1,9 +1,10 @@
 // The gzipped size of what a browser downloads. dist/index.js is shipped unminified (readable
 // stack traces); a bundler minifies it for the browser, so the download is dist/index.js minified
 // by esbuild (as Vite and esbuild do in a production build), gzipped. It carries both wasm builds:
-// the SIMD one as hex text, the relaxed one as a patch over it. Budget ≤ 63 KB gzip: it was 60 KB
+// the SIMD one as hex text, the relaxed one as a patch over it. Budget ≤ 64 KB gzip: it was 60 KB
 // until threads (issue 10) added the worker pool (bindings/threads.ts, 1.3 KB gzipped) and the
-// split paths of the kernels (gemm, conv, attention, elementwise: 1.3 KB); the README says so.
+// split paths of the kernels (gemm, conv, attention, elementwise, reductions, optimizers: 1.6 KB),
+// and issue 9's faster exp, log and crossEntropy another 0.4 KB; the README says so.
 //
 //   node scripts/size.mjs [--json out.json] [--check]     (--check: exit 1 when over budget)
 import { readFileSync, writeFileSync } from 'node:fs';
@@ -13,7 +14,7 @@ import { transformSync } from 'esbuild';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const FILE = 'dist/index.js';
-export const BUDGET = 63 * 1024;
+export const BUDGET = 64 * 1024;
 
 const gzip = (text) => gzipSync(text, { level: 9 }).length;
 

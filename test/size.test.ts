@@ -1,13 +1,13 @@
 // What a browser downloads — dist/index.js (JS and both WebAssembly builds inlined) as a bundler
-// minifies it — must stay within the gzip budget (scripts/size.mjs says why it is 63 KB, no longer
+// minifies it — must stay within the gzip budget (scripts/size.mjs says why it is 64 KB, no longer
 // 60). `npm run size` prints the breakdown.
 import { expect, it } from 'vitest';
 // @ts-expect-error: a plain .mjs script with no types
 import { BUDGET, measure, readShipped } from '../scripts/size.mjs';
 
-it('the browser bundle is at most 63 KB gzipped once minified', () => {
+it('the browser bundle is at most 64 KB gzipped once minified', () => {
   const report = measure(readShipped());
   expect(report.parts.wasm.bytes).toBeGreaterThan(30_000); // the wasm was found and counted
-  expect(BUDGET).toBe(63 * 1024);
+  expect(BUDGET).toBe(64 * 1024);
   expect(report.gzip).toBeLessThanOrEqual(BUDGET);
 });
