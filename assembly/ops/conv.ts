@@ -5,8 +5,8 @@
 //   out[n] = W[O, C·KH·KW] · cols  (+ bias per output channel)
 // and its backward reuses the same columns:
 //   dW += dOut[n] · colsᵀ,   dCols = Wᵀ · dOut[n] → scattered back onto dx (col2im),   dBias += Σ dOut
-// The forward and dx split over threads by image, each part with its own column matrix; dW and
-// dBias sum over the images in order, so they stay in one loop (their gemms split when large).
+// The forward and dx split over threads by image, each part with its own column matrix; dW by
+// bands of output channels (each band summing over the images in order); dBias stays in one loop.
 //
 // conv record: a = x [N,C,H,W], b = weight [O,C,KH,KW], c = bias [O] or -1,
 //              i0 = stride h, i1 = stride w, i2 = padding h, i3 = padding w
@@ -79,17 +79,25 @@ function columnBytes(): usize {
 
 /** Multiply-adds in a conv part, at the least. */
 // @ts-ignore: decorator
-@inline const CONV_GRAIN: i64 = 1 << 18;
+@inline const CONV_GRAIN: i64 = 1 << 17;
+
+// What a conv job computes
+// @ts-ignore: decorator
+@inline const OUTPUT: i32 = 0; // out[n] = W·cols(x[n]) (+ bias), split by image
+// @ts-ignore: decorator
+@inline const INPUT: i32 = 1;  // dx[n] += col2im(Wᵀ·dOut[n]), split by image
+// @ts-ignore: decorator
+@inline const WEIGHT: i32 = 2; // dW += Σ_n dOut[n]·cols(x[n])ᵀ, split by bands of 4 output channels
 
 export function conv2dForward(rec: usize): void {
   readGeometry(rec, true);
-  convJob(rec, false);
+  convJob(rec, OUTPUT);
 }
 
 export function conv2dBackward(rec: usize): void {
   readGeometry(rec, true);
   let xId = load<i32>(rec, IN_A), wId = load<i32>(rec, IN_B), bias = load<i32>(rec, IN_C);
-  let x = dataPtr(xId), g = gradPtr(load<i32>(rec, OUT));
+  let g = gradPtr(load<i32>(rec, OUT));
   let gx: usize = requiresGrad(xId) ? gradFor(xId) : 0;
   let gw: usize = requiresGrad(wId) ? gradFor(wId) : 0;
   let gb: usize = bias >= 0 && requiresGrad(bias) ? gradFor(bias) : 0;
@@ -103,26 +111,25 @@ export function conv2dBackward(rec: usize): void {
       }
     }
   }
-  if (gw) {
-    let cols = scratchFor(columnBytes());
-    if (!cols) return;
-    for (let n = 0; n < N; n++) {
-      columns(at(x, n * C * H * W), cols, false);
-      gemm(O, ckk, ohw, at(g, n * O * ohw), ohw, 1, cols, 1, ohw, gw, true);     // dW += dOut · colsᵀ
-    }
-  }
-  if (gx) convJob(rec, true);
+  if (gw) convJob(rec, WEIGHT);
+  if (gx) convJob(rec, INPUT);
 }
 
-/** The forward (or dx) over all images, split over threads by image. */
-function convJob(rec: usize, backward: bool): void {
+/**
+ * Runs a conv job over all images, split over threads, each part with its own column matrix:
+ * by image for OUTPUT and INPUT; for WEIGHT by bands of 4 of dW's rows, each part walking every
+ * image in order (its columns made again per part), so each element of dW sums in the same order.
+ */
+function convJob(rec: usize, kind: i32): void {
   let parts = partsFor(<i64>N * O * OH * OW * C * KH * KW, CONV_GRAIN);
-  if (parts > N) parts = max(N, 1);
+  // (no more WEIGHT parts than whole bands: a part then has 4 rows or more, never the lone row
+  // the gemm would take another path for)
+  parts = max(min(parts, kind == WEIGHT ? O >> 2 : N), 1);
   let cols = scratchFor(<usize>parts * columnBytes());
   if (!cols) return; // counted by alloc; runOp reports out of memory
-  if (parts == 1) { convRun(rec, backward, cols, 0, 1); return; } // (the job record may be another part's)
+  if (parts == 1) { convRun(rec, kind, cols, 0, 1); return; } // (the job record may be another part's)
   store<i32>(job, JOB_CONV);
-  store<usize>(job, rec, 4); store<i32>(job, backward, 8); store<usize>(job, cols, 12);
+  store<usize>(job, rec, 4); store<i32>(job, kind, 8); store<usize>(job, cols, 12);
   runParallel(parts);
 }
 
@@ -130,20 +137,29 @@ function convJob(rec: usize, backward: bool): void {
 export function convPart(job: usize, part: i32, parts: i32): void {
   let rec = load<usize>(job, 4);
   readGeometry(rec, true);
-  convRun(rec, load<i32>(job, 8) != 0, load<usize>(job, 12), part, parts);
+  convRun(rec, load<i32>(job, 8), load<usize>(job, 12), part, parts);
 }
 
-/** Images [lo, hi) of part `part`: out[n] = W·cols(x[n]) (+ bias), or dx[n] += col2im(Wᵀ·dOut[n]). */
-function convRun(rec: usize, backward: bool, scratch: usize, part: i32, parts: i32): void {
-  let x = dataPtr(load<i32>(rec, IN_A)), w = dataPtr(load<i32>(rec, IN_B)), out = load<i32>(rec, OUT);
+/** Part `part` of `parts` of a conv job (see convJob). */
+function convRun(rec: usize, kind: i32, scratch: usize, part: i32, parts: i32): void {
+  let xId = load<i32>(rec, IN_A), x = dataPtr(xId), w = dataPtr(load<i32>(rec, IN_B)), out = load<i32>(rec, OUT);
   let bias = load<i32>(rec, IN_C);
   let ckk = C * KH * KW, ohw = OH * OW;
   let cols = scratch + <usize>part * columnBytes();
+  if (kind == WEIGHT) {
+    let range = partRange(O, 4, part, parts), lo = <i32>range, rows = <i32>(range >> 32) - lo;
+    let gw = at(gradPtr(load<i32>(rec, IN_B)), lo * ckk), g = gradPtr(out);
+    for (let n = 0; n < N && rows > 0; n++) {
+      columns(at(x, n * C * H * W), cols, false);
+      gemm(rows, ckk, ohw, at(g, (n * O + lo) * ohw), ohw, 1, cols, 1, ohw, gw, true);     // dW += dOut · colsᵀ
+    }
+    return;
+  }
   let range = partRange(N, 1, part, parts);
   for (let n = <i32>range; n < <i32>(range >> 32); n++) {
-    if (backward) {
+    if (kind == INPUT) {
       gemm(ckk, ohw, O, w, 1, ckk, at(gradPtr(out), n * O * ohw), ohw, 1, cols, false);      // dCols = Wᵀ · dOut
-      columns(at(gradPtr(load<i32>(rec, IN_A)), n * C * H * W), cols, true);
+      columns(at(gradPtr(xId), n * C * H * W), cols, true);
       continue;
     }
     columns(at(x, n * C * H * W), cols, false);
