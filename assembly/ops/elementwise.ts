@@ -325,9 +325,9 @@ function binaryBackwardAs(op: i32, rank: i32, n: i32, po: usize, px: usize, py: 
  * 16 elements when it is large — backward only where no operand's gradient is a sum over the run
  * (each element of every output is then one part's) — else the plan as it is.
  */
-/** Elements in a binary part, at the least (~0.3 ns an element: ~10 µs a part). */
+/** Elements in a binary part, at the least (~0.3 ns an element: ~20 µs a part). */
 // @ts-ignore: decorator
-@inline const BINARY_GRAIN: i64 = 1 << 15;
+@inline const BINARY_GRAIN: i64 = 1 << 16;
 
 function binaryJob(backward: bool, op: i32, po: usize, go: usize, gx: usize, gy: usize): void {
   let n = innerExtent();
@@ -620,9 +620,12 @@ export function unaryBackward(rec: usize): void {
   if (gx) unaryJob(opOf(rec), sizeOf(out), dataPtr(a), dataPtr(out), gradPtr(out), gx, fattr(rec, 0));
 }
 
-/** Elements in a unary part, at the least (GELU costs ~2 ns an element: ~30 µs a part). */
+/**
+ * Work in a unary part, at the least, counting an element of a transcendental map (exp, tanh,
+ * GELU: 1–2 ns) as 8 and of a cheap one (relu, neg: ~0.2 ns, memory-bound) as 1: ~30 µs a part.
+ */
 // @ts-ignore: decorator
-@inline const UNARY_GRAIN: i64 = 1 << 14;
+@inline const UNARY_GRAIN: i64 = 1 << 17;
 
 /**
  * y = op(x) over n elements, or gx += g·op'(x) when gx ≠ 0: split over threads in runs of 16
@@ -630,7 +633,8 @@ export function unaryBackward(rec: usize): void {
  * four is always the last part's).
  */
 function unaryJob(op: i32, n: i32, x: usize, y: usize, g: usize, gx: usize, slope: f32): void {
-  let parts = partsFor(<i64>n, UNARY_GRAIN);
+  let cheap = op == NEG || op == ABS || op == RELU || op == LEAKY_RELU || op == SQRT;
+  let parts = partsFor(<i64>n * (cheap ? 1 : 8), UNARY_GRAIN);
   if (parts == 1) { unaryRun(op, n, x, y, g, gx, slope); return; } // (another kernel's part may be using the job record)
   store<i32>(job, JOB_UNARY);
   store<i32>(job, op, 4); store<i32>(job, n, 8);
