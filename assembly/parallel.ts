@@ -23,6 +23,7 @@ import { attentionPart } from "./ops/attention";
 import { convPart } from "./ops/conv";
 import { optimPart } from "./ops/optim";
 import { reducePart } from "./ops/reduce";
+import { permutePart } from "./ops/shape";
 import { readNodeTable } from "./nodes";
 
 @external("env", "parallel") declare function hostParallel(job: usize, parts: i32): void;
@@ -41,6 +42,8 @@ import { readNodeTable } from "./nodes";
 @inline export const JOB_OPTIM: i32 = 7;
 // @ts-ignore: decorator
 @inline export const JOB_REDUCE: i32 = 8;
+// @ts-ignore: decorator
+@inline export const JOB_PERMUTE: i32 = 9;
 /** Test hook: see trapInPart. */
 // @ts-ignore: decorator
 @inline export const JOB_TRAP: i32 = 4;
@@ -88,6 +91,7 @@ export function runPart(part: i32, parts: i32): void {
     case JOB_BINARY: binaryPart(job, part, parts); break;
     case JOB_OPTIM: optimPart(job, part, parts); break;
     case JOB_REDUCE: reducePart(job, part, parts); break;
+    case JOB_PERMUTE: permutePart(job, part, parts); break;
     case JOB_TRAP: trapPart(part); break;
     default: unreachable();
   }

@@ -84,6 +84,9 @@ describe('threads', () => {
       ...valueAndGrads([[300, 401], [300, 401]], (x, y) => x.mul(y).add(x).div(y.abs().add(1)).sub(2).maximum(y).pow(2)),
       ...valueAndGrads([[200_003]], (x) => x.mul(3).sub(x.neg())),
       ...valueAndGrads([[301, 257]], (x) => x.sum(-1).add(x.mean(-1)).mul(x.max(1)).add(x.logsumexp(-1))),
+      ...valueAndGrads([[16, 64, 12, 16]], (x) => x.transpose(1, 2).mul(x.transpose(1, 2))), // runs of 16 (a head split)
+      ...valueAndGrads([[9, 130, 70]], (x) => x.transpose(1, 2).exp()), // 4×4 tiles
+      ...valueAndGrads([[40, 30, 50]], (x) => x.permute([2, 0, 1]).add(1)), // a strided walk
       ...valueAndGrads([[37, 501, 9]], (x) => x.sum(1).add(x.min(1)).add(x.amax ? x.amax(1) : x.max(1))),
     ]));
   });

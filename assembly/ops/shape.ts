@@ -15,6 +15,8 @@ import { RESHAPE, PERMUTE, EXPAND, CAT_PART, NARROW, INDEX_SELECT, GATHER } from
 import { validIndex, reportBadIndex } from "../errors";
 import { broadcastCopy, broadcastReduceGrad } from "./elementwise";
 import { putTransposed } from "./vmath";
+import { scratchFor } from "../scratch";
+import { job, JOB_PERMUTE, partsFor, runParallel, partRange } from "../parallel";
 
 // @ts-ignore: decorator
 @inline function at(base: usize, index: i32): usize { return base + (<usize>index << 2); }
@@ -85,6 +87,7 @@ function prepareWalk(rec: usize): i32 {
 //   second-last stride 1      out's last two dims are a transpose of a's rows: 4×4 register
 //                             transposes, in column bands of BAND so the rows of a they read stay in L1
 //   otherwise                 a strided loop over the innermost dim
+// Large permutes split over threads by ranges of those blocks (each part with its own counters).
 const permExtent: usize = memory.data(MAX_RANK * 4, 16);
 const permStride: usize = memory.data(MAX_RANK * 4, 16);
 // @ts-ignore: decorator
@@ -111,13 +114,57 @@ function permuteMove(rec: usize, backward: bool): void {
     }
   }
   if (rank == 0) { store<i32>(permExtent, 1); store<i32>(permStride, 1); rank = 1; } // one element
+  let block = permuteBlock(rank);
+  let parts = partsFor(<i64>size, PERMUTE_GRAIN);
+  if (parts > size / block) parts = max(size / block, 1);
+  if (parts == 1) { permuteRun(src, dst, backward, rank, 0, size / block, walkCounter); return; } // (the job record may be another part's)
+  let counters = scratchFor(<usize>parts * MAX_RANK << 2);
+  if (!counters) return;
+  store<i32>(job, JOB_PERMUTE);
+  store<usize>(job, src, 4); store<usize>(job, dst, 8); store<i32>(job, backward, 12);
+  store<i32>(job, rank, 16); store<i32>(job, size / block, 20); store<usize>(job, counters, 24);
+  runParallel(parts);
+}
+
+/** Elements a permute part moves, at the least. */
+// @ts-ignore: decorator
+@inline const PERMUTE_GRAIN: i64 = 1 << 16;
+
+/** The elements of out moved as one block: a run of the last plan dim, or a tile of the last two. */
+// @ts-ignore: decorator
+@inline function permuteBlock(rank: i32): i32 {
+  let n = load<i32>(at(permExtent, rank - 1));
+  return isTiled(rank) ? n * load<i32>(at(permExtent, rank - 2)) : n;
+}
+
+// @ts-ignore: decorator
+@inline function isTiled(rank: i32): bool {
+  return rank >= 2 && load<i32>(at(permStride, rank - 1)) != 1 && load<i32>(at(permStride, rank - 2)) == 1;
+}
+
+/** One part of a split permute (its record as permuteMove writes it; the plan is read-only meanwhile). */
+export function permutePart(job: usize, part: i32, parts: i32): void {
+  let range = partRange(load<i32>(job, 20), 1, part, parts);
+  permuteRun(load<usize>(job, 4), load<usize>(job, 8), load<i32>(job, 12) != 0, load<i32>(job, 16),
+    <i32>range, <i32>(range >> 32), load<usize>(job, 24) + (<usize>part * MAX_RANK << 2));
+}
+
+/** Moves blocks [lo, hi) of out (from src, or backward adds them into src), walking the outer dims with `counter`. */
+function permuteRun(src: usize, dst: usize, backward: bool, rank: i32, lo: i32, hi: i32, counter: usize): void {
   let n = load<i32>(at(permExtent, rank - 1)), st = load<i32>(at(permStride, rank - 1));
-  let tile = rank >= 2 && st != 1 && load<i32>(at(permStride, rank - 2)) == 1;
+  let tile = isTiled(rank);
   let outerRank = tile ? rank - 2 : rank - 1;
-  let block = tile ? n * load<i32>(at(permExtent, rank - 2)) : n;
-  memory.fill(walkCounter, 0, <usize>MAX_RANK << 2);
-  let off = 0;
-  for (let o = 0; o < size; o += block) {
+  let block = permuteBlock(rank);
+  // the outer dims' counters and a's offset at block lo
+  let off = 0, rest = lo;
+  for (let d = outerRank - 1; d >= 0; d--) {
+    let ext = load<i32>(at(permExtent, d)), c = rest % ext;
+    store<i32>(at(counter, d), c);
+    off += c * load<i32>(at(permStride, d));
+    rest /= ext;
+  }
+  for (let b = lo; b < hi; b++) {
+    let o = b * block;
     if (tile) transposeTile(load<i32>(at(permExtent, rank - 2)), n, st, at(src, off), at(dst, o), backward);
     else if (st == 1) copyRows(backward ? at(src, off) : at(dst, o), 0, backward ? at(dst, o) : at(src, off), 0, 1, n, backward);
     else {
@@ -128,7 +175,7 @@ function permuteMove(rec: usize, backward: bool): void {
       }
     }
     for (let d = outerRank - 1; d >= 0; d--) { // odometer over the outer dims
-      let cp = at(walkCounter, d), v = load<i32>(cp) + 1, ds = load<i32>(at(permStride, d));
+      let cp = at(counter, d), v = load<i32>(cp) + 1, ds = load<i32>(at(permStride, d));
       if (v < load<i32>(at(permExtent, d))) { store<i32>(cp, v); off += ds; break; }
       store<i32>(cp, 0);
       off -= ds * (v - 1);
