@@ -66,8 +66,9 @@ export function setThreads(n: i32): void {
  * How many parts to split `work` (in units of the kernel's inner cost) into: one per thread, but
  * no part smaller than `grain`, and 1 inside a part or on a worker (whose `threads` stays 1).
  */
-export function partsFor(work: i64, grain: i64): i32 {
-  if (threads <= 1 || busy) return 1;
+// @ts-ignore: decorator
+@inline export function partsFor(work: i64, grain: i64): i32 {
+  if (work < grain << 1 || threads <= 1 || busy) return 1; // (first: the one test a small op pays)
   let most = work / grain;
   return most < <i64>threads ? <i32>max<i64>(most, 1) : threads;
 }

@@ -330,9 +330,10 @@ function binaryBackwardAs(op: i32, rank: i32, n: i32, po: usize, px: usize, py: 
 @inline const BINARY_GRAIN: i64 = 1 << 16;
 
 function binaryJob(backward: bool, op: i32, po: usize, go: usize, gx: usize, gy: usize): void {
-  let n = innerExtent();
-  let sx = load<i32>(planStrideX), sy = load<i32>(planStrideY);
-  let parts = planRank == 1 && (!gx || sx == 1) && (!gy || sy == 1) ? partsFor(<i64>n, BINARY_GRAIN) : 1;
+  let n = innerExtent(), parts = 1;
+  if (<i64>n >= BINARY_GRAIN << 1 && planRank == 1 && (!gx || load<i32>(planStrideX) == 1) && (!gy || load<i32>(planStrideY) == 1)) {
+    parts = partsFor(<i64>n, BINARY_GRAIN);
+  }
   if (parts == 1) {
     if (backward) binaryBackwardAs(op, planRank, n, po, xData, yData, go, gx, gy);
     else binaryForwardAs(op, planRank, n, po, xData, yData);
@@ -633,8 +634,11 @@ export function unaryBackward(rec: usize): void {
  * four is always the last part's).
  */
 function unaryJob(op: i32, n: i32, x: usize, y: usize, g: usize, gx: usize, slope: f32): void {
-  let cheap = op == NEG || op == ABS || op == RELU || op == LEAKY_RELU || op == SQRT;
-  let parts = partsFor(<i64>n * (cheap ? 1 : 8), UNARY_GRAIN);
+  let parts = 1;
+  if (n >= UNARY_GRAIN >> 2) { // (a small op pays this one test)
+    let cheap = op == NEG || op == ABS || op == RELU || op == LEAKY_RELU || op == SQRT;
+    parts = partsFor(<i64>n * (cheap ? 1 : 8), UNARY_GRAIN);
+  }
   if (parts == 1) { unaryRun(op, n, x, y, g, gx, slope); return; } // (another kernel's part may be using the job record)
   store<i32>(job, JOB_UNARY);
   store<i32>(job, op, 4); store<i32>(job, n, 8);
