@@ -64,9 +64,18 @@ const chosen = isa === 'relaxed-simd' ? relaxedBytes : simdBytes;
 /** True when this runtime can share a WebAssembly memory with workers (a page needs cross-origin isolation). */
 const canShare = typeof SharedArrayBuffer === 'function' && (globalThis as { crossOriginIsolated?: boolean }).crossOriginIsolated !== false;
 const { initial, sharedFlagAt } = memoryImport(chosen);
-if (!canShare) chosen[sharedFlagAt] &= ~2; // the memory import declared unshared: what an ordinary Memory satisfies
-/** The module's linear memory: shared where `canShare`. */
-export const memory = new WebAssembly.Memory({ initial, maximum: 65536, shared: canShare } as WebAssembly.MemoryDescriptor);
+/** The module's linear memory: shared where `canShare` and the runtime grants one (its 4 GiB reservation may be refused). */
+export const memory = newMemory(canShare) ?? newMemory(false)!;
+if (memory.buffer instanceof ArrayBuffer) chosen[sharedFlagAt] &= ~2; // the memory import declared unshared: what an ordinary Memory satisfies
+
+function newMemory(shared: boolean): WebAssembly.Memory | null {
+  try {
+    return new WebAssembly.Memory({ initial, maximum: 65536, shared } as WebAssembly.MemoryDescriptor);
+  } catch (e) {
+    if (!shared) throw e;
+    return null;
+  }
+}
 /** The compiled module, for worker threads (instantiated there without its data: see threads.ts). */
 export const coreBytes = chosen;
 
