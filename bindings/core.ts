@@ -120,12 +120,13 @@ function fromText(text: string): Uint8Array<ArrayBuffer> {
   const order: number[] = []; // digit → byte: the 87 frequent bytes (in hex first), then the rest
   for (let i = 0; i < 174; i += 2) order.push(parseInt(text.slice(i, i + 2), 16));
   for (let b = 0; b < 256; b++) if (!order.includes(b)) order.push(b);
-  const bytes: number[] = [];
+  const bytes = new Uint8Array(text.length - 174); // at most one byte a character
+  let n = 0;
   for (let i = 174; i < text.length; i++) {
     const d = digit[text.charCodeAt(i)];
-    bytes.push(order[d < 87 ? d : 87 + (d - 87) * 89 + digit[text.charCodeAt(++i)]]);
+    bytes[n++] = order[d < 87 ? d : 87 + (d - 87) * 89 + digit[text.charCodeAt(++i)]];
   }
-  return new Uint8Array(bytes);
+  return bytes.slice(0, n);
 }
 
 // Status codes (assembly/errors.ts).
