@@ -1,6 +1,6 @@
 import { defineConfig } from 'tsup';
 
-// One bundle for Node (ESM and CJS) and browsers: core.wasm is inlined (as hex text) and compiled
+// One bundle for Node (ESM and CJS) and browsers: core.wasm is inlined (as text) and compiled
 // synchronously at import, so no bundler needs a wasm plugin and no Node built-in is reached.
 // Not minified: an error's stack and the source line Node prints with it stay readable, and the
 // wasm sits on a line of its own. Bundlers minify it for the browser (`npm run size` measures that).
@@ -13,5 +13,5 @@ export default defineConfig({
   clean: true,
   minify: false,
   sourcemap: false,
-  loader: { '.hex': 'text', '.bin': 'binary' },
+  loader: { '.txt': 'text', '.bin': 'binary' },
 });

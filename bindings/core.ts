@@ -2,7 +2,7 @@
 // and gives the rest of the bindings typed access to its exports and memory. The memory is
 // shared wherever SharedArrayBuffer works, so worker threads can run kernels on it
 // (bindings/threads.ts); elsewhere the same module is given an ordinary memory.
-import simdHex from '../build/core.wasm.hex';
+import simdText from '../build/core.wasm.txt';
 import relaxedPatch from '../build/relaxed-patch.bin';
 import { applyPatch } from './patch';
 import type { Cmd } from './opcodes';
@@ -53,7 +53,7 @@ interface CoreExports {
   adoptPacks(block: number): void;
 }
 
-const simdBytes = fromHex(simdHex);
+const simdBytes = fromText(simdText);
 if (!WebAssembly.validate(simdBytes)) {
   throw new Error('tapegrad: this JavaScript runtime cannot run WebAssembly SIMD, which tapegrad needs (Node ≥ 16.4, Deno, Bun, Chrome ≥ 91, Firefox ≥ 89, Safari ≥ 16.4)');
 }
@@ -122,12 +122,20 @@ function memoryImport(bytes: Uint8Array): { initial: number; sharedFlagAt: numbe
   throw new Error('tapegrad: the WebAssembly module has no memory import (a broken build)');
 }
 
-/** Bytes from lowercase hex (build-wasm.mjs says why the wasm ships as hex). */
-function fromHex(hex: string): Uint8Array<ArrayBuffer> {
-  const bytes = new Uint8Array(hex.length >> 1);
-  const nibble = (c: number) => (c > 57 ? c - 87 : c - 48); // '0'-'9' are 48-57, 'a'-'f' 97-102
-  for (let i = 0; i < bytes.length; i++) bytes[i] = (nibble(hex.charCodeAt(2 * i)) << 4) | nibble(hex.charCodeAt(2 * i + 1));
-  return bytes;
+/** Bytes from the wasm's text form (scripts/build-wasm.mjs's toText says how, and why not hex). */
+function fromText(text: string): Uint8Array<ArrayBuffer> {
+  const digit: number[] = []; // char code → digit: printable ASCII but for "$'<\`
+  for (let c = 32, d = 0; c < 127; c++) if (!'"$\'<\\`'.includes(String.fromCharCode(c))) digit[c] = d++;
+  const order: number[] = []; // digit → byte: the 87 frequent bytes (in hex first), then the rest
+  for (let i = 0; i < 174; i += 2) order.push(parseInt(text.slice(i, i + 2), 16));
+  for (let b = 0; b < 256; b++) if (!order.includes(b)) order.push(b);
+  const bytes = new Uint8Array(text.length - 174); // at most one byte a character
+  let n = 0;
+  for (let i = 174; i < text.length; i++) {
+    const d = digit[text.charCodeAt(i)];
+    bytes[n++] = order[d < 87 ? d : 87 + (d - 87) * 89 + digit[text.charCodeAt(++i)]];
+  }
+  return bytes.slice(0, n);
 }
 
 // Status codes (assembly/errors.ts).
@@ -244,9 +252,10 @@ export function outOfMemory(op: string): never {
 /**
  * Hooks for the project's own tests, not public API (they may change or go without notice).
  * `failAllocAfter(n)`: the n-th next allocation in the core (n ≥ 1) fails as if memory were
- * exhausted, once; n ≤ 0 disarms it.
+ * exhausted, once; n ≤ 0 disarms it. `fromText(text)`: the bytes of the wasm's text form.
  * @internal
  */
 export const __testing = {
   failAllocAfter(n: number): void { core.failAllocAfter(n); },
+  fromText,
 };

@@ -1,4 +1,4 @@
-declare module '*.hex' {
+declare module '*.txt' {
   const text: string;
   export default text;
 }
