@@ -2,8 +2,11 @@
 //
 // Every worker instantiates this module on the same shared memory, but each instance has its own
 // globals: a kernel part run on a worker may read only memory and its job record, never a global
-// the main thread set (its scratch is adopted per instance, see adoptScratch). A kernel that
-// splits writes its arguments to the job record and calls `runParallel`; the host wakes the
+// the main thread set. What a part needs of its own comes from the main thread: its packing
+// buffers (adoptPacks in ops/matmul.ts), scratch per part (allocated before the job), and the
+// node table's address (read from the header at each part). A kernel that splits writes its
+// arguments to the job record only when it splits (a kernel run whole inside another's part must
+// leave the record be) and calls `runParallel`; the host wakes the
 // workers, and the parts are claimed one by one by whichever thread is free — the main thread
 // too — each part calling `runPart` in its own instance. Parts write disjoint outputs, and each
 // output element is computed by one part in the same order whatever the number of parts, so
