@@ -397,6 +397,8 @@ const LAYERS: Record<string, () => [unknown, unknown]> = {
   GELU: () => [new nn.GELU(), m33()],
   LeakyReLU: () => [new nn.LeakyReLU(), m33()],
   Module: () => [new nn.Module(), m33()],
+  ModuleList: () => [new nn.ModuleList([new nn.ReLU()]), m33()],
+  ModuleDict: () => [new nn.ModuleDict({ a: new nn.ReLU() }), m33()],
 };
 const MODULE_SELVES: Hostile[] = [h('disposed module', () => { const m = new nn.Linear(3, 2); m.dispose(); return m; })];
 for (const [cls, make] of Object.entries(LAYERS)) {
@@ -436,6 +438,27 @@ add('nn.Sequential#append', [[], ANY], () => [new nn.Sequential(), new nn.ReLU()
 add('nn.Sequential#at', [[], INTS], () => [new nn.Sequential(new nn.ReLU()), 0], (a) => (a[0] as tgm.nn.Sequential).at(a[1]), 'Sequential.at');
 add('nn.Sequential#length', [], () => [new nn.Sequential(new nn.ReLU())], (a) => (a[0] as tgm.nn.Sequential).length);
 add('nn.Sequential#Symbol.iterator', [], () => [new nn.Sequential(new nn.ReLU())], (a) => [...(a[0] as tgm.nn.Sequential)]);
+
+const list = (): tgm.nn.ModuleList => new nn.ModuleList([new nn.ReLU(), new nn.Tanh()]);
+const L = (a: unknown[]): tgm.nn.ModuleList => a[0] as tgm.nn.ModuleList;
+add('nn.ModuleList', [ANY], () => [[new nn.ReLU()]], (a) => new nn.ModuleList(a[0]), 'ModuleList');
+add('nn.ModuleList#append', [[], ANY], () => [list(), new nn.ReLU()], (a) => L(a).append(a[1]), 'ModuleList.append');
+add('nn.ModuleList#extend', [[], ANY], () => [list(), [new nn.ReLU()]], (a) => L(a).extend(a[1]), 'ModuleList.extend');
+add('nn.ModuleList#insert', [[], INTS, ANY], () => [list(), 1, new nn.ReLU()], (a) => L(a).insert(a[1], a[2]), 'ModuleList.insert');
+add('nn.ModuleList#at', [[], INTS], () => [list(), -1], (a) => L(a).at(a[1]), 'ModuleList.at');
+add('nn.ModuleList#pop', [[], INTS], () => [list(), 0], (a) => L(a).pop(a[1]), 'ModuleList.pop');
+add('nn.ModuleList#length', [], () => [list()], (a) => L(a).length);
+add('nn.ModuleList#Symbol.iterator', [], () => [list()], (a) => [...L(a)]);
+const dict = (): tgm.nn.ModuleDict => new nn.ModuleDict({ a: new nn.ReLU(), b: new nn.Tanh() });
+const D = (a: unknown[]): tgm.nn.ModuleDict => a[0] as tgm.nn.ModuleDict;
+add('nn.ModuleDict', [ANY], () => [{ a: new nn.ReLU() }], (a) => new nn.ModuleDict(a[0]), 'ModuleDict');
+add('nn.ModuleDict#get', [[], ANY], () => [dict(), 'a'], (a) => D(a).get(a[1]), 'ModuleDict.get');
+add('nn.ModuleDict#set', [[], ANY, ANY], () => [dict(), 'c', new nn.ReLU()], (a) => D(a).set(a[1], a[2]), 'ModuleDict.set');
+add('nn.ModuleDict#delete', [[], ANY], () => [dict(), 'a'], (a) => D(a).delete(a[1]), 'ModuleDict.delete');
+add('nn.ModuleDict#has', [[], ANY], () => [dict(), 'a'], (a) => D(a).has(a[1]), 'ModuleDict.has');
+add('nn.ModuleDict#update', [[], ANY], () => [dict(), { c: new nn.ReLU() }], (a) => D(a).update(a[1]), 'ModuleDict.update');
+for (const m of ['keys', 'values', 'items', 'length'] as const) add(`nn.ModuleDict#${m}`, [], () => [dict()], (a) => (m === 'length' ? D(a).length : D(a)[m]()));
+add('nn.ModuleDict#Symbol.iterator', [], () => [dict()], (a) => [...D(a)]);
 
 // Module's methods on a fresh Linear
 const lin = (): tgm.nn.Linear => new nn.Linear(3, 2);
@@ -597,7 +620,8 @@ method('multinomial', [INTS, optionsHostile(['replacement'])], () => [weights(),
  * (not public API). By name: the bundle is minified, so class names are not what the source says.
  */
 const PRIVATE = new Set([
-  'checkName', 'ownParameters', 'ownBuffers', // Module
+  'checkName', 'ownParameters', 'ownBuffers', 'setModules', // Module
+  'position', 'renumber', 'key', 'sync', // ModuleList, ModuleDict
   'checkNotDisposed', 'checkLive', 'holdWhileTraced', 'freeWhenUnused', 'loadBuffers', 'ensureBuffers', 'stateTensors', // optimizers
   'addGroups', 'makeGroup', 'checkOption', // optimizers' parameter groups
   'checkState', 'checkBuffers', 'commitState', // optimizers' loadStateDict
@@ -622,7 +646,7 @@ function publicNames(): string[] {
     if (typeof C !== 'function' || !(C.prototype instanceof nn.Module)) continue;
     // each layer's own methods, and those of an abstract base between it and Module (Pool2d)
     for (let p = C.prototype; p !== nn.Module.prototype; p = Object.getPrototypeOf(p)) {
-      for (const k of protoNames(p)) names.push(`nn.${cls}#${k}`);
+      for (const k of protoNames(p)) if (!PRIVATE.has(k)) names.push(`nn.${cls}#${k}`);
     }
   }
   for (const cls of ['SGD', 'Adam', 'AdamW']) {

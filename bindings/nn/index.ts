@@ -8,6 +8,7 @@ export {
 export type {
   LinearOptions, MLPOptions, Activation, Pair, LayerNormOptions, Conv2dOptions, Pool2dOptions, GELUOptions,
 } from './layers';
+export { ModuleList, ModuleDict } from './containers';
 export { MultiheadAttention, TransformerEncoderLayer, TransformerEncoder } from './transformer';
 export type {
   MultiheadAttentionOptions, AttentionCallOptions, TransformerEncoderLayerOptions, EncoderCallOptions, TransformerEncoderOptions,

@@ -212,6 +212,12 @@ export class Module {
     return m;
   }
 
+  /** @internal Replaces every child module by `entries` (ModuleList renumbers, ModuleDict deletes). */
+  protected setModules(entries: [string, Module][]): void {
+    this._modules.clear();
+    for (const [name, m] of entries) this._modules.set(name, m);
+  }
+
   private checkName(name: string, op: string): void {
     if (typeof name !== 'string' || name === '' || name.includes('.')) {
       throw new Error(`${op}: name must be a non-empty string without ".", got ${show(name)}`);
