@@ -72,8 +72,8 @@ export function setThreads(n: i32): void {
 // @ts-ignore: decorator
 @inline export function partsFor(work: i64, grain: i64): i32 {
   if (work < grain << 1 || threads <= 1 || busy) return 1; // (first: the one test a small op pays)
-  let most = work / grain;
-  return most < <i64>threads ? <i32>max<i64>(most, 1) : threads;
+  let most = work / grain; // ≥ 2 here
+  return most < <i64>threads ? <i32>most : threads;
 }
 
 /** Runs the job in `job` as `parts` parts: here in order when 1, else through the host's pool. */

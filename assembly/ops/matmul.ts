@@ -370,15 +370,9 @@ function forEachBatch(rec: usize, kind: i32): void {
   if (bbatch == 0 && abatch == nb && M > 1 && N > 1) {
     // One matrix b for every batch (a linear layer over [B, T, K]) and a stacked whole: the batches
     // are the row blocks of one [batches·M, K] product, which splits over threads as one gemm
-    let rows = batches * M;
-    if (kind == 0) {
-      if (bias >= 0) for (let m = 0; m < rows; m++) memory.copy(po + (<usize>(m * N) << 2), dataPtr(bias), <usize>N << 2);
-      gemm(rows, N, K, pa, K, 1, pb, sbk, sbn, po, bias >= 0);
-    }
-    else if (kind == 1) gemm(rows, K, N, go, N, 1, pb, sbn, sbk, ga, true);   // dA += dC·Bᵀ
-    else if (transB) gemm(N, K, rows, go, 1, N, pa, K, 1, gb, true);        // dbᵀ: db += dCᵀ·A
-    else gemm(K, N, rows, pa, 1, K, go, N, 1, gb, true);                    // dB += Aᵀ·dC
-    return;
+    M *= batches;
+    batches = 1;
+    nb = 0;
   }
   memory.fill(batchCounter, 0, <usize>MAX_RANK << 2);
   for (let t = 0; t < batches; t++) {

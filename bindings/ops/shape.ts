@@ -269,6 +269,14 @@ function checkIndices(values: ArrayLike<number>, bound: number, op: string, what
   }
 }
 
+/** What indexSelect and gather share: the axis, its extent R, and the index as a tensor checked against R. */
+function indexAlong(a: Tensor, dim: number, index: unknown, op: string): { ax: number; R: number; t: Tensor; owned: boolean } {
+  live(a, op);
+  const ax = normAxis(dim, a.dims.length, op, a.dims);
+  const R = a.dims.length ? a.dims[ax] : 1;
+  return { ax, R, ...indexTensor(index, R, op) };
+}
+
 /**
  * The entries at `index` (integers) along `dim`, as torch.index_select.
  * @example
@@ -279,10 +287,7 @@ function checkIndices(values: ArrayLike<number>, bound: number, op: string, what
 export function indexSelect(x: TensorLike, dim: number, index: Index): Tensor {
   if (!(x instanceof Tensor)) return viaTensor('indexSelect', x, (t) => indexSelect(t, dim, index));
   const a = x;
-  live(a, 'indexSelect');
-  const ax = normAxis(dim, a.dims.length, 'indexSelect', a.dims);
-  const R = a.dims.length ? a.dims[ax] : 1;
-  const { t, owned } = indexTensor(index, R, 'indexSelect');
+  const { ax, R, t, owned } = indexAlong(a, dim, index, 'indexSelect');
   try {
     if (t.dims.length > 1) throw new Error(`indexSelect: index must be 1-D, got shape ${fmt(t.dims)}`);
     const count = t.size;
@@ -304,10 +309,7 @@ export function indexSelect(x: TensorLike, dim: number, index: Index): Tensor {
 export function gather(x: TensorLike, dim: number, index: Tensor | NestedArray): Tensor {
   if (!(x instanceof Tensor)) return viaTensor('gather', x, (t) => gather(t, dim, index));
   const a = x;
-  live(a, 'gather');
-  const ax = normAxis(dim, a.dims.length, 'gather', a.dims);
-  const R = a.dims.length ? a.dims[ax] : 1;
-  const { t, owned } = indexTensor(index, R, 'gather');
+  const { ax, R, t, owned } = indexAlong(a, dim, index, 'gather');
   try {
     if (t.dims.length !== a.dims.length || t.dims.some((d, i) => i !== ax && d > a.dims[i])) {
       throw new Error(`gather: index of shape ${fmt(t.dims)} does not fit input of shape ${fmt(a.dims)} along dim ${ax}`);
