@@ -22,7 +22,7 @@ import { alloc, free, allocFailures, reserve } from "./alloc";
 import { newScopedNode } from "./scopes";
 import { isTracing, traceInstruction } from "./replay";
 import { freeRowOf, flagsOf, setFlags, requiresGrad, refsOf, setRefs, bumpGen, addRecord, versionOf, bumpVersion, holdForRecord, VERSION_SHIFT,
-  firstRecord, recordCount, gradPtr, gradFor, newGrad, dropGrad, dropComputedGrad, sizeOf, dataPtr, REQUIRES_GRAD, HANDLE, CAPTURE, REACHED, FRESH_GRAD, tensorBytesInUse, liveNodeCount } from "./nodes";
+  firstRecord, recordCount, baseOf, gradPtr, gradFor, newGrad, dropGrad, dropComputedGrad, sizeOf, dataPtr, REQUIRES_GRAD, HANDLE, CAPTURE, REACHED, FRESH_GRAD, tensorBytesInUse, liveNodeCount } from "./nodes";
 import { appendRecord, trimTape, killRecord, recordAt, scratchRecord, opOf, outOf, inA, inB, inC, DEAD,
   OP, OUT, IN_A, IN_B, IN_C, I0, F0, STAMP, STATE, SPENT, spendRecord, graphNeedsCheck, markCheckDue } from "./tape";
 import { OUT_OF_MEMORY, NO_RULE, BAD_INDEX, STALE, GRAPH_SPENT, badIndices, failWith } from "./errors";
@@ -48,7 +48,7 @@ export function noRuleFor(op: i32): i32 {
  */
 export function wroteInPlace(id: i32): void {
   bumpVersion(id);
-  if (refsOf(id) > 0 || recordCount(id) > 0) markCheckDue();
+  if (refsOf(id) > 0 || recordCount(id) > 0 || baseOf(id) >= 0) markCheckDue();
 }
 
 export function forward(rec: usize): bool {
@@ -373,7 +373,9 @@ function freePending(): void {
       unref(inB(rec));
       unref(inC(rec));
     }
+    let base = baseOf(node);
     freeRowOf(node);
+    unref(base); // a view's hold on its base's buffer
   }
   trimTape();
 }

@@ -7,7 +7,9 @@
 //   └──────┴──────┴──────┴──────┴───────┴──────┴──────┴──────┴──────┴──────────────────────────┘
 //   0      4      8      12     16      20     24     28     32     36                        64
 //
-// data   f32 values, row-major, contiguous (every op writes a fresh contiguous buffer)
+// data   f32 values, row-major, contiguous: a fresh buffer the node owns, or (DATA_VIEW) a run of
+//        its base's buffer: a reshape, or a narrow whose elements are consecutive (a split along
+//        the first dim), shares the values instead of copying them
 // grad   f32 gradient, same layout, 0 until a gradient exists (zero-filled when created)
 //        A 0-d node keeps its value and gradient inside its own row, in the shape slots it does
 //        not use (data = row + 36, grad = row + 40): a scalar graph then allocates nothing per
@@ -18,6 +20,17 @@
 // refs   live tape records that read this node: a released node whose data a live record still
 //        needs (the graph behind a tensor returned from tidy) is kept until that record dies
 // A free row keeps its gen and links the free list through `rec`.
+//
+// A view (DATA_VIEW, rank 1..6) keeps its base's id in the last shape slot, which its rank leaves
+// free. The base is the node that owns the buffer (a view of a view names the owner), and the
+// view holds one reference on it, so the buffer outlives every view of it. A view's version is its
+// base's (bumpVersion keeps them equal): an in-place write through any alias makes stale every
+// record that saved any of them.
+//
+//   view row ┌─────────────────────────────────────┬──────────────────────────┬──────┐
+//            │ data = base data + offset, … refs   │ shape[0..6)              │ base │
+//            └─────────────────────────────────────┴──────────────────────────┴──────┘
+//            0                                     36                         60     64
 
 import { alloc, allocZeroed, free } from "./alloc";
 
@@ -45,8 +58,10 @@ import { alloc, allocZeroed, free } from "./alloc";
 @inline const REFS: usize = 32;
 // @ts-ignore: decorator
 @inline const SHAPE: usize = 36;
+// @ts-ignore: decorator
+@inline const BASE: usize = SHAPE + (<usize>(MAX_RANK - 1) << 2);
 
-// flags (the low byte; the bits from VERSION_SHIFT up count in-place writes: the node's version)
+// flags (the low bits; the bits from VERSION_SHIFT up count in-place writes: the node's version)
 // @ts-ignore: decorator
 @inline export const REQUIRES_GRAD: i32 = 1;
 /** A JavaScript handle refers to this node (cleared by release). */
@@ -76,8 +91,14 @@ import { alloc, allocZeroed, free } from "./alloc";
  */
 // @ts-ignore: decorator
 @inline export const GRAD_VIEW: i32 = 256;
+/** The node's data is a run of another node's buffer (see the layout above). */
 // @ts-ignore: decorator
-@inline export const VERSION_SHIFT: i32 = 10;
+@inline export const DATA_VIEW: i32 = 512;
+/** A base that may have live views: an in-place write looks for them (bumpVersion). */
+// @ts-ignore: decorator
+@inline export const HAS_VIEWS: i32 = 1024;
+// @ts-ignore: decorator
+@inline export const VERSION_SHIFT: i32 = 11;
 
 /**
  * Capture mode (functional grad()): backward gives gradients only to CAPTURE nodes among the
@@ -131,11 +152,34 @@ export function liveNodeCount(): i32 { return liveNodes; }
 @inline export function flagsOf(id: i32): i32 { return load<i32>(row(id), FLAGS); }
 // @ts-ignore: decorator
 @inline export function setFlags(id: i32, f: i32): void { store<i32>(row(id), f, FLAGS); }
+/** The base whose buffer view `id` shares; -1 when the node owns its data. */
+// @ts-ignore: decorator
+@inline export function baseOf(id: i32): i32 { let r = row(id); return load<i32>(r, FLAGS) & DATA_VIEW ? load<i32>(r, BASE) : -1; }
 /** How many times the node's values were overwritten in place (copy_, fills, optimizer updates). */
 // @ts-ignore: decorator
 @inline export function versionOf(id: i32): i32 { return id < 0 ? 0 : flagsOf(id) >>> VERSION_SHIFT; }
-// @ts-ignore: decorator
-@inline export function bumpVersion(id: i32): void { setFlags(id, flagsOf(id) + (1 << VERSION_SHIFT)); }
+
+/**
+ * Node `id`'s values were overwritten in place: it, its base and every live view of that base get
+ * the base's next version (a view's version is always its base's). Records read only their own
+ * nodes' versions, so views cost nothing there; finding the views walks the node table, which only
+ * a base flagged HAS_VIEWS pays, and a walk that finds none clears the flag.
+ */
+export function bumpVersion(id: i32): void {
+  let base = baseOf(id);
+  if (base < 0) base = id;
+  let flags = flagsOf(base) + (1 << VERSION_SHIFT);
+  setFlags(base, flags);
+  if (!(flags & HAS_VIEWS)) return;
+  let version = flags >>> VERSION_SHIFT << VERSION_SHIFT, found = false;
+  for (let v = 0; v < capacity; v++) {
+    let r = row(v), f = load<i32>(r, FLAGS);
+    if (!(f & DATA_VIEW) || load<i32>(r, BASE) != base) continue;
+    store<i32>(r, (f & ((1 << VERSION_SHIFT) - 1)) | version, FLAGS);
+    found = true;
+  }
+  if (!found) setFlags(base, flags & ~HAS_VIEWS);
+}
 /** A new record reads node `id` (or nothing, id < 0): one more reference; returns its version for the record's stamp. */
 // @ts-ignore: decorator
 @inline export function holdForRecord(id: i32): i32 {
@@ -237,6 +281,26 @@ export function newNode(rank: i32, zeroed: bool): i32 {
 }
 
 /**
+ * Creates a view of `size` elements of node `a`'s data from element `offset`, with the shape in the
+ * header's shape scratch (rank 1..6, and `a` not 0-d: a 0-d node's value lives in its row, which
+ * moves). Returns -1 when the node table cannot grow.
+ */
+export function newView(rank: i32, size: i32, a: i32, offset: i32): i32 {
+  if (freeRow < 0 && !growTable()) return -1;
+  let base = baseOf(a);
+  if (base < 0) base = a;
+  let baseFlags = flagsOf(base);
+  setFlags(base, baseFlags | HAS_VIEWS);
+  let id = claimRow(size, rank, HANDLE | IN_USE | DATA_VIEW | (baseFlags >>> VERSION_SHIFT << VERSION_SHIFT), -1);
+  let r = row(id);
+  store<usize>(r, dataPtr(a) + (<usize>offset << 2), DATA);
+  memory.copy(r + SHAPE, header + SHAPE_SCRATCH, <usize>rank << 2);
+  store<i32>(r, base, BASE);
+  setRefs(base, refsOf(base) + 1);
+  return id;
+}
+
+/**
  * Takes a row off the free list (the caller made sure there is one) and makes it a live node with
  * no gradient, no records and no references; the caller writes its data pointer and shape.
  */
@@ -261,9 +325,10 @@ export function newNode(rank: i32, zeroed: bool): i32 {
 export function freeRowOf(id: i32): void {
   let r = row(id);
   let bytes = <usize>max(load<i32>(r, SIZE), 1) << 2;
-  if (load<i32>(r, FLAGS) & GRAD_VIEW) {
+  let flags = load<i32>(r, FLAGS);
+  if (flags & GRAD_VIEW) {
     store<i32>(row(viewPartner(r)), -1, REC); // the gradient's owner has no view now
-  } else {
+  } else if (!(flags & DATA_VIEW)) { // a view's base owns the buffer (the caller drops the view's hold on it)
     if (!isInline(r)) free(load<usize>(r, DATA), bytes);
     tensorBytes -= <f64>bytes;
   }

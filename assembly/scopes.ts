@@ -13,8 +13,9 @@
 // belong to no scope; nodes flagged RETURNED (what fn returned) move to the enclosing scope.
 
 import { alloc, free } from "./alloc";
-import { newNode, genOf, flagsOf, setFlags, HANDLE, KEPT, RETURNED } from "./nodes";
+import { newNode, newView, sizeOf, rankOf, MAX_RANK, genOf, flagsOf, setFlags, HANDLE, KEPT, RETURNED } from "./nodes";
 import { release } from "./autograd";
+import { NARROW } from "./ops/opcodes";
 import { isTracing, traceNode } from "./replay";
 
 let entries: usize = 0;
@@ -52,6 +53,27 @@ export function beginScope(): bool {
 /** newNode, and the node joins the innermost open scope. Every node the bindings see is made here. */
 export function newScopedNode(rank: i32, zeroed: bool): i32 {
   let id = newNode(rank, zeroed);
+  if (id < 0) return -1;
+  if (!enterScope(id) || (isTracing() && !traceNode(id))) { release(id); return -1; }
+  return id;
+}
+
+/**
+ * The output of a reshape or a narrow (i0..i3 as NARROW's: outer, row, length, start) as a view
+ * of a's buffer (nodes.ts), joining the innermost open scope, when its elements are a run of a's
+ * (every reshape; a narrow with one outer row) and its row has a slot for the base (rank 1..6, a
+ * not 0-d). NO_VIEW when the op must copy, -1 when out of memory; the caller runs the op into it
+ * (runOpInto records it; the kernel copies nothing).
+ */
+export function viewFor(op: i32, rank: i32, a: i32, i0: i32, i2: i32, i3: i32): i32 {
+  let size = op == NARROW ? i0 * i2 : sizeOf(a);
+  if (size == 0 || rank == 0 || rank >= MAX_RANK || rankOf(a) == 0 || (op == NARROW && i0 != 1)) return NO_VIEW;
+  return scoped(newView(rank, size, a, op == NARROW ? i3 : 0));
+}
+// @ts-ignore: decorator
+@inline const NO_VIEW: i32 = -100;
+
+function scoped(id: i32): i32 {
   if (id < 0) return -1;
   if (!enterScope(id) || (isTracing() && !traceNode(id))) { release(id); return -1; }
   return id;

@@ -400,12 +400,34 @@ export function newTensor(shape: Shape, op: string, zeroed = false): Tensor {
 /** Runs one op in the core: a new output of `shape` from inputs a, b, c and attributes. */
 export function run(op: Op, name: string, shape: Shape, a: Tensor, b: Tensor | null, c: Tensor | null,
   i0 = 0, i1 = 0, i2 = 0, i3 = 0, i4 = 0, i5 = 0, f0 = 0): Tensor {
+  outputShape(shape, a, name);
+  return made(core.runOp(op, shape.length, a.id, b ? b.id : -1, c ? c.id : -1, i0, i1, i2, i3, i4, i5, f0), shape, name);
+}
+
+/**
+ * run() for a reshape or a narrow (i0..i3: outer, row, length, start) whose result shares a's
+ * buffer where its elements are a run of a's (the core decides; else it copies).
+ */
+export function runView(op: Op.RESHAPE | Op.NARROW, name: string, shape: Shape, a: Tensor, i0 = 0, i1 = 0, i2 = 0, i3 = 0): Tensor {
+  outputShape(shape, a, name);
+  const out = core.viewFor(op, shape.length, a.id, i0, i2, i3);
+  if (out === NO_VIEW) return made(core.runOp(op, shape.length, a.id, -1, -1, i0, i1, i2, i3, 0, 0, 0), shape, name);
+  const status = out < 0 ? out : core.runOpInto(op, out, a.id, -1, -1, i0, i1, i2, i3, 0, 0, 0);
+  if (status < 0 && out >= 0) core.release(out);
+  return made(status < 0 ? status : out, shape, name);
+}
+/** viewFor's answer when the op must copy (assembly/scopes.ts). */
+const NO_VIEW = -100;
+
+function outputShape(shape: Shape, a: Tensor, name: string): void {
   if (shape !== a.dims) { // a new shape (an input's has been checked)
     if (shape.length > MAX_RANK) throw new Error(`${name}: result would have ${shape.length} dims; at most ${MAX_RANK} are supported`);
     checkBytes(shape, name);
   }
   setScratchShape(shape);
-  const id = core.runOp(op, shape.length, a.id, b ? b.id : -1, c ? c.id : -1, i0, i1, i2, i3, i4, i5, f0);
+}
+
+function made(id: number, shape: Shape, name: string): Tensor {
   if (id < 0) fail(id, name);
   justMade = id;
   return new Tensor(id, shape);

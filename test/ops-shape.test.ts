@@ -134,10 +134,14 @@ describe('sort and topk', () => {
 });
 
 describe('split, chunk, unbind, clone', () => {
-  it('pieces are copies: writing one leaves the input alone (tapegrad has no views)', () => tidy(() => {
+  it('pieces along the first dim are views (writing one writes the input, as PyTorch); along others, and clones, copies', () => tidy(() => {
     const x = tg.arange(6).reshape(3, 2);
     const [a] = x.split(1);
     a.copy_(tg.tensor([[9, 9]]));
+    expect(arr(x)).toEqual([9, 9, 2, 3, 4, 5]);
+    x.copy_(tg.arange(6).reshape(3, 2));
+    const [col] = x.split(1, 1); // not a run of x's elements: a copy (PyTorch would give a strided view)
+    col.copy_(tg.tensor([[7], [7], [7]]));
     expect(arr(x)).toEqual([0, 1, 2, 3, 4, 5]);
     const c = x.clone();
     c.copy_(tg.zeros([3, 2]));
@@ -330,11 +334,11 @@ describe('under tg.trace', () => {
 describe('out of memory', () => {
   it('each op fails cleanly at each of its allocations (kernel scratch included), then succeeds', () => {
     // lines longer than any earlier test's, so sort and multinomial must grow the kernel scratch
-    const x = tg.randn([300000]), w = tg.rand([400000]), before = Array.from(x.data());
+    const x = tg.randn([300000]), w = tg.rand([400000]), x2 = x.reshape(3, 100000), before = Array.from(x.data());
     const calls: [string, () => unknown][] = [
       ['sort', () => x.sort()],
       ['multinomial', () => w.multinomial(3)],
-      ['split', () => x.split(100000)],
+      ['split', () => x2.split(50000, 1)], // along dim 0 the pieces would be views, which allocate nothing
       ['topk', () => x.topk(5)],
       ['oneHot', () => F.oneHot([1, 0], 2)],
       ['var', () => x.var(0, { keepdim: true })], // not a 0-d result: that lives in its node's row
@@ -347,6 +351,6 @@ describe('out of memory', () => {
       expect(failures, name).toBeGreaterThan(0);
     }
     expect(Array.from(x.data())).toEqual(before);
-    tg.dispose([x, w]);
+    tg.dispose([x, w, x2]);
   });
 });

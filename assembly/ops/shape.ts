@@ -1,5 +1,6 @@
 // Data movement: every op writes a fresh contiguous output, and its backward adds the output's
-// gradient back to where each element came from.
+// gradient back to where each element came from. A RESHAPE or NARROW whose output is a view of a
+// (scopes.ts viewFor) has nothing to write: its forward is a no-op, its backward the same.
 //
 //   RESHAPE       out = a (same elements, new shape: reshape, view, flatten, squeeze, unsqueeze)
 //   PERMUTE       i0 = permutation, 4 bits per output dim
@@ -9,7 +10,7 @@
 //   INDEX_SELECT  out[o, t, j] = a[o, c[t], j] o < i0, a dim of i1, j < i2, t < i3; c = index node
 //   GATHER        out[p] = a[p with dim i0 replaced by c[p]]; c = index node, out has c's shape
 
-import { dataPtr, rankOf, shapePtr, sizeOf, requiresGrad, gradPtr, gradFor, MAX_RANK } from "../nodes";
+import { dataPtr, rankOf, shapePtr, sizeOf, requiresGrad, gradPtr, gradFor, baseOf, MAX_RANK } from "../nodes";
 import { OUT, IN_A, IN_C, opOf, attr } from "../tape";
 import { RESHAPE, PERMUTE, EXPAND, CAT_PART, NARROW, INDEX_SELECT, GATHER } from "./opcodes";
 import { validIndex, reportBadIndex } from "../errors";
@@ -228,6 +229,7 @@ function copyRows(dst: usize, ds: i32, src: usize, ss: i32, rows: i32, len: i32,
 
 export function shapeForward(rec: usize): void {
   let a = load<i32>(rec, IN_A), out = load<i32>(rec, OUT);
+  if (baseOf(out) >= 0) return; // a view: its values are a's already
   let x = dataPtr(a), y = dataPtr(out);
   switch (opOf(rec)) {
     case RESHAPE: memory.copy(y, x, <usize>sizeOf(out) << 2); break;

@@ -5,12 +5,14 @@ import { tensor } from './creation';
 import { Op } from '../opcodes';
 import { fmt, numel, sameShape, checkShape, normAxis, prod, show, checkInt, INT_MAX } from '../shape';
 import {
-  Tensor, type TensorLike, type NestedArray, type Index, live, fail, newTensor, run, asTensor,
+  Tensor, type TensorLike, type NestedArray, type Index, live, fail, newTensor, run, runView, asTensor,
   withTensors, viaTensor,
 } from '../tensor';
 
 /**
  * The same values in a new shape; one size may be −1 (inferred). `name` is the op named in messages.
+ * A view: it shares x's buffer (a write to either is seen by the other), as PyTorch's view does;
+ * only a 0-d tensor, a 0-d or 7-d result, or an empty one is copied.
  * @example
  * ```ts
  * tg.reshape(tg.arange(6), [2, -1]).toArray(); // → [[0, 1, 2], [3, 4, 5]]
@@ -31,7 +33,7 @@ export function reshape(x: TensorLike, shape: number[], name = 'reshape'): Tenso
     target[i] = a.size / known;
   }
   if (numel(target) !== a.size) throw new Error(`${name}: shape ${fmt(shape)} is invalid for a tensor of shape ${fmt(a.dims)} (${a.size} elements)`);
-  return run(Op.RESHAPE, name, target, a, null, null);
+  return runView(Op.RESHAPE, name, target, a);
 }
 
 /**
@@ -219,7 +221,8 @@ function stackOf(parts: Tensor[], dim: number): Tensor {
 }
 
 /**
- * The slice start..start+length−1 of dim `dim`.
+ * The slice start..start+length−1 of dim `dim`: a view of x when it is a run of x's elements (every
+ * dim before `dim` is 1), else a copy.
  * @example
  * ```ts
  * tg.narrow(tg.arange(5), 0, 1, 3).toArray(); // → [1, 2, 3]
@@ -242,7 +245,7 @@ export function narrow(x: TensorLike, dim: number, start: number, length: number
   const inner = prod(a.dims, ax + 1, a.dims.length);
   const shape = a.dims.slice();
   shape[ax] = length;
-  return run(Op.NARROW, 'narrow', shape, a, null, null, prod(a.dims, 0, ax), n * inner, length * inner, s * inner);
+  return runView(Op.NARROW, 'narrow', shape, a, prod(a.dims, 0, ax), n * inner, length * inner, s * inner);
 }
 
 /**
@@ -321,10 +324,10 @@ export function gather(x: TensorLike, dim: number, index: Tensor | NestedArray):
 }
 
 // ── split, chunk, unbind, clone ─────────────────────────────────────────────────────────────────
-// The pieces are copies (one NARROW each), not views as in PyTorch: the core has no strided views,
-// and a view would share its base's buffer, version counter and gradient. A copy keeps every
-// invariant; the price is writing the input's bytes once. So copy_ into a piece leaves the input
-// unchanged (in PyTorch it would write through).
+// Each piece is one NARROW: a view of the input (its buffer shared, nothing copied) when its
+// elements are a run of the input's, i.e. along the first dim that is not 1; else a copy, since the
+// core has no strided views. So copy_ into a piece along dim 0 writes the input, as in PyTorch,
+// and into a piece along a later dim does not (in PyTorch it would write through).
 
 /** The pieces of `a` along dim `ax` with the given sizes; `drop` removes the dim (unbind). */
 function pieces(a: Tensor, name: string, ax: number, sizes: number[], drop = false): Tensor[] {
@@ -335,7 +338,7 @@ function pieces(a: Tensor, name: string, ax: number, sizes: number[], drop = fal
     for (const len of sizes) {
       const shape = d.slice();
       shape.splice(ax, 1, ...(drop ? [] : [len]));
-      out.push(run(Op.NARROW, name, shape, a, null, null, outer, row, len * inner, start * inner));
+      out.push(runView(Op.NARROW, name, shape, a, outer, row, len * inner, start * inner));
       start += len;
     }
     return out;
@@ -364,7 +367,7 @@ const evenSizes = (n: number, size: number, name: string): number[] =>
 
 /**
  * Splits along `dim` into pieces of splitSizeOrSections elements (the last one smaller), or of the
- * listed sizes, which must add up to the dim's size. The pieces are copies in the graph (see above).
+ * listed sizes, which must add up to the dim's size. Pieces along the first dim are views (see above).
  *
  * @example
  * ```ts
@@ -403,7 +406,7 @@ export function chunk(x: TensorLike, chunks: number, dim = 0): Tensor[] {
 }
 
 /**
- * The slices along `dim`, each without that dim (copies in the graph).
+ * The slices along `dim`, each without that dim (views along the first dim, see above).
  *
  * @example
  * ```ts
