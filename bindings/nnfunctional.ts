@@ -13,6 +13,7 @@ import {
 } from './shape';
 import type { NestedArray } from './tensor';
 import { isRecording } from './trace';
+import { detach } from './autograd';
 
 /** How a loss reduces its per-element values: their mean (the default), sum, or none (kept). */
 export type Reduction = 'mean' | 'sum' | 'none';
@@ -332,7 +333,8 @@ const f32Bits = new Float32Array(1), f32BitsAsInt = new Int32Array(f32Bits.buffe
  * L×S scores (PyTorch 2's `F.scaled_dot_product_attention`): query [..., L, E], key [..., S, E],
  * value [..., S, Ev] with equal leading dims give [..., L, Ev]. A boolean mask goes in as an
  * additive one, `tg.where(mask, 0, -Infinity)`. A row that may attend no key gives NaN, as in
- * PyTorch. The mask takes no gradient (pass it detached).
+ * PyTorch. A float mask that requires grad gets one (dL/dscores, summed where it broadcasts), as in
+ * PyTorch: a learned attention bias.
  *
  * @example
  * ```ts
@@ -356,20 +358,23 @@ export function scaledDotProductAttention(query: TensorLike, key: TensorLike, va
       let fits = false;
       try { fits = mask.dims.length <= r && sameShape(broadcastShape(scores, mask.dims, op), scores); } catch { /* reported below */ }
       if (!fits) throw new Error(`${op}: attnMask of shape ${fmt(mask.dims)} does not broadcast to the scores' shape ${fmt(scores)}`);
-      if (mask.requiresGrad) throw new Error(`${op}: attnMask requires grad, which the fused kernel does not compute; pass attnMask.detach()`);
     }
+    // The kernel's backward runs when q, k or v is tracked: a mask that alone requires grad (a learned
+    // bias over constant inputs) gets there through a tracked copy of q, whose gradient is dropped.
+    const qIn = mask?.requiresGrad && ![q!, k!, v!].some((t) => t.requiresGrad) ? detach(q!).requiresGrad_() : q!;
     f32Bits[0] = p;
     const stats = newTensor([numel(lead) * L + 2], op);
     try {
-      const out = run(Op.SCALED_DOT_PRODUCT_ATTENTION, op, [...lead, L, v!.dims[r - 1]], q!, k!, v!,
+      const out = run(Op.SCALED_DOT_PRODUCT_ATTENTION, op, [...lead, L, v!.dims[r - 1]], qIn, k!, v!,
         mask ? mask.id : -1, stats.id, causal ? 1 : 0, f32BitsAsInt[0], 0, 0, o.scale ?? 1 / Math.sqrt(E));
-      const tracked = [q!, k!, v!].find((t) => t.requiresGrad);
+      const tracked = [qIn, k!, v!].find((t) => t.requiresGrad);
       // the hold record keeps the mask and the stats alive as long as the graph (see assembly/ops/attention.ts)
       const status = core.runOpInto(Op.SCALED_DOT_PRODUCT_ATTENTION, out.id, mask ? mask.id : -1, stats.id, tracked ? tracked.id : -1, 0, 0, 0, 0, 1, 0, 0);
       if (status < 0) { out.dispose(); fail(status, op); }
       return out;
     } finally {
       stats.dispose();
+      if (qIn !== q) qIn.dispose();
     }
   });
 }

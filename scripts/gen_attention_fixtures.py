@@ -13,7 +13,8 @@ PyTorch 2 documents for it, in PyTorch ops:
     out = softmax(q @ k.transpose(-2, -1) * scale + attn_bias, dim=-1) @ v,  scale = 1/sqrt(E) by default
 
 Case: {"name", "q", "k", "v", "mask" (or null), "isCausal", "scale" (or null), "out", "upstream",
-       "grads": {"q", "k", "v"}}; tensors are {"shape", "data"} with non-finite values written as
+       "grads": {"q", "k", "v"} (null where that input does not require grad; plus "mask" where the
+       mask does)}; tensors are {"shape", "data"} with non-finite values written as
 the strings "NaN", "Infinity", "-Infinity". Every case draws from its own generator seeded by the
 CRC-32 of its name; inputs are rounded to 7 significant digits before torch sees them.
 """
@@ -50,22 +51,24 @@ def sdpa(q, k, v, mask=None, causal=False, scale=None):
     return torch.softmax(w, dim=-1) @ v
 
 
-def case(name, lead, L, S, E, Ev, causal=False, scale=None, mask=None):
+def case(name, lead, L, S, E, Ev, causal=False, scale=None, mask=None, mask_grad=False, qkv_grad=True):
     """mask: None, or (shape, drop) with drop(g, shape) -> float array of 0 / -inf."""
     g = Gen(name)
-    q = torch.tensor(round7(g.randn(*lead, L, E)), dtype=torch.float32, requires_grad=True)
-    k = torch.tensor(round7(g.randn(*lead, S, E)), dtype=torch.float32, requires_grad=True)
-    v = torch.tensor(round7(g.randn(*lead, S, Ev)), dtype=torch.float32, requires_grad=True)
+    q = torch.tensor(round7(g.randn(*lead, L, E)), dtype=torch.float32, requires_grad=qkv_grad)
+    k = torch.tensor(round7(g.randn(*lead, S, E)), dtype=torch.float32, requires_grad=qkv_grad)
+    v = torch.tensor(round7(g.randn(*lead, S, Ev)), dtype=torch.float32, requires_grad=qkv_grad)
     m = None
     if mask is not None:
         shape, fill = mask
-        m = torch.tensor(fill(g, shape), dtype=torch.float32)
+        m = torch.tensor(fill(g, shape), dtype=torch.float32, requires_grad=mask_grad)
     out = sdpa(q, k, v, m, causal, scale)
     up = torch.tensor(round7(g.randn(*out.shape)), dtype=torch.float32)
     out.backward(up)
+    grads = {n: None if t.grad is None else enc(t.grad) for n, t in (("q", q), ("k", k), ("v", v))}
+    if mask_grad:
+        grads["mask"] = enc(m.grad)
     return {"name": name, "q": enc(q), "k": enc(k), "v": enc(v), "mask": None if m is None else enc(m),
-            "isCausal": causal, "scale": scale, "out": enc(out), "upstream": enc(up),
-            "grads": {"q": enc(q.grad), "k": enc(k.grad), "v": enc(v.grad)}}
+            "isCausal": causal, "scale": scale, "out": enc(out), "upstream": enc(up), "grads": grads}
 
 
 def some_dropped(g, shape):
@@ -104,6 +107,20 @@ CASES = [
     case("2-D [L,E]", [], 6, 8, 5, 4),
     case("long rows across key tiles", [1, 1], 40, 300, 8, 8, causal=True),
     case("GPT head shape [1,2,64,16] causal", [1, 2], 64, 64, 16, 16, causal=True),
+    # a learned additive mask (an attention bias): its gradient is dL/dscores, summed where it broadcasts
+    case("mask grad [L,S] learned bias over batch and heads", [2, 3], 6, 7, 4, 4, mask_grad=True,
+         mask=([6, 7], lambda g, s: round7(g.randn(*s)))),
+    case("mask grad [B,H,L,S] with -inf, across query and key tiles", [2, 2], 40, 70, 8, 8, mask_grad=True,
+         mask=([2, 2, 40, 70], some_dropped)),
+    case("mask grad [B,1,L,S] over heads, custom scale", [2, 3], 6, 7, 4, 4, scale=0.4, mask_grad=True,
+         mask=([2, 1, 6, 7], some_dropped)),
+    case("mask grad [1,S] over rows", [2, 2], 5, 6, 4, 4, mask_grad=True, mask=([1, 6], some_dropped)),
+    case("mask grad [L,1] over keys", [2, 2], 5, 6, 4, 4, mask_grad=True,
+         mask=([5, 1], lambda g, s: round7(g.randn(*s)))),
+    case("mask grad [B,1,1,S] key padding", [3, 2], 4, 6, 4, 4, mask_grad=True, mask=([3, 1, 1, 6], some_dropped)),
+    case("mask grad with a fully masked row", [1, 2], 4, 5, 4, 4, mask_grad=True, mask=([4, 5], row_fully_masked)),
+    case("mask grad alone (query, key, value constant)", [2, 2], 5, 6, 4, 4, mask_grad=True, qkv_grad=False,
+         mask=([5, 6], lambda g, s: round7(g.randn(*s)))),
 ]
 
 with open(OUT, "w") as f:

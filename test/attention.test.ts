@@ -10,7 +10,7 @@ const F = tg.nn.functional;
 type Json = { shape: number[]; data: (number | string)[] };
 interface Case {
   name: string; q: Json; k: Json; v: Json; mask: Json | null; isCausal: boolean; scale: number | null;
-  out: Json; upstream: Json; grads: { q: Json; k: Json; v: Json };
+  out: Json; upstream: Json; grads: { q: Json | null; k: Json | null; v: Json | null; mask?: Json };
 }
 const fixtures = JSON.parse(readFileSync(new URL('./fixtures/attention.json', import.meta.url), 'utf8')) as { cases: Case[] };
 
@@ -39,21 +39,25 @@ afterEach(() => tg.manualSeed(0));
 describe('scaledDotProductAttention against PyTorch', () => {
   for (const c of fixtures.cases) {
     it(c.name, () => tg.tidy(() => {
-      const q = make(c.q, true), k = make(c.k, true), v = make(c.v, true);
-      const options = { isCausal: c.isCausal, ...(c.mask ? { attnMask: make(c.mask) } : {}), ...(c.scale !== null ? { scale: c.scale } : {}) };
+      const q = make(c.q, c.grads.q !== null), k = make(c.k, c.grads.k !== null), v = make(c.v, c.grads.v !== null);
+      const mask = c.mask ? make(c.mask, c.grads.mask !== undefined) : null;
+      const options = { isCausal: c.isCausal, ...(mask ? { attnMask: mask } : {}), ...(c.scale !== null ? { scale: c.scale } : {}) };
       const out = F.scaledDotProductAttention(q, k, v, options);
       expect(out.shape).toEqual(c.out.shape);
       expectMatches(out.data(), c.out, 'out');
       out.backward(make(c.upstream));
-      for (const [name, t] of [['q', q], ['k', k], ['v', v]] as const) {
-        expectMatches(t.grad ? t.grad.data() : new Float32Array(t.size), c.grads[name], `grad ${name}`);
+      for (const [name, t] of [['q', q], ['k', k], ['v', v], ['mask', mask]] as const) {
+        const want = c.grads[name];
+        if (!want) { expect(t?.grad ?? null, `${name} has no gradient`).toBeNull(); continue; }
+        expectMatches(t!.grad ? t!.grad.data() : new Float32Array(t!.size), want, `grad ${name}`);
       }
     }));
   }
 
   it('covers the cases the task names', () => {
     const names = fixtures.cases.map((c) => c.name).join('|');
-    for (const want of ['causal L < S', 'causal L > S', 'mask [L,S]', 'mask [B,1,L,S]', 'custom scale', 'E != Ev', 'fully masked', 'T = 1', 'zero-size batch']) {
+    for (const want of ['causal L < S', 'causal L > S', 'mask [L,S]', 'mask [B,1,L,S]', 'custom scale', 'E != Ev', 'fully masked', 'T = 1', 'zero-size batch',
+      'mask grad [L,S]', 'mask grad [B,H,L,S]', 'mask grad [1,S]', 'mask grad [L,1]', 'mask grad alone']) {
       expect(names).toContain(want);
     }
   });
@@ -67,6 +71,11 @@ describe('scaledDotProductAttention', () => {
     const mask = tg.tensor([[0, -Infinity, 0, 0.5, 0], [0, 0, -Infinity, -Infinity, 0.2], [-Infinity, 0, 0, 0, 0]]);
     expect(tg.gradcheck((a, b, c) => F.scaledDotProductAttention(a, b, c, { isCausal: true }), [q, k, v], { eps: 1e-2 })).toBe(true);
     expect(tg.gradcheck((a, b, c) => F.scaledDotProductAttention(a, b, c, { attnMask: mask, scale: 0.7 }), [q, k, v], { eps: 1e-2 })).toBe(true);
+    // a learned bias broadcast over batch and heads, with and without q, k, v in the graph
+    const bias = tg.tensor([[0.3, -Infinity, 0, 0.5, -0.2], [0.1, 0, -Infinity, -Infinity, 0.2], [-Infinity, 0.4, 0, -0.6, 0]], { requiresGrad: true });
+    expect(tg.gradcheck((a, b, c, m) => F.scaledDotProductAttention(a, b, c, { attnMask: m, scale: 0.7 }), [q, k, v, bias], { eps: 1e-2 })).toBe(true);
+    const [qc, kc, vc] = [q, k, v].map((t) => t.detach());
+    expect(tg.gradcheck((m) => F.scaledDotProductAttention(qc, kc, vc, { attnMask: m }), [bias], { eps: 1e-2 })).toBe(true);
   }));
 
   it('matches the composed ops across query and key tiles (L = 70, S = 300, causal)', () => tg.tidy(() => {
@@ -154,6 +163,31 @@ describe('scaledDotProductAttention', () => {
     for (const t of [q, k, v, mask]) t.dispose();
   });
 
+  it('a learned mask alone (q, k, v constant) trains the same replayed as eager', () => {
+    tg.manualSeed(4);
+    const q = tg.randn([2, 2, 6, 4]), k = tg.randn([2, 2, 6, 4]), v = tg.randn([2, 2, 6, 4]);
+    const bias = tg.zeros([6, 6], { requiresGrad: true }), opt = new tg.optim.SGD([bias], { lr: 0.5 });
+    const step = (): tg.Tensor => tg.tidy(() => {
+      opt.zeroGrad();
+      const y = F.scaledDotProductAttention(q, k, v, { attnMask: bias }).pow(2).mean();
+      y.backward();
+      opt.step();
+      return y;
+    });
+    const tr = tg.trace(step);
+    const replayed = [0, 1, 2].map(() => tr.run().item()), trained = Array.from(bias.data());
+    tr.dispose();
+    bias.copy_(tg.tidy(() => bias.mul(0))); // back to zeros (bias does not require grad in copy_'s source)
+    const first = step();
+    const eager = [first.item(), ...[1, 2, 3].map(() => tg.tidy(() => step().item()))];
+    first.dispose();
+    // the trace recorded one step (eager[0]); its three runs are steps 2-4
+    expect(replayed).toEqual(eager.slice(1));
+    expect(replayed[2]).toBeLessThan(eager[0]); // it learns
+    expect(Array.from(bias.data())).toEqual(trained);
+    tg.dispose([q, k, v, bias]);
+  });
+
   it('keeps O(L) memory: L = S = 1024 grows the arena by far less than the L·S scores', () => {
     const L = 1024, E = 64;
     tg.manualSeed(1);
@@ -221,7 +255,7 @@ describe('scaledDotProductAttention', () => {
   it('refuses bad input with an Error naming the op and the shapes, and changes nothing', () => tg.tidy(() => {
     const q = tg.ones([2, 3, 4], { requiresGrad: true }), k = tg.ones([2, 5, 4]), v = tg.ones([2, 5, 6]);
     const k3 = tg.ones([2, 5, 3]), v4 = tg.ones([2, 4, 6]), k35 = tg.ones([3, 5, 4]), q1 = tg.ones([4]);
-    const m34 = tg.ones([3, 4]), m4 = tg.ones([3, 2, 3, 5]), mGrad = tg.zeros([3, 5], { requiresGrad: true }), m35 = tg.zeros([3, 5]);
+    const m34 = tg.ones([3, 4]), m4 = tg.ones([3, 2, 3, 5]), m35 = tg.zeros([3, 5]);
     const before = tg.memory().tensors;
     const sdpa = F.scaledDotProductAttention;
     expect(() => sdpa(q, k3, v)).toThrow(/scaledDotProductAttention: query of shape \[2,3,4\], key of shape \[2,5,3\] and value of shape \[2,5,6\] do not fit/);
@@ -230,7 +264,6 @@ describe('scaledDotProductAttention', () => {
     expect(() => sdpa(q1, k, v)).toThrow(/query of shape \[4\], key/);
     expect(() => sdpa(q, k, v, { attnMask: m34 })).toThrow(/attnMask of shape \[3,4\] does not broadcast to the scores' shape \[2,3,5\]/);
     expect(() => sdpa(q, k, v, { attnMask: m4 })).toThrow(/attnMask of shape \[3,2,3,5\] does not broadcast/);
-    expect(() => sdpa(q, k, v, { attnMask: mGrad })).toThrow(/attnMask requires grad.*detach/);
     expect(() => sdpa(q, k, v, { attnMask: m35, isCausal: true })).toThrow(/either attnMask or isCausal/);
     expect(() => sdpa(q, k, v, { scale: NaN })).toThrow(/scaledDotProductAttention: scale must be a finite number, got NaN/);
     expect(() => sdpa(q, k, v, { dropoutP: 1.5 })).toThrow(/scaledDotProductAttention: dropoutP must be a number in \[0, 1\], got 1.5/);

@@ -91,7 +91,7 @@ describe('threads', () => {
     ]));
   });
 
-  it('fused attention (causal, masked, dropout) is bit-identical for 1–4 threads', async () => {
+  it('fused attention (causal, masked, dropout, mask gradient) is bit-identical for 1–4 threads', async () => {
     const F = tg.nn.functional;
     expectBitIdentical(await atEachCount(() => [
       ...valueAndGrads([[5, 3, 70, 16], [5, 3, 90, 16], [5, 3, 90, 24]], (q, k, v) => F.scaledDotProductAttention(q, k, v, { isCausal: true })),
@@ -99,6 +99,8 @@ describe('threads', () => {
         tg.manualSeed(11);
         return F.scaledDotProductAttention(q, k, v, { dropoutP: 0.2, attnMask: tg.randn([64, 64]).detach() });
       }),
+      // a mask that requires grad: every batch item adds into one mask gradient (its backward runs whole)
+      ...valueAndGrads([[6, 4, 64, 16], [6, 4, 64, 16], [6, 4, 64, 16], [4, 64, 64]], (q, k, v, m) => F.scaledDotProductAttention(q, k, v, { attnMask: m })),
     ]));
   });
 

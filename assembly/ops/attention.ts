@@ -11,7 +11,7 @@
 // Backward recomputes each tile's p_ij = e^(s_ij − lse_i), with D_i = dO_i·o_i:
 //
 //   dv_j += p_ij z_ij dO_i,   dp_ij = z_ij dO_i·v_j,   ds_ij = p_ij (dp_ij − D_i)
-//   dq_i += scale ds_ij k_j,  dk_j  += scale ds_ij q_i
+//   dq_i += scale ds_ij k_j,  dk_j  += scale ds_ij q_i,   dmask_ij += ds_ij (summed where it broadcasts)
 //
 // z_ij is dropout on the probabilities: 0 with probability p, else 1/(1 − p), drawn from a hash of
 // (seed, b, i, j) so backward regenerates the same mask in any tile order. A row with no allowed key
@@ -99,6 +99,7 @@ function readGeometry(rec: usize): void {
 function attentionJob(rec: usize, backward: bool): void {
   let parts = partsFor(<i64>B * L * S * (E + Ev), ATTENTION_GRAIN);
   if (parts > B) parts = max(B, 1);
+  if (backward && mask >= 0 && requiresGrad(mask)) parts = 1; // batch items add into one mask gradient
   let scratch = scratchFor(<usize>(parts * partScratch()) << 2);
   if (!scratch) return;
   if (parts == 1) { attentionRun(rec, backward, scratch, 0, 1); return; } // (the job record may be another part's)
@@ -246,11 +247,12 @@ function forwardItems(bLo: i32, bHi: i32): void {
 
 export function attentionBackward(rec: usize): void {
   if (attr(rec, 4) != PART_MAIN) return;
-  let qn = load<i32>(rec, IN_A), kn = load<i32>(rec, IN_B), vn = load<i32>(rec, IN_C);
+  let qn = load<i32>(rec, IN_A), kn = load<i32>(rec, IN_B), vn = load<i32>(rec, IN_C), mn = attr(rec, 0);
   let gq: usize = requiresGrad(qn) ? gradFor(qn) : 0;
   let gk: usize = requiresGrad(kn) ? gradFor(kn) : 0;
   let gv: usize = requiresGrad(vn) ? gradFor(vn) : 0;
-  if (!gq && !gk && !gv) return;
+  let gm: usize = mn >= 0 && requiresGrad(mn) ? gradFor(mn) : 0;
+  if (!gq && !gk && !gv && !gm) return;
   readGeometry(rec);
   attentionJob(rec, true);
 }
@@ -263,9 +265,10 @@ function backwardItems(rec: usize, bLo: i32, bHi: i32): void {
   let gv: usize = requiresGrad(vn) ? gradPtr(vn) : 0;
   let g = gradPtr(load<i32>(rec, OUT)), dAt = rowState;
   let maskData: usize = mask >= 0 ? dataPtr(mask) : 0;
+  let gm: usize = mask >= 0 && requiresGrad(mask) ? gradPtr(mask) : 0;
   for (let b = bLo; b < bHi; b++) {
     let qb = at(q, b * L * E), kb = at(k, b * S * E), vb = at(v, b * S * Ev), ob = at(o, b * L * Ev), gb = at(g, b * L * Ev);
-    let lb = at(lse, b * L), mb = mask >= 0 ? at(maskData, maskBase(b)) : 0;
+    let lb = at(lse, b * L), mb = mask >= 0 ? at(maskData, maskBase(b)) : 0, gmb = gm ? at(gm, maskBase(b)) : 0;
     for (let i = 0; i < L; i++) { // D_i = dO_i·o_i
       let d: f32 = 0;
       for (let e = 0; e < Ev; e++) d += load<f32>(at(gb, i * Ev + e)) * load<f32>(at(ob, i * Ev + e));
@@ -283,10 +286,14 @@ function backwardItems(rec: usize, bLo: i32, bHi: i32): void {
           expRow(s, nk, load<f32>(at(lb, i)));
           // d ← dS·scale = p (z·dP − D)·scale, then s ← p·z for dv
           if (drop > 0) dropRow(d, b, i, j0, nk);
-          let dv = f32x4.splat(di), sc = f32x4.splat(scale);
-          let j = 0;
-          for (; j + 4 <= nk; j += 4) v128.store(at(d, j), f32x4.mul(f32x4.mul(v128.load(at(s, j)), f32x4.sub(v128.load(at(d, j)), dv)), sc));
-          for (; j < nk; j++) store<f32>(at(d, j), load<f32>(at(s, j)) * (load<f32>(at(d, j)) - di) * scale);
+          if (gm) {
+            scoreGradsToMask(d, s, di, at(gmb, i * maskRows), j0, nk);
+          } else {
+            let dv = f32x4.splat(di), sc = f32x4.splat(scale);
+            let j = 0;
+            for (; j + 4 <= nk; j += 4) v128.store(at(d, j), f32x4.mul(f32x4.mul(v128.load(at(s, j)), f32x4.sub(v128.load(at(d, j)), dv)), sc));
+            for (; j < nk; j++) store<f32>(at(d, j), load<f32>(at(s, j)) * (load<f32>(at(d, j)) - di) * scale);
+          }
           if (drop > 0) dropRow(s, b, i, j0, nk);
         }
         if (gv) gemm(nk, Ev, rows, sTile, 1, nk, at(gb, i0 * Ev), Ev, 1, at(gv, (b * S + j0) * Ev), true); // dv += (p·z)ᵀ·dO
@@ -294,5 +301,19 @@ function backwardItems(rec: usize, bLo: i32, bHi: i32): void {
         if (gk) gemm(nk, E, rows, dTile, 1, nk, at(qb, i0 * E), E, 1, at(gk, (b * S + j0) * E), true);     // dk += dSᵀ·q
       }
     }
+  }
+}
+
+/**
+ * The same d[j] ← dS_ij·scale as the loop it replaces, dS_ij = p_ij (d[j] − D_i), after adding each
+ * dS_ij into the mask's gradient row at `grow`: at key j0 + j, or into one element when the mask
+ * broadcasts over keys.
+ */
+function scoreGradsToMask(d: usize, s: usize, di: f32, grow: usize, j0: i32, nk: i32): void {
+  for (let j = 0; j < nk; j++) {
+    let ds = load<f32>(at(s, j)) * (load<f32>(at(d, j)) - di);
+    let gp = at(grow, (j0 + j) * maskCols);
+    store<f32>(gp, load<f32>(gp) + ds);
+    store<f32>(at(d, j), ds * scale);
   }
 }
