@@ -130,6 +130,7 @@ let liveNodes: i32 = 0;
 let tensorBytes: f64 = 0;
 
 export function tensorBytesInUse(): f64 { return tensorBytes; }
+export function tableCapacity(): i32 { return capacity; }
 export function liveNodeCount(): i32 { return liveNodes; }
 
 // @ts-ignore: decorator

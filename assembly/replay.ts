@@ -8,10 +8,13 @@
 // again: the same kernels on the same nodes, with whatever values the inputs hold now, and no
 // JavaScript per op.
 //
-//   trace ┌─────────┬────────┬──────────┬───────┬───────┬──────────┐
-//         │ program │ length │ capacity │ nodes │ count │ capacity │   program: records (64 B each)
-//         └─────────┴────────┴──────────┴───────┴───────┴──────────┘   nodes: ids made while recording
-//         0         4        8          12      16      20        24
+//   trace ┌─────────┬────────┬──────────┬───────┬───────┬──────────┬─────────┐
+//         │ program │ length │ capacity │ nodes │ count │ capacity │ scalars │   program: records (64 B each)
+//         └─────────┴────────┴──────────┴───────┴───────┴──────────┴─────────┘   nodes: ids made while recording
+//         0         4        8          12      16      20         24        28
+//
+// scalars: the program compiled for scalar replay (scalars.ts) at its first run, NOT_SCALAR when it
+// cannot be, 0 before.
 //
 // A trace holds a reference on every node its program names — made while it recorded, read or
 // written by an op or a command, the parameters and state in an optimizer's lists included — so
@@ -27,6 +30,7 @@ import { sgdStep, adamStep, zeroGrads, clipGradNorm } from "./ops/optim";
 import { argExtreme } from "./ops/reduce";
 import { fillRandom, fillDropoutMask, fillIntegers, multinomial } from "./random";
 import { scratchFor } from "./scratch";
+import { compileScalars, disposeScalars, scalarsValid, segmentAt, segmentEnd, backwardIndex, runSegment, runBackward, NOT_SCALAR } from "./scalars";
 
 export const CMD_BACKWARD = -2;   // a = root, b = seed node or -1, i0 = 1 to retain the graph
 export const CMD_ZERO_GRAD = -3;  // a = node
@@ -61,7 +65,9 @@ export let lastNorm: f64 = 0;
 // @ts-ignore: decorator
 @inline const NODE_CAPACITY: usize = 20;
 // @ts-ignore: decorator
-@inline const TRACE_BYTES: usize = 24;
+@inline const SCALARS: usize = 24;
+// @ts-ignore: decorator
+@inline const TRACE_BYTES: usize = 28;
 
 /** The trace being recorded, or 0. */
 let recording: usize = 0;
@@ -147,14 +153,21 @@ export function runTrace(t: usize): i32 {
   let program = load<usize>(t + PROGRAM), length = load<i32>(t + LENGTH);
   let failures = allocFailures, bad = badIndices;
   let status = 0;
+  let c = load<usize>(t + SCALARS);
+  if (c > NOT_SCALAR && !scalarsValid(c)) { disposeScalars(c); c = 0; }
+  if (!c) { c = compileScalars(program, length); store<usize>(t + SCALARS, c); }
+  let scalar = c > NOT_SCALAR, run = 0;
   setReplaying(true);
   for (let i = 0; i < length; i++) {
+    let k = scalar ? segmentAt(c, run, i) : -1;
+    if (k >= 0) { runSegment(c, k); i = segmentEnd(c, k) - 1; run++; continue; }
     let rec = program + <usize>i * RECORD_SIZE;
     if (opOf(rec) >= 0) {
       if (!forward(rec)) { status = noRuleFor(opOf(rec)); break; }
       continue;
     }
     if (badIndices != bad) { status = BAD_INDEX; break; }
+    if (scalar && i == backwardIndex(c)) { runBackward(c); continue; }
     status = perform(rec);
     if (status < 0) break;
   }
@@ -172,6 +185,7 @@ export function disposeTrace(t: usize): void {
   if (nodes) free(nodes, <usize>load<i32>(t + NODE_CAPACITY) << 2);
   let program = load<usize>(t + PROGRAM);
   if (program) free(program, <usize>load<i32>(t + CAPACITY) * RECORD_SIZE);
+  disposeScalars(load<usize>(t + SCALARS));
   free(t, TRACE_BYTES);
 }
 

@@ -3,8 +3,9 @@ export { build } from './core';
 export { setNumThreads, getNumThreads } from './threads';
 import { __testing as coreTesting } from './core';
 import { threadTesting } from './threads';
-/** @internal Test hooks (see bindings/core.ts and bindings/threads.ts); not public API. */
-export const __testing = { ...coreTesting, threads: threadTesting };
+import { scalarReplay } from './trace';
+/** @internal Test hooks (see bindings/core.ts, bindings/threads.ts and bindings/trace.ts); not public API. */
+export const __testing = { ...coreTesting, threads: threadTesting, scalarReplay };
 export { Tensor } from './tensor';
 export { backward, noGrad, detach } from './autograd';
 export type { BackwardOptions } from './autograd';

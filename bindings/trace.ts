@@ -6,7 +6,7 @@
 // tensors, reading whatever values the inputs (tensors made outside fn, such as a batch you
 // refill with copy_, or the parameters) hold now — forward, backward and update in one
 // WebAssembly call, with no JavaScript per op.
-import { core, outOfMemory } from './core';
+import { core, outOfMemory, heapI32 } from './core';
 import { fail } from './tensor';
 import { dispose } from './memory';
 
@@ -98,3 +98,6 @@ export function trace<T>(fn: () => T): Trace<T> {
   }
   return new Trace(MADE_BY_TRACE, ptr, output, pendingCleanups.splice(0));
 }
+
+/** Test hook: whether a trace's last run replayed as a compiled scalar program (assembly/scalars.ts). */
+export const scalarReplay = (t: Trace<unknown>): boolean => heapI32()[((t as unknown as { ptr: number }).ptr + 24) >>> 2] > 1;

@@ -14,6 +14,9 @@
 // byte stays a whole number of characters, so repeats in the wasm stay repeats for gzip, and the
 // frequent bytes take one character, so gzip's 32 KB window sees more of the wasm: it packs to
 // 27.6 KB where hex took 30.5 KB and base64 36.7 KB.
+//
+// WASM_NAMES=1 npm run build keeps the functions' names (a name section), so that a profile
+// (node --cpu-prof) names wasm functions; not for shipping: the names add ~10 KB.
 import { execFileSync } from 'node:child_process';
 import { createRequire } from 'node:module';
 import { readFileSync, writeFileSync } from 'node:fs';
@@ -25,11 +28,13 @@ const asc = require.resolve('assemblyscript/bin/asc.js');
 const { MVP, MutableGlobals, SignExt, NontrappingFPToInt, BulkMemory, BulkMemoryOpt, SIMD128, RelaxedSIMD, Atomics } = binaryen.Features;
 const BASE = MVP | MutableGlobals | SignExt | NontrappingFPToInt | BulkMemory | BulkMemoryOpt | SIMD128 | Atomics;
 for (const [target, file, features] of [['simd', 'build/core.wasm', BASE], ['relaxed-simd', 'build/core-relaxed.wasm', BASE | RelaxedSIMD]]) {
-  execFileSync(process.execPath, [asc, 'assembly/index.ts', '--target', target], { stdio: 'inherit' });
+  const names = process.env.WASM_NAMES === '1';
+  execFileSync(process.execPath, [asc, 'assembly/index.ts', '--target', target, ...(names ? ['--debug'] : [])], { stdio: 'inherit' });
   const module = binaryen.readBinary(readFileSync(file));
   module.setFeatures(features);
   binaryen.setOptimizeLevel(3);
   binaryen.setShrinkLevel(0);
+  binaryen.setDebugInfo(names);
   module.optimize();
   if (!module.validate()) throw new Error(`build-wasm: ${file} does not validate after optimization`);
   writeFileSync(file, module.emitBinary());

@@ -23,7 +23,7 @@ import { job, JOB_UNARY, JOB_BINARY, partsFor, runParallel, partRange } from "..
 }
 
 // @ts-ignore: decorator
-@inline function binaryValue(op: i32, x: f32, y: f32): f32 {
+@inline export function binaryValue(op: i32, x: f32, y: f32): f32 {
   switch (op) {
     case ADD: return x + y;
     case SUB: return x - y;
@@ -54,7 +54,7 @@ import { job, JOB_UNARY, JOB_BINARY, partsFor, runParallel, partRange } from "..
  * a NaN operand of maximum / minimum passes g to both sides (no comparison holds to mask it).
  */
 // @ts-ignore: decorator
-@inline function binaryGradX(op: i32, g: f32, x: f32, y: f32, out: f32): f32 {
+@inline export function binaryGradX(op: i32, g: f32, x: f32, y: f32, out: f32): f32 {
   switch (op) {
     case ADD: return g;
     case SUB: return g;
@@ -68,7 +68,7 @@ import { job, JOB_UNARY, JOB_BINARY, partsFor, runParallel, partRange } from "..
 
 /** g · ∂out/∂y, for out = x op y (maximum and minimum select, as in binaryGradX). */
 // @ts-ignore: decorator
-@inline function binaryGradY(op: i32, g: f32, x: f32, y: f32, out: f32): f32 {
+@inline export function binaryGradY(op: i32, g: f32, x: f32, y: f32, out: f32): f32 {
   switch (op) {
     case ADD: return g;
     case SUB: return -g;
@@ -656,7 +656,7 @@ export function unaryPart(job: usize, part: i32, parts: i32): void {
 }
 
 /** y = op(x) over m elements, or gx += g·op'(x) when gx ≠ 0. */
-function unaryRun(op: i32, m: i32, x: usize, y: usize, g: usize, gx: usize, slope: f32): void {
+export function unaryRun(op: i32, m: i32, x: usize, y: usize, g: usize, gx: usize, slope: f32): void {
   if (gx) {
     switch (op) {
       case NEG: unaryGradMap(NEG, m, x, y, g, gx, slope); break;
