@@ -10,6 +10,11 @@ function binary(op: Op, name: string, x: TensorLike, y: TensorLike): Tensor {
     live(x, name);
     return run(op, name, x.dims, x, null, null, 0, 0, 0, 0, 0, 0, y);
   }
+  if (x instanceof Tensor && y instanceof Tensor && x.dims.length === 0 && y.dims.length === 0) { // scalar graphs: nothing to broadcast or release
+    live(x, name);
+    live(y, name);
+    return run(op, name, x.dims, x, y, null);
+  }
   if (typeof x === 'number' && y instanceof Tensor) {
     live(y, name);
     return run(op, name, y.dims, y, null, null, 1, 0, 0, 0, 0, 0, x);
