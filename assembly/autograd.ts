@@ -196,6 +196,11 @@ export function runOp(op: i32, rank: i32, a: i32, b: i32, c: i32, i0: i32, i1: i
   return out;
 }
 
+/** runOp for a 0-d result (scalar graphs): five arguments from JavaScript instead of twelve, no shape. */
+export function runScalarOp(op: i32, a: i32, b: i32, i0: i32, f0: f32): i32 {
+  return runOp(op, 0, a, b, -1, i0, 0, 0, 0, 0, 0, f0);
+}
+
 export function setGradEnabled(on: bool): bool {
   let was = gradEnabled;
   gradEnabled = on;

@@ -2,7 +2,7 @@
 // (node ids, sizes, pointers into this module's memory).
 
 export { header, dropGrad, gradFor as ensureGrad, gradView, tensorBytesInUse, setCaptureMode } from "./nodes";
-export { runOp, runOpInto, release, setGradEnabled, setRequiresGrad, setCapture } from "./autograd";
+export { runOp, runScalarOp, runOpInto, release, setGradEnabled, setRequiresGrad, setCapture } from "./autograd";
 export { failedOp, badValue, badPosition, badBound } from "./errors";
 export { command, issue, lastNorm, beginTrace, endTrace, runTrace, disposeTrace } from "./replay";
 export { failedRequest, failAllocAfter } from "./alloc";

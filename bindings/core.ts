@@ -17,6 +17,7 @@ interface CoreExports {
   badBound: WebAssembly.Global;
   newNode(rank: number, zeroed: number): number;
   runOp(op: number, rank: number, a: number, b: number, c: number, i0: number, i1: number, i2: number, i3: number, i4: number, i5: number, f0: number): number;
+  runScalarOp(op: number, a: number, b: number, i0: number, f0: number): number;
   viewFor(op: number, rank: number, a: number, i0: number, i2: number, i3: number): number;
   runOpInto(op: number, out: number, a: number, b: number, c: number, i0: number, i1: number, i2: number, i3: number, i4: number, i5: number, f0: number): number;
   release(id: number): void;

@@ -404,6 +404,11 @@ export function run(op: Op, name: string, shape: Shape, a: Tensor, b: Tensor | n
   return made(core.runOp(op, shape.length, a.id, b ? b.id : -1, c ? c.id : -1, i0, i1, i2, i3, i4, i5, f0), shape, name);
 }
 
+/** run() for an op of 0-d tensors (or a 0-d tensor and a number f0) with a 0-d result: no shape to check or write. */
+export function runScalar(op: Op, name: string, a: Tensor, b: Tensor | null, i0: number, f0: number): Tensor {
+  return made(core.runScalarOp(op, a.id, b ? b.id : -1, i0, f0), a.dims, name);
+}
+
 /**
  * run() for a reshape or a narrow (i0..i3: outer, row, length, start) whose result shares a's
  * buffer where its elements are a run of a's (the core decides; else it copies).
