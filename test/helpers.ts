@@ -1,5 +1,25 @@
 // Shared assertions for tapegrad's tests.
 import { expect } from 'vitest';
+import type * as tg from '../dist/index.js';
+
+type Tensor = ReturnType<typeof tg.tensor>;
+
+/**
+ * micrograd's README expression of a and b (g, from which a.grad = 138.8338 and b.grad = 645.5773
+ * at a = −4, b = 2): c = a + b; d = a·b + b³; c += c + 1; c += 1 + c + (−a); d += d·2 + relu(b + a);
+ * d += 3·d + relu(b − a); e = c − d; f = e²; g = f / 2 + 10 / f. `engine` supplies add/mul/div
+ * for the number-on-the-left terms.
+ */
+export function micrograd(engine: typeof tg, a: Tensor, b: Tensor): Tensor {
+  let c = a.add(b);
+  let d = a.mul(b).add(b.pow(3));
+  c = c.add(c.add(1));
+  c = c.add(engine.add(1, c).add(a.neg()));
+  d = d.add(d.mul(2).add(b.add(a).relu()));
+  d = d.add(engine.mul(3, d).add(b.sub(a).relu()));
+  const f = c.sub(d).pow(2);
+  return f.div(2.0).add(engine.div(10.0, f));
+}
 
 /** Row-major multi-index of flat index `i` in `shape`, e.g. [1,0,2]. */
 export function unravel(i: number, shape: readonly number[]): number[] {

@@ -6,6 +6,7 @@
 // a compiled program recompiles when the node table moves or an input's requiresGrad changes.
 import { describe, expect, it } from 'vitest';
 import * as tg from '../dist/index.js';
+import { micrograd } from './helpers';
 // @ts-expect-error: plain .mjs with no types
 import { MLP, demoLoss, demoLearningRate } from '../bench/micrograd.mjs';
 
@@ -13,22 +14,10 @@ type Tensor = ReturnType<typeof tg.tensor>;
 const compiled = (tr: unknown): boolean => tg.__testing.scalarReplay(tr as never);
 const bits = (x: number): number[] => Array.from(new Uint8Array(Float32Array.of(x).buffer));
 
-/** micrograd's README expression of a and b (0-d tensors that require grad), g's value. */
-function readme(a: Tensor, b: Tensor): Tensor {
-  let c = a.add(b);
-  let d = a.mul(b).add(b.pow(3));
-  c = c.add(c.add(1));
-  c = c.add(tg.add(1, c).add(a.neg()));
-  d = d.add(d.mul(2).add(b.add(a).relu()));
-  d = d.add(tg.mul(3, d).add(b.sub(a).relu()));
-  const f = c.sub(d).pow(2);
-  return f.div(2.0).add(tg.div(10.0, f));
-}
-
 describe('scalar replay gives exactly the eager results', () => {
   it("micrograd's README example: 24.7041, 138.8338, 645.5773, and the same bits as eager for new inputs", () => {
     const a = tg.tensor(-4.0, { requiresGrad: true }), b = tg.tensor(2.0, { requiresGrad: true });
-    const step = () => tg.tidy(() => { const g = readme(a, b); g.backward(); return g.detach(); });
+    const step = () => tg.tidy(() => { const g = micrograd(tg, a, b); g.backward(); return g.detach(); });
     const tr = tg.trace(step);
     for (const [av, bv] of [[-4, 2], [1.5, -0.25], [3, 7], [-4, 2]]) {
       a.copy_(tg.tidy(() => tg.tensor(av)));
