@@ -3,10 +3,10 @@
 import { issue, core } from './core';
 import { Op, Cmd } from './opcodes';
 import { Tensor, type TensorLike, type Index, withTensors, viaTensor, live, run, fail, newTensor } from './tensor';
-import { add, sub, mul, div, sqrt } from './ops/elementwise';
+import { add, sub, mul, div, sqrt, rsqrt, square } from './ops/elementwise';
 import { matmulWith } from './ops/matmul';
 import { mean } from './ops/reduce';
-import { indexTensor } from './ops/shape';
+import { indexTensor, reshape } from './ops/shape';
 import {
   type Shape, fmt, numel, sameShape, broadcastShape, readOptions, oneOf, numberIn, pairAtLeast, checkPair, checkInt, checkNumber, checkBool,
   show, INT_MAX, bool,
@@ -14,6 +14,7 @@ import {
 import type { NestedArray } from './tensor';
 import { isRecording } from './trace';
 import { detach } from './autograd';
+import { tidy } from './memory';
 
 /** How a loss reduces its per-element values: their mean (the default), sum, or none (kept). */
 export type Reduction = 'mean' | 'sum' | 'none';
@@ -281,32 +282,96 @@ export function dropout(input: TensorLike, p = 0.5, training = true): Tensor {
  * ```
  */
 export function layerNorm(input: TensorLike, normalizedShape: number | number[], weight?: Tensor | null, bias?: Tensor | null, eps = 1e-5): Tensor {
-  const shape = typeof normalizedShape === 'number' ? [normalizedShape] : normalizedShape;
-  if (!Array.isArray(shape) || shape.length === 0) {
-    throw new Error(`layerNorm: normalizedShape must be an integer or a non-empty array of integers, got ${show(normalizedShape)}`);
-  }
-  for (let i = 0; i < shape.length; i++) {
-    const d = shape[i];
-    if (!(typeof d === 'number' && Number.isInteger(d) && d >= 0 && d <= INT_MAX)) checkInt(d, `normalizedShape[${i}]`, 'layerNorm', 0);
-  }
+  const shape = normShape(normalizedShape, 'layerNorm');
   checkNumber(eps, 'eps', 'layerNorm', 0);
   if (allTensors(input, weight, bias, 'layerNorm')) return layerNormOf(input as Tensor, shape, weight ?? null, bias ?? null, eps);
   return operands('layerNorm', ['input', 'weight', 'bias'], [input, weight, bias], ([x, w, b]) => layerNormOf(x!, shape, w, b, eps));
 }
 
 function layerNormOf(x: Tensor, shape: number[], weight: Tensor | null, bias: Tensor | null, eps: number): Tensor {
-  const tail = x.dims.slice(x.dims.length - shape.length);
-  if (shape.length > x.dims.length || !sameShape(tail, shape)) {
-    throw new Error(`layerNorm: normalizedShape ${fmt(shape)} does not match the trailing dims of input shape ${fmt(x.dims)}`);
-  }
-  // like PyTorch: weight and bias have exactly the normalized shape (broadcasting would hide a mistake)
-  for (const [name, t] of [['weight', weight], ['bias', bias]] as const) {
-    if (t && !sameShape(t.dims, shape)) {
-      throw new Error(`layerNorm: ${name} of shape ${fmt(t.dims)} does not match normalizedShape ${fmt(shape)}`);
-    }
-  }
+  checkTrailing(x, shape, weight, bias, 'layerNorm');
   const rows = numel(x.dims.slice(0, x.dims.length - shape.length));
   return run(Op.LAYER_NORM, 'layerNorm', x.dims, x, weight, bias, rows, numel(shape), 0, 0, 0, 0, eps);
+}
+
+/**
+ * Group normalization (PyTorch's `F.group_norm`): the channels (dim 1) of input [N, C, ...] in
+ * numGroups groups, each normalized over its channels and every later dim (biased variance), then
+ * scaled by weight [C] and shifted by bias [C] per channel. Runs as the fused layerNorm kernel over
+ * a [N, numGroups, rest] view of the input.
+ *
+ * @example
+ * ```ts
+ * tg.nn.functional.groupNorm(tg.randn([8, 6, 5, 5]), 3).shape; // → [8, 6, 5, 5]
+ * ```
+ */
+export function groupNorm(input: TensorLike, numGroups: number, weight?: Tensor | null, bias?: Tensor | null, eps = 1e-5): Tensor {
+  checkNumber(eps, 'eps', 'groupNorm', 0);
+  if (allTensors(input, weight, bias, 'groupNorm')) return groupNormOf(input as Tensor, numGroups, weight ?? null, bias ?? null, eps);
+  return operands('groupNorm', ['input', 'weight', 'bias'], [input, weight, bias], ([x, w, b]) => groupNormOf(x!, numGroups, w, b, eps));
+}
+
+function groupNormOf(x: Tensor, groups: number, weight: Tensor | null, bias: Tensor | null, eps: number): Tensor {
+  if (x.dims.length < 2) throw new Error(`groupNorm: input must be [N, C, ...], got shape ${fmt(x.dims)}`);
+  const C = x.dims[1];
+  checkInt(groups, 'numGroups', 'groupNorm', 1);
+  if (C % groups !== 0) throw new Error(`groupNorm: the ${C} channels (dim 1 of shape ${fmt(x.dims)}) do not split into numGroups ${groups}`);
+  for (const [name, t] of [['weight', weight], ['bias', bias]] as const) {
+    if (t && !sameShape(t.dims, [C])) throw new Error(`groupNorm: ${name} of shape ${fmt(t.dims)} must be [${C}], one per channel`);
+  }
+  const rest = (C / groups) * numel(x.dims.slice(2)), perChannel = [C, ...x.dims.slice(2).map(() => 1)];
+  return tidy(() => {
+    let y = reshape(layerNormOf(reshape(x, [x.dims[0], groups, rest]), [rest], null, null, eps), x.dims.slice());
+    if (weight) y = mul(y, reshape(weight, perChannel));
+    return bias ? add(y, reshape(bias, perChannel)) : y;
+  });
+}
+
+/**
+ * Root-mean-square normalization (PyTorch 2.4's `F.rms_norm`): x / sqrt(mean(x²) + eps) over the
+ * trailing `normalizedShape` dims, times weight (of that shape) when given. eps defaults to
+ * float32's machine epsilon (2⁻²³), as PyTorch's `torch.finfo(x.dtype).eps`.
+ *
+ * @example
+ * ```ts
+ * tg.nn.functional.rmsNorm(tg.randn([2, 10, 16]), 16).shape; // → [2, 10, 16]
+ * ```
+ */
+export function rmsNorm(input: TensorLike, normalizedShape: number | number[], weight?: Tensor | null, eps: number | null = null): Tensor {
+  const shape = normShape(normalizedShape, 'rmsNorm');
+  if (eps !== null) checkNumber(eps, 'eps', 'rmsNorm', 0);
+  return operands('rmsNorm', ['input', 'weight'], [input, weight], ([x, w]) => {
+    checkTrailing(x!, shape, w, null, 'rmsNorm');
+    const dims = shape.map((_, i) => i - shape.length);
+    return tidy(() => {
+      const y = mul(x!, rsqrt(add(mean(square(x!), dims, true), eps ?? 2 ** -23)));
+      return w ? mul(y, w) : y;
+    });
+  });
+}
+
+/** A normalized shape as layerNorm and rmsNorm take it: a size, or a non-empty array of sizes. */
+function normShape(normalizedShape: number | number[], op: string): number[] {
+  const shape = typeof normalizedShape === 'number' ? [normalizedShape] : normalizedShape;
+  if (!Array.isArray(shape) || shape.length === 0) {
+    throw new Error(`${op}: normalizedShape must be an integer or a non-empty array of integers, got ${show(normalizedShape)}`);
+  }
+  for (let i = 0; i < shape.length; i++) {
+    const d = shape[i];
+    if (!(typeof d === 'number' && Number.isInteger(d) && d >= 0 && d <= INT_MAX)) checkInt(d, `normalizedShape[${i}]`, op, 0);
+  }
+  return shape;
+}
+
+/** normalizedShape must be x's trailing dims, and weight and bias exactly that shape (broadcasting would hide a mistake). */
+function checkTrailing(x: Tensor, shape: number[], weight: Tensor | null, bias: Tensor | null, op: string): void {
+  const tail = x.dims.slice(x.dims.length - shape.length);
+  if (shape.length > x.dims.length || !sameShape(tail, shape)) {
+    throw new Error(`${op}: normalizedShape ${fmt(shape)} does not match the trailing dims of input shape ${fmt(x.dims)}`);
+  }
+  for (const [name, t] of [['weight', weight], ['bias', bias]] as const) {
+    if (t && !sameShape(t.dims, shape)) throw new Error(`${op}: ${name} of shape ${fmt(t.dims)} does not match normalizedShape ${fmt(shape)}`);
+  }
 }
 
 /** Options of {@link scaledDotProductAttention}. */

@@ -87,6 +87,23 @@ class TorchMLP(nn.Module):
         return x
 
 
+class TorchRMSNorm(nn.Module):
+    """PyTorch 2.4's nn.RMSNorm (Debian's 1.13 has none), from its documented formula:
+    x * rsqrt(mean(x^2 over the normalized dims) + eps) * weight, eps None = finfo(float32).eps."""
+
+    def __init__(self, normalized_shape, eps=None, elementwise_affine=True):
+        super().__init__()
+        self.shape = (normalized_shape,) if isinstance(normalized_shape, int) else tuple(normalized_shape)
+        self.eps = eps
+        self.weight = nn.Parameter(torch.ones(self.shape)) if elementwise_affine else None
+
+    def forward(self, x):
+        dims = tuple(range(-len(self.shape), 0))
+        eps = torch.finfo(x.dtype).eps if self.eps is None else self.eps
+        y = x * torch.rsqrt(x.pow(2).mean(dims, keepdim=True) + eps)
+        return y * self.weight if self.weight is not None else y
+
+
 def pair(v):
     return tuple(v) if isinstance(v, list) else v
 
@@ -101,6 +118,10 @@ def build_torch(spec):
         return nn.Embedding(a[0], a[1])
     if m == "LayerNorm":
         return nn.LayerNorm(a[0], eps=k.get("eps", 1e-5), elementwise_affine=k.get("elementwiseAffine", True))
+    if m == "GroupNorm":
+        return nn.GroupNorm(a[0], a[1], eps=k.get("eps", 1e-5), affine=k.get("affine", True))
+    if m == "RMSNorm":
+        return TorchRMSNorm(a[0], eps=k.get("eps"), elementwise_affine=k.get("elementwiseAffine", True))
     if m == "Dropout":
         return nn.Dropout(*a)
     if m == "Conv2d":
@@ -127,7 +148,7 @@ def init_weights(module, g):
     state = {}
     for name, p in module.state_dict().items():
         shape = tuple(p.shape)
-        if name.endswith("weight") and isinstance(_owner(module, name), nn.LayerNorm):
+        if name.endswith("weight") and isinstance(_owner(module, name), (nn.LayerNorm, nn.GroupNorm, TorchRMSNorm)):
             v = 1 + g.randn(*shape, scale=0.3)
         elif name.endswith("weight") and isinstance(_owner(module, name), nn.Embedding):
             v = g.randn(*shape)
@@ -194,6 +215,16 @@ mcase("LayerNorm([3,4]): x [2,3,4]", M("LayerNorm", [3, 4]), randn_input(2, 3, 4
 mcase("LayerNorm(6, {eps:1e-3}): x [2,3,6]", M("LayerNorm", 6, eps=1e-3), randn_input(2, 3, 6, scale=0.1))
 mcase("LayerNorm(4, {elementwiseAffine:false}): x [3,4]", M("LayerNorm", 4, elementwiseAffine=False), randn_input(3, 4))
 mcase("LayerNorm(64): x [4,64]", M("LayerNorm", 64), randn_input(4, 64))
+# GroupNorm, RMSNorm (issue 12)
+mcase("GroupNorm(2, 4): x [3,4,5]", M("GroupNorm", 2, 4), randn_input(3, 4, 5, scale=2))
+mcase("GroupNorm(3, 6): x [2,6,4,4]", M("GroupNorm", 3, 6), randn_input(2, 6, 4, 4))
+mcase("GroupNorm(1, 3) (layer norm over C,H,W): x [2,3,2,3]", M("GroupNorm", 1, 3), randn_input(2, 3, 2, 3))
+mcase("GroupNorm(4, 4) (instance norm): x [2,4,6]", M("GroupNorm", 4, 4), randn_input(2, 4, 6))
+mcase("GroupNorm(2, 4, {eps:1e-3, affine:false}): x [3,4]", M("GroupNorm", 2, 4, eps=1e-3, affine=False), randn_input(3, 4, scale=0.1))
+mcase("RMSNorm(8): x [3,8]", M("RMSNorm", 8), randn_input(3, 8, scale=2))
+mcase("RMSNorm([2,5]): x [3,2,5]", M("RMSNorm", [2, 5]), randn_input(3, 2, 5))
+mcase("RMSNorm(6, {eps:1e-2}): x [2,4,6]", M("RMSNorm", 6, eps=1e-2), randn_input(2, 4, 6, scale=0.1))
+mcase("RMSNorm(4, {elementwiseAffine:false}): x [5,4]", M("RMSNorm", 4, elementwiseAffine=False), randn_input(5, 4))
 # Dropout in eval mode and with p = 0: identity
 mcase("Dropout(0.5) in eval(): identity", M("Dropout", 0.5), randn_input(3, 4), eval_mode=True)
 mcase("Dropout(0) in train(): identity", M("Dropout", 0), randn_input(3, 4))

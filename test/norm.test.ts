@@ -97,3 +97,58 @@ describe('layerNorm (fused)', () => {
     }
   });
 });
+
+// GroupNorm and RMSNorm (issue 12): their PyTorch fixtures (values, gradients, state-dict keys) are
+// module cases in test/fixtures/nn.json, run by test/nn.test.ts; here hand-derived values, reprs,
+// errors, gradcheck and replay.
+describe('groupNorm and rmsNorm', () => {
+  it('hand-derived values: a group [1, 3] → ±1/√(1 + eps); [3, 4] / √12.5', () => tg.tidy(() => {
+    const g = F.groupNorm(tg.tensor([[[1, 3], [2, 6]]]), 2).data();
+    const s1 = 1 / Math.sqrt(1 + 1e-5), s2 = 2 / Math.sqrt(4 + 1e-5); // groups [1, 3] (var 1) and [2, 6] (var 4)
+    expectClose(g, [-s1, s1, -s2, s2], 1e-6, 1e-7, 'groupNorm');
+    const r = F.rmsNorm(tg.tensor([3, 4]), [2]).data();
+    const rms = Math.sqrt(12.5 + 2 ** -23);
+    expectClose(r, [3 / rms, 4 / rms], 1e-6, 1e-7, 'rmsNorm');
+  }));
+
+  it("reprs as PyTorch's (GroupNorm 1.13, RMSNorm 2.4)", () => {
+    const ms = [new tg.nn.GroupNorm(2, 6), new tg.nn.GroupNorm(1, 4, { eps: 1e-3, affine: false }), new tg.nn.RMSNorm(4), new tg.nn.RMSNorm([2, 3], { eps: 1e-6, elementwiseAffine: false })];
+    expect(ms.map((m) => m.toString())).toEqual([
+      'GroupNorm(2, 6, eps=1e-05, affine=True)', 'GroupNorm(1, 4, eps=0.001, affine=False)',
+      'RMSNorm((4,), eps=None, elementwise_affine=True)', 'RMSNorm((2, 3), eps=1e-06, elementwise_affine=False)',
+    ]);
+    expect(ms.map((m) => m.namedParameters().map(([k]) => k))).toEqual([['weight', 'bias'], [], ['weight'], []]);
+    tg.dispose(ms.flatMap((m) => m.parameters()));
+  });
+
+  it('errors name the op and the shapes', () => tg.tidy(() => {
+    expect(() => new tg.nn.GroupNorm(4, 6)).toThrow(/GroupNorm: numChannels 6 must be divisible by numGroups 4/);
+    expect(() => F.groupNorm(tg.ones([2, 6, 3]), 4)).toThrow(/groupNorm: the 6 channels \(dim 1 of shape \[2,6,3\]\) do not split into numGroups 4/);
+    expect(() => F.groupNorm(tg.ones([6]), 2)).toThrow(/groupNorm: input must be \[N, C, \.\.\.\], got shape \[6\]/);
+    expect(() => new tg.nn.GroupNorm(2, 4).forward(tg.ones([2, 6, 3]))).toThrow(/groupNorm: weight of shape \[4\] must be \[6\]/);
+    expect(() => F.rmsNorm(tg.ones([2, 3]), [4])).toThrow(/rmsNorm: normalizedShape \[4\] does not match the trailing dims of input shape \[2,3\]/);
+    expect(() => F.rmsNorm(tg.ones([2, 3]), [3], tg.ones([2]))).toThrow(/rmsNorm: weight of shape \[2\] does not match normalizedShape \[3\]/);
+  }));
+
+  it('pass gradcheck, and replay under tg.trace as eagerly', () => {
+    const x = tg.keep(tg.tensor(values(24, 3, 2, 0.5), { shape: [2, 4, 3], requiresGrad: true }));
+    const w = tg.keep(tg.tensor(values(4, 5, 0.5, 1), { requiresGrad: true })), b = tg.keep(tg.tensor(values(4, 7), { requiresGrad: true }));
+    const wr = tg.keep(tg.tensor(values(3, 9, 0.5, 1), { requiresGrad: true }));
+    expect(tg.gradcheck((a, c, d) => F.groupNorm(a, 2, c, d), [x, w, b], { eps: 1e-2 })).toBe(true);
+    expect(tg.gradcheck((a, c) => F.rmsNorm(a, 3, c), [x, wr], { eps: 1e-2 })).toBe(true);
+    const step = () => tg.tidy(() => {
+      for (const t of [x, w, b, wr]) t.zeroGrad();
+      const y = F.groupNorm(x, 2, w, b).mul(F.rmsNorm(x, 3, wr)).sum();
+      y.backward();
+      return y.detach();
+    });
+    const tr = tg.trace(step);
+    x.copy_(tg.tidy(() => tg.tensor(values(24, 11, 3), { shape: [2, 4, 3] })));
+    const replayed = [tr.run().item(), ...[x, w, b, wr].map((t) => Array.from(t.grad!.data()))];
+    const e = step();
+    expect(replayed).toEqual([e.item(), ...[x, w, b, wr].map((t) => Array.from(t.grad!.data()))]);
+    e.dispose();
+    tr.dispose();
+    tg.dispose([x, w, b, wr]);
+  });
+});

@@ -225,6 +225,7 @@ function add(name: string, kinds: Kind[], args: () => unknown[], call: (a: any[]
 const m33 = (): T => tg.tensor([[1, 2, 3], [4, 5, 6], [7, 8, 9]], { requiresGrad: true });
 const v3 = (): T => tg.tensor([0.5, -1, 2], { requiresGrad: true });
 const img = (): T => tg.tensor(Array.from({ length: 32 }, (_, i) => (i * 7) % 5 - 2), { shape: [2, 1, 4, 4], requiresGrad: true });
+const img4 = (): T => tg.tensor(Array.from({ length: 24 }, (_, i) => (i * 5) % 7 - 3), { shape: [2, 4, 3], requiresGrad: true });
 const scores = (): T => tg.tensor([[1, 2, 3], [3, 2, 1]], { requiresGrad: true });
 
 // top-level functions
@@ -356,6 +357,8 @@ for (const f of ['mseLoss', 'binaryCrossEntropyWithLogits'] as const) {
 }
 add('F.dropout', [TENSORS, NUMS, BOOLS], () => [m33(), 0.5, true], (a) => F.dropout(a[0], a[1], a[2]));
 add('F.layerNorm', [TENSORS, DIMS, TENSORS, TENSORS, NUMS], () => [m33(), [3], tg.ones([3]), tg.zeros([3]), 1e-5], (a) => F.layerNorm(a[0], a[1], a[2], a[3], a[4]));
+add('F.groupNorm', [TENSORS, INTS, TENSORS, TENSORS, NUMS], () => [img4(), 2, tg.ones([4]), tg.zeros([4]), 1e-5], (a) => F.groupNorm(a[0], a[1], a[2], a[3], a[4]));
+add('F.rmsNorm', [TENSORS, DIMS, TENSORS, NUMS], () => [m33(), [3], tg.ones([3]), 1e-5], (a) => F.rmsNorm(a[0], a[1], a[2], a[3]));
 add('F.linear', [TENSORS, TENSORS, TENSORS], () => [m33(), tg.ones([2, 3], { requiresGrad: true }), tg.ones([2])], (a) => F.linear(a[0], a[1], a[2]));
 add('F.scaledDotProductAttention', [TENSORS, TENSORS, TENSORS, optionsHostile(['attnMask', 'isCausal', 'scale', 'dropoutP'])],
   () => [tg.ones([1, 2, 3, 2], { requiresGrad: true }), tg.ones([1, 2, 4, 2], { requiresGrad: true }), tg.ones([1, 2, 4, 3]), { isCausal: true, scale: 0.5, dropoutP: 0.1 }],
@@ -367,6 +370,8 @@ add('nn.Sequential', [ANY, ANY], () => [new nn.ReLU(), new nn.Tanh()], (a) => ne
 add('nn.MLP', [INTS, LISTS, INTS, optionsHostile(['activation', 'bias'])], () => [3, [4], 2, { activation: 'tanh', bias: false }], (a) => new nn.MLP(a[0], a[1], a[2], a[3]));
 add('nn.Embedding', [INTS, INTS], () => [5, 3], (a) => new nn.Embedding(a[0], a[1]));
 add('nn.LayerNorm', [DIMS, optionsHostile(['eps', 'elementwiseAffine'])], () => [[3], { eps: 1e-3, elementwiseAffine: true }], (a) => new nn.LayerNorm(a[0], a[1]));
+add('nn.GroupNorm', [INTS, INTS, optionsHostile(['eps', 'affine'])], () => [2, 4, { eps: 1e-3, affine: true }], (a) => new nn.GroupNorm(a[0], a[1], a[2]));
+add('nn.RMSNorm', [DIMS, optionsHostile(['eps', 'elementwiseAffine'])], () => [[3], { eps: 1e-3, elementwiseAffine: true }], (a) => new nn.RMSNorm(a[0], a[1]));
 add('nn.Dropout', [NUMS], () => [0.25], (a) => new nn.Dropout(a[0]));
 add('nn.Conv2d', [INTS, INTS, INTS, optionsHostile(['stride', 'padding', 'bias'])], () => [1, 2, 3, { stride: 1, padding: 1, bias: true }], (a) => new nn.Conv2d(a[0], a[1], a[2], a[3]));
 for (const c of ['MaxPool2d', 'AvgPool2d'] as const) {
@@ -385,6 +390,8 @@ const LAYERS: Record<string, () => [unknown, unknown]> = {
   MLP: () => [new nn.MLP(3, [4], 2), m33()],
   Embedding: () => [new nn.Embedding(5, 2), [[0, 4], [1, 1]]],
   LayerNorm: () => [new nn.LayerNorm(3), m33()],
+  GroupNorm: () => [new nn.GroupNorm(2, 4), img4()],
+  RMSNorm: () => [new nn.RMSNorm(3), m33()],
   Dropout: () => [new nn.Dropout(0.5), m33()],
   Conv2d: () => [new nn.Conv2d(1, 2, 3, { padding: 1 }), img()],
   MaxPool2d: () => [new nn.MaxPool2d(2), img()],
@@ -402,7 +409,7 @@ const LAYERS: Record<string, () => [unknown, unknown]> = {
 };
 const MODULE_SELVES: Hostile[] = [h('disposed module', () => { const m = new nn.Linear(3, 2); m.dispose(); return m; })];
 for (const [cls, make] of Object.entries(LAYERS)) {
-  const forwardOp = new RegExp(`${cls}|forward|linear|matmul|conv2d|Pool2d|layerNorm|flatten|indexSelect|Embedding|relu|tanh|sigmoid|gelu|leakyRelu|dropout|mul|sub|mean|disposed`);
+  const forwardOp = new RegExp(`${cls}|forward|linear|matmul|conv2d|Pool2d|layerNorm|groupNorm|rmsNorm|flatten|indexSelect|Embedding|relu|tanh|sigmoid|gelu|leakyRelu|dropout|mul|sub|mean|disposed`);
   add(`nn.${cls}#forward`, [MODULE_SELVES, cls === 'Embedding' ? INDICES : TENSORS], make, (a) => (a[0] as tgm.nn.Module).forward(a[1]), forwardOp);
   add(`nn.${cls}#extraRepr`, [], make, (a) => (a[0] as tgm.nn.Module).extraRepr());
 }

@@ -2,7 +2,7 @@
 // `weight`, `bias`, `0.weight`, `layers.1.bias`) and computes with tg.nn.functional.
 import { Tensor, type Index, type NestedArray } from '../tensor';
 import { tensor } from '../ops/creation';
-import { linear, conv2d, maxPool2d, avgPool2d, dropout, layerNorm } from '../nnfunctional';
+import { linear, conv2d, maxPool2d, avgPool2d, dropout, layerNorm, groupNorm, rmsNorm } from '../nnfunctional';
 import { relu, tanh, sigmoid, gelu, leakyRelu } from '../ops/elementwise';
 import { flatten } from '../ops/shape';
 import { flagsOf } from '../core';
@@ -339,14 +339,9 @@ export class LayerNorm extends Module {
   constructor(normalizedShape: number | number[], options?: LayerNormOptions) {
     super();
     const o = readOptions(options, LAYER_NORM_OPTIONS, 'LayerNorm');
-    const shape = typeof normalizedShape === 'number' ? [normalizedShape] : normalizedShape;
-    if (!Array.isArray(shape) || shape.length === 0) throw new Error(`LayerNorm: normalizedShape must be a positive integer or a non-empty array of them, got ${show(normalizedShape)}`);
-    if (shape.length > 7) throw new Error(`LayerNorm: normalizedShape ${fmt(shape)} has more than 7 dims`);
-    shape.forEach((d) => positiveInt(d, `normalizedShape ${fmt(shape)}`, 'LayerNorm'));
-    this.normalizedShape = shape.slice();
+    this.normalizedShape = moduleNormShape(normalizedShape, 'LayerNorm');
     this.eps = o.eps ?? 1e-5;
     const affine = o.elementwiseAffine ?? true;
-    checkBytes(this.normalizedShape, 'LayerNorm');
     [this.weight, this.bias] = affine
       ? makeAll<[Tensor, Tensor]>(() => constantParameter(this.normalizedShape, 1), () => constantParameter(this.normalizedShape, 0))
       : [null, null];
@@ -358,6 +353,113 @@ export class LayerNorm extends Module {
 
   extraRepr(): string {
     return `(${this.normalizedShape.join(', ')}${this.normalizedShape.length === 1 ? ',' : ''}), eps=${pyFloat(this.eps)}, elementwise_affine=${pyBool(this.weight !== null)}`;
+  }
+}
+
+/** A module's normalizedShape: a positive size or a non-empty array of them, at most 7 (a copy). */
+function moduleNormShape(normalizedShape: number | number[], op: string): number[] {
+  const shape = typeof normalizedShape === 'number' ? [normalizedShape] : normalizedShape;
+  if (!Array.isArray(shape) || shape.length === 0) throw new Error(`${op}: normalizedShape must be a positive integer or a non-empty array of them, got ${show(normalizedShape)}`);
+  if (shape.length > 7) throw new Error(`${op}: normalizedShape ${fmt(shape)} has more than 7 dims`);
+  shape.forEach((d) => positiveInt(d, `normalizedShape ${fmt(shape)}`, op));
+  checkBytes(shape, op);
+  return shape.slice();
+}
+
+/** Options of {@link GroupNorm}. */
+export interface GroupNormOptions {
+  /** Added to the variance (default 1e-5). */
+  eps?: number;
+  /** Learn a weight and a bias per channel (default true). */
+  affine?: boolean;
+}
+const GROUP_NORM_OPTIONS = { eps: numberIn(0), affine: bool };
+
+/**
+ * Normalizes input [N, C, ...] in numGroups groups of channels (PyTorch's nn.GroupNorm): weight
+ * (ones) and bias (zeros) per channel, state-dict keys `weight` and `bias`.
+ *
+ * @example
+ * ```ts
+ * new tg.nn.GroupNorm(2, 4).forward(tg.randn([3, 4, 5])).shape; // → [3, 4, 5]
+ * ```
+ */
+export class GroupNorm extends Module {
+  static readonly typeName = 'GroupNorm';
+  /** Groups the channels are split into. */
+  readonly numGroups: number;
+  /** Channels (dim 1 of the input). */
+  readonly numChannels: number;
+  /** Added to the variance. */
+  readonly eps: number;
+  /** Scale per channel (ones at first), or null without affine. */
+  weight: Tensor | null;
+  /** Shift per channel (zeros at first), or null without affine. */
+  bias: Tensor | null;
+
+  constructor(numGroups: number, numChannels: number, options?: GroupNormOptions) {
+    super();
+    const o = readOptions(options, GROUP_NORM_OPTIONS, 'GroupNorm');
+    this.numGroups = positiveInt(numGroups, 'numGroups', 'GroupNorm');
+    this.numChannels = positiveInt(numChannels, 'numChannels', 'GroupNorm');
+    if (numChannels % numGroups !== 0) throw new Error(`GroupNorm: numChannels ${numChannels} must be divisible by numGroups ${numGroups}`);
+    checkBytes([numChannels], 'GroupNorm');
+    this.eps = o.eps ?? 1e-5;
+    [this.weight, this.bias] = o.affine ?? true
+      ? makeAll<[Tensor, Tensor]>(() => constantParameter([numChannels], 1), () => constantParameter([numChannels], 0))
+      : [null, null];
+  }
+
+  forward(x: Tensor): Tensor {
+    return groupNorm(x, this.numGroups, this.weight, this.bias, this.eps); // (weight and bias check the channels, as in PyTorch)
+  }
+
+  extraRepr(): string {
+    return `${this.numGroups}, ${this.numChannels}, eps=${pyFloat(this.eps)}, affine=${pyBool(this.weight !== null)}`;
+  }
+}
+
+/** Options of {@link RMSNorm}: eps null (the default) is float32's machine epsilon, as in PyTorch. */
+export interface RMSNormOptions {
+  /** Added to the mean square; null (the default) for float32's machine epsilon, 2⁻²³. */
+  eps?: number | null;
+  /** Learn a weight over the normalized shape (default true). */
+  elementwiseAffine?: boolean;
+}
+const RMS_NORM_OPTIONS = { eps: (v: unknown, name: string, op: string) => (v === null ? null : checkNumber(v, name, op, 0)), elementwiseAffine: bool };
+
+/**
+ * Root-mean-square normalization over the trailing `normalizedShape` dims (PyTorch 2.4's
+ * nn.RMSNorm): x / sqrt(mean(x²) + eps) · weight, weight ones at first, state-dict key `weight`.
+ *
+ * @example
+ * ```ts
+ * new tg.nn.RMSNorm(4).toString(); // → 'RMSNorm((4,), eps=None, elementwise_affine=True)'
+ * ```
+ */
+export class RMSNorm extends Module {
+  static readonly typeName = 'RMSNorm';
+  /** The trailing dims normalised over. */
+  readonly normalizedShape: number[];
+  /** Added to the mean square; null for float32's machine epsilon. */
+  readonly eps: number | null;
+  /** Scale (ones at first), or null without elementwiseAffine. */
+  weight: Tensor | null;
+
+  constructor(normalizedShape: number | number[], options?: RMSNormOptions) {
+    super();
+    const o = readOptions(options, RMS_NORM_OPTIONS, 'RMSNorm');
+    this.normalizedShape = moduleNormShape(normalizedShape, 'RMSNorm');
+    this.eps = o.eps ?? null;
+    this.weight = o.elementwiseAffine ?? true ? constantParameter(this.normalizedShape, 1) : null;
+  }
+
+  forward(x: Tensor): Tensor {
+    return rmsNorm(x, this.normalizedShape, this.weight, this.eps);
+  }
+
+  extraRepr(): string {
+    return `(${this.normalizedShape.join(', ')}${this.normalizedShape.length === 1 ? ',' : ''}), eps=${this.eps === null ? 'None' : pyFloat(this.eps)}, elementwise_affine=${pyBool(this.weight !== null)}`;
   }
 }
 
