@@ -372,6 +372,10 @@ add('nn.Embedding', [INTS, INTS], () => [5, 3], (a) => new nn.Embedding(a[0], a[
 add('nn.LayerNorm', [DIMS, optionsHostile(['eps', 'elementwiseAffine'])], () => [[3], { eps: 1e-3, elementwiseAffine: true }], (a) => new nn.LayerNorm(a[0], a[1]));
 add('nn.GroupNorm', [INTS, INTS, optionsHostile(['eps', 'affine'])], () => [2, 4, { eps: 1e-3, affine: true }], (a) => new nn.GroupNorm(a[0], a[1], a[2]));
 add('nn.RMSNorm', [DIMS, optionsHostile(['eps', 'elementwiseAffine'])], () => [[3], { eps: 1e-3, elementwiseAffine: true }], (a) => new nn.RMSNorm(a[0], a[1]));
+for (const c of ['BatchNorm1d', 'BatchNorm2d'] as const) {
+  add(`nn.${c}`, [INTS, optionsHostile(['eps', 'momentum', 'affine', 'trackRunningStats'])], () => [3, { eps: 1e-3, momentum: null, affine: true, trackRunningStats: true }], (a) => new nn[c](a[0], a[1]));
+  for (const g of ['runningMean', 'runningVar', 'numBatchesTracked'] as const) add(`nn.${c}#${g}`, [], () => [new nn[c](3)], (a) => (a[0] as tgm.nn.BatchNorm1d)[g]);
+}
 add('nn.Dropout', [NUMS], () => [0.25], (a) => new nn.Dropout(a[0]));
 add('nn.Conv2d', [INTS, INTS, INTS, optionsHostile(['stride', 'padding', 'bias'])], () => [1, 2, 3, { stride: 1, padding: 1, bias: true }], (a) => new nn.Conv2d(a[0], a[1], a[2], a[3]));
 for (const c of ['MaxPool2d', 'AvgPool2d'] as const) {
@@ -392,6 +396,8 @@ const LAYERS: Record<string, () => [unknown, unknown]> = {
   LayerNorm: () => [new nn.LayerNorm(3), m33()],
   GroupNorm: () => [new nn.GroupNorm(2, 4), img4()],
   RMSNorm: () => [new nn.RMSNorm(3), m33()],
+  BatchNorm1d: () => [new nn.BatchNorm1d(3), m33()],
+  BatchNorm2d: () => [new nn.BatchNorm2d(1), img()],
   Dropout: () => [new nn.Dropout(0.5), m33()],
   Conv2d: () => [new nn.Conv2d(1, 2, 3, { padding: 1 }), img()],
   MaxPool2d: () => [new nn.MaxPool2d(2), img()],
@@ -409,7 +415,7 @@ const LAYERS: Record<string, () => [unknown, unknown]> = {
 };
 const MODULE_SELVES: Hostile[] = [h('disposed module', () => { const m = new nn.Linear(3, 2); m.dispose(); return m; })];
 for (const [cls, make] of Object.entries(LAYERS)) {
-  const forwardOp = new RegExp(`${cls}|forward|linear|matmul|conv2d|Pool2d|layerNorm|groupNorm|rmsNorm|flatten|indexSelect|Embedding|relu|tanh|sigmoid|gelu|leakyRelu|dropout|mul|sub|mean|disposed`);
+  const forwardOp = new RegExp(`${cls}|forward|linear|matmul|conv2d|Pool2d|layerNorm|groupNorm|rmsNorm|var|flatten|indexSelect|Embedding|relu|tanh|sigmoid|gelu|leakyRelu|dropout|mul|sub|mean|disposed`);
   add(`nn.${cls}#forward`, [MODULE_SELVES, cls === 'Embedding' ? INDICES : TENSORS], make, (a) => (a[0] as tgm.nn.Module).forward(a[1]), forwardOp);
   add(`nn.${cls}#extraRepr`, [], make, (a) => (a[0] as tgm.nn.Module).extraRepr());
 }

@@ -8,6 +8,8 @@ export {
 export type {
   LinearOptions, MLPOptions, Activation, Pair, LayerNormOptions, GroupNormOptions, RMSNormOptions, Conv2dOptions, Pool2dOptions, GELUOptions,
 } from './layers';
+export { BatchNorm1d, BatchNorm2d } from './batchnorm';
+export type { BatchNormOptions } from './batchnorm';
 export { ModuleList, ModuleDict } from './containers';
 export { MultiheadAttention, TransformerEncoderLayer, TransformerEncoder } from './transformer';
 export type {

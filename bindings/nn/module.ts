@@ -76,7 +76,7 @@ export function constantParameter(shape: number[], fill: 0 | 1): Tensor {
  * The class name shown in messages. The published bundle is minified, so the built-in layers
  * declare theirs in a static `typeName`; a user's subclass falls back to constructor.name.
  */
-function typeName(m: Module): string {
+export function typeName(m: Module): string {
   const ctor = m.constructor as { typeName?: string; name: string };
   return hasOwn(ctor, 'typeName') && ctor.typeName ? ctor.typeName : ctor.name;
 }
