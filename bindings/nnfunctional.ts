@@ -82,11 +82,11 @@ function linearOf(x: Tensor, w: Tensor, b: Tensor | null): Tensor {
   return out;
 }
 
-function outSize(op: string, input: Shape, H: number, K: number, S: number, P: number, axis: string): number {
+function outSize(op: string, input: Shape, H: number, K: number, S: number, P: number, axis: string, D = 1): number {
   // the kernels index the padded input in i32: H + 2P must fit
   if (H + 2 * P > INT_MAX) throw new Error(`${op}: padding ${P} is too large for input of shape ${fmt(input)} along ${axis}`);
-  const n = Math.floor((H + 2 * P - K) / S) + 1;
-  if (n < 1) throw new Error(`${op}: input of shape ${fmt(input)} is too small for kernel ${K} with padding ${P} along ${axis}`);
+  const n = Math.floor((H + 2 * P - D * (K - 1) - 1) / S) + 1;
+  if (n < 1) throw new Error(`${op}: input of shape ${fmt(input)} is too small for kernel ${K}${D > 1 ? ` dilated ${D}` : ''} with padding ${P} along ${axis}`);
   return n;
 }
 
@@ -94,12 +94,23 @@ function outSize(op: string, input: Shape, H: number, K: number, S: number, P: n
  * Options of {@link conv2d}; a number applies to both spatial dims.
  * @property stride - step of the kernel (default 1)
  * @property padding - zeros added on each side (default 0)
+ * @property dilation - spacing between the kernel's taps (default 1)
+ * @property groups - input and output channels split into this many groups, each convolved alone
+ *   (default 1; groups = C is a depthwise convolution)
  */
-export interface ConvOptions { stride?: number | [number, number]; padding?: number | [number, number] }
-const CONV_OPTIONS = { stride: pairAtLeast(1), padding: pairAtLeast(0) };
+export interface ConvOptions { stride?: number | [number, number]; padding?: number | [number, number]; dilation?: number | [number, number]; groups?: number }
+const CONV_OPTIONS = {
+  stride: pairAtLeast(1), padding: pairAtLeast(0),
+  dilation: (v: unknown, name: string, op: string): [number, number] => {
+    const d = checkPair(v, name, op, 1);
+    if (d[0] > 65535 || d[1] > 65535) throw new Error(`${op}: ${name} must be at most 65535 (the core keeps two in one integer), got ${show(v)}`);
+    return d;
+  },
+  groups: (v: unknown, name: string, op: string) => checkInt(v, name, op, 1),
+};
 
 /**
- * 2-D convolution: x [N, C, H, W], weight [O, C, KH, KW], bias [O].
+ * 2-D convolution: x [N, C, H, W], weight [O, C / groups, KH, KW], bias [O].
  *
  * @example
  * ```ts
@@ -110,20 +121,63 @@ const CONV_OPTIONS = { stride: pairAtLeast(1), padding: pairAtLeast(0) };
 export function conv2d(input: TensorLike, weight: Tensor, bias?: Tensor | null, options?: ConvOptions): Tensor {
   const o = readOptions(options, CONV_OPTIONS, 'conv2d');
   if (weight === undefined || weight === null) throw new Error(`conv2d: weight must be a Tensor, got ${show(weight)}`);
-  if (allTensors(input, weight, bias, 'conv2d')) return conv2dOf(input as Tensor, weight, bias ?? null, o.stride ?? [1, 1], o.padding ?? [0, 0]);
-  return operands('conv2d', ['input', 'weight', 'bias'], [input, weight, bias], ([x, w, b]) => conv2dOf(x!, w!, b, o.stride ?? [1, 1], o.padding ?? [0, 0]));
+  if (allTensors(input, weight, bias, 'conv2d')) return conv2dOf(input as Tensor, weight, bias ?? null, o, 'conv2d');
+  return operands('conv2d', ['input', 'weight', 'bias'], [input, weight, bias], ([x, w, b]) => conv2dOf(x!, w!, b, o, 'conv2d'));
 }
 
-function conv2dOf(x: Tensor, w: Tensor, b: Tensor | null, [sh, sw]: [number, number], [ph, pw]: [number, number]): Tensor {
+/**
+ * Options of {@link conv1d}: as {@link ConvOptions}, one number each.
+ * @property stride - step of the kernel (default 1)
+ * @property padding - zeros added on each side (default 0)
+ * @property dilation - spacing between the kernel's taps (default 1)
+ * @property groups - channels split into this many groups convolved apart (default 1)
+ */
+export interface Conv1dOptions { stride?: number; padding?: number; dilation?: number; groups?: number }
+
+/**
+ * 1-D convolution: x [N, C, L], weight [O, C / groups, K], bias [O] (PyTorch's F.conv1d), run as
+ * conv2d over [N, C, 1, L] views.
+ *
+ * @example
+ * ```ts
+ * tg.nn.functional.conv1d(tg.ones([1, 1, 5]), tg.ones([1, 1, 2]), null, { dilation: 2 }).toArray(); // → [[[2, 2, 2]]]
+ * ```
+ */
+export function conv1d(input: TensorLike, weight: Tensor, bias?: Tensor | null, options?: Conv1dOptions): Tensor {
+  const o = readOptions(options, CONV1D_OPTIONS, 'conv1d');
+  if (weight === undefined || weight === null) throw new Error(`conv1d: weight must be a Tensor, got ${show(weight)}`);
+  return operands('conv1d', ['input', 'weight', 'bias'], [input, weight, bias], ([x, w, b]) => {
+    if (x!.dims.length !== 3) throw new Error(`conv1d: input must be 3-D [N, C, L], got shape ${fmt(x!.dims)}`);
+    if (w!.dims.length !== 3) throw new Error(`conv1d: weight must be 3-D [O, C / groups, K], got shape ${fmt(w!.dims)}`);
+    const [N, C, L] = x!.dims, [O, Cg, K] = w!.dims;
+    return tidy(() => {
+      const y = conv2dOf(reshape(x!, [N, C, 1, L]), reshape(w!, [O, Cg, 1, K]), b, {
+        stride: [1, o.stride ?? 1], padding: [0, o.padding ?? 0], dilation: [1, o.dilation ?? 1], groups: o.groups,
+      }, 'conv1d');
+      return reshape(y, [N, O, y.dims[3]]);
+    });
+  });
+}
+const CONV1D_OPTIONS = {
+  stride: (v: unknown, name: string, op: string) => checkInt(v, name, op, 1),
+  padding: (v: unknown, name: string, op: string) => checkInt(v, name, op, 0),
+  dilation: (v: unknown, name: string, op: string) => checkInt(v, name, op, 1, 65535),
+  groups: (v: unknown, name: string, op: string) => checkInt(v, name, op, 1),
+};
+
+function conv2dOf(x: Tensor, w: Tensor, b: Tensor | null, o: { stride?: [number, number]; padding?: [number, number]; dilation?: [number, number]; groups?: number }, op: string): Tensor {
+  const [sh, sw] = o.stride ?? [1, 1], [ph, pw] = o.padding ?? [0, 0], [dh, dw] = o.dilation ?? [1, 1], G = o.groups ?? 1;
   if (x.dims.length !== 4) throw new Error(`conv2d: input must be 4-D [N, C, H, W], got shape ${fmt(x.dims)}`);
-  if (w.dims.length !== 4 || w.dims[1] !== x.dims[1]) {
-    throw new Error(`conv2d: weight of shape ${fmt(w.dims)} does not fit input of shape ${fmt(x.dims)} (expected [O, ${x.dims[1]}, KH, KW])`);
+  const C = x.dims[1], O = w.dims[0];
+  if (C % G !== 0) throw new Error(`${op}: the ${C} input channels of shape ${fmt(x.dims)} do not split into groups ${G}`);
+  if (w.dims.length !== 4 || w.dims[1] !== C / G || O % G !== 0) {
+    throw new Error(`${op}: weight of shape ${fmt(w.dims)} does not fit input of shape ${fmt(x.dims)} (expected [O, ${C / G}, KH, KW]${G > 1 ? ` with O divisible by groups ${G}` : ''})`);
   }
-  if (w.dims[2] === 0 || w.dims[3] === 0) throw new Error(`conv2d: the kernel size of weight shape ${fmt(w.dims)} must be at least 1×1`);
-  if (b && (b.dims.length !== 1 || b.dims[0] !== w.dims[0])) throw new Error(`conv2d: bias of shape ${fmt(b.dims)} does not match ${w.dims[0]} output channels`);
-  const [N, , H, W] = x.dims, [O, , KH, KW] = w.dims;
-  const shape = [N, O, outSize('conv2d', x.dims, H, KH, sh, ph, 'height'), outSize('conv2d', x.dims, W, KW, sw, pw, 'width')];
-  return run(Op.CONV2D, 'conv2d', shape, x, w, b, sh, sw, ph, pw);
+  if (w.dims[2] === 0 || w.dims[3] === 0) throw new Error(`${op}: the kernel size of weight shape ${fmt(w.dims)} must be at least 1×1`);
+  if (b && (b.dims.length !== 1 || b.dims[0] !== O)) throw new Error(`${op}: bias of shape ${fmt(b.dims)} does not match ${O} output channels`);
+  const [N, , H, W] = x.dims, [, , KH, KW] = w.dims;
+  const shape = [N, O, outSize(op, x.dims, H, KH, sh, ph, 'height', dh), outSize(op, x.dims, W, KW, sw, pw, 'width', dw)];
+  return run(Op.CONV2D, op, shape, x, w, b, sh, sw, ph, pw, dh | (dw << 16), G);
 }
 
 /**

@@ -126,7 +126,10 @@ def build_torch(spec):
         return nn.Dropout(*a)
     if m == "Conv2d":
         return nn.Conv2d(a[0], a[1], pair(a[2]), stride=pair(k.get("stride", 1)), padding=pair(k.get("padding", 0)),
-                         bias=k.get("bias", True))
+                         dilation=pair(k.get("dilation", 1)), groups=k.get("groups", 1), bias=k.get("bias", True))
+    if m == "Conv1d":
+        return nn.Conv1d(a[0], a[1], a[2], stride=k.get("stride", 1), padding=k.get("padding", 0),
+                         dilation=k.get("dilation", 1), groups=k.get("groups", 1), bias=k.get("bias", True))
     if m in ("MaxPool2d", "AvgPool2d"):
         cls = nn.MaxPool2d if m == "MaxPool2d" else nn.AvgPool2d
         return cls(pair(a[0]), stride=pair(k.get("stride")) if "stride" in k else None, padding=pair(k.get("padding", 0)))
@@ -215,6 +218,16 @@ mcase("LayerNorm([3,4]): x [2,3,4]", M("LayerNorm", [3, 4]), randn_input(2, 3, 4
 mcase("LayerNorm(6, {eps:1e-3}): x [2,3,6]", M("LayerNorm", 6, eps=1e-3), randn_input(2, 3, 6, scale=0.1))
 mcase("LayerNorm(4, {elementwiseAffine:false}): x [3,4]", M("LayerNorm", 4, elementwiseAffine=False), randn_input(3, 4))
 mcase("LayerNorm(64): x [4,64]", M("LayerNorm", 64), randn_input(4, 64))
+# Conv2d dilation and groups, Conv1d (issue 12)
+mcase("Conv2d(2, 4, 3, {dilation:2}): x [2,2,7,7]", M("Conv2d", 2, 4, 3, dilation=2), randn_input(2, 2, 7, 7))
+mcase("Conv2d(4, 6, [3,2], {groups:2, dilation:[1,2], padding:1}): x [2,4,5,6]", M("Conv2d", 4, 6, [3, 2], groups=2, dilation=[1, 2], padding=1), randn_input(2, 4, 5, 6))
+mcase("Conv2d(3, 3, 3, {groups:3, padding:1}) depthwise: x [2,3,5,5]", M("Conv2d", 3, 3, 3, groups=3, padding=1), randn_input(2, 3, 5, 5))
+mcase("Conv2d(2, 6, 1, {groups:2, bias:false}) 1x1 grouped: x [3,2,4,4]", M("Conv2d", 2, 6, 1, groups=2, bias=False), randn_input(3, 2, 4, 4))
+mcase("Conv2d(6, 6, 3, {groups:3, stride:2, dilation:2, padding:2}): x [2,6,9,9]", M("Conv2d", 6, 6, 3, groups=3, stride=2, dilation=2, padding=2), randn_input(2, 6, 9, 9))
+mcase("Conv1d(3, 5, 3): x [2,3,8]", M("Conv1d", 3, 5, 3), randn_input(2, 3, 8))
+mcase("Conv1d(4, 4, 3, {padding:2, dilation:2, groups:4}) depthwise: x [2,4,9]", M("Conv1d", 4, 4, 3, padding=2, dilation=2, groups=4), randn_input(2, 4, 9))
+mcase("Conv1d(2, 4, 2, {stride:2, bias:false}): x [3,2,7]", M("Conv1d", 2, 4, 2, stride=2, bias=False), randn_input(3, 2, 7))
+mcase("Conv1d(4, 6, 1, {groups:2}): x [2,4,5]", M("Conv1d", 4, 6, 1, groups=2), randn_input(2, 4, 5))
 # GroupNorm, RMSNorm (issue 12)
 mcase("GroupNorm(2, 4): x [3,4,5]", M("GroupNorm", 2, 4), randn_input(3, 4, 5, scale=2))
 mcase("GroupNorm(3, 6): x [2,6,4,4]", M("GroupNorm", 3, 6), randn_input(2, 6, 4, 4))

@@ -617,13 +617,17 @@ describe('row 19: integers are integers in range', () => {
 });
 
 describe('row 20: unknown option keys are refused, naming the op, the key and the accepted ones', () => {
-  it('Conv2d dilation and groups (tapegrad has neither yet)', () => {
+  it('Conv2d: a misspelled dilation, and paddingMode (tapegrad pads with zeros only)', () => {
     const before = tg.memory().tensors;
-    expectOpError(() => new tg.nn.Conv2d(1, 8, 3, { dilation: 2 } as never), 'Conv2d', /"dilation"/, /stride, padding, bias/);
-    expectOpError(() => new tg.nn.Conv2d(1, 8, 3, { groups: 2 } as never), 'Conv2d', /"groups"/);
+    expectOpError(() => new tg.nn.Conv2d(1, 8, 3, { dialation: 2 } as never), 'Conv2d', /"dialation"/, /stride, padding, dilation, groups, bias/);
+    expectOpError(() => new tg.nn.Conv2d(1, 8, 3, { paddingMode: 'reflect' } as never), 'Conv2d', /"paddingMode"/);
+    expectOpError(() => new tg.nn.Conv2d(3, 8, 3, { groups: 2 }), 'Conv2d', /inChannels 3 and outChannels 8 must both be divisible by groups 2/);
     expect(tg.memory().tensors).toBe(before); // no parameter was made and left behind
-    const x = tg.ones([1, 1, 5, 5]), w = tg.ones([1, 1, 3, 3]);
-    expectOpError(() => F.conv2d(x, w, null, { dilation: 2 } as never), 'conv2d', /"dilation"/);
+    const x = tg.ones([1, 4, 5, 5]), w = tg.ones([2, 2, 3, 3]);
+    expectOpError(() => F.conv2d(x, w, null, { dilation: 3, groups: 2 }), 'conv2d', /too small for kernel 3 dilated 3/);
+    expectOpError(() => F.conv2d(x, w, null, { groups: 3 }), 'conv2d', /the 4 input channels of shape \[1,4,5,5\] do not split into groups 3/);
+    expectOpError(() => F.conv2d(x, w, null, { groups: 4 }), 'conv2d', /weight of shape \[2,2,3,3\] does not fit input of shape \[1,4,5,5\] \(expected \[O, 1, KH, KW\]/);
+    expectOpError(() => F.conv1d(x, w), 'conv1d', /input must be 3-D \[N, C, L\], got shape \[1,4,5,5\]/);
     tg.dispose([x, w]);
     expectEngineIntact();
   });

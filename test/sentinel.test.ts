@@ -348,8 +348,10 @@ for (const f of ['eq', 'ne', 'lt', 'le', 'gt', 'ge']) method(f, [TENSORS], () =>
 for (const f of ['maxPool2d', 'avgPool2d'] as const) {
   add(`F.${f}`, [TENSORS, INTS, optionsHostile(['stride', 'padding'])], () => [img(), 2, { stride: 1, padding: 1 }], (a) => F[f](a[0], a[1], a[2]));
 }
-add('F.conv2d', [TENSORS, TENSORS, TENSORS, optionsHostile(['stride', 'padding'])],
-  () => [img(), tg.ones([2, 1, 3, 3], { requiresGrad: true }), tg.ones([2]), { stride: [1, 2], padding: 1 }], (a) => F.conv2d(a[0], a[1], a[2], a[3]));
+add('F.conv2d', [TENSORS, TENSORS, TENSORS, optionsHostile(['stride', 'padding', 'dilation', 'groups'])],
+  () => [img(), tg.ones([2, 1, 3, 3], { requiresGrad: true }), tg.ones([2]), { stride: [1, 2], padding: 1, dilation: 1, groups: 1 }], (a) => F.conv2d(a[0], a[1], a[2], a[3]));
+add('F.conv1d', [TENSORS, TENSORS, TENSORS, optionsHostile(['stride', 'padding', 'dilation', 'groups'])],
+  () => [img4(), tg.ones([2, 2, 2], { requiresGrad: true }), tg.ones([2]), { stride: 1, padding: 1, dilation: 1, groups: 2 }], (a) => F.conv1d(a[0], a[1], a[2], a[3]));
 add('F.crossEntropy', [TENSORS, INDICES, optionsHostile(['reduction', 'labelSmoothing'])], () => [scores(), [2, 0], { reduction: 'sum', labelSmoothing: 0.1 }], (a) => F.crossEntropy(a[0], a[1], a[2]));
 add('F.nllLoss', [TENSORS, INDICES, optionsHostile(['reduction'])], () => [scores(), [2, 0], { reduction: 'none' }], (a) => F.nllLoss(a[0], a[1], a[2]));
 for (const f of ['mseLoss', 'binaryCrossEntropyWithLogits'] as const) {
@@ -377,7 +379,8 @@ for (const c of ['BatchNorm1d', 'BatchNorm2d'] as const) {
   for (const g of ['runningMean', 'runningVar', 'numBatchesTracked'] as const) add(`nn.${c}#${g}`, [], () => [new nn[c](3)], (a) => (a[0] as tgm.nn.BatchNorm1d)[g]);
 }
 add('nn.Dropout', [NUMS], () => [0.25], (a) => new nn.Dropout(a[0]));
-add('nn.Conv2d', [INTS, INTS, INTS, optionsHostile(['stride', 'padding', 'bias'])], () => [1, 2, 3, { stride: 1, padding: 1, bias: true }], (a) => new nn.Conv2d(a[0], a[1], a[2], a[3]));
+add('nn.Conv2d', [INTS, INTS, INTS, optionsHostile(['stride', 'padding', 'dilation', 'groups', 'bias'])], () => [2, 2, 3, { stride: 1, padding: 1, dilation: 1, groups: 2, bias: true }], (a) => new nn.Conv2d(a[0], a[1], a[2], a[3]));
+add('nn.Conv1d', [INTS, INTS, INTS, optionsHostile(['stride', 'padding', 'dilation', 'groups', 'bias'])], () => [2, 2, 3, { stride: 1, padding: 1, dilation: 2, groups: 2, bias: true }], (a) => new nn.Conv1d(a[0], a[1], a[2], a[3]));
 for (const c of ['MaxPool2d', 'AvgPool2d'] as const) {
   add(`nn.${c}`, [INTS, optionsHostile(['stride', 'padding'])], () => [2, { stride: 2, padding: 1 }], (a) => new nn[c](a[0], a[1]));
 }
@@ -400,6 +403,7 @@ const LAYERS: Record<string, () => [unknown, unknown]> = {
   BatchNorm2d: () => [new nn.BatchNorm2d(1), img()],
   Dropout: () => [new nn.Dropout(0.5), m33()],
   Conv2d: () => [new nn.Conv2d(1, 2, 3, { padding: 1 }), img()],
+  Conv1d: () => [new nn.Conv1d(4, 2, 2, { groups: 2 }), img4()],
   MaxPool2d: () => [new nn.MaxPool2d(2), img()],
   AvgPool2d: () => [new nn.AvgPool2d(2), img()],
   Flatten: () => [new nn.Flatten(), img()],
@@ -415,7 +419,7 @@ const LAYERS: Record<string, () => [unknown, unknown]> = {
 };
 const MODULE_SELVES: Hostile[] = [h('disposed module', () => { const m = new nn.Linear(3, 2); m.dispose(); return m; })];
 for (const [cls, make] of Object.entries(LAYERS)) {
-  const forwardOp = new RegExp(`${cls}|forward|linear|matmul|conv2d|Pool2d|layerNorm|groupNorm|rmsNorm|var|flatten|indexSelect|Embedding|relu|tanh|sigmoid|gelu|leakyRelu|dropout|mul|sub|mean|disposed`);
+  const forwardOp = new RegExp(`${cls}|forward|linear|matmul|conv1d|conv2d|Pool2d|layerNorm|groupNorm|rmsNorm|var|flatten|indexSelect|Embedding|relu|tanh|sigmoid|gelu|leakyRelu|dropout|mul|sub|mean|disposed`);
   add(`nn.${cls}#forward`, [MODULE_SELVES, cls === 'Embedding' ? INDICES : TENSORS], make, (a) => (a[0] as tgm.nn.Module).forward(a[1]), forwardOp);
   add(`nn.${cls}#extraRepr`, [], make, (a) => (a[0] as tgm.nn.Module).extraRepr());
 }

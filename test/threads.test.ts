@@ -110,6 +110,8 @@ describe('threads', () => {
       ...valueAndGrads([[9, 3, 20, 20], [16, 3, 3, 3], [16]], (x, w, b) => F.conv2d(x, w, b, { padding: 1 })),
       ...valueAndGrads([[5, 8, 17, 15], [4, 8, 5, 3]], (x, w) => F.conv2d(x, w, undefined, { stride: 2, padding: [2, 1] })),
       ...valueAndGrads([[6, 5, 12, 12], [13, 5, 3, 3], [13]], (x, w, b) => F.conv2d(x, w, b)), // 13 channels: bands of 4 and a last of 5
+      ...valueAndGrads([[8, 6, 14, 14], [9, 2, 3, 3], [9]], (x, w, b) => F.conv2d(x, w, b, { groups: 3, dilation: 2, padding: 1 })), // dW by whole groups
+      ...valueAndGrads([[8, 12, 16, 16], [12, 1, 3, 3]], (x, w) => F.conv2d(x, w, null, { groups: 12, padding: 1 })), // depthwise
     ]));
   });
 

@@ -1,15 +1,18 @@
 // 2-D convolution and pooling over NCHW images.
 //
-// conv2d lowers each image to columns (im2col) and multiplies with the blocked SIMD gemm:
-//   cols[(c·KH + kh)·KW + kw, oh·OW + ow] = x[n, c, oh·SH − PH + kh, ow·SW − PW + kw]  (0 in the padding)
-//   out[n] = W[O, C·KH·KW] · cols  (+ bias per output channel)
+// conv2d lowers each image to columns (im2col), a group of Cg = C/G input channels at a time, and
+// multiplies with the blocked SIMD gemm:
+//   cols[(c·KH + kh)·KW + kw, oh·OW + ow] = x[n, g·Cg + c, oh·SH − PH + kh·DH, ow·SW − PW + kw·DW]  (0 in the padding)
+//   out[n, g·Og .. (g+1)·Og) = W[g·Og .. (g+1)·Og, Cg·KH·KW] · cols  (+ bias per output channel), Og = O/G
 // and its backward reuses the same columns:
 //   dW += dOut[n] · colsᵀ,   dCols = Wᵀ · dOut[n] → scattered back onto dx (col2im),   dBias += Σ dOut
 // The forward and dx split over threads by image, each part with its own column matrix; dW by
-// bands of output channels (each band summing over the images in order); dBias stays in one loop.
+// bands of output channels (each band summing over the images in order), whole groups when G > 1;
+// dBias stays in one loop.
 //
-// conv record: a = x [N,C,H,W], b = weight [O,C,KH,KW], c = bias [O] or -1,
-//              i0 = stride h, i1 = stride w, i2 = padding h, i3 = padding w
+// conv record: a = x [N,C,H,W], b = weight [O,C/G,KH,KW], c = bias [O] or -1,
+//              i0 = stride h, i1 = stride w, i2 = padding h, i3 = padding w,
+//              i4 = dilation h | dilation w << 16, i5 = groups G
 // pool record: a = x, i0 = KH, i1 = KW, i2 = stride h, i3 = stride w, i4 = padding h, i5 = padding w
 //   max pool ignores the padding; avg pool counts it as zeros (PyTorch's count_include_pad)
 
@@ -27,54 +30,65 @@ import { job, JOB_CONV, partsFor, runParallel, partRange } from "../parallel";
 
 // The geometry of the current record, read once per kernel call.
 let N = 0, C = 0, H = 0, W = 0, O = 0, KH = 0, KW = 0, SH = 0, SW = 0, PH = 0, PW = 0, OH = 0, OW = 0;
+let DH = 1, DW = 1, G = 1, Cg = 0, Og = 0;
 
 function readGeometry(rec: usize, isConv: bool): void {
   let x = load<i32>(rec, IN_A), out = load<i32>(rec, OUT);
   N = dimOf(x, 0); C = dimOf(x, 1); H = dimOf(x, 2); W = dimOf(x, 3);
   OH = dimOf(out, 2); OW = dimOf(out, 3);
+  DH = 1; DW = 1; G = 1;
   if (isConv) {
     let w = load<i32>(rec, IN_B);
     O = dimOf(w, 0); KH = dimOf(w, 2); KW = dimOf(w, 3);
     SH = attr(rec, 0); SW = attr(rec, 1); PH = attr(rec, 2); PW = attr(rec, 3);
+    DH = attr(rec, 4) & 0xffff; DW = attr(rec, 4) >>> 16; G = attr(rec, 5);
   } else {
     O = C; KH = attr(rec, 0); KW = attr(rec, 1);
     SH = attr(rec, 2); SW = attr(rec, 3); PH = attr(rec, 4); PW = attr(rec, 5);
   }
+  Cg = C / G; Og = O / G;
 }
 
-/** im2col of image x (C×H×W) into cols, or (scatter = true) col2im: x += cols. */
-function columns(x: usize, cols: usize, scatter: bool): void {
-  let ohw = OH * OW;
-  for (let c = 0; c < C; c++) {
+/** im2col of group g's channels of image x (C×H×W) into cols, or (scatter = true) col2im: x += cols. */
+function columns(x: usize, cols: usize, scatter: bool, g: i32): void {
+  let oH = OH, oW = OW, sH = SH, sW = SW, h = H, w = W, ohw = oH * oW; // (locals: the loops below are the hot part)
+  let xg = at(x, g * Cg * h * w);
+  for (let c = 0; c < Cg; c++) {
     for (let kh = 0; kh < KH; kh++) {
+      let ih0 = kh * DH - PH;
       for (let kw = 0; kw < KW; kw++) {
+        let iw0 = kw * DW - PW;
         let colRow = at(cols, ((c * KH + kh) * KW + kw) * ohw);
-        for (let oh = 0; oh < OH; oh++) {
-          let ih = oh * SH - PH + kh;
-          let dst = at(colRow, oh * OW);
-          if (ih < 0 || ih >= H) {
-            if (!scatter) memory.fill(dst, 0, <usize>OW << 2);
+        // the outputs whose tap falls inside the row: iw = ow·sW + iw0 in [0, w) for ow in [lo, hi)
+        let lo = iw0 >= 0 ? 0 : min(oW, (sW - 1 - iw0) / sW);
+        let hi = max(lo, min(oW, w - iw0 <= 0 ? 0 : (w - iw0 + sW - 1) / sW));
+        for (let oh = 0; oh < oH; oh++) {
+          let ih = oh * sH + ih0;
+          let dst = at(colRow, oh * oW);
+          if (ih < 0 || ih >= h) {
+            if (!scatter) memory.fill(dst, 0, <usize>oW << 2);
             continue;
           }
-          let src = at(x, (c * H + ih) * W);
-          for (let ow = 0; ow < OW; ow++) {
-            let iw = ow * SW - PW + kw;
-            let inside = iw >= 0 && iw < W;
-            if (scatter) {
-              if (inside) store<f32>(at(src, iw), load<f32>(at(src, iw)) + load<f32>(at(dst, ow)));
-            } else {
-              store<f32>(at(dst, ow), inside ? load<f32>(at(src, iw)) : 0);
-            }
+          let src = at(xg, (c * h + ih) * w + iw0);
+          if (scatter) {
+            let ow = lo;
+            if (sW == 1) for (; ow + 4 <= hi; ow += 4) v128.store(at(src, ow), f32x4.add(v128.load(at(src, ow)), v128.load(at(dst, ow))));
+            for (; ow < hi; ow++) store<f32>(at(src, ow * sW), load<f32>(at(src, ow * sW)) + load<f32>(at(dst, ow)));
+            continue;
           }
+          if (lo > 0) memory.fill(dst, 0, <usize>lo << 2);
+          if (sW == 1) memory.copy(at(dst, lo), at(src, lo), <usize>(hi - lo) << 2);
+          else for (let ow = lo; ow < hi; ow++) store<f32>(at(dst, ow), load<f32>(at(src, ow * sW)));
+          if (hi < oW) memory.fill(at(dst, hi), 0, <usize>(oW - hi) << 2);
         }
       }
     }
   }
 }
 
-/** The column matrix of one image: the scratch conv2d's forward and backward use. */
+/** The column matrix of one group of one image: the scratch conv2d's forward and backward use. */
 function columnBytes(): usize {
-  return <usize>max(C * KH * KW * OH * OW, 1) << 2;
+  return <usize>max(Cg * KH * KW * OH * OW, 1) << 2;
 }
 
 /** Multiply-adds in a conv part, at the least. */
@@ -101,7 +115,7 @@ export function conv2dBackward(rec: usize): void {
   let gx: usize = requiresGrad(xId) ? gradFor(xId) : 0;
   let gw: usize = requiresGrad(wId) ? gradFor(wId) : 0;
   let gb: usize = bias >= 0 && requiresGrad(bias) ? gradFor(bias) : 0;
-  let ckk = C * KH * KW, ohw = OH * OW;
+  let ohw = OH * OW;
   if (gb) {
     for (let n = 0; n < N; n++) {
       for (let o = 0; o < O; o++) {
@@ -123,8 +137,8 @@ export function conv2dBackward(rec: usize): void {
 function convJob(rec: usize, kind: i32): void {
   let parts = partsFor(<i64>N * O * OH * OW * C * KH * KW, CONV_GRAIN);
   // (no more WEIGHT parts than whole bands: a part then has 4 rows or more, never the lone row
-  // the gemm would take another path for)
-  parts = max(min(parts, kind == WEIGHT ? O >> 2 : N), 1);
+  // the gemm would take another path for; with groups, whole groups, the gemm's rows fixed by them)
+  parts = max(min(parts, kind == WEIGHT ? (G > 1 ? G : O >> 2) : N), 1);
   let cols = scratchFor(<usize>parts * columnBytes());
   if (!cols) return; // counted by alloc; runOp reports out of memory
   if (parts == 1) { convRun(rec, kind, cols, 0, 1); return; } // (the job record may be another part's)
@@ -144,27 +158,36 @@ export function convPart(job: usize, part: i32, parts: i32): void {
 function convRun(rec: usize, kind: i32, scratch: usize, part: i32, parts: i32): void {
   let xId = load<i32>(rec, IN_A), x = dataPtr(xId), w = dataPtr(load<i32>(rec, IN_B)), out = load<i32>(rec, OUT);
   let bias = load<i32>(rec, IN_C);
-  let ckk = C * KH * KW, ohw = OH * OW;
+  let ckk = Cg * KH * KW, ohw = OH * OW;
   let cols = scratch + <usize>part * columnBytes();
   if (kind == WEIGHT) {
-    let range = partRange(O, 4, part, parts), lo = <i32>range, rows = <i32>(range >> 32) - lo;
-    let gw = at(gradPtr(load<i32>(rec, IN_B)), lo * ckk), g = gradPtr(out);
-    for (let n = 0; n < N && rows > 0; n++) {
-      columns(at(x, n * C * H * W), cols, false);
-      gemm(rows, ckk, ohw, at(g, (n * O + lo) * ohw), ohw, 1, cols, 1, ohw, gw, true);     // dW += dOut · colsᵀ
+    // rows lo..hi of dW: bands of 4 rows, or (G > 1) whole groups
+    let range = G > 1 ? partRange(G, 1, part, parts) : partRange(O, 4, part, parts);
+    let lo = <i32>range * (G > 1 ? Og : 1), hi = <i32>(range >> 32) * (G > 1 ? Og : 1);
+    let gw = gradPtr(load<i32>(rec, IN_B)), dOut = gradPtr(out);
+    for (let n = 0; n < N && lo < hi; n++) {
+      for (let g = lo / Og; g * Og < hi; g++) {
+        let first = max(lo, g * Og), rows = min(hi, (g + 1) * Og) - first;
+        columns(at(x, n * C * H * W), cols, false, g);
+        gemm(rows, ckk, ohw, at(dOut, (n * O + first) * ohw), ohw, 1, cols, 1, ohw, at(gw, first * ckk), true); // dW += dOut · colsᵀ
+      }
     }
     return;
   }
   let range = partRange(N, 1, part, parts);
   for (let n = <i32>range; n < <i32>(range >> 32); n++) {
-    if (kind == INPUT) {
-      gemm(ckk, ohw, O, w, 1, ckk, at(gradPtr(out), n * O * ohw), ohw, 1, cols, false);      // dCols = Wᵀ · dOut
-      columns(at(gradPtr(xId), n * C * H * W), cols, true);
-      continue;
+    for (let g = 0; g < G; g++) {
+      let wg = at(w, g * Og * ckk);
+      if (kind == INPUT) {
+        gemm(ckk, ohw, Og, wg, 1, ckk, at(gradPtr(out), (n * O + g * Og) * ohw), ohw, 1, cols, false); // dCols = Wᵀ · dOut
+        columns(at(gradPtr(xId), n * C * H * W), cols, true, g);
+      } else {
+        columns(at(x, n * C * H * W), cols, false, g);
+        gemm(Og, ohw, ckk, wg, ckk, 1, cols, ohw, 1, at(dataPtr(out), (n * O + g * Og) * ohw), false);
+      }
     }
-    columns(at(x, n * C * H * W), cols, false);
+    if (kind == INPUT) continue;
     let yn = at(dataPtr(out), n * O * ohw);
-    gemm(O, ohw, ckk, w, ckk, 1, cols, ohw, 1, yn, false);
     if (bias >= 0) {
       let b = dataPtr(bias);
       for (let o = 0; o < O; o++) {

@@ -2,7 +2,7 @@
 // `weight`, `bias`, `0.weight`, `layers.1.bias`) and computes with tg.nn.functional.
 import { Tensor, type Index, type NestedArray } from '../tensor';
 import { tensor } from '../ops/creation';
-import { linear, conv2d, maxPool2d, avgPool2d, dropout, layerNorm, groupNorm, rmsNorm } from '../nnfunctional';
+import { linear, conv1d, conv2d, maxPool2d, avgPool2d, dropout, layerNorm, groupNorm, rmsNorm } from '../nnfunctional';
 import { relu, tanh, sigmoid, gelu, leakyRelu } from '../ops/elementwise';
 import { flatten } from '../ops/shape';
 import { flagsOf } from '../core';
@@ -498,14 +498,80 @@ export class Dropout extends Module {
  * Options of {@link Conv2d}; a number applies to both spatial dims.
  * @property stride - step of the kernel (default 1)
  * @property padding - zeros added on each side (default 0)
+ * @property dilation - spacing between the kernel's taps (default 1)
+ * @property groups - channels split into this many groups convolved apart (default 1; groups = in = out: depthwise)
  * @property bias - add a learnable bias (default true)
  */
-export interface Conv2dOptions { stride?: Pair; padding?: Pair; bias?: boolean }
-// dilation and groups are PyTorch options tapegrad does not have yet: readOptions rejects them
-const CONV2D_OPTIONS = { stride: pairAtLeast(1), padding: pairAtLeast(0), bias: bool };
+export interface Conv2dOptions { stride?: Pair; padding?: Pair; dilation?: Pair; groups?: number; bias?: boolean }
+/**
+ * Options of {@link Conv1d}: as {@link Conv2dOptions}, one number each.
+ * @property stride - step of the kernel (default 1)
+ * @property padding - zeros added on each side (default 0)
+ * @property dilation - spacing between the kernel's taps (default 1)
+ * @property groups - channels split into this many groups convolved apart (default 1)
+ * @property bias - add a learnable bias (default true)
+ */
+export interface Conv1dOptions { stride?: number; padding?: number; dilation?: number; groups?: number; bias?: boolean }
+const convSizes = (min: number) => (v: unknown, name: string, op: string): number[] =>
+  op === 'Conv1d' ? [checkInt(Array.isArray(v) && v.length === 1 ? v[0] : v, name, op, min)] : checkPair(v, name, op, min);
+const CONV_OPTIONS = { stride: convSizes(1), padding: convSizes(0), dilation: convSizes(1), groups: (v: unknown, name: string, op: string) => positiveInt(v, name, op), bias: bool };
+const showSizes = (p: number[]): string => `(${p.join(', ')}${p.length === 1 ? ',' : ''})`;
+
+/** What Conv1d and Conv2d share: sizes per spatial dim (one or two), PyTorch's init and repr. */
+abstract class ConvNd extends Module {
+  /** Channels of the input. */
+  readonly inChannels: number;
+  /** Channels of the output. */
+  readonly outChannels: number;
+  /** Kernel size per spatial dim. */
+  readonly kernelSize: number[];
+  /** Stride per spatial dim. */
+  readonly stride: number[];
+  /** Zero padding on each side, per spatial dim. */
+  readonly padding: number[];
+  /** Spacing between the kernel's taps, per spatial dim. */
+  readonly dilation: number[];
+  /** Groups the channels are split into. */
+  readonly groups: number;
+  /** Weight [outChannels, inChannels / groups, ...kernelSize]. */
+  weight: Tensor;
+  /** Bias [outChannels], or null without bias. */
+  bias: Tensor | null;
+
+  protected constructor(op: string, inChannels: number, outChannels: number, kernelSize: unknown, options: Conv2dOptions | Conv1dOptions | undefined) {
+    super();
+    const o = readOptions(options, CONV_OPTIONS, op);
+    const rank = op === 'Conv1d' ? 1 : 2;
+    this.inChannels = positiveInt(inChannels, 'inChannels', op);
+    this.outChannels = positiveInt(outChannels, 'outChannels', op);
+    this.kernelSize = convSizes(1)(kernelSize, 'kernelSize', op);
+    this.stride = o.stride ?? new Array(rank).fill(1);
+    this.padding = o.padding ?? new Array(rank).fill(0);
+    this.dilation = o.dilation ?? new Array(rank).fill(1);
+    const groups = this.groups = o.groups ?? 1;
+    if (inChannels % groups !== 0 || outChannels % groups !== 0) {
+      throw new Error(`${op}: inChannels ${inChannels} and outChannels ${outChannels} must both be divisible by groups ${groups}`);
+    }
+    const shape = [outChannels, inChannels / groups, ...this.kernelSize];
+    const bound = 1 / Math.sqrt(shape.slice(1).reduce((a, b) => a * b, 1)); // PyTorch's fan_in: in/groups · kernel
+    checkBytes(shape, op);
+    [this.weight, this.bias] = makeAll<[Tensor, Tensor | null]>(
+      () => uniformParameter(shape, bound), () => (o.bias ?? true ? uniformParameter([outChannels], bound) : null));
+  }
+
+  extraRepr(): string {
+    let s = `${this.inChannels}, ${this.outChannels}, kernel_size=${showSizes(this.kernelSize)}, stride=${showSizes(this.stride)}`;
+    if (this.padding.some((p) => p !== 0)) s += `, padding=${showSizes(this.padding)}`;
+    if (this.dilation.some((d) => d !== 1)) s += `, dilation=${showSizes(this.dilation)}`;
+    if (this.groups !== 1) s += `, groups=${this.groups}`;
+    if (this.bias === null) s += ', bias=False';
+    return s;
+  }
+}
 
 /**
- * 2-D convolution over [N, C, H, W]; weight [out, in, kh, kw] and bias [out] start U(-1/√(in·kh·kw), +).
+ * 2-D convolution over [N, C, H, W]; weight [out, in / groups, kh, kw] and bias [out] start
+ * U(-1/√(in / groups·kh·kw), +), as PyTorch's.
  *
  * @example
  * ```ts
@@ -513,47 +579,38 @@ const CONV2D_OPTIONS = { stride: pairAtLeast(1), padding: pairAtLeast(0), bias: 
  * conv.forward(tg.randn([2, 1, 28, 28])).shape; // → [2, 8, 28, 28]
  * ```
  */
-export class Conv2d extends Module {
+export class Conv2d extends ConvNd {
   static readonly typeName = 'Conv2d';
-  /** Channels of the input. */
-  readonly inChannels: number;
-  /** Channels of the output. */
-  readonly outChannels: number;
-  /** Kernel height and width. */
-  readonly kernelSize: [number, number];
-  /** Vertical and horizontal stride. */
-  readonly stride: [number, number];
-  /** Zero padding on each side, vertical and horizontal. */
-  readonly padding: [number, number];
-  /** Weight [outChannels, inChannels, kh, kw]. */
-  weight: Tensor;
-  /** Bias [outChannels], or null without bias. */
-  bias: Tensor | null;
+  declare readonly kernelSize: [number, number];
+  declare readonly stride: [number, number];
+  declare readonly padding: [number, number];
+  declare readonly dilation: [number, number];
 
   constructor(inChannels: number, outChannels: number, kernelSize: Pair, options?: Conv2dOptions) {
-    super();
-    const o = readOptions(options, CONV2D_OPTIONS, 'Conv2d');
-    this.inChannels = positiveInt(inChannels, 'inChannels', 'Conv2d');
-    this.outChannels = positiveInt(outChannels, 'outChannels', 'Conv2d');
-    this.kernelSize = checkPair(kernelSize, 'kernelSize', 'Conv2d', 1);
-    this.stride = o.stride ?? [1, 1];
-    this.padding = o.padding ?? [0, 0];
-    const [kh, kw] = this.kernelSize;
-    const bound = 1 / Math.sqrt(inChannels * kh * kw);
-    checkBytes([outChannels, inChannels, kh, kw], 'Conv2d');
-    [this.weight, this.bias] = makeAll<[Tensor, Tensor | null]>(
-      () => uniformParameter([outChannels, inChannels, kh, kw], bound), () => (o.bias ?? true ? uniformParameter([outChannels], bound) : null));
+    super('Conv2d', inChannels, outChannels, kernelSize, options);
   }
 
   forward(x: Tensor): Tensor {
-    return conv2d(x, this.weight, this.bias, { stride: this.stride, padding: this.padding });
+    return conv2d(x, this.weight, this.bias, { stride: this.stride, padding: this.padding, dilation: this.dilation, groups: this.groups });
+  }
+}
+
+/**
+ * 1-D convolution over [N, C, L] (PyTorch's nn.Conv1d): weight [out, in / groups, k], bias [out].
+ *
+ * @example
+ * ```ts
+ * new tg.nn.Conv1d(4, 4, 3, { padding: 1, groups: 4 }).forward(tg.randn([2, 4, 10])).shape; // → [2, 4, 10]
+ * ```
+ */
+export class Conv1d extends ConvNd {
+  static readonly typeName = 'Conv1d';
+  constructor(inChannels: number, outChannels: number, kernelSize: number, options?: Conv1dOptions) {
+    super('Conv1d', inChannels, outChannels, kernelSize, options);
   }
 
-  extraRepr(): string {
-    let s = `${this.inChannels}, ${this.outChannels}, kernel_size=${showPair(this.kernelSize)}, stride=${showPair(this.stride)}`;
-    if (this.padding[0] !== 0 || this.padding[1] !== 0) s += `, padding=${showPair(this.padding)}`;
-    if (this.bias === null) s += ', bias=false';
-    return s;
+  forward(x: Tensor): Tensor {
+    return conv1d(x, this.weight, this.bias, { stride: this.stride[0], padding: this.padding[0], dilation: this.dilation[0], groups: this.groups });
   }
 }
 
