@@ -428,6 +428,9 @@ function checkTrailing(x: Tensor, shape: number[], weight: Tensor | null, bias: 
   }
 }
 
+export { interpolate } from './ops/resize';
+export type { InterpolateOptions } from './ops/resize';
+
 /** Options of {@link scaledDotProductAttention}. */
 export interface AttentionOptions {
   /** An additive float mask broadcastable to [..., L, S]: 0 keeps a score, −Infinity drops it. */

@@ -122,6 +122,10 @@ def build_torch(spec):
         return nn.GroupNorm(a[0], a[1], eps=k.get("eps", 1e-5), affine=k.get("affine", True))
     if m == "RMSNorm":
         return TorchRMSNorm(a[0], eps=k.get("eps"), elementwise_affine=k.get("elementwiseAffine", True))
+    if m == "Upsample":
+        tup = lambda v: tuple(v) if isinstance(v, list) else v
+        return nn.Upsample(size=tup(k.get("size")), scale_factor=tup(k.get("scaleFactor")), mode=k.get("mode", "nearest"),
+                           align_corners=k.get("alignCorners"))
     if m == "Dropout":
         return nn.Dropout(*a)
     if m == "Conv2d":
@@ -228,6 +232,15 @@ mcase("Conv1d(3, 5, 3): x [2,3,8]", M("Conv1d", 3, 5, 3), randn_input(2, 3, 8))
 mcase("Conv1d(4, 4, 3, {padding:2, dilation:2, groups:4}) depthwise: x [2,4,9]", M("Conv1d", 4, 4, 3, padding=2, dilation=2, groups=4), randn_input(2, 4, 9))
 mcase("Conv1d(2, 4, 2, {stride:2, bias:false}): x [3,2,7]", M("Conv1d", 2, 4, 2, stride=2, bias=False), randn_input(3, 2, 7))
 mcase("Conv1d(4, 6, 1, {groups:2}): x [2,4,5]", M("Conv1d", 4, 6, 1, groups=2), randn_input(2, 4, 5))
+# Upsample (issue 12): nearest and bilinear, by scale factor or to a size
+mcase("Upsample({scaleFactor:2}): x [2,3,3,4]", M("Upsample", scaleFactor=2), randn_input(2, 3, 3, 4))
+mcase("Upsample({size:[5,7]}) nearest: x [1,2,3,4]", M("Upsample", size=[5, 7]), randn_input(1, 2, 3, 4))
+mcase("Upsample({scaleFactor:[1.5,2.5]}) nearest: x [1,2,4,3]", M("Upsample", scaleFactor=[1.5, 2.5]), randn_input(1, 2, 4, 3))
+mcase("Upsample({scaleFactor:2, mode:'bilinear'}): x [2,2,3,4]", M("Upsample", scaleFactor=2, mode="bilinear"), randn_input(2, 2, 3, 4))
+mcase("Upsample({size:[7,5], mode:'bilinear'}): x [1,2,4,3]", M("Upsample", size=[7, 5], mode="bilinear"), randn_input(1, 2, 4, 3))
+mcase("Upsample({size:[6,9], mode:'bilinear', alignCorners:true}): x [1,2,4,3]", M("Upsample", size=[6, 9], mode="bilinear", alignCorners=True), randn_input(1, 2, 4, 3))
+mcase("Upsample({scaleFactor:0.5, mode:'bilinear'}) downsampling: x [1,2,6,8]", M("Upsample", scaleFactor=0.5, mode="bilinear"), randn_input(1, 2, 6, 8))
+mcase("Upsample({scaleFactor:3, mode:'bilinear', alignCorners:true}): x [1,1,2,3]", M("Upsample", scaleFactor=3, mode="bilinear", alignCorners=True), randn_input(1, 1, 2, 3))
 # GroupNorm, RMSNorm (issue 12)
 mcase("GroupNorm(2, 4): x [3,4,5]", M("GroupNorm", 2, 4), randn_input(3, 4, 5, scale=2))
 mcase("GroupNorm(3, 6): x [2,6,4,4]", M("GroupNorm", 3, 6), randn_input(2, 6, 4, 4))

@@ -152,3 +152,26 @@ describe('groupNorm and rmsNorm', () => {
     tg.dispose([x, w, b, wr]);
   });
 });
+
+describe('interpolate and nn.Upsample', () => {
+  it("hand-derived: nearest repeats, bilinear weighs with half-pixel centres (PyTorch's [[1,2],[3,4]] ×2)", () => tg.tidy(() => {
+    expect(F.interpolate(tg.tensor([[[[1, 2]]]]), { scaleFactor: 2 }).toArray()).toEqual([[[[1, 1, 2, 2], [1, 1, 2, 2]]]]);
+    expect(F.interpolate(tg.tensor([[[[1, 2], [3, 4]]]]), { scaleFactor: 2, mode: 'bilinear' }).toArray()).toEqual([[[
+      [1, 1.25, 1.75, 2], [1.5, 1.75, 2.25, 2.5], [2.5, 2.75, 3.25, 3.5], [3, 3.25, 3.75, 4]]]]);
+    expect(F.interpolate(tg.tensor([[[[1, 2], [3, 4]]]]), { size: [3, 3], mode: 'bilinear', alignCorners: true }).toArray()).toEqual([[[
+      [1, 1.5, 2], [2, 2.5, 3], [3, 3.5, 4]]]]);
+    expect([new tg.nn.Upsample({ scaleFactor: 2, mode: 'bilinear' }), new tg.nn.Upsample({ size: [5, 7] }), new tg.nn.Upsample({ scaleFactor: [1.5, 2] })].map(String)).toEqual([
+      "Upsample(scale_factor=2.0, mode='bilinear')", "Upsample(size=(5, 7), mode='nearest')", "Upsample(scale_factor=(1.5, 2.0), mode='nearest')"]);
+  }));
+
+  it('errors name the op and what was wrong', () => tg.tidy(() => {
+    const x = tg.ones([1, 1, 2, 2]);
+    expect(() => F.interpolate(x, {})).toThrow(/interpolate: give exactly one of size and scaleFactor/);
+    expect(() => F.interpolate(x, { size: 3, scaleFactor: 2 })).toThrow(/give exactly one of size and scaleFactor/);
+    expect(() => F.interpolate(x, { scaleFactor: 2, alignCorners: true })).toThrow(/alignCorners is only for mode 'bilinear'/);
+    expect(() => F.interpolate(x, { scaleFactor: 0.1 })).toThrow(/interpolate: the output size \[0,0\] of input shape \[1,1,2,2\] must be positive/);
+    expect(() => F.interpolate(tg.ones([2, 2]), { scaleFactor: 2 })).toThrow(/interpolate: input must be 4-D \[N, C, H, W\], got shape \[2,2\]/);
+    expect(() => new tg.nn.Upsample({ mode: 'bicubic' } as never)).toThrow(/Upsample: mode/);
+    expect(() => F.interpolate(x, { scaleFactor: -1 })).toThrow(/interpolate: scaleFactor must be a positive number or a pair of them, got -1/);
+  }));
+});

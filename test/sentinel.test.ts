@@ -361,6 +361,7 @@ add('F.dropout', [TENSORS, NUMS, BOOLS], () => [m33(), 0.5, true], (a) => F.drop
 add('F.layerNorm', [TENSORS, DIMS, TENSORS, TENSORS, NUMS], () => [m33(), [3], tg.ones([3]), tg.zeros([3]), 1e-5], (a) => F.layerNorm(a[0], a[1], a[2], a[3], a[4]));
 add('F.groupNorm', [TENSORS, INTS, TENSORS, TENSORS, NUMS], () => [img4(), 2, tg.ones([4]), tg.zeros([4]), 1e-5], (a) => F.groupNorm(a[0], a[1], a[2], a[3], a[4]));
 add('F.rmsNorm', [TENSORS, DIMS, TENSORS, NUMS], () => [m33(), [3], tg.ones([3]), 1e-5], (a) => F.rmsNorm(a[0], a[1], a[2], a[3]));
+add('F.interpolate', [TENSORS, optionsHostile(['scaleFactor', 'mode', 'alignCorners'])], () => [img(), { scaleFactor: 2, mode: 'bilinear', alignCorners: false }], (a) => F.interpolate(a[0], a[1]));
 add('F.linear', [TENSORS, TENSORS, TENSORS], () => [m33(), tg.ones([2, 3], { requiresGrad: true }), tg.ones([2])], (a) => F.linear(a[0], a[1], a[2]));
 add('F.scaledDotProductAttention', [TENSORS, TENSORS, TENSORS, optionsHostile(['attnMask', 'isCausal', 'scale', 'dropoutP'])],
   () => [tg.ones([1, 2, 3, 2], { requiresGrad: true }), tg.ones([1, 2, 4, 2], { requiresGrad: true }), tg.ones([1, 2, 4, 3]), { isCausal: true, scale: 0.5, dropoutP: 0.1 }],
@@ -378,6 +379,7 @@ for (const c of ['BatchNorm1d', 'BatchNorm2d'] as const) {
   add(`nn.${c}`, [INTS, optionsHostile(['eps', 'momentum', 'affine', 'trackRunningStats'])], () => [3, { eps: 1e-3, momentum: null, affine: true, trackRunningStats: true }], (a) => new nn[c](a[0], a[1]));
   for (const g of ['runningMean', 'runningVar', 'numBatchesTracked'] as const) add(`nn.${c}#${g}`, [], () => [new nn[c](3)], (a) => (a[0] as tgm.nn.BatchNorm1d)[g]);
 }
+add('nn.Upsample', [optionsHostile(['size', 'mode'])], () => [{ size: [3, 5], mode: 'nearest' }], (a) => new nn.Upsample(a[0]));
 add('nn.Dropout', [NUMS], () => [0.25], (a) => new nn.Dropout(a[0]));
 add('nn.Conv2d', [INTS, INTS, INTS, optionsHostile(['stride', 'padding', 'dilation', 'groups', 'bias'])], () => [2, 2, 3, { stride: 1, padding: 1, dilation: 1, groups: 2, bias: true }], (a) => new nn.Conv2d(a[0], a[1], a[2], a[3]));
 add('nn.Conv1d', [INTS, INTS, INTS, optionsHostile(['stride', 'padding', 'dilation', 'groups', 'bias'])], () => [2, 2, 3, { stride: 1, padding: 1, dilation: 2, groups: 2, bias: true }], (a) => new nn.Conv1d(a[0], a[1], a[2], a[3]));
@@ -404,6 +406,7 @@ const LAYERS: Record<string, () => [unknown, unknown]> = {
   Dropout: () => [new nn.Dropout(0.5), m33()],
   Conv2d: () => [new nn.Conv2d(1, 2, 3, { padding: 1 }), img()],
   Conv1d: () => [new nn.Conv1d(4, 2, 2, { groups: 2 }), img4()],
+  Upsample: () => [new nn.Upsample({ scaleFactor: 2, mode: 'bilinear' }), img()],
   MaxPool2d: () => [new nn.MaxPool2d(2), img()],
   AvgPool2d: () => [new nn.AvgPool2d(2), img()],
   Flatten: () => [new nn.Flatten(), img()],
@@ -419,7 +422,7 @@ const LAYERS: Record<string, () => [unknown, unknown]> = {
 };
 const MODULE_SELVES: Hostile[] = [h('disposed module', () => { const m = new nn.Linear(3, 2); m.dispose(); return m; })];
 for (const [cls, make] of Object.entries(LAYERS)) {
-  const forwardOp = new RegExp(`${cls}|forward|linear|matmul|conv1d|conv2d|Pool2d|layerNorm|groupNorm|rmsNorm|var|flatten|indexSelect|Embedding|relu|tanh|sigmoid|gelu|leakyRelu|dropout|mul|sub|mean|disposed`);
+  const forwardOp = new RegExp(`${cls}|forward|interpolate|indexSelect|linear|matmul|conv1d|conv2d|Pool2d|layerNorm|groupNorm|rmsNorm|var|flatten|indexSelect|Embedding|relu|tanh|sigmoid|gelu|leakyRelu|dropout|mul|sub|mean|disposed`);
   add(`nn.${cls}#forward`, [MODULE_SELVES, cls === 'Embedding' ? INDICES : TENSORS], make, (a) => (a[0] as tgm.nn.Module).forward(a[1]), forwardOp);
   add(`nn.${cls}#extraRepr`, [], make, (a) => (a[0] as tgm.nn.Module).extraRepr());
 }

@@ -2,8 +2,9 @@
 // `weight`, `bias`, `0.weight`, `layers.1.bias`) and computes with tg.nn.functional.
 import { Tensor, type Index, type NestedArray } from '../tensor';
 import { tensor } from '../ops/creation';
-import { linear, conv1d, conv2d, maxPool2d, avgPool2d, dropout, layerNorm, groupNorm, rmsNorm } from '../nnfunctional';
+import { interpolate, linear, conv1d, conv2d, maxPool2d, avgPool2d, dropout, layerNorm, groupNorm, rmsNorm } from '../nnfunctional';
 import { relu, tanh, sigmoid, gelu, leakyRelu } from '../ops/elementwise';
+import { readInterpolate, type InterpolateOptions } from '../ops/resize';
 import { flatten } from '../ops/shape';
 import { flagsOf } from '../core';
 import { fmt, show, checkBytes, readOptions, checkInt, checkPair, checkNumber, pairAtLeast, numberIn, oneOf, bool, type Check } from '../shape';
@@ -686,6 +687,39 @@ export class AvgPool2d extends Pool2d {
 
   forward(x: Tensor): Tensor {
     return avgPool2d(x, this.kernelSize, { stride: this.stride, padding: this.padding });
+  }
+}
+
+/** Options of {@link Upsample}: those of F.interpolate. */
+export type UpsampleOptions = InterpolateOptions;
+
+/**
+ * Resizes [N, C, H, W] by `scaleFactor` or to `size`, 'nearest' (default) or 'bilinear'
+ * (PyTorch's nn.Upsample; F.interpolate is its function).
+ *
+ * @example
+ * ```ts
+ * new tg.nn.Upsample({ scaleFactor: 2, mode: 'bilinear' }).forward(tg.randn([1, 3, 4, 4])).shape; // → [1, 3, 8, 8]
+ * ```
+ */
+export class Upsample extends Module {
+  static readonly typeName = 'Upsample';
+  /** What forward passes to interpolate. */
+  readonly options: Readonly<UpsampleOptions>;
+
+  constructor(options?: UpsampleOptions) {
+    super();
+    readInterpolate(options, 'Upsample');
+    this.options = { ...options };
+  }
+
+  forward(x: Tensor): Tensor {
+    return interpolate(x, this.options);
+  }
+
+  extraRepr(): string {
+    const o = this.options, show = (v: number | number[]) => (Array.isArray(v) ? `(${v.map((x) => (o.size ? x : pyFloat(x))).join(', ')})` : o.size ? String(v) : pyFloat(v));
+    return `${o.size !== undefined ? `size=${show(o.size)}` : `scale_factor=${show(o.scaleFactor!)}`}, mode='${o.mode ?? 'nearest'}'`;
   }
 }
 
