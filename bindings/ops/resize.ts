@@ -7,11 +7,17 @@ import { tensor } from './creation';
 import { tidy } from '../memory';
 import { fmt, readOptions, oneOf, bool, checkPair, checkBytes, show, INT_MAX, type Options } from '../shape';
 
-/**
- * Options of {@link interpolate}: `size` [OH, OW] (or one number for both) or `scaleFactor` (a
- * number or [sh, sw]), not both; mode 'nearest' (default) or 'bilinear'; alignCorners (bilinear only).
- */
-export interface InterpolateOptions { size?: number | [number, number]; scaleFactor?: number | [number, number]; mode?: 'nearest' | 'bilinear'; alignCorners?: boolean }
+/** Options of {@link interpolate}: `size` or `scaleFactor`, not both. */
+export interface InterpolateOptions {
+  /** The output's [OH, OW] (one number for both). */
+  size?: number | [number, number];
+  /** Multiplies H and W (one number for both), the output size rounded down. */
+  scaleFactor?: number | [number, number];
+  /** 'nearest' (the default) or 'bilinear'. */
+  mode?: 'nearest' | 'bilinear';
+  /** Bilinear only: corner pixels' centres aligned with the input's (default false: half-pixel centres). */
+  alignCorners?: boolean;
+}
 const positivePair = (v: unknown, name: string, op: string): [number, number] => {
   const p = typeof v === 'number' ? [v, v] : v;
   if (!Array.isArray(p) || p.length !== 2 || !p.every((x) => typeof x === 'number' && Number.isFinite(x) && x > 0)) {
