@@ -69,7 +69,7 @@ export function forward(rec: usize): bool {
     case Op.RESHAPE: case Op.PERMUTE: case Op.EXPAND: case Op.CAT_PART: case Op.NARROW:
     case Op.INDEX_SELECT: case Op.GATHER:
       shapeForward(rec); return true;
-    case Op.CONV2D:
+    case Op.CONV2D: case Op.CONV_TRANSPOSE2D:
       conv2dForward(rec); return true;
     case Op.MAX_POOL2D: case Op.AVG_POOL2D:
       poolForward(rec); return true;
@@ -114,7 +114,7 @@ function backwardRecord(rec: usize): bool {
     case Op.RESHAPE: case Op.PERMUTE: case Op.EXPAND: case Op.CAT_PART: case Op.NARROW:
     case Op.INDEX_SELECT: case Op.GATHER:
       shapeBackward(rec); return true;
-    case Op.CONV2D:
+    case Op.CONV2D: case Op.CONV_TRANSPOSE2D:
       conv2dBackward(rec); return true;
     case Op.MAX_POOL2D: case Op.AVG_POOL2D:
       poolBackward(rec); return true;

@@ -9,7 +9,7 @@ import { mean } from './ops/reduce';
 import { indexTensor, reshape } from './ops/shape';
 import {
   type Shape, fmt, numel, sameShape, broadcastShape, readOptions, oneOf, numberIn, pairAtLeast, checkPair, checkInt, checkNumber, checkBool,
-  show, INT_MAX, bool,
+  show, INT_MAX, bool, checkBytes,
 } from './shape';
 import type { NestedArray } from './tensor';
 import { isRecording } from './trace';
@@ -123,6 +123,49 @@ export function conv2d(input: TensorLike, weight: Tensor, bias?: Tensor | null, 
   if (weight === undefined || weight === null) throw new Error(`conv2d: weight must be a Tensor, got ${show(weight)}`);
   if (allTensors(input, weight, bias, 'conv2d')) return conv2dOf(input as Tensor, weight, bias ?? null, o, 'conv2d');
   return operands('conv2d', ['input', 'weight', 'bias'], [input, weight, bias], ([x, w, b]) => conv2dOf(x!, w!, b, o, 'conv2d'));
+}
+
+/**
+ * Options of {@link convTranspose2d}: as {@link ConvOptions}, plus
+ * @property outputPadding - extra rows and columns on the bottom and right of the output (default 0;
+ *   each below its stride or its dilation), to pick among the sizes a stride maps onto one input size
+ */
+export interface ConvTransposeOptions extends ConvOptions { outputPadding?: number | [number, number] }
+const CONV_TRANSPOSE_OPTIONS = { ...CONV_OPTIONS, outputPadding: pairAtLeast(0) };
+
+/**
+ * 2-D transposed convolution (PyTorch's F.conv_transpose2d, the gradient of conv2d with respect
+ * to its input): x [N, Cin, H, W], weight [Cin, Cout / groups, KH, KW], bias [Cout]; the output is
+ * (H − 1)·stride − 2·padding + dilation·(KH − 1) + outputPadding + 1 high (likewise wide).
+ *
+ * @example
+ * ```ts
+ * tg.nn.functional.convTranspose2d(tg.ones([1, 1, 2, 2]), tg.ones([1, 1, 2, 2]), null, { stride: 2 }).shape; // → [1, 1, 4, 4]
+ * ```
+ */
+export function convTranspose2d(input: TensorLike, weight: Tensor, bias?: Tensor | null, options?: ConvTransposeOptions): Tensor {
+  const op = 'convTranspose2d';
+  const o = readOptions(options, CONV_TRANSPOSE_OPTIONS, op);
+  if (weight === undefined || weight === null) throw new Error(`${op}: weight must be a Tensor, got ${show(weight)}`);
+  return operands(op, ['input', 'weight', 'bias'], [input, weight, bias], ([x, w, b]) => {
+    const [sh, sw] = o.stride ?? [1, 1], [ph, pw] = o.padding ?? [0, 0], [dh, dw] = o.dilation ?? [1, 1], [oph, opw] = o.outputPadding ?? [0, 0], G = o.groups ?? 1;
+    if (x!.dims.length !== 4) throw new Error(`${op}: input must be 4-D [N, C, H, W], got shape ${fmt(x!.dims)}`);
+    const [N, Cin, H, W] = x!.dims;
+    if (Cin % G !== 0) throw new Error(`${op}: the ${Cin} input channels of shape ${fmt(x!.dims)} do not split into groups ${G}`);
+    if (w!.dims.length !== 4 || w!.dims[0] !== Cin || w!.dims[2] === 0 || w!.dims[3] === 0) {
+      throw new Error(`${op}: weight of shape ${fmt(w!.dims)} does not fit input of shape ${fmt(x!.dims)} (expected [${Cin}, Cout / groups, KH, KW])`);
+    }
+    const Cout = w!.dims[1] * G, [, , KH, KW] = w!.dims;
+    if (b && (b.dims.length !== 1 || b.dims[0] !== Cout)) throw new Error(`${op}: bias of shape ${fmt(b.dims)} does not match ${Cout} output channels`);
+    if ((oph >= sh && oph >= dh) || (opw >= sw && opw >= dw)) {
+      throw new Error(`${op}: outputPadding [${oph}, ${opw}] must be smaller than either stride [${sh}, ${sw}] or dilation [${dh}, ${dw}] (as PyTorch)`);
+    }
+    const out = [(H - 1) * sh - 2 * ph + dh * (KH - 1) + oph + 1, (W - 1) * sw - 2 * pw + dw * (KW - 1) + opw + 1];
+    if (out[0] < 1 || out[1] < 1) throw new Error(`${op}: padding [${ph}, ${pw}] leaves no output for input of shape ${fmt(x!.dims)} and kernel [${KH}, ${KW}]`);
+    const shape = [N, Cout, ...out];
+    checkBytes(shape, op);
+    return run(Op.CONV_TRANSPOSE2D, op, shape, x!, w!, b, sh, sw, ph, pw, dh | (dw << 16), G);
+  });
 }
 
 /**

@@ -13,7 +13,7 @@ export const enum Op {
   SCALED_DOT_PRODUCT_ATTENTION = 45,
   WHERE = 48, MASKED_FILL = 49, TRIL = 50, TRIU = 51, COMPARE = 52, CLAMP = 53,
   SIN = 54, COS = 55, SQUARE = 56, RSQRT = 57, SILU = 58, SOFTPLUS = 59,
-  VAR = 70, STD = 71, CUMSUM = 72, ONE_HOT = 73, SORT = 74, TOPK = 75,
+  VAR = 70, STD = 71, CUMSUM = 72, ONE_HOT = 73, SORT = 74, TOPK = 75, CONV_TRANSPOSE2D = 76,
 }
 
 /** Commands: replayable actions that are not ops (mirror of the CMD_ constants in assembly/replay.ts). */
@@ -37,5 +37,5 @@ export const OP_NAMES: readonly string[] = [
   'scaledDotProductAttention', '', '',
   'where', 'maskedFill', 'tril', 'triu', 'compare', 'clamp', 'sin', 'cos', 'square', 'rsqrt', 'silu', 'softplus',
   ...Array<string>(10).fill(''), // 60–69: reserved for other parts of issue 9
-  'var', 'std', 'cumsum', 'oneHot', 'sort', 'topk',
+  'var', 'std', 'cumsum', 'oneHot', 'sort', 'topk', 'convTranspose2d',
 ];

@@ -131,6 +131,10 @@ def build_torch(spec):
     if m == "Conv2d":
         return nn.Conv2d(a[0], a[1], pair(a[2]), stride=pair(k.get("stride", 1)), padding=pair(k.get("padding", 0)),
                          dilation=pair(k.get("dilation", 1)), groups=k.get("groups", 1), bias=k.get("bias", True))
+    if m == "ConvTranspose2d":
+        return nn.ConvTranspose2d(a[0], a[1], pair(a[2]), stride=pair(k.get("stride", 1)), padding=pair(k.get("padding", 0)),
+                                  output_padding=pair(k.get("outputPadding", 0)), groups=k.get("groups", 1),
+                                  bias=k.get("bias", True), dilation=pair(k.get("dilation", 1)))
     if m == "Conv1d":
         return nn.Conv1d(a[0], a[1], a[2], stride=k.get("stride", 1), padding=k.get("padding", 0),
                          dilation=k.get("dilation", 1), groups=k.get("groups", 1), bias=k.get("bias", True))
@@ -232,6 +236,12 @@ mcase("Conv1d(3, 5, 3): x [2,3,8]", M("Conv1d", 3, 5, 3), randn_input(2, 3, 8))
 mcase("Conv1d(4, 4, 3, {padding:2, dilation:2, groups:4}) depthwise: x [2,4,9]", M("Conv1d", 4, 4, 3, padding=2, dilation=2, groups=4), randn_input(2, 4, 9))
 mcase("Conv1d(2, 4, 2, {stride:2, bias:false}): x [3,2,7]", M("Conv1d", 2, 4, 2, stride=2, bias=False), randn_input(3, 2, 7))
 mcase("Conv1d(4, 6, 1, {groups:2}): x [2,4,5]", M("Conv1d", 4, 6, 1, groups=2), randn_input(2, 4, 5))
+# ConvTranspose2d (issue 12)
+mcase("ConvTranspose2d(3, 2, 3): x [2,3,4,4]", M("ConvTranspose2d", 3, 2, 3), randn_input(2, 3, 4, 4))
+mcase("ConvTranspose2d(4, 2, 2, {stride:2}): x [2,4,3,5]", M("ConvTranspose2d", 4, 2, 2, stride=2), randn_input(2, 4, 3, 5))
+mcase("ConvTranspose2d(2, 3, 3, {stride:2, padding:1, outputPadding:1}): x [1,2,4,4]", M("ConvTranspose2d", 2, 3, 3, stride=2, padding=1, outputPadding=1), randn_input(1, 2, 4, 4))
+mcase("ConvTranspose2d(4, 6, [3,2], {groups:2, dilation:[2,1], bias:false}): x [2,4,3,3]", M("ConvTranspose2d", 4, 6, [3, 2], groups=2, dilation=[2, 1], bias=False), randn_input(2, 4, 3, 3))
+mcase("ConvTranspose2d(3, 3, 3, {groups:3, stride:[1,2], padding:[1,0]}) depthwise: x [2,3,4,4]", M("ConvTranspose2d", 3, 3, 3, groups=3, stride=[1, 2], padding=[1, 0]), randn_input(2, 3, 4, 4))
 # Upsample (issue 12): nearest and bilinear, by scale factor or to a size
 mcase("Upsample({scaleFactor:2}): x [2,3,3,4]", M("Upsample", scaleFactor=2), randn_input(2, 3, 3, 4))
 mcase("Upsample({size:[5,7]}) nearest: x [1,2,3,4]", M("Upsample", size=[5, 7]), randn_input(1, 2, 3, 4))

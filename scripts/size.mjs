@@ -2,15 +2,16 @@
 // stack traces); a bundler minifies it for the browser, so the download is dist/index.js minified
 // by esbuild (as Vite and esbuild do in a production build), gzipped. It carries both wasm builds:
 // the SIMD one as text (scripts/build-wasm.mjs says how), the relaxed one as a patch over it.
-// Budget ≤ 67.5 KB gzip: it was 60 KB until threads (issue 10) added the worker pool
+// Budget ≤ 68 KB gzip: it was 60 KB until threads (issue 10) added the worker pool
 // (bindings/threads.ts, 1.3 KB gzipped) and the kernels' split paths (~3 KB), and issue 9 faster
 // exp, log and crossEntropy kernels (0.4 KB), 64.0 KB in all; the wasm inlined as text instead of
 // hex then saved 3 KB. Views (issue 9: reshape and first-dim slices share their input's buffer)
 // added 0.4 KB and the attention mask's gradient 0.1 KB (62.3 KB), and scalar programs (issue 14:
 // a trace of 0-d ops replayed as a compact instruction stream, assembly/scalars.ts) 1.8 KB, and
-// issue 12's layers 2.8 KB (nn.GroupNorm/nn.RMSNorm with their functional forms and
+// issue 12's layers 3.4 KB (nn.GroupNorm/nn.RMSNorm with their functional forms and
 // nn.BatchNorm1d/2d 1.2 KB; conv dilation and groups, nn.Conv1d and F.conv1d 0.9 KB; nn.Upsample
-// and F.interpolate 0.7 KB): the budget is 67.5 KB since. The README says so.
+// and F.interpolate 0.7 KB; nn.ConvTranspose2d and F.convTranspose2d 0.6 KB): the budget is 68 KB
+// since. The README says so.
 //
 //   node scripts/size.mjs [--json out.json] [--check]     (--check: exit 1 when over budget)
 import { readFileSync, writeFileSync } from 'node:fs';
@@ -20,7 +21,7 @@ import { transformSync } from 'esbuild';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const FILE = 'dist/index.js';
-export const BUDGET = 67.5 * 1024;
+export const BUDGET = 68 * 1024;
 
 const gzip = (text) => gzipSync(text, { level: 9 }).length;
 

@@ -623,12 +623,15 @@ describe('row 20: unknown option keys are refused, naming the op, the key and th
     expectOpError(() => new tg.nn.Conv2d(1, 8, 3, { paddingMode: 'reflect' } as never), 'Conv2d', /"paddingMode"/);
     expectOpError(() => new tg.nn.Conv2d(3, 8, 3, { groups: 2 }), 'Conv2d', /inChannels 3 and outChannels 8 must both be divisible by groups 2/);
     expect(tg.memory().tensors).toBe(before); // no parameter was made and left behind
-    const x = tg.ones([1, 4, 5, 5]), w = tg.ones([2, 2, 3, 3]);
+    const x = tg.ones([1, 4, 5, 5]), w = tg.ones([2, 2, 3, 3]), wt = tg.ones([4, 1, 3, 3]);
     expectOpError(() => F.conv2d(x, w, null, { dilation: 3, groups: 2 }), 'conv2d', /too small for kernel 3 dilated 3/);
     expectOpError(() => F.conv2d(x, w, null, { groups: 3 }), 'conv2d', /the 4 input channels of shape \[1,4,5,5\] do not split into groups 3/);
     expectOpError(() => F.conv2d(x, w, null, { groups: 4 }), 'conv2d', /weight of shape \[2,2,3,3\] does not fit input of shape \[1,4,5,5\] \(expected \[O, 1, KH, KW\]/);
     expectOpError(() => F.conv1d(x, w), 'conv1d', /input must be 3-D \[N, C, L\], got shape \[1,4,5,5\]/);
-    tg.dispose([x, w]);
+    expectOpError(() => F.convTranspose2d(x, wt, null, { stride: 2, outputPadding: 2 }), 'convTranspose2d', /outputPadding \[2, 2\] must be smaller than either stride \[2, 2\] or dilation \[1, 1\]/);
+    expectOpError(() => F.convTranspose2d(x, w), 'convTranspose2d', /weight of shape \[2,2,3,3\] does not fit input of shape \[1,4,5,5\] \(expected \[4, Cout \/ groups, KH, KW\]\)/);
+    expectOpError(() => new tg.nn.ConvTranspose2d(4, 6, 3, { outputPading: 1 } as never), 'ConvTranspose2d', /"outputPading"/, /outputPadding/);
+    tg.dispose([x, w, wt]);
     expectEngineIntact();
   });
 

@@ -350,6 +350,8 @@ for (const f of ['maxPool2d', 'avgPool2d'] as const) {
 }
 add('F.conv2d', [TENSORS, TENSORS, TENSORS, optionsHostile(['stride', 'padding', 'dilation', 'groups'])],
   () => [img(), tg.ones([2, 1, 3, 3], { requiresGrad: true }), tg.ones([2]), { stride: [1, 2], padding: 1, dilation: 1, groups: 1 }], (a) => F.conv2d(a[0], a[1], a[2], a[3]));
+add('F.convTranspose2d', [TENSORS, TENSORS, TENSORS, optionsHostile(['stride', 'padding', 'outputPadding', 'dilation', 'groups'])],
+  () => [img(), tg.ones([1, 2, 3, 3], { requiresGrad: true }), tg.ones([2]), { stride: 2, padding: 1, outputPadding: 1, dilation: 1, groups: 1 }], (a) => F.convTranspose2d(a[0], a[1], a[2], a[3]));
 add('F.conv1d', [TENSORS, TENSORS, TENSORS, optionsHostile(['stride', 'padding', 'dilation', 'groups'])],
   () => [img4(), tg.ones([2, 2, 2], { requiresGrad: true }), tg.ones([2]), { stride: 1, padding: 1, dilation: 1, groups: 2 }], (a) => F.conv1d(a[0], a[1], a[2], a[3]));
 add('F.crossEntropy', [TENSORS, INDICES, optionsHostile(['reduction', 'labelSmoothing'])], () => [scores(), [2, 0], { reduction: 'sum', labelSmoothing: 0.1 }], (a) => F.crossEntropy(a[0], a[1], a[2]));
@@ -382,6 +384,7 @@ for (const c of ['BatchNorm1d', 'BatchNorm2d'] as const) {
 add('nn.Upsample', [optionsHostile(['size', 'mode'])], () => [{ size: [3, 5], mode: 'nearest' }], (a) => new nn.Upsample(a[0]));
 add('nn.Dropout', [NUMS], () => [0.25], (a) => new nn.Dropout(a[0]));
 add('nn.Conv2d', [INTS, INTS, INTS, optionsHostile(['stride', 'padding', 'dilation', 'groups', 'bias'])], () => [2, 2, 3, { stride: 1, padding: 1, dilation: 1, groups: 2, bias: true }], (a) => new nn.Conv2d(a[0], a[1], a[2], a[3]));
+add('nn.ConvTranspose2d', [INTS, INTS, INTS, optionsHostile(['stride', 'padding', 'outputPadding', 'dilation', 'groups', 'bias'])], () => [2, 2, 3, { stride: 2, padding: 1, outputPadding: 1, dilation: 1, groups: 2, bias: true }], (a) => new nn.ConvTranspose2d(a[0], a[1], a[2], a[3]));
 add('nn.Conv1d', [INTS, INTS, INTS, optionsHostile(['stride', 'padding', 'dilation', 'groups', 'bias'])], () => [2, 2, 3, { stride: 1, padding: 1, dilation: 2, groups: 2, bias: true }], (a) => new nn.Conv1d(a[0], a[1], a[2], a[3]));
 for (const c of ['MaxPool2d', 'AvgPool2d'] as const) {
   add(`nn.${c}`, [INTS, optionsHostile(['stride', 'padding'])], () => [2, { stride: 2, padding: 1 }], (a) => new nn[c](a[0], a[1]));
@@ -406,6 +409,7 @@ const LAYERS: Record<string, () => [unknown, unknown]> = {
   Dropout: () => [new nn.Dropout(0.5), m33()],
   Conv2d: () => [new nn.Conv2d(1, 2, 3, { padding: 1 }), img()],
   Conv1d: () => [new nn.Conv1d(4, 2, 2, { groups: 2 }), img4()],
+  ConvTranspose2d: () => [new nn.ConvTranspose2d(1, 2, 3, { stride: 2 }), img()],
   Upsample: () => [new nn.Upsample({ scaleFactor: 2, mode: 'bilinear' }), img()],
   MaxPool2d: () => [new nn.MaxPool2d(2), img()],
   AvgPool2d: () => [new nn.AvgPool2d(2), img()],
@@ -422,7 +426,7 @@ const LAYERS: Record<string, () => [unknown, unknown]> = {
 };
 const MODULE_SELVES: Hostile[] = [h('disposed module', () => { const m = new nn.Linear(3, 2); m.dispose(); return m; })];
 for (const [cls, make] of Object.entries(LAYERS)) {
-  const forwardOp = new RegExp(`${cls}|forward|interpolate|indexSelect|linear|matmul|conv1d|conv2d|Pool2d|layerNorm|groupNorm|rmsNorm|var|flatten|indexSelect|Embedding|relu|tanh|sigmoid|gelu|leakyRelu|dropout|mul|sub|mean|disposed`);
+  const forwardOp = new RegExp(`${cls}|forward|interpolate|indexSelect|linear|matmul|conv1d|conv2d|convTranspose2d|Pool2d|layerNorm|groupNorm|rmsNorm|var|flatten|indexSelect|Embedding|relu|tanh|sigmoid|gelu|leakyRelu|dropout|mul|sub|mean|disposed`);
   add(`nn.${cls}#forward`, [MODULE_SELVES, cls === 'Embedding' ? INDICES : TENSORS], make, (a) => (a[0] as tgm.nn.Module).forward(a[1]), forwardOp);
   add(`nn.${cls}#extraRepr`, [], make, (a) => (a[0] as tgm.nn.Module).extraRepr());
 }

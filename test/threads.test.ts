@@ -104,7 +104,7 @@ describe('threads', () => {
     ]));
   });
 
-  it('conv2d forward and gradients (split by image) are bit-identical for 1–4 threads', async () => {
+  it('conv2d and convTranspose2d forward and gradients (split by image) are bit-identical for 1–4 threads', async () => {
     const F = tg.nn.functional;
     expectBitIdentical(await atEachCount(() => [
       ...valueAndGrads([[9, 3, 20, 20], [16, 3, 3, 3], [16]], (x, w, b) => F.conv2d(x, w, b, { padding: 1 })),
@@ -112,6 +112,7 @@ describe('threads', () => {
       ...valueAndGrads([[6, 5, 12, 12], [13, 5, 3, 3], [13]], (x, w, b) => F.conv2d(x, w, b)), // 13 channels: bands of 4 and a last of 5
       ...valueAndGrads([[8, 6, 14, 14], [9, 2, 3, 3], [9]], (x, w, b) => F.conv2d(x, w, b, { groups: 3, dilation: 2, padding: 1 })), // dW by whole groups
       ...valueAndGrads([[8, 12, 16, 16], [12, 1, 3, 3]], (x, w) => F.conv2d(x, w, null, { groups: 12, padding: 1 })), // depthwise
+      ...valueAndGrads([[8, 6, 9, 9], [6, 5, 3, 3], [10]], (x, w, b) => F.convTranspose2d(x, w, b, { stride: 2, padding: 1, outputPadding: 1, groups: 2 })),
     ]));
   });
 

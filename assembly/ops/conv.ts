@@ -13,10 +13,14 @@
 // conv record: a = x [N,C,H,W], b = weight [O,C/G,KH,KW], c = bias [O] or -1,
 //              i0 = stride h, i1 = stride w, i2 = padding h, i3 = padding w,
 //              i4 = dilation h | dilation w << 16, i5 = groups G
+// transposed conv record: the same, with a = x [N,Cin,Hin,Win], b = weight [Cin,Cout/G,KH,KW] and
+//   out = y [N,Cout,Hout,Wout]: y is the image a conv of that weight would map onto x, so the
+//   geometry is read with the roles swapped (the "image" is y, the "matrix" x), and forward is the
+//   conv's dx (col2im(Wᵀ·x)), dx is the conv's forward of dy (W·im2col(dy)), dW its dW with x as dOut
 // pool record: a = x, i0 = KH, i1 = KW, i2 = stride h, i3 = stride w, i4 = padding h, i5 = padding w
 //   max pool ignores the padding; avg pool counts it as zeros (PyTorch's count_include_pad)
 
-import { MAX_POOL2D } from "./opcodes";
+import { MAX_POOL2D, CONV_TRANSPOSE2D } from "./opcodes";
 import { dataPtr, shapePtr, requiresGrad, gradPtr, gradFor } from "../nodes";
 import { scratchFor } from "../scratch";
 import { OUT, IN_A, IN_B, IN_C, opOf, attr } from "../tape";
@@ -34,6 +38,7 @@ let DH = 1, DW = 1, G = 1, Cg = 0, Og = 0;
 
 function readGeometry(rec: usize, isConv: bool): void {
   let x = load<i32>(rec, IN_A), out = load<i32>(rec, OUT);
+  if (opOf(rec) == CONV_TRANSPOSE2D) { let t = x; x = out; out = t; } // the image side is y
   N = dimOf(x, 0); C = dimOf(x, 1); H = dimOf(x, 2); W = dimOf(x, 3);
   OH = dimOf(out, 2); OW = dimOf(out, 3);
   DH = 1; DW = 1; G = 1;
@@ -105,28 +110,41 @@ function columnBytes(): usize {
 
 export function conv2dForward(rec: usize): void {
   readGeometry(rec, true);
-  convJob(rec, OUTPUT);
+  if (opOf(rec) != CONV_TRANSPOSE2D) { convJob(rec, OUTPUT); return; }
+  let y = dataPtr(load<i32>(rec, OUT)), bias = load<i32>(rec, IN_C);
+  memory.fill(y, 0, <usize>(N * C * H * W) << 2); // col2im adds into it
+  convJob(rec, INPUT);
+  if (bias >= 0) for (let r = 0; r < N * C; r++) addTo(at(y, r * H * W), H * W, load<f32>(at(dataPtr(bias), r % C)));
+}
+
+/** row[0..n) += v. */
+function addTo(row: usize, n: i32, v: f32): void {
+  let bv = f32x4.splat(v), j = 0;
+  for (; j + 4 <= n; j += 4) v128.store(at(row, j), f32x4.add(v128.load(at(row, j)), bv));
+  for (; j < n; j++) store<f32>(at(row, j), load<f32>(at(row, j)) + v);
 }
 
 export function conv2dBackward(rec: usize): void {
   readGeometry(rec, true);
+  let transposed = opOf(rec) == CONV_TRANSPOSE2D;
   let xId = load<i32>(rec, IN_A), wId = load<i32>(rec, IN_B), bias = load<i32>(rec, IN_C);
   let g = gradPtr(load<i32>(rec, OUT));
   let gx: usize = requiresGrad(xId) ? gradFor(xId) : 0;
   let gw: usize = requiresGrad(wId) ? gradFor(wId) : 0;
   let gb: usize = bias >= 0 && requiresGrad(bias) ? gradFor(bias) : 0;
-  let ohw = OH * OW;
+  // the bias was added to the output: O channels of a conv's out, C of a transposed conv's y
+  let channels = transposed ? C : O, plane = transposed ? H * W : OH * OW;
   if (gb) {
     for (let n = 0; n < N; n++) {
-      for (let o = 0; o < O; o++) {
-        let row = at(g, (n * O + o) * ohw), s: f32 = 0;
-        for (let j = 0; j < ohw; j++) s += load<f32>(at(row, j));
+      for (let o = 0; o < channels; o++) {
+        let row = at(g, (n * channels + o) * plane), s: f32 = 0;
+        for (let j = 0; j < plane; j++) s += load<f32>(at(row, j));
         store<f32>(at(gb, o), load<f32>(at(gb, o)) + s);
       }
     }
   }
   if (gw) convJob(rec, WEIGHT);
-  if (gx) convJob(rec, INPUT);
+  if (gx) convJob(rec, transposed ? OUTPUT : INPUT);
 }
 
 /**
@@ -156,48 +174,46 @@ export function convPart(job: usize, part: i32, parts: i32): void {
 
 /** Part `part` of `parts` of a conv job (see convJob). */
 function convRun(rec: usize, kind: i32, scratch: usize, part: i32, parts: i32): void {
-  let xId = load<i32>(rec, IN_A), x = dataPtr(xId), w = dataPtr(load<i32>(rec, IN_B)), out = load<i32>(rec, OUT);
-  let bias = load<i32>(rec, IN_C);
+  // the image side (columns of it) and the matrix side (W times columns) of the record, each as
+  // values or gradients: a conv's x and out; a transposed conv's y and x (see the top)
+  let transposed = opOf(rec) == CONV_TRANSPOSE2D;
+  let imageId = load<i32>(rec + (transposed ? OUT : IN_A)), matrixId = load<i32>(rec + (transposed ? IN_A : OUT));
+  let w = dataPtr(load<i32>(rec, IN_B)), bias = load<i32>(rec, IN_C);
   let ckk = Cg * KH * KW, ohw = OH * OW;
   let cols = scratch + <usize>part * columnBytes();
-  if (kind == WEIGHT) {
+  if (kind == WEIGHT) { // dW += M · cols(image)ᵀ: a conv's dOut and x, a transposed conv's x and dy
+    let image = transposed ? gradPtr(imageId) : dataPtr(imageId), m = transposed ? dataPtr(matrixId) : gradPtr(matrixId);
     // rows lo..hi of dW: bands of 4 rows, or (G > 1) whole groups
     let range = G > 1 ? partRange(G, 1, part, parts) : partRange(O, 4, part, parts);
     let lo = <i32>range * (G > 1 ? Og : 1), hi = <i32>(range >> 32) * (G > 1 ? Og : 1);
-    let gw = gradPtr(load<i32>(rec, IN_B)), dOut = gradPtr(out);
+    let gw = gradPtr(load<i32>(rec, IN_B));
     for (let n = 0; n < N && lo < hi; n++) {
       for (let g = lo / Og; g * Og < hi; g++) {
         let first = max(lo, g * Og), rows = min(hi, (g + 1) * Og) - first;
-        columns(at(x, n * C * H * W), cols, false, g);
-        gemm(rows, ckk, ohw, at(dOut, (n * O + first) * ohw), ohw, 1, cols, 1, ohw, at(gw, first * ckk), true); // dW += dOut · colsᵀ
+        columns(at(image, n * C * H * W), cols, false, g);
+        gemm(rows, ckk, ohw, at(m, (n * O + first) * ohw), ohw, 1, cols, 1, ohw, at(gw, first * ckk), true);
       }
     }
     return;
   }
+  // INPUT: image += col2im(Wᵀ·M): a conv's dx from dOut, a transposed conv's y from x.
+  // OUTPUT: M (+)= W·cols(image): a conv's out (then its bias), a transposed conv's dx from dy.
+  let image = kind == INPUT ? (transposed ? dataPtr(imageId) : gradPtr(imageId)) : (transposed ? gradPtr(imageId) : dataPtr(imageId));
+  let m = kind == INPUT ? (transposed ? dataPtr(matrixId) : gradPtr(matrixId)) : (transposed ? gradPtr(matrixId) : dataPtr(matrixId));
   let range = partRange(N, 1, part, parts);
   for (let n = <i32>range; n < <i32>(range >> 32); n++) {
     for (let g = 0; g < G; g++) {
-      let wg = at(w, g * Og * ckk);
+      let wg = at(w, g * Og * ckk), mg = at(m, (n * O + g * Og) * ohw);
       if (kind == INPUT) {
-        gemm(ckk, ohw, Og, wg, 1, ckk, at(gradPtr(out), (n * O + g * Og) * ohw), ohw, 1, cols, false); // dCols = Wᵀ · dOut
-        columns(at(gradPtr(xId), n * C * H * W), cols, true, g);
+        gemm(ckk, ohw, Og, wg, 1, ckk, mg, ohw, 1, cols, false); // cols = Wᵀ · M
+        columns(at(image, n * C * H * W), cols, true, g);
       } else {
-        columns(at(x, n * C * H * W), cols, false, g);
-        gemm(Og, ohw, ckk, wg, ckk, 1, cols, ohw, 1, at(dataPtr(out), (n * O + g * Og) * ohw), false);
+        columns(at(image, n * C * H * W), cols, false, g);
+        gemm(Og, ohw, ckk, wg, ckk, 1, cols, ohw, 1, mg, transposed);
       }
     }
-    if (kind == INPUT) continue;
-    let yn = at(dataPtr(out), n * O * ohw);
-    if (bias >= 0) {
-      let b = dataPtr(bias);
-      for (let o = 0; o < O; o++) {
-        let bv = f32x4.splat(load<f32>(at(b, o)));
-        let row = at(yn, o * ohw);
-        let j = 0;
-        for (; j + 4 <= ohw; j += 4) v128.store(at(row, j), f32x4.add(v128.load(at(row, j)), bv));
-        for (; j < ohw; j++) store<f32>(at(row, j), load<f32>(at(row, j)) + f32x4.extract_lane(bv, 0));
-      }
-    }
+    if (kind == INPUT || transposed) continue;
+    if (bias >= 0) for (let o = 0; o < O; o++) addTo(at(m, (n * O + o) * ohw), ohw, load<f32>(at(dataPtr(bias), o)));
   }
 }
 

@@ -78,5 +78,7 @@ export const CUMSUM = 72;
 export const ONE_HOT = 73;
 export const SORT = 74;
 export const TOPK = 75;
+// transposed convolution: conv2d's dx as a forward (ops/conv.ts; issue 12)
+export const CONV_TRANSPOSE2D = 76;
 
-export const OP_COUNT = 76;
+export const OP_COUNT = 77;

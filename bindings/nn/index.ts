@@ -2,11 +2,11 @@
 export { Module, parameter } from './module';
 export type { StateDict, LoadStateDictOptions, LoadStateDictResult } from './module';
 export {
-  Linear, Sequential, MLP, Embedding, LayerNorm, GroupNorm, RMSNorm, Dropout, Conv1d, Conv2d, MaxPool2d, AvgPool2d, Flatten,
+  Linear, Sequential, MLP, Embedding, LayerNorm, GroupNorm, RMSNorm, Dropout, Conv1d, Conv2d, ConvTranspose2d, MaxPool2d, AvgPool2d, Flatten,
   Identity, ReLU, Tanh, Sigmoid, GELU, LeakyReLU, Upsample,
 } from './layers';
 export type {
-  LinearOptions, MLPOptions, Activation, Pair, LayerNormOptions, GroupNormOptions, RMSNormOptions, Conv1dOptions, Conv2dOptions, Pool2dOptions, GELUOptions, UpsampleOptions,
+  LinearOptions, MLPOptions, Activation, Pair, LayerNormOptions, GroupNormOptions, RMSNormOptions, Conv1dOptions, Conv2dOptions, ConvTranspose2dOptions, Pool2dOptions, GELUOptions, UpsampleOptions,
 } from './layers';
 export { BatchNorm1d, BatchNorm2d } from './batchnorm';
 export type { BatchNormOptions } from './batchnorm';

@@ -2,12 +2,12 @@
 // `weight`, `bias`, `0.weight`, `layers.1.bias`) and computes with tg.nn.functional.
 import { Tensor, type Index, type NestedArray } from '../tensor';
 import { tensor } from '../ops/creation';
-import { interpolate, linear, conv1d, conv2d, maxPool2d, avgPool2d, dropout, layerNorm, groupNorm, rmsNorm } from '../nnfunctional';
+import { interpolate, linear, conv1d, conv2d, convTranspose2d, maxPool2d, avgPool2d, dropout, layerNorm, groupNorm, rmsNorm } from '../nnfunctional';
 import { relu, tanh, sigmoid, gelu, leakyRelu } from '../ops/elementwise';
 import { readInterpolate, type InterpolateOptions } from '../ops/resize';
 import { flatten } from '../ops/shape';
 import { flagsOf } from '../core';
-import { fmt, show, checkBytes, readOptions, checkInt, checkPair, checkNumber, pairAtLeast, numberIn, oneOf, bool, type Check } from '../shape';
+import { type Options, fmt, show, checkBytes, readOptions, checkInt, checkPair, checkNumber, pairAtLeast, numberIn, oneOf, bool, type Check } from '../shape';
 import { Module, uniformParameter, normalParameter, constantParameter, makeAll, pyBool, pyFloat } from './module';
 
 /** A size given once for both spatial dims, or as [height, width]. */
@@ -516,6 +516,12 @@ export interface Conv1dOptions { stride?: number; padding?: number; dilation?: n
 const convSizes = (min: number) => (v: unknown, name: string, op: string): number[] =>
   op === 'Conv1d' ? [checkInt(Array.isArray(v) && v.length === 1 ? v[0] : v, name, op, min)] : checkPair(v, name, op, min);
 const CONV_OPTIONS = { stride: convSizes(1), padding: convSizes(0), dilation: convSizes(1), groups: (v: unknown, name: string, op: string) => positiveInt(v, name, op), bias: bool };
+/**
+ * Options of {@link ConvTranspose2d}: those of {@link Conv2dOptions}, plus
+ * @property outputPadding - extra rows and columns on the bottom and right of the output (default 0)
+ */
+export interface ConvTranspose2dOptions extends Conv2dOptions { outputPadding?: Pair }
+const CONV_TRANSPOSE_OPTIONS = { ...CONV_OPTIONS, outputPadding: convSizes(0) };
 const showSizes = (p: number[]): string => `(${p.join(', ')}${p.length === 1 ? ',' : ''})`;
 
 /** What Conv1d and Conv2d share: sizes per spatial dim (one or two), PyTorch's init and repr. */
@@ -539,10 +545,15 @@ abstract class ConvNd extends Module {
   /** Bias [outChannels], or null without bias. */
   bias: Tensor | null;
 
-  protected constructor(op: string, inChannels: number, outChannels: number, kernelSize: unknown, options: Conv2dOptions | Conv1dOptions | undefined) {
+  /** Extra output rows and columns (ConvTranspose2d; zeros for the others). */
+  readonly outputPadding: number[];
+
+  protected constructor(op: string, inChannels: number, outChannels: number, kernelSize: unknown, options: Conv2dOptions | Conv1dOptions | ConvTranspose2dOptions | undefined) {
     super();
-    const o = readOptions(options, CONV_OPTIONS, op);
+    const transposed = op === 'ConvTranspose2d';
+    const o = readOptions(options, transposed ? CONV_TRANSPOSE_OPTIONS : CONV_OPTIONS, op) as Options<typeof CONV_TRANSPOSE_OPTIONS>;
     const rank = op === 'Conv1d' ? 1 : 2;
+    this.outputPadding = o.outputPadding ?? new Array<number>(rank).fill(0);
     this.inChannels = positiveInt(inChannels, 'inChannels', op);
     this.outChannels = positiveInt(outChannels, 'outChannels', op);
     this.kernelSize = convSizes(1)(kernelSize, 'kernelSize', op);
@@ -553,8 +564,9 @@ abstract class ConvNd extends Module {
     if (inChannels % groups !== 0 || outChannels % groups !== 0) {
       throw new Error(`${op}: inChannels ${inChannels} and outChannels ${outChannels} must both be divisible by groups ${groups}`);
     }
-    const shape = [outChannels, inChannels / groups, ...this.kernelSize];
-    const bound = 1 / Math.sqrt(shape.slice(1).reduce((a, b) => a * b, 1)); // PyTorch's fan_in: in/groups · kernel
+    // a transposed conv's weight is [in, out/groups, ...]: PyTorch's fan_in is still its dim 1 · kernel
+    const shape = transposed ? [inChannels, outChannels / groups, ...this.kernelSize] : [outChannels, inChannels / groups, ...this.kernelSize];
+    const bound = 1 / Math.sqrt(shape.slice(1).reduce((a, b) => a * b, 1));
     checkBytes(shape, op);
     [this.weight, this.bias] = makeAll<[Tensor, Tensor | null]>(
       () => uniformParameter(shape, bound), () => (o.bias ?? true ? uniformParameter([outChannels], bound) : null));
@@ -563,6 +575,7 @@ abstract class ConvNd extends Module {
   extraRepr(): string {
     let s = `${this.inChannels}, ${this.outChannels}, kernel_size=${showSizes(this.kernelSize)}, stride=${showSizes(this.stride)}`;
     if (this.padding.some((p) => p !== 0)) s += `, padding=${showSizes(this.padding)}`;
+    if (this.outputPadding.some((p) => p !== 0)) s += `, output_padding=${showSizes(this.outputPadding)}`;
     if (this.dilation.some((d) => d !== 1)) s += `, dilation=${showSizes(this.dilation)}`;
     if (this.groups !== 1) s += `, groups=${this.groups}`;
     if (this.bias === null) s += ', bias=False';
@@ -593,6 +606,27 @@ export class Conv2d extends ConvNd {
 
   forward(x: Tensor): Tensor {
     return conv2d(x, this.weight, this.bias, { stride: this.stride, padding: this.padding, dilation: this.dilation, groups: this.groups });
+  }
+}
+
+/**
+ * 2-D transposed convolution over [N, C, H, W] (PyTorch's nn.ConvTranspose2d, an upsampling
+ * convolution): weight [in, out / groups, kh, kw], bias [out].
+ *
+ * @example
+ * ```ts
+ * new tg.nn.ConvTranspose2d(8, 4, 2, { stride: 2 }).forward(tg.randn([1, 8, 5, 5])).shape; // → [1, 4, 10, 10]
+ * ```
+ */
+export class ConvTranspose2d extends ConvNd {
+  static readonly typeName = 'ConvTranspose2d';
+  constructor(inChannels: number, outChannels: number, kernelSize: Pair, options?: ConvTranspose2dOptions) {
+    super('ConvTranspose2d', inChannels, outChannels, kernelSize, options);
+  }
+
+  forward(x: Tensor): Tensor {
+    const [stride, padding, dilation, outputPadding] = [this.stride, this.padding, this.dilation, this.outputPadding] as [number, number][];
+    return convTranspose2d(x, this.weight, this.bias, { stride, padding, dilation, outputPadding, groups: this.groups });
   }
 }
 
