@@ -36,10 +36,9 @@
 import { alloc, allocZeroed, free } from "./alloc";
 import { header, row, dataPtr, rankOf, flagsOf, requiresGrad, recordCount, gradPtr, newGrad, tableCapacity,
   HANDLE, KEPT, CAPTURE } from "./nodes";
-import { RECORD_SIZE, OP, OUT, IN_A, IN_B, IN_C, I0, F0, opOf, attr } from "./tape";
+import { RECORD_SIZE, OUT, IN_A, IN_B, IN_C, I0, F0, opOf, attr, markCheckDue } from "./tape";
 import { ADD, SUB, MUL, DIV, POW, MAXIMUM, MINIMUM, NEG, RELU, GELU_TANH, RESHAPE } from "./ops/opcodes";
 import { binaryValue, binaryGradX, binaryGradY, unaryRun } from "./ops/elementwise";
-import { markCheckDue } from "./tape";
 
 // @ts-ignore: decorator
 @inline const TABLE: usize = 0;
@@ -154,13 +153,13 @@ export function compileScalars(program: usize, length: i32): usize {
   let capacity = tableCapacity();
   marks = allocZeroed(<usize>capacity);
   slotOf = allocZeroed(<usize>capacity << 2);
-  let result = marks && slotOf ? build(program, length, capacity) : 0;
+  let result = marks && slotOf ? build(program, length) : 0;
   if (marks) free(marks, <usize>capacity);
   if (slotOf) free(slotOf, <usize>capacity << 2);
   return result ? result : NOT_SCALAR;
 }
 
-function build(program: usize, length: i32, capacity: i32): usize {
+function build(program: usize, length: i32): usize {
   // 1. every op must be scalar; count ops, runs of ops and slots; find the one backward
   let ops = 0, segs = 0, back = -1, root = -1, seed = -1, previousOp = false;
   for (let i = 0; i < length; i++) {

@@ -149,14 +149,13 @@ export function convTranspose2d(input: TensorLike, weight: Tensor, bias?: Tensor
   if (weight === undefined || weight === null) throw new Error(`${op}: weight must be a Tensor, got ${show(weight)}`);
   return operands(op, ['input', 'weight', 'bias'], [input, weight, bias], ([x, w, b]) => {
     const [sh, sw] = o.stride ?? [1, 1], [ph, pw] = o.padding ?? [0, 0], [dh, dw] = o.dilation ?? [1, 1], [oph, opw] = o.outputPadding ?? [0, 0], G = o.groups ?? 1;
-    if (x!.dims.length !== 4) throw new Error(`${op}: input must be 4-D [N, C, H, W], got shape ${fmt(x!.dims)}`);
+    checkConvInput(x!, G, op);
     const [N, Cin, H, W] = x!.dims;
-    if (Cin % G !== 0) throw new Error(`${op}: the ${Cin} input channels of shape ${fmt(x!.dims)} do not split into groups ${G}`);
     if (w!.dims.length !== 4 || w!.dims[0] !== Cin || w!.dims[2] === 0 || w!.dims[3] === 0) {
       throw new Error(`${op}: weight of shape ${fmt(w!.dims)} does not fit input of shape ${fmt(x!.dims)} (expected [${Cin}, Cout / groups, KH, KW])`);
     }
     const Cout = w!.dims[1] * G, [, , KH, KW] = w!.dims;
-    if (b && (b.dims.length !== 1 || b.dims[0] !== Cout)) throw new Error(`${op}: bias of shape ${fmt(b.dims)} does not match ${Cout} output channels`);
+    checkConvBias(b, Cout, op);
     if ((oph >= sh && oph >= dh) || (opw >= sw && opw >= dw)) {
       throw new Error(`${op}: outputPadding [${oph}, ${opw}] must be smaller than either stride [${sh}, ${sw}] or dilation [${dh}, ${dw}] (as PyTorch)`);
     }
@@ -208,16 +207,26 @@ const CONV1D_OPTIONS = {
   groups: (v: unknown, name: string, op: string) => checkInt(v, name, op, 1),
 };
 
+/** A convolution's input is [N, C, H, W] with C split into `groups`. */
+function checkConvInput(x: Tensor, groups: number, op: string): void {
+  if (x.dims.length !== 4) throw new Error(`${op}: input must be 4-D [N, C, H, W], got shape ${fmt(x.dims)}`);
+  if (x.dims[1] % groups !== 0) throw new Error(`${op}: the ${x.dims[1]} input channels of shape ${fmt(x.dims)} do not split into groups ${groups}`);
+}
+
+/** A convolution's bias, when given, is one value per output channel. */
+function checkConvBias(b: Tensor | null, channels: number, op: string): void {
+  if (b && (b.dims.length !== 1 || b.dims[0] !== channels)) throw new Error(`${op}: bias of shape ${fmt(b.dims)} does not match ${channels} output channels`);
+}
+
 function conv2dOf(x: Tensor, w: Tensor, b: Tensor | null, o: { stride?: [number, number]; padding?: [number, number]; dilation?: [number, number]; groups?: number }, op: string): Tensor {
   const [sh, sw] = o.stride ?? [1, 1], [ph, pw] = o.padding ?? [0, 0], [dh, dw] = o.dilation ?? [1, 1], G = o.groups ?? 1;
-  if (x.dims.length !== 4) throw new Error(`conv2d: input must be 4-D [N, C, H, W], got shape ${fmt(x.dims)}`);
+  checkConvInput(x, G, op);
   const C = x.dims[1], O = w.dims[0];
-  if (C % G !== 0) throw new Error(`${op}: the ${C} input channels of shape ${fmt(x.dims)} do not split into groups ${G}`);
   if (w.dims.length !== 4 || w.dims[1] !== C / G || O % G !== 0) {
     throw new Error(`${op}: weight of shape ${fmt(w.dims)} does not fit input of shape ${fmt(x.dims)} (expected [O, ${C / G}, KH, KW]${G > 1 ? ` with O divisible by groups ${G}` : ''})`);
   }
   if (w.dims[2] === 0 || w.dims[3] === 0) throw new Error(`${op}: the kernel size of weight shape ${fmt(w.dims)} must be at least 1×1`);
-  if (b && (b.dims.length !== 1 || b.dims[0] !== O)) throw new Error(`${op}: bias of shape ${fmt(b.dims)} does not match ${O} output channels`);
+  checkConvBias(b, O, op);
   const [N, , H, W] = x.dims, [, , KH, KW] = w.dims;
   const shape = [N, O, outSize(op, x.dims, H, KH, sh, ph, 'height', dh), outSize(op, x.dims, W, KW, sw, pw, 'width', dw)];
   return run(Op.CONV2D, op, shape, x, w, b, sh, sw, ph, pw, dh | (dw << 16), G);

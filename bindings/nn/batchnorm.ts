@@ -9,7 +9,7 @@ import { reshape } from '../ops/shape';
 import { noGrad } from '../autograd';
 import { tidy } from '../memory';
 import { fmt, numel, readOptions, numberIn, bool, checkNumber, checkBytes, checkInt } from '../shape';
-import { Module, constantParameter, makeAll, pyBool, pyFloat, typeName } from './module';
+import { Module, affineParameters, pyBool, pyFloat, typeName } from './module';
 
 /** Options of {@link BatchNorm1d} and {@link BatchNorm2d}. */
 export interface BatchNormOptions {
@@ -53,9 +53,7 @@ abstract class BatchNorm extends Module {
     checkBytes([numFeatures], op);
     this.eps = o.eps ?? 1e-5;
     this.momentum = o.momentum === undefined ? 0.1 : o.momentum;
-    [this.weight, this.bias] = o.affine ?? true
-      ? makeAll<[Tensor, Tensor]>(() => constantParameter([numFeatures], 1), () => constantParameter([numFeatures], 0))
-      : [null, null];
+    [this.weight, this.bias] = affineParameters([numFeatures], o.affine ?? true);
     const track = o.trackRunningStats ?? true;
     const [m, v, n] = track ? noGrad(() => [zeros([numFeatures]), ones([numFeatures]), zeros([])]) : [null, null, null];
     this.registerBuffer('running_mean', m);
@@ -92,10 +90,12 @@ abstract class BatchNorm extends Module {
         v = variance(x, dims, { correction: 0, keepdim: true });
         if (this.training && rm && rv && nbt) noGrad(() => {
           nbt.copy_(add(nbt, 1));
-          const f = this.momentum ?? div(1, nbt); // cumulative average: 1 / batches seen
-          const keep = sub(1, f);
+          // a number momentum rides in the ops' records; the cumulative average's 1 / batches seen is a
+          // tensor, so a traced step reads the count each replay
+          const m = this.momentum, unbias = count / (count - 1);
+          const f = m ?? div(1, nbt), keep = m === null ? sub(1, f) : 1 - m, fVar = m === null ? mul(f, unbias) : m * unbias;
           rm.copy_(add(mul(rm, keep), mul(reshape(mu, [C]), f)));
-          rv.copy_(add(mul(rv, keep), mul(reshape(v, [C]), mul(f, count / (count - 1)))));
+          rv.copy_(add(mul(rv, keep), mul(reshape(v, [C]), fVar)));
         });
       } else {
         mu = reshape(rm!, perChannel);

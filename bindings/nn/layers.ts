@@ -8,7 +8,7 @@ import { readInterpolate, type InterpolateOptions } from '../ops/resize';
 import { flatten } from '../ops/shape';
 import { flagsOf } from '../core';
 import { type Options, fmt, show, checkBytes, readOptions, checkInt, checkPair, checkNumber, pairAtLeast, numberIn, oneOf, bool, type Check } from '../shape';
-import { Module, uniformParameter, normalParameter, constantParameter, makeAll, pyBool, pyFloat } from './module';
+import { Module, uniformParameter, normalParameter, constantParameter, affineParameters, makeAll, pyBool, pyFloat } from './module';
 
 /** A size given once for both spatial dims, or as [height, width]. */
 export type Pair = number | [number, number];
@@ -342,10 +342,7 @@ export class LayerNorm extends Module {
     const o = readOptions(options, LAYER_NORM_OPTIONS, 'LayerNorm');
     this.normalizedShape = moduleNormShape(normalizedShape, 'LayerNorm');
     this.eps = o.eps ?? 1e-5;
-    const affine = o.elementwiseAffine ?? true;
-    [this.weight, this.bias] = affine
-      ? makeAll<[Tensor, Tensor]>(() => constantParameter(this.normalizedShape, 1), () => constantParameter(this.normalizedShape, 0))
-      : [null, null];
+    [this.weight, this.bias] = affineParameters(this.normalizedShape, o.elementwiseAffine ?? true);
   }
 
   forward(x: Tensor): Tensor {
@@ -406,9 +403,7 @@ export class GroupNorm extends Module {
     if (numChannels % numGroups !== 0) throw new Error(`GroupNorm: numChannels ${numChannels} must be divisible by numGroups ${numGroups}`);
     checkBytes([numChannels], 'GroupNorm');
     this.eps = o.eps ?? 1e-5;
-    [this.weight, this.bias] = o.affine ?? true
-      ? makeAll<[Tensor, Tensor]>(() => constantParameter([numChannels], 1), () => constantParameter([numChannels], 0))
-      : [null, null];
+    [this.weight, this.bias] = affineParameters([numChannels], o.affine ?? true);
   }
 
   forward(x: Tensor): Tensor {

@@ -72,6 +72,11 @@ export function constantParameter(shape: number[], fill: 0 | 1): Tensor {
   return parameter(noGrad(() => (fill === 1 ? ones(shape) : zeros(shape))));
 }
 
+/** A normalization layer's weight (ones) and bias (zeros) of `shape`, or nulls without affine. */
+export function affineParameters(shape: number[], affine: boolean): [Tensor, Tensor] | [null, null] {
+  return affine ? makeAll<[Tensor, Tensor]>(() => constantParameter(shape, 1), () => constantParameter(shape, 0)) : [null, null];
+}
+
 /**
  * The class name shown in messages. The published bundle is minified, so the built-in layers
  * declare theirs in a static `typeName`; a user's subclass falls back to constructor.name.
