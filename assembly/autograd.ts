@@ -18,6 +18,7 @@ import { attentionForward, attentionBackward } from "./ops/attention";
 import { layerNormForward, layerNormBackward } from "./ops/norm";
 import { varKernel, cumsumForward, cumsumBackward } from "./ops/reduce";
 import { sortForward, sortBackward, oneHotForward } from "./ops/sort";
+import { recurrentForward, recurrentBackward } from "./ops/recurrent";
 import { alloc, free, allocFailures, reserve } from "./alloc";
 import { newScopedNode } from "./scopes";
 import { isTracing, traceInstruction } from "./replay";
@@ -92,6 +93,8 @@ export function forward(rec: usize): bool {
       sortForward(rec); return true;
     case Op.ONE_HOT:
       oneHotForward(rec); return true;
+    case Op.LSTM: case Op.GRU:
+      recurrentForward(rec); return true;
   }
   return false;
 }
@@ -138,6 +141,8 @@ function backwardRecord(rec: usize): bool {
       attentionBackward(rec); return true;
     case Op.LAYER_NORM:
       layerNormBackward(rec); return true;
+    case Op.LSTM: case Op.GRU:
+      recurrentBackward(rec); return true;
   }
   return false;
 }

@@ -80,5 +80,8 @@ export const SORT = 74;
 export const TOPK = 75;
 // transposed convolution: conv2d's dx as a forward (ops/conv.ts; issue 12)
 export const CONV_TRANSPOSE2D = 76;
+// one recurrent layer in one direction, the time loop inside (ops/recurrent.ts; issue 12)
+export const LSTM = 77;
+export const GRU = 78;
 
-export const OP_COUNT = 77;
+export const OP_COUNT = 79;

@@ -116,4 +116,5 @@ export default {
   chain: (spec) => remote('chain', spec),
   trainGpt: (spec) => remote('trainGpt', spec),
   trainMakemore: (spec) => remote('trainMakemore', spec),
+  trainLstm: (spec) => remote('trainLstm', spec),
 };

@@ -231,6 +231,20 @@ def train_makemore(spec):
     return Trainer(loss, torch.optim.SGD(p.values(), lr=spec["lr"]))
 
 
+def train_lstm(spec):
+    T, B, I, H = (spec[k] for k in ("T", "B", "I", "H"))
+    lstm, head = nn.LSTM(I, H), nn.Linear(H, 1)
+    with torch.no_grad():
+        for name, key, shape in (("weight_ih_l0", "W_ih", (4 * H, I)), ("weight_hh_l0", "W_hh", (4 * H, H)),
+                                 ("bias_ih_l0", "b_ih", (4 * H,)), ("bias_hh_l0", "b_hh", (4 * H,))):
+            getattr(lstm, name).copy_(spec[key].view(shape))
+        head.weight.copy_(spec["headW"].view(1, H))
+        head.bias.copy_(spec["headB"])
+    x, y = spec["X"].view(T, B, I), spec["Y"].view(T, B, 1)
+    opt = torch.optim.Adam(list(lstm.parameters()) + list(head.parameters()), lr=spec["lr"])
+    return Trainer(lambda: F.mse_loss(head(lstm(x)[0]), y), opt)
+
+
 MAKERS = {
     "matmul": lambda args: Matmul(*args),
     "trainMlp": lambda args: train_mlp(args[0]),
@@ -238,6 +252,7 @@ MAKERS = {
     "chain": lambda args: Chain(args[0]),
     "trainGpt": lambda args: train_gpt(args[0]),
     "trainMakemore": lambda args: train_makemore(args[0]),
+    "trainLstm": lambda args: train_lstm(args[0]),
 }
 
 

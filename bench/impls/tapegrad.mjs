@@ -210,6 +210,26 @@ const impl = {
     return trainer([C, W1, b1, W2, b2], () => C.indexSelect(0, X).view([batch, block * embed]).matmul(W1).add(b1).tanh().matmul(W2).add(b2), spec, traced);
   },
 
+  /** One nn.LSTM layer, a linear head on every step, MSE, Adam. */
+  trainLstm({ T, B, I, H, lr, W_ih, W_hh, b_ih, b_hh, headW, headB, X, Y }, traced = false) {
+    const [LSTM, Linear, Adam, mseLoss, tidy] = ['nn.LSTM', 'nn.Linear', 'optim.Adam', 'nn.functional.mseLoss', 'tidy'].map(need);
+    const lstm = new LSTM(I, H), head = new Linear(H, 1);
+    tidy(() => {
+      lstm.loadStateDict({ weight_ih_l0: tg.tensor(W_ih, { shape: [4 * H, I] }), weight_hh_l0: tg.tensor(W_hh, { shape: [4 * H, H] }),
+        bias_ih_l0: tg.tensor(b_ih), bias_hh_l0: tg.tensor(b_hh) });
+      head.loadStateDict({ weight: tg.tensor(headW, { shape: [1, H] }), bias: tg.tensor(headB) });
+    });
+    const x = tg.keep(tg.tensor(X, { shape: [T, B, I] })), y = tg.keep(tg.tensor(Y, { shape: [T, B, 1] }));
+    const opt = new Adam([...lstm.parameters(), ...head.parameters()], { lr });
+    return stepper(() => tidy(() => {
+      opt.zeroGrad();
+      const loss = mseLoss(head.forward(lstm.forward(x)[0]), y);
+      loss.backward();
+      opt.step();
+      return loss;
+    }), traced);
+  },
+
   /** The micrograd demo's graph, built from 0-d tensors by the same Neuron/Layer/MLP code. */
   micrograd({ X, y, nin, nouts, seed }, traced = false) {
     const [tensor, tidy] = ['tensor', 'tidy'].map(need);
@@ -281,4 +301,5 @@ export const tapegradTrace = {
   micrograd: (spec) => impl.micrograd(spec, true),
   trainGpt: (spec) => impl.trainGpt(spec, true),
   trainMakemore: (spec) => impl.trainMakemore(spec, true),
+  trainLstm: (spec) => impl.trainLstm(spec, true),
 };

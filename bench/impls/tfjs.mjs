@@ -112,6 +112,31 @@ export function tfjs(backend) {
       }, spec);
     },
 
+    /** tf.layers.lstm (batch-first: x and targets transposed once) with sigmoid gates, a dense head, MSE, Adam. */
+    trainLstm({ T, B, I, H, lr, W_ih, W_hh, b_ih, b_hh, headW, headB, X, Y }) {
+      const x = tf.tidy(() => tf.transpose(tf.tensor3d(X, [T, B, I]), [1, 0, 2]));
+      const y = tf.tidy(() => tf.transpose(tf.tensor3d(Y, [T, B, 1]), [1, 0, 2]));
+      const lstm = tf.layers.lstm({ units: H, returnSequences: true, recurrentActivation: 'sigmoid', inputShape: [T, I] });
+      const head = tf.layers.dense({ units: 1 });
+      tf.tidy(() => head.apply(lstm.apply(x)));
+      // Keras keeps kernels [in, 4H] with the gates in PyTorch's order (i f c o) and one bias
+      tf.tidy(() => {
+        lstm.setWeights([tf.transpose(tf.tensor2d(W_ih, [4 * H, I])), tf.transpose(tf.tensor2d(W_hh, [4 * H, H])), tf.add(tf.tensor1d(b_ih), tf.tensor1d(b_hh))]);
+        head.setWeights([tf.tensor2d(headW, [H, 1]), tf.tensor1d(headB)]);
+      });
+      const opt = tf.train.adam(lr);
+      const vars = [...lstm.trainableWeights, ...head.trainableWeights].map((w) => w.read());
+      let last = null;
+      return {
+        step() {
+          const cost = tf.tidy(() => opt.minimize(() => tf.losses.meanSquaredError(y, head.apply(lstm.apply(x))), true, vars));
+          last?.dispose();
+          last = cost;
+        },
+        loss: () => last.dataSync()[0],
+      };
+    },
+
     chain({ ops, x, a, m }) {
       const [tx, ta, tm] = [x, a, m].map((v) => tf.tensor1d(v));
       const f = (h) => {

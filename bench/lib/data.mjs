@@ -299,3 +299,52 @@ export function makemoreLossReference({ batch, block, embed, hidden, vocab, C, W
   const h = linear(emb, batch, block * embed, hidden, W1, b1).map(Math.tanh);
   return crossEntropy(linear(h, batch, hidden, vocab, W2, b2), labels, batch, vocab);
 }
+
+// ---------------------------------------------------------------- (i) LSTM
+
+/**
+ * One LSTM layer (issue 12): sequence 64, batch 32, input 32, hidden 128, time-major x [T, B, I];
+ * a linear head 128 → 1 on every step, mean squared error against targets [T, B, 1], Adam. Weights
+ * in PyTorch's layout (W_ih [4H, I], W_hh [4H, H], gates i f g o) drawn from U(−1/√H, 1/√H) as its
+ * reset_parameters does.
+ */
+export function lstmSpec() {
+  const T = 64, B = 32, I = 32, H = 128;
+  const random = rng(1213), bound = 1 / Math.sqrt(H);
+  const u = (n) => uniformF32(n, random, -bound, bound);
+  const normal = (n, scale) => Float32Array.from({ length: n }, () => scale * gaussian(random));
+  return {
+    kind: 'lstm', T, B, I, H, lr: 1e-3,
+    W_ih: u(4 * H * I), W_hh: u(4 * H * H), b_ih: u(4 * H), b_hh: u(4 * H), headW: u(H), headB: u(1),
+    X: normal(T * B * I, 1), Y: normal(T * B, 0.5),
+  };
+}
+
+/** The first loss of lstmSpec's step in float64. */
+export function lstmLossReference({ T, B, I, H, W_ih, W_hh, b_ih, b_hh, headW, headB, X, Y }) {
+  const sig = (v) => 1 / (1 + Math.exp(-v));
+  let h = new Float64Array(B * H), c = new Float64Array(B * H), total = 0;
+  for (let t = 0; t < T; t++) {
+    const hn = new Float64Array(B * H), cn = new Float64Array(B * H);
+    for (let b = 0; b < B; b++) {
+      const x = X.subarray((t * B + b) * I, (t * B + b + 1) * I);
+      const a = new Float64Array(4 * H);
+      for (let g = 0; g < 4 * H; g++) {
+        let s = b_ih[g] + b_hh[g];
+        for (let i = 0; i < I; i++) s += W_ih[g * I + i] * x[i];
+        for (let k = 0; k < H; k++) s += W_hh[g * H + k] * h[b * H + k];
+        a[g] = s;
+      }
+      let y = headB[0];
+      for (let j = 0; j < H; j++) {
+        const cj = sig(a[H + j]) * c[b * H + j] + sig(a[j]) * Math.tanh(a[2 * H + j]);
+        cn[b * H + j] = cj;
+        hn[b * H + j] = sig(a[3 * H + j]) * Math.tanh(cj);
+        y += headW[j] * hn[b * H + j];
+      }
+      total += (y - Y[t * B + b]) ** 2;
+    }
+    h = hn; c = cn;
+  }
+  return total / (T * B);
+}

@@ -191,6 +191,19 @@ export const WORKLOADS = [
       report(await runCase('batch 32, SGD', () => trainStep(make, spec, againstReference(data.makemoreLossReference(spec)), s)));
     },
   },
+  {
+    id: 'lstm',
+    crossCheck: true,
+    method: 'trainLstm',
+    title: '(i) LSTM train step',
+    about: 'One LSTM layer (issue 12): sequence 64, batch 32, input 32, hidden 128 (PyTorch\'s layout and initialization, seeded), a linear head 128→1 on every step, mean squared error, Adam (lr 1e-3): forward, backward through time and update. tapegrad nn.LSTM, PyTorch nn.LSTM, tfjs tf.layers.lstm (sigmoid gates, as PyTorch). First loss checked against float64 (rel 1e-3), losses cross-checked like (b).',
+    unit: 'ms',
+    async run(impl, s, report) {
+      const make = requireMethod(impl, this.method);
+      const spec = data.lstmSpec();
+      report(await runCase('T 64, batch 32, Adam', () => trainStep(make, spec, againstReference(data.lstmLossReference(spec)), s)));
+    },
+  },
 ];
 
 /** The first two losses of micrograd's demo, by the JS port (float64): the reference of (c). */

@@ -11,6 +11,8 @@ export type {
 export { BatchNorm1d, BatchNorm2d } from './batchnorm';
 export type { BatchNormOptions } from './batchnorm';
 export { ModuleList, ModuleDict } from './containers';
+export { LSTM, GRU, LSTMCell, GRUCell } from './recurrent';
+export type { RecurrentOptions, RecurrentCellOptions } from './recurrent';
 export { MultiheadAttention, TransformerEncoderLayer, TransformerEncoder } from './transformer';
 export type {
   MultiheadAttentionOptions, AttentionCallOptions, TransformerEncoderLayerOptions, EncoderCallOptions, TransformerEncoderOptions,
