@@ -10,8 +10,9 @@
 // a trace of 0-d ops replayed as a compact instruction stream, assembly/scalars.ts) 1.8 KB, and
 // issue 12's layers 3.4 KB (nn.GroupNorm/nn.RMSNorm with their functional forms and
 // nn.BatchNorm1d/2d 1.2 KB; conv dilation and groups, nn.Conv1d and F.conv1d 0.9 KB; nn.Upsample
-// and F.interpolate 0.7 KB; nn.ConvTranspose2d and F.convTranspose2d 0.6 KB): the budget is 68 KB
-// since. The README says so.
+// and F.interpolate 0.7 KB; nn.ConvTranspose2d and F.convTranspose2d 0.6 KB), 67.8 KB. The
+// recurrent layers (nn.LSTM, nn.GRU and their cells: the core's time loop and cells 1.7 KB, the
+// modules 1.6 KB) then took it to 71.1 KB: the budget is 71.5 KB since. The README says so.
 //
 //   node scripts/size.mjs [--json out.json] [--check]     (--check: exit 1 when over budget)
 import { readFileSync, writeFileSync } from 'node:fs';
@@ -21,7 +22,7 @@ import { transformSync } from 'esbuild';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const FILE = 'dist/index.js';
-export const BUDGET = 68 * 1024;
+export const BUDGET = 71.5 * 1024;
 
 const gzip = (text) => gzipSync(text, { level: 9 }).length;
 

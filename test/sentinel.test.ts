@@ -381,6 +381,11 @@ for (const c of ['BatchNorm1d', 'BatchNorm2d'] as const) {
   add(`nn.${c}`, [INTS, optionsHostile(['eps', 'momentum', 'affine', 'trackRunningStats'])], () => [3, { eps: 1e-3, momentum: null, affine: true, trackRunningStats: true }], (a) => new nn[c](a[0], a[1]));
   for (const g of ['runningMean', 'runningVar', 'numBatchesTracked'] as const) add(`nn.${c}#${g}`, [], () => [new nn[c](3)], (a) => (a[0] as tgm.nn.BatchNorm1d)[g]);
 }
+for (const c of ['LSTM', 'GRU'] as const) {
+  add(`nn.${c}`, [INTS, INTS, optionsHostile(['numLayers', 'bias', 'batchFirst', 'dropout', 'bidirectional'])],
+    () => [3, 2, { numLayers: 2, bias: true, batchFirst: true, dropout: 0.1, bidirectional: true }], (a) => new nn[c](a[0], a[1], a[2]));
+  add(`nn.${c}Cell`, [INTS, INTS, optionsHostile(['bias'])], () => [3, 2, { bias: false }], (a) => new nn[`${c}Cell`](a[0], a[1], a[2]));
+}
 add('nn.Upsample', [optionsHostile(['size', 'mode'])], () => [{ size: [3, 5], mode: 'nearest' }], (a) => new nn.Upsample(a[0]));
 add('nn.Dropout', [NUMS], () => [0.25], (a) => new nn.Dropout(a[0]));
 add('nn.Conv2d', [INTS, INTS, INTS, optionsHostile(['stride', 'padding', 'dilation', 'groups', 'bias'])], () => [2, 2, 3, { stride: 1, padding: 1, dilation: 1, groups: 2, bias: true }], (a) => new nn.Conv2d(a[0], a[1], a[2], a[3]));
@@ -407,6 +412,10 @@ const LAYERS: Record<string, () => [unknown, unknown]> = {
   BatchNorm1d: () => [new nn.BatchNorm1d(3), m33()],
   BatchNorm2d: () => [new nn.BatchNorm2d(1), img()],
   Dropout: () => [new nn.Dropout(0.5), m33()],
+  LSTM: () => [new nn.LSTM(3, 2), m33()],
+  GRU: () => [new nn.GRU(3, 2, { bidirectional: true }), m33()],
+  LSTMCell: () => [new nn.LSTMCell(3, 2), m33()],
+  GRUCell: () => [new nn.GRUCell(3, 2), m33()],
   Conv2d: () => [new nn.Conv2d(1, 2, 3, { padding: 1 }), img()],
   Conv1d: () => [new nn.Conv1d(4, 2, 2, { groups: 2 }), img4()],
   ConvTranspose2d: () => [new nn.ConvTranspose2d(1, 2, 3, { stride: 2 }), img()],
@@ -426,7 +435,7 @@ const LAYERS: Record<string, () => [unknown, unknown]> = {
 };
 const MODULE_SELVES: Hostile[] = [h('disposed module', () => { const m = new nn.Linear(3, 2); m.dispose(); return m; })];
 for (const [cls, make] of Object.entries(LAYERS)) {
-  const forwardOp = new RegExp(`${cls}|forward|interpolate|indexSelect|linear|matmul|conv1d|conv2d|convTranspose2d|Pool2d|layerNorm|groupNorm|rmsNorm|var|flatten|indexSelect|Embedding|relu|tanh|sigmoid|gelu|leakyRelu|dropout|mul|sub|mean|disposed`);
+  const forwardOp = new RegExp(`${cls}|forward|interpolate|indexSelect|linear|matmul|conv1d|conv2d|convTranspose2d|Pool2d|layerNorm|groupNorm|rmsNorm|var|flatten|indexSelect|Embedding|relu|tanh|sigmoid|gelu|leakyRelu|dropout|mul|sub|mean|lstm|gru|add|narrow|reshape|cat|stack|transpose|disposed`);
   add(`nn.${cls}#forward`, [MODULE_SELVES, cls === 'Embedding' ? INDICES : TENSORS], make, (a) => (a[0] as tgm.nn.Module).forward(a[1]), forwardOp);
   add(`nn.${cls}#extraRepr`, [], make, (a) => (a[0] as tgm.nn.Module).extraRepr());
 }
@@ -646,6 +655,7 @@ method('multinomial', [INTS, optionsHostile(['replacement'])], () => [weights(),
 const PRIVATE = new Set([
   'checkName', 'ownParameters', 'ownBuffers', 'setModules', // Module
   'position', 'renumber', 'key', 'sync', // ModuleList, ModuleDict
+  'runLayers', 'runStep', // LSTM and GRU, their cells
   'checkNotDisposed', 'checkLive', 'holdWhileTraced', 'freeWhenUnused', 'loadBuffers', 'ensureBuffers', 'stateTensors', // optimizers
   'addGroups', 'makeGroup', 'checkOption', // optimizers' parameter groups
   'checkState', 'checkBuffers', 'commitState', // optimizers' loadStateDict

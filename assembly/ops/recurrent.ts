@@ -72,9 +72,10 @@ function readGeometry(rec: usize): void {
 /** Floats of scratch: forward's [B, 3H] of the GRU's m; backward's dm (GRU) or da over all steps, dh, dc. */
 function scratchFloats(): i32 { return G * T * B * H + 2 * B * H + (lstm ? 0 : G * T * B * H); }
 
+// The cells call these few helpers (not inlined: the wasm stays small; the gemm dominates anyway).
+
 /** n ≤ 4 floats at p as four lanes (the rest 0): a row's tail goes through the same vector math. */
-// @ts-ignore: decorator
-@inline function ld(p: usize, n: i32): v128 {
+function ld(p: usize, n: i32): v128 {
   if (n == 4) return v128.load(p);
   let v = f32x4.splat(0);
   v = f32x4.replace_lane(v, 0, load<f32>(p));
@@ -84,13 +85,15 @@ function scratchFloats(): i32 { return G * T * B * H + 2 * B * H + (lstm ? 0 : G
 }
 
 /** Stores the first n ≤ 4 lanes of v at p. */
-// @ts-ignore: decorator
-@inline function st(p: usize, v: v128, n: i32): void {
+function st(p: usize, v: v128, n: i32): void {
   if (n == 4) { v128.store(p, v); return; }
   store<f32>(p, f32x4.extract_lane(v, 0));
   if (n > 1) store<f32>(p, f32x4.extract_lane(v, 1), 4);
   if (n > 2) store<f32>(p, f32x4.extract_lane(v, 2), 8);
 }
+
+function sigmoid4(x: v128): v128 { return sigmoidV(x); }
+function tanh4(x: v128): v128 { return tanhV(x); }
 
 export function recurrentForward(rec: usize): void {
   if (attr(rec, 4) != PART_MAIN) return;
@@ -125,13 +128,13 @@ function lstmCell(gates: usize, cPrev: usize, c: usize, h: usize): void {
     let g = at(gates, b * 4 * H), cp: usize = cPrev ? at(cPrev, b * H) : 0, cb = at(c, b * H), hb = at(h, b * H);
     for (let j = 0; j < H; j += 4) {
       let n = min(4, H - j);
-      let i = sigmoidV(ld(at(g, j), n)), f = sigmoidV(ld(at(g, H + j), n));
-      let gg = tanhV(ld(at(g, 2 * H + j), n)), o = sigmoidV(ld(at(g, 3 * H + j), n));
+      let i = sigmoid4(ld(at(g, j), n)), f = sigmoid4(ld(at(g, H + j), n));
+      let gg = tanh4(ld(at(g, 2 * H + j), n)), o = sigmoid4(ld(at(g, 3 * H + j), n));
       let ig = f32x4.mul(i, gg);
       let cn = cp ? f32x4.add(f32x4.mul(f, ld(at(cp, j), n)), ig) : ig;
       st(at(g, j), i, n); st(at(g, H + j), f, n); st(at(g, 2 * H + j), gg, n); st(at(g, 3 * H + j), o, n);
       st(at(cb, j), cn, n);
-      st(at(hb, j), f32x4.mul(o, tanhV(cn)), n);
+      st(at(hb, j), f32x4.mul(o, tanh4(cn)), n);
     }
   }
 }
@@ -143,10 +146,10 @@ function gruCell(x: usize, m: usize, sv: usize, hPrev: usize, h: usize): void {
     let xb = at(x, b * GH), mb = at(m, b * GH), s = at(sv, b * 4 * H), hp: usize = hPrev ? at(hPrev, b * H) : 0, hb = at(h, b * H);
     for (let j = 0; j < H; j += 4) {
       let k = min(4, H - j);
-      let r = sigmoidV(f32x4.add(ld(at(xb, j), k), ld(at(mb, j), k)));
-      let z = sigmoidV(f32x4.add(ld(at(xb, H + j), k), ld(at(mb, H + j), k)));
+      let r = sigmoid4(f32x4.add(ld(at(xb, j), k), ld(at(mb, j), k)));
+      let z = sigmoid4(f32x4.add(ld(at(xb, H + j), k), ld(at(mb, H + j), k)));
       let mn = ld(at(mb, 2 * H + j), k);
-      let n = tanhV(f32x4.add(ld(at(xb, 2 * H + j), k), f32x4.mul(r, mn)));
+      let n = tanh4(f32x4.add(ld(at(xb, 2 * H + j), k), f32x4.mul(r, mn)));
       let zn = f32x4.mul(f32x4.sub(one, z), n);
       st(at(s, j), r, k); st(at(s, H + j), z, k); st(at(s, 2 * H + j), n, k); st(at(s, 3 * H + j), mn, k);
       st(at(hb, j), hp ? f32x4.add(zn, f32x4.mul(z, ld(at(hp, j), k))) : zn, k);
@@ -215,7 +218,7 @@ function lstmCellBackward(sv: usize, cPrev: usize, c: usize, dh: usize, dc: usiz
     for (let j = 0; j < H; j += 4) {
       let k = min(4, H - j), e = b * H + j;
       let i = ld(at(g, j), k), f = ld(at(g, H + j), k), gg = ld(at(g, 2 * H + j), k), o = ld(at(g, 3 * H + j), k);
-      let tc = tanhV(ld(at(c, e), k)), dhj = ld(at(dh, e), k);
+      let tc = tanh4(ld(at(c, e), k)), dhj = ld(at(dh, e), k);
       let dcj = f32x4.add(ld(at(dc, e), k), f32x4.mul(f32x4.mul(dhj, o), f32x4.sub(one, f32x4.mul(tc, tc))));
       let cpj = cp ? ld(at(cp, j), k) : f32x4.splat(0);
       st(at(d, j), f32x4.mul(f32x4.mul(f32x4.mul(dcj, gg), i), f32x4.sub(one, i)), k);

@@ -101,7 +101,7 @@ abstract class RecurrentBase extends Module {
    * Checks the input and the initial states, runs every layer and direction; returns the output
    * [T, B, D·H] (or as batchFirst, or unbatched as the input was) and the final states.
    */
-  protected run(input: unknown, h0: unknown, c0: unknown): [Tensor, Tensor, Tensor | null] {
+  protected runLayers(input: unknown, h0: unknown, c0: unknown): [Tensor, Tensor, Tensor | null] {
     const op = typeName(this), lstm = this._cell === 'LSTM';
     if (!(input instanceof Tensor)) throw new Error(`${op}: input must be a Tensor, got ${show(input)}`);
     const r = input.dims.length, I = this.inputSize, H = this.hiddenSize, D = this.bidirectional ? 2 : 1, LD = this.numLayers * D;
@@ -167,7 +167,7 @@ export class LSTM extends RecurrentBase {
 
   forward(input: Tensor, hx?: [Tensor, Tensor] | null): [Tensor, [Tensor, Tensor]] {
     if (hx != null && (!Array.isArray(hx) || hx.length !== 2)) throw new Error(`LSTM: hx must be [h0, c0], got ${show(hx)}`);
-    const [out, h, c] = this.run(input, hx?.[0], hx?.[1]);
+    const [out, h, c] = this.runLayers(input, hx?.[0], hx?.[1]);
     return [out, [h, c!]];
   }
 }
@@ -188,7 +188,7 @@ export class GRU extends RecurrentBase {
   constructor(inputSize: number, hiddenSize: number, options?: RecurrentOptions) { super('GRU', inputSize, hiddenSize, options); }
 
   forward(input: Tensor, hx?: Tensor | null): [Tensor, Tensor] {
-    const [out, h] = this.run(input, hx, null);
+    const [out, h] = this.runLayers(input, hx, null);
     return [out, h];
   }
 }
@@ -214,7 +214,7 @@ abstract class RecurrentCellBase extends Module {
   }
 
   /** One step from input [B, I] (or [I]) and states [B, H] (or [H]; null for zeros): [h', c' or null]. */
-  protected step(input: unknown, h: unknown, c: unknown): [Tensor, Tensor | null] {
+  protected runStep(input: unknown, h: unknown, c: unknown): [Tensor, Tensor | null] {
     const op = typeName(this), I = this.inputSize, H = this.hiddenSize;
     if (!(input instanceof Tensor)) throw new Error(`${op}: input must be a Tensor, got ${show(input)}`);
     const r = input.dims.length;
@@ -252,7 +252,7 @@ export class LSTMCell extends RecurrentCellBase {
 
   forward(input: Tensor, hx?: [Tensor, Tensor] | null): [Tensor, Tensor] {
     if (hx != null && (!Array.isArray(hx) || hx.length !== 2)) throw new Error(`LSTMCell: hx must be [h, c], got ${show(hx)}`);
-    const [h, c] = this.step(input, hx?.[0], hx?.[1]);
+    const [h, c] = this.runStep(input, hx?.[0], hx?.[1]);
     return [h, c!];
   }
 }
@@ -270,6 +270,6 @@ export class GRUCell extends RecurrentCellBase {
   constructor(inputSize: number, hiddenSize: number, options?: RecurrentCellOptions) { super('GRU', inputSize, hiddenSize, options); }
 
   forward(input: Tensor, hx?: Tensor | null): Tensor {
-    return this.step(input, hx, null)[0];
+    return this.runStep(input, hx, null)[0];
   }
 }
