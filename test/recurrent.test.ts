@@ -145,10 +145,10 @@ describe('recurrent layers: gradients, threads, trace', () => {
   it('leaves no tensors behind and frees the graph with its outputs', () => {
     tg.manualSeed(9);
     const m = new tg.nn.LSTM(3, 4);
-    const before = tg.memory().numTensors;
+    const before = tg.memory().tensors;
     for (let i = 0; i < 3; i++) tg.tidy(() => { const [o, [h, c]] = m.forward(tg.randn([5, 2, 3])); o.sum().add(h.sum()).add(c.sum()).backward(); });
     m.zeroGrad();
-    expect(tg.memory().numTensors).toBe(before);
+    expect(tg.memory().tensors).toBe(before);
     tg.dispose(m.parameters());
   });
 });
