@@ -69,14 +69,21 @@ function readGeometry(rec: usize): void {
 // @ts-ignore: decorator
 @inline function stateAt(t: i32, second: bool): usize { return at(out, ((second ? T : 0) + t) * B * H); }
 
-/** Floats of scratch: forward's [B, 3H] of the GRU's m; backward's dm (GRU) or da over all steps, dh, dc. */
+/** Floats of scratch: forward's [B, 3H] of the GRU's m; backward's da over all steps, the GRU's dm, dh, dc. */
 function scratchFloats(): i32 { return G * T * B * H + 2 * B * H + (lstm ? 0 : G * T * B * H); }
 
-// The cells call these few helpers (not inlined: the wasm stays small; the gemm dominates anyway).
+// A row of H floats goes in chunks of four lanes; its last chunk may be short (H not a multiple
+// of 4), and then goes through the same vector math with its missing lanes 0 (ldTail, stTail).
 
-/** n ≤ 4 floats at p as four lanes (the rest 0): a row's tail goes through the same vector math. */
-function ld(p: usize, n: i32): v128 {
-  if (n == 4) return v128.load(p);
+/** n ≤ 4 floats at p as four lanes. */
+// @ts-ignore: decorator
+@inline function ld(p: usize, n: i32): v128 { return n == 4 ? v128.load(p) : ldTail(p, n); }
+
+/** Stores the first n ≤ 4 lanes of v at p. */
+// @ts-ignore: decorator
+@inline function st(p: usize, v: v128, n: i32): void { if (n == 4) v128.store(p, v); else stTail(p, v, n); }
+
+function ldTail(p: usize, n: i32): v128 {
   let v = f32x4.splat(0);
   v = f32x4.replace_lane(v, 0, load<f32>(p));
   if (n > 1) v = f32x4.replace_lane(v, 1, load<f32>(p, 4));
@@ -84,14 +91,13 @@ function ld(p: usize, n: i32): v128 {
   return v;
 }
 
-/** Stores the first n ≤ 4 lanes of v at p. */
-function st(p: usize, v: v128, n: i32): void {
-  if (n == 4) { v128.store(p, v); return; }
+function stTail(p: usize, v: v128, n: i32): void {
   store<f32>(p, f32x4.extract_lane(v, 0));
   if (n > 1) store<f32>(p, f32x4.extract_lane(v, 1), 4);
   if (n > 2) store<f32>(p, f32x4.extract_lane(v, 2), 8);
 }
 
+// sigmoid and tanh are calls, not inlined: the wasm stays small, and the time is the same.
 function sigmoid4(x: v128): v128 { return sigmoidV(x); }
 function tanh4(x: v128): v128 { return tanhV(x); }
 
