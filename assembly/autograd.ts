@@ -25,8 +25,8 @@ import { isTracing, traceInstruction } from "./replay";
 import { freeRowOf, flagsOf, setFlags, requiresGrad, refsOf, setRefs, bumpGen, addRecord, versionOf, bumpVersion, holdForRecord, VERSION_SHIFT,
   firstRecord, recordCount, baseOf, gradPtr, gradFor, newGrad, dropGrad, dropComputedGrad, sizeOf, dataPtr, REQUIRES_GRAD, HANDLE, CAPTURE, REACHED, FRESH_GRAD, tensorBytesInUse, liveNodeCount } from "./nodes";
 import { appendRecord, trimTape, killRecord, recordAt, scratchRecord, opOf, outOf, inA, inB, inC, DEAD,
-  OP, OUT, IN_A, IN_B, IN_C, I0, F0, STAMP, STATE, SPENT, spendRecord, graphNeedsCheck, markCheckDue } from "./tape";
-import { OUT_OF_MEMORY, NO_RULE, BAD_INDEX, STALE, GRAPH_SPENT, badIndices, failWith } from "./errors";
+  OP, OUT, IN_A, IN_B, IN_C, I0, F0, STAMP, STATE, SPENT, spendRecord, graphNeedsCheck, markCheckDue, attr, walksPaused } from "./tape";
+import { OUT_OF_MEMORY, NO_RULE, BAD_INDEX, STALE, GRAPH_SPENT, PAUSED, badIndices, failWith } from "./errors";
 
 let gradEnabled: bool = true;
 /** While a trace replays: its program ran every forward afresh, so backward's graph checks are moot. */
@@ -95,6 +95,8 @@ export function forward(rec: usize): bool {
       oneHotForward(rec); return true;
     case Op.LSTM: case Op.GRU:
       recurrentForward(rec); return true;
+    case Op.CUSTOM: // JavaScript wrote the output before it recorded the op
+      return true;
   }
   return false;
 }
@@ -143,6 +145,8 @@ function backwardRecord(rec: usize): bool {
       layerNormBackward(rec); return true;
     case Op.LSTM: case Op.GRU:
       recurrentBackward(rec); return true;
+    case Op.CUSTOM: // its first record pauses the walk for JavaScript (walk); the others hold more inputs
+      return attr(rec, 1) != 0;
   }
   return false;
 }
@@ -229,14 +233,15 @@ export function setGradEnabled(on: bool): bool {
  * or finds the record to refuse. Gradients of non-leaf nodes are dropped once used (grad() keeps
  * its inputs').
  */
-export function backward(root: i32, seed: i32, retain: bool): i32 {
+export function backward(root: i32, seed: i32, retain: bool, floor: i32): i32 {
   let failures = allocFailures, bad = badIndices;
   let last = firstRecord(root) + recordCount(root) - 1;
   let check = !replaying && graphNeedsCheck();
   if (!ensurePacks()) return OUT_OF_MEMORY;
-  let prepared = check || !reserve(2 * tensorBytesInUse() + 64 * <f64>liveNodeCount());
+  let reserved = reserve(2 * tensorBytesInUse() + 64 * <f64>liveNodeCount());
+  let prepared = check || !reserved;
   if (prepared) {
-    let status = prepareGradients(root, last, check);
+    let status = prepareGradients(root, last, check, !reserved);
     if (status < 0) return status;
   }
   let n = sizeOf(root);
@@ -252,12 +257,89 @@ export function backward(root: i32, seed: i32, retain: bool): i32 {
   }
   if (prepared) clearReached(root);
   if (!retain) markCheckDue(); // the walk leaves spent records on the tape
-  for (let i = last; i >= 0; i--) {
+  if (badIndices != bad) return BAD_INDEX;
+  if (allocFailures != failures) return OUT_OF_MEMORY;
+  return walk(last, retain, prepared, WALK_FRESH, floor);
+}
+
+// ── pausing the walk for JavaScript ──────────────────────────────────────────────────────────────
+//
+// A custom op's backward and a tensor hook run in JavaScript. The walk stops before such a record
+// and returns PAUSED, with where and how in these globals; JavaScript does its part (a custom op:
+// adds its inputs' gradients; a hook: may rewrite the tensor's gradient, complete by then since
+// every record that reads the tensor comes later on the tape) and calls resumeBackward. Nothing of
+// the walk is left in the core meanwhile, so JavaScript may run another backward first (a
+// checkpoint recomputes and walks its segment inside the outer walk's pause).
+
+// @ts-ignore: decorator
+@inline const WALK_FRESH: i32 = 0;
+/** Resume: JavaScript ran the hook of record `from`'s output; run that record as usual. */
+// @ts-ignore: decorator
+@inline const WALK_AFTER_HOOK: i32 = 1;
+/** Resume: JavaScript ran the custom op of record `from`; only its bookkeeping is left. */
+// @ts-ignore: decorator
+@inline const WALK_AFTER_CUSTOM: i32 = 2;
+
+export let pausedAt: i32 = -1;
+export let pausedOut: i32 = -1;
+export let pausedForCustom: bool = false;
+export let pausedRetain: bool = false;
+export let pausedPrepared: bool = false;
+export let pausedFloor: i32 = 0;
+
+/** Nodes whose hooks JavaScript runs (few: a list, checked only while it is not empty). */
+let hooked: usize = 0;
+let hookedCount: i32 = 0;
+let hookedCapacity: i32 = 0;
+
+/** Marks (or unmarks) node `id` as hooked: the walk pauses when its gradient is complete. false: out of memory. */
+export function setHooked(id: i32, on: bool): bool {
+  for (let k = 0; k < hookedCount; k++) {
+    if (load<i32>(hooked + (<usize>k << 2)) != id) continue;
+    if (!on) { hookedCount--; store<i32>(hooked + (<usize>k << 2), load<i32>(hooked + (<usize>hookedCount << 2))); }
+    return true;
+  }
+  if (!on) return true;
+  if (hookedCount == hookedCapacity) {
+    let capacity = max(16, hookedCapacity << 1), grown = alloc(<usize>capacity << 2);
+    if (!grown) return false;
+    if (hooked) { memory.copy(grown, hooked, <usize>hookedCount << 2); free(hooked, <usize>hookedCapacity << 2); }
+    hooked = grown; hookedCapacity = capacity;
+  }
+  store<i32>(hooked + (<usize>hookedCount << 2), id);
+  hookedCount++;
+  return true;
+}
+
+function isHooked(id: i32): bool {
+  for (let k = 0; k < hookedCount; k++) if (load<i32>(hooked + (<usize>k << 2)) == id) return true;
+  return false;
+}
+
+/**
+ * Walks the tape from record `from` down to record `floor`: each record whose output has a
+ * gradient runs its backward kernel. `how` says whether record `from` is where a pause left off
+ * (WALK_AFTER_*). A walk that runs inside another's pause (a checkpoint's) starts its floor above
+ * the paused walk's records, whose nodes hold gradients not yet passed on.
+ */
+function walk(from: i32, retain: bool, prepared: bool, how: i32, floor: i32): i32 {
+  let failures = allocFailures, bad = badIndices;
+  for (let i = from; i >= floor; i--) {
     let rec = recordAt(i);
     if (opOf(rec) == DEAD) continue;
     let out = outOf(rec);
     if (!gradPtr(out)) continue;
-    if (!backwardRecord(rec)) return noRuleFor(opOf(rec));
+    let resumed = i == from && how != WALK_FRESH;
+    if (!resumed) {
+      let custom = opOf(rec) == Op.CUSTOM && attr(rec, 1) == 0;
+      // a hook runs once the gradient is complete: at the node's last record, the walk's first
+      if (custom || (hookedCount > 0 && !replaying && i == firstRecord(out) + recordCount(out) - 1 && isHooked(out))) {
+        pausedAt = i; pausedOut = out; pausedForCustom = custom; pausedRetain = retain; pausedPrepared = prepared; pausedFloor = floor;
+        walksPaused(1);
+        return PAUSED;
+      }
+    }
+    if (!(resumed && how == WALK_AFTER_CUSTOM) && !backwardRecord(rec)) return noRuleFor(opOf(rec));
     if (!retain) spendRecord(rec);
     if (prepared) clearInputs(rec);
     // a non-leaf's gradient is spent once its first record has used it (grad() keeps its inputs')
@@ -267,12 +349,57 @@ export function backward(root: i32, seed: i32, retain: bool): i32 {
   return allocFailures == failures ? 0 : OUT_OF_MEMORY;
 }
 
+/** Whether node `id`'s first record is the custom op with JavaScript key `key` (its context is still needed). */
+export function customRecordLive(id: i32, key: i32): bool {
+  let first = firstRecord(id);
+  if (first < 0 || recordCount(id) == 0) return false;
+  let rec = recordAt(first);
+  return opOf(rec) == Op.CUSTOM && outOf(rec) == id && attr(rec, 0) == key;
+}
+
 /**
- * Marks every node the walk from `root` will reach and makes sure each has its gradient buffer;
- * with `check`, refuses a spent or stale record. On failure,
- * frees the buffers it made, clears its marks and returns the status.
+ * Gives node `id` a JavaScript handle again: a tensor a custom op saved, whose own handle was
+ * released while the op's records kept the node (refs > 0). Its generation is unchanged since that
+ * release, so a new handle reads it; disposing that handle releases it as usual.
  */
-function prepareGradients(root: i32, last: i32, check: bool): i32 {
+export function adoptNode(id: i32): bool {
+  if (refsOf(id) <= 0 || (flagsOf(id) & HANDLE)) return false;
+  setFlags(id, flagsOf(id) | HANDLE);
+  return true;
+}
+
+/** Continues a paused walk (after a hook, or after a custom op's backward when `custom`). */
+export function resumeBackward(at: i32, retain: bool, prepared: bool, custom: bool, floor: i32): i32 {
+  walksPaused(-1);
+  return walk(at, retain, prepared, custom ? WALK_AFTER_CUSTOM : WALK_AFTER_HOOK, floor);
+}
+
+/**
+ * Abandons a paused walk (the hook or custom backward threw): on the records it will not visit,
+ * drops the gradients computed for their outputs (a later walk through the tape would otherwise
+ * pass them on) and clears the walk's marks, so the next backward starts clean. Gradients already
+ * added to leaves (and retained ones) stay, as in PyTorch.
+ */
+export function abandonBackward(at: i32, prepared: bool, floor: i32): void {
+  walksPaused(-1);
+  for (let i = at; i >= floor; i--) {
+    let rec = recordAt(i);
+    if (opOf(rec) == DEAD) continue;
+    let out = outOf(rec);
+    if (gradPtr(out) && !(flagsOf(out) & CAPTURE)) dropComputedGrad(out);
+    if (prepared) { clearReached(out); clearInputs(rec); }
+  }
+}
+
+/**
+ * Marks every node the walk from `root` will reach and, with `allocate` (memory could not be
+ * reserved), makes sure each has its gradient buffer; with `check`, refuses a spent or stale
+ * record. On failure, frees the buffers it made, clears its marks and returns the status. (When
+ * memory is reserved the walk makes each buffer as it needs it: a gradient lives from its first
+ * use to its node's last record, not through the whole walk.)
+ */
+function prepareGradients(root: i32, last: i32, check: bool, allocate: bool): i32 {
+  reachAllocates = allocate;
   let status = reach(root) ? 0 : OUT_OF_MEMORY;
   for (let i = last; status == 0 && i >= 0; i--) {
     let rec = recordAt(i);
@@ -294,11 +421,14 @@ function prepareGradients(root: i32, last: i32, check: bool): i32 {
   return status;
 }
 
-/** Marks a node that will receive a gradient and gives it a buffer; false when out of memory. */
+let reachAllocates = true;
+
+/** Marks a node that will receive a gradient and (reachAllocates) gives it a buffer; false when out of memory. */
 function reach(id: i32): bool {
   if (id < 0 || !requiresGrad(id)) return true;
   let flags = flagsOf(id);
   if (flags & REACHED) return true;
+  if (!reachAllocates) { setFlags(id, flags | REACHED); return true; }
   let had = gradPtr(id) != 0;
   let failures = allocFailures;
   if (!gradFor(id)) return allocFailures == failures; // grad() leaves uncaptured leaves out

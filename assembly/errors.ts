@@ -18,6 +18,13 @@
 // @ts-ignore: decorator
 @inline export const GRAPH_SPENT: i32 = -5;
 
+/**
+ * backward: the walk stopped before a record whose backward runs in JavaScript (a custom op, a
+ * tensor hook); pausedAt() and friends say where, and resumeBackward continues it.
+ */
+// @ts-ignore: decorator
+@inline export const PAUSED: i32 = -6;
+
 /** The opcode a status other than OUT_OF_MEMORY is about. */
 export let failedOp: i32 = -1;
 export let badValue: f64 = 0;

@@ -130,6 +130,10 @@ let liveNodes: i32 = 0;
 let tensorBytes: f64 = 0;
 
 export function tensorBytesInUse(): f64 { return tensorBytes; }
+/** The most tensorBytes has been since the start or resetPeakBytes (memory().peakBytes). */
+let peakTensorBytes: f64 = 0;
+export function peakBytes(): f64 { return max(peakTensorBytes, tensorBytes); }
+export function resetPeakBytes(): void { peakTensorBytes = tensorBytes; }
 export function tableCapacity(): i32 { return capacity; }
 export function liveNodeCount(): i32 { return liveNodes; }
 
@@ -270,6 +274,7 @@ export function newNode(rank: i32, zeroed: bool): i32 {
     if (!data) return -1;
   }
   tensorBytes += <f64>bytes;
+  if (tensorBytes > peakTensorBytes) peakTensorBytes = tensorBytes;
   let id = claimRow(size, rank, HANDLE | IN_USE, -1);
   let r = row(id);
   if (rank == 0) {
@@ -363,6 +368,7 @@ export function newGrad(id: i32, zeroed: bool): usize {
     g = zeroed ? allocZeroed(bytes) : alloc(bytes);
   }
   if (g) tensorBytes += <f64>bytes;
+  if (tensorBytes > peakTensorBytes) peakTensorBytes = tensorBytes;
   setGradPtr(id, g);
   return g;
 }

@@ -32,7 +32,7 @@ import { fillRandom, fillDropoutMask, fillIntegers, multinomial } from "./random
 import { scratchFor } from "./scratch";
 import { compileScalars, disposeScalars, scalarsValid, segmentAt, segmentEnd, backwardIndex, runSegment, runBackward, NOT_SCALAR } from "./scalars";
 
-export const CMD_BACKWARD = -2;   // a = root, b = seed node or -1, i0 = 1 to retain the graph
+export const CMD_BACKWARD = -2;   // a = root, b = seed node or -1, i0 = 1 to retain the graph, i1 = the lowest record to walk
 export const CMD_ZERO_GRAD = -3;  // a = node
 export const CMD_ZERO_GRADS = -4; // i0 = id list, i1 = count
 export const CMD_SGD = -5;        // i0 = params, i1 = momentum buffers, i2 = count, i3 = config
@@ -226,7 +226,7 @@ function updated(params: usize, count: i32): void {
 function perform(c: usize): i32 {
   let a = load<i32>(c, IN_A);
   switch (opOf(c)) {
-    case CMD_BACKWARD: return backward(a, load<i32>(c, IN_B), attr(c, 0) != 0);
+    case CMD_BACKWARD: return backward(a, load<i32>(c, IN_B), attr(c, 0) != 0, attr(c, 1));
     case CMD_ZERO_GRAD: {
       let g = gradPtr(a);
       if (g) memory.fill(g, 0, <usize>sizeOf(a) << 2);

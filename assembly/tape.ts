@@ -112,11 +112,21 @@ export function killRecord(index: i32): void {
   deadCount++;
 }
 
+/**
+ * Backward walks paused for JavaScript (autograd.ts): each holds a record index, so records must
+ * not move meanwhile; compaction waits.
+ */
+let pausedWalks = 0;
+export function walksPaused(delta: i32): void { pausedWalks += delta; }
+
+/** The number of records (live and dead): a walk that must not go below the records made before now starts here. */
+export function tapeSize(): i32 { return tapeLength; }
+
 /** Pops dead records off the tail, and compacts the tape when most of what remains is dead. */
 export function trimTape(): void {
   while (tapeLength > 0 && opOf(recordAt(tapeLength - 1)) == DEAD) { tapeLength--; deadCount--; }
   if (tapeLength == 0) checkDue = false;
-  if (deadCount > 1024 && deadCount > tapeLength >> 1) compactTape();
+  if (pausedWalks == 0 && deadCount > 1024 && deadCount > tapeLength >> 1) compactTape();
 }
 
 /**

@@ -2,7 +2,8 @@
 import { core, issue } from './core';
 import { Op, Cmd } from './opcodes';
 import { fmt, sameShape, readOptions, bool } from './shape';
-import { Tensor, type TensorLike, live, fail, run, asTensor, viaTensor } from './tensor';
+import { Tensor, type TensorLike, live, run, asTensor, viaTensor } from './tensor';
+import { finishWalk, withLeafHooks, walkFloor } from './custom';
 
 /** Options of {@link backward}. */
 export interface BackwardOptions {
@@ -40,9 +41,11 @@ export function backward(root: Tensor, grad?: TensorLike | BackwardOptions, opti
     }
     seed = g.id;
   }
-  const status = issue(Cmd.BACKWARD, -1, id, seed, retain ? 1 : 0);
-  owned?.dispose();
-  if (status < 0) fail(status, 'backward');
+  try {
+    withLeafHooks(() => finishWalk(issue(Cmd.BACKWARD, -1, id, seed, retain ? 1 : 0, walkFloor()), 'backward'));
+  } finally {
+    owned?.dispose();
+  }
 }
 
 const BACKWARD_OPTIONS = { retainGraph: bool };

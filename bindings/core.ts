@@ -53,6 +53,21 @@ interface CoreExports {
   trapInPart(failing: number, parts: number, hang: number): void;
   newPacks(): number;
   adoptPacks(block: number): void;
+  peakBytes(): number;
+  resetPeakBytes(): void;
+  // a backward walk paused for JavaScript (bindings/custom.ts)
+  pausedAt: WebAssembly.Global;
+  pausedOut: WebAssembly.Global;
+  pausedForCustom: WebAssembly.Global;
+  pausedRetain: WebAssembly.Global;
+  pausedPrepared: WebAssembly.Global;
+  pausedFloor: WebAssembly.Global;
+  resumeBackward(at: number, retain: number, prepared: number, custom: number, floor: number): number;
+  abandonBackward(at: number, prepared: number, floor: number): void;
+  tapeSize(): number;
+  setHooked(id: number, on: number): number;
+  customRecordLive(id: number, key: number): number;
+  adoptNode(id: number): number;
 }
 
 const simdBytes = fromText(simdText);
@@ -146,6 +161,8 @@ export const NO_RULE = -2;
 export const BAD_INDEX = -3;
 export const STALE = -4;
 export const GRAPH_SPENT = -5;
+/** backward paused for JavaScript (bindings/custom.ts resumes it). */
+export const PAUSED = -6;
 export const MAX_RANK = 7;
 const NODE_ROW = 64;
 const GEN_OFFSET = 28;
@@ -154,6 +171,8 @@ const REC_OFFSET = 20;
 export const REQUIRES_GRAD = 1;
 /** The node is a view of another's gradient (assembly/nodes.ts). */
 export const GRAD_VIEW = 256;
+/** A node whose computed gradient backward keeps (retainGrad, grad()'s inputs). */
+export const CAPTURE = 32;
 const HEADER = core.header.value as number;
 const SHAPE_SCRATCH = HEADER + 12;
 

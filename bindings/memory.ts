@@ -129,3 +129,22 @@ export interface MemoryInfo {
 export function memory(): MemoryInfo {
   return { tensors: liveNodes(), bytes: core.tensorBytesInUse(), arenaBytes: core.memory.buffer.byteLength };
 }
+
+/**
+ * The most bytes tensors (values and gradients) have held at once since the start or the last
+ * resetPeakMemory(): what a computation needed at its peak (PyTorch's max_memory_allocated).
+ * @example
+ * ```ts
+ * tg.resetPeakMemory();
+ * tg.tidy(() => tg.zeros([1000]).add(1).sum());
+ * tg.peakMemory() - tg.memory().bytes >= 8000; // → true
+ * ```
+ */
+export function peakMemory(): number {
+  return core.peakBytes();
+}
+
+/** Starts peakMemory() again from the bytes in use now, to measure the peak of what follows. */
+export function resetPeakMemory(): void {
+  core.resetPeakBytes();
+}

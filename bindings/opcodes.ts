@@ -14,7 +14,7 @@ export const enum Op {
   WHERE = 48, MASKED_FILL = 49, TRIL = 50, TRIU = 51, COMPARE = 52, CLAMP = 53,
   SIN = 54, COS = 55, SQUARE = 56, RSQRT = 57, SILU = 58, SOFTPLUS = 59,
   VAR = 70, STD = 71, CUMSUM = 72, ONE_HOT = 73, SORT = 74, TOPK = 75, CONV_TRANSPOSE2D = 76,
-  LSTM = 77, GRU = 78,
+  LSTM = 77, GRU = 78, CUSTOM = 79,
 }
 
 /** Commands: replayable actions that are not ops (mirror of the CMD_ constants in assembly/replay.ts). */
@@ -38,5 +38,5 @@ export const OP_NAMES: readonly string[] = [
   'scaledDotProductAttention', '', '',
   'where', 'maskedFill', 'tril', 'triu', 'compare', 'clamp', 'sin', 'cos', 'square', 'rsqrt', 'silu', 'softplus',
   ...Array<string>(10).fill(''), // 60–69: reserved for other parts of issue 9
-  'var', 'std', 'cumsum', 'oneHot', 'sort', 'topk', 'convTranspose2d', 'lstm', 'gru',
+  'var', 'std', 'cumsum', 'oneHot', 'sort', 'topk', 'convTranspose2d', 'lstm', 'gru', 'custom op',
 ];

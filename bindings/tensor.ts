@@ -4,13 +4,14 @@
 // makes one call into the core (run), which runs the kernel and records the tape. Tensor's methods
 // are one-line calls into them.
 import {
-  core, issue, genOf, flagsOf, isLeaf, REQUIRES_GRAD, GRAD_VIEW, heapF32, setScratchShape,
+  core, issue, genOf, flagsOf, isLeaf, REQUIRES_GRAD, GRAD_VIEW, CAPTURE, heapF32, setScratchShape,
   outOfMemory, OUT_OF_MEMORY, NO_RULE, BAD_INDEX, STALE, GRAPH_SPENT, MAX_RANK, isNodeOf,
 } from './core';
 import { Op, Cmd, OP_NAMES } from './opcodes';
 import { setTensorCheck } from './memory';
 import { isRecording } from './trace';
 import { type BackwardOptions, backward, detach } from './autograd';
+import { registerHook, retainGrad, type GradHook, type RemovableHandle } from './custom';
 import { tensor } from './ops/creation';
 import {
   abs, add, div, exp, gelu, leakyRelu, log, maximum, minimum, mul, neg, pow, relu, sigmoid, sqrt,
@@ -111,12 +112,13 @@ export class Tensor {
 
   /**
    * The gradient of a leaf, or null before backward() reached it (and for tensors computed from
-   * others, as in PyTorch). It is one tensor per gradient, a view of the gradient buffer that the
-   * leaf owns: reading it in a loop makes nothing new, and it lives until the leaf is disposed.
+   * others, as in PyTorch, unless retainGrad() kept theirs: then a copy at each read). A leaf's is
+   * one tensor per gradient, a view of the gradient buffer that the leaf owns: reading it in a
+   * loop makes nothing new, and it lives until the leaf is disposed.
    */
   get grad(): Tensor | null {
-    const view = core.gradView(live(this, 'grad'));
-    if (view === -1) return null;
+    const id = live(this, 'grad'), view = core.gradView(id);
+    if (view === -1) return !isLeaf(id) && (flagsOf(id) & CAPTURE) !== 0 && core.gradOf(id) !== 0 ? retainedGrad(this) : null;
     if (view < 0) outOfMemory('grad');
     if (this.gradTensor === undefined || this.gradTensor.id !== view || this.gradTensor.isDisposed) this.gradTensor = new Tensor(view, this.dims);
     return this.gradTensor;
@@ -137,6 +139,32 @@ export class Tensor {
   // ── autograd ──
   /** Method form of {@link backward}. */
   backward(grad?: TensorLike | BackwardOptions, options?: BackwardOptions): void { backward(this, grad, options); }
+
+  /**
+   * Calls fn with the gradient flowing into this tensor at each backward; a Tensor fn returns
+   * replaces it (PyTorch's register_hook). Returns a handle whose remove() takes the hook off.
+   * @example
+   * ```ts
+   * const x = tg.tensor([1, 2], { requiresGrad: true });
+   * x.registerHook((g) => g.mul(10));
+   * x.mul(3).sum().backward();
+   * x.grad!.toArray(); // → [30, 30]
+   * ```
+   */
+  registerHook(fn: GradHook): RemovableHandle { return registerHook(this, fn); }
+
+  /**
+   * Keeps this non-leaf tensor's gradient after backward, as `.grad` (PyTorch's retain_grad).
+   * @example
+   * ```ts
+   * const x = tg.tensor([1, 2], { requiresGrad: true });
+   * const y = x.mul(2);
+   * y.retainGrad();
+   * y.square().sum().backward();
+   * y.grad!.toArray(); // → [4, 8]
+   * ```
+   */
+  retainGrad(): void { retainGrad(this); }
   /** Sets the gradient to zero (keeping its buffer). */
   zeroGrad(): void { issue(Cmd.ZERO_GRAD, -1, live(this, 'zeroGrad')); }
   /** Method form of {@link detach}. */
@@ -491,4 +519,12 @@ export function viaTensor<R>(op: string, x: unknown, again: (t: Tensor) => R): R
  */
 export function dropTemporary(t: Tensor, x: unknown): void {
   if (t !== x) t.dispose();
+}
+
+/** A copy of a non-leaf's retained gradient (retainGrad). */
+function retainedGrad(t: Tensor): Tensor {
+  const out = newTensor(t.dims, 'grad');
+  const g = core.gradOf(t.id) >>> 2;
+  heapF32().copyWithin(core.dataOf(out.id) >>> 2, g, g + t.size);
+  return out;
 }

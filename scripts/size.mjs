@@ -12,7 +12,9 @@
 // nn.BatchNorm1d/2d 1.2 KB; conv dilation and groups, nn.Conv1d and F.conv1d 0.9 KB; nn.Upsample
 // and F.interpolate 0.7 KB; nn.ConvTranspose2d and F.convTranspose2d 0.6 KB), 67.8 KB. The
 // recurrent layers (nn.LSTM, nn.GRU and their cells: the core's time loop and cells 1.7 KB, the
-// modules 1.6 KB) then took it to 71.1 KB: the budget is 71.5 KB since. The README says so.
+// modules 1.6 KB) then took it to 71.2 KB, and autograd that runs JavaScript (issue 11: the core's
+// walk pausing for tensor hooks and custom ops, tg.autograd.Function, tg.checkpoint, retainGrad,
+// peakMemory; 3.1 KB) to 74.3 KB: the budget is 74.5 KB since. The README says so.
 //
 //   node scripts/size.mjs [--json out.json] [--check]     (--check: exit 1 when over budget)
 import { readFileSync, writeFileSync } from 'node:fs';
@@ -22,7 +24,7 @@ import { transformSync } from 'esbuild';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const FILE = 'dist/index.js';
-export const BUDGET = 71.5 * 1024;
+export const BUDGET = 74.5 * 1024;
 
 const gzip = (text) => gzipSync(text, { level: 9 }).length;
 

@@ -270,6 +270,9 @@ add('tg.loadMetadata', [BYTES], () => [savedBytes()], (a) => tg.loadMetadata(a[0
 add('tg.save', [ANY, ANY], () => [{ w: tg.tensor([1, 2]) }, { note: 'x' }], (a) => tg.save(a[0], a[1]));
 add('tg.manualSeed', [INTS], () => [42], (a) => tg.manualSeed(a[0]));
 add('tg.memory', [], () => [], () => tg.memory());
+add('tg.resetPeakMemory', [], () => [], () => tg.resetPeakMemory());
+add('tg.peakMemory', [], () => [], () => tg.peakMemory());
+add('tg.checkpoint', [FNS, TENSORS], () => [(t: T) => t.mul(2), v3()], (a) => tg.checkpoint(a[0], a[1]), /checkpoint|Checkpoint|mul|disposed/);
 add('tg.setNumThreads', [INTS], () => [2], (a) => tg.setNumThreads(a[0]));
 add('tg.getNumThreads', [], () => [], () => tg.getNumThreads());
 add('tg.narrow', [TENSORS, INTS, INTS, INTS], () => [m33(), 1, 1, 2], (a) => tg.narrow(a[0], a[1], a[2], a[3]));
@@ -303,6 +306,8 @@ for (const g of ['shape', 'ndim', 'size', 'isDisposed', 'requiresGrad', 'grad', 
 }
 method('backward', [TENSORS], () => { const [l, x] = lossOf(); return [l, tg.tensor(1), x]; });
 method('requiresGrad_', [BOOLS], () => [tg.ones([2]), true]);
+method('registerHook', [FNS], () => [tg.ones([2]).requiresGrad_(), (g: T) => g.mul(2)]);
+method('retainGrad', [], () => { const x = tg.ones([2]).requiresGrad_(); return [x.mul(2), x]; });
 method('copy_', [TENSORS], () => [tg.zeros([3, 3]), m33()]);
 for (const f of ['add', 'sub', 'mul', 'div', 'pow', 'maximum', 'minimum', 'matmul']) method(f, [TENSORS], () => [m33(), m33()]);
 for (const f of ['neg', 'abs', 'exp', 'log', 'sqrt', 'tanh', 'sigmoid', 'relu']) method(f, [], () => [m33()]);

@@ -83,5 +83,7 @@ export const CONV_TRANSPOSE2D = 76;
 // one recurrent layer in one direction, the time loop inside (ops/recurrent.ts; issue 12)
 export const LSTM = 77;
 export const GRU = 78;
+// an op whose forward and backward run in JavaScript (bindings/custom.ts): backward pauses the walk
+export const CUSTOM = 79;
 
-export const OP_COUNT = 79;
+export const OP_COUNT = 80;

@@ -1,0 +1,424 @@
+// Autograd that runs JavaScript: tensor hooks, retained gradients of non-leaves, custom ops
+// (tg.autograd.Function, as torch.autograd.Function) and checkpointing.
+//
+// The core walks the tape (assembly/autograd.ts). Before a custom op's record, and when a hooked
+// tensor's gradient is complete, the walk pauses and returns PAUSED; finishWalk runs the op's
+// backward or the hooks here and resumes it. A leaf's hooks run after the walk (its gradient is
+// complete only then): the walk accumulates into a fresh gradient, the hooks see that alone, and
+// their result is added to what .grad held before, as in PyTorch.
+//
+// A custom op is recorded as CUSTOM records on one packed output P (the outputs' values, flat):
+//
+//   record 0  ┌────────┬─────┬─────┬─────┬──────────┬──────────┐   parts 1…  ┌─────┬─────┬─────┬────┐
+//             │ CUSTOM │  P  │ in0 │ in1 │ i0 = key │ i1 = 0   │             │ in0 │ x   │ x   │ k  │
+//             └────────┴─────┴─────┴─────┴──────────┴──────────┘             └─────┴─────┴─────┴────┘
+//
+// a, b, c name the tracked inputs and then the saved tensors, three to a record (each later part
+// repeats a tracked input first, so it is recorded whenever record 0 is): the records hold them
+// (refs, versions) as long as the graph lives. The outputs the caller gets are views of P.
+import { core, heapF32, outOfMemory, isLeaf, PAUSED } from './core';
+import { Op } from './opcodes';
+import { Tensor, live, fail, newTensor } from './tensor';
+import { tidy } from './memory';
+import { isRecording } from './trace';
+import { fmt, show, sameShape, numel } from './shape';
+import { narrow, reshape } from './ops/shape';
+import { zeros } from './ops/creation';
+
+/** Runs fn with gradient tracking on (on = true) or off. */
+function withGrad<T>(on: boolean, fn: () => T): T {
+  const was = core.setGradEnabled(on ? 1 : 0);
+  try {
+    return fn();
+  } finally {
+    core.setGradEnabled(was);
+  }
+}
+
+/** A new tensor holding a copy of node `id`'s gradient (shape `dims`). */
+function gradOfNode(id: number, dims: readonly number[], op: string): Tensor {
+  const out = newTensor(dims, op, true);
+  const g = core.gradOf(id);
+  if (g !== 0) heapF32().copyWithin(core.dataOf(out.id) >>> 2, g >>> 2, (g >>> 2) + numel(dims));
+  return out;
+}
+
+/** Adds (or, with `replace`, writes) t's values into node `id`'s gradient, made when it has none. */
+function addToGrad(id: number, t: Tensor, replace: boolean, op: string): void {
+  const g = core.ensureGrad(id);
+  if (g === 0) return; // a leaf grad() does not capture, or out of memory (reported by the walk)
+  const h = heapF32(), src = core.dataOf(t.id) >>> 2, dst = g >>> 2, n = t.size;
+  if (replace) h.copyWithin(dst, src, src + n);
+  else for (let i = 0; i < n; i++) h[dst + i] += h[src + i];
+  void op;
+}
+
+// ── hooks ───────────────────────────────────────────────────────────────────────────────────────
+
+/** A hook sees the gradient flowing into its tensor and may return a replacement of the same shape. */
+export type GradHook = (grad: Tensor) => Tensor | void | null | undefined;
+
+/** What registerHook returns: `remove()` takes the hook off again. */
+export interface RemovableHandle {
+  /** Takes the hook off (again: nothing). */
+  remove(): void;
+}
+
+interface Hooked { tensor: Tensor; hooks: Map<number, GradHook> }
+const hooked = new Map<number, Hooked>();
+let nextHookKey = 1;
+
+/**
+ * Registers `fn` on tensor t (which must require grad): each backward calls it with the gradient
+ * flowing into t, complete, and a Tensor it returns replaces that gradient (for a leaf, before it
+ * is added to `.grad`). Hooks run in the order registered, each seeing the previous one's result;
+ * they live until removed or until t is disposed, and do not run in a tg.trace replay.
+ */
+export function registerHook(t: Tensor, fn: GradHook): RemovableHandle {
+  const id = live(t, 'registerHook');
+  if (typeof fn !== 'function') throw new Error(`registerHook: expected a function, got ${show(fn)}`);
+  if (!t.requiresGrad) throw new Error(`registerHook: the tensor of shape ${fmt(t.dims)} does not require grad, so no gradient reaches it`);
+  if (isRecording()) throw new Error('registerHook: a hook runs JavaScript, which a tg.trace replay cannot; register it outside tg.trace');
+  let entry = hooked.get(id);
+  if (!entry || entry.tensor !== t) {
+    if (!isLeaf(id) && !core.setHooked(id, 1)) outOfMemory('registerHook');
+    entry = { tensor: t, hooks: new Map() };
+    hooked.set(id, entry);
+  }
+  const key = nextHookKey++, mine = entry;
+  mine.hooks.set(key, fn);
+  return {
+    remove() {
+      mine.hooks.delete(key);
+      if (mine.hooks.size === 0 && hooked.get(id) === mine) unhook(id);
+    },
+  };
+}
+
+function unhook(id: number): void {
+  hooked.delete(id);
+  core.setHooked(id, 0);
+}
+
+/** The hooks of node `id` if its tensor is still the one they were registered on. */
+function hooksOf(id: number): Hooked | null {
+  const entry = hooked.get(id);
+  if (entry && entry.tensor.isDisposed) unhook(id);
+  return entry && !entry.tensor.isDisposed ? entry : null;
+}
+
+/** Runs t's hooks on `grad` and returns the final gradient (all inside the caller's tidy). */
+function applyHooks(entry: Hooked, grad: Tensor): Tensor {
+  const t = entry.tensor;
+  for (const fn of [...entry.hooks.values()]) {
+    const r = withGrad(false, () => fn(grad));
+    if (r === undefined || r === null) continue;
+    if (!(r instanceof Tensor)) throw new Error(`registerHook: a hook must return a Tensor or nothing, got ${show(r)}`);
+    live(r, 'registerHook');
+    if (!sameShape(r.dims, t.dims)) throw new Error(`registerHook: a hook returned a gradient of shape ${fmt(r.dims)} for a tensor of shape ${fmt(t.dims)}`);
+    grad = r;
+  }
+  return grad;
+}
+
+/** At a pause for a hooked non-leaf: its gradient, complete, goes through its hooks. */
+function runNodeHooks(id: number): void {
+  const entry = hooksOf(id);
+  if (!entry) { core.setHooked(id, 0); return; } // its tensor was disposed (a node now in that row)
+  tidy(() => {
+    const g = gradOfNode(id, entry.tensor.dims, 'registerHook');
+    const r = applyHooks(entry, g);
+    if (r !== g) addToGrad(id, r, true, 'registerHook');
+  });
+}
+
+/** Nested walks (a checkpoint's, during the outer walk's pause) leave leaf hooks to the outer one. */
+let walkDepth = 0;
+
+/**
+ * Runs `walk` (a backward) with the hooks of every hooked leaf applied to the gradient it adds:
+ * each such leaf's gradient is set aside first, and after the walk .grad = old + hooks(new).
+ */
+export function withLeafHooks(walk: () => void): void {
+  const leaves = walkDepth > 0 ? [] : [...hooked.keys()].map(hooksOf).filter((e): e is Hooked => e !== null && isLeaf(e.tensor.id));
+  const parked = leaves.map(({ tensor }) => {
+    const g = core.gradOf(tensor.id);
+    const old = g ? heapF32().slice(g >>> 2, (g >>> 2) + tensor.size) : null;
+    core.dropGrad(tensor.id);
+    return old;
+  });
+  walkDepth++;
+  let failed = true;
+  try {
+    walk();
+    failed = false;
+  } finally {
+    walkDepth--;
+    leaves.forEach((entry, i) => {
+      const id = entry.tensor.id, old = parked[i];
+      if (!failed && core.gradOf(id)) tidy(() => addToGrad(id, applyHooks(entry, gradOfNode(id, entry.tensor.dims, 'registerHook')), true, 'registerHook'));
+      if (!old) return;
+      const g = core.ensureGrad(id);
+      if (g === 0) outOfMemory('backward');
+      const h = heapF32(), at = g >>> 2;
+      for (let k = 0; k < old.length; k++) h[at + k] += old[k];
+    });
+  }
+}
+
+/**
+ * The lowest record a backward may walk: 0, or, while a walk is paused (a backward run by a custom
+ * op's backward, as a checkpoint's), the first record made since the pause: below it lie the paused
+ * walk's records, whose nodes hold gradients that walk has yet to pass on.
+ */
+let floorNow = 0;
+export function walkFloor(): number { return floorNow; }
+
+/**
+ * Resumes a walk the core paused (status PAUSED) until it finishes: a custom op's backward or a
+ * hooked tensor's hooks run at each pause. If one throws, the walk is abandoned (gradients added
+ * so far stay, as in PyTorch) and the error propagates.
+ */
+export function finishWalk(status: number, op: string): void {
+  while (status === PAUSED) {
+    const at = core.pausedAt.value as number, out = core.pausedOut.value as number;
+    const custom = (core.pausedForCustom.value as number) !== 0, retain = core.pausedRetain.value as number, prepared = core.pausedPrepared.value as number;
+    const floor = core.pausedFloor.value as number;
+    try {
+      if (isRecording()) {
+        throw new Error(`${op}: the graph has ${custom ? 'a custom op' : 'a tensor hook'}, which runs JavaScript that a tg.trace replay cannot; call backward outside tg.trace`);
+      }
+      const outer = floorNow;
+      floorNow = core.tapeSize();
+      try {
+        if (custom) runCustomBackward(out, retain !== 0);
+        else runNodeHooks(out);
+      } finally {
+        floorNow = outer;
+      }
+    } catch (e) {
+      core.abandonBackward(at, prepared, floor);
+      throw e;
+    }
+    status = core.resumeBackward(at, retain, prepared, custom ? 1 : 0, floor);
+  }
+  if (status < 0) fail(status, op);
+}
+
+/**
+ * Keeps the gradient of this non-leaf tensor after backward, readable as `.grad` (PyTorch's
+ * retain_grad); on a leaf it does nothing (leaves keep theirs).
+ */
+export function retainGrad(t: Tensor): void {
+  const id = live(t, 'retainGrad');
+  if (!t.requiresGrad) throw new Error(`retainGrad: the tensor of shape ${fmt(t.dims)} does not require grad`);
+  if (!isLeaf(id)) core.setCapture(id, 1);
+}
+
+// ── custom ops ──────────────────────────────────────────────────────────────────────────────────
+
+/** The `ctx` a custom op's forward and backward share (PyTorch's FunctionCtx). Other fields are the op's own. */
+export class FunctionContext {
+  /** For each argument of apply(): whether it is a tensor whose gradient backward must return. */
+  readonly needsInputGrad: boolean[];
+  /** @internal */ _saved: Tensor[] = [];
+  /** @internal handles made for saved tensors whose own were disposed (released after backward) */
+  _adopted: Tensor[] = [];
+  [field: string]: unknown;
+
+  /** @internal */
+  constructor(needsInputGrad: boolean[]) { this.needsInputGrad = needsInputGrad; }
+
+  /** Keeps tensors for backward (inputs or outputs of forward), held by the graph, not copied. */
+  saveForBackward(...tensors: Tensor[]): void {
+    tensors.forEach((t, i) => { if (!(t instanceof Tensor)) throw new Error(`saveForBackward: argument ${i} must be a Tensor, got ${show(t)}`); live(t, 'saveForBackward'); });
+    this._saved = tensors;
+  }
+
+  /** The tensors saveForBackward kept, in order (live handles, even if the originals were disposed). */
+  get savedTensors(): Tensor[] {
+    return this._saved.map((t) => {
+      if (!t.isDisposed) return t;
+      if (!core.adoptNode(t.id)) throw new Error('savedTensors: a saved tensor is no longer held by the graph (was backward already run without retainGraph?)');
+      const h = new Tensor(t.id, t.dims);
+      this._adopted.push(h);
+      return h;
+    });
+  }
+}
+
+/** A custom op's forward and backward (see {@link Function}). */
+interface CustomOp {
+  name: string;
+  ctx: FunctionContext;
+  backward: (ctx: FunctionContext, ...grads: Tensor[]) => unknown;
+  /** the tensor arguments whose gradient backward returns, by position in apply()'s arguments */
+  inputs: (Tensor | null)[];
+  outputs: (readonly number[])[];
+  key: number;
+}
+/** Live custom ops by their packed output's node id. */
+const customOps = new Map<number, CustomOp>();
+let nextCustomKey = 1;
+let sweepAt = 64;
+
+/** Forgets custom ops whose graph is gone (made but never walked, or walked with retainGraph). */
+function sweepCustomOps(): void {
+  if (customOps.size < sweepAt) return;
+  for (const [id, op] of customOps) if (!core.customRecordLive(id, op.key)) release(id, op);
+  sweepAt = 2 * Math.max(64, customOps.size);
+}
+
+function release(id: number, op: CustomOp): void {
+  customOps.delete(id);
+  for (const h of op.ctx._adopted) h.dispose();
+  op.ctx._adopted = [];
+}
+
+/**
+ * A differentiable operation written in JavaScript, PyTorch's torch.autograd.Function: subclass
+ * it with a static `forward(ctx, ...args)` that computes the outputs with tapegrad ops (it runs
+ * without recording) and a static `backward(ctx, ...gradOutputs)` that returns one gradient per
+ * argument of apply() (null for those that need none; `ctx.needsInputGrad` says which), then call
+ * `MyOp.apply(...args)`. Non-tensor arguments pass through to forward. Its backward runs with
+ * recording off: gradients of gradients through it are not computed. A custom op cannot be
+ * recorded by tg.trace (its JavaScript would not run in a replay): apply() throws there.
+ *
+ * @example
+ * ```ts
+ * class Square extends tg.autograd.Function {
+ *   static forward(ctx: tg.autograd.FunctionContext, x: tg.Tensor) { ctx.saveForBackward(x); return x.mul(x); }
+ *   static backward(ctx: tg.autograd.FunctionContext, g: tg.Tensor) { const [x] = ctx.savedTensors; return [g.mul(x).mul(2)]; }
+ * }
+ * const x = tg.tensor([1, 2, 3], { requiresGrad: true });
+ * Square.apply(x).sum().backward();
+ * x.grad!.toArray(); // → [2, 4, 6]
+ * ```
+ */
+export class Function {
+  /** Computes the outputs from the arguments of apply() (one Tensor or an array of them). */
+  static forward(_ctx: FunctionContext, ..._args: any[]): Tensor | Tensor[] {
+    throw new Error(`${this.name}: static forward(ctx, ...args) is not implemented`);
+  }
+
+  /** Returns the gradient of each argument of apply() from the outputs' gradients. */
+  static backward(_ctx: FunctionContext, ..._gradOutputs: Tensor[]): Tensor | null | (Tensor | null | undefined)[] {
+    throw new Error(`${this.name}: static backward(ctx, ...gradOutputs) is not implemented`);
+  }
+
+  /** Runs the op: forward now, backward when a backward() reaches its outputs. */
+  static apply(...args: any[]): any {
+    const name = this.name || 'Function';
+    if (isRecording()) throw new Error(`${name}.apply: a custom op runs JavaScript, which a tg.trace replay cannot; call it outside tg.trace`);
+    args.forEach((a, i) => { if (a instanceof Tensor) live(a, `${name}.apply: argument ${i}`); });
+    const gradOn = core.setGradEnabled(0) !== 0;
+    core.setGradEnabled(gradOn ? 1 : 0);
+    const needs = args.map((a) => gradOn && a instanceof Tensor && a.requiresGrad);
+    const ctx = new FunctionContext(needs);
+    // forward's temporaries go when it returns; its outputs and what it saved stay
+    const result = withGrad(false, () => tidy(() => { const r = this.forward(ctx, ...args); return { r, saved: ctx._saved }; }).r);
+    const outs = Array.isArray(result) ? result : [result];
+    outs.forEach((o, i) => { if (!(o instanceof Tensor) || o.isDisposed) throw new Error(`${name}.forward must return a Tensor or an array of Tensors, got ${show(o)} at ${i}`); });
+    if (!needs.some((n) => n)) return result;
+    sweepCustomOps();
+    const tracked = args.filter((a, i): a is Tensor => needs[i]);
+    const held = [...tracked, ...ctx._saved.filter((t) => !tracked.includes(t))];
+    const key = nextCustomKey++;
+    const shapes = outs.map((o) => o.dims.slice());
+    const packed = newTensor([shapes.reduce((n, s) => n + numel(s), 0)], name);
+    let views: Tensor[];
+    try {
+      let at = core.dataOf(packed.id) >>> 2;
+      const h = heapF32();
+      for (const o of outs) { const src = core.dataOf(o.id) >>> 2; h.copyWithin(at, src, src + o.size); at += o.size; }
+      for (let part = 0, k = 0; k < held.length; part++) {
+        const ids = part === 0 ? held.slice(0, 3) : [held[0], ...held.slice(k, k + 2)];
+        k += part === 0 ? 3 : 2;
+        const [a, b, c] = [0, 1, 2].map((j) => (ids[j] ? ids[j].id : -1));
+        const status = core.runOpInto(Op.CUSTOM, packed.id, a, b, c, key, part, 0, 0, 0, 0, 0);
+        if (status < 0) fail(status, name);
+      }
+      let offset = 0;
+      views = tidy(() => shapes.map((s) => { const v = reshape(narrow(packed, 0, offset, numel(s)), [...s]); offset += numel(s); return v; }));
+    } finally {
+      packed.dispose(); // the views (and the records) keep it
+    }
+    customOps.set(packed.id, { name, ctx, backward: this.backward.bind(this), inputs: args.map((a, i) => (needs[i] ? a : null)), outputs: shapes, key });
+    for (const o of outs) if (!args.includes(o) && !ctx._saved.includes(o)) o.dispose();
+    return Array.isArray(result) ? views : views[0];
+  }
+}
+
+/** At a pause for custom op output `id`: runs its backward and adds the gradients to its inputs'. */
+function runCustomBackward(id: number, retain: boolean): void {
+  const op = customOps.get(id);
+  if (!op) throw new Error('backward: a custom op\'s context is gone (its graph was walked before without retainGraph)');
+  tidy(() => {
+    const g = gradOfNode(id, [op.outputs.reduce((n, s) => n + numel(s), 0)], op.name);
+    let offset = 0;
+    const grads = op.outputs.map((s) => { const v = reshape(narrow(g, 0, offset, numel(s)), [...s]); offset += numel(s); return v; });
+    const result = withGrad(false, () => op.backward(op.ctx, ...grads));
+    const list = Array.isArray(result) ? result : [result];
+    if (list.length < op.inputs.length && list.length !== 1) {
+      throw new Error(`${op.name}.backward returned ${list.length} gradients for ${op.inputs.length} arguments`);
+    }
+    op.inputs.forEach((input, i) => {
+      const r = list[i];
+      if (!input || r === null || r === undefined) return;
+      if (!(r instanceof Tensor)) throw new Error(`${op.name}.backward: gradient ${i} must be a Tensor or null, got ${show(r)}`);
+      live(r, `${op.name}.backward`);
+      if (!sameShape(r.dims, input.dims)) throw new Error(`${op.name}.backward: gradient ${i} has shape ${fmt(r.dims)}, but argument ${i} has shape ${fmt(input.dims)}`);
+      addToGrad(input.id, r, false, op.name);
+    });
+  });
+  if (!retain) release(id, op);
+}
+
+// ── checkpointing ───────────────────────────────────────────────────────────────────────────────
+
+/** Recomputes its segment during backward: forward runs without recording. */
+class Checkpoint extends Function {
+  static forward(ctx: FunctionContext, fn: (...xs: Tensor[]) => Tensor, _token: Tensor, ...inputs: Tensor[]): Tensor {
+    ctx.fn = fn;
+    ctx.saveForBackward(...inputs);
+    const out = fn(...inputs);
+    if (!(out instanceof Tensor)) throw new Error(`checkpoint: fn must return a Tensor, got ${show(out)}`);
+    return out;
+  }
+
+  static backward(ctx: FunctionContext, grad: Tensor): (Tensor | null)[] {
+    const saved = ctx.savedTensors, fn = ctx.fn as (...xs: Tensor[]) => Tensor;
+    const needs = ctx.needsInputGrad.slice(2);
+    return withGrad(true, () => {
+      const xs = saved.map((t, i) => { const x = withGrad(false, () => reshape(t, t.shape, 'checkpoint')); if (needs[i]) x.requiresGrad_(); return x; });
+      const out = fn(...xs);
+      if (out.requiresGrad) out.backward(grad); // the parameters fn reads get theirs here, as leaves
+      return [null, null, ...xs.map((x, i) => (needs[i] ? x.grad : null))];
+    });
+  }
+}
+
+/**
+ * Runs fn(...inputs) without keeping its intermediate results, and runs it again during backward
+ * to get them (PyTorch's torch.utils.checkpoint): memory for time. fn must compute the same
+ * result when run again (no dropout, no sampling); parameters it reads get their gradients as usual.
+ *
+ * @example
+ * ```ts
+ * const lin = new tg.nn.Linear(4, 4);
+ * const x = tg.randn([2, 4], { requiresGrad: true });
+ * tg.checkpoint((h) => lin.forward(h).relu(), x).sum().backward();
+ * x.grad!.shape; // → [2, 4]
+ * ```
+ */
+export function checkpoint(fn: (...inputs: Tensor[]) => Tensor, ...inputs: Tensor[]): Tensor {
+  if (typeof fn !== 'function') throw new Error(`checkpoint: expected a function, got ${show(fn)}`);
+  inputs.forEach((t, i) => { if (!(t instanceof Tensor)) throw new Error(`checkpoint: input ${i} must be a Tensor, got ${show(t)}`); });
+  // a tracked token makes the op recorded when only the parameters inside fn require grad
+  const token = zeros([]).requiresGrad_();
+  try {
+    return Checkpoint.apply(fn, token, ...inputs) as Tensor;
+  } finally {
+    token.dispose();
+  }
+}
