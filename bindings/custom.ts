@@ -23,7 +23,7 @@ import { tidy } from './memory';
 import { isRecording } from './trace';
 import { fmt, show, sameShape, numel } from './shape';
 import { narrow, reshape } from './ops/shape';
-import { zeros } from './ops/creation';
+import { zeros, tensor } from './ops/creation';
 
 /** Runs fn with gradient tracking on (on = true) or off. */
 function withGrad<T>(on: boolean, fn: () => T): T {
@@ -44,13 +44,12 @@ function gradOfNode(id: number, dims: readonly number[], op: string): Tensor {
 }
 
 /** Adds (or, with `replace`, writes) t's values into node `id`'s gradient, made when it has none. */
-function addToGrad(id: number, t: Tensor, replace: boolean, op: string): void {
+function addToGrad(id: number, t: Tensor, replace: boolean): void {
   const g = core.ensureGrad(id);
   if (g === 0) return; // a leaf grad() does not capture, or out of memory (reported by the walk)
   const h = heapF32(), src = core.dataOf(t.id) >>> 2, dst = g >>> 2, n = t.size;
   if (replace) h.copyWithin(dst, src, src + n);
   else for (let i = 0; i < n; i++) h[dst + i] += h[src + i];
-  void op;
 }
 
 // ── hooks ───────────────────────────────────────────────────────────────────────────────────────
@@ -128,7 +127,7 @@ function runNodeHooks(id: number): void {
   tidy(() => {
     const g = gradOfNode(id, entry.tensor.dims, 'registerHook');
     const r = applyHooks(entry, g);
-    if (r !== g) addToGrad(id, r, true, 'registerHook');
+    if (r !== g) addToGrad(id, r, true);
   });
 }
 
@@ -156,7 +155,7 @@ export function withLeafHooks(walk: () => void): void {
     walkDepth--;
     leaves.forEach((entry, i) => {
       const id = entry.tensor.id, old = parked[i];
-      if (!failed && core.gradOf(id)) tidy(() => addToGrad(id, applyHooks(entry, gradOfNode(id, entry.tensor.dims, 'registerHook')), true, 'registerHook'));
+      if (!failed && core.gradOf(id)) tidy(() => addToGrad(id, applyHooks(entry, gradOfNode(id, entry.tensor.dims, 'registerHook')), true));
       if (!old) return;
       const g = core.ensureGrad(id);
       if (g === 0) outOfMemory('backward');
@@ -338,8 +337,7 @@ export class Function {
         const status = core.runOpInto(Op.CUSTOM, packed.id, a, b, c, key, part, 0, 0, 0, 0, 0);
         if (status < 0) fail(status, name);
       }
-      let offset = 0;
-      views = tidy(() => shapes.map((s) => { const v = reshape(narrow(packed, 0, offset, numel(s)), [...s]); offset += numel(s); return v; }));
+      views = unpack(packed, shapes);
     } finally {
       packed.dispose(); // the views (and the records) keep it
     }
@@ -349,14 +347,19 @@ export class Function {
   }
 }
 
+/** The flat tensor `flat` as consecutive tensors of `shapes` (views: no copy). */
+function unpack(flat: Tensor, shapes: (readonly number[])[]): Tensor[] {
+  let offset = 0;
+  return tidy(() => shapes.map((s) => { const v = reshape(narrow(flat, 0, offset, numel(s)), [...s]); offset += numel(s); return v; }));
+}
+
 /** At a pause for custom op output `id`: runs its backward and adds the gradients to its inputs'. */
 function runCustomBackward(id: number, retain: boolean): void {
   const op = customOps.get(id);
   if (!op) throw new Error('backward: a custom op\'s context is gone (its graph was walked before without retainGraph)');
   tidy(() => {
     const g = gradOfNode(id, [op.outputs.reduce((n, s) => n + numel(s), 0)], op.name);
-    let offset = 0;
-    const grads = op.outputs.map((s) => { const v = reshape(narrow(g, 0, offset, numel(s)), [...s]); offset += numel(s); return v; });
+    const grads = unpack(g, op.outputs);
     const result = withGrad(false, () => op.backward(op.ctx, ...grads));
     const list = Array.isArray(result) ? result : [result];
     if (list.length < op.inputs.length && list.length !== 1) {
@@ -368,10 +371,77 @@ function runCustomBackward(id: number, retain: boolean): void {
       if (!(r instanceof Tensor)) throw new Error(`${op.name}.backward: gradient ${i} must be a Tensor or null, got ${show(r)}`);
       live(r, `${op.name}.backward`);
       if (!sameShape(r.dims, input.dims)) throw new Error(`${op.name}.backward: gradient ${i} has shape ${fmt(r.dims)}, but argument ${i} has shape ${fmt(input.dims)}`);
-      addToGrad(input.id, r, false, op.name);
+      addToGrad(input.id, r, false);
     });
   });
   if (!retain) release(id, op);
+}
+
+// ── kernel ops: forward and backward over Float32Arrays ───────────────────────────────────────────
+
+/** A custom op written over plain arrays (see {@link kernelOp}). */
+export interface KernelOpDefinition {
+  /** Names the op in errors (default 'kernelOp'). */
+  name?: string;
+  /** The outputs' values from the inputs' (row-major copies), one Float32Array per output. */
+  forward(inputs: Float32Array[], shapes: number[][]): Float32Array[];
+  /** The outputs' shapes from the inputs' (default: one output shaped as the first input). */
+  outputShapes?(shapes: number[][]): number[][];
+  /** Each input's gradient (null for none) from the outputs' gradients, the inputs and the outputs. */
+  backward(gradOutputs: Float32Array[], inputs: Float32Array[], outputs: Float32Array[]): (Float32Array | null)[];
+}
+
+/**
+ * A differentiable op whose forward and backward are plain JavaScript over Float32Arrays, for a
+ * computation that is not made of tensor ops (a simulator, a lookup, a special function). The
+ * returned function takes tensors and gives one Tensor per output (an array when several).
+ * Built on {@link Function}: the same rules hold (not inside tg.trace; first-order only).
+ *
+ * @example
+ * ```ts
+ * const cube = tg.autograd.kernelOp({
+ *   forward: ([x]) => [x.map((v) => v ** 3)],
+ *   backward: ([g], [x]) => [g.map((gi, i) => 3 * x[i] ** 2 * gi)],
+ * });
+ * const x = tg.tensor([1, 2], { requiresGrad: true });
+ * (cube(x) as tg.Tensor).sum().backward();
+ * x.grad!.toArray(); // → [3, 12]
+ * ```
+ */
+export function kernelOp(def: KernelOpDefinition): (...inputs: Tensor[]) => Tensor | Tensor[] {
+  if (def === null || typeof def !== 'object' || typeof def.forward !== 'function' || typeof def.backward !== 'function') {
+    throw new Error(`kernelOp: expected {forward, backward} functions, got ${show(def)}`);
+  }
+  const name = def.name ?? 'kernelOp';
+  const arrays = (list: unknown, count: number, sizes: number[], what: string): Float32Array[] => {
+    if (!Array.isArray(list) || list.length !== count) throw new Error(`${name}: ${what} must return an array of ${count} Float32Arrays, got ${show(list)}`);
+    list.forEach((a, i) => {
+      if (a === null && what === 'backward') return;
+      if (!(a instanceof Float32Array) || a.length !== sizes[i]) throw new Error(`${name}: ${what} result ${i} must be a Float32Array of ${sizes[i]} values, got ${show(a)}`);
+    });
+    return list;
+  };
+  class Kernel extends Function {
+    static forward(ctx: FunctionContext, ...inputs: Tensor[]): Tensor[] {
+      inputs.forEach((t, i) => { if (!(t instanceof Tensor)) throw new Error(`${name}: input ${i} must be a Tensor, got ${show(t)}`); });
+      const shapes = inputs.map((t) => t.shape), values = inputs.map((t) => t.data());
+      const outShapes = def.outputShapes ? def.outputShapes(shapes) : [shapes[0] ?? []];
+      const outs = arrays(def.forward(values, shapes), outShapes.length, outShapes.map(numel), 'forward');
+      ctx.kernel = { shapes, values, outs };
+      return outs.map((o, i) => tensor(o, { shape: outShapes[i] }));
+    }
+
+    static backward(ctx: FunctionContext, ...grads: Tensor[]): (Tensor | null)[] {
+      const { shapes, values, outs } = ctx.kernel as { shapes: number[][]; values: Float32Array[]; outs: Float32Array[] };
+      const result = arrays(def.backward(grads.map((g) => g.data()), values, outs), shapes.length, shapes.map(numel), 'backward');
+      return result.map((r, i) => (r ? tensor(r, { shape: shapes[i] }) : null));
+    }
+  }
+  Object.defineProperty(Kernel, 'name', { value: name });
+  return (...inputs: Tensor[]) => {
+    const out = Kernel.apply(...inputs) as Tensor[];
+    return out.length === 1 ? out[0] : out;
+  };
 }
 
 // ── checkpointing ───────────────────────────────────────────────────────────────────────────────

@@ -167,6 +167,43 @@ describe('custom ops (tg.autograd.Function)', () => {
   }));
 });
 
+describe('kernel ops (forward and backward over Float32Arrays)', () => {
+  // a 1-D cumulative product: y_i = Π_{j≤i} x_j, dL/dx_j = Σ_{i≥j} g_i·y_i / x_j (x without zeros)
+  const cumprod = tg.autograd.kernelOp({
+    name: 'cumprod',
+    forward: ([x]) => { const y = new Float32Array(x.length); let p = 1; x.forEach((v, i) => { p *= v; y[i] = p; }); return [y]; },
+    backward: ([g], [x], [y]) => [x.map((xj, j) => { let s = 0; for (let i = j; i < x.length; i++) s += g[i] * y[i]; return s / xj; })],
+  });
+
+  it('values and gradients against the closed form, and gradcheck', () => tg.tidy(() => {
+    const x = tg.tensor([0.5, 2, -1.5, 3], { requiresGrad: true });
+    const y = cumprod(x) as tg.Tensor;
+    expect(arr(y)).toEqual([0.5, 1, -1.5, -4.5]);
+    y.sum().backward();
+    // d/dx_j Σ_i y_i = Σ_{i≥j} y_i / x_j
+    const yv = [0.5, 1, -1.5, -4.5], xv = [0.5, 2, -1.5, 3];
+    arr(x.grad).forEach((v, j) => expect(v).toBeCloseTo(yv.slice(j).reduce((a, b) => a + b, 0) / xv[j], 5));
+    expect(tg.gradcheck((t) => cumprod(t) as tg.Tensor, [tg.tensor([0.7, 1.3, -0.9], { requiresGrad: true })], { eps: 1e-2 })).toBe(true);
+  }));
+
+  it('several outputs with their own shapes; wrong results are Errors naming the op', () => tg.tidy(() => {
+    const split = tg.autograd.kernelOp({
+      name: 'halves',
+      outputShapes: ([s]) => [[s[0] / 2], [s[0] / 2]],
+      forward: ([x]) => [x.slice(0, x.length / 2), x.slice(x.length / 2)],
+      backward: ([g1, g2]) => { const g = new Float32Array(g1.length * 2); g.set(g1); g.set(g2, g1.length); return [g]; },
+    });
+    const x = tg.tensor([1, 2, 3, 4], { requiresGrad: true });
+    const [a, b] = split(x) as tg.Tensor[];
+    expect([arr(a), arr(b)]).toEqual([[1, 2], [3, 4]]);
+    a.mul(2).sum().add(b.mul(3).sum()).backward();
+    expect(arr(x.grad)).toEqual([2, 2, 3, 3]);
+    const bad = tg.autograd.kernelOp({ name: 'short', forward: () => [new Float32Array(1)], backward: () => [null] });
+    expect(() => bad(tg.tensor([1, 2]))).toThrow('short: forward result 0 must be a Float32Array of 2 values');
+    expect(() => tg.autograd.kernelOp({ forward: 1 } as never)).toThrow('kernelOp: expected {forward, backward} functions');
+  }));
+});
+
 describe('checkpoint', () => {
   const L = 32, W = 64, B = 512;
   tg.manualSeed(11);
