@@ -460,7 +460,8 @@ class Checkpoint extends Function {
     const saved = ctx.savedTensors, fn = ctx.fn as (...xs: Tensor[]) => Tensor;
     const needs = ctx.needsInputGrad.slice(2);
     return withGrad(true, () => {
-      const xs = saved.map((t, i) => { const x = withGrad(false, () => reshape(t, t.shape, 'checkpoint')); if (needs[i]) x.requiresGrad_(); return x; });
+      // (captured, so that a walk inside tg.grad, which gives gradients to its inputs alone, gives them theirs)
+      const xs = saved.map((t, i) => { const x = withGrad(false, () => reshape(t, t.shape, 'checkpoint')); if (needs[i]) { x.requiresGrad_(); core.setCapture(x.id, 1); } return x; });
       const out = fn(...xs);
       if (out.requiresGrad) out.backward(grad); // the parameters fn reads get theirs here, as leaves
       return [null, null, ...xs.map((x, i) => (needs[i] ? x.grad : null))];

@@ -233,6 +233,19 @@ describe('checkpoint', () => {
     expect(plain.peak / ckpt.peak).toBeGreaterThanOrEqual(3);
   });
 
+  it('works inside tg.grad (gradients of its inputs alone) and with retainGraph', () => tg.tidy(() => {
+    const w = tg.tensor([0.5, -1], { requiresGrad: true });
+    const lin = new tg.nn.Linear(2, 1);
+    expect(arr(tg.grad((a) => tg.checkpoint((t) => t.mul(t).sum(), a), [w])[0])).toEqual([1, -2]);
+    tg.grad((a) => tg.checkpoint((t) => lin.forward(t).sum(), a), [w]);
+    expect(lin.weight.grad).toBeNull(); // tg.grad leaves other leaves alone, as without checkpoint
+    const z = tg.checkpoint((t) => t.mul(t).sum(), w);
+    z.backward({ retainGraph: true });
+    z.backward();
+    expect(arr(w.grad)).toEqual([2, -4]);
+    tg.dispose(lin.parameters());
+  }));
+
   it('parameters inside fn get gradients when no input requires grad', () => tg.tidy(() => {
     const lin = new tg.nn.Linear(3, 2), twin = new tg.nn.Linear(3, 2);
     twin.loadStateDict(lin.stateDict());
