@@ -241,7 +241,7 @@ export function backward(root: i32, seed: i32, retain: bool, floor: i32): i32 {
   let reserved = reserve(2 * tensorBytesInUse() + 64 * <f64>liveNodeCount());
   let prepared = check || !reserved;
   if (prepared) {
-    let status = prepareGradients(root, last, check, !reserved);
+    let status = prepareGradients(root, last, floor, check, !reserved);
     if (status < 0) return status;
   }
   let n = sizeOf(root);
@@ -328,7 +328,11 @@ function walk(from: i32, retain: bool, prepared: bool, how: i32, floor: i32): i3
     let rec = recordAt(i);
     if (opOf(rec) == DEAD) continue;
     let out = outOf(rec);
-    if (!gradPtr(out)) continue;
+    if (!gradPtr(out)) {
+      // a node marked but never given a gradient (a custom op returned none for it): clear its marks too
+      if (prepared) { clearReached(out); clearInputs(rec); }
+      continue;
+    }
     let resumed = i == from && how != WALK_FRESH;
     if (!resumed) {
       let custom = opOf(rec) == Op.CUSTOM && attr(rec, 1) == 0;
@@ -398,10 +402,10 @@ export function abandonBackward(at: i32, prepared: bool, floor: i32): void {
  * memory is reserved the walk makes each buffer as it needs it: a gradient lives from its first
  * use to its node's last record, not through the whole walk.)
  */
-function prepareGradients(root: i32, last: i32, check: bool, allocate: bool): i32 {
+function prepareGradients(root: i32, last: i32, floor: i32, check: bool, allocate: bool): i32 {
   reachAllocates = allocate;
   let status = reach(root) ? 0 : OUT_OF_MEMORY;
-  for (let i = last; status == 0 && i >= 0; i--) {
+  for (let i = last; status == 0 && i >= floor; i--) {
     let rec = recordAt(i);
     if (opOf(rec) == DEAD || !(flagsOf(outOf(rec)) & REACHED)) continue;
     if (check && load<i32>(rec, STATE) == SPENT) status = failWith(GRAPH_SPENT, opOf(rec));
@@ -410,7 +414,7 @@ function prepareGradients(root: i32, last: i32, check: bool, allocate: bool): i3
   }
   if (status == 0) return 0;
   undoReach(root);
-  for (let i = last; i >= 0; i--) {
+  for (let i = last; i >= floor; i--) {
     let rec = recordAt(i);
     if (opOf(rec) == DEAD) continue;
     undoReach(outOf(rec));

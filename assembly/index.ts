@@ -9,7 +9,7 @@ export { failedOp, badValue, badPosition, badBound } from "./errors";
 export { command, issue, lastNorm, beginTrace, endTrace, runTrace, disposeTrace } from "./replay";
 export { failedRequest, failAllocAfter } from "./alloc";
 export { seed } from "./random";
-export { beginScope, endScope, markReturned, keepNode, newScopedNode as newNode, viewFor } from "./scopes";
+export { beginScope, endScope, markReturned, keepNode, newScopedNode as newNode, viewFor, madeInScope } from "./scopes";
 export { setThreads, runPart, trapInPart } from "./parallel";
 export { newPacks, adoptPacks } from "./ops/matmul";
 

@@ -101,6 +101,17 @@ export function markReturned(id: i32, on: bool): void {
   setFlags(id, on ? flagsOf(id) | RETURNED : flagsOf(id) & ~RETURNED);
 }
 
+/** Whether node `id` (as it is now) was made while the innermost scope was open. */
+export function madeInScope(id: i32): bool {
+  if (depth == 0) return false;
+  let gen = genOf(id);
+  for (let k = load<i32>(marks + (<usize>(depth - 1) << 2)); k < entryCount; k += 2) {
+    let p = entries + (<usize>k << 2);
+    if (load<i32>(p) == id && load<i32>(p, 4) == gen) return true;
+  }
+  return false;
+}
+
 /** Exempts a node from every scope (parameters, optimizer state). */
 export function keepNode(id: i32): void {
   setFlags(id, flagsOf(id) | KEPT);

@@ -65,6 +65,7 @@ interface CoreExports {
   resumeBackward(at: number, retain: number, prepared: number, custom: number, floor: number): number;
   abandonBackward(at: number, prepared: number, floor: number): void;
   tapeSize(): number;
+  madeInScope(id: number): number;
   setHooked(id: number, on: number): number;
   customRecordLive(id: number, key: number): number;
   adoptNode(id: number): number;
@@ -171,8 +172,6 @@ const REC_OFFSET = 20;
 export const REQUIRES_GRAD = 1;
 /** The node is a view of another's gradient (assembly/nodes.ts). */
 export const GRAD_VIEW = 256;
-/** A node whose computed gradient backward keeps (retainGrad, grad()'s inputs). */
-export const CAPTURE = 32;
 const HEADER = core.header.value as number;
 const SHAPE_SCRATCH = HEADER + 12;
 

@@ -19,7 +19,7 @@
 import { core, heapF32, outOfMemory, isLeaf, PAUSED } from './core';
 import { Op } from './opcodes';
 import { Tensor, live, fail, newTensor } from './tensor';
-import { tidy } from './memory';
+import { tidy, keep } from './memory';
 import { isRecording } from './trace';
 import { fmt, show, sameShape, numel } from './shape';
 import { narrow, reshape } from './ops/shape';
@@ -43,9 +43,9 @@ function gradOfNode(id: number, dims: readonly number[], op: string): Tensor {
   return out;
 }
 
-/** Adds (or, with `replace`, writes) t's values into node `id`'s gradient, made when it has none. */
-function addToGrad(id: number, t: Tensor, replace: boolean): void {
-  const g = core.ensureGrad(id);
+/** Adds (or, with `replace`, writes) t's values into node `id`'s gradient (made when it has none), or into its values. */
+function addToGrad(id: number, t: Tensor, replace: boolean, intoValues = false): void {
+  const g = intoValues ? core.dataOf(id) : core.ensureGrad(id);
   if (g === 0) return; // a leaf grad() does not capture, or out of memory (reported by the walk)
   const h = heapF32(), src = core.dataOf(t.id) >>> 2, dst = g >>> 2, n = t.size;
   if (replace) h.copyWithin(dst, src, src + n);
@@ -63,7 +63,8 @@ export interface RemovableHandle {
   remove(): void;
 }
 
-interface Hooked { tensor: Tensor; hooks: Map<number, GradHook> }
+/** A tensor's hooks; `retains` when retainGrad added one (its sum so far in `retained`). */
+interface Hooked { tensor: Tensor; hooks: Map<number, GradHook>; retains?: boolean; retained?: Tensor }
 const hooked = new Map<number, Hooked>();
 let nextHookKey = 1;
 
@@ -95,6 +96,7 @@ export function registerHook(t: Tensor, fn: GradHook): RemovableHandle {
 }
 
 function unhook(id: number): void {
+  hooked.get(id)?.retained?.dispose();
   hooked.delete(id);
   core.setHooked(id, 0);
 }
@@ -139,7 +141,7 @@ let walkDepth = 0;
  * each such leaf's gradient is set aside first, and after the walk .grad = old + hooks(new).
  */
 export function withLeafHooks(walk: () => void): void {
-  const leaves = walkDepth > 0 ? [] : [...hooked.keys()].map(hooksOf).filter((e): e is Hooked => e !== null && isLeaf(e.tensor.id));
+  const leaves = walkDepth > 0 || leafHooksOff > 0 ? [] : [...hooked.keys()].map(hooksOf).filter((e): e is Hooked => e !== null && isLeaf(e.tensor.id) && e.hooks.size > 0);
   const parked = leaves.map(({ tensor }) => {
     const g = core.gradOf(tensor.id);
     const old = g ? heapF32().slice(g >>> 2, (g >>> 2) + tensor.size) : null;
@@ -153,15 +155,36 @@ export function withLeafHooks(walk: () => void): void {
     failed = false;
   } finally {
     walkDepth--;
+    // every leaf gets its old gradient back, whatever a hook does; the first hook error is thrown after
+    let error: unknown = null;
     leaves.forEach((entry, i) => {
       const id = entry.tensor.id, old = parked[i];
-      if (!failed && core.gradOf(id)) tidy(() => addToGrad(id, applyHooks(entry, gradOfNode(id, entry.tensor.dims, 'registerHook')), true));
+      if (!failed && error === null && core.gradOf(id)) { // the walk reached it
+        if (isRecording()) error = new Error('backward: a leaf has a tensor hook, which runs JavaScript that a tg.trace replay cannot; remove it or call backward outside tg.trace');
+        else try {
+          tidy(() => addToGrad(id, applyHooks(entry, gradOfNode(id, entry.tensor.dims, 'registerHook')), true));
+        } catch (e) {
+          error = e;
+        }
+      }
       if (!old) return;
       const g = core.ensureGrad(id);
       if (g === 0) outOfMemory('backward');
       const h = heapF32(), at = g >>> 2;
       for (let k = 0; k < old.length; k++) h[at + k] += old[k];
     });
+    if (error !== null) throw error;
+  }
+}
+
+/** While positive, leaf hooks do not run: tg.grad gives its inputs' gradients and leaves every .grad alone. */
+let leafHooksOff = 0;
+export function withoutLeafHooks<T>(fn: () => T): T {
+  leafHooksOff++;
+  try {
+    return fn();
+  } finally {
+    leafHooksOff--;
   }
 }
 
@@ -211,7 +234,21 @@ export function finishWalk(status: number, op: string): void {
 export function retainGrad(t: Tensor): void {
   const id = live(t, 'retainGrad');
   if (!t.requiresGrad) throw new Error(`retainGrad: the tensor of shape ${fmt(t.dims)} does not require grad`);
-  if (!isLeaf(id)) core.setCapture(id, 1);
+  if (isLeaf(id) || hooksOf(id)?.retains) return;
+  if (isRecording()) throw new Error('retainGrad: it keeps the gradient by a hook, which runs JavaScript that a tg.trace replay cannot; call it outside tg.trace');
+  // PyTorch's way: a hook that adds each complete gradient into a tensor of its own
+  registerHook(t, (g) => {
+    const entry = hooksOf(id)!;
+    if (entry.retained && !entry.retained.isDisposed) addToGrad(entry.retained.id, g, false, true);
+    else entry.retained = keep(g.mul(1));
+  });
+  hooksOf(id)!.retains = true;
+}
+
+/** A non-leaf's retained gradient (retainGrad), the same tensor at each read, or null. */
+export function retainedGradOf(t: Tensor): Tensor | null {
+  const r = hooksOf(t.id)?.retained;
+  return r && !r.isDisposed ? r : null;
 }
 
 // ── custom ops ──────────────────────────────────────────────────────────────────────────────────
@@ -221,8 +258,10 @@ export class FunctionContext {
   /** For each argument of apply(): whether it is a tensor whose gradient backward must return. */
   readonly needsInputGrad: boolean[];
   /** @internal */ _saved: Tensor[] = [];
-  /** @internal handles made for saved tensors whose own were disposed (released after backward) */
-  _adopted: Tensor[] = [];
+  /** @internal handles made for saved tensors whose own were disposed (by index; released after backward) */
+  _adopted: (Tensor | undefined)[] = [];
+  /** @internal the op's packed output and key, to tell that its records (which hold the saved tensors) live */
+  _owner: { id: number; key: number; name: string } | null = null;
   [field: string]: unknown;
 
   /** @internal */
@@ -236,12 +275,15 @@ export class FunctionContext {
 
   /** The tensors saveForBackward kept, in order (live handles, even if the originals were disposed). */
   get savedTensors(): Tensor[] {
-    return this._saved.map((t) => {
+    return this._saved.map((t, i) => {
       if (!t.isDisposed) return t;
-      if (!core.adoptNode(t.id)) throw new Error('savedTensors: a saved tensor is no longer held by the graph (was backward already run without retainGraph?)');
-      const h = new Tensor(t.id, t.dims);
-      this._adopted.push(h);
-      return h;
+      const had = this._adopted[i];
+      if (had && !had.isDisposed) return had;
+      const owner = this._owner;
+      if (!owner || !core.customRecordLive(owner.id, owner.key) || !core.adoptNode(t.id)) {
+        throw new Error(`${owner?.name ?? 'savedTensors'}: a saved tensor is no longer held by the graph (was backward run before without retainGraph?)`);
+      }
+      return (this._adopted[i] = new Tensor(t.id, t.dims));
     });
   }
 }
@@ -270,7 +312,7 @@ function sweepCustomOps(): void {
 
 function release(id: number, op: CustomOp): void {
   customOps.delete(id);
-  for (const h of op.ctx._adopted) h.dispose();
+  for (const h of op.ctx._adopted) h?.dispose();
   op.ctx._adopted = [];
 }
 
@@ -314,11 +356,26 @@ export class Function {
     core.setGradEnabled(gradOn ? 1 : 0);
     const needs = args.map((a) => gradOn && a instanceof Tensor && a.requiresGrad);
     const ctx = new FunctionContext(needs);
-    // forward's temporaries go when it returns; its outputs and what it saved stay
-    const result = withGrad(false, () => tidy(() => { const r = this.forward(ctx, ...args); return { r, saved: ctx._saved }; }).r);
-    const outs = Array.isArray(result) ? result : [result];
-    outs.forEach((o, i) => { if (!(o instanceof Tensor) || o.isDisposed) throw new Error(`${name}.forward must return a Tensor or an array of Tensors, got ${show(o)} at ${i}`); });
-    if (!needs.some((n) => n)) return result;
+    // forward runs in a scope of its own: its temporaries go when it returns, and what it made of
+    // its outputs and saved tensors is ours to release once copied and held by the records
+    if (!core.beginScope()) outOfMemory(name);
+    let result: Tensor | Tensor[], outs: Tensor[], made: Tensor[] = [];
+    const keepers: Tensor[] = [];
+    try {
+      result = withGrad(false, () => this.forward(ctx, ...args));
+      outs = Array.isArray(result) ? result : [result];
+      outs.forEach((o, i) => { if (!(o instanceof Tensor) || o.isDisposed) throw new Error(`${name}.forward must return a Tensor or an array of Tensors, got ${show(o)} at ${i}`); });
+      keepers.push(...outs, ...ctx._saved.filter((t) => !t.isDisposed));
+      made = keepers.filter((t) => core.madeInScope(t.id));
+      for (const t of keepers) core.markReturned(t.id, 1);
+    } finally {
+      core.endScope();
+      for (const t of keepers) if (!t.isDisposed) core.markReturned(t.id, 0);
+    }
+    if (!needs.some((n) => n)) {
+      for (const t of made) if (!outs.includes(t)) t.dispose(); // saved for a backward that cannot come
+      return result;
+    }
     sweepCustomOps();
     const tracked = args.filter((a, i): a is Tensor => needs[i]);
     const held = [...tracked, ...ctx._saved.filter((t) => !tracked.includes(t))];
@@ -342,7 +399,8 @@ export class Function {
       packed.dispose(); // the views (and the records) keep it
     }
     customOps.set(packed.id, { name, ctx, backward: this.backward.bind(this), inputs: args.map((a, i) => (needs[i] ? a : null)), outputs: shapes, key });
-    for (const o of outs) if (!args.includes(o) && !ctx._saved.includes(o)) o.dispose();
+    ctx._owner = { id: packed.id, key, name };
+    for (const t of new Set(made)) t.dispose(); // outputs copied into the packed one; saved ones held by its records
     return Array.isArray(result) ? views : views[0];
   }
 }

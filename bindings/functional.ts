@@ -1,4 +1,5 @@
 // Functional autograd: grad(fn, inputs) and gradcheck(fn, inputs).
+import { withoutLeafHooks } from './custom';
 import { core, heapF32, outOfMemory } from './core';
 import { Tensor, live, newTensor, notRecording } from './tensor';
 import { noGrad } from './autograd';
@@ -33,7 +34,7 @@ export function grad(fn: (...inputs: Tensor[]) => Tensor, inputs: Tensor[]): Ten
       if (!(out instanceof Tensor)) throw new Error(`grad: fn must return a Tensor, got ${show(out)}`);
       live(out, 'grad');
       if (!out.requiresGrad) throw new Error('grad: the result of fn does not require grad (no input it was computed from requires grad)');
-      out.backward();
+      withoutLeafHooks(() => out.backward()); // leaves' hooks and .grad are backward's business, not grad()'s
       return inputs.map((t) => gradCopy(t));
     });
   } finally {

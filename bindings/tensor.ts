@@ -4,14 +4,14 @@
 // makes one call into the core (run), which runs the kernel and records the tape. Tensor's methods
 // are one-line calls into them.
 import {
-  core, issue, genOf, flagsOf, isLeaf, REQUIRES_GRAD, GRAD_VIEW, CAPTURE, heapF32, setScratchShape,
+  core, issue, genOf, flagsOf, isLeaf, REQUIRES_GRAD, GRAD_VIEW, heapF32, setScratchShape,
   outOfMemory, OUT_OF_MEMORY, NO_RULE, BAD_INDEX, STALE, GRAPH_SPENT, MAX_RANK, isNodeOf,
 } from './core';
 import { Op, Cmd, OP_NAMES } from './opcodes';
 import { setTensorCheck } from './memory';
 import { isRecording } from './trace';
 import { type BackwardOptions, backward, detach } from './autograd';
-import { registerHook, retainGrad, type GradHook, type RemovableHandle } from './custom';
+import { registerHook, retainGrad, retainedGradOf, type GradHook, type RemovableHandle } from './custom';
 import { tensor } from './ops/creation';
 import {
   abs, add, div, exp, gelu, leakyRelu, log, maximum, minimum, mul, neg, pow, relu, sigmoid, sqrt,
@@ -112,13 +112,13 @@ export class Tensor {
 
   /**
    * The gradient of a leaf, or null before backward() reached it (and for tensors computed from
-   * others, as in PyTorch, unless retainGrad() kept theirs: then a copy at each read). A leaf's is
+   * others, as in PyTorch, unless retainGrad() kept theirs: the same tensor at each read). A leaf's is
    * one tensor per gradient, a view of the gradient buffer that the leaf owns: reading it in a
    * loop makes nothing new, and it lives until the leaf is disposed.
    */
   get grad(): Tensor | null {
     const id = live(this, 'grad'), view = core.gradView(id);
-    if (view === -1) return !isLeaf(id) && (flagsOf(id) & CAPTURE) !== 0 && core.gradOf(id) !== 0 ? retainedGrad(this) : null;
+    if (view === -1) return isLeaf(id) ? null : retainedGradOf(this);
     if (view < 0) outOfMemory('grad');
     if (this.gradTensor === undefined || this.gradTensor.id !== view || this.gradTensor.isDisposed) this.gradTensor = new Tensor(view, this.dims);
     return this.gradTensor;
@@ -519,12 +519,4 @@ export function viaTensor<R>(op: string, x: unknown, again: (t: Tensor) => R): R
  */
 export function dropTemporary(t: Tensor, x: unknown): void {
   if (t !== x) t.dispose();
-}
-
-/** A copy of a non-leaf's retained gradient (retainGrad). */
-function retainedGrad(t: Tensor): Tensor {
-  const out = newTensor(t.dims, 'grad');
-  const g = core.gradOf(t.id) >>> 2;
-  heapF32().copyWithin(core.dataOf(out.id) >>> 2, g, g + t.size);
-  return out;
 }

@@ -76,6 +76,97 @@ describe('hooks and retainGrad', () => {
   });
 });
 
+describe('what a review found (each failed before its fix)', () => {
+  it('a retained gradient is not passed on again by later walks', () => tg.tidy(() => {
+    const x = tg.tensor([1, 1], { requiresGrad: true });
+    const y = x.mul(2);
+    y.retainGrad();
+    const z = y.sum();
+    z.backward({ retainGraph: true });
+    z.backward();
+    expect(arr(x.grad)).toEqual([4, 4]); // PyTorch: 2 + 2
+    expect(arr(y.grad)).toEqual([2, 2]);
+    expect(y.grad).toBe(y.grad); // the same tensor at each read
+    x.zeroGrad();
+    x.mul(3).sum().backward(); // a graph without y
+    expect(arr(x.grad)).toEqual([3, 3]);
+  }));
+
+  it('tg.grad with a hooked leaf gives the gradient and leaves .grad alone', () => tg.tidy(() => {
+    const x = tg.tensor([1, 2], { requiresGrad: true });
+    x.registerHook((g) => g.mul(10));
+    x.mul(3).sum().backward();
+    expect(arr(tg.grad((t) => t.square().sum(), [x])[0])).toEqual([2, 4]);
+    expect(arr(x.grad)).toEqual([30, 30]);
+  }));
+
+  it('a checkpoint, then an unrelated backward through the same tensors: no stale marks', () => tg.tidy(() => {
+    const x = tg.tensor([1, 2], { requiresGrad: true });
+    const a = x.mul(2).mul(3);
+    tg.checkpoint((h) => h.mul(a), x).sum().backward();
+    expect(arr(x.grad)).toEqual([12, 24]); // a + x·6
+    x.zeroGrad();
+    x.mul(5).sum().backward();
+    expect(arr(x.grad)).toEqual([5, 5]);
+  }));
+
+  it('a leaf hook that throws: every leaf keeps its gradient, the error propagates', () => tg.tidy(() => {
+    const a = tg.tensor([1], { requiresGrad: true }), b = tg.tensor([1], { requiresGrad: true });
+    a.add(b).sum().backward();
+    a.registerHook(() => { throw new Error('hook failed'); });
+    b.registerHook((g) => g);
+    expect(() => a.add(b).sum().backward()).toThrow('hook failed');
+    expect(arr(b.grad)).toEqual([2]);
+    expect(arr(a.grad)[0]).toBeGreaterThanOrEqual(1);
+  }));
+
+  it('a traced backward with a hooked leaf throws at record time', () => {
+    const w = tg.keep(tg.tensor([1, 2], { requiresGrad: true }));
+    const h = w.registerHook((g) => g.mul(10));
+    expect(() => tg.trace(() => tg.tidy(() => { w.mul(2).sum().backward(); }))).toThrow('a leaf has a tensor hook');
+    h.remove();
+    w.dispose();
+  });
+
+  it('forward\'s own saved tensors are released with the graph; a closure\'s output is not disposed', () => {
+    const x = tg.keep(tg.tensor([1, 2], { requiresGrad: true })), constant = tg.keep(tg.tensor([5, 6]));
+    class Exp extends tg.autograd.Function {
+      static forward(ctx: tg.autograd.FunctionContext, t: tg.Tensor): tg.Tensor { const r = t.exp(); ctx.saveForBackward(r); return r; }
+      static backward(ctx: tg.autograd.FunctionContext, g: tg.Tensor): tg.Tensor[] { const [r] = ctx.savedTensors; return [g.mul(r)]; }
+    }
+    class Const extends tg.autograd.Function {
+      static forward(): tg.Tensor { return constant; }
+      static backward(): null[] { return [null]; }
+    }
+    const before = tg.memory().tensors;
+    for (let i = 0; i < 5; i++) { const y = Exp.apply(x) as tg.Tensor, s = y.sum(); s.backward(); tg.dispose([y, s]); }
+    expect(tg.memory().tensors).toBe(before); // outside tidy too
+    tg.dispose(Const.apply(x));
+    expect(arr(constant)).toEqual([5, 6]);
+    arr(x.grad).forEach((v, i) => expect(v).toBeCloseTo(5 * Math.exp(i + 1), 3));
+    tg.dispose([x, constant]);
+  });
+
+  it('savedTensors reads twice, and after the graph is gone refuses instead of reading a recycled node', () => {
+    let kept: tg.autograd.FunctionContext | null = null;
+    class Twice extends tg.autograd.Function {
+      static forward(ctx: tg.autograd.FunctionContext, t: tg.Tensor): tg.Tensor { ctx.saveForBackward(t); kept = ctx; return t.mul(2); }
+      static backward(ctx: tg.autograd.FunctionContext, g: tg.Tensor): tg.Tensor[] { const [a] = ctx.savedTensors, [b] = ctx.savedTensors; return [g.mul(a).mul(0).add(g.mul(2)).add(b.mul(0))]; }
+    }
+    const x = tg.tensor([1, 2], { requiresGrad: true });
+    const h = x.mul(10), y = Twice.apply(h) as tg.Tensor;
+    h.dispose();
+    const s = y.sum();
+    s.backward({ retainGraph: true });
+    s.backward();
+    expect(arr(x.grad)).toEqual([40, 40]);
+    tg.dispose([s, y]);
+    const other = x.mul(7);
+    expect(() => kept!.savedTensors).toThrow('Twice: a saved tensor is no longer held by the graph');
+    tg.dispose([x, other]);
+  });
+});
+
 class Square extends tg.autograd.Function {
   static forward(ctx: tg.autograd.FunctionContext, x: tg.Tensor): tg.Tensor {
     ctx.saveForBackward(x);
