@@ -4,7 +4,7 @@
 export { header, dropGrad, gradFor as ensureGrad, gradView, tensorBytesInUse, peakBytes, resetPeakBytes, setCaptureMode } from "./nodes";
 export { runOp, runScalarOp, runOpInto, release, setGradEnabled, setRequiresGrad, setCapture } from "./autograd";
 export { resumeBackward, abandonBackward, setHooked, customRecordLive, adoptNode, pausedAt, pausedOut, pausedForCustom, pausedRetain, pausedPrepared, pausedFloor } from "./autograd";
-export { tapeSize } from "./tape";
+export { tapeSize, recordPtr, walksPaused as holdTape } from "./tape";
 export { failedOp, badValue, badPosition, badBound } from "./errors";
 export { command, issue, lastNorm, beginTrace, endTrace, runTrace, disposeTrace } from "./replay";
 export { failedRequest, failAllocAfter } from "./alloc";

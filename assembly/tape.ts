@@ -119,6 +119,9 @@ export function killRecord(index: i32): void {
 let pausedWalks = 0;
 export function walksPaused(delta: i32): void { pausedWalks += delta; }
 
+/** The address of record `index` (JavaScript reads records for createGraph; the tape may move when it grows). */
+export function recordPtr(index: i32): usize { return recordAt(index); }
+
 /** The number of records (live and dead): a walk that must not go below the records made before now starts here. */
 export function tapeSize(): i32 { return tapeLength; }
 

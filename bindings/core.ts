@@ -66,6 +66,8 @@ interface CoreExports {
   abandonBackward(at: number, prepared: number, floor: number): void;
   tapeSize(): number;
   madeInScope(id: number): number;
+  recordPtr(index: number): number;
+  holdTape(delta: number): void;
   setHooked(id: number, on: number): number;
   customRecordLive(id: number, key: number): number;
   adoptNode(id: number): number;
@@ -205,6 +207,17 @@ function nodeField(id: number, offset: number): number {
 
 export function flagsOf(id: number): number {
   return nodeField(id, FLAGS_OFFSET);
+}
+
+/** The records that wrote node `id`: the first's index and how many (createGraph's walk). */
+export function recordsOf(id: number): [number, number] {
+  return [nodeField(id, REC_OFFSET), nodeField(id, REC_OFFSET + 4)];
+}
+
+/** Node `id`'s shape, read from its row. */
+export function dimsOf(id: number): number[] {
+  const rank = nodeField(id, 12);
+  return Array.from({ length: rank }, (_, d) => nodeField(id, 36 + 4 * d));
 }
 
 /** A leaf has no tape record: it was made by the user (or under noGrad), not computed in a graph. */

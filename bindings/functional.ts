@@ -4,21 +4,38 @@ import { core, heapF32, outOfMemory } from './core';
 import { Tensor, live, newTensor, notRecording } from './tensor';
 import { noGrad } from './autograd';
 import { tidy } from './memory';
-import { fmt, readOptions, numberIn, show } from './shape';
+import { fmt, readOptions, numberIn, show, checkBool } from './shape';
+import { gradGraph } from './higher';
+
+/** Options of {@link grad}. */
+export interface GradOptions {
+  /**
+   * Make the gradients tensors on the tape, differentiable again (PyTorch's create_graph): for
+   * second and higher derivatives. Each op needs a rule for it (bindings/higher.ts); one without
+   * throws naming it.
+   */
+  createGraph?: boolean;
+}
+const GRAD_OPTIONS = { createGraph: (v: unknown, name: string, op: string) => checkBool(v, name, op) };
 
 /**
  * Gradients of the one-element result of fn(...inputs) with respect to each input, as new
  * tensors (zeros for an input that does not require grad). Like torch.autograd.grad, it changes
- * no tensor's `.grad`: the inputs' are set aside and restored, and other leaves get none.
+ * no tensor's `.grad`: the inputs' are set aside and restored, and other leaves get none. With
+ * `{createGraph: true}` the gradients are computed by recorded ops and can be differentiated again.
  *
  * @example
  * ```ts
  * const [dx] = tg.grad((x) => x.pow(3).sum(), [tg.tensor([1, 2], { requiresGrad: true })]);
  * dx.toArray(); // → [3, 12]
+ * const x = tg.tensor([1, 2], { requiresGrad: true });
+ * const [d1] = tg.grad((t) => t.pow(3).sum(), [x], { createGraph: true });
+ * tg.grad(() => d1.sum(), [x])[0].toArray(); // → [6, 12]
  * ```
  */
-export function grad(fn: (...inputs: Tensor[]) => Tensor, inputs: Tensor[]): Tensor[] {
+export function grad(fn: (...inputs: Tensor[]) => Tensor, inputs: Tensor[], options?: GradOptions): Tensor[] {
   checkFunctionOf(fn, inputs, 'grad');
+  if (readOptions(options, GRAD_OPTIONS, 'grad').createGraph) return gradAsGraph(fn, inputs);
   // Set the inputs' existing gradients aside so this backward starts from none.
   const parked = inputs.map((t) => {
     const g = core.gradOf(t.id);
@@ -50,6 +67,19 @@ export function grad(fn: (...inputs: Tensor[]) => Tensor, inputs: Tensor[]): Ten
       }
     });
   }
+}
+
+/** grad with createGraph: the walk of bindings/higher.ts, whose gradients are recorded ops. */
+function gradAsGraph(fn: (...inputs: Tensor[]) => Tensor, inputs: Tensor[]): Tensor[] {
+  notRecording('grad (createGraph)');
+  return tidy(() => {
+    const out = fn(...inputs);
+    if (!(out instanceof Tensor)) throw new Error(`grad: fn must return a Tensor, got ${show(out)}`);
+    live(out, 'grad');
+    if (out.size !== 1) throw new Error(`grad: fn must return one element, got shape ${fmt(out.dims)}`);
+    if (!out.requiresGrad) return inputs.map((t) => newTensor(t.shape, 'grad', true));
+    return gradGraph(out, inputs, null, 'grad').map((g, i) => g ?? newTensor(inputs[i].shape, 'grad', true));
+  });
 }
 
 /** grad's and gradcheck's arguments: a function and an array of live tensors. */

@@ -4,8 +4,10 @@ export { setNumThreads, getNumThreads } from './threads';
 import { __testing as coreTesting } from './core';
 import { threadTesting } from './threads';
 import { scalarReplay } from './trace';
-/** @internal Test hooks (see bindings/core.ts, bindings/threads.ts and bindings/trace.ts); not public API. */
-export const __testing = { ...coreTesting, threads: threadTesting, scalarReplay };
+import { hasGraphRule } from './higher';
+import { OP_NAMES } from './opcodes';
+/** @internal Test hooks (see bindings/core.ts, bindings/threads.ts, bindings/trace.ts and bindings/higher.ts); not public API. */
+export const __testing = { ...coreTesting, threads: threadTesting, scalarReplay, hasGraphRule, opNames: OP_NAMES };
 export { Tensor } from './tensor';
 export { backward, noGrad, detach } from './autograd';
 export type { BackwardOptions } from './autograd';
@@ -29,7 +31,8 @@ export type { MultinomialOptions } from './ops/random';
 export type { TensorLike, NestedArray, Index } from './tensor';
 export type { CreateOptions, TensorOptions } from './ops/creation';
 export { grad, gradcheck } from './functional';
-export type { GradcheckOptions } from './functional';
+export type { GradcheckOptions, GradOptions } from './functional';
+export * as func from './func';
 export { tidy, dispose, keep, memory, peakMemory, resetPeakMemory } from './memory';
 export { checkpoint } from './custom';
 export type { GradHook, RemovableHandle } from './custom';

@@ -251,7 +251,7 @@ add('tg.gather', [TENSORS, INTS, INDICES], () => [m33(), 1, [[0], [2], [1]]], (a
 add('tg.gelu', [TENSORS, optionsHostile(['approximate'])], () => [m33(), { approximate: 'tanh' }], (a) => tg.gelu(a[0], a[1]));
 // the valid functions accept any inputs (an error of the user's own function is not the op's)
 const sumSquares = (...xs: T[]): T => tg.tidy(() => xs.reduce((acc: T, x) => acc.add(x.mul(x).sum()), tg.tensor(0)));
-add('tg.grad', [FNS, LISTS], () => [sumSquares, [v3()]], (a) => tg.grad(a[0], a[1]));
+add('tg.grad', [FNS, LISTS, optionsHostile(['createGraph'])], () => [sumSquares, [v3()], { createGraph: true }], (a) => tg.grad(a[0], a[1], a[2]));
 add('tg.gradcheck', [FNS, LISTS, optionsHostile(['eps', 'atol', 'rtol'])], () => [sumSquares, [v3()], { eps: 1e-2 }], (a) => tg.gradcheck(a[0], a[1], a[2]));
 add('tg.indexSelect', [TENSORS, INTS, INDICES], () => [m33(), 0, [2, 0]], (a) => tg.indexSelect(a[0], a[1], a[2]));
 add('tg.keep', [ANY], () => [tg.ones([2])], (a) => tg.keep(a[0]));

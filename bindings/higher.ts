@@ -1,0 +1,161 @@
+// Gradients as tensors on the tape (createGraph): the core's first-order walk writes gradient
+// buffers, which are not differentiable; here the walk runs in JavaScript over the same records,
+// and each op's rule computes its inputs' gradients with tapegrad ops, which are recorded like any
+// others, so the gradients can be differentiated again (second, third derivatives; tg.func).
+//
+// One rule per opcode in RULES, written as the math reads: g is the output's gradient, A/B the
+// inputs, Y the output. An op without a rule yet throws naming it.
+import { core, heapF32, heapI32, recordsOf, dimsOf, flagsOf, REQUIRES_GRAD } from './core';
+import { Op, OP_NAMES } from './opcodes';
+import { Tensor } from './tensor';
+import { add, sub, mul, div, neg, exp, log, pow, sigmoid, sin, cos, square } from './ops/elementwise';
+import { gt, lt } from './ops/mask';
+import { matmul } from './ops/matmul';
+import { sum } from './ops/reduce';
+import { reshape, expand, permute, transpose, unsqueeze } from './ops/shape';
+import { softmax } from './ops/softmax';
+import { ones } from './ops/creation';
+import { sameShape, numel } from './shape';
+
+/** A tape record as the rules read it (assembly/tape.ts's layout). */
+interface Rec {
+  op: number; out: number; a: number; b: number; c: number;
+  i: number[]; // i0..i5
+  f0: number;
+}
+
+const DEAD = -1;
+
+function readRecord(index: number): Rec {
+  const p = core.recordPtr(index) >>> 2, h = heapI32();
+  return { op: h[p], out: h[p + 1], a: h[p + 2], b: h[p + 3], c: h[p + 4], i: [h[p + 5], h[p + 6], h[p + 7], h[p + 8], h[p + 9], h[p + 10]], f0: heapF32()[p + 12] };
+}
+
+/**
+ * A handle on node `id` for the rules to read: the graph's records hold the node (its own handle
+ * may be gone). Never disposed: releasing it would release the node's handle, which is not ours.
+ */
+function nodeTensor(id: number): Tensor {
+  return new Tensor(id, dimsOf(id));
+}
+
+/** g summed over the dims it was broadcast along, to `dims`. */
+function sumTo(g: Tensor, dims: readonly number[]): Tensor {
+  if (sameShape(g.dims, dims)) return g;
+  const lead = g.dims.length - dims.length, axes: number[] = [];
+  g.dims.forEach((n, d) => { if (d < lead || (dims[d - lead] === 1 && n !== 1)) axes.push(d); });
+  return reshape(axes.length ? sum(g, axes, true) : g, [...dims]);
+}
+
+type Grads = [number, Tensor][];
+type Rule = (r: Rec, g: Tensor, A: () => Tensor, B: () => Tensor, Y: () => Tensor) => Grads;
+
+/** A binary op's gradients: to both tensors (broadcast undone), or to a alone when the other is a number (f0; i0 = 1 when it is the left operand). */
+const binary = (both: (g: Tensor, a: Tensor, b: Tensor, y: Tensor) => [Tensor, Tensor], left: (g: Tensor, a: Tensor, c: number, y: Tensor) => Tensor,
+  right: (g: Tensor, a: Tensor, c: number, y: Tensor) => Tensor): Rule => (r, g, A, B, Y) => {
+  if (r.b < 0) return [[r.a, (r.i[0] ? left : right)(g, A(), r.f0, Y())]];
+  const [ga, gb] = both(g, A(), B(), Y());
+  return [[r.a, sumTo(ga, A().dims)], [r.b, sumTo(gb, B().dims)]];
+};
+const unary = (f: (g: Tensor, a: Tensor, y: Tensor, r: Rec) => Tensor): Rule => (r, g, A, _B, Y) => [[r.a, f(g, A(), Y(), r)]];
+/** [outer, R, inner], the view of a reduction or softmax record (i0, i1, i2). */
+const rows = (t: Tensor, r: Rec) => reshape(t, [r.i[0], r.i[1], r.i[2]]);
+
+const RULES: Partial<Record<Op, Rule>> = {
+  [Op.ADD]: binary((g) => [g, g], (g) => g, (g) => g),
+  [Op.SUB]: binary((g) => [g, neg(g)], (g) => neg(g), (g) => g),
+  [Op.MUL]: binary((g, a, b) => [mul(g, b), mul(g, a)], (g, _a, c) => mul(g, c), (g, _a, c) => mul(g, c)),
+  // d(a/b) = da/b − y·db/b;  c/a: −g·y/a
+  [Op.DIV]: binary((g, _a, b, y) => [div(g, b), neg(div(mul(g, y), b))], (g, a, _c, y) => neg(div(mul(g, y), a)), (g, _a, c) => div(g, c)),
+  // a^b: b·a^(b−1) and y·ln a;  c^a: y·ln c
+  [Op.POW]: binary((g, a, b, y) => [mul(g, mul(b, pow(a, sub(b, 1)))), mul(g, mul(y, log(a)))],
+    (g, _a, c, y) => mul(g, mul(y, Math.log(c))), (g, a, c) => mul(g, mul(pow(a, c - 1), c))),
+  [Op.NEG]: unary((g) => neg(g)),
+  [Op.EXP]: unary((g, _a, y) => mul(g, y)),
+  [Op.LOG]: unary((g, a) => div(g, a)),
+  [Op.SQRT]: unary((g, _a, y) => div(g, mul(y, 2))),
+  [Op.TANH]: unary((g, _a, y) => mul(g, sub(1, square(y)))),
+  [Op.SIGMOID]: unary((g, _a, y) => mul(g, mul(y, sub(1, y)))),
+  [Op.RELU]: unary((g, a) => mul(g, gt(a, 0))),
+  [Op.LEAKY_RELU]: unary((g, a, _y, r) => mul(g, add(mul(gt(a, 0), 1 - r.f0), r.f0))),
+  [Op.ABS]: unary((g, a) => mul(g, sub(gt(a, 0), lt(a, 0)))),
+  [Op.SIN]: unary((g, a) => mul(g, cos(a))),
+  [Op.COS]: unary((g, a) => neg(mul(g, sin(a)))),
+  [Op.SQUARE]: unary((g, a) => mul(g, mul(a, 2))),
+  [Op.RSQRT]: unary((g, _a, y) => mul(g, mul(pow(y, 3), -0.5))),
+  [Op.SILU]: unary((g, a) => { const s = sigmoid(a); return mul(g, add(s, mul(a, mul(s, sub(1, s))))); }),
+  [Op.SUM]: (r, g, A) => [[r.a, reshape(expand(reshape(g, [r.i[0], 1, r.i[2]]), [r.i[0], r.i[1], r.i[2]]), A().shape)]],
+  [Op.MEAN]: (r, g, A) => [[r.a, reshape(expand(reshape(div(g, r.i[1]), [r.i[0], 1, r.i[2]]), [r.i[0], r.i[1], r.i[2]]), A().shape)]],
+  // y·(g − Σ g·y) along the axis;  log-softmax: g − softmax·Σ g
+  [Op.SOFTMAX]: (r, g, A, _B, Y) => { const y = rows(Y(), r), gr = rows(g, r); return [[r.a, reshape(mul(y, sub(gr, sum(mul(gr, y), 1, true))), A().shape)]]; },
+  [Op.LOG_SOFTMAX]: (r, g, A, _B, Y) => { const gr = rows(g, r); return [[r.a, reshape(sub(gr, mul(exp(rows(Y(), r)), sum(gr, 1, true))), A().shape)]]; },
+  [Op.RESHAPE]: (r, g, A) => [[r.a, reshape(g, A().shape)]],
+  [Op.EXPAND]: (r, g, A) => [[r.a, sumTo(g, A().dims)]],
+  [Op.PERMUTE]: (r, g) => {
+    const perm = Array.from({ length: g.dims.length }, (_, d) => (r.i[0] >>> (4 * d)) & 15), inverse = perm.map((_, d) => perm.indexOf(d));
+    return [[r.a, permute(g, inverse)]];
+  },
+  // a·b (+ bias), b stored transposed when i5; a 1-D a is a row, a 1-D b a column
+  [Op.MATMUL]: (r, g, A, B) => {
+    const a = A(), b = B(), a1 = a.dims.length === 1, b1 = b.dims.length === 1;
+    const bm = r.i[5] ? transpose(b, -1, -2) : b;
+    const a2 = a1 ? unsqueeze(a, 0) : a, b2 = b1 ? unsqueeze(bm, -1) : bm;
+    let g2 = a1 ? unsqueeze(g, -2) : g;
+    if (b1) g2 = unsqueeze(g2, -1);
+    const ga = reshape(sumTo(matmul(g2, transpose(b2, -1, -2)), a2.dims), a.shape);
+    let gb = sumTo(matmul(transpose(a2, -1, -2), g2), b2.dims);
+    gb = b1 ? reshape(gb, b.shape) : r.i[5] ? transpose(gb, -1, -2) : gb;
+    const out: Grads = [[r.a, ga], [r.b, gb]];
+    if (r.c >= 0) out.push([r.c, sumTo(g, dimsOf(r.c))]);
+    return out;
+  },
+  // i0: 0 none, 1 mean, 2 sum;  d/da (a − b)² = 2(a − b)
+  [Op.MSE_LOSS]: (r, g, A, B) => {
+    let d = mul(sub(A(), B()), 2);
+    if (r.i[0] === 1) d = div(d, numel(A().dims));
+    const ga = mul(g, d);
+    return [[r.a, ga], [r.b, neg(ga)]];
+  },
+};
+
+/** Whether an op has a createGraph rule (the tests check the list against OP_NAMES). */
+export function hasGraphRule(op: number): boolean {
+  return RULES[op as Op] !== undefined;
+}
+
+/**
+ * d(root)/d(inputs) as tensors on the tape, seeded with `seed` (ones when null): walks root's
+ * records down, applying each op's rule to the gradient of its output. A gradient is complete
+ * when its node's records are reached (every consumer comes later on the tape). Inputs the root
+ * does not depend on get null.
+ */
+export function gradGraph(root: Tensor, inputs: Tensor[], seed: Tensor | null, op: string): (Tensor | null)[] {
+  const grads = new Map<number, Tensor>();
+  grads.set(root.id, seed ?? ones(root.shape));
+  const [first, count] = recordsOf(root.id);
+  const wanted = new Set(inputs.map((t) => t.id));
+  const tracked = (id: number) => id >= 0 && (flagsOf(id) & REQUIRES_GRAD) !== 0;
+  core.holdTape(1); // the records below must not move while the rules append new ones
+  try {
+    for (let i = first + count - 1; i >= 0 && count > 0; i--) {
+      const r = readRecord(i);
+      if (r.op === DEAD) continue;
+      const g = grads.get(r.out);
+      if (!g) continue;
+      const rule = RULES[r.op as Op];
+      if (!rule) throw new Error(`${op}: createGraph has no rule yet for ${OP_NAMES[r.op] ?? `opcode ${r.op}`} (gradients of gradients through it)`);
+      const memo = new Map<number, Tensor>();
+      const node = (id: number) => () => { let t = memo.get(id); if (!t) memo.set(id, (t = nodeTensor(id))); return t; };
+      for (const [id, t] of rule(r, g, node(r.a), node(r.b), node(r.out))) {
+        if (!tracked(id)) continue;
+        const had = grads.get(id);
+        grads.set(id, had ? add(had, t) : t);
+      }
+      // a node's gradient is used up at its first record, unless it is asked for
+      if (i === recordsOf(r.out)[0] && !wanted.has(r.out)) grads.delete(r.out);
+    }
+  } finally {
+    core.holdTape(-1);
+  }
+  return inputs.map((t) => grads.get(t.id) ?? null);
+}
