@@ -8,13 +8,14 @@
 import { core, heapF32, heapI32, recordsOf, dimsOf, flagsOf, REQUIRES_GRAD } from './core';
 import { Op, OP_NAMES } from './opcodes';
 import { Tensor } from './tensor';
-import { add, sub, mul, div, neg, exp, log, pow, sigmoid, sin, cos, square } from './ops/elementwise';
-import { gt, lt } from './ops/mask';
+import { add, sub, mul, div, neg, exp, log, pow, sigmoid, sin, cos, square, tanh } from './ops/elementwise';
+import { gt, lt, ge, le, eq, where, tril, triu } from './ops/mask';
 import { matmul } from './ops/matmul';
-import { sum } from './ops/reduce';
-import { reshape, expand, permute, transpose, unsqueeze } from './ops/shape';
+import { sum, mean, cumsum } from './ops/reduce';
+import { reshape, expand, permute, transpose, unsqueeze, cat, narrow } from './ops/shape';
+import { oneHot } from './nnfunctional';
 import { softmax } from './ops/softmax';
-import { ones } from './ops/creation';
+import { ones, zeros } from './ops/creation';
 import { sameShape, numel } from './shape';
 
 /** A tape record as the rules read it (assembly/tape.ts's layout). */
@@ -58,8 +59,19 @@ const binary = (both: (g: Tensor, a: Tensor, b: Tensor, y: Tensor) => [Tensor, T
   return [[r.a, sumTo(ga, A().dims)], [r.b, sumTo(gb, B().dims)]];
 };
 const unary = (f: (g: Tensor, a: Tensor, y: Tensor, r: Rec) => Tensor): Rule => (r, g, A, _B, Y) => [[r.a, f(g, A(), Y(), r)]];
-/** [outer, R, inner], the view of a reduction or softmax record (i0, i1, i2). */
-const rows = (t: Tensor, r: Rec) => reshape(t, [r.i[0], r.i[1], r.i[2]]);
+/** [outer, R, inner], the view of a reduction or softmax record (i0, i1, i2); `one` for a reduced [outer, 1, inner]. */
+const rows = (t: Tensor, r: Rec, one = false) => reshape(t, [r.i[0], one ? 1 : r.i[1], r.i[2]]);
+/** A float stored in an integer attribute (its f32 bits). */
+const bitsToFloat = (bits: number) => new Float32Array(new Int32Array([bits]).buffer)[0];
+/** Where the max (or min) along a reduction's axis is: 1 there, split evenly among ties (i3) or all to the first. */
+function extremes(r: Rec, a: Tensor, y: Tensor): Tensor {
+  const at = eq(rows(a, r), rows(y, r, true));
+  return r.i[3] ? div(at, sum(at, 1, true)) : mul(at, eq(cumsum(at, 1), 1));
+}
+/** The one-hot rows of labels node c over C classes: [N, C], constants. */
+const labelRows = (c: number, C: number) => oneHot(nodeTensor(c), C);
+/** g scaled for a loss's reduction (i0: 0 none, 1 mean, 2 sum) over n terms. */
+const reduced = (g: Tensor, code: number, n: number) => (code === 1 ? div(g, n) : g);
 
 const RULES: Partial<Record<Op, Rule>> = {
   [Op.ADD]: binary((g) => [g, g], (g) => g, (g) => g),
@@ -84,6 +96,69 @@ const RULES: Partial<Record<Op, Rule>> = {
   [Op.SQUARE]: unary((g, a) => mul(g, mul(a, 2))),
   [Op.RSQRT]: unary((g, _a, y) => mul(g, mul(pow(y, 3), -0.5))),
   [Op.SILU]: unary((g, a) => { const s = sigmoid(a); return mul(g, add(s, mul(a, mul(s, sub(1, s))))); }),
+  // PyTorch splits ties: half of g to each side
+  [Op.MAXIMUM]: binary((g, a, b) => [mul(g, add(gt(a, b), mul(eq(a, b), 0.5))), mul(g, add(lt(a, b), mul(eq(a, b), 0.5)))],
+    (g, a, c) => mul(g, add(gt(a, c), mul(eq(a, c), 0.5))), (g, a, c) => mul(g, add(gt(a, c), mul(eq(a, c), 0.5)))),
+  [Op.MINIMUM]: binary((g, a, b) => [mul(g, add(lt(a, b), mul(eq(a, b), 0.5))), mul(g, add(gt(a, b), mul(eq(a, b), 0.5)))],
+    (g, a, c) => mul(g, add(lt(a, c), mul(eq(a, c), 0.5))), (g, a, c) => mul(g, add(lt(a, c), mul(eq(a, c), 0.5)))),
+  // tanh approximation: ½(1 + t) + ½x(1 − t²)·k(1 + 3·0.044715x²), t = tanh(k(x + 0.044715x³))
+  [Op.GELU_TANH]: unary((g, a) => {
+    const k = Math.sqrt(2 / Math.PI), t = tanh(mul(add(a, mul(pow(a, 3), 0.044715)), k));
+    return mul(g, add(mul(add(t, 1), 0.5), mul(mul(mul(a, 0.5), sub(1, square(t))), mul(add(mul(square(a), 3 * 0.044715), 1), k))));
+  }),
+  // clamp passes g where min ≤ a ≤ max (f0 = min, i0 = max's bits)
+  [Op.CLAMP]: unary((g, a, _y, r) => mul(g, mul(ge(a, r.f0), le(a, bitsToFloat(r.i[0]))))),
+  // softplus: σ(βa), 1 above the threshold (f0 = β, i0 = threshold's bits)
+  [Op.SOFTPLUS]: unary((g, a, _y, r) => { const z = mul(a, r.f0); return mul(g, where(gt(z, bitsToFloat(r.i[0])), 1, sigmoid(z))); }),
+  // where / maskedFill: a = condition, b = where true, c = where false (a number when -1)
+  [Op.WHERE]: (r, g, _A, B) => whereRule(r, g, B),
+  [Op.MASKED_FILL]: (r, g, _A, B) => whereRule(r, g, B),
+  [Op.TRIL]: (r, g) => [[r.a, tril(g, r.i[0])]],
+  [Op.TRIU]: (r, g) => [[r.a, triu(g, r.i[0])]],
+  [Op.COMPARE]: () => [], // never recorded: a constant
+  [Op.ONE_HOT]: () => [], // indices have no gradient
+  [Op.LOGSUMEXP]: (r, g, A, _B, Y) => [[r.a, reshape(mul(rows(g, r, true), exp(sub(rows(A(), r), rows(Y(), r, true)))), A().shape)]],
+  [Op.MAX]: (r, g, A, _B, Y) => [[r.a, reshape(mul(rows(g, r, true), extremes(r, A(), Y())), A().shape)]],
+  [Op.MIN]: (r, g, A, _B, Y) => [[r.a, reshape(mul(rows(g, r, true), extremes(r, A(), Y())), A().shape)]],
+  // var: 2(a − ā)/(R − correction);  std: (a − ā)/((R − correction)·y)
+  [Op.VAR]: (r, g, A) => { const a = rows(A(), r); return [[r.a, reshape(mul(rows(g, r, true), div(mul(sub(a, mean(a, 1, true)), 2), r.i[1] - r.f0)), A().shape)]]; },
+  [Op.STD]: (r, g, A, _B, Y) => {
+    const a = rows(A(), r);
+    return [[r.a, reshape(mul(rows(g, r, true), div(sub(a, mean(a, 1, true)), mul(rows(Y(), r, true), r.i[1] - r.f0))), A().shape)]];
+  },
+  // the sum from each position to the end: Σ g − cumsum g + g
+  [Op.CUMSUM]: (r, g, A) => { const g3 = rows(g, r); return [[r.a, reshape(add(sub(sum(g3, 1, true), cumsum(g3, 1)), g3), A().shape)]]; },
+  // out[o, j] = a[o, i3 + j] (j < i2, rows of i1 elements): g back in place, zeros around
+  [Op.NARROW]: (r, g, A) => {
+    const [o, row, len, start] = r.i, parts = [zeros([o, start]), reshape(g, [o, len]), zeros([o, row - start - len])].filter((t) => t.size > 0 || t.dims[1] === len);
+    return [[r.a, reshape(parts.length === 1 ? parts[0] : cat(parts, 1), A().shape)]];
+  },
+  // out[o, i3 + j] = a[o, j] (j < i2, out rows of i1)
+  [Op.CAT_PART]: (r, g, A) => [[r.a, reshape(narrow(reshape(g, [r.i[0], r.i[1]]), 1, r.i[3], r.i[2]), A().shape)]],
+  // out[o, t, j] = a[o, c[t], j]: g summed back by a one-hot matrix of c, [i1, i3]·[o, i3, i2]
+  [Op.INDEX_SELECT]: (r, g, A) => [[r.a, reshape(matmul(transpose(labelRows(r.c, r.i[1]), 0, 1), reshape(g, [r.i[0], r.i[3], r.i[2]])), A().shape)]],
+  // values at the positions in c along the axis: g back there through a one-hot of c
+  [Op.SORT]: (r, g, A) => [[r.a, sortedBack(r, g, A())]],
+  [Op.TOPK]: (r, g, A) => [[r.a, sortedBack(r, g, A())]],
+  // softmax − the target distribution ((1 − ε)·one-hot + ε/C), i0 reduction, i1 N, i2 C, f0 ε
+  [Op.CROSS_ENTROPY]: (r, g, A) => {
+    const [code, N, C] = r.i, target = add(mul(labelRows(r.c, C), 1 - r.f0), r.f0 / C);
+    return [[r.a, mul(reduced(code === 0 ? unsqueeze(g, 1) : g, code, N), sub(softmax(A(), 1), target))]];
+  },
+  [Op.NLL_LOSS]: (r, g, A) => { const [code, N, C] = r.i; return [[r.a, neg(mul(reduced(code === 0 ? unsqueeze(g, 1) : g, code, N), labelRows(r.c, C)))]]; },
+  // σ(a) − t for the logits, −a for the targets
+  [Op.BCE_WITH_LOGITS]: (r, g, A, B) => { const h = reduced(g, r.i[0], r.i[1]); return [[r.a, mul(h, sub(sigmoid(A()), B()))], [r.b, neg(mul(h, A()))]]; },
+  // x̂ = (x − μ)·ρ, ρ = 1/√(var + ε) over the last D: dx = ρ(gw − mean gw − x̂·mean(gw·x̂)), gw = g·w
+  [Op.LAYER_NORM]: (r, g, A) => {
+    const [n, D] = r.i, x = reshape(A(), [n, D]), g2 = reshape(g, [n, D]);
+    const mu = mean(x, 1, true), xc = sub(x, mu), rho = pow(add(mean(square(xc), 1, true), r.f0), -0.5), xhat = mul(xc, rho);
+    const gw = r.b >= 0 ? mul(g2, nodeTensor(r.b)) : g2;
+    const dx = mul(rho, sub(sub(gw, mean(gw, 1, true)), mul(xhat, mean(mul(gw, xhat), 1, true))));
+    const out: Grads = [[r.a, reshape(dx, A().shape)]];
+    if (r.b >= 0) out.push([r.b, sum(mul(g2, xhat), 0)]);
+    if (r.c >= 0) out.push([r.c, sum(g2, 0)]);
+    return out;
+  },
   [Op.SUM]: (r, g, A) => [[r.a, reshape(expand(reshape(g, [r.i[0], 1, r.i[2]]), [r.i[0], r.i[1], r.i[2]]), A().shape)]],
   [Op.MEAN]: (r, g, A) => [[r.a, reshape(expand(reshape(div(g, r.i[1]), [r.i[0], 1, r.i[2]]), [r.i[0], r.i[1], r.i[2]]), A().shape)]],
   // y·(g − Σ g·y) along the axis;  log-softmax: g − softmax·Σ g
@@ -117,6 +192,20 @@ const RULES: Partial<Record<Op, Rule>> = {
     return [[r.a, ga], [r.b, neg(ga)]];
   },
 };
+
+function whereRule(r: Rec, g: Tensor, B: () => Tensor): Grads {
+  const cond = nodeTensor(r.a), out: Grads = [];
+  if (r.b >= 0) out.push([r.b, sumTo(where(cond, g, 0), B().dims)]);
+  if (r.c >= 0) out.push([r.c, sumTo(where(cond, 0, g), dimsOf(r.c))]);
+  return out;
+}
+
+/** sort / topk: g (out's [outer, k, inner]) back to a's [outer, R, inner] at the indices in c. */
+function sortedBack(r: Rec, g: Tensor, a: Tensor): Tensor {
+  const [o, R, inner] = r.i, k = g.size / (o * inner);
+  const hot = oneHot(reshape(nodeTensor(r.c), [o, k, inner]), R); // [o, k, inner, R]
+  return reshape(permute(sum(mul(hot, unsqueeze(reshape(g, [o, k, inner]), -1)), 1), [0, 2, 1]), a.shape);
+}
 
 /** Whether an op has a createGraph rule (the tests check the list against OP_NAMES). */
 export function hasGraphRule(op: number): boolean {

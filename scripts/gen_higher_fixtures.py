@@ -33,6 +33,9 @@ def t(a):
     return torch.tensor(round7(a), requires_grad=True)
 
 
+MASK23 = torch.tensor([[True, False, True], [False, False, True]])
+LABELS = torch.tensor([0, 3, 1])
+
 # name → (input makers from a Gen, op). The test has a function of the same name.
 OPS = {
     "add broadcast": (lambda g: [g.randn(2, 3), g.randn(3)], lambda a, b: a + b),
@@ -74,6 +77,31 @@ OPS = {
     "matmul matrix-vector": (lambda g: [g.randn(2, 3), g.randn(3)], lambda a, b: torch.tanh(a @ b)),
     "linear": (lambda g: [g.randn(4, 3), g.randn(2, 3), g.randn(2)], lambda x, w, b: torch.tanh(F.linear(x, w, b))),
     "mseLoss": (lambda g: [g.randn(2, 3), g.randn(2, 3)], lambda a, b: F.mse_loss(torch.tanh(a), b)),
+    "maximum": (lambda g: [g.lattice(2, 3), g.lattice(3, odd=True)], lambda a, b: torch.maximum(a, b) ** 2),
+    "minimum 0.3": (lambda g: [g.away(4)], lambda a: torch.clamp(a, max=0.3) ** 2),
+    "gelu tanh": (lambda g: [g.randn(4)], lambda a: F.gelu(a, approximate="tanh")),
+    "clamp": (lambda g: [g.lattice(5)], lambda a: torch.clamp(a, -0.5, 0.7) ** 2),
+    "softplus": (lambda g: [g.randn(5)], lambda a: F.softplus(a, beta=2, threshold=3)),
+    "where": (lambda g: [g.randn(2, 3), g.randn(2, 3)], lambda a, b: torch.where(MASK23, a ** 2, b ** 3)),
+    "maskedFill": (lambda g: [g.randn(2, 3)], lambda a: (a ** 2).masked_fill(MASK23, 2.0) ** 2),
+    "tril": (lambda g: [g.randn(3, 3)], lambda a: torch.tril(a ** 2)),
+    "triu 1": (lambda g: [g.randn(3, 3)], lambda a: torch.triu(a ** 2, 1)),
+    "logsumexp dim 1": (lambda g: [g.randn(2, 4)], lambda a: torch.logsumexp(a, 1)),
+    "max dim 1": (lambda g: [g.distinct(2, 4)], lambda a: torch.max(a, 1).values ** 2),
+    "min": (lambda g: [g.distinct(2, 3)], lambda a: a.min() ** 2),
+    "var dim 1": (lambda g: [g.randn(2, 4)], lambda a: torch.var(a, 1)),
+    "std dim 1": (lambda g: [g.randn(2, 4)], lambda a: torch.std(a, 1)),
+    "cumsum dim 1": (lambda g: [g.randn(2, 4)], lambda a: torch.cumsum(a, 1) ** 2),
+    "narrow": (lambda g: [g.randn(2, 5)], lambda a: a.narrow(1, 1, 2) ** 2),
+    "cat": (lambda g: [g.randn(2, 2), g.randn(2, 3)], lambda a, b: torch.cat([a, b], 1) ** 2),
+    "indexSelect": (lambda g: [g.randn(2, 3)], lambda a: torch.index_select(a, 1, torch.tensor([2, 0, 2])) ** 2),
+    "sort": (lambda g: [g.distinct(2, 4)], lambda a: torch.sort(a, 1).values ** 2),
+    "topk 2": (lambda g: [g.distinct(2, 4)], lambda a: torch.topk(a, 2, 1).values ** 2),
+    "crossEntropy": (lambda g: [g.randn(3, 4)], lambda a: F.cross_entropy(a, LABELS)),
+    "crossEntropy smoothing 0.1, sum": (lambda g: [g.randn(3, 4)], lambda a: F.cross_entropy(a, LABELS, label_smoothing=0.1, reduction="sum")),
+    "nllLoss": (lambda g: [g.randn(3, 4)], lambda a: F.nll_loss(F.log_softmax(a, 1), LABELS)),
+    "bce with logits": (lambda g: [g.randn(2, 3), g.uniform(0, 1, 2, 3)], lambda a, t: F.binary_cross_entropy_with_logits(a, t)),
+    "layerNorm": (lambda g: [g.randn(3, 4), g.randn(4), g.randn(4)], lambda x, w, b: torch.tanh(F.layer_norm(x, [4], w, b))),
 }
 
 THIRD = {
