@@ -297,6 +297,8 @@ interface CustomOp {
   inputs: (Tensor | null)[];
   outputs: (readonly number[])[];
   key: number;
+  /** a kernelOp: its backward's arrays are constants to the tape */
+  firstOrderOnly: boolean;
 }
 /** Live custom ops by their packed output's node id. */
 const customOps = new Map<number, CustomOp>();
@@ -398,7 +400,8 @@ export class Function {
     } finally {
       packed.dispose(); // the views (and the records) keep it
     }
-    customOps.set(packed.id, { name, ctx, backward: this.backward.bind(this), inputs: args.map((a, i) => (needs[i] ? a : null)), outputs: shapes, key });
+    customOps.set(packed.id, { name, ctx, backward: this.backward.bind(this), inputs: args.map((a, i) => (needs[i] ? a : null)), outputs: shapes, key,
+      firstOrderOnly: (this as unknown as { firstOrderOnly?: boolean }).firstOrderOnly === true });
     ctx._owner = { id: packed.id, key, name };
     for (const t of new Set(made)) t.dispose(); // outputs copied into the packed one; saved ones held by its records
     return Array.isArray(result) ? views : views[0];
@@ -417,22 +420,39 @@ function runCustomBackward(id: number, retain: boolean): void {
   if (!op) throw new Error('backward: a custom op\'s context is gone (its graph was walked before without retainGraph)');
   tidy(() => {
     const g = gradOfNode(id, [op.outputs.reduce((n, s) => n + numel(s), 0)], op.name);
-    const grads = unpack(g, op.outputs);
-    const result = withGrad(false, () => op.backward(op.ctx, ...grads));
-    const list = Array.isArray(result) ? result : [result];
-    if (list.length < op.inputs.length && list.length !== 1) {
-      throw new Error(`${op.name}.backward returned ${list.length} gradients for ${op.inputs.length} arguments`);
-    }
-    op.inputs.forEach((input, i) => {
-      const r = list[i];
-      if (!input || r === null || r === undefined) return;
-      if (!(r instanceof Tensor)) throw new Error(`${op.name}.backward: gradient ${i} must be a Tensor or null, got ${show(r)}`);
-      live(r, `${op.name}.backward`);
-      if (!sameShape(r.dims, input.dims)) throw new Error(`${op.name}.backward: gradient ${i} has shape ${fmt(r.dims)}, but argument ${i} has shape ${fmt(input.dims)}`);
-      addToGrad(input.id, r, false);
-    });
+    for (const [input, r] of inputGrads(op, g, false)) addToGrad(input.id, r, false);
   });
   if (!retain) release(id, op);
+}
+
+/** The op's backward on its packed output's gradient g: [input, gradient] pairs, checked. `recorded`: with gradients on (createGraph). */
+function inputGrads(op: CustomOp, g: Tensor, recorded: boolean): [Tensor, Tensor][] {
+  const result = withGrad(recorded, () => op.backward(op.ctx, ...unpack(g, op.outputs)));
+  const list = Array.isArray(result) ? result : [result];
+  if (list.length < op.inputs.length && list.length !== 1) {
+    throw new Error(`${op.name}.backward returned ${list.length} gradients for ${op.inputs.length} arguments`);
+  }
+  const out: [Tensor, Tensor][] = [];
+  op.inputs.forEach((input, i) => {
+    const r = list[i];
+    if (!input || r === null || r === undefined) return;
+    if (!(r instanceof Tensor)) throw new Error(`${op.name}.backward: gradient ${i} must be a Tensor or null, got ${show(r)}`);
+    live(r, `${op.name}.backward`);
+    if (!sameShape(r.dims, input.dims)) throw new Error(`${op.name}.backward: gradient ${i} has shape ${fmt(r.dims)}, but argument ${i} has shape ${fmt(input.dims)}`);
+    out.push([input, r]);
+  });
+  return out;
+}
+
+/**
+ * createGraph's rule for custom op output `id` (bindings/higher.ts): its backward run with
+ * gradients recorded, so it is differentiable again where its backward's ops are.
+ */
+export function customOpGraphGrads(id: number, g: Tensor): [number, Tensor][] {
+  const op = customOps.get(id);
+  if (!op) throw new Error('grad: a custom op\'s context is gone (its graph was walked before without retainGraph)');
+  if (op.firstOrderOnly) throw new Error(`grad: ${op.name} is a kernelOp, whose backward works on plain arrays: it has no second derivative (createGraph)`);
+  return inputGrads(op, g, true).map(([t, r]) => [t.id, r]);
 }
 
 // ── kernel ops: forward and backward over Float32Arrays ───────────────────────────────────────────
@@ -480,6 +500,7 @@ export function kernelOp(def: KernelOpDefinition): (...inputs: Tensor[]) => Tens
     return list;
   };
   class Kernel extends Function {
+    static firstOrderOnly = true;
     static forward(ctx: FunctionContext, ...inputs: Tensor[]): Tensor[] {
       inputs.forEach((t, i) => { if (!(t instanceof Tensor)) throw new Error(`${name}: input ${i} must be a Tensor, got ${show(t)}`); });
       const shapes = inputs.map((t) => t.shape), values = inputs.map((t) => t.data());

@@ -8,14 +8,15 @@
 import { core, heapF32, heapI32, recordsOf, dimsOf, flagsOf, REQUIRES_GRAD } from './core';
 import { Op, OP_NAMES } from './opcodes';
 import { Tensor } from './tensor';
-import { add, sub, mul, div, neg, exp, log, pow, sigmoid, sin, cos, square, tanh } from './ops/elementwise';
+import { add, sub, mul, div, neg, exp, log, pow, sigmoid, sin, cos, square, tanh, abs, gelu } from './ops/elementwise';
 import { gt, lt, ge, le, eq, where, tril, triu } from './ops/mask';
 import { matmul } from './ops/matmul';
 import { sum, mean, cumsum } from './ops/reduce';
-import { reshape, expand, permute, transpose, unsqueeze, cat, narrow } from './ops/shape';
-import { oneHot } from './nnfunctional';
+import { reshape, expand, permute, transpose, unsqueeze, cat, narrow, stack, chunk } from './ops/shape';
+import { oneHot, conv2d, convTranspose2d } from './nnfunctional';
+import { customOpGraphGrads } from './custom';
 import { softmax } from './ops/softmax';
-import { ones, zeros } from './ops/creation';
+import { ones, zeros, full, tensor } from './ops/creation';
 import { sameShape, numel } from './shape';
 
 /** A tape record as the rules read it (assembly/tape.ts's layout). */
@@ -159,6 +160,69 @@ const RULES: Partial<Record<Op, Rule>> = {
     if (r.c >= 0) out.push([r.c, sum(g2, 0)]);
     return out;
   },
+  // Φ(x) + x·φ(x), with Φ(x) = gelu(x)/x away from 0 and its Taylor series near it (no division by 0)
+  [Op.GELU]: unary((g, a) => {
+    const near = lt(abs(a), 0.2), safe = where(near, 1, a), a2 = square(a);
+    const series = add(mul(sub(add(a, mul(pow(a, 5), 1 / 40)), add(mul(pow(a, 3), 1 / 6), mul(pow(a, 7), 1 / 336))), 1 / Math.sqrt(2 * Math.PI)), 0.5);
+    const cdf = where(near, series, div(gelu(a), safe));
+    return mul(g, add(cdf, mul(a, mul(exp(mul(a2, -0.5)), 1 / Math.sqrt(2 * Math.PI)))));
+  }),
+  // out[p] = a[p with dim i0 read from c[p]]: g summed back by a one-hot of c along that dim
+  [Op.GATHER]: (r, g, A) => {
+    const a = A(), d = r.i[0], c = nodeTensor(r.c), last = g.dims.length - 1;
+    if (c.dims.some((n, k) => k !== d && n !== a.dims[k])) throw new Error('grad: createGraph has no rule yet for a gather whose index is smaller than its input off the gathered dim');
+    const hot = oneHot(transpose(c, d, last), a.dims[d]); // [..., K, A_d]
+    const back = sum(mul(hot, unsqueeze(transpose(g, d, last), -1)), -2); // [..., A_d]
+    return [[r.a, transpose(back, d, last)]];
+  },
+  // dx: the transposed convolution of g by w; dw: per group, x and g correlated (their batch dims
+  // taken as channels, stride and dilation swapped), cropped to the kernel; db: Σ g
+  [Op.CONV2D]: (r, g, A, B) => convRule(r, g, A(), B(), false),
+  [Op.CONV_TRANSPOSE2D]: (r, g, A, B) => convRule(r, g, A(), B(), true),
+  // (padding counts as zeros) each input position gets g/(kh·kw) from every window it is in
+  [Op.AVG_POOL2D]: (r, g, A) => {
+    const [kh, kw, sh, sw, ph, pw] = r.i, x = A(), C = x.dims[1];
+    const w = full([C, 1, kh, kw], 1 / (kh * kw));
+    return [[r.a, convTranspose2d(g, w, null, { stride: [sh, sw], padding: [ph, pw], groups: C, outputPadding: outputPadding(x.dims, g.dims, [kh, kw], [sh, sw], [ph, pw], [1, 1]) })]];
+  },
+  // g goes to the first max of each window (row-major, as PyTorch): per kernel offset, the window
+  // elements there (a one-hot depthwise convolution, padding never winning) that equal the max and
+  // were not taken by an earlier offset, and g sent back through the same convolution transposed
+  [Op.MAX_POOL2D]: (r, g, A, _B, Y) => {
+    const [kh, kw, sh, sw, ph, pw] = r.i, x = A(), y = Y(), C = x.dims[1];
+    const geometry = { stride: [sh, sw] as [number, number], padding: [ph, pw] as [number, number], groups: C };
+    const back = { ...geometry, outputPadding: outputPadding(x.dims, y.dims, [kh, kw], [sh, sw], [ph, pw], [1, 1]) };
+    let taken: Tensor | null = null, dx: Tensor | null = null;
+    for (let a = 0; a < kh; a++) {
+      for (let b = 0; b < kw; b++) {
+        const pick = oneHotKernel(C, kh, kw, a * kw + b);
+        const at = conv2d(x, pick, null, geometry), real = conv2d(ones([1, C, x.dims[2], x.dims[3]]), pick, null, geometry);
+        let hit = mul(eq(at, y), real); // a padded position reads 0 and must not count
+        if (taken) hit = mul(hit, sub(1, taken));
+        taken = taken ? add(taken, hit) : hit;
+        const part = convTranspose2d(mul(g, hit), pick, null, back);
+        dx = dx ? add(dx, part) : part;
+      }
+    }
+    return [[r.a, dx!]];
+  },
+  // fused attention, recomputed through its composite (softmax(q·kᵀ·s + mask)·v) and that walked
+  [Op.SCALED_DOT_PRODUCT_ATTENTION]: (r, g, A, B) => {
+    if (r.i[4] !== 0) return []; // the hold record: the main one covers everything
+    if (r.i[3] !== 0) throw new Error('grad: createGraph has no rule for scaledDotProductAttention with dropout (its mask is not kept)');
+    const q = A(), k = B(), v = nodeTensor(r.c), mask = r.i[0] >= 0 ? nodeTensor(r.i[0]) : null;
+    const inputs = [q, k, v, ...(mask ? [mask] : [])];
+    const L = q.dims[q.dims.length - 2], S = k.dims[k.dims.length - 2];
+    let s2 = mul(matmul(q, transpose(k, -1, -2)), r.f0);
+    if (mask) s2 = add(s2, mask);
+    if (r.i[2]) s2 = add(s2, triu(full([L, S], -Infinity), 1));
+    const o = matmul(softmax(s2, -1), v);
+    return pairs(inputs.map((t) => t.id), gradGraph(o, inputs, g, 'grad'));
+  },
+  // a custom op's backward, run recorded: differentiable again where its ops are
+  [Op.CUSTOM]: (r, g) => (r.i[1] !== 0 ? [] : customOpGraphGrads(r.out, g)),
+  [Op.LSTM]: (r, g, A, B) => recurrentRule(r, g, A(), B(), true),
+  [Op.GRU]: (r, g, A, B) => recurrentRule(r, g, A(), B(), false),
   [Op.SUM]: (r, g, A) => [[r.a, reshape(expand(reshape(g, [r.i[0], 1, r.i[2]]), [r.i[0], r.i[1], r.i[2]]), A().shape)]],
   [Op.MEAN]: (r, g, A) => [[r.a, reshape(expand(reshape(div(g, r.i[1]), [r.i[0], 1, r.i[2]]), [r.i[0], r.i[1], r.i[2]]), A().shape)]],
   // y·(g − Σ g·y) along the axis;  log-softmax: g − softmax·Σ g
@@ -192,6 +256,73 @@ const RULES: Partial<Record<Op, Rule>> = {
     return [[r.a, ga], [r.b, neg(ga)]];
   },
 };
+
+/** Depthwise kernels [C, 1, kh, kw] that pick kernel position `k` (row-major). */
+function oneHotKernel(C: number, kh: number, kw: number, k: number): Tensor {
+  const values = new Float32Array(C * kh * kw);
+  for (let c = 0; c < C; c++) values[c * kh * kw + k] = 1;
+  return tensor(values, { shape: [C, 1, kh, kw] });
+}
+
+/** [id, gradient] pairs for the gradients a walk found (none where it found none). */
+const pairs = (ids: number[], grads: (Tensor | null)[]): Grads => ids.flatMap((id, k) => (grads[k] ? [[id, grads[k]!] as [number, Tensor]] : []));
+
+/** The output padding that makes a transposed convolution of `y` come out at x's size. */
+function outputPadding(x: readonly number[], y: readonly number[], k: number[], s: number[], p: number[], d: number[]): [number, number] {
+  return [0, 1].map((a) => x[2 + a] - ((y[2 + a] - 1) * s[a] - 2 * p[a] + d[a] * (k[a] - 1) + 1)) as [number, number];
+}
+
+/** conv2d's (or, `transposed`, convTranspose2d's) gradients, as convolutions. */
+function convRule(r: Rec, g: Tensor, x: Tensor, w: Tensor, transposed: boolean): Grads {
+  const [sh, sw, ph, pw, dil, G] = r.i, s = [sh, sw], p = [ph, pw], d = [dil & 0xffff, dil >>> 16];
+  const k = [w.dims[2], w.dims[3]];
+  const options = { stride: s as [number, number], padding: p as [number, number], dilation: d as [number, number], groups: G };
+  const dx = transposed ? conv2d(g, w, null, options)
+    : convTranspose2d(g, w, null, { ...options, outputPadding: outputPadding(x.dims, g.dims, k, s, p, d) });
+  // the image side and the output side of the correlation that gives the kernel's gradient
+  const [image, result] = transposed ? [g, x] : [x, g];
+  const ci = image.dims[1] / G, co = result.dims[1] / G, parts: Tensor[] = [];
+  for (let grp = 0; grp < G; grp++) {
+    const im = transpose(narrow(image, 1, grp * ci, ci), 0, 1), res = transpose(narrow(result, 1, grp * co, co), 0, 1);
+    const corr = conv2d(im, res, null, { stride: d as [number, number], padding: p as [number, number], dilation: s as [number, number] }); // [ci, co, ≥kh, ≥kw]
+    const kernel = narrow(narrow(corr, 2, 0, k[0]), 3, 0, k[1]);
+    parts.push(transpose(kernel, 0, 1)); // [result channels, image channels]: w's layout either way
+  }
+  const out: Grads = [[r.a, dx], [r.b, G === 1 ? parts[0] : cat(parts, 0)]];
+  if (r.c >= 0) out.push([r.c, sum(g, [0, 2, 3])]);
+  return out;
+}
+
+/**
+ * One recurrent layer's gradients: its steps recomputed with tapegrad ops (PyTorch's gate order)
+ * from the record's inputs, and that graph walked from g (assembly/ops/recurrent.ts's layout).
+ */
+function recurrentRule(r: Rec, g: Tensor, xw: Tensor, whh: Tensor, lstm: boolean): Grads {
+  if (r.i[4] !== 0) return []; // the hold record
+  const [T, B] = xw.dims, H = whh.dims[1];
+  const h0 = r.c >= 0 ? nodeTensor(r.c) : null, extra = r.i[0] >= 0 ? nodeTensor(r.i[0]) : null;
+  let h = h0 ?? zeros([B, H]), c = lstm ? extra ?? zeros([B, H]) : null;
+  const hs: Tensor[] = new Array(T), cs: Tensor[] = new Array(T), wt = transpose(whh, 0, 1);
+  for (let step = 0; step < T; step++) {
+    const t = r.i[2] ? T - 1 - step : step, x = reshape(narrow(xw, 0, t, 1), [B, xw.dims[2]]);
+    if (lstm) {
+      const [i, f, gg, o] = chunk(add(x, matmul(h, wt)), 4, 1);
+      c = add(mul(sigmoid(f), c!), mul(sigmoid(i), tanh(gg)));
+      h = mul(sigmoid(o), tanh(c));
+      cs[t] = c;
+    } else {
+      let m = matmul(h, wt);
+      if (extra) m = add(m, extra);
+      const [xr, xz, xn] = chunk(x, 3, 1), [mr, mz, mn] = chunk(m, 3, 1);
+      const rr = sigmoid(add(xr, mr)), z = sigmoid(add(xz, mz)), n = tanh(add(xn, mul(rr, mn)));
+      h = add(mul(sub(1, z), n), mul(z, h));
+    }
+    hs[t] = h;
+  }
+  const out = lstm ? stack([stack(hs), stack(cs)]) : stack(hs);
+  const inputs = [xw, whh, ...(h0 ? [h0] : []), ...(extra ? [extra] : [])];
+  return pairs(inputs.map((t) => t.id), gradGraph(out, inputs, g, 'grad'));
+}
 
 function whereRule(r: Rec, g: Tensor, B: () => Tensor): Grads {
   const cond = nodeTensor(r.a), out: Grads = [];

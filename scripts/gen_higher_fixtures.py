@@ -102,10 +102,50 @@ OPS = {
     "nllLoss": (lambda g: [g.randn(3, 4)], lambda a: F.nll_loss(F.log_softmax(a, 1), LABELS)),
     "bce with logits": (lambda g: [g.randn(2, 3), g.uniform(0, 1, 2, 3)], lambda a, t: F.binary_cross_entropy_with_logits(a, t)),
     "layerNorm": (lambda g: [g.randn(3, 4), g.randn(4), g.randn(4)], lambda x, w, b: torch.tanh(F.layer_norm(x, [4], w, b))),
+    "gelu": (lambda g: [g.randn(6) * 2], F.gelu),
+    "gelu near 0": (lambda g: [g.randn(5) * 0.15], F.gelu),
+    "gather dim 1": (lambda g: [g.randn(2, 3)], lambda a: torch.gather(a, 1, torch.tensor([[2, 0, 2], [1, 1, 0]])) ** 2),
+    "conv2d": (lambda g: [g.randn(2, 2, 5, 5), g.randn(3, 2, 3, 3), g.randn(3)],
+               lambda x, w, b: torch.tanh(F.conv2d(x, w, b, stride=2, padding=1))),
+    "conv2d dilation 2, groups 2": (lambda g: [g.randn(1, 4, 6, 6), g.randn(4, 2, 2, 2)],
+                                    lambda x, w: torch.tanh(F.conv2d(x, w, None, stride=1, padding=1, dilation=2, groups=2))),
+    "convTranspose2d": (lambda g: [g.randn(1, 2, 3, 3), g.randn(2, 3, 3, 3), g.randn(3)],
+                        lambda x, w, b: torch.tanh(F.conv_transpose2d(x, w, b, stride=2, padding=1, output_padding=1))),
+    "avgPool2d": (lambda g: [g.randn(1, 2, 5, 5)], lambda x: F.avg_pool2d(x, 3, stride=2, padding=1) ** 2),
+    "maxPool2d": (lambda g: [g.distinct(1, 2, 5, 5)], lambda x: F.max_pool2d(x, 3, stride=2, padding=1) ** 2),
+    "maxPool2d 2x2": (lambda g: [g.distinct(2, 1, 4, 4)], lambda x: torch.tanh(F.max_pool2d(x, 2))),
+    "attention causal": (lambda g: [g.randn(2, 4, 3), g.randn(2, 5, 3), g.randn(2, 5, 2)], lambda q, k, v: torch.tanh(sdpa(q, k, v, None, True))),
+    "attention mask": (lambda g: [g.randn(3, 3), g.randn(4, 3), g.randn(4, 2), g.randn(3, 4)], lambda q, k, v, m: torch.tanh(sdpa(q, k, v, m, False))),
+    "lstm": (lambda g: [g.randn(3, 2, 3), g.randn(8, 3) * 0.5, g.randn(8, 2) * 0.5, g.randn(8) * 0.1, g.randn(8) * 0.1],
+             lambda x, wi, wh, bi, bh: lstm_out(x, wi, wh, bi, bh)),
+    "gru": (lambda g: [g.randn(3, 2, 2), g.randn(6, 2) * 0.5, g.randn(6, 2) * 0.5, g.randn(6) * 0.1, g.randn(6) * 0.1],
+                          lambda x, wi, wh, bi, bh: gru_out(x, wi, wh, bi, bh)),
 }
+
+
+def sdpa(q, k, v, mask, causal):
+    """PyTorch 2's scaled_dot_product_attention by its formula (Debian's 1.13 predates it)."""
+    s = q @ k.transpose(-1, -2) / q.shape[-1] ** 0.5
+    if mask is not None:
+        s = s + mask
+    if causal:
+        s = s + torch.triu(torch.full((q.shape[-2], k.shape[-2]), float("-inf")), 1)
+    return torch.softmax(s, -1) @ v
+
+
+def lstm_out(x, wi, wh, bi, bh):
+    """nn.LSTM(3, 2)'s output for these weights (input, hx, params, has_biases, layers, dropout, train, bidirectional, batch_first)."""
+    out = torch._VF.lstm(x, (torch.zeros(1, 2, 2), torch.zeros(1, 2, 2)), [wi, wh, bi, bh], True, 1, 0.0, False, False, False)[0]
+    return out
+
+
+def gru_out(x, wi, wh, bi, bh):
+    out = torch._VF.gru(x, torch.zeros(1, 2, 2), [wi, wh, bi, bh], True, 1, 0.0, False, False, False)[0]
+    return out
 
 THIRD = {
     "tanh": (lambda g: [g.randn(4)], torch.tanh),
+    "gelu": (lambda g: [g.randn(6) * 2], F.gelu),
     "exp": (lambda g: [g.randn(4)], torch.exp),
     "sigmoid": (lambda g: [g.randn(4)], torch.sigmoid),
     "softmax dim 1": (lambda g: [g.randn(2, 3, 4)], lambda a: torch.softmax(a, 1)),
