@@ -9,6 +9,11 @@ import { finishWalk, withLeafHooks, walkFloor } from './custom';
 export interface BackwardOptions {
   /** Keep the graph walkable: without it a second backward() through the same graph throws, as in PyTorch. */
   retainGraph?: boolean;
+  /**
+   * Not in backward() yet (a leaf's .grad is a buffer, not a graph tensor): an Error saying so. Use
+   * tg.grad(fn, inputs, {createGraph: true}) or tg.func for gradients that differentiate again.
+   */
+  createGraph?: boolean;
 }
 
 /**
@@ -25,7 +30,9 @@ export interface BackwardOptions {
 export function backward(root: Tensor, grad?: TensorLike | BackwardOptions, options?: BackwardOptions): void {
   const id = live(root, 'backward');
   if (options === undefined && isOptionsObject(grad)) { options = grad as BackwardOptions; grad = undefined; }
-  const retain = options !== undefined && readOptions(options, BACKWARD_OPTIONS, 'backward').retainGraph === true;
+  const o = options === undefined ? {} : readOptions(options, BACKWARD_OPTIONS, 'backward');
+  if (o.createGraph) throw new Error('backward: createGraph is not supported by backward() yet (.grad is a buffer, not a graph tensor); use tg.grad(fn, inputs, {createGraph: true}) or tg.func');
+  const retain = o.retainGraph === true;
   if (!root.requiresGrad) throw new Error(`backward: the tensor of shape ${fmt(root.dims)} does not require grad (no input had requiresGrad, or it was made under noGrad)`);
   let seed = -1;
   let owned: Tensor | null = null;
@@ -48,7 +55,7 @@ export function backward(root: Tensor, grad?: TensorLike | BackwardOptions, opti
   }
 }
 
-const BACKWARD_OPTIONS = { retainGraph: bool };
+const BACKWARD_OPTIONS = { retainGraph: bool, createGraph: bool };
 
 /** backward(options): a plain object that is not an operand (backward(grad) takes tensors and arrays). */
 function isOptionsObject(x: unknown): boolean {

@@ -197,7 +197,22 @@ def wgan_gp():
             "eps": tensor_json(eps), "penalty": float(penalty), "grads": [tensor_json(gr) for gr in grads]}
 
 
-fixtures = {"generator": "scripts/gen_higher_fixtures.py", "torch": torch.__version__, "wganGp": wgan_gp(),
+def transforms():
+    """torch.autograd.functional on g(x) = tanh(W·x) (vector) and f(x) = Σ g(x)² · x₀ (scalar), x [3]."""
+    gen = Gen("func")
+    W, x = torch.tensor(round7(gen.randn(2, 3))), torch.tensor(round7(gen.randn(3)))
+    v3, v2 = torch.tensor(round7(gen.randn(3))), torch.tensor(round7(gen.randn(2)))
+    g = lambda t: torch.tanh(W @ t)
+    f = lambda t: (g(t) ** 2).sum() * t[0]
+    AF = torch.autograd.functional
+    return {"W": tensor_json(W), "x": tensor_json(x), "v3": tensor_json(v3), "v2": tensor_json(v2),
+            "value": float(f(x)),
+            "jacobian": tensor_json(AF.jacobian(g, x)), "hessian": tensor_json(AF.hessian(f, x)),
+            "hvp": tensor_json(AF.hvp(f, x, v3)[1]), "jvp": tensor_json(AF.jvp(g, x, v3)[1]), "vjp": tensor_json(AF.vjp(g, x, v2)[1]),
+            "gradOf": tensor_json(AF.vjp(f, x)[1])}
+
+
+fixtures = {"generator": "scripts/gen_higher_fixtures.py", "torch": torch.__version__, "wganGp": wgan_gp(), "func": transforms(),
             "second": [case(n, m, f, False) for n, (m, f) in OPS.items()],
             "third": [case(n, m, f, True) for n, (m, f) in THIRD.items()]}
 with open(OUT, "w") as fh:

@@ -13,6 +13,7 @@ interface Case { name: string; inputs: Json[]; v: Json; w: Json[]; first: Json[]
 const fixtures = JSON.parse(readFileSync(new URL('./fixtures/higher.json', import.meta.url), 'utf8')) as {
   second: Case[]; third: Case[];
   wganGp: { params: Json[]; real: Json; fake: Json; eps: Json; penalty: number; grads: Json[] };
+  func: { W: Json; x: Json; v3: Json; v2: Json; value: number; gradOf: Json; jacobian: Json; hessian: Json; hvp: Json; jvp: Json; vjp: Json };
 };
 const make = (j: Json, requiresGrad = false) => tg.tensor(Float32Array.from(j.data), { shape: j.shape, requiresGrad });
 const near = (t: tg.Tensor, j: Json, what: string, tol = 2e-4) => {
@@ -189,6 +190,20 @@ describe('tg.func transforms against closed forms', () => {
     expect([gx.toArray(), gy.toArray()]).toEqual([[4], [12]]);
   }));
 
+  it('match torch.autograd.functional on g(x) = tanh(W·x) and f(x) = Σ g(x)²·x₀', () => tg.tidy(() => {
+    const c = fixtures.func, W = make(c.W), x = make(c.x);
+    const g = (t: tg.Tensor) => W.matmul(t).tanh();
+    const f = (t: tg.Tensor) => g(t).square().sum().mul(t.narrow(0, 0, 1).sum());
+    const [value, grad] = tg.func.valueAndGrad(f)(x);
+    expect(value.item()).toBeCloseTo(c.value, 5);
+    near(grad as tg.Tensor, c.gradOf, 'grad');
+    near(tg.func.jacobian(g)(x), c.jacobian, 'jacobian');
+    near(tg.func.hessian(f)(x), c.hessian, 'hessian');
+    near(tg.func.hvp(f, [x], [make(c.v3)])[0], c.hvp, 'hvp');
+    near(tg.func.jvp(g, [x], [make(c.v3)])[1], c.jvp, 'jvp');
+    near(tg.func.vjp(g, x)[1](make(c.v2))[0], c.vjp, 'vjp');
+  }));
+
   it('refuses what it cannot do, naming it', () => tg.tidy(() => {
     expect(() => tg.func.grad((x) => x.mul(2))(tg.tensor([1, 2]))).toThrow('func.valueAndGrad: the function must return one element, got shape [2]');
     expect(() => tg.func.grad(5 as never)).toThrow('func.grad: expected a function, got 5');
@@ -226,3 +241,9 @@ describe('which ops have a createGraph rule', () => {
     expect(withRule.length).toBeGreaterThanOrEqual(25);
   });
 });
+
+it('backward({createGraph: true}) says to use tg.grad instead, and changes nothing', () => tg.tidy(() => {
+  const x = tg.tensor([1, 2], { requiresGrad: true });
+  expect(() => x.square().sum().backward({ createGraph: true })).toThrow('backward: createGraph is not supported by backward() yet');
+  expect(x.grad).toBeNull();
+}));
