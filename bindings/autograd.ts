@@ -2,7 +2,8 @@
 import { core, issue } from './core';
 import { Op, Cmd } from './opcodes';
 import { fmt, sameShape, readOptions, bool } from './shape';
-import { Tensor, type TensorLike, live, run, asTensor, viaTensor } from './tensor';
+import { Tensor, type TensorLike, live, run, asTensor, viaTensor, notRecording } from './tensor';
+import { backwardAsGraph, forgetGraphGrad } from './higher';
 import { finishWalk, withLeafHooks, walkFloor } from './custom';
 
 /** Options of {@link backward}. */
@@ -10,8 +11,9 @@ export interface BackwardOptions {
   /** Keep the graph walkable: without it a second backward() through the same graph throws, as in PyTorch. */
   retainGraph?: boolean;
   /**
-   * Not in backward() yet (a leaf's .grad is a buffer, not a graph tensor): an Error saying so. Use
-   * tg.grad(fn, inputs, {createGraph: true}) or tg.func for gradients that differentiate again.
+   * Make each leaf's gradient a tensor on the tape, differentiable again (PyTorch's create_graph):
+   * `.grad` is then that tensor (its buffer holds the same values, for the optimizers), until a
+   * plain backward or zeroGrad changes the buffer. Gradient hooks do not run on this path.
    */
   createGraph?: boolean;
 }
@@ -31,7 +33,6 @@ export function backward(root: Tensor, grad?: TensorLike | BackwardOptions, opti
   const id = live(root, 'backward');
   if (options === undefined && isOptionsObject(grad)) { options = grad as BackwardOptions; grad = undefined; }
   const o = options === undefined ? {} : readOptions(options, BACKWARD_OPTIONS, 'backward');
-  if (o.createGraph) throw new Error('backward: createGraph is not supported by backward() yet (.grad is a buffer, not a graph tensor); use tg.grad(fn, inputs, {createGraph: true}) or tg.func');
   const retain = o.retainGraph === true;
   if (!root.requiresGrad) throw new Error(`backward: the tensor of shape ${fmt(root.dims)} does not require grad (no input had requiresGrad, or it was made under noGrad)`);
   let seed = -1;
@@ -49,7 +50,19 @@ export function backward(root: Tensor, grad?: TensorLike | BackwardOptions, opti
     seed = g.id;
   }
   try {
-    withLeafHooks(() => finishWalk(issue(Cmd.BACKWARD, -1, id, seed, retain ? 1 : 0, walkFloor()), 'backward'));
+    if (o.createGraph) {
+      notRecording('backward (createGraph)');
+      backwardAsGraph(root, seed < 0 ? null : (grad instanceof Tensor ? grad : owned));
+      return;
+    }
+    // the buffers change: graph gradients of a createGraph backward no longer match them (released
+    // after the walk, which may start from one)
+    const stale = forgetGraphGrad(undefined, true);
+    try {
+      withLeafHooks(() => finishWalk(issue(Cmd.BACKWARD, -1, id, seed, retain ? 1 : 0, walkFloor()), 'backward'));
+    } finally {
+      for (const t of stale) t.dispose();
+    }
   } finally {
     owned?.dispose();
   }

@@ -5,7 +5,8 @@
 //
 // One rule per opcode in RULES, written as the math reads: g is the output's gradient, A/B the
 // inputs, Y the output. An op without a rule yet throws naming it.
-import { core, heapF32, heapI32, recordsOf, dimsOf, flagsOf, REQUIRES_GRAD } from './core';
+import { core, heapF32, heapI32, recordsOf, dimsOf, flagsOf, genOf, isLeaf, outOfMemory, REQUIRES_GRAD } from './core';
+import { tidy, keep } from './memory';
 import { Op, OP_NAMES } from './opcodes';
 import { Tensor } from './tensor';
 import { add, sub, mul, div, neg, exp, log, pow, sigmoid, sin, cos, square, tanh, abs, gelu } from './ops/elementwise';
@@ -350,10 +351,15 @@ export function hasGraphRule(op: number): boolean {
  * does not depend on get null.
  */
 export function gradGraph(root: Tensor, inputs: Tensor[], seed: Tensor | null, op: string): (Tensor | null)[] {
+  const grads = walkGraph(root, new Set(inputs.map((t) => t.id)), seed, op);
+  return inputs.map((t) => grads.get(t.id) ?? null);
+}
+
+/** The walk of gradGraph: every gradient it finds for `wanted` nodes and for leaves, by node id. */
+function walkGraph(root: Tensor, wanted: Set<number>, seed: Tensor | null, op: string): Map<number, Tensor> {
   const grads = new Map<number, Tensor>();
   grads.set(root.id, seed ?? ones(root.shape));
   const [first, count] = recordsOf(root.id);
-  const wanted = new Set(inputs.map((t) => t.id));
   const tracked = (id: number) => id >= 0 && (flagsOf(id) & REQUIRES_GRAD) !== 0;
   core.holdTape(1); // the records below must not move while the rules append new ones
   try {
@@ -377,5 +383,56 @@ export function gradGraph(root: Tensor, inputs: Tensor[], seed: Tensor | null, o
   } finally {
     core.holdTape(-1);
   }
-  return inputs.map((t) => grads.get(t.id) ?? null);
+  return grads;
+}
+
+// backward({createGraph: true}): a leaf's .grad becomes the graph tensor of its gradient, here
+// (keyed by node, with the node's generation), while its buffer holds the same values for the
+// optimizers; anything else that changes the buffer (a plain backward, zeroGrad) forgets it.
+const graphGrads = new Map<number, { gen: number; grad: Tensor }>();
+
+/** Leaf `id`'s graph gradient from backward({createGraph: true}), or null. */
+export function graphGradOf(id: number): Tensor | null {
+  const entry = graphGrads.get(id);
+  if (!entry) return null;
+  if (entry.gen !== genOf(id) || entry.grad.isDisposed) { forgetGraphGrad(id); return null; }
+  return entry.grad;
+}
+
+/**
+ * Forgets leaf `id`'s graph gradient (all of them with no id): its buffer is changing otherwise.
+ * Returns the tensors instead of releasing them when `later` (a backward may be walking from one).
+ */
+export function forgetGraphGrad(id?: number, later = false): Tensor[] {
+  const dropped: Tensor[] = [];
+  for (const [key, entry] of graphGrads) {
+    if (id !== undefined && key !== id) continue;
+    graphGrads.delete(key);
+    if (entry.grad.isDisposed) continue;
+    if (later) dropped.push(entry.grad);
+    else entry.grad.dispose();
+  }
+  return dropped;
+}
+
+/**
+ * backward({createGraph: true}): adds each leaf's gradient, as a graph tensor, to its .grad (the
+ * graph one from an earlier such backward, else the buffer's values), and writes the values into
+ * the buffer too.
+ */
+export function backwardAsGraph(root: Tensor, seed: Tensor | null): void {
+  const found = tidy(() => [...walkGraph(root, new Set(), seed, 'backward')].filter(([id]) => isLeaf(id)));
+  for (const [id, g] of found) {
+    const prev = graphGradOf(id), at = core.gradOf(id);
+    let total = g;
+    if (prev) total = add(prev, g);
+    else if (at) total = add(tensor(heapF32().slice(at >>> 2, (at >>> 2) + g.size), { shape: g.shape }), g);
+    if (total !== g) g.dispose();
+    keep(total);
+    const buffer = core.ensureGrad(id);
+    if (buffer === 0) outOfMemory('backward');
+    heapF32().set(total.data(), buffer >>> 2);
+    if (prev) prev.dispose();
+    graphGrads.set(id, { gen: genOf(id), grad: total });
+  }
 }

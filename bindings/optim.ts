@@ -1,5 +1,6 @@
 // Optimizers: the update loops run in WebAssembly over a list of parameter ids kept in linear
 // memory, so step() and zeroGrad() are one call each whatever the number of parameters.
+import { forgetGraphGrad } from './higher';
 import { core, issue, heapI32, heapF32, outOfMemory } from './core';
 import { Cmd } from './opcodes';
 import { afterTrace, isRecording } from './trace';
@@ -220,6 +221,7 @@ export abstract class Optimizer {
   /** Sets every parameter's gradient to zero. */
   zeroGrad(): void {
     this.checkLive();
+    forgetGraphGrad(); // (graph gradients of a createGraph backward: their buffers are zeroed)
     for (const s of this.slots) issue(Cmd.ZERO_GRADS, -1, -1, -1, s.ids.ptr, s.ids.count);
     this.holdWhileTraced();
   }

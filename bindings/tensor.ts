@@ -12,6 +12,7 @@ import { setTensorCheck } from './memory';
 import { isRecording } from './trace';
 import { type BackwardOptions, backward, detach } from './autograd';
 import { registerHook, retainGrad, retainedGradOf, type GradHook, type RemovableHandle } from './custom';
+import { graphGradOf, forgetGraphGrad } from './higher';
 import { tensor } from './ops/creation';
 import {
   abs, add, div, exp, gelu, leakyRelu, log, maximum, minimum, mul, neg, pow, relu, sigmoid, sqrt,
@@ -117,7 +118,9 @@ export class Tensor {
    * loop makes nothing new, and it lives until the leaf is disposed.
    */
   get grad(): Tensor | null {
-    const id = live(this, 'grad'), view = core.gradView(id);
+    const id = live(this, 'grad'), graph = graphGradOf(id);
+    if (graph) return graph;
+    const view = core.gradView(id);
     if (view === -1) return isLeaf(id) ? null : retainedGradOf(this);
     if (view < 0) outOfMemory('grad');
     if (this.gradTensor === undefined || this.gradTensor.id !== view || this.gradTensor.isDisposed) this.gradTensor = new Tensor(view, this.dims);
@@ -166,7 +169,7 @@ export class Tensor {
    */
   retainGrad(): void { retainGrad(this); }
   /** Sets the gradient to zero (keeping its buffer). */
-  zeroGrad(): void { issue(Cmd.ZERO_GRAD, -1, live(this, 'zeroGrad')); }
+  zeroGrad(): void { forgetGraphGrad(live(this, 'zeroGrad')); issue(Cmd.ZERO_GRAD, -1, this.id); }
   /** Method form of {@link detach}. */
   detach(): Tensor { return detach(this); }
   /**

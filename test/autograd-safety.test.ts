@@ -155,7 +155,7 @@ describe('backward refuses a stale or spent graph, as PyTorch does', () => {
   it('backward options are checked: unknown keys and non-booleans are errors', () => {
     const w = tg.tensor([1], { requiresGrad: true });
     const loss = w.mul(2).sum();
-    expect(() => loss.backward({ retainGraf: true } as never)).toThrow(/backward: unknown option "retainGraf" \(accepted: retainGraph\)/);
+    expect(() => loss.backward({ retainGraf: true } as never)).toThrow(/backward: unknown option "retainGraf" \(accepted: retainGraph, createGraph\)/);
     expect(() => loss.backward({ retainGraph: 'yes' } as never)).toThrow(/backward: retainGraph must be true or false/);
     expect(() => loss.backward(undefined, { toString: true } as never)).toThrow(/unknown option "toString"/);
     loss.backward(undefined, { retainGraph: true });

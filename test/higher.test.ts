@@ -242,8 +242,40 @@ describe('which ops have a createGraph rule', () => {
   });
 });
 
-it('backward({createGraph: true}) says to use tg.grad instead, and changes nothing', () => tg.tidy(() => {
-  const x = tg.tensor([1, 2], { requiresGrad: true });
-  expect(() => x.square().sum().backward({ createGraph: true })).toThrow('backward: createGraph is not supported by backward() yet');
-  expect(x.grad).toBeNull();
-}));
+describe('backward({createGraph: true})', () => {
+  it('makes .grad a graph tensor that differentiates again, accumulating as PyTorch', () => tg.tidy(() => {
+    const x = tg.tensor([1, 2], { requiresGrad: true });
+    x.pow(3).sum().backward({ createGraph: true });
+    expect(x.grad!.toArray()).toEqual([3, 12]); // 3x²
+    expect(x.grad!.requiresGrad).toBe(true);
+    const penalty = x.grad!.square().sum(); // Σ 9x⁴: d/dx = 36x³
+    x.pow(2).sum().backward({ createGraph: true }); // .grad = 3x² + 2x
+    expect(x.grad!.toArray()).toEqual([5, 16]);
+    penalty.backward(); // a plain backward: adds 36x³ to the buffer, and .grad is the buffer again
+    expect(x.grad!.toArray()).toEqual([41, 304]);
+    expect(x.grad!.requiresGrad).toBe(false);
+  }));
+
+  it('a gradient penalty from .grad (loss and penalty gradients in W.grad, as PyTorch) matches tg.grad\'s', () => tg.tidy(() => {
+    tg.manualSeed(12);
+    const lin = new tg.nn.Linear(3, 1), x = tg.randn([4, 3], { requiresGrad: true });
+    lin.forward(x).tanh().sum().backward({ createGraph: true });
+    x.grad!.square().sum().backward();
+    const viaBackward = Array.from(lin.weight.grad!.data());
+    // as in PyTorch, the createGraph backward also left dL/dW in W's .grad, and the penalty added to it
+    lin.zeroGrad();
+    lin.forward(x).tanh().sum().backward();
+    const [gx] = tg.grad((t) => lin.forward(t).tanh().sum(), [x], { createGraph: true });
+    gx.square().sum().backward();
+    Array.from(lin.weight.grad!.data()).forEach((v, i) => expect(v).toBeCloseTo(viaBackward[i], 5));
+    tg.dispose(lin.parameters());
+  }));
+
+  it('leaves no tensors behind once its gradients are zeroed', () => {
+    const x = tg.keep(tg.tensor([1, 2], { requiresGrad: true }));
+    const before = tg.memory().tensors;
+    for (let i = 0; i < 5; i++) { tg.tidy(() => { x.pow(3).sum().backward({ createGraph: true }); }); x.zeroGrad(); }
+    expect(tg.memory().tensors).toBe(before);
+    x.dispose();
+  });
+});
