@@ -8,7 +8,7 @@
 import { core, heapF32, heapI32, recordsOf, dimsOf, flagsOf, genOf, isLeaf, outOfMemory, REQUIRES_GRAD } from './core';
 import { tidy, keep } from './memory';
 import { Op, OP_NAMES } from './opcodes';
-import { Tensor } from './tensor';
+import { Tensor, staleGraph } from './tensor';
 import { add, sub, mul, div, neg, exp, log, pow, sigmoid, sin, cos, square, tanh, abs, gelu } from './ops/elementwise';
 import { gt, lt, ge, le, eq, where, tril, triu } from './ops/mask';
 import { matmul } from './ops/matmul';
@@ -24,14 +24,17 @@ import { sameShape, numel } from './shape';
 interface Rec {
   op: number; out: number; a: number; b: number; c: number;
   i: number[]; // i0..i5
+  stamp: number; // the sum of out's, a's, b's and c's versions when the op ran
   f0: number;
 }
+/** Where a node's version starts in its flags (assembly/nodes.ts). */
+const VERSION_SHIFT = 11;
 
 const DEAD = -1;
 
 function readRecord(index: number): Rec {
   const p = core.recordPtr(index) >>> 2, h = heapI32();
-  return { op: h[p], out: h[p + 1], a: h[p + 2], b: h[p + 3], c: h[p + 4], i: [h[p + 5], h[p + 6], h[p + 7], h[p + 8], h[p + 9], h[p + 10]], f0: heapF32()[p + 12] };
+  return { op: h[p], out: h[p + 1], a: h[p + 2], b: h[p + 3], c: h[p + 4], i: [h[p + 5], h[p + 6], h[p + 7], h[p + 8], h[p + 9], h[p + 10]], stamp: h[p + 11], f0: heapF32()[p + 12] };
 }
 
 /**
@@ -368,6 +371,9 @@ function walkGraph(root: Tensor, wanted: Set<number>, seed: Tensor | null, op: s
       if (r.op === DEAD) continue;
       const g = grads.get(r.out);
       if (!g) continue;
+      // as the core's walk: a record whose nodes were written in place since it ran would give garbage
+      const version = (id: number) => (id < 0 ? 0 : flagsOf(id) >>> VERSION_SHIFT);
+      if (((version(r.out) + version(r.a) + version(r.b) + version(r.c)) | 0) !== r.stamp) staleGraph(op, OP_NAMES[r.op]);
       const rule = RULES[r.op as Op];
       if (!rule) throw new Error(`${op}: createGraph has no rule yet for ${OP_NAMES[r.op] ?? `opcode ${r.op}`} (gradients of gradients through it)`);
       const memo = new Map<number, Tensor>();

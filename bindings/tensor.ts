@@ -378,6 +378,11 @@ export function notRecording(op: string): void {
   }
 }
 
+/** The Error for a graph that read a tensor since modified in place (the core's walk and createGraph's). */
+export function staleGraph(op: string, name: string): never {
+  throw new Error(`${op}: a tensor that ${name} saved for the gradient was modified in place (copy_, a fill or an optimizer step) after ${name} ran; compute the graph again after modifying it`);
+}
+
 /** The Tensor constructor's refusal, out of line so the constructor stays small enough to inline. */
 function forgedHandle(): never {
   throw new Error('Tensor: the constructor is internal; make tensors with tg.tensor(), tg.zeros() or an op');
@@ -408,9 +413,7 @@ export function fail(status: number, op: string): never {
     const problem = Number.isInteger(value) ? `is out of range [0, ${core.badBound.value as number})` : 'is not an integer';
     throw new Error(`${op === name ? op : `${op}: ${name}`}: ${what} ${value} at position ${core.badPosition.value as number} ${problem}`);
   }
-  if (status === STALE) {
-    throw new Error(`${op}: a tensor that ${name} saved for the gradient was modified in place (copy_, a fill or an optimizer step) after ${name} ran; compute the graph again after modifying it`);
-  }
+  if (status === STALE) staleGraph(op, name);
   if (status === GRAPH_SPENT) {
     throw new Error(`${op}: this graph (through ${name}) was already walked by backward(); pass {retainGraph: true} to the first backward() to walk it again`);
   }

@@ -271,6 +271,13 @@ describe('backward({createGraph: true})', () => {
     tg.dispose(lin.parameters());
   }));
 
+  it('refuses a graph whose saved tensor was modified in place since, as backward does', () => tg.tidy(() => {
+    const x = tg.tensor([1, 2], { requiresGrad: true });
+    const y = x.mul(2), z = y.square().sum();
+    y.copy_(tg.tensor([5, 5]));
+    expect(() => z.backward({ createGraph: true })).toThrow('backward: a tensor that square saved for the gradient was modified in place');
+  }));
+
   it('leaves no tensors behind once its gradients are zeroed', () => {
     const x = tg.keep(tg.tensor([1, 2], { requiresGrad: true }));
     const before = tg.memory().tensors;
