@@ -403,14 +403,13 @@ export function abandonBackward(at: i32, prepared: bool, floor: i32): void {
  * use to its node's last record, not through the whole walk.)
  */
 function prepareGradients(root: i32, last: i32, floor: i32, check: bool, allocate: bool): i32 {
-  reachAllocates = allocate;
-  let status = reach(root) ? 0 : OUT_OF_MEMORY;
+  let status = reach(root, allocate) ? 0 : OUT_OF_MEMORY;
   for (let i = last; status == 0 && i >= floor; i--) {
     let rec = recordAt(i);
     if (opOf(rec) == DEAD || !(flagsOf(outOf(rec)) & REACHED)) continue;
     if (check && load<i32>(rec, STATE) == SPENT) status = failWith(GRAPH_SPENT, opOf(rec));
     else if (check && load<i32>(rec, STAMP) != stampOf(rec)) status = failWith(STALE, opOf(rec));
-    else if (!(reach(inA(rec)) && reach(inB(rec)) && reach(inC(rec)))) status = OUT_OF_MEMORY;
+    else if (!(reach(inA(rec), allocate) && reach(inB(rec), allocate) && reach(inC(rec), allocate))) status = OUT_OF_MEMORY;
   }
   if (status == 0) return 0;
   undoReach(root);
@@ -425,14 +424,12 @@ function prepareGradients(root: i32, last: i32, floor: i32, check: bool, allocat
   return status;
 }
 
-let reachAllocates = true;
-
-/** Marks a node that will receive a gradient and (reachAllocates) gives it a buffer; false when out of memory. */
-function reach(id: i32): bool {
+/** Marks a node that will receive a gradient and (with `allocate`) gives it a buffer; false when out of memory. */
+function reach(id: i32, allocate: bool): bool {
   if (id < 0 || !requiresGrad(id)) return true;
   let flags = flagsOf(id);
   if (flags & REACHED) return true;
-  if (!reachAllocates) { setFlags(id, flags | REACHED); return true; }
+  if (!allocate) { setFlags(id, flags | REACHED); return true; }
   let had = gradPtr(id) != 0;
   let failures = allocFailures;
   if (!gradFor(id)) return allocFailures == failures; // grad() leaves uncaptured leaves out

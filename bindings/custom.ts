@@ -24,6 +24,7 @@ import { isRecording } from './trace';
 import { fmt, show, sameShape, numel } from './shape';
 import { narrow, reshape } from './ops/shape';
 import { zeros, tensor } from './ops/creation';
+import { detach } from './autograd';
 
 /** Runs fn with gradient tracking on (on = true) or off. */
 function withGrad<T>(on: boolean, fn: () => T): T {
@@ -540,7 +541,7 @@ class Checkpoint extends Function {
     const needs = ctx.needsInputGrad.slice(2);
     return withGrad(true, () => {
       // (captured, so that a walk inside tg.grad, which gives gradients to its inputs alone, gives them theirs)
-      const xs = saved.map((t, i) => { const x = withGrad(false, () => reshape(t, t.shape, 'checkpoint')); if (needs[i]) { x.requiresGrad_(); core.setCapture(x.id, 1); } return x; });
+      const xs = saved.map((t, i) => { const x = detach(t); if (needs[i]) { x.requiresGrad_(); core.setCapture(x.id, 1); } return x; });
       const out = fn(...xs);
       if (out.requiresGrad) out.backward(grad); // the parameters fn reads get theirs here, as leaves
       return [null, null, ...xs.map((x, i) => (needs[i] ? x.grad : null))];

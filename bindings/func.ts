@@ -126,14 +126,11 @@ export function vjp(f: TensorFunction, ...xs: Tensor[]): [Tensor, (v: Tensor) =>
 export function jvp(f: TensorFunction, xs: Tensor[], vs: Tensor[]): [Tensor, Tensor] {
   checkFn(f, 'jvp');
   notRecording('func.jvp');
-  if (!Array.isArray(xs) || !Array.isArray(vs) || xs.length !== vs.length) throw new Error(`func.jvp: primals and tangents must be arrays of the same length, got ${show(xs)} and ${show(vs)}`);
   return tidy(() => {
-    const args = trackedArgs(xs, 'jvp');
-    vs.forEach((v, i) => { if (!(v instanceof Tensor) || !sameShape(v.dims, args[i].dims)) throw new Error(`func.jvp: tangent ${i} must be a Tensor of shape ${fmt(args[i].dims)}`); });
+    const args = pointsAndVectors(xs, vs, 'jvp', 'tangent');
     const out = callOf(f, args, 'jvp', false);
     const u = zeros(out.shape).requiresGrad_();
-    const g = vjpOf(out, args, u, 'jvp'); // Jᵀu, linear in u
-    const dot = g.map((gi, i) => sum(mul(gi, vs[i]))).reduce((s, t) => add(s, t));
+    const dot = dotWith(vjpOf(out, args, u, 'jvp'), vs); // uᵀJ·v, linear in u
     return [out, vjpOf(dot, [u], null, 'jvp')[0]] as [Tensor, Tensor];
   });
 }
@@ -149,14 +146,28 @@ export function jvp(f: TensorFunction, xs: Tensor[], vs: Tensor[]): [Tensor, Ten
 export function hvp(f: TensorFunction, xs: Tensor[], vs: Tensor[]): Tensor[] {
   checkFn(f, 'hvp');
   notRecording('func.hvp');
-  if (!Array.isArray(xs) || !Array.isArray(vs) || xs.length !== vs.length) throw new Error(`func.hvp: points and vectors must be arrays of the same length, got ${show(xs)} and ${show(vs)}`);
   return tidy(() => {
-    const args = trackedArgs(xs, 'hvp');
-    vs.forEach((v, i) => { if (!(v instanceof Tensor) || !sameShape(v.dims, args[i].dims)) throw new Error(`func.hvp: vector ${i} must be a Tensor of shape ${fmt(args[i].dims)}`); });
-    const g = vjpOf(callOf(f, args, 'hvp', true), args, null, 'hvp');
-    const dot = g.map((gi, i) => sum(mul(gi, vs[i]))).reduce((s, t) => add(s, t));
+    const args = pointsAndVectors(xs, vs, 'hvp', 'vector');
+    const dot = dotWith(vjpOf(callOf(f, args, 'hvp', true), args, null, 'hvp'), vs); // ∇f·v
     return vjpOf(dot, args, null, 'hvp');
   });
+}
+
+/** The points as tracked arguments, after checking there is one vector of the same shape for each. */
+function pointsAndVectors(xs: Tensor[], vs: Tensor[], op: string, what: string): Tensor[] {
+  if (!Array.isArray(xs) || !Array.isArray(vs) || xs.length !== vs.length) throw new Error(`func.${op}: points and ${what}s must be arrays of the same length, got ${show(xs)} and ${show(vs)}`);
+  const args = trackedArgs(xs, op);
+  vs.forEach((v, i) => { if (!(v instanceof Tensor) || !sameShape(v.dims, args[i].dims)) throw new Error(`func.${op}: ${what} ${i} must be a Tensor of shape ${fmt(args[i].dims)}`); });
+  return args;
+}
+
+/** Σ_i Σ g_i·v_i: one scalar whose gradient is a product with the vectors. */
+const dotWith = (g: Tensor[], vs: Tensor[]): Tensor => g.map((gi, i) => sum(mul(gi, vs[i]))).reduce((s, t) => add(s, t));
+
+/** One vector-Jacobian product of `out` per element of it, seeded by unit vectors, stacked as [...out, ...x]. */
+function rowsOf(out: Tensor, x: Tensor, op: string): Tensor {
+  const rows = Array.from({ length: out.size }, (_, k) => vjpOf(out, [x], unit(out.shape, k), op)[0]);
+  return reshape(rows.length ? stack(rows) : zeros([0, ...x.shape]), [...out.shape, ...x.shape]);
 }
 
 /**
@@ -174,9 +185,7 @@ export function jacobian(f: TensorFunction): (x: Tensor) => Tensor {
     notRecording('func.jacobian');
     return tidy(() => {
       const [arg] = trackedArgs([x], 'jacobian');
-      const out = callOf(f, [arg], 'jacobian', false);
-      const rows = Array.from({ length: out.size }, (_, k) => vjpOf(out, [arg], unit(out.shape, k), 'jacobian')[0]);
-      return reshape(rows.length ? stack(rows) : zeros([0, ...arg.shape]), [...out.shape, ...arg.shape]);
+      return rowsOf(callOf(f, [arg], 'jacobian', false), arg, 'jacobian');
     });
   };
 }
@@ -196,9 +205,7 @@ export function hessian(f: TensorFunction): (x: Tensor) => Tensor {
     notRecording('func.hessian');
     return tidy(() => {
       const [arg] = trackedArgs([x], 'hessian');
-      const [g] = vjpOf(callOf(f, [arg], 'hessian', true), [arg], null, 'hessian');
-      const rows = Array.from({ length: arg.size }, (_, k) => vjpOf(g, [arg], unit(arg.shape, k), 'hessian')[0]);
-      return reshape(rows.length ? stack(rows) : zeros([0, ...arg.shape]), [...arg.shape, ...arg.shape]);
+      return rowsOf(vjpOf(callOf(f, [arg], 'hessian', true), [arg], null, 'hessian')[0], arg, 'hessian'); // the Jacobian of ∇f
     });
   };
 }

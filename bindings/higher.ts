@@ -18,7 +18,7 @@ import { oneHot, conv2d, convTranspose2d } from './nnfunctional';
 import { customOpGraphGrads } from './custom';
 import { softmax } from './ops/softmax';
 import { ones, zeros, full, tensor } from './ops/creation';
-import { sameShape, numel } from './shape';
+import { sameShape, numel, bitsF32 } from './shape';
 
 /** A tape record as the rules read it (assembly/tape.ts's layout). */
 interface Rec {
@@ -29,6 +29,7 @@ interface Rec {
 }
 /** Where a node's version starts in its flags (assembly/nodes.ts). */
 const VERSION_SHIFT = 11;
+const version = (id: number) => (id < 0 ? 0 : flagsOf(id) >>> VERSION_SHIFT);
 
 const DEAD = -1;
 
@@ -66,8 +67,6 @@ const binary = (both: (g: Tensor, a: Tensor, b: Tensor, y: Tensor) => [Tensor, T
 const unary = (f: (g: Tensor, a: Tensor, y: Tensor, r: Rec) => Tensor): Rule => (r, g, A, _B, Y) => [[r.a, f(g, A(), Y(), r)]];
 /** [outer, R, inner], the view of a reduction or softmax record (i0, i1, i2); `one` for a reduced [outer, 1, inner]. */
 const rows = (t: Tensor, r: Rec, one = false) => reshape(t, [r.i[0], one ? 1 : r.i[1], r.i[2]]);
-/** A float stored in an integer attribute (its f32 bits). */
-const bitsToFloat = (bits: number) => new Float32Array(new Int32Array([bits]).buffer)[0];
 /** Where the max (or min) along a reduction's axis is: 1 there, split evenly among ties (i3) or all to the first. */
 function extremes(r: Rec, a: Tensor, y: Tensor): Tensor {
   const at = eq(rows(a, r), rows(y, r, true));
@@ -112,9 +111,9 @@ const RULES: Partial<Record<Op, Rule>> = {
     return mul(g, add(mul(add(t, 1), 0.5), mul(mul(mul(a, 0.5), sub(1, square(t))), mul(add(mul(square(a), 3 * 0.044715), 1), k))));
   }),
   // clamp passes g where min ≤ a ≤ max (f0 = min, i0 = max's bits)
-  [Op.CLAMP]: unary((g, a, _y, r) => mul(g, mul(ge(a, r.f0), le(a, bitsToFloat(r.i[0]))))),
+  [Op.CLAMP]: unary((g, a, _y, r) => mul(g, mul(ge(a, r.f0), le(a, bitsF32(r.i[0]))))),
   // softplus: σ(βa), 1 above the threshold (f0 = β, i0 = threshold's bits)
-  [Op.SOFTPLUS]: unary((g, a, _y, r) => { const z = mul(a, r.f0); return mul(g, where(gt(z, bitsToFloat(r.i[0])), 1, sigmoid(z))); }),
+  [Op.SOFTPLUS]: unary((g, a, _y, r) => { const z = mul(a, r.f0); return mul(g, where(gt(z, bitsF32(r.i[0])), 1, sigmoid(z))); }),
   // where / maskedFill: a = condition, b = where true, c = where false (a number when -1)
   [Op.WHERE]: (r, g, _A, B) => whereRule(r, g, B),
   [Op.MASKED_FILL]: (r, g, _A, B) => whereRule(r, g, B),
@@ -372,7 +371,6 @@ function walkGraph(root: Tensor, wanted: Set<number>, seed: Tensor | null, op: s
       const g = grads.get(r.out);
       if (!g) continue;
       // as the core's walk: a record whose nodes were written in place since it ran would give garbage
-      const version = (id: number) => (id < 0 ? 0 : flagsOf(id) >>> VERSION_SHIFT);
       if (((version(r.out) + version(r.a) + version(r.b) + version(r.c)) | 0) !== r.stamp) staleGraph(op, OP_NAMES[r.op]);
       const rule = RULES[r.op as Op];
       if (!rule) throw new Error(`${op}: createGraph has no rule yet for ${OP_NAMES[r.op] ?? `opcode ${r.op}`} (gradients of gradients through it)`);

@@ -9,7 +9,7 @@ import { mean } from './ops/reduce';
 import { indexTensor, reshape } from './ops/shape';
 import {
   type Shape, fmt, numel, sameShape, broadcastShape, readOptions, oneOf, numberIn, pairAtLeast, checkPair, checkInt, checkNumber, checkBool,
-  show, INT_MAX, bool, checkBytes,
+  show, INT_MAX, bool, checkBytes, f32Bits,
 } from './shape';
 import type { NestedArray } from './tensor';
 import { isRecording } from './trace';
@@ -500,7 +500,6 @@ const ATTENTION_OPTIONS = {
   scale: (v: unknown, name: string, op: string) => (v === null ? null : checkNumber(v, name, op)),
   dropoutP: numberIn(0, 1),
 };
-const f32Bits = new Float32Array(1), f32BitsAsInt = new Int32Array(f32Bits.buffer);
 
 /**
  * softmax(q·kᵀ·scale + attnMask)·v as one fused op, forward and backward, that never stores the
@@ -536,11 +535,10 @@ export function scaledDotProductAttention(query: TensorLike, key: TensorLike, va
     // The kernel's backward runs when q, k or v is tracked: a mask that alone requires grad (a learned
     // bias over constant inputs) gets there through a tracked copy of q, whose gradient is dropped.
     const qIn = mask?.requiresGrad && ![q!, k!, v!].some((t) => t.requiresGrad) ? detach(q!).requiresGrad_() : q!;
-    f32Bits[0] = p;
     const stats = newTensor([numel(lead) * L + 2], op);
     try {
       const out = run(Op.SCALED_DOT_PRODUCT_ATTENTION, op, [...lead, L, v!.dims[r - 1]], qIn, k!, v!,
-        mask ? mask.id : -1, stats.id, causal ? 1 : 0, f32BitsAsInt[0], 0, 0, o.scale ?? 1 / Math.sqrt(E));
+        mask ? mask.id : -1, stats.id, causal ? 1 : 0, f32Bits(p), 0, 0, o.scale ?? 1 / Math.sqrt(E));
       const tracked = [qIn, k!, v!].find((t) => t.requiresGrad);
       // the hold record keeps the mask and the stats alive as long as the graph (see assembly/ops/attention.ts)
       const status = core.runOpInto(Op.SCALED_DOT_PRODUCT_ATTENTION, out.id, mask ? mask.id : -1, stats.id, tracked ? tracked.id : -1, 0, 0, 0, 0, 1, 0, 0);

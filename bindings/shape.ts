@@ -23,6 +23,13 @@ const MAX_BYTES = 2 ** 31;
 /** The largest value an i32 argument of the core can carry: every size, dim and count is one. */
 export const INT_MAX = 2 ** 31 - 1;
 
+// A float the core reads from an integer attribute travels as its f32 bits.
+const f32 = new Float32Array(1), f32AsInt = new Int32Array(f32.buffer);
+/** v's float32 bits, as an integer attribute carries them. */
+export const f32Bits = (v: number): number => { f32[0] = v; return f32AsInt[0]; };
+/** The float32 whose bits an integer attribute holds. */
+export const bitsF32 = (bits: number): number => { f32AsInt[0] = bits; return f32[0]; };
+
 // ── argument checks ────────────────────────────────────────────────────────────────────────────
 // Every public function checks its arguments with these, so each error is an Error that names the
 // op and the argument, and no value reaches the core that it would wrap or misread.

@@ -1,7 +1,7 @@
 // Elementwise ops (core: assembly/ops/elementwise.ts): binary ones broadcast, and a plain number
 // operand rides in the op's record instead of becoming a tensor.
 import { Op } from '../opcodes';
-import { broadcastShape, checkNumber, readOptions, oneOf, numberIn, show } from '../shape';
+import { broadcastShape, checkNumber, readOptions, oneOf, numberIn, show, f32Bits } from '../shape';
 import { Tensor, type TensorLike, live, run, runScalar, asTensor, dropTemporary } from '../tensor';
 
 function binary(op: Op, name: string, x: TensorLike, y: TensorLike): Tensor {
@@ -174,10 +174,6 @@ export const square = (a: TensorLike): Tensor => unary(Op.SQUARE, 'square', a);
 export const rsqrt = (a: TensorLike): Tensor => unary(Op.RSQRT, 'rsqrt', a);
 /** SiLU (swish): x · sigmoid(x). */
 export const silu = (a: TensorLike): Tensor => unary(Op.SILU, 'silu', a);
-
-// The core reads a second float attribute from an integer slot, as f32 bits.
-const f32 = new Float32Array(1), f32AsInt = new Int32Array(f32.buffer);
-const f32Bits = (v: number): number => { f32[0] = v; return f32AsInt[0]; };
 
 /**
  * Options of {@link softplus}.
