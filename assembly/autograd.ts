@@ -6,7 +6,7 @@
 // a gradient runs that op's backward kernel, which accumulates (+=) into its inputs' gradients.
 
 import * as Op from "./ops/opcodes";
-import { binaryForward, binaryBackward, powHalfForward, powHalfBackward, unaryForward, unaryBackward } from "./ops/elementwise";
+import { binaryForward, binaryBackward, binaryValue, binaryGradX, binaryGradY, unaryRun, powHalfForward, powHalfBackward, unaryForward, unaryBackward } from "./ops/elementwise";
 import { matmulForward, matmulBackward, ensurePacks } from "./ops/matmul";
 import { reduceForward, reduceBackward } from "./ops/reduce";
 import { softmaxForward, softmaxBackward } from "./ops/softmax";
@@ -20,13 +20,13 @@ import { varKernel, cumsumForward, cumsumBackward } from "./ops/reduce";
 import { sortForward, sortBackward, oneHotForward } from "./ops/sort";
 import { recurrentForward, recurrentBackward } from "./ops/recurrent";
 import { alloc, free, allocFailures, reserve } from "./alloc";
-import { newScopedNode } from "./scopes";
+import { newScopedNode, newScopedScalar } from "./scopes";
 import { isTracing, traceInstruction } from "./replay";
 import { freeRowOf, flagsOf, setFlags, requiresGrad, refsOf, setRefs, bumpGen, addRecord, versionOf, bumpVersion, holdForRecord, VERSION_SHIFT,
-  firstRecord, recordCount, baseOf, gradPtr, gradFor, newGrad, dropGrad, dropComputedGrad, sizeOf, dataPtr, REQUIRES_GRAD, HANDLE, CAPTURE, REACHED, FRESH_GRAD, tensorBytesInUse, liveNodeCount } from "./nodes";
+  firstRecord, recordCount, baseOf, gradPtr, genOf, scalarGradFor, setScalarRecord, gradFor, newGrad, dropGrad, dropComputedGrad, sizeOf, dataPtr, REQUIRES_GRAD, HANDLE, CAPTURE, REACHED, FRESH_GRAD, tensorBytesInUse, liveNodeCount } from "./nodes";
 import { appendRecord, trimTape, killRecord, recordAt, scratchRecord, opOf, outOf, inA, inB, inC, DEAD,
-  OP, OUT, IN_A, IN_B, IN_C, I0, F0, STAMP, STATE, SPENT, spendRecord, graphNeedsCheck, markCheckDue, attr, walksPaused } from "./tape";
-import { OUT_OF_MEMORY, NO_RULE, BAD_INDEX, STALE, GRAPH_SPENT, PAUSED, badIndices, failWith } from "./errors";
+  OP, OUT, IN_A, IN_B, IN_C, I0, F0, STAMP, STATE, SPENT, spendRecord, graphNeedsCheck, markCheckDue, attr, fattr, walksPaused } from "./tape";
+import { OUT_OF_MEMORY, NO_RULE, BAD_INDEX, STALE, GRAPH_SPENT, PAUSED, DISPOSED, badIndices, failWith } from "./errors";
 
 let gradEnabled: bool = true;
 /** While a trace replays: its program ran every forward afresh, so backward's graph checks are moot. */
@@ -151,6 +151,32 @@ function backwardRecord(rec: usize): bool {
   return false;
 }
 
+/**
+ * backwardRecord for an elementwise op with one element (scalar graphs): binaryBackward's and
+ * unaryBackward's one-element paths, the same float operations, without the dispatch. False for
+ * any other record (pow keeps its square-root cases in powHalfBackward).
+ */
+// @ts-ignore: decorator
+@inline function scalarBackward(rec: usize, out: i32): bool {
+  let op = opOf(rec);
+  if (op > Op.GELU_TANH || op == Op.POW || sizeOf(out) != 1) return false;
+  let a = inA(rec), b = inB(rec), g = gradPtr(out);
+  if (op >= Op.NEG) {
+    let gx: usize = requiresGrad(a) ? scalarGradFor(a) : 0;
+    if (gx) unaryRun(op, 1, dataPtr(a), dataPtr(out), g, gx, fattr(rec, 0));
+    return true;
+  }
+  // operands as bindScalars takes them: a number rides in f0, on the left when i0 = 1
+  let xNode = b >= 0 || !attr(rec, 0) ? a : -1, yNode = b >= 0 ? b : xNode < 0 ? a : -1;
+  let gx: usize = xNode >= 0 && requiresGrad(xNode) ? scalarGradFor(xNode) : 0;
+  let gy: usize = yNode >= 0 && requiresGrad(yNode) ? scalarGradFor(yNode) : 0;
+  let x = load<f32>(xNode >= 0 ? dataPtr(xNode) : rec + F0), y = load<f32>(yNode >= 0 ? dataPtr(yNode) : rec + F0);
+  let gv = load<f32>(g), z = load<f32>(dataPtr(out));
+  if (gx) store<f32>(gx, load<f32>(gx) + binaryGradX(op, gv, x, y, z));
+  if (gy) store<f32>(gy, load<f32>(gy) + binaryGradY(op, gv, x, y, z));
+  return true;
+}
+
 // @ts-ignore: decorator
 @inline function tracks(id: i32): bool { return id >= 0 && requiresGrad(id); }
 
@@ -205,9 +231,48 @@ export function runOp(op: i32, rank: i32, a: i32, b: i32, c: i32, i0: i32, i1: i
   return out;
 }
 
-/** runOp for a 0-d result (scalar graphs): five arguments from JavaScript instead of twelve, no shape. */
-export function runScalarOp(op: i32, a: i32, b: i32, i0: i32, f0: f32): i32 {
-  return runOp(op, 0, a, b, -1, i0, 0, 0, 0, 0, 0, f0);
+/**
+ * runOp for a 0-d result (scalar graphs: micrograd's): five arguments from JavaScript instead of
+ * twelve, and for an elementwise op one pass that makes the row, writes the record and computes
+ * the value, without the general path's shape, dispatch and broadcast steps. The record and the
+ * float operations are runOp's (binaryForward's and unaryForward's one-element paths); pow (its
+ * square-root cases) and a recording trace take runOp. genA and genB are the handles'
+ * generations: DISPOSED when either node was released since.
+ */
+export function runScalarOp(op: i32, a: i32, genA: i32, b: i32, genB: i32, i0: i32, f0: f32): i32 {
+  // the handles' generations are checked here, in rows the op reads anyway, not by JavaScript
+  if (genOf(a) != genA || (b >= 0 && genOf(b) != genB)) return DISPOSED;
+  let binary = op <= Op.MINIMUM && op != Op.POW;
+  if (!(binary || (op >= Op.NEG && op <= Op.GELU_TANH)) || isTracing()) return runOp(op, 0, a, b, -1, i0, 0, 0, 0, 0, 0, f0);
+  let out = newScopedScalar();
+  if (out < 0) return OUT_OF_MEMORY;
+  let rec = scratchRecord;
+  if (gradEnabled && (tracks(a) || tracks(b))) {
+    let index = appendRecord();
+    if (index < 0) { release(out); return OUT_OF_MEMORY; }
+    rec = recordAt(index);
+    setScalarRecord(out, index);
+    store<i32>(rec, holdForRecord(a) + holdForRecord(b), STAMP); // out is new: version 0
+    store<i32>(rec, 0, STATE);
+  }
+  store<i32>(rec, op, OP);
+  store<i32>(rec, out, OUT);
+  store<i32>(rec, a, IN_A);
+  store<i32>(rec, b, IN_B);
+  store<i32>(rec, -1, IN_C);
+  store<i32>(rec, i0, I0);
+  v128.store(rec, i32x4.splat(0), I0 + 4); // i1..i4
+  store<i32>(rec, 0, I0 + 20);
+  store<f32>(rec, f0, F0);
+  if (!binary) {
+    unaryRun(op, 1, dataPtr(a), dataPtr(out), 0, 0, f0);
+    return out;
+  }
+  // operands as bindScalars takes them: a number rides in f0, on the left when i0 = 1
+  let x = b >= 0 || !i0 ? dataPtr(a) : rec + F0;
+  let y = b >= 0 ? dataPtr(b) : i0 ? dataPtr(a) : rec + F0;
+  store<f32>(dataPtr(out), binaryValue(op, load<f32>(x), load<f32>(y)));
+  return out;
 }
 
 export function setGradEnabled(on: bool): bool {
@@ -343,7 +408,7 @@ function walk(from: i32, retain: bool, prepared: bool, how: i32, floor: i32): i3
         return PAUSED;
       }
     }
-    if (!(resumed && how == WALK_AFTER_CUSTOM) && !backwardRecord(rec)) return noRuleFor(opOf(rec));
+    if (!(resumed && how == WALK_AFTER_CUSTOM) && !scalarBackward(rec, out) && !backwardRecord(rec)) return noRuleFor(opOf(rec));
     if (!retain) spendRecord(rec);
     if (prepared) clearInputs(rec);
     // a non-leaf's gradient is spent once its first record has used it (grad() keeps its inputs')
@@ -489,36 +554,51 @@ function pushPending(id: i32): void {
  * (or a trace) still reads it; freeing kills the node's records, which may free their inputs in turn.
  */
 export function release(id: i32): void {
+  dropHandle(id);
+  trimTape();
+}
+
+/**
+ * release without trimming the tape: endScope releases a scope's nodes, newest first, and trims
+ * once at the end (each release's record would come off the tail one at a time).
+ */
+// @ts-ignore: decorator
+@inline export function dropHandle(id: i32): void {
   bumpGen(id);
   setFlags(id, flagsOf(id) & ~HANDLE);
   if (refsOf(id) > 0) return;
-  pushPending(id);
-  freePending();
+  freeNode(id);
+  if (pendingCount > 0) freePending(); // inputs only this node's records held
 }
 
 /** Drops one reference a trace held on node `id`, freeing it if nothing else holds it. */
 export function dropRef(id: i32): void {
   unref(id);
   freePending();
+  trimTape();
+}
+
+/** Frees a node nothing holds: kills its records, which drops their holds on their inputs (freeing those nothing else holds, via pending). */
+// @ts-ignore: decorator
+@inline function freeNode(node: i32): void {
+  let first = firstRecord(node), count = recordCount(node);
+  for (let r = first; r < first + count; r++) {
+    let rec = recordAt(r);
+    killRecord(r);
+    unref(inA(rec));
+    unref(inB(rec));
+    unref(inC(rec));
+  }
+  let base = baseOf(node);
+  freeRowOf(node);
+  unref(base); // a view's hold on its base's buffer
 }
 
 function freePending(): void {
   while (pendingCount > 0) {
     pendingCount--;
-    let node = load<i32>(pending + (<usize>pendingCount << 2));
-    let first = firstRecord(node), count = recordCount(node);
-    for (let r = first; r < first + count; r++) {
-      let rec = recordAt(r);
-      killRecord(r);
-      unref(inA(rec));
-      unref(inB(rec));
-      unref(inC(rec));
-    }
-    let base = baseOf(node);
-    freeRowOf(node);
-    unref(base); // a view's hold on its base's buffer
+    freeNode(load<i32>(pending + (<usize>pendingCount << 2)));
   }
-  trimTape();
 }
 
 export function setRequiresGrad(id: i32, on: bool): void {

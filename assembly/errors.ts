@@ -25,6 +25,10 @@
 // @ts-ignore: decorator
 @inline export const PAUSED: i32 = -6;
 
+/** runScalarOp: an operand's handle is stale (its node was released); the bindings say which. */
+// @ts-ignore: decorator
+@inline export const DISPOSED: i32 = -7;
+
 /** The opcode a status other than OUT_OF_MEMORY is about. */
 export let failedOp: i32 = -1;
 export let badValue: f64 = 0;

@@ -287,6 +287,30 @@ export function newNode(rank: i32, zeroed: bool): i32 {
 }
 
 /**
+ * newNode(0, false) for the scalar ops' fast path (autograd.ts runScalarOp): a row whose value
+ * lives inline, with no shape to copy. -1 when the table cannot grow.
+ */
+// @ts-ignore: decorator
+@inline export function newScalarNode(): i32 {
+  if (freeRow < 0 && !growTable()) return -1;
+  tensorBytes += 4;
+  if (tensorBytes > peakTensorBytes) peakTensorBytes = tensorBytes;
+  let id = claimRow(1, 0, HANDLE | IN_USE, -1);
+  let r = row(id);
+  store<usize>(r, r + INLINE_DATA, DATA);
+  return id;
+}
+
+/** A node newScalarNode made was written by record `rec`: one record, and it requires grad. */
+// @ts-ignore: decorator
+@inline export function setScalarRecord(id: i32, rec: i32): void {
+  let r = row(id);
+  store<i32>(r, HANDLE | IN_USE | REQUIRES_GRAD, FLAGS); // a new row: version 0
+  store<i32>(r, rec, REC);
+  store<i32>(r, 1, NREC);
+}
+
+/**
  * Creates a view of `size` elements of node `a`'s data from element `offset`, with the shape in the
  * header's shape scratch (rank 1..6, and `a` not 0-d: a 0-d node's value lives in its row, which
  * moves). Returns -1 when the node table cannot grow.
@@ -327,8 +351,24 @@ export function newView(rank: i32, size: i32, a: i32, offset: i32): i32 {
   return id;
 }
 
-/** Returns the node's row to the free list and its buffers to the allocator. */
-export function freeRowOf(id: i32): void {
+/**
+ * Returns the node's row to the free list and its buffers to the allocator. Inline for a 0-d
+ * node that owns its value and has no gradient (a scalar graph's every node); else freeRow.
+ */
+// @ts-ignore: decorator
+@inline export function freeRowOf(id: i32): void {
+  let r = row(id);
+  if ((load<i32>(r, FLAGS) & (GRAD_VIEW | DATA_VIEW)) || !isInline(r) || load<usize>(r, GRAD)) { freeRowSlow(id); return; }
+  tensorBytes -= 4;
+  store<usize>(r, 0, DATA);
+  store<i32>(r, 0, FLAGS);
+  store<i32>(r, freeRow, REC);
+  freeRow = id;
+  liveNodes--;
+  store<i32>(header, liveNodes, 8);
+}
+
+function freeRowSlow(id: i32): void {
   let r = row(id);
   let bytes = <usize>max(load<i32>(r, SIZE), 1) << 2;
   let flags = load<i32>(r, FLAGS);
@@ -354,6 +394,20 @@ export function freeRowOf(id: i32): void {
 export function gradFor(id: i32): usize {
   let g = gradPtr(id);
   return g ? g : newGrad(id, true);
+}
+
+/** gradFor for the scalar fast paths (autograd.ts): a 0-d node's gradient is made in its row, inline. */
+// @ts-ignore: decorator
+@inline export function scalarGradFor(id: i32): usize {
+  let r = row(id), g = load<usize>(r, GRAD);
+  if (g) return g;
+  if (captureMode || !isInline(r)) return newGrad(id, true);
+  g = r + INLINE_GRAD;
+  store<f32>(g, 0);
+  tensorBytes += 4;
+  if (tensorBytes > peakTensorBytes) peakTensorBytes = tensorBytes;
+  store<usize>(r, g, GRAD);
+  return g;
 }
 
 /** Makes the gradient buffer of a node that has none: zero-filled, or for a caller that writes every element not. */

@@ -13,8 +13,9 @@
 // belong to no scope; nodes flagged RETURNED (what fn returned) move to the enclosing scope.
 
 import { alloc, free } from "./alloc";
-import { newNode, newView, sizeOf, rankOf, MAX_RANK, genOf, flagsOf, setFlags, HANDLE, KEPT, RETURNED } from "./nodes";
-import { release } from "./autograd";
+import { newNode, newScalarNode, newView, sizeOf, rankOf, MAX_RANK, genOf, flagsOf, setFlags, HANDLE, KEPT, RETURNED } from "./nodes";
+import { release, dropHandle } from "./autograd";
+import { trimTape } from "./tape";
 import { NARROW } from "./ops/opcodes";
 import { isTracing, traceNode } from "./replay";
 
@@ -58,6 +59,15 @@ export function newScopedNode(rank: i32, zeroed: bool): i32 {
   return id;
 }
 
+/** newScopedNode for a 0-d node made by runScalarOp's fast path (never while a trace records). */
+// @ts-ignore: decorator
+@inline export function newScopedScalar(): i32 {
+  let id = newScalarNode();
+  if (id < 0) return -1;
+  if (!enterScope(id)) { release(id); return -1; }
+  return id;
+}
+
 /**
  * The output of a reshape or a narrow (i0..i3 as NARROW's: outer, row, length, start) as a view
  * of a's buffer (nodes.ts), joining the innermost open scope, when its elements are a run of a's
@@ -80,19 +90,23 @@ function scoped(id: i32): i32 {
 }
 
 /** Records node `id` in the innermost open scope. False when out of memory. */
-function enterScope(id: i32): bool {
+// @ts-ignore: decorator
+@inline function enterScope(id: i32): bool {
   if (depth == 0) return true;
-  if (entryCount + 2 > entryCapacity) {
-    let capacity = entryCapacity ? entryCapacity << 1 : 4096;
-    let grown = grow(entries, entryCount, entryCapacity, capacity);
-    if (!grown) return false;
-    entries = grown;
-    entryCapacity = capacity;
-  }
+  if (entryCount + 2 > entryCapacity && !growEntries()) return false;
   let p = entries + (<usize>entryCount << 2);
   store<i32>(p, id);
   store<i32>(p, genOf(id), 4);
   entryCount += 2;
+  return true;
+}
+
+function growEntries(): bool {
+  let capacity = entryCapacity ? entryCapacity << 1 : 4096;
+  let grown = grow(entries, entryCount, entryCapacity, capacity);
+  if (!grown) return false;
+  entries = grown;
+  entryCapacity = capacity;
   return true;
 }
 
@@ -141,8 +155,9 @@ export function endScope(): void {
       store<i32>(q, load<i32>(p, 4), 4);
       continue;
     }
-    release(id);
+    dropHandle(id);
   }
+  trimTape();
   // The returned nodes join the enclosing scope (none is open at depth 0: they are free-standing).
   if (depth > 0 && top < end) memory.copy(entries + (<usize>start << 2), entries + (<usize>top << 2), <usize>(end - top) << 2);
   entryCount = depth > 0 ? start + (end - top) : start;

@@ -91,18 +91,22 @@ export const scratchRecord: usize = memory.data(<i32>RECORD_SIZE, 16);
 @inline export function fattr(rec: usize, k: i32): f32 { return load<f32>(rec + F0 + (<usize>k << 2)); }
 
 /** Appends a record (its fields are the caller's to write); returns its index, or -1 when memory is exhausted. */
-export function appendRecord(): i32 {
-  if (tapeLength == tapeCapacity) {
-    let newCapacity = tapeCapacity ? tapeCapacity << 1 : 1024;
-    let grown = alloc(<usize>newCapacity * RECORD_SIZE);
-    if (!grown) return -1;
-    if (tape) {
-      memory.copy(grown, tape, <usize>tapeLength * RECORD_SIZE);
-      free(tape, <usize>tapeCapacity * RECORD_SIZE);
-    }
-    tape = grown;
-    tapeCapacity = newCapacity;
+// @ts-ignore: decorator
+@inline export function appendRecord(): i32 {
+  return tapeLength < tapeCapacity ? tapeLength++ : growTape();
+}
+
+/** appendRecord when the tape is full: doubles it. */
+function growTape(): i32 {
+  let newCapacity = tapeCapacity ? tapeCapacity << 1 : 1024;
+  let grown = alloc(<usize>newCapacity * RECORD_SIZE);
+  if (!grown) return -1;
+  if (tape) {
+    memory.copy(grown, tape, <usize>tapeLength * RECORD_SIZE);
+    free(tape, <usize>tapeCapacity * RECORD_SIZE);
   }
+  tape = grown;
+  tapeCapacity = newCapacity;
   return tapeLength++;
 }
 

@@ -17,7 +17,7 @@ interface CoreExports {
   badBound: WebAssembly.Global;
   newNode(rank: number, zeroed: number): number;
   runOp(op: number, rank: number, a: number, b: number, c: number, i0: number, i1: number, i2: number, i3: number, i4: number, i5: number, f0: number): number;
-  runScalarOp(op: number, a: number, b: number, i0: number, f0: number): number;
+  runScalarOp(op: number, a: number, genA: number, b: number, genB: number, i0: number, f0: number): number;
   viewFor(op: number, rank: number, a: number, i0: number, i2: number, i3: number): number;
   runOpInto(op: number, out: number, a: number, b: number, c: number, i0: number, i1: number, i2: number, i3: number, i4: number, i5: number, f0: number): number;
   release(id: number): void;
@@ -166,6 +166,8 @@ export const STALE = -4;
 export const GRAPH_SPENT = -5;
 /** backward paused for JavaScript (bindings/custom.ts resumes it). */
 export const PAUSED = -6;
+/** runScalarOp: an operand's node was released (the handle is stale). */
+export const DISPOSED = -7;
 export const MAX_RANK = 7;
 const NODE_ROW = 64;
 const GEN_OFFSET = 28;

@@ -5,7 +5,7 @@
 // are one-line calls into them.
 import {
   core, issue, genOf, flagsOf, isLeaf, REQUIRES_GRAD, GRAD_VIEW, heapF32, setScratchShape,
-  outOfMemory, OUT_OF_MEMORY, NO_RULE, BAD_INDEX, STALE, GRAPH_SPENT, MAX_RANK, isNodeOf,
+  outOfMemory, OUT_OF_MEMORY, NO_RULE, BAD_INDEX, STALE, GRAPH_SPENT, DISPOSED, MAX_RANK, isNodeOf,
 } from './core';
 import { Op, Cmd, OP_NAMES } from './opcodes';
 import { setTensorCheck } from './memory';
@@ -438,9 +438,14 @@ export function run(op: Op, name: string, shape: Shape, a: Tensor, b: Tensor | n
   return made(core.runOp(op, shape.length, a.id, b ? b.id : -1, c ? c.id : -1, i0, i1, i2, i3, i4, i5, f0), shape, name);
 }
 
-/** run() for an op of 0-d tensors (or a 0-d tensor and a number f0) with a 0-d result: no shape to check or write. */
+/**
+ * run() for an op of 0-d tensors (or a 0-d tensor and a number f0) with a 0-d result: no shape to
+ * check or write, and the core checks that a and b are live (no reads of its memory here).
+ */
 export function runScalar(op: Op, name: string, a: Tensor, b: Tensor | null, i0: number, f0: number): Tensor {
-  return made(core.runScalarOp(op, a.id, b ? b.id : -1, i0, f0), a.dims, name);
+  const id = core.runScalarOp(op, a.id, a.gen, b ? b.id : -1, b ? b.gen : 0, i0, f0);
+  if (id === DISPOSED) { live(a, name); if (b) live(b, name); }
+  return made(id, a.dims, name);
 }
 
 /**

@@ -16,7 +16,9 @@
 // walk pausing for tensor hooks and custom ops, tg.autograd.Function, tg.checkpoint, retainGrad,
 // peakMemory; 3.1 KB, and kernelOp 0.3 KB) to 74.6 KB, and gradients of gradients (createGraph's
 // rule table, bindings/higher.ts, a rule for every opcode, the tg.func transforms and
-// backward({createGraph}); 5.2 KB) to 80.1 KB: the budget is 80.5 KB since. The README says so.
+// backward({createGraph}); 5.2 KB) to 80.1 KB, and the eager fast path of 0-d ops (issue 14: the
+// scalar op, backward and release paths inlined in the core; 0.9 KB) to 81.0 KB: the budget is
+// 81.5 KB since. The README says so.
 //
 //   node scripts/size.mjs [--json out.json] [--check]     (--check: exit 1 when over budget)
 import { readFileSync, writeFileSync } from 'node:fs';
@@ -26,7 +28,7 @@ import { transformSync } from 'esbuild';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const FILE = 'dist/index.js';
-export const BUDGET = 80.5 * 1024;
+export const BUDGET = 81.5 * 1024;
 
 const gzip = (text) => gzipSync(text, { level: 9 }).length;
 
