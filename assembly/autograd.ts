@@ -163,7 +163,9 @@ function backwardRecord(rec: usize): bool {
   let a = inA(rec), b = inB(rec), g = gradPtr(out);
   if (op >= Op.NEG) {
     let gx: usize = requiresGrad(a) ? scalarGradFor(a) : 0;
-    if (gx) unaryRun(op, 1, dataPtr(a), dataPtr(out), g, gx, fattr(rec, 0));
+    if (!gx) return true;
+    if (op == Op.RELU) store<f32>(gx, load<f32>(gx) + (load<f32>(dataPtr(a)) <= 0 ? 0 : load<f32>(g))); // unaryGradV's select, one lane: +0 where x ≤ 0
+    else unaryRun(op, 1, dataPtr(a), dataPtr(out), g, gx, fattr(rec, 0));
     return true;
   }
   // operands as bindScalars takes them: a number rides in f0, on the left when i0 = 1
@@ -265,7 +267,9 @@ export function runScalarOp(op: i32, a: i32, genA: i32, b: i32, genB: i32, i0: i
   store<i32>(rec, 0, I0 + 20);
   store<f32>(rec, f0, F0);
   if (!binary) {
-    unaryRun(op, 1, dataPtr(a), dataPtr(out), 0, 0, f0);
+    let x = dataPtr(a);
+    if (op == Op.RELU) store<f32>(dataPtr(out), load<f32>(x) < 0 ? 0 : load<f32>(x)); // unaryValueV's pmax(x, 0), one lane
+    else unaryRun(op, 1, x, dataPtr(out), 0, 0, f0);
     return out;
   }
   // operands as bindScalars takes them: a number rides in f0, on the left when i0 = 1
@@ -390,6 +394,10 @@ function isHooked(id: i32): bool {
 function walk(from: i32, retain: bool, prepared: bool, how: i32, floor: i32): i32 {
   let failures = allocFailures, bad = badIndices;
   for (let i = from; i >= floor; i--) {
+    if (hookedCount == 0 && !prepared && (i != from || how == WALK_FRESH)) {
+      i = scalarRun(i, floor, retain);
+      if (i < floor) break;
+    }
     let rec = recordAt(i);
     if (opOf(rec) == DEAD) continue;
     let out = outOf(rec);
@@ -416,6 +424,25 @@ function walk(from: i32, retain: bool, prepared: bool, how: i32, floor: i32): i3
   }
   if (badIndices != bad) return BAD_INDEX;
   return allocFailures == failures ? 0 : OUT_OF_MEMORY;
+}
+
+/**
+ * The walk's loop for a run of one-element elementwise records (a scalar graph), when no hook
+ * waits and no marks need clearing: from record `i` down to `floor`, stopping at the first other
+ * record, whose index it returns (the walk takes that one), or floor − 1.
+ */
+// @ts-ignore: decorator
+@inline function scalarRun(i: i32, floor: i32, retain: bool): i32 {
+  for (; i >= floor; i--) {
+    let rec = recordAt(i);
+    if (opOf(rec) == DEAD) continue;
+    let out = outOf(rec);
+    if (!gradPtr(out)) continue;
+    if (!scalarBackward(rec, out)) break;
+    if (!retain) spendRecord(rec);
+    if (i == firstRecord(out) && !(flagsOf(out) & CAPTURE)) dropComputedGrad(out);
+  }
+  return i;
 }
 
 /** Whether node `id`'s first record is the custom op with JavaScript key `key` (its context is still needed). */
@@ -565,9 +592,8 @@ export function release(id: i32): void {
 // @ts-ignore: decorator
 @inline export function dropHandle(id: i32): void {
   bumpGen(id);
-  setFlags(id, flagsOf(id) & ~HANDLE);
-  if (refsOf(id) > 0) return;
-  freeNode(id);
+  if (refsOf(id) > 0) { setFlags(id, flagsOf(id) & ~HANDLE); return; }
+  freeNode(id); // (its flags are cleared with its row)
   if (pendingCount > 0) freePending(); // inputs only this node's records held
 }
 

@@ -110,8 +110,14 @@ function growTape(): i32 {
   return tapeLength++;
 }
 
-/** Marks record `index` dead: its output node has been freed. */
-export function killRecord(index: i32): void {
+/**
+ * Marks record `index` dead: its output node has been freed. The tape's last record comes off at
+ * once (a scope releases newest first, so most do; its fields stay readable until the next
+ * append); the dead ones below wait for trimTape.
+ */
+// @ts-ignore: decorator
+@inline export function killRecord(index: i32): void {
+  if (index == tapeLength - 1) { tapeLength--; return; }
   store<i32>(recordAt(index), DEAD, OP);
   deadCount++;
 }

@@ -76,6 +76,18 @@ describe('the 0-d fast path gives the general path\'s bits', () => {
     }
   });
 
+  it('relu at NaN, ±0 and ±Infinity: value and gradient bits as for shape [1] (the fast path has its own relu)', () => {
+    for (const x of [NaN, -0, 0, -Infinity, Infinity, -1e-30]) {
+      const run = (shape: number[]) => tg.tidy(() => {
+        const a = tg.tensor(shape.length ? [x] : x, { requiresGrad: true });
+        const out = a.relu();
+        out.mul(-0.5).sum().backward();
+        return [bits(out.data()[0]), bits(a.grad!.data()[0])];
+      });
+      expect(run([]), `relu(${x})`).toEqual(run([1]));
+    }
+  });
+
   it("micrograd's demo step on 0-d tensors and on shape-[1] tensors: every parameter's bits equal after 3 SGD steps", () => {
     const train = (shape: number[]) => {
       let s = 5;
