@@ -41,7 +41,8 @@ import { job, JOB_GEMM, partsFor, runParallel, partRange } from "../parallel";
 // contiguous layouts: a copy where memory runs along the packed order (A stored transposed, B
 // stored row-major), 4×4 shuffle transposes where it runs across it (A row-major, B transposed
 // as nn.Linear's weight). Blocks are balanced: K = 784 with KC = 256 gives four slices of 196,
-// not 3 × 256 + 16; slices are whole multiples of 4 (the transposes' step) but the last.
+// not 3 × 256 + 16; slices are whole multiples of 4 (the transposes' step) but the last. A
+// product of one block skips packing an operand the micro-kernel can read where it lies (blocked).
 //
 // Why 4×8 (measured, V8 11 on x64): V8 allocates 15 xmm registers; 4×8 needs 8 accumulators,
 // 2 B vectors, 4 A splats and (without relaxed SIMD) a product temporary. 6×8 and 5×8 tiles
@@ -149,26 +150,30 @@ function packCols(b: usize, sk: i32, sn: i32, k0: i32, kc: i32, n0: i32, nc: i32
 }
 
 /**
- * C[MR×NR] (+)= A strip · B strip over kc. With `narrow` (a constant at each call site) only the
- * strip's first NR/2 columns are computed: the last strip of C when no more remain. A tile that
- * sticks out of C is computed whole from the zero padding into edgeTile and its valid part copied.
+ * C[MR×NR] (+)= A strip · B strip over kc, with A[r, k] at byte pa + r*aRow + k*aStep and the
+ * strip's NR values at k from byte pb + k*bStep (packed: aRow 4, aStep 16, bStep 32). A strip of
+ * C with only NR/2 columns left computes just those (narrow). A tile that sticks out of C is
+ * computed whole from the zero padding into edgeTile and its valid part copied. Inlined once:
+ * its three loops share one epilogue (each copy costs the bundle ~0.2 KB).
  */
 // @ts-ignore: decorator
-@inline function microKernel(pa: usize, pb: usize, kc: i32, c: usize, ldc: i32, rows: i32, cols: i32, add: bool, narrow: bool): void {
+@inline function microKernel(pa: usize, aStep: usize, aRow: usize, pb: usize, bStep: usize, kc: i32, c: usize, ldc: i32, rows: i32, cols: i32, add: bool): void {
   let c00 = f32x4.splat(0), c01 = f32x4.splat(0), c10 = f32x4.splat(0), c11 = f32x4.splat(0);
   let c20 = f32x4.splat(0), c21 = f32x4.splat(0), c30 = f32x4.splat(0), c31 = f32x4.splat(0);
-  let end = pb + (<usize>(kc * NR) << 2);
-  if (narrow) {
+  let end = pb + <usize>kc * bStep;
+  if (cols <= NR / 2) {
     while (pb < end) {
       let b0 = v128.load(pb);
       c00 = madd(v128.load32_splat(pa), b0, c00);
-      c10 = madd(v128.load32_splat(pa, 4), b0, c10);
-      c20 = madd(v128.load32_splat(pa, 8), b0, c20);
-      c30 = madd(v128.load32_splat(pa, 12), b0, c30);
-      pa += MR << 2;
-      pb += NR << 2;
+      c10 = madd(v128.load32_splat(pa + aRow), b0, c10);
+      c20 = madd(v128.load32_splat(pa + 2 * aRow), b0, c20);
+      c30 = madd(v128.load32_splat(pa + 3 * aRow), b0, c30);
+      pa += aStep;
+      pb += bStep;
     }
-  } else {
+  } else if (aRow == 4) {
+    // A's rows adjacent (packed, or stored transposed): constant offsets, where the loop below
+    // (the row stride in a register) runs the large products ~4% slower
     while (pb < end) {
       let b0 = v128.load(pb), b1 = v128.load(pb, 16);
       let a0 = v128.load32_splat(pa), a1 = v128.load32_splat(pa, 4);
@@ -177,8 +182,20 @@ function packCols(b: usize, sk: i32, sn: i32, k0: i32, kc: i32, n0: i32, nc: i32
       c10 = madd(a1, b0, c10); c11 = madd(a1, b1, c11);
       c20 = madd(a2, b0, c20); c21 = madd(a2, b1, c21);
       c30 = madd(a3, b0, c30); c31 = madd(a3, b1, c31);
-      pa += MR << 2;
-      pb += NR << 2;
+      pa += aStep;
+      pb += bStep;
+    }
+  } else {
+    while (pb < end) {
+      let b0 = v128.load(pb), b1 = v128.load(pb, 16);
+      let a0 = v128.load32_splat(pa), a1 = v128.load32_splat(pa + aRow);
+      let a2 = v128.load32_splat(pa + 2 * aRow), a3 = v128.load32_splat(pa + 3 * aRow);
+      c00 = madd(a0, b0, c00); c01 = madd(a0, b1, c01);
+      c10 = madd(a1, b0, c10); c11 = madd(a1, b1, c11);
+      c20 = madd(a2, b0, c20); c21 = madd(a2, b1, c21);
+      c30 = madd(a3, b0, c30); c31 = madd(a3, b1, c31);
+      pa += aStep;
+      pb += bStep;
     }
   }
   let full = rows == MR && cols == NR;
@@ -326,22 +343,33 @@ export function gemmPart(job: usize, part: i32, parts: i32): void {
 /** The blocked product of gemm (M, N ≥ 1, K ≥ 1) into C with row stride ldc. */
 function blocked(M: i32, N: i32, K: i32, a: usize, sam: i32, sak: i32, b: usize, sbk: i32, sbn: i32, c: usize, ldc: i32, accumulate: bool): void {
   let nBlock = balanced(N, NC, NR), kBlock = balanced(K, KC, 4), mBlock = balanced(M, MC, MR);
+  // A product of one block reads an operand in place where it lies as the micro-kernel reads it
+  // (A's MR values at each k adjacent, or A row-major; B's NR columns adjacent): the block's few
+  // tiles reuse a panel too little to pay for packing it (batched attention products, K or N 16).
+  // Row-major A keeps its row stride in a register (a slower loop), so only while at most 8
+  // column strips reuse it. Whole strips only (M a multiple of MR, N of NR/2): no read overruns.
+  let one = M <= MC && N <= NC && K <= KC;
+  let rowA = one && sak == 1 && M % MR == 0 && N <= 8 * NR && N % NR == 0;
+  let inA = one && sam == 1 && M % MR == 0 || rowA, inB = one && sbn == 1 && N % (NR / 2) == 0;
+  let aStep: usize = inA ? <usize>sak << 2 : MR << 2, aRow: usize = inA ? <usize>sam << 2 : 4;
+  let bStep: usize = inB ? <usize>sbk << 2 : NR << 2;
   for (let n0 = 0; n0 < N; n0 += nBlock) {
     let nc = min(nBlock, N - n0);
     for (let k0 = 0; k0 < K; k0 += kBlock) {
       let kc = min(kBlock, K - k0);
       let add = accumulate || k0 > 0;
-      packCols(b, sbk, sbn, k0, kc, n0, nc);
+      if (!inB) packCols(b, sbk, sbn, k0, kc, n0, nc);
       for (let m0 = 0; m0 < M; m0 += mBlock) {
         let mc = min(mBlock, M - m0);
-        packRows(a, sam, sak, m0, mc, k0, kc);
+        if (!inA) packRows(a, sam, sak, m0, mc, k0, kc);
+        let aStrip: usize = inA ? <usize>(MR * sam) << 2 : <usize>(MR * kc) << 2, cStrip = <usize>(MR * ldc) << 2;
         for (let j = 0; j < nc; j += NR) {
-          let pb = packB + (<usize>(j * kc) << 2);
+          let pb = inB ? b + (<usize>(k0 * sbk + n0 + j) << 2) : packB + (<usize>(j * kc) << 2);
           let cols = min(NR, nc - j);
-          for (let i = 0; i < mc; i += MR) {
-            let pa = packA + (<usize>(i * kc) << 2), pc = c + (<usize>((m0 + i) * ldc + n0 + j) << 2), rows = min(MR, mc - i);
-            if (cols > NR / 2) microKernel(pa, pb, kc, pc, ldc, rows, cols, add, false);
-            else microKernel(pa, pb, kc, pc, ldc, rows, cols, add, true);
+          let pa = inA ? a + (<usize>(m0 * sam + k0 * sak) << 2) : packA;
+          let pc = c + (<usize>(m0 * ldc + n0 + j) << 2);
+          for (let i = 0; i < mc; i += MR, pa += aStrip, pc += cStrip) {
+            microKernel(pa, aStep, aRow, pb, bStep, kc, pc, ldc, min(MR, mc - i), cols, add);
           }
         }
       }
