@@ -113,12 +113,14 @@ function growTape(): i32 {
 /**
  * Marks record `index` dead: its output node has been freed. The tape's last record comes off at
  * once (a scope releases newest first, so most do; its fields stay readable until the next
- * append); the dead ones below wait for trimTape.
+ * append); the dead ones below wait for trimTape. While a backward walk is paused nothing comes
+ * off: the walk resumes by reading records down from where it stopped, and must find a freed
+ * one DEAD, not a new record appended into its slot.
  */
 // @ts-ignore: decorator
 @inline export function killRecord(index: i32): void {
-  if (index == tapeLength - 1) { tapeLength--; return; }
   store<i32>(recordAt(index), DEAD, OP);
+  if (index == tapeLength - 1 && pausedWalks == 0) { tapeLength--; return; }
   deadCount++;
 }
 
@@ -135,9 +137,9 @@ export function recordPtr(index: i32): usize { return recordAt(index); }
 /** The number of records (live and dead): a walk that must not go below the records made before now starts here. */
 export function tapeSize(): i32 { return tapeLength; }
 
-/** Pops dead records off the tail, and compacts the tape when most of what remains is dead. */
+/** Pops dead records off the tail (not while a walk is paused: see killRecord), and compacts the tape when most of what remains is dead. */
 export function trimTape(): void {
-  while (tapeLength > 0 && opOf(recordAt(tapeLength - 1)) == DEAD) { tapeLength--; deadCount--; }
+  while (pausedWalks == 0 && tapeLength > 0 && opOf(recordAt(tapeLength - 1)) == DEAD) { tapeLength--; deadCount--; }
   if (tapeLength == 0) checkDue = false;
   if (pausedWalks == 0 && deadCount > 1024 && deadCount > tapeLength >> 1) compactTape();
 }

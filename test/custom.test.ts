@@ -165,6 +165,46 @@ describe('what a review found (each failed before its fix)', () => {
     expect(() => kept!.savedTensors).toThrow('Twice: a saved tensor is no longer held by the graph');
     tg.dispose([x, other]);
   });
+
+  // A walk paused for a hook resumes by reading records down from where it stopped: a record
+  // freed meanwhile must read DEAD, not keep its opcode (the fast release once popped the tape's
+  // last record without marking it) nor be replaced by a new one.
+  it('a hook that disposes its own tensor: the walk does not run its freed records into rows reused by new leaves', () => {
+    const before = tg.memory().tensors;
+    const x = tg.tensor(3, { requiresGrad: true });
+    const h = x.mul(2), y = h.mul(3);
+    h.dispose(); // kept by y's record
+    let u: tg.Tensor | null = null, v: tg.Tensor | null = null;
+    y.registerHook((g) => {
+      y.dispose(); // frees y, then h: both records die
+      u = tg.keep(tg.tensor(7, { requiresGrad: true })); // the rows y and h had (kept: a hook's tensors are its scope's)
+      v = tg.keep(tg.tensor(11, { requiresGrad: true }));
+      v.backward();
+      return g;
+    });
+    y.backward();
+    expect(u!.grad).toBe(null);
+    expect(v!.grad!.item()).toBe(1);
+    expect(x.grad).toBe(null); // its graph was freed before the walk reached it
+    tg.dispose([x, u!, v!]);
+    expect(tg.memory().tensors).toBe(before);
+  });
+
+  it('a hook that disposes its tensor and throws: the abandoned walk leaves a new leaf\'s gradient alone', () => {
+    const x = tg.tensor(3, { requiresGrad: true }), y = x.mul(2);
+    let v: tg.Tensor | null = null;
+    y.registerHook(() => {
+      y.dispose();
+      v = tg.keep(tg.tensor(11, { requiresGrad: true }));
+      v.backward();
+      throw new Error('hook failed');
+    });
+    expect(() => y.backward()).toThrow('hook failed');
+    expect(v!.grad!.item()).toBe(1);
+    v!.mul(4).backward();
+    expect(v!.grad!.item()).toBe(5);
+    tg.dispose([x, v!]);
+  });
 });
 
 class Square extends tg.autograd.Function {
