@@ -6,7 +6,7 @@
 // a gradient runs that op's backward kernel, which accumulates (+=) into its inputs' gradients.
 
 import * as Op from "./ops/opcodes";
-import { binaryForward, binaryBackward, binaryValue, binaryGradX, binaryGradY, unaryRun, powHalfForward, powHalfBackward, unaryForward, unaryBackward } from "./ops/elementwise";
+import { binaryForward, binaryBackward, binaryValue, binaryGradX, binaryGradY, xNodeOf, yNodeOf, unaryOne, unaryGradOne, powHalfForward, powHalfBackward, unaryForward, unaryBackward } from "./ops/elementwise";
 import { matmulForward, matmulBackward, ensurePacks } from "./ops/matmul";
 import { reduceForward, reduceBackward } from "./ops/reduce";
 import { softmaxForward, softmaxBackward } from "./ops/softmax";
@@ -24,8 +24,8 @@ import { newScopedNode, newScopedScalar } from "./scopes";
 import { isTracing, traceInstruction } from "./replay";
 import { freeRowOf, flagsOf, setFlags, requiresGrad, refsOf, setRefs, bumpGen, addRecord, versionOf, bumpVersion, holdForRecord, VERSION_SHIFT,
   firstRecord, recordCount, baseOf, gradPtr, genOf, scalarGradFor, setScalarRecord, gradFor, newGrad, dropGrad, dropComputedGrad, sizeOf, dataPtr, REQUIRES_GRAD, HANDLE, CAPTURE, REACHED, FRESH_GRAD, tensorBytesInUse, liveNodeCount } from "./nodes";
-import { appendRecord, trimTape, killRecord, recordAt, scratchRecord, opOf, outOf, inA, inB, inC, DEAD,
-  OP, OUT, IN_A, IN_B, IN_C, I0, F0, STAMP, STATE, SPENT, spendRecord, graphNeedsCheck, markCheckDue, attr, fattr, walksPaused } from "./tape";
+import { appendRecord, writeRecord, trimTape, killRecord, recordAt, scratchRecord, opOf, outOf, inA, inB, inC, DEAD,
+  F0, STAMP, STATE, SPENT, spendRecord, graphNeedsCheck, markCheckDue, attr, fattr, walksPaused } from "./tape";
 import { OUT_OF_MEMORY, NO_RULE, BAD_INDEX, STALE, GRAPH_SPENT, PAUSED, DISPOSED, badIndices, failWith } from "./errors";
 
 let gradEnabled: bool = true;
@@ -163,13 +163,10 @@ function backwardRecord(rec: usize): bool {
   let a = inA(rec), b = inB(rec), g = gradPtr(out);
   if (op >= Op.NEG) {
     let gx: usize = requiresGrad(a) ? scalarGradFor(a) : 0;
-    if (!gx) return true;
-    if (op == Op.RELU) store<f32>(gx, load<f32>(gx) + (load<f32>(dataPtr(a)) <= 0 ? 0 : load<f32>(g))); // unaryGradV's select, one lane: +0 where x ≤ 0
-    else unaryRun(op, 1, dataPtr(a), dataPtr(out), g, gx, fattr(rec, 0));
+    if (gx) unaryGradOne(op, dataPtr(a), dataPtr(out), g, gx, fattr(rec, 0));
     return true;
   }
-  // operands as bindScalars takes them: a number rides in f0, on the left when i0 = 1
-  let xNode = b >= 0 || !attr(rec, 0) ? a : -1, yNode = b >= 0 ? b : xNode < 0 ? a : -1;
+  let xNode = xNodeOf(a, b, attr(rec, 0)), yNode = yNodeOf(a, b, attr(rec, 0));
   let gx: usize = xNode >= 0 && requiresGrad(xNode) ? scalarGradFor(xNode) : 0;
   let gy: usize = yNode >= 0 && requiresGrad(yNode) ? scalarGradFor(yNode) : 0;
   let x = load<f32>(xNode >= 0 ? dataPtr(xNode) : rec + F0), y = load<f32>(yNode >= 0 ? dataPtr(yNode) : rec + F0);
@@ -196,18 +193,7 @@ export function runOpInto(op: i32, out: i32, a: i32, b: i32, c: i32, i0: i32, i1
     if (index < 0) return OUT_OF_MEMORY;
     rec = recordAt(index);
   }
-  store<i32>(rec, op, OP);
-  store<i32>(rec, out, OUT);
-  store<i32>(rec, a, IN_A);
-  store<i32>(rec, b, IN_B);
-  store<i32>(rec, c, IN_C);
-  store<i32>(rec, i0, I0);
-  store<i32>(rec, i1, I0 + 4);
-  store<i32>(rec, i2, I0 + 8);
-  store<i32>(rec, i3, I0 + 12);
-  store<i32>(rec, i4, I0 + 16);
-  store<i32>(rec, i5, I0 + 20);
-  store<f32>(rec, f0, F0);
+  writeRecord(rec, op, out, a, b, c, i0, i1, i2, i3, i4, i5, f0);
   if (record) {
     addRecord(out, index);
     let outFlags = flagsOf(out);
@@ -257,25 +243,13 @@ export function runScalarOp(op: i32, a: i32, genA: i32, b: i32, genB: i32, i0: i
     store<i32>(rec, holdForRecord(a) + holdForRecord(b), STAMP); // out is new: version 0
     store<i32>(rec, 0, STATE);
   }
-  store<i32>(rec, op, OP);
-  store<i32>(rec, out, OUT);
-  store<i32>(rec, a, IN_A);
-  store<i32>(rec, b, IN_B);
-  store<i32>(rec, -1, IN_C);
-  store<i32>(rec, i0, I0);
-  v128.store(rec, i32x4.splat(0), I0 + 4); // i1..i4
-  store<i32>(rec, 0, I0 + 20);
-  store<f32>(rec, f0, F0);
+  writeRecord(rec, op, out, a, b, -1, i0, 0, 0, 0, 0, 0, f0);
   if (!binary) {
-    let x = dataPtr(a);
-    if (op == Op.RELU) store<f32>(dataPtr(out), load<f32>(x) < 0 ? 0 : load<f32>(x)); // unaryValueV's pmax(x, 0), one lane
-    else unaryRun(op, 1, x, dataPtr(out), 0, 0, f0);
+    unaryOne(op, dataPtr(a), dataPtr(out), f0);
     return out;
   }
-  // operands as bindScalars takes them: a number rides in f0, on the left when i0 = 1
-  let x = b >= 0 || !i0 ? dataPtr(a) : rec + F0;
-  let y = b >= 0 ? dataPtr(b) : i0 ? dataPtr(a) : rec + F0;
-  store<f32>(dataPtr(out), binaryValue(op, load<f32>(x), load<f32>(y)));
+  let x = xNodeOf(a, b, i0), y = yNodeOf(a, b, i0); // a number rides in f0
+  store<f32>(dataPtr(out), binaryValue(op, load<f32>(x >= 0 ? dataPtr(x) : rec + F0), load<f32>(y >= 0 ? dataPtr(y) : rec + F0)));
   return out;
 }
 
@@ -417,10 +391,8 @@ function walk(from: i32, retain: bool, prepared: bool, how: i32, floor: i32): i3
       }
     }
     if (!(resumed && how == WALK_AFTER_CUSTOM) && !scalarBackward(rec, out) && !backwardRecord(rec)) return noRuleFor(opOf(rec));
-    if (!retain) spendRecord(rec);
     if (prepared) clearInputs(rec);
-    // a non-leaf's gradient is spent once its first record has used it (grad() keeps its inputs')
-    if (i == firstRecord(out) && !(flagsOf(out) & CAPTURE)) dropComputedGrad(out);
+    ranRecord(i, rec, out, retain);
   }
   if (badIndices != bad) return BAD_INDEX;
   return allocFailures == failures ? 0 : OUT_OF_MEMORY;
@@ -439,10 +411,19 @@ function walk(from: i32, retain: bool, prepared: bool, how: i32, floor: i32): i3
     let out = outOf(rec);
     if (!gradPtr(out)) continue;
     if (!scalarBackward(rec, out)) break;
-    if (!retain) spendRecord(rec);
-    if (i == firstRecord(out) && !(flagsOf(out) & CAPTURE)) dropComputedGrad(out);
+    ranRecord(i, rec, out, retain);
   }
   return i;
+}
+
+/**
+ * The walk has run record `i` (rec, writing node `out`): spent unless the graph is retained, and
+ * a non-leaf's gradient is dropped once its first record has used it (grad() keeps its inputs').
+ */
+// @ts-ignore: decorator
+@inline function ranRecord(i: i32, rec: usize, out: i32, retain: bool): void {
+  if (!retain) spendRecord(rec);
+  if (i == firstRecord(out) && !(flagsOf(out) & CAPTURE)) dropComputedGrad(out);
 }
 
 /** Whether node `id`'s first record is the custom op with JavaScript key `key` (its context is still needed). */

@@ -15,6 +15,7 @@ export { newPacks, adoptPacks } from "./ops/matmul";
 
 import { dataPtr, gradPtr, sizeOf } from "./nodes";
 import { alloc, free } from "./alloc";
+import { accumulateRun } from "./ops/elementwise";
 
 export function dataOf(id: i32): usize { return dataPtr(id); }
 export function gradOf(id: i32): usize { return gradPtr(id); }
@@ -26,6 +27,9 @@ export function fillNode(id: i32, value: f32): void {
   for (; i + 4 <= n; i += 4) v128.store(p + (<usize>i << 2), v);
   for (; i < n; i++) store<f32>(p + (<usize>i << 2), value);
 }
+
+/** dst[i] += src[i] for n floats, four lanes at a time (a custom op's gradients into its inputs'). */
+export function addFloats(dst: usize, src: usize, n: i32): void { accumulateRun(dst, 1, src, n, false); }
 
 /** A raw buffer for the bindings' own lists (optimizer parameter ids); 0 when out of memory. */
 export function allocBuffer(bytes: i32): usize { return alloc(<usize>bytes); }

@@ -130,6 +130,12 @@ let liveNodes: i32 = 0;
 let tensorBytes: i64 = 0; // an integer: each node adds and subtracts here, one latency-bound chain (f64 adds took ~4 cycles each)
 
 export function tensorBytesInUse(): f64 { return <f64>tensorBytes; }
+/** `bytes` more of tensor data or gradients: counted, and the peak follows. */
+// @ts-ignore: decorator
+@inline function countBytes(bytes: i64): void {
+  tensorBytes += bytes;
+  if (tensorBytes > peakTensorBytes) peakTensorBytes = tensorBytes;
+}
 /** The most tensorBytes has been since the start or resetPeakBytes (memory().peakBytes). */
 let peakTensorBytes: i64 = 0;
 export function peakBytes(): f64 { return <f64>max(peakTensorBytes, tensorBytes); }
@@ -273,11 +279,10 @@ export function newNode(rank: i32, zeroed: bool): i32 {
     data = zeroed ? allocZeroed(bytes) : alloc(bytes);
     if (!data) return -1;
   }
-  tensorBytes += <i64>bytes;
-  if (tensorBytes > peakTensorBytes) peakTensorBytes = tensorBytes;
+  countBytes(<i64>bytes);
   let id = claimRow(size, rank, HANDLE | IN_USE, -1);
   let r = row(id);
-  if (rank == 0) {
+  if (rank == 0) { // the value lives in the row (newScalarNode is this path, inline, for the scalar ops)
     data = r + INLINE_DATA;
     if (zeroed) store<f32>(data, 0);
   }
@@ -287,14 +292,13 @@ export function newNode(rank: i32, zeroed: bool): i32 {
 }
 
 /**
- * newNode(0, false) for the scalar ops' fast path (autograd.ts runScalarOp): a row whose value
- * lives inline, with no shape to copy. -1 when the table cannot grow.
+ * newNode(0, false) inline, for the scalar ops' fast path (autograd.ts runScalarOp): a row whose
+ * value lives inline, with no shape to copy. -1 when the table cannot grow.
  */
 // @ts-ignore: decorator
 @inline export function newScalarNode(): i32 {
   if (freeRow < 0 && !growTable()) return -1;
-  tensorBytes += 4;
-  if (tensorBytes > peakTensorBytes) peakTensorBytes = tensorBytes;
+  countBytes(4);
   let id = claimRow(1, 0, HANDLE | IN_USE, -1);
   let r = row(id);
   store<usize>(r, r + INLINE_DATA, DATA);
@@ -360,6 +364,12 @@ export function newView(rank: i32, size: i32, a: i32, offset: i32): i32 {
   let r = row(id);
   if ((load<i32>(r, FLAGS) & (GRAD_VIEW | DATA_VIEW)) || !isInline(r) || load<usize>(r, GRAD)) { freeRowSlow(id); return; }
   tensorBytes -= 4;
+  returnRow(id, r);
+}
+
+/** Row `r` (node `id`), its buffers dealt with, joins the free list. */
+// @ts-ignore: decorator
+@inline function returnRow(id: i32, r: usize): void {
   store<usize>(r, 0, DATA);
   store<i32>(r, 0, FLAGS);
   store<i32>(r, freeRow, REC);
@@ -379,12 +389,7 @@ function freeRowSlow(id: i32): void {
     tensorBytes -= <i64>bytes;
   }
   if (load<usize>(r, GRAD)) dropGrad(id); // most nodes die without a gradient: no call
-  store<usize>(r, 0, DATA);
-  store<i32>(r, 0, FLAGS);
-  store<i32>(r, freeRow, REC);
-  freeRow = id;
-  liveNodes--;
-  store<i32>(header, liveNodes, 8);
+  returnRow(id, r);
 }
 
 /**
@@ -402,10 +407,15 @@ export function gradFor(id: i32): usize {
   let r = row(id), g = load<usize>(r, GRAD);
   if (g) return g;
   if (captureMode || !isInline(r)) return newGrad(id, true);
-  g = r + INLINE_GRAD;
+  return inlineGrad(r);
+}
+
+/** A 0-d node's gradient, made zero in its row (r). */
+// @ts-ignore: decorator
+@inline function inlineGrad(r: usize): usize {
+  let g = r + INLINE_GRAD;
   store<f32>(g, 0);
-  tensorBytes += 4;
-  if (tensorBytes > peakTensorBytes) peakTensorBytes = tensorBytes;
+  countBytes(4);
   store<usize>(r, g, GRAD);
   return g;
 }
@@ -414,15 +424,10 @@ export function gradFor(id: i32): usize {
 export function newGrad(id: i32, zeroed: bool): usize {
   let r = row(id);
   if (captureMode && load<i32>(r, NREC) == 0 && !(load<i32>(r, FLAGS) & CAPTURE)) return 0;
-  let bytes = <usize>max(sizeOf(id), 1) << 2, g: usize;
-  if (isInline(r)) {
-    g = r + INLINE_GRAD;
-    store<f32>(g, 0);
-  } else {
-    g = zeroed ? allocZeroed(bytes) : alloc(bytes);
-  }
-  if (g) tensorBytes += <i64>bytes;
-  if (tensorBytes > peakTensorBytes) peakTensorBytes = tensorBytes;
+  if (isInline(r)) return inlineGrad(r);
+  let bytes = <usize>max(sizeOf(id), 1) << 2;
+  let g = zeroed ? allocZeroed(bytes) : alloc(bytes);
+  if (g) countBytes(<i64>bytes);
   setGradPtr(id, g);
   return g;
 }

@@ -23,7 +23,7 @@
 
 import { alloc, free, allocFailures } from "./alloc";
 import { dataPtr, sizeOf, gradPtr, refsOf, setRefs } from "./nodes";
-import { RECORD_SIZE, OP, OUT, IN_A, IN_B, IN_C, I0, F0, opOf, attr, fattr } from "./tape";
+import { RECORD_SIZE, OUT, IN_A, IN_B, IN_C, F0, opOf, attr, fattr, writeRecord } from "./tape";
 import { forward, backward, dropRef, noRuleFor, wroteInPlace, setReplaying } from "./autograd";
 import { OUT_OF_MEMORY, BAD_INDEX, badIndices } from "./errors";
 import { sgdStep, adamStep, zeroGrads, clipGradNorm } from "./ops/optim";
@@ -195,17 +195,7 @@ export function disposeTrace(t: usize): void {
 export function command(op: i32, out: i32, a: i32, b: i32, i0: i32, i1: i32, i2: i32, i3: i32, i4: i32, f0: f32, f1: f32): void {
   let c = pendingCommand;
   memory.fill(c, 0, RECORD_SIZE);
-  store<i32>(c, op, OP);
-  store<i32>(c, out, OUT);
-  store<i32>(c, a, IN_A);
-  store<i32>(c, b, IN_B);
-  store<i32>(c, -1, IN_C);
-  store<i32>(c, i0, I0);
-  store<i32>(c, i1, I0 + 4);
-  store<i32>(c, i2, I0 + 8);
-  store<i32>(c, i3, I0 + 12);
-  store<i32>(c, i4, I0 + 16);
-  store<f32>(c, f0, F0);
+  writeRecord(c, op, out, a, b, -1, i0, i1, i2, i3, i4, 0, f0);
   store<f32>(c, f1, F0 + 4);
 }
 

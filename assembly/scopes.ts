@@ -53,19 +53,13 @@ export function beginScope(): bool {
 
 /** newNode, and the node joins the innermost open scope. Every node the bindings see is made here. */
 export function newScopedNode(rank: i32, zeroed: bool): i32 {
-  let id = newNode(rank, zeroed);
-  if (id < 0) return -1;
-  if (!enterScope(id) || (isTracing() && !traceNode(id))) { release(id); return -1; }
-  return id;
+  return joinScope(newNode(rank, zeroed));
 }
 
-/** newScopedNode for a 0-d node made by runScalarOp's fast path (never while a trace records). */
+/** newScopedNode(0, false) inline, for runScalarOp's fast path. */
 // @ts-ignore: decorator
 @inline export function newScopedScalar(): i32 {
-  let id = newScalarNode();
-  if (id < 0) return -1;
-  if (!enterScope(id)) { release(id); return -1; }
-  return id;
+  return joinScope(newScalarNode());
 }
 
 /**
@@ -83,7 +77,12 @@ export function viewFor(op: i32, rank: i32, a: i32, i0: i32, i2: i32, i3: i32): 
 // @ts-ignore: decorator
 @inline const NO_VIEW: i32 = -100;
 
-function scoped(id: i32): i32 {
+/** joinScope as a call, for views (one copy of its code fewer). */
+function scoped(id: i32): i32 { return joinScope(id); }
+
+/** Node `id` (or a failure, id < 0, passed on) joins the innermost open scope, and a recording trace. */
+// @ts-ignore: decorator
+@inline function joinScope(id: i32): i32 {
   if (id < 0) return -1;
   if (!enterScope(id) || (isTracing() && !traceNode(id))) { release(id); return -1; }
   return id;

@@ -70,6 +70,24 @@ export function graphNeedsCheck(): bool { return checkDue; }
   store<i32>(rec, SPENT, STATE);
 }
 
+/** Writes a record's op, nodes and attributes (f1, f2, stamp and state are the caller's). */
+// @ts-ignore: decorator
+@inline export function writeRecord(rec: usize, op: i32, out: i32, a: i32, b: i32, c: i32,
+  i0: i32, i1: i32, i2: i32, i3: i32, i4: i32, i5: i32, f0: f32): void {
+  store<i32>(rec, op, OP);
+  store<i32>(rec, out, OUT);
+  store<i32>(rec, a, IN_A);
+  store<i32>(rec, b, IN_B);
+  store<i32>(rec, c, IN_C);
+  store<i32>(rec, i0, I0);
+  store<i32>(rec, i1, I0 + 4);
+  store<i32>(rec, i2, I0 + 8);
+  store<i32>(rec, i3, I0 + 12);
+  store<i32>(rec, i4, I0 + 16);
+  store<i32>(rec, i5, I0 + 20);
+  store<f32>(rec, f0, F0);
+}
+
 /** A record built outside the tape, for ops that are not recorded (no input requires grad). */
 export const scratchRecord: usize = memory.data(<i32>RECORD_SIZE, 16);
 

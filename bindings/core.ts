@@ -33,6 +33,7 @@ interface CoreExports {
   dataOf(id: number): number;
   gradOf(id: number): number;
   fillNode(id: number, value: number): void;
+  addFloats(dst: number, src: number, n: number): void;
   beginScope(): number;
   endScope(): void;
   markReturned(id: number, on: number): void;

@@ -48,9 +48,9 @@ function gradOfNode(id: number, dims: readonly number[], op: string): Tensor {
 function addToGrad(id: number, t: Tensor, replace: boolean, intoValues = false): void {
   const g = intoValues ? core.dataOf(id) : core.ensureGrad(id);
   if (g === 0) return; // a leaf grad() does not capture, or out of memory (reported by the walk)
-  const h = heapF32(), src = core.dataOf(t.id) >>> 2, dst = g >>> 2, n = t.size;
-  if (replace) h.copyWithin(dst, src, src + n);
-  else for (let i = 0; i < n; i++) h[dst + i] += h[src + i];
+  const src = core.dataOf(t.id);
+  if (replace) heapF32().copyWithin(g >>> 2, src >>> 2, (src >>> 2) + t.size);
+  else core.addFloats(g, src, t.size);
 }
 
 // ── hooks ───────────────────────────────────────────────────────────────────────────────────────

@@ -261,12 +261,17 @@ export function accumulateRun(dst: usize, stride: i32, g: usize, n: i32, negate:
 let xNode: i32 = 0, yNode: i32 = 0;
 let xData: usize = 0, yData: usize = 0;
 
+/** x of a binary record's x op y (a, b its nodes, i0 its attribute): a, or -1 for a number on the left. */
 // @ts-ignore: decorator
-@inline function bindScalars(rec: usize): void {
-  let a = load<i32>(rec, IN_A), b = load<i32>(rec, IN_B);
-  if (b >= 0) { xNode = a; yNode = b; }
-  else if (load<i32>(rec, I0)) { xNode = -1; yNode = a; }
-  else { xNode = a; yNode = -1; }
+@inline export function xNodeOf(a: i32, b: i32, i0: i32): i32 { return b >= 0 || !i0 ? a : -1; }
+/** y of x op y: b, or a with a number on the left, or -1 for a number on the right. */
+// @ts-ignore: decorator
+@inline export function yNodeOf(a: i32, b: i32, i0: i32): i32 { return b >= 0 ? b : i0 ? a : -1; }
+
+function bindScalars(rec: usize): void {
+  let a = load<i32>(rec, IN_A), b = load<i32>(rec, IN_B), i0 = load<i32>(rec, I0);
+  xNode = xNodeOf(a, b, i0);
+  yNode = yNodeOf(a, b, i0);
   xData = xNode >= 0 ? dataPtr(xNode) : rec + F0;
   yData = yNode >= 0 ? dataPtr(yNode) : rec + F0;
 }
@@ -653,6 +658,23 @@ export function unaryPart(job: usize, part: i32, parts: i32): void {
   let o = <usize>lo << 2, g = load<usize>(job, 20), gx = load<usize>(job, 24);
   unaryRun(load<i32>(job, 4), <i32>(range >> 32) - lo, load<usize>(job, 12) + o, load<usize>(job, 16) + o,
     gx ? g + o : 0, gx ? gx + o : 0, load<f32>(job, 28));
+}
+
+/**
+ * unaryRun over one element (a 0-d node's, the scalar fast path): relu inline, as its lanes
+ * compute it (pmax(x, 0): NaN and −0 stay), the others through unaryRun.
+ */
+// @ts-ignore: decorator
+@inline export function unaryOne(op: i32, x: usize, y: usize, slope: f32): void {
+  if (op == RELU) store<f32>(y, load<f32>(x) < 0 ? 0 : load<f32>(x));
+  else unaryRun(op, 1, x, y, 0, 0, slope);
+}
+
+/** gx += g · op′(x) for one element: relu inline as its lanes' select (+0 where x ≤ 0; a NaN x passes g). */
+// @ts-ignore: decorator
+@inline export function unaryGradOne(op: i32, x: usize, y: usize, g: usize, gx: usize, slope: f32): void {
+  if (op == RELU) store<f32>(gx, load<f32>(gx) + (load<f32>(x) <= 0 ? 0 : load<f32>(g)));
+  else unaryRun(op, 1, x, y, g, gx, slope);
 }
 
 /** y = op(x) over m elements, or gx += g·op'(x) when gx ≠ 0. */
