@@ -2,23 +2,56 @@
 // 0-d tensors by the bench's own MLP/demoLoss, on one thread: median ms a step. For profiling the
 // scalar path (issue 14):  node --cpu-prof --cpu-prof-dir=/tmp/prof scripts/perf/micrograd.mjs
 // TAPEGRAD_DIST=/path/to/index.js times another build; --trace times the step recorded once with
-// tg.trace and replayed (inputs made once, as the bench's traced step does).
+// tg.trace and replayed (inputs made once, as the bench's traced step does); --chain times a chain
+// of 65,536 scalar ops (x·a + b alternating) with its backward and release instead: the core's
+// per-node path without the demo's own JavaScript, so a change there shows ~1.5× larger.
 // --vs /path/to/other/index.js loads both builds into this process and alternates their steps,
 // one of each at a time, for a before/after ratio that the machine's drift hits alike (on a noisy
 // VM two processes run minutes apart can differ by 50%): prints both medians and the median of
-// the step-by-step ratios. The build loaded first comes out ~2–3% faster even against itself:
-// run both orders and take the geometric mean of ratio and 1 / (the other order's ratio).
-import { pathToFileURL } from 'node:url';
+// the step-by-step ratios. The build loaded first comes out up to ~3% faster or slower even
+// against itself, so --rounds N runs N processes in each load order and prints the geometric mean
+// of the ratios (this build / the other); two copies of one build give 0.998–1.002 with N = 3.
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { MLP, demoLoss } from '../../bench/micrograd.mjs';
 
+const args = process.argv.slice(2);
+const option = (name) => (args.includes(name) ? args[args.indexOf(name) + 1] : null);
 const dist = process.env.TAPEGRAD_DIST ?? new URL('../../dist/index.js', import.meta.url).pathname;
-const vs = process.argv.includes('--vs') ? process.argv[process.argv.indexOf('--vs') + 1] : null;
-const traced = process.argv.includes('--trace');
+const vs = option('--vs');
+const rounds = Number(option('--rounds') ?? 0);
+const traced = args.includes('--trace');
+const chain = args.includes('--chain');
 
-/** One training step of micrograd's demo on build `path`, warmed up. */
+if (vs && rounds > 0) {
+  // both load orders, `rounds` processes each: the geometric mean cancels the first-loaded bias
+  const passOn = args.filter((a, i) => a !== '--rounds' && args[i - 1] !== '--rounds' && a !== '--vs' && args[i - 1] !== '--vs');
+  const ratio = (first, second) => {
+    const run = spawnSync(process.execPath, [fileURLToPath(import.meta.url), '--vs', second, ...passOn],
+      { env: { ...process.env, TAPEGRAD_DIST: first }, encoding: 'utf8' });
+    const found = /ratio ([\d.]+)/.exec(run.stdout);
+    if (!found) throw new Error(`micrograd.mjs: a child run failed:\n${run.stdout}${run.stderr}`);
+    return Number(found[1]);
+  };
+  const logs = [];
+  for (let r = 0; r < rounds; r++) logs.push(Math.log(ratio(dist, vs)), -Math.log(ratio(vs, dist)));
+  const each = logs.map((l) => Math.exp(l).toFixed(3)).join(' ');
+  console.log(`${dist} / ${vs}: ${Math.exp(logs.reduce((s, l) => s + l, 0) / logs.length).toFixed(3)} (geometric mean of ${logs.length} runs, both load orders: ${each})`);
+  process.exit(0);
+}
+
+/** One training step of micrograd's demo (or the chain) on build `path`, warmed up. */
 async function stepOf(path) {
   const tg = await import(pathToFileURL(path).href);
   tg.setNumThreads(1);
+  if (chain) {
+    const a = tg.keep(tg.tensor(1.0001, { requiresGrad: true })), b = tg.keep(tg.tensor(0.5, { requiresGrad: true }));
+    return () => tg.tidy(() => {
+      let z = a;
+      for (let i = 0; i < 65536; i++) z = i & 1 ? z.add(b) : z.mul(a);
+      z.backward();
+    });
+  }
   let s = 1;
   const random = () => (s = (s * 16807) % 2147483647) / 2147483647;
   const X = Array.from({ length: 100 }, () => [random() * 2 - 1, random() * 2 - 1]);
@@ -44,7 +77,7 @@ const warm = performance.now();
 while (performance.now() - warm < 2000) for (const step of steps) step();
 const times = steps.map(() => []);
 for (let i = 0; i < (vs ? 100 : 30); i++) steps.forEach((step, k) => times[k].push(time(step)));
-const what = `micrograd step${traced ? ' (replayed)' : ''}`;
+const what = chain ? 'scalar chain (65,536 ops, backward, release)' : `micrograd step${traced ? ' (replayed)' : ''}`;
 if (!vs) {
   console.log(`${what}: ${median(times[0]).toFixed(3)} ms (median of 30, one thread)`);
 } else {
