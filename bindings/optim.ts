@@ -1,7 +1,7 @@
 // Optimizers: the update loops run in WebAssembly over a list of parameter ids kept in linear
 // memory, so step() and zeroGrad() are one call each whatever the number of parameters.
 import { forgetGraphGrad } from './higher';
-import { core, issue, heapI32, heapF32, outOfMemory } from './core';
+import { core, issue, heapI32, heapF32, outOfMemory, isLeaf } from './core';
 import { Cmd } from './opcodes';
 import { afterTrace, isRecording } from './trace';
 import { Tensor, live } from './tensor';
@@ -23,8 +23,12 @@ class IdList {
   free(): void { core.freeBuffer(this.ptr, Math.max(this.count, 1) * 4); }
 }
 
-/** Checks a list of tensors (or, with `groups`, returns a list whose first item is a group as it is). */
-function paramList(params: Iterable<Tensor>, op: string, groups = false): Tensor[] {
+/**
+ * Checks a list of tensors (or, with `groups`, returns a list whose first item is a group as it
+ * is). With `leaves` (an optimizer's), each must be a leaf, as PyTorch's optimizers require: an
+ * op's output gets no gradient of its own, so it would silently never move.
+ */
+function paramList(params: Iterable<Tensor>, op: string, groups = false, leaves = false): Tensor[] {
   const iterable = params !== null && params !== undefined && typeof (params as Partial<Iterable<Tensor>>)[Symbol.iterator] === 'function';
   if (!iterable || typeof params === 'string') throw new Error(`${op}: params must be an array (or iterable) of tensors, got ${show(params)}`);
   const list = Array.from(params);
@@ -33,6 +37,7 @@ function paramList(params: Iterable<Tensor>, op: string, groups = false): Tensor
   list.forEach((p, i) => {
     if (!(p instanceof Tensor)) throw new Error(`${op}: parameter ${i} is not a Tensor, got ${show(p)}`);
     live(p, op);
+    if (leaves && !isLeaf(p.id)) throw new Error(`${op}: parameter ${i} is not a leaf (an op computed it, so it gets no gradient); detach() it or pass the tensor it came from`);
   });
   return list;
 }
@@ -316,7 +321,7 @@ export abstract class Optimizer {
     const checked = inputs.map((g, i) => {
       const where = plain ? op : `${op}: parameter group ${this.slots.length + i}`;
       if (!isGroup(g)) throw new Error(`${where} must be an object {params, ...options}, got ${show(g)}`);
-      const o = readOptions(g, { ...this.spec, params: (v: unknown) => paramList(v instanceof Tensor ? [v] : v as Tensor[], where) }, where);
+      const o = readOptions(g, { ...this.spec, params: (v: unknown) => paramList(v instanceof Tensor ? [v] : v as Tensor[], where, false, true) }, where);
       const values: Record<string, unknown> = { ...this.defaults, ...o };
       if (!o.params) throw new Error(`${where} has no params`);
       if (values.lr === undefined && plain) checkRate(undefined, 'lr', op); // the message as before groups existed

@@ -19,7 +19,8 @@
 // backward({createGraph}); 5.2 KB) to 80.1 KB, and the eager fast path of 0-d ops (issue 14: the
 // scalar op, backward and release paths inlined in the core; 0.9 KB) and batched products that
 // read an operand in place (issue 9; 0.2 KB, one micro-kernel copy shared by three loops) to
-// 81.5 KB: the budget is 81.5 KB since. The README says so.
+// 81.5 KB, and optimizers refusing a parameter that is not a leaf (issue 14's arena plan, and
+// PyTorch's rule; 0.03 KB) over it: the budget is 81.6 KB since. The README says so.
 //
 //   node scripts/size.mjs [--json out.json] [--check]     (--check: exit 1 when over budget)
 import { readFileSync, writeFileSync } from 'node:fs';
@@ -29,7 +30,7 @@ import { transformSync } from 'esbuild';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const FILE = 'dist/index.js';
-export const BUDGET = 81.5 * 1024;
+export const BUDGET = 81.6 * 1024;
 
 const gzip = (text) => gzipSync(text, { level: 9 }).length;
 

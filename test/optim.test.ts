@@ -202,4 +202,24 @@ describe('optimizer argument errors', () => {
       p.dispose();
     });
   });
+
+  it('refuse a parameter an op computed (it has no gradient of its own), as PyTorch does', () => {
+    tg.tidy(() => {
+      const w = tg.tensor([1, 2], { requiresGrad: true });
+      const scaled = w.mul(2);
+      const before = scaled.toArray();
+      expect(() => new tg.optim.SGD([w, scaled], { lr: 0.1 })).toThrow(/SGD: parameter 1 is not a leaf/);
+      expect(() => new tg.optim.Adam([{ params: [w] }, { params: [scaled] }], { lr: 0.1 })).toThrow(/Adam: parameter group 1: parameter 0 is not a leaf/);
+      const opt = new tg.optim.SGD([w], { lr: 0.1 });
+      expect(() => opt.addParamGroup({ params: [scaled] })).toThrow(/not a leaf/);
+      expect(opt.paramGroups.length).toBe(1); // refused whole: no group was added
+      // a detached copy and a tensor made under noGrad are leaves, and an optimizer takes them
+      const detached = scaled.detach();
+      detached.requiresGrad_(true);
+      const made = tg.noGrad(() => w.mul(3));
+      expect(() => new tg.optim.SGD([detached, made], { lr: 0.1 }).dispose()).not.toThrow();
+      expect(scaled.toArray()).toEqual(before); // nothing was written
+      opt.dispose();
+    });
+  });
 });
