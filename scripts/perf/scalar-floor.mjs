@@ -1,12 +1,13 @@
-// The floor of issue 14's compact scalar representation, measured: micrograd's demo step (the
-// bench's MLP and demoLoss) on scripts/perf/scalar-floor.ts — dense value/gradient/generation
-// arrays, 16-byte records, a scope released by resetting two counters — through a minimal
+// The floor of issue 14's scalar arena (notes/scalar-arena.md), measured: micrograd's demo step
+// (the bench's MLP and demoLoss) on the prototype scripts/perf/scalar-floor.ts, through a minimal
 // JavaScript handle class, alternated in one process with tapegrad's eager step on dist/. The
-// prototype skips the engine's other duties (see its header), so this is a floor, not a forecast.
-// Also checks that the prototype's losses over 3 SGD steps are tapegrad's, bit for bit (same
-// float32 operations in the same order).
+// prototype keeps the per-node duties of the engine on this path (its header lists them) and
+// leaves out the rest, so this is a floor, not a forecast. It also checks that the prototype's
+// losses over 3 SGD steps are tapegrad's bit for bit (the same float32 operations in the same
+// order), and that every step's scope is released at once and gives back every byte.
 //
-//   node scripts/perf/scalar-floor.mjs
+//   node scripts/perf/scalar-floor.mjs [--check]   (--check: backward's checking pass each step,
+//                                                    as after an in-place write; off, as usual)
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -25,7 +26,8 @@ rmSync(dir, { recursive: true });
 const { exports: p } = new WebAssembly.Instance(new WebAssembly.Module(wasm), { env: { abort: () => { throw new Error('scalar-floor: abort'); } } });
 p.init();
 const ADD = 0, MUL = 2, RELU = 10;
-const VALS = p.valuesAt() >>> 2, GENS = p.gensAt() >>> 2;
+const VALS = p.valuesAt() >>> 2, GENS = p.gensAt() >>> 2; // a slot's value at VALS + 2k (its gradient follows it)
+const check = process.argv.includes('--check');
 const heapF = new Float32Array(p.memory.buffer), heapI = new Int32Array(p.memory.buffer); // the arena never grows after init
 
 /** The handle: a node and its generation (a thin Tensor). */
@@ -50,12 +52,13 @@ function floorStep() {
   const count = model.parameters().length; // the parameters are nodes [0, count), made first
   return () => {
     p.beginScope();
-    const { totalLoss } = demoLoss(model, X, y, { scalar: (v) => new S(p.leaf(v, 0)), read: (t) => heapF[VALS + t.id] });
+    const { totalLoss } = demoLoss(model, X, y, { scalar: (v) => new S(p.leaf(v, 0)), read: (t) => heapF[VALS + 2 * t.id] });
     p.zeroGrads(0, count);
-    p.backward(totalLoss.id);
+    if (p.backward(totalLoss.id, check) !== 0) throw new Error('scalar-floor: backward refused the graph');
     p.sgd(0, count, 0.1);
-    const loss = heapF[VALS + totalLoss.id];
-    p.endScope();
+    const loss = heapF[VALS + 2 * totalLoss.id];
+    // the parameters' values and gradients are all that is left
+    if (p.endScope() !== 0 || p.bytesInUse() !== 8 * count) throw new Error('scalar-floor: the scope did not give back its bytes');
     return loss;
   };
 }
