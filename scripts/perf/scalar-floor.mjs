@@ -6,8 +6,10 @@
 // losses over 3 SGD steps are tapegrad's bit for bit (the same float32 operations in the same
 // order), and that every step's scope is released at once and gives back every byte.
 //
-//   node scripts/perf/scalar-floor.mjs [--check]   (--check: backward's checking pass each step,
-//                                                    as after an in-place write; off, as usual)
+//   node scripts/perf/scalar-floor.mjs [--check] [--core]
+//   --check: the prototype's backward runs its checking pass each step (as after an in-place
+//            write; off, as usual); --core: instead of the prototype, tapegrad's own core
+//            (build/core.wasm) through the same thin handles: what tapegrad's façade adds.
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -25,18 +27,20 @@ const wasm = readFileSync(join(dir, 'floor.wasm'));
 rmSync(dir, { recursive: true });
 const { exports: p } = new WebAssembly.Instance(new WebAssembly.Module(wasm), { env: { abort: () => { throw new Error('scalar-floor: abort'); } } });
 p.init();
-const ADD = 0, MUL = 2, RELU = 10;
+const ADD = 0, MUL = 2, RELU = 14; // tapegrad's opcodes (the prototype takes any other as relu)
 const VALS = p.valuesAt() >>> 2, GENS = p.gensAt() >>> 2; // a slot's value at VALS + 2k (its gradient follows it)
 const check = process.argv.includes('--check');
 const heapF = new Float32Array(p.memory.buffer), heapI = new Int32Array(p.memory.buffer); // the arena never grows after init
 
-/** The handle: a node and its generation (a thin Tensor). */
-class S {
-  constructor(id) { if (id < 0) throw new Error(`scalar-floor: status ${id}`); this.id = id; this.gen = heapI[GENS + id]; }
-  op(op, other) { return typeof other === 'number' ? new S(p.scalarOp(op, this.id, this.gen, -1, 0, other)) : new S(p.scalarOp(op, this.id, this.gen, other.id, other.gen, 0)); }
-  add(other) { return this.op(ADD, other); }
-  mul(other) { return this.op(MUL, other); }
-  relu() { return this.op(RELU, 0); }
+/** A handle class (a thin Tensor: a node and its generation) over `make(op, a, genA, b, genB, f0)` → node and `gen(node)`. */
+function handles(make, gen) {
+  return class S {
+    constructor(id) { if (id < 0) throw new Error(`scalar-floor: status ${id}`); this.id = id; this.gen = gen(id); }
+    op(op, other) { return typeof other === 'number' ? new S(make(op, this.id, this.gen, -1, 0, other)) : new S(make(op, this.id, this.gen, other.id, other.gen, 0)); }
+    add(other) { return this.op(ADD, other); }
+    mul(other) { return this.op(MUL, other); }
+    relu() { return this.op(RELU, 0); }
+  };
 }
 
 function data(seed = 1) {
@@ -47,6 +51,7 @@ function data(seed = 1) {
 }
 
 function floorStep() {
+  const S = handles(p.scalarOp, (id) => heapI[GENS + id]);
   const { random, X, y } = data();
   const model = new MLP(2, [16, 16, 1], { random, scalar: (v) => new S(p.leaf(v, 1)) });
   const count = model.parameters().length; // the parameters are nodes [0, count), made first
@@ -59,6 +64,48 @@ function floorStep() {
     const loss = heapF[VALS + 2 * totalLoss.id];
     // the parameters' values and gradients are all that is left
     if (p.endScope() !== 0 || p.bytesInUse() !== 8 * count) throw new Error('scalar-floor: the scope did not give back its bytes');
+    return loss;
+  };
+}
+
+/**
+ * The same step on tapegrad's own core (build/core.wasm, an instance of its own) through the
+ * same thin handles: what the façade (Tensor objects, checks, tidy, the optimizer) adds.
+ */
+function coreStep() {
+  const memory = new WebAssembly.Memory({ initial: 64, maximum: 65536, shared: true });
+  const { exports: core } = new WebAssembly.Instance(new WebAssembly.Module(readFileSync(join(here, '../../build/core.wasm'))), { env: { memory, parallel: () => {} } });
+  core.initMemory?.();
+  const table = core.header.value >>> 2;
+  let i32 = new Int32Array(memory.buffer), f32 = new Float32Array(memory.buffer);
+  const fresh = () => { if (i32.length * 4 !== memory.buffer.byteLength) { i32 = new Int32Array(memory.buffer); f32 = new Float32Array(memory.buffer); } };
+  const S = handles((op, a, genA, b, genB, f0) => core.runScalarOp(op, a, genA, b, genB, 0, f0), (id) => {
+    const at = ((i32[table] >>> 0) + id * 64 + 28) >>> 2; // the row's generation (assembly/nodes.ts)
+    if (at >= i32.length) fresh(); // memory grew (memory.buffer is not read on every op: it is slow for a shared memory)
+    return i32[at];
+  });
+  const leaf = (v, grad) => {
+    const id = core.newNode(0, 0);
+    fresh();
+    f32[core.dataOf(id) >>> 2] = v;
+    if (grad) core.setRequiresGrad(id, 1);
+    return new S(id);
+  };
+  const value = (t) => { fresh(); return f32[core.dataOf(t.id) >>> 2]; };
+  const { random, X, y } = data();
+  const model = new MLP(2, [16, 16, 1], { random, scalar: (v) => leaf(v, 1) });
+  const params = model.parameters();
+  return () => {
+    core.beginScope();
+    const { totalLoss } = demoLoss(model, X, y, { scalar: (v) => leaf(v, 0), read: value });
+    fresh();
+    for (const q of params) { const g = core.gradOf(q.id); if (g) f32[g >>> 2] = 0; }
+    core.command(-2, -1, totalLoss.id, -1, 0, 0, 0, 0, 0, 0, 0); // backward (bindings/opcodes.ts Cmd.BACKWARD)
+    if (core.issue() !== 0) throw new Error('scalar-floor: backward failed');
+    fresh();
+    for (const q of params) { const g = core.gradOf(q.id); if (g) f32[core.dataOf(q.id) >>> 2] -= Math.fround(0.1 * f32[g >>> 2]); }
+    const loss = value(totalLoss);
+    core.endScope();
     return loss;
   };
 }
@@ -82,10 +129,11 @@ async function tapegradStep() {
   };
 }
 
-const steps = [['prototype', floorStep()], ['tapegrad', await tapegradStep()]];
+// two at a time: a third working set in the process slows the other two
+const steps = [process.argv.includes('--core') ? ["tapegrad's core, thin handles", coreStep()] : ['prototype', floorStep()], ['tapegrad', await tapegradStep()]];
 const losses = steps.map(([, step]) => [step(), step(), step()]);
 const same = losses[0].every((l, i) => Object.is(Math.fround(l), Math.fround(losses[1][i])));
-console.log(`losses of 3 steps: prototype ${losses[0].join(', ')}; tapegrad ${losses[1].join(', ')}: ${same ? 'identical' : 'DIFFERENT'}`);
+console.log(`losses of 3 steps: ${steps.map(([name], k) => `${name} ${losses[k].join(', ')}`).join('; ')}: ${same ? 'identical' : 'DIFFERENT'}`);
 const warm = performance.now();
 while (performance.now() - warm < 2000) for (const [, step] of steps) step();
 const times = steps.map(() => []);
