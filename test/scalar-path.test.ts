@@ -45,6 +45,40 @@ describe('the 0-d fast path gives the general path\'s bits', () => {
     expect(checked).toBe(binaryOps.length * pairs.length * 3);
   });
 
+  it('add and mul of two tensors in the walk (their rules inlined): each operand with and without grad, x·x, and tg.grad (other leaves get none), as the vector kernel computes each lane', () => {
+    // shape [] takes the walk's one-element path, shape [2] (two equal lanes) binaryBackward's kernel
+    const lanes = (v: number, shape: number[]) => (shape.length ? [v, v] : v);
+    const first = (t: Tensor | null) => (t ? bits(t.data()[0]) : 'none');
+    const backward = (op: 'add' | 'mul', x: number, y: number, same: boolean, gradX: boolean, gradY: boolean, shape: number[]): string[] => tg.tidy(() => {
+      const a = tg.tensor(lanes(x, shape), { requiresGrad: gradX }), b = same ? a : tg.tensor(lanes(y, shape), { requiresGrad: gradY });
+      const h = tg[op](a, b); // the record under test; then two more of the same kind, so h's gradient is computed, not seeded
+      const out = tg[op](tg[op](h, a), h);
+      if (!out.requiresGrad) return ['no graph'];
+      out.mul(0.75).sum().backward();
+      return [first(h), first(out), first(a.grad), same ? 'same' : first(b.grad)];
+    });
+    const captured = (op: 'add' | 'mul', x: number, y: number, shape: number[]): string[] => tg.tidy(() => {
+      const a = tg.tensor(lanes(x, shape), { requiresGrad: true }), b = tg.tensor(lanes(y, shape), { requiresGrad: true });
+      const [da] = tg.grad((t) => tg[op](tg[op](t, b), b).sum(), [a]);
+      return [first(da), first(b.grad)]; // b is not an input of grad(): its .grad stays null
+    });
+    let checked = 0;
+    for (const op of ['add', 'mul'] as const) {
+      for (const [x, y] of pairs) {
+        for (const same of [false, true]) {
+          for (const [gradX, gradY] of [[true, true], [true, false], [false, true]]) {
+            expect(backward(op, x, y, same, gradX, gradY, []), `${op}(${x}, ${y}) same ${same} grads ${gradX}/${gradY}`)
+              .toEqual(backward(op, x, y, same, gradX, gradY, [2]));
+            checked++;
+          }
+        }
+        expect(captured(op, x, y, []), `grad of ${op}(${x}, ${y})`).toEqual(captured(op, x, y, [2]));
+      }
+    }
+    expect(checked).toBe(2 * pairs.length * 2 * 3);
+    expect(captured('mul', 3, 4, [])).toEqual([bits(16), 'none']); // d/da (a·4)·4 = 16, by hand
+  });
+
   it('hand-derived values on the fast path: 3·4 = 12 with gradients 4 and 3; maximum of a tie splits the gradient', () => {
     tg.tidy(() => {
       const a = tg.tensor(3, { requiresGrad: true }), b = tg.tensor(4, { requiresGrad: true });
