@@ -14,6 +14,7 @@
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { MLP, demoLoss } from '../../bench/micrograd.mjs';
+import { microgradSpec, rng } from '../../bench/lib/data.mjs';
 
 const args = process.argv.slice(2);
 const option = (name) => (args.includes(name) ? args[args.indexOf(name) + 1] : null);
@@ -52,11 +53,8 @@ async function stepOf(path) {
       z.backward();
     });
   }
-  let s = 1;
-  const random = () => (s = (s * 16807) % 2147483647) / 2147483647;
-  const X = Array.from({ length: 100 }, () => [random() * 2 - 1, random() * 2 - 1]);
-  const y = X.map(([a, b]) => (a * b > 0 ? 1 : -1));
-  const model = new MLP(2, [16, 16, 1], { random, scalar: (v) => tg.tensor(v, { requiresGrad: true }) });
+  const { X, y, seed } = microgradSpec(); // the bench's workload (c)
+  const model = new MLP(2, [16, 16, 1], { random: rng(seed), scalar: (v) => tg.tensor(v, { requiresGrad: true }) });
   const opt = new tg.optim.SGD(model.parameters(), { lr: 0.1 });
   const inputs = traced ? X.map((row) => row.map((v) => tg.keep(tg.tensor(v)))) : X;
   const eager = () => tg.tidy(() => {

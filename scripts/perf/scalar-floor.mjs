@@ -17,6 +17,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { MLP, demoLoss } from '../../bench/micrograd.mjs';
+import { microgradSpec, rng } from '../../bench/lib/data.mjs';
 
 const here = fileURLToPath(new URL('.', import.meta.url));
 const dir = mkdtempSync(join(tmpdir(), 'scalar-floor-'));
@@ -43,11 +44,10 @@ function handles(make, gen) {
   };
 }
 
-function data(seed = 1) {
-  let s = seed;
-  const random = () => (s = (s * 16807) % 2147483647) / 2147483647;
-  const X = Array.from({ length: 100 }, () => [random() * 2 - 1, random() * 2 - 1]);
-  return { random, X, y: X.map(([a, b]) => (a * b > 0 ? 1 : -1)) };
+/** The bench's workload (c): its two moons, and a fresh generator of its initial weights. */
+function data() {
+  const { X, y, seed } = microgradSpec();
+  return { random: rng(seed), X, y };
 }
 
 function floorStep() {
