@@ -21,7 +21,9 @@
 // read an operand in place (issue 9; 0.2 KB, one micro-kernel copy shared by three loops) to
 // 81.5 KB, and optimizers refusing a parameter that is not a leaf (issue 14's arena plan, and
 // PyTorch's rule; 0.03 KB) and the walk's add and mul of 0-d tensors with their rules inlined
-// (issue 14; 0.07 KB) over it: the budget is 81.6 KB since. The README says so.
+// (issue 14; 0.07 KB) over it: the budget was 81.6 KB then. Tensor's elementwise methods calling
+// the core straight for 0-d operands (issue 14: micrograd's step 4–7% faster; 0.16 KB) took it to
+// 81.8 KB, the budget since. The README says so.
 //
 //   node scripts/size.mjs [--json out.json] [--check]     (--check: exit 1 when over budget)
 import { readFileSync, writeFileSync } from 'node:fs';
@@ -31,7 +33,7 @@ import { transformSync } from 'esbuild';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const FILE = 'dist/index.js';
-export const BUDGET = 81.6 * 1024;
+export const BUDGET = 81.8 * 1024;
 
 const gzip = (text) => gzipSync(text, { level: 9 }).length;
 

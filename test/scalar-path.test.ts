@@ -15,34 +15,39 @@ type Tensor = ReturnType<typeof tg.tensor>;
 const bits = (x: number): string => Array.from(new Uint8Array(Float32Array.of(x).buffer)).join(',');
 
 const binaryOps = ['add', 'sub', 'mul', 'div', 'pow', 'maximum', 'minimum'] as const;
-const unaryOps = ['neg', 'abs', 'exp', 'log', 'sqrt', 'tanh', 'sigmoid', 'relu', 'leakyRelu', 'gelu', 'geluTanh'] as const;
-const unary = (op: typeof unaryOps[number], t: Tensor): Tensor => (op === 'geluTanh' ? t.gelu({ approximate: 'tanh' }) : op === 'leakyRelu' ? t.leakyRelu(0.1) : t[op]());
+const unaryOps = ['neg', 'abs', 'exp', 'log', 'sqrt', 'tanh', 'sigmoid', 'relu', 'leakyRelu', 'gelu', 'geluTanh', 'sin', 'cos', 'square', 'rsqrt', 'silu'] as const;
+/** op(t), as a method or as tg's function. */
+const unary = (op: typeof unaryOps[number], t: Tensor, method = true): Tensor => (op === 'geluTanh' ? (method ? t.gelu({ approximate: 'tanh' }) : tg.gelu(t, { approximate: 'tanh' }))
+  : op === 'leakyRelu' ? (method ? t.leakyRelu(0.1) : tg.leakyRelu(t, 0.1)) : method ? t[op]() : tg[op](t));
 // operand pairs: ordinary values, ties (maximum/minimum split the gradient), zero and negative bases for pow
 const pairs: [number, number][] = [[1.7, -0.3], [-2.25, 0.5], [0.8, 0.8], [0, 2], [-1.5, 3], [3, -2], [0.3, 1e-3]];
 
-/** op(x, y) and both gradients, with x and y of `shape` ([] takes the fast path, [1] the general one); `form` says which operands are numbers. */
-function binaryCase(op: typeof binaryOps[number], x: number, y: number, shape: number[], form: 'tt' | 'tn' | 'nt'): string[] {
+/**
+ * op(x, y) and both gradients, with x and y of `shape` ([] takes the fast path, [1] the general one);
+ * `form` says which operands are numbers, and whether the op is called as a method (x.op(y): 'mt', 'mn').
+ */
+function binaryCase(op: typeof binaryOps[number], x: number, y: number, shape: number[], form: 'tt' | 'tn' | 'nt' | 'mt' | 'mn'): string[] {
   return tg.tidy(() => {
     const a = tg.tensor(shape.length ? [x] : x, { requiresGrad: true }), b = tg.tensor(shape.length ? [y] : y, { requiresGrad: true });
-    const out = form === 'tt' ? tg[op](a, b) : form === 'tn' ? tg[op](a, y) : tg[op](x, b);
+    const out = form === 'tt' ? tg[op](a, b) : form === 'tn' ? tg[op](a, y) : form === 'nt' ? tg[op](x, b) : form === 'mt' ? a[op](b) : a[op](y);
     out.mul(1.25).sum().backward();
     const read = (t: Tensor | null) => (t ? bits(t.data()[0]) : 'none');
-    return [bits(out.data()[0]), form === 'nt' ? 'none' : read(a.grad), form === 'tn' ? 'none' : read(b.grad)];
+    return [bits(out.data()[0]), form === 'nt' ? 'none' : read(a.grad), form === 'tn' || form === 'mn' ? 'none' : read(b.grad)];
   });
 }
 
 describe('the 0-d fast path gives the general path\'s bits', () => {
-  it('every binary op, tensor–tensor, tensor–number and number–tensor: value and both gradients as for shape [1]', () => {
+  it('every binary op, tensor–tensor, tensor–number and number–tensor, as a function and as a method: value and both gradients as for shape [1]', () => {
     let checked = 0;
     for (const op of binaryOps) {
       for (const [x, y] of pairs) {
-        for (const form of ['tt', 'tn', 'nt'] as const) {
+        for (const form of ['tt', 'tn', 'nt', 'mt', 'mn'] as const) {
           expect(binaryCase(op, x, y, [], form), `${op}(${x}, ${y}) ${form}`).toEqual(binaryCase(op, x, y, [1], form));
           checked++;
         }
       }
     }
-    expect(checked).toBe(binaryOps.length * pairs.length * 3);
+    expect(checked).toBe(binaryOps.length * pairs.length * 5);
   });
 
   it('add and mul of two tensors in the walk (their rules inlined): each operand with and without grad, x·x, and tg.grad (other leaves get none), as the vector kernel computes each lane', () => {
@@ -95,17 +100,20 @@ describe('the 0-d fast path gives the general path\'s bits', () => {
     });
   });
 
-  it('every unary op: value and gradient as for shape [1]', () => {
+  it('every unary op, as a method and as a function: value and gradient as for shape [1]', () => {
+    const positive = ['log', 'sqrt', 'rsqrt'];
     for (const op of unaryOps) {
       for (const x of [-1.7, -0.2, 0, 0.4, 2.5]) {
-        const run = (shape: number[]) => tg.tidy(() => {
-          const a = tg.tensor(shape.length ? [Math.abs(x) + (op === 'log' || op === 'sqrt' ? 0.1 : 0)] : Math.abs(x) + (op === 'log' || op === 'sqrt' ? 0.1 : 0), { requiresGrad: true });
-          const b = op === 'log' || op === 'sqrt' ? a : a.sub(2 * Math.abs(x) * (x < 0 ? 1 : 0));
-          const out = unary(op, b);
+        const run = (shape: number[], method = true) => tg.tidy(() => {
+          const v = Math.abs(x) + (positive.includes(op) ? 0.1 : 0);
+          const a = tg.tensor(shape.length ? [v] : v, { requiresGrad: true });
+          const b = positive.includes(op) ? a : a.sub(2 * Math.abs(x) * (x < 0 ? 1 : 0));
+          const out = unary(op, b, method);
           out.mul(0.75).sum().backward();
           return [bits(out.data()[0]), bits(a.grad!.data()[0])];
         });
         expect(run([]), `${op}(${x})`).toEqual(run([1]));
+        expect(run([], false), `tg.${op}(${x})`).toEqual(run([1]));
       }
     }
   });
@@ -169,6 +177,7 @@ describe('the 0-d fast path refuses what the general path refuses', () => {
       for (const [name, fn] of [
         ['add', () => tg.add(gone, live)], ['mul', () => live.mul(gone)], ['sub', () => tg.sub(gone, 1)],
         ['div', () => tg.div(1, gone)], ['relu', () => gone.relu()], ['maximum', () => tg.maximum(live, gone)],
+        ['sub', () => gone.sub(live)], ['div', () => live.div(gone)], ['pow', () => gone.pow(2)], ['tanh', () => tg.tanh(gone)], ['sin', () => gone.sin()],
       ] as [string, () => Tensor][]) {
         expect(thrown(fn).message).toBe(`${name}: the tensor was disposed (by dispose() or by the tidy() scope that created it) and cannot be used`);
       }

@@ -5,17 +5,19 @@ import { broadcastShape, checkNumber, readOptions, oneOf, numberIn, show, f32Bit
 import { Tensor, type TensorLike, live, run, runScalar, asTensor, dropTemporary } from '../tensor';
 
 function binary(op: Op, name: string, x: TensorLike, y: TensorLike): Tensor {
+  if (x instanceof Tensor) { // scalar graphs: nothing to broadcast or release
+    const scalar = runScalar(op, x, y, 0, name);
+    if (scalar) return scalar;
+  } else if (typeof x === 'number' && y instanceof Tensor) {
+    const scalar = runScalar(op, y, x, 1, name);
+    if (scalar) return scalar;
+  }
   // A plain number rides in the record (i0 = 1 when it is the left operand): no tensor is made.
   if (typeof y === 'number' && x instanceof Tensor) {
-    if (x.dims.length === 0) return runScalar(op, name, x, null, 0, y);
     live(x, name);
     return run(op, name, x.dims, x, null, null, 0, 0, 0, 0, 0, 0, y);
   }
-  if (x instanceof Tensor && y instanceof Tensor && x.dims.length === 0 && y.dims.length === 0) { // scalar graphs: nothing to broadcast or release
-    return runScalar(op, name, x, y, 0, 0);
-  }
   if (typeof x === 'number' && y instanceof Tensor) {
-    if (y.dims.length === 0) return runScalar(op, name, y, null, 1, x);
     live(y, name);
     return run(op, name, y.dims, y, null, null, 1, 0, 0, 0, 0, 0, x);
   }
@@ -88,7 +90,8 @@ export const maximum = (a: TensorLike, b: TensorLike): Tensor => binary(Op.MAXIM
 export const minimum = (a: TensorLike, b: TensorLike): Tensor => binary(Op.MINIMUM, 'minimum', a, b);
 
 function unary(op: Op, name: string, x: TensorLike, f0 = 0, i0 = 0): Tensor {
-  if (x instanceof Tensor && x.dims.length === 0) return runScalar(op, name, x, null, i0, f0);
+  const scalar = x instanceof Tensor ? runScalar(op, x, f0, i0, name) : null;
+  if (scalar) return scalar;
   const a = asTensor(x, name);
   try {
     return run(op, name, a.dims, a, null, null, i0, 0, 0, 0, 0, 0, f0);
