@@ -5,13 +5,11 @@ import { broadcastShape, checkNumber, readOptions, oneOf, numberIn, show, f32Bit
 import { Tensor, type TensorLike, live, run, runScalar, asTensor, dropTemporary } from '../tensor';
 
 function binary(op: Op, name: string, x: TensorLike, y: TensorLike): Tensor {
-  if (x instanceof Tensor) { // scalar graphs: nothing to broadcast or release
-    const scalar = runScalar(op, x, y, 0, name);
-    if (scalar) return scalar;
-  } else if (typeof x === 'number' && y instanceof Tensor) {
-    const scalar = runScalar(op, y, x, 1, name);
-    if (scalar) return scalar;
-  }
+  // scalar graphs: nothing to broadcast or release (the rank is tested here first, so that other
+  // tensors' ops do not pay for the call)
+  const scalar = x instanceof Tensor ? (x.dims.length === 0 ? runScalar(op, x, y, 0, name) : null)
+    : typeof x === 'number' && y instanceof Tensor && y.dims.length === 0 ? runScalar(op, y, x, 1, name) : null;
+  if (scalar) return scalar;
   // A plain number rides in the record (i0 = 1 when it is the left operand): no tensor is made.
   if (typeof y === 'number' && x instanceof Tensor) {
     live(x, name);
@@ -90,8 +88,7 @@ export const maximum = (a: TensorLike, b: TensorLike): Tensor => binary(Op.MAXIM
 export const minimum = (a: TensorLike, b: TensorLike): Tensor => binary(Op.MINIMUM, 'minimum', a, b);
 
 function unary(op: Op, name: string, x: TensorLike, f0 = 0, i0 = 0): Tensor {
-  const scalar = x instanceof Tensor ? runScalar(op, x, f0, i0, name) : null;
-  if (scalar) return scalar;
+  if (x instanceof Tensor && x.dims.length === 0) return runScalar(op, x, f0, i0, name) as Tensor; // a 0-d tensor and a number: never null
   const a = asTensor(x, name);
   try {
     return run(op, name, a.dims, a, null, null, i0, 0, 0, 0, 0, 0, f0);
