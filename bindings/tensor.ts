@@ -445,7 +445,7 @@ export function run(op: Op, name: string, shape: Shape, a: Tensor, b: Tensor | n
  * other operand: the op's general path runs it. Errors name the op by `name`, else by its opcode.
  * Tensor's methods call it before the op's function: a scalar graph (micrograd's) makes one node a
  * call, and this path, with nothing around it that V8 does not inline, made micrograd's step
- * 4–7% faster than the same call behind binary() and made() (scripts/perf/micrograd.mjs --rounds 3).
+ * 5% faster than the same call behind binary() and made() (scripts/perf/micrograd.mjs --rounds 3).
  */
 export function runScalar(op: Op, a: Tensor, b: TensorLike, i0 = 0, name?: string): Tensor | null {
   if (a.dims.length !== 0) return null;
