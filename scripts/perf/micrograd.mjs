@@ -5,6 +5,8 @@
 // tg.trace and replayed (inputs made once, as the bench's traced step does); --chain times a chain
 // of 65,536 scalar ops (x·a + b alternating) with its backward and release instead: the core's
 // per-node path without the demo's own JavaScript, so a change there shows ~1.5× larger.
+// --sizes times that chain at 512 to 262,144 ops, alternated, in ns an op: flat, so the scalar
+// path is not bound by its working set (the prototype's gain is fewer instructions a node).
 // --vs /path/to/other/index.js loads both builds into this process and alternates their steps,
 // one of each at a time, for a before/after ratio that the machine's drift hits alike (on a noisy
 // VM two processes run minutes apart can differ by 50%): prints both medians and the median of
@@ -23,6 +25,21 @@ const vs = option('--vs');
 const rounds = Number(option('--rounds') ?? 0);
 const traced = args.includes('--trace');
 const chain = args.includes('--chain');
+
+if (args.includes('--sizes')) {
+  const tg = await import(pathToFileURL(dist).href);
+  tg.setNumThreads(1);
+  const a = tg.keep(tg.tensor(1.0001, { requiresGrad: true })), b = tg.keep(tg.tensor(0.5, { requiresGrad: true }));
+  const run = (n) => tg.tidy(() => { let z = a; for (let i = 0; i < n; i++) z = i & 1 ? z.add(b) : z.mul(a); z.backward(); });
+  const sizes = [512, 2048, 8192, 65536, 262144], total = 262144, ns = sizes.map(() => []);
+  for (const n of sizes) for (let i = 0; i < 10; i++) run(n);
+  for (let r = 0; r < 60; r++) {
+    sizes.forEach((n, k) => { const t = performance.now(); for (let i = 0; i < total / n; i++) run(n); ns[k].push((performance.now() - t) / total * 1e6); });
+  }
+  const at = (xs, f) => xs.slice().sort((x, y) => x - y)[Math.floor(xs.length * f)];
+  sizes.forEach((n, k) => console.log(`${n} ops: ${at(ns[k], 0.5).toFixed(1)} ns an op (median of 60; p10 ${at(ns[k], 0.1).toFixed(1)}, p90 ${at(ns[k], 0.9).toFixed(1)})`));
+  process.exit(0);
+}
 
 if (vs && rounds > 0) {
   // both load orders, `rounds` processes each: the geometric mean cancels the first-loaded bias
