@@ -224,8 +224,8 @@ const RULES: Partial<Record<Op, Rule>> = {
   },
   // a custom op's backward, run recorded: differentiable again where its ops are
   [Op.CUSTOM]: (r, g) => (r.i[1] !== 0 ? [] : customOpGraphGrads(r.out, g)),
-  [Op.LSTM]: (r, g, A, B) => recurrentRule(r, g, A(), B(), true),
-  [Op.GRU]: (r, g, A, B) => recurrentRule(r, g, A(), B(), false),
+  [Op.LSTM]: (r, g, A, B) => recurrentRule(r, g, A, B, true),
+  [Op.GRU]: (r, g, A, B) => recurrentRule(r, g, A, B, false),
   [Op.SUM]: (r, g, A) => [[r.a, reshape(expand(reshape(g, [r.i[0], 1, r.i[2]]), [r.i[0], r.i[1], r.i[2]]), A().shape)]],
   [Op.MEAN]: (r, g, A) => [[r.a, reshape(expand(reshape(div(g, r.i[1]), [r.i[0], 1, r.i[2]]), [r.i[0], r.i[1], r.i[2]]), A().shape)]],
   // y·(g − Σ g·y) along the axis;  log-softmax: g − softmax·Σ g
@@ -300,8 +300,9 @@ function convRule(r: Rec, g: Tensor, x: Tensor, w: Tensor, transposed: boolean):
  * One recurrent layer's gradients: its steps recomputed with tapegrad ops (PyTorch's gate order)
  * from the record's inputs, and that graph walked from g (assembly/ops/recurrent.ts's layout).
  */
-function recurrentRule(r: Rec, g: Tensor, xw: Tensor, whh: Tensor, lstm: boolean): Grads {
-  if (r.i[4] !== 0) return []; // the hold record
+function recurrentRule(r: Rec, g: Tensor, input: () => Tensor, hidden: () => Tensor, lstm: boolean): Grads {
+  if (r.i[4] !== 0) return []; // the hold record (its b is -1: no node to read)
+  const xw = input(), whh = hidden();
   const [T, B] = xw.dims, H = whh.dims[1];
   const h0 = r.c >= 0 ? nodeTensor(r.c) : null, extra = r.i[0] >= 0 ? nodeTensor(r.i[0]) : null;
   let h = h0 ?? zeros([B, H]), c = lstm ? extra ?? zeros([B, H]) : null;

@@ -67,7 +67,8 @@ export class Tensor {
   constructor(id: number, dims: Shape) {
     // A handle must match its node: one made up from numbers could point kernels past a buffer.
     // The node the façade has just made (newTensor, run) needs no check: the hot path stays cheap.
-    if (id !== justMade && !isNodeOf(id, dims)) forgedHandle();
+    // justMade is -1 when none was: an id of -1 is then checked like any other (and refused).
+    if ((id !== justMade || justMade < 0) && !isNodeOf(id, dims)) forgedHandle();
     justMade = -1;
     this.id = id;
     this.gen = genOf(id);

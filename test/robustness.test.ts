@@ -81,6 +81,16 @@ describe('misuse gets a clear error and changes nothing', () => {
     expect(() => tg.arange(0, 1e12)).toThrow(/arange: .* needs 4000000000000 bytes/);
   });
 
+  it('a Tensor made up from an id is refused, -1 included (the mark of "no node just made"), and nothing is written', () => {
+    const a = tg.tensor([1, 2]), before = tg.memory();
+    for (const [id, dims] of [[-1, [2]], [-1, []], [a.id, [3]], [1e9, [2]], [0.5, []]] as [number, number[]][]) {
+      expect(() => new tg.Tensor(id, dims), `new Tensor(${id}, [${dims}])`).toThrow('Tensor: the constructor is internal; make tensors with tg.tensor(), tg.zeros() or an op');
+    }
+    expect(tg.memory()).toEqual(before);
+    expect(a.add(1).toArray()).toEqual([2, 3]);
+    a.dispose();
+  });
+
   it('numbers and arrays used as operands leave no tensor behind', () => {
     const a = tg.tensor([1, 2, 3]);
     const before = tg.memory();
