@@ -23,7 +23,9 @@ import { alloc, free, allocFailures, reserve } from "./alloc";
 import { newScopedNode, newScopedScalar } from "./scopes";
 import { isTracing, traceInstruction } from "./replay";
 import { freeRowOf, flagsOf, setFlags, requiresGrad, refsOf, setRefs, bumpGen, addRecord, versionOf, bumpVersion, holdForRecord, VERSION_SHIFT,
-  firstRecord, recordCount, baseOf, gradPtr, genOf, scalarGradFor, setScalarRecord, gradFor, newGrad, dropGrad, dropComputedGrad, sizeOf, dataPtr, REQUIRES_GRAD, HANDLE, CAPTURE, REACHED, FRESH_GRAD, tensorBytesInUse, liveNodeCount } from "./nodes";
+  firstRecord, recordCount, baseOf, gradPtr, genOf, scalarGradFor, setScalarRecord, gradFor, newGrad, dropGrad, dropComputedGrad, sizeOf, dataPtr, REQUIRES_GRAD, HANDLE, CAPTURE, REACHED, FRESH_GRAD, tensorBytesInUse, liveNodeCount,
+  IN_USE, KEPT, RETURNED, GRAD_VIEW, DATA_VIEW, isSlab, slabPos, countExternal, anySlabs, freeRowSlow, slabsFree, slabHeight, slabNext, slabChunkStart, SLAB_CHUNK,
+  closeSlab, slabMode, dropSlabRow, publishLiveNodes } from "./nodes";
 import { appendRecord, writeRecord, trimTape, killRecord, recordAt, scratchRecord, opOf, outOf, inA, inB, inC, DEAD,
   F0, STAMP, STATE, SPENT, spendRecord, graphNeedsCheck, markCheckDue, attr, fattr, walksPaused } from "./tape";
 import { OUT_OF_MEMORY, NO_RULE, BAD_INDEX, STALE, GRAPH_SPENT, PAUSED, DISPOSED, badIndices, failWith } from "./errors";
@@ -215,6 +217,7 @@ export function runOpInto(op: i32, out: i32, a: i32, b: i32, c: i32, i0: i32, i1
     setFlags(out, outFlags | REQUIRES_GRAD);
     // the stamp is stampOf(rec), read from the rows this touches anyway
     let stamp = (outFlags >>> VERSION_SHIFT) + holdForRecord(a) + holdForRecord(b) + holdForRecord(c);
+    if (anySlabs()) countExternal(a, b, c, 1);
     store<i32>(rec, stamp, STAMP);
     store<i32>(rec, 0, STATE);
   }
@@ -256,6 +259,7 @@ export function runScalarOp(op: i32, a: i32, genA: i32, b: i32, genB: i32, i0: i
     rec = recordAt(index);
     setScalarRecord(out, index);
     store<i32>(rec, holdForRecord(a) + holdForRecord(b), STAMP); // out is new: version 0
+    if (anySlabs() && !isSlab(out)) countExternal(a, b, -1, 1); // a slab row's record holds its inputs as one of the slab's own (releaseSlab)
     store<i32>(rec, 0, STATE);
   }
   writeRecord(rec, op, out, a, b, -1, i0, 0, 0, 0, 0, 0, f0);
@@ -600,6 +604,7 @@ export function release(id: i32): void {
 
 /** Drops one reference a trace held on node `id`, freeing it if nothing else holds it. */
 export function dropRef(id: i32): void {
+  if (anySlabs()) countExternal(id, -1, -1, -1);
   unref(id);
   freePending();
   trimTape();
@@ -608,13 +613,14 @@ export function dropRef(id: i32): void {
 /** Frees a node nothing holds: kills its records, which drops their holds on their inputs (freeing those nothing else holds, via pending). */
 // @ts-ignore: decorator
 @inline function freeNode(node: i32): void {
-  let first = firstRecord(node), count = recordCount(node);
+  let first = firstRecord(node), count = recordCount(node), general = anySlabs() && !isSlab(node);
   for (let r = first; r < first + count; r++) {
-    let rec = recordAt(r);
+    let rec = recordAt(r), a = inA(rec), b = inB(rec), c = inC(rec);
     killRecord(r);
-    unref(inA(rec));
-    unref(inB(rec));
-    unref(inC(rec));
+    if (general) countExternal(a, b, c, -1);
+    unref(a);
+    unref(b);
+    unref(c);
   }
   let base = baseOf(node);
   freeRowOf(node);
@@ -637,3 +643,44 @@ export function setCapture(id: i32, on: bool): void {
   setFlags(id, on ? flagsOf(id) | CAPTURE : flagsOf(id) & ~CAPTURE);
 }
 
+
+/**
+ * Releases the slab rows of the scope being closed (scopes.ts endScope, after its entries): those
+ * made since its mark (stack height `top`, cursor `cursor`, position `pos`), newest first. When no
+ * slab row is returned, kept or held by anything but slab records (`slabsFree`), every one of
+ * them dies, as the node-by-node release would free each in turn, so they go at once: each is
+ * freed with its record, and only its inputs outside the scope's rows (parameters, tensors made
+ * by tg.tensor, an enclosing scope's rows) lose a reference. Else each is released as an entry
+ * is (dropHandle). The chunks then go back to the pool, or stay for what is still in use
+ * (closeSlab; `enclosingPos`: the enclosing scope's mark, -1 at the outermost).
+ */
+export function releaseSlab(top: i32, cursor: i32, pos: i32, enclosingPos: i32): void {
+  let height = slabHeight(), next = slabNext();
+  if (height == top && next == cursor) return; // the scope made no slab row
+  let atOnce = slabMode == 1 && slabsFree(), survivors = false;
+  for (let k = height - 1; k >= max(top - 1, 0); k--) {
+    let start = k == top - 1 ? cursor : slabChunkStart(k), end = k == height - 1 ? next : slabChunkStart(k) + SLAB_CHUNK;
+    for (let id = end - 1; id >= start; id--) {
+      let flags = flagsOf(id);
+      if (!(flags & IN_USE)) continue;
+      if (!atOnce) { // newest first, each row's holders have had their turn: what stays in use now stays
+        if ((flags & HANDLE) && !(flags & (KEPT | RETURNED))) release(id); // (a call: one copy of dropHandle's code)
+        if (flagsOf(id) & IN_USE) survivors = true;
+        continue;
+      }
+      let r = firstRecord(id);
+      if (r >= 0) {
+        let rec = recordAt(r), a = inA(rec), b = inB(rec);
+        killRecord(r);
+        // an input in the scope's rows dies too: only those outside lose a reference
+        if (a >= 0 && !(a >= start && a < id) && !(isSlab(a) && slabPos(a) >= pos)) unref(a);
+        if (b >= 0 && !(b >= start && b < id) && !(isSlab(b) && slabPos(b) >= pos)) unref(b);
+      }
+      if (!(flags & (GRAD_VIEW | DATA_VIEW)) && !gradPtr(id)) dropSlabRow(id);
+      else { bumpGen(id); freeRowSlow(id); }
+    }
+  }
+  publishLiveNodes();
+  if (pendingCount > 0) freePending();
+  closeSlab(top, cursor, survivors, enclosingPos);
+}

@@ -230,10 +230,13 @@ export function addRecord(id: i32, rec: i32): void {
 // @ts-ignore: decorator
 @inline const INLINE_GRAD: usize = SHAPE + 4;
 
-function growTable(): bool {
-  let newCapacity = capacity ? capacity << 1 : 1024;
+function growTable(forSlabs: bool): bool {
+  let newCapacity = capacity ? capacity << 1 : CHUNK;
+  let chunks = capacity >> CHUNK_SHIFT, newChunks = newCapacity >> CHUNK_SHIFT;
   let table = alloc(<usize>newCapacity * NODE_ROW);
   if (!table) return false;
+  let meta = alloc(<usize>newChunks * CHUNK_META);
+  if (!meta) { free(table, <usize>newCapacity * NODE_ROW); return false; }
   if (nodeTable) {
     memory.copy(table, nodeTable, <usize>capacity * NODE_ROW);
     free(nodeTable, <usize>capacity * NODE_ROW);
@@ -252,10 +255,27 @@ function growTable(): bool {
     }
   }
   memory.fill(table + <usize>capacity * NODE_ROW, 0, <usize>(newCapacity - capacity) * NODE_ROW);
-  // Rows of the new half join the free list in ascending order.
-  for (let id = newCapacity - 1; id >= capacity; id--) {
-    store<i32>(table + <usize>id * NODE_ROW, freeRow, REC);
-    freeRow = id;
+  // The chunks' records, the pool and the stack move to the new block, which has room for all.
+  memory.fill(meta, 0, <usize>newChunks * CHUNK_META);
+  let pool = meta + (<usize>newChunks << 4), stack = pool + (<usize>newChunks << 2);
+  if (chunkInfo) {
+    memory.copy(meta, chunkInfo, <usize>chunks << 4);
+    memory.copy(pool, slabPool, <usize>poolCount << 2);
+    memory.copy(stack, slabStack, <usize>slabTop << 2);
+    free(chunkInfo, <usize>chunks * CHUNK_META);
+  }
+  chunkInfo = meta; slabPool = pool; slabStack = stack;
+  if (forSlabs) { // the new half's chunks join the pool, to be taken in ascending order
+    slabsExist = true;
+    for (let c = newChunks - 1; c >= chunks; c--) {
+      store<i32>(info(c), 1, KIND);
+      store<i32>(slabPool + (<usize>(poolCount++) << 2), c);
+    }
+  } else { // its rows join the free list in ascending order
+    for (let id = newCapacity - 1; id >= capacity; id--) {
+      store<i32>(table + <usize>id * NODE_ROW, freeRow, REC);
+      freeRow = id;
+    }
   }
   nodeTable = table;
   capacity = newCapacity;
@@ -272,7 +292,7 @@ export function newNode(rank: i32, zeroed: bool): i32 {
   let size = 1;
   let scratch = header + SHAPE_SCRATCH;
   for (let i = 0; i < rank; i++) size *= load<i32>(scratch + (<usize>i << 2));
-  if (freeRow < 0 && !growTable()) return -1;
+  if (freeRow < 0 && !growTable(false)) return -1;
   let bytes = <usize>max(size, 1) << 2;
   let data: usize = 0;
   if (rank > 0) {
@@ -297,7 +317,7 @@ export function newNode(rank: i32, zeroed: bool): i32 {
  */
 // @ts-ignore: decorator
 @inline export function newScalarNode(): i32 {
-  if (freeRow < 0 && !growTable()) return -1;
+  if (freeRow < 0 && !growTable(false)) return -1;
   countBytes(4);
   let id = claimRow(1, 0, HANDLE | IN_USE, -1);
   let r = row(id);
@@ -320,7 +340,7 @@ export function newNode(rank: i32, zeroed: bool): i32 {
  * moves). Returns -1 when the node table cannot grow.
  */
 export function newView(rank: i32, size: i32, a: i32, offset: i32): i32 {
-  if (freeRow < 0 && !growTable()) return -1;
+  if (freeRow < 0 && !growTable(false)) return -1;
   let base = baseOf(a);
   if (base < 0) base = a;
   let baseFlags = flagsOf(base);
@@ -341,8 +361,15 @@ export function newView(rank: i32, size: i32, a: i32, offset: i32): i32 {
 // @ts-ignore: decorator
 @inline function claimRow(size: i32, rank: i32, flags: i32, rec: i32): i32 {
   let id = freeRow;
+  freeRow = load<i32>(row(id), REC);
+  claimAt(id, size, rank, flags, rec);
+  return id;
+}
+
+/** Makes row `id` a live node with no gradient, no records and no references (claimRow's, and a slab's). */
+// @ts-ignore: decorator
+@inline function claimAt(id: i32, size: i32, rank: i32, flags: i32, rec: i32): void {
   let r = row(id);
-  freeRow = load<i32>(r, REC);
   store<usize>(r, 0, GRAD);
   store<i32>(r, size, SIZE);
   store<i32>(r, rank, RANK);
@@ -352,7 +379,6 @@ export function newView(rank: i32, size: i32, a: i32, offset: i32): i32 {
   store<i32>(r, 0, REFS);
   liveNodes++;
   store<i32>(header, liveNodes, 8);
-  return id;
 }
 
 /**
@@ -370,15 +396,18 @@ export function newView(rank: i32, size: i32, a: i32, offset: i32): i32 {
 /** Row `r` (node `id`), its buffers dealt with, joins the free list. */
 // @ts-ignore: decorator
 @inline function returnRow(id: i32, r: usize): void {
+  let slab = slabsExist && isSlab(id);
+  if (slab) slabRowFreed(id, load<i32>(r, FLAGS));
   store<usize>(r, 0, DATA);
   store<i32>(r, 0, FLAGS);
-  store<i32>(r, freeRow, REC);
-  freeRow = id;
   liveNodes--;
   store<i32>(header, liveNodes, 8);
+  if (slab) return; // a slab row is not reused before its chunk is
+  store<i32>(r, freeRow, REC);
+  freeRow = id;
 }
 
-function freeRowSlow(id: i32): void {
+export function freeRowSlow(id: i32): void {
   let r = row(id);
   let bytes = <usize>max(load<i32>(r, SIZE), 1) << 2;
   let flags = load<i32>(r, FLAGS);
@@ -506,7 +535,7 @@ export function gradView(id: i32): i32 {
   if (!g || load<i32>(row(id), NREC) != 0 || (flagsOf(id) & GRAD_VIEW)) return -1;
   let view = viewOf(id);
   if (view >= 0) return view;
-  if (freeRow < 0 && !growTable()) return -2;
+  if (freeRow < 0 && !growTable(false)) return -2;
   let p = row(id); // read after growTable, which moves the rows (and g, for a 0-d leaf)
   view = claimRow(load<i32>(p, SIZE), load<i32>(p, RANK), HANDLE | IN_USE | KEPT | GRAD_VIEW, -2 - id);
   let r = row(view);
@@ -515,3 +544,171 @@ export function gradView(id: i32): i32 {
   store<i32>(p, -2 - view, REC);
   return view;
 }
+
+// ── slabs: chunks of the table that tidy scopes fill with 0-d results, in order ──────────────────
+//
+// The table is a sequence of chunks of CHUNK rows (chunk c = ids [c·CHUNK, c·CHUNK + CHUNK)), each
+// general (its rows on the free list) or a slab chunk, which never changes: growTable gives the
+// rows it adds to whichever ran out. Inside tidy, runScalarOp's results take a slab's rows in
+// order (a cursor: no free list, no scope entry), and a scope's rows are released at once when it
+// ends (autograd.ts releaseSlab). Rows, ids and everything that reads them are as for any node.
+//
+//   chunk record (chunkInfo + 16·c)        pool: free slab chunks (a stack)
+//   ┌──────┬──────┬──────┬──────────┐      stack: the chunks the open scopes fill, oldest first;
+//   │ kind │ live │ seq  │ detached │      the cursor is the next row of the top one
+//   └──────┴──────┴──────┴──────────┘
+//   0      4      8      12         16
+// seq       the chunk's place in the stack's order: a slab row's position is seq·CHUNK + its offset,
+//           and a scope's rows are those at or after the position of its mark
+// detached  it left the stack with rows in use (returned from the outermost tidy, kept, or held),
+//           `live` of them: the last to be freed sends it back to the pool. A chunk on the stack
+//           counts nothing (its rows are many and short-lived): closeSlab counts when it detaches.
+
+// @ts-ignore: decorator
+@inline const CHUNK_SHIFT: i32 = 10;
+// @ts-ignore: decorator
+@inline const CHUNK: i32 = 1 << CHUNK_SHIFT;
+/** Bytes of bookkeeping a chunk: its record, a pool slot and a stack slot. */
+// @ts-ignore: decorator
+@inline const CHUNK_META: usize = 24;
+// @ts-ignore: decorator
+@inline const KIND: usize = 0;
+// @ts-ignore: decorator
+@inline const LIVE: usize = 4;
+// @ts-ignore: decorator
+@inline const SEQ: usize = 8;
+// @ts-ignore: decorator
+@inline const DETACHED: usize = 12;
+
+let chunkInfo: usize = 0;
+let slabPool: usize = 0;
+let poolCount: i32 = 0;
+let slabStack: usize = 0;
+let slabTop: i32 = 0;
+let slabCursor: i32 = 0;
+let slabEnd: i32 = 0; // == slabCursor: the top chunk is full (or there is none)
+let nextSeq: i32 = 0;
+/** Holds on slab rows by anything but the records of slab rows (general records, traces). */
+let slabExternal: i32 = 0;
+/** Whether any slab chunk was ever made: until then no node is a slab row, and nothing is counted. */
+let slabsExist = false;
+// @ts-ignore: decorator
+@inline export function anySlabs(): bool { return slabsExist; }
+/** Slab rows in use that are returned from a scope or kept. */
+let slabPinned: i32 = 0;
+
+// @ts-ignore: decorator
+@inline function info(c: i32): usize { return chunkInfo + (<usize>c << 4); }
+// @ts-ignore: decorator
+@inline export function isSlab(id: i32): bool { return load<i32>(info(id >> CHUNK_SHIFT), KIND) != 0; }
+// @ts-ignore: decorator
+@inline export function slabPos(id: i32): i32 { return load<i32>(info(id >> CHUNK_SHIFT), SEQ) * CHUNK + (id & (CHUNK - 1)); }
+// @ts-ignore: decorator
+@inline function pinned(flags: i32): bool { return (flags & IN_USE) != 0 && (flags & (RETURNED | KEPT)) != 0; }
+
+/** A 0-d node from the open scopes' slab (newScalarNode's counterpart inside tidy); -1 when the table cannot grow. */
+// @ts-ignore: decorator
+@inline export function newSlabScalar(): i32 {
+  if (slabCursor == slabEnd && !nextSlabChunk()) return -1;
+  let id = slabCursor++;
+  countBytes(4);
+  claimAt(id, 1, 0, HANDLE | IN_USE, -1);
+  let r = row(id);
+  store<usize>(r, r + INLINE_DATA, DATA);
+  return id;
+}
+
+/** Pushes a chunk from the pool (growing the table when it is empty) on the stack; false when out of memory. */
+function nextSlabChunk(): bool {
+  if (poolCount == 0 && !growTable(true)) return false;
+  let c = load<i32>(slabPool + (<usize>(--poolCount) << 2));
+  store<i32>(slabStack + (<usize>(slabTop++) << 2), c);
+  store<i32>(info(c), nextSeq++, SEQ);
+  slabCursor = c << CHUNK_SHIFT;
+  slabEnd = slabCursor + CHUNK;
+  return true;
+}
+
+/** Slab row `id`, with flags `flags`, is being freed one by one (returnRow). */
+function slabRowFreed(id: i32, flags: i32): void {
+  if (pinned(flags)) slabPinned--;
+  let c = id >> CHUNK_SHIFT, p = info(c);
+  if (!load<i32>(p, DETACHED)) return;
+  let live = load<i32>(p, LIVE) - 1;
+  store<i32>(p, live, LIVE);
+  if (live) return;
+  store<i32>(p, 0, DETACHED);
+  store<i32>(slabPool + (<usize>(poolCount++) << 2), c);
+}
+
+/** Node `id`'s flags become `flags` (markReturned, keepNode): a slab row's pin is counted. */
+export function setPinFlags(id: i32, flags: i32): void {
+  if (isSlab(id)) slabPinned += <i32>pinned(flags) - <i32>pinned(flagsOf(id));
+  setFlags(id, flags);
+}
+
+/** Freed at once by releaseSlab: a slab row with no gradient and no view, in use, as returnRow would free it (liveNodes is published by the caller). */
+// @ts-ignore: decorator
+@inline export function dropSlabRow(id: i32): void {
+  let r = row(id);
+  store<i32>(r, load<i32>(r, GEN) + 1, GEN);
+  tensorBytes -= 4;
+  store<usize>(r, 0, DATA);
+  store<i32>(r, 0, FLAGS);
+  liveNodes--;
+}
+export function publishLiveNodes(): void { store<i32>(header, liveNodes, 8); }
+
+/** The slab's state, which a scope saves when it opens: the stack's height, the cursor, and the position of the next row. */
+export function slabHeight(): i32 { return slabTop; }
+export function slabNext(): i32 { return slabCursor; }
+export function slabMarkPos(): i32 {
+  return slabTop ? load<i32>(info(slabCursor - 1 >> CHUNK_SHIFT), SEQ) * CHUNK + ((slabCursor - 1) & (CHUNK - 1)) + 1 : nextSeq * CHUNK;
+}
+/** The first row of the k-th chunk of the stack (0 = the oldest). */
+export function slabChunkStart(k: i32): i32 { return load<i32>(slabStack + (<usize>k << 2)) << CHUNK_SHIFT; }
+// @ts-ignore: decorator
+@inline export const SLAB_CHUNK: i32 = CHUNK;
+
+/**
+ * After a scope's slab rows were released: its chunks go back to the pool and the cursor back to
+ * where the scope found it (stack height `top`, cursor `cursor`). With rows still in use (returned,
+ * kept, or held), the stack is left as it is, since the enclosing scope's rows include them; or,
+ * when no scope is open any more (`enclosingPos` < 0), every chunk leaves it: detached while it
+ * has rows in use, else back to the pool. Positions stay small: the next chunk's seq follows the
+ * top one's, or, on an empty stack, starts at the enclosing scope's mark (it made no slab row).
+ */
+export function closeSlab(top: i32, cursor: i32, survivors: bool, enclosingPos: i32): void {
+  if (survivors && enclosingPos >= 0) return;
+  let from = survivors ? 0 : top;
+  for (let k = slabTop - 1; k >= from; k--) {
+    let c = load<i32>(slabStack + (<usize>k << 2)), p = info(c), start = c << CHUNK_SHIFT, live = 0;
+    if (survivors) for (let id = start; id < start + CHUNK; id++) live += <i32>((flagsOf(id) & IN_USE) != 0);
+    if (live) { store<i32>(p, live, LIVE); store<i32>(p, 1, DETACHED); store<i32>(p, -1, SEQ); } // below every position
+    else store<i32>(slabPool + (<usize>(poolCount++) << 2), c);
+  }
+  slabTop = from;
+  if (from > 0) {
+    let c = load<i32>(slabStack + (<usize>(from - 1) << 2));
+    slabCursor = cursor;
+    slabEnd = (c << CHUNK_SHIFT) + CHUNK;
+    nextSeq = load<i32>(info(c), SEQ) + 1;
+  } else {
+    slabCursor = slabEnd = 0;
+    nextSeq = enclosingPos > 0 ? enclosingPos >> CHUNK_SHIFT : 0;
+  }
+}
+
+/** A general record, a trace or a custom op holds (n = 1) or no longer holds (n = -1) nodes a, b, c (-1: none): counted for those that are slab rows. */
+export function countExternal(a: i32, b: i32, c: i32, n: i32): void {
+  if (a >= 0 && isSlab(a)) slabExternal += n;
+  if (b >= 0 && isSlab(b)) slabExternal += n;
+  if (c >= 0 && isSlab(c)) slabExternal += n;
+}
+/** Whether releaseSlab may free a scope's rows at once: no slab row is pinned or held from outside. */
+// @ts-ignore: decorator
+@inline export function slabsFree(): bool { return slabExternal == 0 && slabPinned == 0; }
+
+/** Test hook: 0 = 0-d results inside tidy take free rows as outside it; 1 = slabs (the default); 2 = slabs, always released node by node. */
+export let slabMode: i32 = 1;
+export function setSlabMode(mode: i32): void { slabMode = mode; }

@@ -22,7 +22,7 @@
 // the program needs (the handle dies; the node waits for the trace).
 
 import { alloc, free, allocFailures } from "./alloc";
-import { dataPtr, sizeOf, gradPtr, refsOf, setRefs } from "./nodes";
+import { dataPtr, sizeOf, gradPtr, refsOf, setRefs, countExternal, anySlabs } from "./nodes";
 import { RECORD_SIZE, OUT, IN_A, IN_B, IN_C, F0, opOf, attr, fattr, writeRecord } from "./tape";
 import { forward, backward, dropRef, noRuleFor, wroteInPlace, setReplaying } from "./autograd";
 import { OUT_OF_MEMORY, BAD_INDEX, badIndices } from "./errors";
@@ -128,6 +128,7 @@ export function traceNode(id: i32): bool {
   store<i32>(nodeScratch, id);
   if (!append(NODES, 4, nodeScratch)) return false;
   setRefs(id, refsOf(id) + 1);
+  if (anySlabs()) countExternal(id, -1, -1, 1); // a trace's hold on a slab row keeps it from a release at once
   return true;
 }
 

@@ -1,7 +1,8 @@
 // tidy() scopes, kept in the core so that ending a scope is one call however many tensors it made.
 //
-//   scopeEntries: (id, gen) pairs of every node created while a scope is open, in creation order
-//   scopeMarks:   for each open scope, the entry count when it opened
+//   scopeEntries: (id, gen) pairs of every node created while a scope is open, in creation order,
+//                 but for the 0-d results of the scalar ops, which fill slabs (nodes.ts) instead
+//   scopeMarks:   for each open scope, the entry count and the slab's state when it opened
 //
 //   entries ┌────┬─────┬────┬─────┬────┬─────┬────┬─────┐
 //           │ id │ gen │ id │ gen │ id │ gen │ id │ gen │ …
@@ -13,8 +14,9 @@
 // belong to no scope; nodes flagged RETURNED (what fn returned) move to the enclosing scope.
 
 import { alloc, free } from "./alloc";
-import { newNode, newScalarNode, newView, sizeOf, rankOf, MAX_RANK, genOf, flagsOf, setFlags, HANDLE, KEPT, RETURNED } from "./nodes";
-import { release, dropHandle } from "./autograd";
+import { newNode, newScalarNode, newView, sizeOf, rankOf, MAX_RANK, genOf, flagsOf, setFlags, HANDLE, KEPT, RETURNED, IN_USE,
+  newSlabScalar, isSlab, slabPos, slabHeight, slabNext, slabMarkPos, slabMode, setPinFlags } from "./nodes";
+import { release, dropHandle, releaseSlab } from "./autograd";
 import { trimTape } from "./tape";
 import { NARROW } from "./ops/opcodes";
 import { isTracing, traceNode } from "./replay";
@@ -22,9 +24,13 @@ import { isTracing, traceNode } from "./replay";
 let entries: usize = 0;
 let entryCapacity: i32 = 0;
 let entryCount: i32 = 0;
-let marks: usize = 0;
+let marks: usize = 0; // MARK_SIZE i32 a scope: entry count, slab height, slab cursor, slab position
 let markCapacity: i32 = 0;
 let depth: i32 = 0;
+// @ts-ignore: decorator
+@inline const MARK_SIZE: i32 = 4;
+// @ts-ignore: decorator
+@inline function markAt(d: i32): usize { return marks + (<usize>(d * MARK_SIZE) << 2); }
 
 /** Grows a buffer of i32 pairs/values; returns the new pointer or 0 (the old buffer is kept then). */
 function grow(buffer: usize, used: i32, capacity: i32, newCapacity: i32): usize {
@@ -41,12 +47,16 @@ function grow(buffer: usize, used: i32, capacity: i32, newCapacity: i32): usize 
 export function beginScope(): bool {
   if (depth == markCapacity) {
     let capacity = markCapacity ? markCapacity << 1 : 64;
-    let grown = grow(marks, depth, markCapacity, capacity);
+    let grown = grow(marks, depth * MARK_SIZE, markCapacity * MARK_SIZE, capacity * MARK_SIZE);
     if (!grown) return false;
     marks = grown;
     markCapacity = capacity;
   }
-  store<i32>(marks + (<usize>depth << 2), entryCount);
+  let m = markAt(depth);
+  store<i32>(m, entryCount);
+  store<i32>(m, slabHeight(), 4);
+  store<i32>(m, slabNext(), 8);
+  store<i32>(m, slabMarkPos(), 12);
   depth++;
   return true;
 }
@@ -56,9 +66,10 @@ export function newScopedNode(rank: i32, zeroed: bool): i32 {
   return joinScope(newNode(rank, zeroed));
 }
 
-/** newScopedNode(0, false) inline, for runScalarOp's fast path. */
+/** newScopedNode(0, false) inline, for runScalarOp's fast path: inside a scope, a slab row. */
 // @ts-ignore: decorator
 @inline export function newScopedScalar(): i32 {
+  if (depth > 0 && slabMode) return newSlabScalar();
   return joinScope(newScalarNode());
 }
 
@@ -111,14 +122,15 @@ function growEntries(): bool {
 
 /** Marks (or unmarks) a node the scope's function returned: it survives the scope and joins the enclosing one. */
 export function markReturned(id: i32, on: bool): void {
-  setFlags(id, on ? flagsOf(id) | RETURNED : flagsOf(id) & ~RETURNED);
+  setPinFlags(id, on ? flagsOf(id) | RETURNED : flagsOf(id) & ~RETURNED);
 }
 
 /** Whether node `id` (as it is now) was made while the innermost scope was open. */
 export function madeInScope(id: i32): bool {
   if (depth == 0) return false;
+  if (isSlab(id)) return (flagsOf(id) & IN_USE) != 0 && slabPos(id) >= load<i32>(markAt(depth - 1), 12);
   let gen = genOf(id);
-  for (let k = load<i32>(marks + (<usize>(depth - 1) << 2)); k < entryCount; k += 2) {
+  for (let k = load<i32>(markAt(depth - 1)); k < entryCount; k += 2) {
     let p = entries + (<usize>k << 2);
     if (load<i32>(p) == id && load<i32>(p, 4) == gen) return true;
   }
@@ -127,7 +139,7 @@ export function madeInScope(id: i32): bool {
 
 /** Exempts a node from every scope (parameters, optimizer state). */
 export function keepNode(id: i32): void {
-  setFlags(id, flagsOf(id) | KEPT);
+  setPinFlags(id, flagsOf(id) | KEPT);
 }
 
 /**
@@ -138,7 +150,7 @@ export function keepNode(id: i32): void {
 export function endScope(): void {
   if (depth == 0) return;
   depth--;
-  let start = load<i32>(marks + (<usize>depth << 2));
+  let m = markAt(depth), start = load<i32>(m);
   let end = entryCount;
   let top = end; // returned nodes gather in [top, end), among the entries already visited
   for (let k = end - 2; k >= start; k -= 2) {
@@ -156,6 +168,7 @@ export function endScope(): void {
     }
     dropHandle(id);
   }
+  releaseSlab(load<i32>(m, 4), load<i32>(m, 8), load<i32>(m, 12), depth > 0 ? load<i32>(markAt(depth - 1), 12) : -1);
   trimTape();
   // The returned nodes join the enclosing scope (none is open at depth 0: they are free-standing).
   if (depth > 0 && top < end) memory.copy(entries + (<usize>start << 2), entries + (<usize>top << 2), <usize>(end - top) << 2);

@@ -48,6 +48,7 @@ interface CoreExports {
   runTrace(trace: number): number;
   disposeTrace(trace: number): void;
   failAllocAfter(n: number): void;
+  setSlabMode(mode: number): void;
   initMemory?(): void;
   setThreads(n: number): void;
   runPart(part: number, parts: number): void;
@@ -288,10 +289,13 @@ export function outOfMemory(op: string): never {
 /**
  * Hooks for the project's own tests, not public API (they may change or go without notice).
  * `failAllocAfter(n)`: the n-th next allocation in the core (n ≥ 1) fails as if memory were
- * exhausted, once; n ≤ 0 disarms it. `fromText(text)`: the bytes of the wasm's text form.
+ * exhausted, once; n ≤ 0 disarms it. `slabMode(m)`: how tidy scopes hold 0-d results (assembly/nodes.ts
+ * slabs): 0 as any node, 1 in slabs released at once when nothing escapes (the default), 2 in slabs
+ * released node by node; switch only with no scope open. `fromText(text)`: the bytes of the wasm's text form.
  * @internal
  */
 export const __testing = {
   failAllocAfter(n: number): void { core.failAllocAfter(n); },
+  slabMode(mode: 0 | 1 | 2): void { core.setSlabMode(mode); },
   fromText,
 };

@@ -23,7 +23,9 @@
 // PyTorch's rule; 0.03 KB) and the walk's add and mul of 0-d tensors with their rules inlined
 // (issue 14; 0.07 KB) over it: the budget was 81.6 KB then. Tensor's elementwise methods calling
 // the core straight for 0-d operands (issue 14: micrograd's step 5% faster; 0.15 KB) took it to
-// 81.7 KB; the budget is 81.8 KB since. The README says so.
+// 81.7 KB, and tidy scopes holding 0-d results in slabs of the node table released at once
+// (issue 14: micrograd's step 6% faster; 1.1 KB, its release loop inlined in endScope, in both
+// builds) to 82.9 KB: the budget is 83.0 KB since. The README says so.
 //
 //   node scripts/size.mjs [--json out.json] [--check]     (--check: exit 1 when over budget)
 import { readFileSync, writeFileSync } from 'node:fs';
@@ -33,7 +35,7 @@ import { transformSync } from 'esbuild';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const FILE = 'dist/index.js';
-export const BUDGET = 81.8 * 1024;
+export const BUDGET = 83.0 * 1024;
 
 const gzip = (text) => gzipSync(text, { level: 9 }).length;
 
