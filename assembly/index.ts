@@ -1,7 +1,7 @@
 // The module's exports: what the bindings call. Everything takes and returns plain numbers
 // (node ids, sizes, pointers into this module's memory).
 
-export { header, dropGrad, gradFor as ensureGrad, gradView, tensorBytesInUse, peakBytes, resetPeakBytes, setCaptureMode, setSlabMode } from "./nodes";
+export { header, dropGrad, gradFor as ensureGrad, gradView, tensorBytesInUse, peakBytes, resetPeakBytes, setCaptureMode, setSlabMode, parkLeafGrads, unparkLeafGrads } from "./nodes";
 export { runOp, runScalarOp, runOpInto, release, setGradEnabled, setRequiresGrad, setCapture } from "./autograd";
 export { resumeBackward, abandonBackward, setHooked, customRecordLive, adoptNode, pausedAt, pausedOut, pausedForCustom, pausedRetain, pausedPrepared, pausedFloor } from "./autograd";
 export { tapeSize, recordPtr, walksPaused as holdTape } from "./tape";

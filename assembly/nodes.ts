@@ -486,6 +486,65 @@ export function dropGrad(id: i32): void {
   tensorBytes -= <i64>bytes;
 }
 
+// ── grad(): the gradients of the leaves it does not ask for are set aside ──────────────────────
+//
+// In capture mode newGrad makes no gradient for a leaf that is not captured, but a leaf that
+// already has one would be added to by every kernel that finds it. For the length of grad()'s
+// backward those buffers are taken off their rows (parked: id, gen, buffer), so that every path
+// sees none, and put back after; a leaf freed meanwhile has its buffer freed then.
+
+let parked: usize = 0; // 16 B a leaf: id, gen, buffer, bytes (negative: inline in the row)
+let parkedCount: i32 = 0;
+let parkedCapacity: i32 = 0;
+
+// @ts-ignore: decorator
+@inline function parkable(r: usize): bool {
+  let flags = load<i32>(r, FLAGS);
+  return (flags & (IN_USE | CAPTURE | GRAD_VIEW)) == IN_USE && load<i32>(r, NREC) == 0 && load<usize>(r, GRAD) != 0;
+}
+
+/**
+ * Sets aside the gradient of every leaf that is not captured. Returns where its entries start in
+ * the list (a grad() inside a hook of another's backward parks after it), or -1 when out of memory
+ * (nothing changed).
+ */
+export function parkLeafGrads(): i32 {
+  let n = parkedCount, start = parkedCount;
+  for (let id = 0; id < capacity; id++) if (parkable(row(id))) n++;
+  if (n > parkedCapacity) {
+    let grown = alloc(<usize>n << 4);
+    if (!grown) return -1;
+    if (parked) { memory.copy(grown, parked, <usize>parkedCount << 4); free(parked, <usize>parkedCapacity << 4); }
+    parked = grown;
+    parkedCapacity = n;
+  }
+  for (let id = 0; id < capacity; id++) {
+    let r = row(id);
+    if (!parkable(r)) continue;
+    let p = parked + (<usize>(parkedCount++) << 4), bytes = max(load<i32>(r, SIZE), 1) << 2;
+    store<i32>(p, id);
+    store<i32>(p, load<i32>(r, GEN), 4);
+    store<usize>(p, load<usize>(r, GRAD), 8);
+    store<i32>(p, isInline(r) ? -bytes : bytes, 12);
+    store<usize>(r, 0, GRAD);
+  }
+  return start;
+}
+
+/** Puts the gradients parked from entry `start` on back (a 0-d leaf's in its row, which may have moved), or frees those of leaves freed meanwhile. */
+export function unparkLeafGrads(start: i32): void {
+  for (let k = start; k < parkedCount; k++) {
+    let p = parked + (<usize>k << 4), id = load<i32>(p), r = row(id), g = load<usize>(p, 8), bytes = load<i32>(p, 12);
+    if (load<i32>(r, GEN) == load<i32>(p, 4) && (load<i32>(r, FLAGS) & IN_USE)) {
+      store<usize>(r, bytes < 0 ? r + INLINE_GRAD : g, GRAD);
+      continue;
+    }
+    tensorBytes -= <i64>abs(bytes); // freed meanwhile: its gradient goes too
+    if (bytes > 0) free(g, <usize>bytes);
+  }
+  parkedCount = start;
+}
+
 // ── gradient views: `t.grad` is one tensor whose data is t's gradient buffer ─────────────────
 
 // @ts-ignore: decorator

@@ -26,6 +26,8 @@ interface CoreExports {
   ensureGrad(id: number): number;
   gradView(id: number): number;
   setCaptureMode(on: number): void;
+  parkLeafGrads(): number;
+  unparkLeafGrads(start: number): void;
   setCapture(id: number, on: number): void;
   tensorBytesInUse(): number;
   dropGrad(id: number): void;

@@ -51,7 +51,15 @@ export function grad(fn: (...inputs: Tensor[]) => Tensor, inputs: Tensor[], opti
       if (!(out instanceof Tensor)) throw new Error(`grad: fn must return a Tensor, got ${show(out)}`);
       live(out, 'grad');
       if (!out.requiresGrad) throw new Error('grad: the result of fn does not require grad (no input it was computed from requires grad)');
-      withoutLeafHooks(() => out.backward()); // leaves' hooks and .grad are backward's business, not grad()'s
+      // leaves' hooks and .grad are backward's business, not grad()'s: the gradients other leaves
+      // already have are set aside meanwhile (the kernels would add to them)
+      const parkedFrom = core.parkLeafGrads();
+      if (parkedFrom < 0) outOfMemory('grad');
+      try {
+        withoutLeafHooks(() => out.backward());
+      } finally {
+        core.unparkLeafGrads(parkedFrom);
+      }
       return inputs.map((t) => gradCopy(t));
     });
   } finally {

@@ -25,7 +25,8 @@
 // the core straight for 0-d operands (issue 14: micrograd's step 5% faster; 0.15 KB) took it to
 // 81.7 KB, and tidy scopes holding 0-d results in slabs of the node table released at once
 // (issue 14: micrograd's step 6% faster; 1.1 KB, its release loop inlined in endScope, in both
-// builds) to 82.9 KB: the budget is 83.0 KB since. The README says so.
+// builds) to 82.9 KB, and grad() setting aside the gradients of the leaves it was not asked for (a
+// fix: kernels added to them; 0.3 KB) to 83.2 KB: the budget is 83.3 KB since. The README says so.
 //
 //   node scripts/size.mjs [--json out.json] [--check]     (--check: exit 1 when over budget)
 import { readFileSync, writeFileSync } from 'node:fs';
@@ -35,7 +36,7 @@ import { transformSync } from 'esbuild';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const FILE = 'dist/index.js';
-export const BUDGET = 83.0 * 1024;
+export const BUDGET = 83.3 * 1024;
 
 const gzip = (text) => gzipSync(text, { level: 9 }).length;
 

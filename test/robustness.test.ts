@@ -50,6 +50,26 @@ describe('functional grad() matches torch.autograd.grad', () => {
       expect(w.grad).toBeNull();
     });
   });
+
+  it('leaves that already have a .grad keep it as it was, 0-d and vectors, with a leaf or an intermediate as input', () => {
+    tg.tidy(() => {
+      const w = tg.tensor([3, 4], { requiresGrad: true }), z = tg.tensor([1.5, 2], { requiresGrad: true });
+      const s = tg.tensor(2, { requiresGrad: true });
+      const f = () => z.mul(w).sum().add(s.mul(s));
+      f().backward(); // every leaf has a gradient: w [1.5, 2], z [3, 4], s 4
+      const wGrad = w.grad!; // a view of w's gradient, read before
+      const before = () => [w.grad!.toArray(), z.grad!.toArray(), s.grad!.item(), wGrad.toArray()];
+      const expected = [[1.5, 2], [3, 4], 4, [1.5, 2]];
+      expect(before()).toEqual(expected);
+      const [gz] = tg.grad(f, [z]); // d/dz = w, and nothing else changes (torch.autograd.grad)
+      expect(gz.toArray()).toEqual([3, 4]);
+      expect(before()).toEqual(expected);
+      const h = s.mul(2);
+      const [gh] = tg.grad(() => h.mul(h).add(s).add(w.sum()), [h]); // 2h
+      expect(gh.item()).toBe(8);
+      expect(before()).toEqual(expected);
+    });
+  });
 });
 
 describe('misuse gets a clear error and changes nothing', () => {
