@@ -19,7 +19,7 @@
 // gen    bumped when the node is released, so a stale JavaScript handle is detected
 // refs   live tape records that read this node: a released node whose data a live record still
 //        needs (the graph behind a tensor returned from tidy) is kept until that record dies
-// A free row keeps its gen and links the free list through `rec`.
+// A free row keeps its gen and links the free list through `rec` (but a slab row: see slabs below).
 //
 // A view (DATA_VIEW, rank 1..6) keeps its base's id in the last shape slot, which its rank leaves
 // free. The base is the node that owns the buffer (a view of a view names the owner), and the
