@@ -721,9 +721,7 @@ export function publishLiveNodes(): void { store<i32>(header, liveNodes, 8); }
 /** The slab's state, which a scope saves when it opens: the stack's height, the cursor, and the position of the next row. */
 export function slabHeight(): i32 { return slabTop; }
 export function slabNext(): i32 { return slabCursor; }
-export function slabMarkPos(): i32 {
-  return slabTop ? load<i32>(info(slabCursor - 1 >> CHUNK_SHIFT), SEQ) * CHUNK + ((slabCursor - 1) & (CHUNK - 1)) + 1 : nextSeq * CHUNK;
-}
+export function slabMarkPos(): i32 { return slabTop ? slabPos(slabCursor - 1) + 1 : nextSeq * CHUNK; }
 /** The first row of the k-th chunk of the stack (0 = the oldest). */
 export function slabChunkStart(k: i32): i32 { return load<i32>(slabStack + (<usize>k << 2)) << CHUNK_SHIFT; }
 // @ts-ignore: decorator

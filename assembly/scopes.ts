@@ -14,7 +14,7 @@
 // belong to no scope; nodes flagged RETURNED (what fn returned) move to the enclosing scope.
 
 import { alloc, free } from "./alloc";
-import { newNode, newScalarNode, newView, sizeOf, rankOf, MAX_RANK, genOf, flagsOf, setFlags, HANDLE, KEPT, RETURNED, IN_USE,
+import { newNode, newScalarNode, newView, sizeOf, rankOf, MAX_RANK, genOf, flagsOf, HANDLE, KEPT, RETURNED, IN_USE,
   newSlabScalar, isSlab, slabPos, slabHeight, slabNext, slabMarkPos, slabMode, setPinFlags } from "./nodes";
 import { release, dropHandle, releaseSlab } from "./autograd";
 import { trimTape } from "./tape";

@@ -26,11 +26,16 @@ const rounds = Number(option('--rounds') ?? 0);
 const traced = args.includes('--trace');
 const chain = args.includes('--chain');
 
+/** The chain on build `tg`: run(n) makes n ops (x·a + b alternating) in tidy, with their backward. */
+function chainOf(tg) {
+  const a = tg.keep(tg.tensor(1.0001, { requiresGrad: true })), b = tg.keep(tg.tensor(0.5, { requiresGrad: true }));
+  return (n) => tg.tidy(() => { let z = a; for (let i = 0; i < n; i++) z = i & 1 ? z.add(b) : z.mul(a); z.backward(); });
+}
+
 if (args.includes('--sizes')) {
   const tg = await import(pathToFileURL(dist).href);
   tg.setNumThreads(1);
-  const a = tg.keep(tg.tensor(1.0001, { requiresGrad: true })), b = tg.keep(tg.tensor(0.5, { requiresGrad: true }));
-  const run = (n) => tg.tidy(() => { let z = a; for (let i = 0; i < n; i++) z = i & 1 ? z.add(b) : z.mul(a); z.backward(); });
+  const run = chainOf(tg);
   const sizes = [512, 2048, 8192, 65536, 262144], total = 262144, ns = sizes.map(() => []);
   for (const n of sizes) for (let i = 0; i < 10; i++) run(n);
   for (let r = 0; r < 60; r++) {
@@ -63,12 +68,8 @@ async function stepOf(path) {
   const tg = await import(pathToFileURL(path).href);
   tg.setNumThreads(1);
   if (chain) {
-    const a = tg.keep(tg.tensor(1.0001, { requiresGrad: true })), b = tg.keep(tg.tensor(0.5, { requiresGrad: true }));
-    return () => tg.tidy(() => {
-      let z = a;
-      for (let i = 0; i < 65536; i++) z = i & 1 ? z.add(b) : z.mul(a);
-      z.backward();
-    });
+    const run = chainOf(tg);
+    return () => run(65536);
   }
   const { X, y, seed } = microgradSpec(); // the bench's workload (c)
   const model = new MLP(2, [16, 16, 1], { random: rng(seed), scalar: (v) => tg.tensor(v, { requiresGrad: true }) });
